@@ -1,0 +1,90 @@
+# gridcall — build, run, test, bench. See README.md.
+CC       ?= gcc
+CFLAGS   ?= -O2 -g
+WARN     := -std=c11 -Wall -Wextra -Wstrict-prototypes -Werror -D_GNU_SOURCE
+BUILD    := build
+GEN      := $(BUILD)/gen
+INCLUDES := -Iservices/common -Iservices/unitkit -I$(GEN)
+LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+COMMON_SRC := $(wildcard services/common/*.c)
+UNITKIT_SRC := $(filter-out services/unitkit/unit_sim.c services/unitkit/unit_example.c,$(wildcard services/unitkit/*.c))
+GEN_SRC    := $(GEN)/gridcall.pb-c.c
+LIB        := $(BUILD)/libgridcall.a
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC) $(UNITKIT_SRC)) $(BUILD)/obj/gen/gridcall.pb-c.o
+
+DAEMONS := intake dispatch escalate notify report
+BINS    := $(addprefix $(BUILD)/gridcall-,$(DAEMONS)) $(BUILD)/gridcall $(BUILD)/gridcall-unit-sim \
+           $(BUILD)/gridcall-unit-example
+PYGEN   := tests/integration/gen/gridcall_pb2.py
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all deps run test test-unit test-integration bench clean check-config
+all: $(BINS) $(PYGEN)
+
+deps:
+	@scripts/bootstrap.sh
+
+$(GEN)/gridcall.pb-c.c $(GEN)/gridcall.pb-c.h: proto/gridcall.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Iproto proto/gridcall.proto
+
+$(GEN)/gridcall_lua.h: services/common/lua/gridcall.lua
+	@mkdir -p $(GEN)
+	scripts/embed.sh gridcall_lua $< > $@
+
+$(PYGEN): proto/gridcall.proto
+	@mkdir -p $(dir $@)
+	protoc --python_out=$(dir $@) -Iproto proto/gridcall.proto
+
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE $(INCLUDES) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(GEN)/gridcall.pb-c.h $(GEN)/gridcall_lua.h $(wildcard services/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/gridcall-%: $(LIB) $(wildcard services/%/*.c) $(wildcard services/%/*.h)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/$* $(wildcard services/$*/*.c) $(LIB) $(LIBS) \
+	    $(if $(filter notify,$*),-lcurl) $(if $(filter report,$*),-lmicrohttpd) -o $@
+
+$(BUILD)/gridcall: $(LIB) $(wildcard services/cli/*.c) $(wildcard services/cli/*.h)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/cli $(wildcard services/cli/*.c) $(LIB) $(LIBS) -o $@
+
+$(BUILD)/gridcall-unit-sim: $(LIB) services/unitkit/unit_sim.c
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) services/unitkit/unit_sim.c $(LIB) $(LIBS) -o $@
+
+$(BUILD)/gridcall-unit-example: $(LIB) services/unitkit/unit_example.c
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) services/unitkit/unit_example.c $(LIB) $(LIBS) -o $@
+
+# Unit tests build their class and the common sources under the sanitizers.
+$(BUILD)/tests/%: tests/unit/%.c $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(WARN) $(SAN) $(INCLUDES) $< $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(LIBS) -lcmocka -o $@
+
+run: deps all
+	@scripts/run-local.sh
+
+test: deps all $(UNIT_TESTS)
+	@scripts/test.sh
+
+test-unit: all $(UNIT_TESTS)
+	@scripts/test.sh unit
+
+test-integration: all
+	@scripts/test.sh integration
+
+bench: deps all
+	@scripts/bench.sh
+
+check-config: all
+	@for d in $(DAEMONS); do $(BUILD)/gridcall-$$d -c deploy/gridcall-$$d.conf --check-config || exit 1; done
+
+clean:
+	rm -rf $(BUILD) tests/integration/gen

@@ -1,0 +1,21 @@
+#!/bin/sh
+# bootstrap.sh: install the Debian packages gridcall builds and tests with.
+# Idempotent and quiet when everything is there.
+set -eu
+PACKAGES="build-essential pkg-config libczmq-dev libzmq3-dev libprotobuf-c-dev
+protobuf-c-compiler protobuf-compiler libhiredis-dev libmicrohttpd-dev libjansson-dev
+libcurl4-openssl-dev libcmocka-dev redis-server redis-tools python3-zmq python3-protobuf
+python3-pytest"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "bootstrap: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Debian starts its own redis-server on 6379; gridcall runs a private one.

@@ -1,0 +1,243 @@
+/*  codec.c — encode and decode [type][protobuf] messages for each
+    conversation, with size, type and UTF-8 checks. */
+#include "codec.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+const codec_entry_t codec_reporter [] = {
+    { "report", &gridcall__v1__report__descriptor },
+    { "verify", &gridcall__v1__verify__descriptor },
+    { "evaluate", &gridcall__v1__evaluate__descriptor },
+    { "report.ok", &gridcall__v1__report_reply__descriptor },
+    { "ack", &gridcall__v1__ack__descriptor },
+    { "error", &gridcall__v1__error__descriptor },
+    { NULL, NULL }
+};
+
+const codec_entry_t codec_unit [] = {
+    { "hello", &gridcall__v1__hello__descriptor },
+    { "heartbeat", &gridcall__v1__heartbeat__descriptor },
+    { "bye", &gridcall__v1__heartbeat__descriptor },
+    { "accept", &gridcall__v1__accept__descriptor },
+    { "decline", &gridcall__v1__decline__descriptor },
+    { "progress", &gridcall__v1__progress__descriptor },
+    { "resolve", &gridcall__v1__resolve__descriptor },
+    { "welcome", &gridcall__v1__welcome__descriptor },
+    { "offer", &gridcall__v1__offer__descriptor },
+    { "ok", &gridcall__v1__unit_ack__descriptor },
+    { "error", &gridcall__v1__error__descriptor },
+    { NULL, NULL }
+};
+
+const codec_entry_t codec_work [] = {
+    { "case.dispatch", &gridcall__v1__case_ref__descriptor },
+    { "notify.job", &gridcall__v1__job_ref__descriptor },
+    { NULL, NULL }
+};
+
+const codec_entry_t codec_events [] = {
+    { "case.", &gridcall__v1__notification__descriptor },
+    { NULL, NULL }
+};
+
+//  Find the entry for a type; an entry ending in '.' matches as a prefix.
+static const codec_entry_t *
+s_lookup (const codec_entry_t *conversation, const char *type)
+{
+    for (const codec_entry_t *e = conversation; e->type; e++) {
+        size_t n = strlen (e->type);
+        if (e->type [n - 1] == '.' ? strncmp (type, e->type, n) == 0
+                                   : strcmp (type, e->type) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+void
+codec_msg_reset (codec_msg_t *msg)
+{
+    zframe_destroy (&msg->identity);
+    if (msg->body)
+        protobuf_c_message_free_unpacked (msg->body, NULL);
+    memset (msg, 0, sizeof *msg);
+}
+
+static int
+s_reject (codec_msg_t *msg, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (msg->reason, sizeof msg->reason, fmt, ap);
+    va_end (ap);
+    msg->error = code;
+    return 0;
+}
+
+int
+codec_recv (void *sock, bool router, const codec_entry_t *conversation,
+            size_t max_bytes, codec_msg_t *msg)
+{
+    memset (msg, 0, sizeof *msg);
+    zmsg_t *zmsg = zmsg_recv (sock);
+    if (!zmsg)
+        return -1;
+    if (router)
+        msg->identity = zmsg_pop (zmsg);
+    int rc = 0;
+    zframe_t *type = zmsg_first (zmsg);
+    zframe_t *body = zmsg_next (zmsg);
+    if (router && !msg->identity)
+        rc = -1;
+    else
+    if (!type || zmsg_size (zmsg) > 2)
+        s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_MALFORMED,
+                  "expected 2 frames [type][body], got %zu", zmsg_size (zmsg));
+    else
+    if (zframe_size (type) == 0 || zframe_size (type) >= CODEC_TYPE_MAX)
+        s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE,
+                  "type frame of %zu bytes", zframe_size (type));
+    else {
+        memcpy (msg->type, zframe_data (type), zframe_size (type));
+        msg->type [zframe_size (type)] = 0;
+        const codec_entry_t *entry = s_lookup (conversation, msg->type);
+        size_t size = body ? zframe_size (body) : 0;
+        if (!entry || !codec_utf8_valid (msg->type, strlen (msg->type))
+        ||  strlen (msg->type) != zframe_size (type)) {
+            snprintf (msg->type, sizeof msg->type, "?");
+            s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE,
+                      "unknown message type");
+        }
+        else
+        if (size > max_bytes)
+            s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_TOO_LARGE,
+                      "body of %zu bytes exceeds the limit of %zu", size, max_bytes);
+        else {
+            msg->body = protobuf_c_message_unpack (
+                entry->desc, NULL, size, body ? zframe_data (body) : (const uint8_t *) "");
+            if (!msg->body)
+                s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_MALFORMED,
+                          "body is not a valid %s message", entry->desc->short_name);
+        }
+    }
+    zmsg_destroy (&zmsg);
+    return rc;
+}
+
+int
+codec_send (void *sock, zframe_t *identity, const char *type, const ProtobufCMessage *body)
+{
+    size_t size = protobuf_c_message_get_packed_size (body);
+    zmsg_t *zmsg = zmsg_new ();
+    if (identity)
+        zmsg_append (zmsg, &(zframe_t *) { zframe_dup (identity) });
+    zmsg_addstr (zmsg, type);
+    zframe_t *frame = zframe_new (NULL, size);
+    protobuf_c_message_pack (body, zframe_data (frame));
+    zmsg_append (zmsg, &frame);
+    int rc = zmsg_send (&zmsg, sock);
+    zmsg_destroy (&zmsg);
+    return rc;
+}
+
+int
+codec_send_error (void *sock, zframe_t *identity, int code, const char *ref,
+                  const char *fmt, ...)
+{
+    char text [512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (text, sizeof text, fmt, ap);
+    va_end (ap);
+    Gridcall__V1__Error error = GRIDCALL__V1__ERROR__INIT;
+    error.code = code;
+    error.message = text;
+    error.ref = (char *) (ref ? ref : "");
+    return codec_send (sock, identity, "error", &error.base);
+}
+
+bool
+codec_utf8_valid (const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *) text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s [i];
+        size_t n;
+        unsigned min;
+        unsigned cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) { n = 1; min = 0x80; cp = c & 0x1F; }
+        else
+        if ((c & 0xF0) == 0xE0) { n = 2; min = 0x800; cp = c & 0x0F; }
+        else
+        if ((c & 0xF8) == 0xF0) { n = 3; min = 0x10000; cp = c & 0x07; }
+        else
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s [i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s [i + k] & 0x3F);
+        }
+        //  overlong forms, surrogates and beyond U+10FFFF are not UTF-8
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+int
+codec_check_text (const char *field, const char *text, size_t max,
+                  char *reason, size_t reasonlen)
+{
+    size_t len = text ? strlen (text) : 0;
+    if (len > max) {
+        snprintf (reason, reasonlen, "%s is %zu bytes, more than %zu", field, len, max);
+        return GRIDCALL__V1__ERROR_CODE__ERROR_TEXT_TOO_LONG;
+    }
+    if (!codec_utf8_valid (text ? text : "", len)) {
+        snprintf (reason, reasonlen, "%s is not valid UTF-8", field);
+        return GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8;
+    }
+    return 0;
+}
+
+static const char *s_tiers [] = { "", "GRID", "COMMUNITY", "STREET", "DISTRICT" };
+static const char *s_states [] = { "", "REPORTED", "REGISTERED", "DISPATCHED", "ACCEPTED",
+    "RESOLVED", "VERIFIED", "CLOSED", "REJECTED", "DUPLICATE", "REOPENED", "ESCALATED" };
+static const char *s_channels [] = { "", "GRID_WORKER", "RESIDENT_APP", "HOTLINE",
+    "SERVICE_CARD", "OPEN311", "OPERATOR" };
+static const char *s_errors [] = { "", "MALFORMED", "UNKNOWN_TYPE", "MISSING_FIELD",
+    "BAD_VALUE", "TEXT_TOO_LONG", "INVALID_UTF8", "TOO_LARGE", "UNKNOWN_GRID",
+    "UNKNOWN_CATEGORY", "UNKNOWN_CASE", "WRONG_STATE", "STALE", "UNKNOWN_UNIT",
+    "NOT_PERMITTED", "UNAVAILABLE", "PROTOCOL" };
+
+#define COUNT(a) ((int) (sizeof (a) / sizeof ((a) [0])))
+
+static int
+s_parse (const char **names, int count, const char *name)
+{
+    for (int i = 1; name && i < count; i++)
+        if (strcmp (names [i], name) == 0)
+            return i;
+    return 0;
+}
+
+const char *codec_tier_name (int tier)
+{ return tier > 0 && tier < COUNT (s_tiers) ? s_tiers [tier] : ""; }
+const char *codec_state_name (int state)
+{ return state > 0 && state < COUNT (s_states) ? s_states [state] : ""; }
+int codec_state_parse (const char *name)
+{ return s_parse (s_states, COUNT (s_states), name); }
+const char *codec_channel_name (int channel)
+{ return channel > 0 && channel < COUNT (s_channels) ? s_channels [channel] : "UNSPECIFIED"; }
+int codec_channel_parse (const char *name)
+{ return s_parse (s_channels, COUNT (s_channels), name); }
+const char *codec_error_name (int code)
+{ return code > 0 && code < COUNT (s_errors) ? s_errors [code] : "UNSPECIFIED"; }
+int codec_error_parse (const char *name)
+{ return s_parse (s_errors, COUNT (s_errors), name); }

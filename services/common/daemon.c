@@ -1,0 +1,137 @@
+/*  daemon.c — shared daemon start-up and the post-commit wake-ups. */
+#include "daemon.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "log.h"
+
+static void
+s_usage (const char *name, const config_t *config)
+{
+    printf ("usage: %s [-c FILE] [--set name=value ...] [--check-config]\n"
+            "  -c FILE          read options from FILE (see deploy/%s.conf)\n"
+            "  --set name=value override one option (after the file)\n"
+            "  --check-config   validate the configuration and exit\n"
+            "options (current values):\n", name, name);
+    config_print (config);
+}
+
+int
+gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
+{
+    char err [512];
+    const char *file = NULL;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv [i], "-c") == 0 && i + 1 < argc)
+            file = argv [++i];
+        else
+        if (strcmp (argv [i], "--check-config") == 0 || strcmp (argv [i], "-t") == 0)
+            check = true;
+        else
+        if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
+            s_usage (name, config);
+            return 1;
+        }
+        else
+        if (strcmp (argv [i], "--set") != 0 || i + 1 >= argc) {
+            fprintf (stderr, "%s: unknown argument \"%s\" (try --help)\n", name, argv [i]);
+            return -1;
+        }
+    }
+    if (file && config_load_file (config, file, err, sizeof err)) {
+        fprintf (stderr, "%s: %s\n", name, err);
+        return -1;
+    }
+    //  overrides apply after the file whatever their position
+    for (int i = 1; i < argc - 1; i++)
+        if (strcmp (argv [i], "--set") == 0 && config_set_pair (config, argv [++i], err, sizeof err)) {
+            fprintf (stderr, "%s: --set %s\n", name, err);
+            return -1;
+        }
+    int level = gc_log_level_parse (config_str (config, "log_level"));
+    if (level < 0) {
+        fprintf (stderr, "%s: log_level: \"%s\" is not debug, info, notice, warning or error\n",
+                 name, config_str (config, "log_level"));
+        return -1;
+    }
+    if (check) {
+        printf ("%s: configuration %s is valid\n", name, file ? file : "(defaults)");
+        return 1;
+    }
+    gc_log_init (name, level);
+    zsys_init ();
+    zsys_set_logident (name);
+    //  czmq's handler sets zsys_interrupted on SIGINT and SIGTERM
+    zsys_handler_set (NULL);
+    zsys_catch_interrupts ();
+    return 0;
+}
+
+long long
+gc_mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+gc_wake_notify (void *push, const json_t *reply)
+{
+    size_t i;
+    json_t *job;
+    json_array_foreach (json_object_get (reply, "jobs"), i, job) {
+        Gridcall__V1__JobRef ref = GRIDCALL__V1__JOB_REF__INIT;
+        ref.job_id = (char *) json_string_value (job);
+        if (ref.job_id)
+            codec_send (push, NULL, "notify.job", &ref.base);
+    }
+}
+
+void
+gc_wake_dispatch (void *push, const char *case_id, int version)
+{
+    Gridcall__V1__CaseRef ref = GRIDCALL__V1__CASE_REF__INIT;
+    ref.case_id = (char *) case_id;
+    ref.version = (uint32_t) version;
+    codec_send (push, NULL, "case.dispatch", &ref.base);
+}
+
+static void *
+s_socket (int type, const char *endpoint, const char *who, bool bind)
+{
+    zsock_t *sock = zsock_new (type);
+    if (!sock) {
+        log_error ("%s: zsock_new() failed", who);
+        return NULL;
+    }
+    zsock_set_linger (sock, 1000);
+    //  a PUSH with no peer must not block the loop: drop to the pending set
+    if (type == ZMQ_PUSH)
+        zsock_set_sndtimeo (sock, 0);
+    int rc = bind ? zsock_bind (sock, "%s", endpoint) : zsock_connect (sock, "%s", endpoint);
+    if (rc < 0) {
+        log_error ("%s: %s() \"%s\" failed: %s", who, bind ? "bind" : "connect", endpoint,
+                   zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    return sock;
+}
+
+void *
+gc_socket_bind (int type, const char *endpoint, const char *who)
+{
+    return s_socket (type, endpoint, who, true);
+}
+
+void *
+gc_socket_connect (int type, const char *endpoint, const char *who)
+{
+    return s_socket (type, endpoint, who, false);
+}

@@ -1,0 +1,29 @@
+/*  daemon.h — what every gridcall daemon does the same way: command line
+    (-c FILE, --set name=value, --check-config, --help), logging set-up,
+    signal handling, and waking the next stage after a commit. */
+#ifndef GC_DAEMON_H
+#define GC_DAEMON_H
+
+#include <jansson.h>
+
+#include "config.h"
+
+//  Parse the command line into config and set up logging and signals.
+//  Returns 0 to run, 1 to exit with success (--help, a valid
+//  --check-config), -1 to exit with failure (the reason is printed).
+int gc_daemon_init (int argc, char **argv, const char *name, config_t *config);
+
+//  Monotonic milliseconds, for local waits only (due times come from Redis).
+long long gc_mono_ms (void);
+
+//  After a commit: push a "notify.job" JobRef for each id in reply.jobs.
+void gc_wake_notify (void *push, const json_t *reply);
+//  Push a "case.dispatch" CaseRef for one case.
+void gc_wake_dispatch (void *push, const char *case_id, int version);
+
+//  Create a socket and bind or connect it to endpoint. Returns the socket or
+//  NULL with a log line. Linger is set so queued messages get a chance.
+void *gc_socket_bind (int type, const char *endpoint, const char *who);
+void *gc_socket_connect (int type, const char *endpoint, const char *who);
+
+#endif

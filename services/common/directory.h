@@ -1,0 +1,101 @@
+/*  directory.h — the street as data: communities, grids, buildings,
+    categories with their starting tier and time limits, responder units.
+    Parsed from JSON with jansson and validated; every problem is reported
+    as "file: path: problem" (path like units[3].coverage.grids[0]).
+    The format is described in docs/directory.md. */
+#ifndef GC_DIRECTORY_H
+#define GC_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DIR_TIER_GRID 1
+#define DIR_TIER_COMMUNITY 2
+#define DIR_TIER_STREET 3
+#define DIR_TIER_DISTRICT 4
+#define DIR_TIERS 4
+
+typedef struct {
+    const char *id;
+    const char *name;
+} dir_community_t;
+
+typedef struct {
+    const char *id;
+    const char *name;
+    const char *community;      //  community id
+    const char *worker;         //  grid worker's name
+    size_t building_count;
+} dir_grid_t;
+
+typedef struct {
+    const char *code;           //  e.g. "env.garbage"
+    const char *name;           //  Chinese label
+    bool service;               //  a service-card category (else an incident)
+    int start_tier;             //  DIR_TIER_*
+    int limit_minutes [DIR_TIERS + 1];  //  per tier, index 1..4; 0 = none
+    int joint_units;            //  units a joint case needs (0 or 1 = single)
+} dir_category_t;
+
+typedef struct {
+    int weekday;                //  1 = Monday .. 7 = Sunday
+    int from_minute;            //  minutes after midnight, local time
+    int to_minute;              //  exclusive
+} dir_slot_t;
+
+typedef struct {
+    const char *id;
+    const char *name;
+    const char *kind;           //  e.g. "lawyers", "property", "government"
+    const char *responsible;    //  named responsible person
+    const char *contact;
+    unsigned tiers;             //  bit (1 << DIR_TIER_*) for each tier served
+    const char **categories;    //  category codes it handles
+    size_t category_count;
+    const char **grids;         //  grids it covers, communities expanded
+    size_t grid_count;
+    int capacity;               //  open cases at once
+    dir_slot_t *rota;           //  duty slots; none = always on duty
+    size_t rota_count;
+} dir_unit_t;
+
+typedef struct _directory_t directory_t;
+
+//  Parse and validate a directory from JSON text; name is used in messages.
+//  Returns the directory, or NULL with the first problem in err.
+directory_t *directory_parse (const char *json, const char *name, char *err, size_t errlen);
+//  Same, reading the file at path.
+directory_t *directory_load (const char *path, char *err, size_t errlen);
+void directory_destroy (directory_t **self_p);
+
+//  The validated JSON, normalised (compact); borrowed. This is what the
+//  store loads into Redis.
+const char *directory_json (const directory_t *self);
+
+const char *directory_street_id (const directory_t *self);
+const char *directory_street_code (const directory_t *self);
+const char *directory_street_name (const directory_t *self);
+int directory_utc_offset_minutes (const directory_t *self);
+
+size_t directory_community_count (const directory_t *self);
+const dir_community_t *directory_community (const directory_t *self, size_t index);
+size_t directory_grid_count (const directory_t *self);
+const dir_grid_t *directory_grid (const directory_t *self, size_t index);
+const dir_grid_t *directory_grid_find (const directory_t *self, const char *id);
+size_t directory_category_count (const directory_t *self);
+const dir_category_t *directory_category (const directory_t *self, size_t index);
+const dir_category_t *directory_category_find (const directory_t *self, const char *code);
+size_t directory_unit_count (const directory_t *self);
+const dir_unit_t *directory_unit (const directory_t *self, size_t index);
+const dir_unit_t *directory_unit_find (const directory_t *self, const char *id);
+
+//  True when the unit serves this tier, grid and category.
+bool dir_unit_fits (const dir_unit_t *unit, int tier, const char *grid, const char *category);
+//  True when the unit is on duty at this local weekday (1..7) and minute.
+bool dir_unit_on_duty (const dir_unit_t *unit, int weekday, int minute);
+
+//  Tier name ("GRID"...) for 1..4, NULL otherwise; and back, 0 if unknown.
+const char *dir_tier_name (int tier);
+int dir_tier_parse (const char *name);
+
+#endif

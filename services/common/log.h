@@ -1,0 +1,33 @@
+/*  log.h — levelled logging to stderr, one macro per level.
+    The level is checked before the message is formatted (Redis serverLog).
+    Lines read: "<time> <daemon> <LEVEL> who: call() "object" failed: reason". */
+#ifndef GC_LOG_H
+#define GC_LOG_H
+
+#include <stdarg.h>
+
+typedef enum {
+    GC_LOG_DEBUG = 0,
+    GC_LOG_INFO = 1,
+    GC_LOG_NOTICE = 2,
+    GC_LOG_WARNING = 3,
+    GC_LOG_ERROR = 4
+} gc_log_level_t;
+
+//  Process-wide log settings: set once by main before any thread starts.
+void gc_log_init (const char *ident, gc_log_level_t level);
+//  Parse "debug", "info", "notice", "warning" or "error"; -1 when unknown.
+int gc_log_level_parse (const char *name);
+int gc_log_enabled (gc_log_level_t level);
+void gc_log_write (gc_log_level_t level, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+#define GC_LOG(lvl, ...) \
+    do { if (gc_log_enabled (lvl)) gc_log_write (lvl, __VA_ARGS__); } while (0)
+#define log_debug(...)   GC_LOG (GC_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)    GC_LOG (GC_LOG_INFO, __VA_ARGS__)
+#define log_notice(...)  GC_LOG (GC_LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) GC_LOG (GC_LOG_WARNING, __VA_ARGS__)
+#define log_error(...)   GC_LOG (GC_LOG_ERROR, __VA_ARGS__)
+
+#endif

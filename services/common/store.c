@@ -1,0 +1,251 @@
+/*  store.c — Redis access: connection with back-off, function library
+    loading, FCALL with JSON replies, pipelining. */
+#include "store.h"
+
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gridcall_lua.h"
+#include "log.h"
+
+#define STORE_ARGS_MAX 64
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct _store_t {
+    redisContext *redis;        //  live connection, or NULL
+    char *who;                  //  daemon name for log lines
+    char *host;
+    int port;
+    char *socket;               //  Unix socket path, or empty
+    char *user;
+    char *password;
+    char *prefix;               //  key prefix passed to every function
+    int timeout_ms;
+    long long retry_at;         //  monotonic ms before which we do not reconnect
+    int backoff_ms;
+    bool outage_logged;         //  one log line per outage
+    int pending;                //  appended calls whose replies are unread
+};
+
+static long long
+s_mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+store_t *
+store_new (const config_t *config, const char *who)
+{
+    store_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->who = strdup (who);
+    self->host = strdup (config_str (config, "redis_host"));
+    self->port = (int) config_int (config, "redis_port");
+    self->socket = strdup (config_str (config, "redis_socket"));
+    self->user = strdup (config_str (config, "redis_user"));
+    self->password = strdup (config_str (config, "redis_password"));
+    self->prefix = strdup (config_str (config, "key_prefix"));
+    self->timeout_ms = (int) config_int (config, "redis_timeout_ms");
+    self->backoff_ms = BACKOFF_MIN_MS;
+    if (!self->who || !self->host || !self->socket || !self->user || !self->password
+    ||  !self->prefix)
+        store_destroy (&self);
+    return self;
+}
+
+void
+store_destroy (store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_t *self = *self_p;
+    if (self->redis)
+        redisFree (self->redis);
+    free (self->prefix);
+    free (self->password);
+    free (self->user);
+    free (self->socket);
+    free (self->host);
+    free (self->who);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+store_prefix (const store_t *self)
+{
+    return self->prefix;
+}
+
+static void
+s_drop (store_t *self, const char *reason)
+{
+    if (!self->outage_logged)
+        log_warning ("%s: redis \"%s:%d%s\" failed: %s", self->who, self->host, self->port,
+                     self->socket, reason);
+    self->outage_logged = true;
+    if (self->redis)
+        redisFree (self->redis);
+    self->redis = NULL;
+    self->pending = 0;
+    self->retry_at = s_mono_ms () + self->backoff_ms;
+    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
+}
+
+//  Run one setup command; returns 0, or -1 with the connection dropped.
+static int
+s_setup (store_t *self, const char *what, int argc, const char **argv)
+{
+    redisReply *reply = redisCommandArgv (self->redis, argc, argv, NULL);
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        char reason [256];
+        snprintf (reason, sizeof reason, "%s: %s", what,
+                  reply ? reply->str : self->redis->errstr);
+        if (reply)
+            freeReplyObject (reply);
+        s_drop (self, reason);
+        return -1;
+    }
+    freeReplyObject (reply);
+    return 0;
+}
+
+//  Warn when Redis would lose acknowledged reports on a crash.
+static void
+s_check_durability (store_t *self)
+{
+    redisReply *reply = redisCommand (self->redis, "CONFIG GET appendonly");
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+    &&  strcmp (reply->element [1]->str, "no") == 0)
+        log_warning ("%s: redis has appendonly no: a Redis crash loses recent cases; "
+                     "use deploy/redis.conf", self->who);
+    if (reply)
+        freeReplyObject (reply);
+}
+
+int
+store_ensure (store_t *self)
+{
+    if (self->redis)
+        return 0;
+    if (s_mono_ms () < self->retry_at)
+        return -1;
+    struct timeval tv = { self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000 };
+    self->redis = *self->socket ? redisConnectUnixWithTimeout (self->socket, tv)
+                                : redisConnectWithTimeout (self->host, self->port, tv);
+    if (!self->redis || self->redis->err) {
+        s_drop (self, self->redis ? self->redis->errstr : "out of memory");
+        return -1;
+    }
+    redisSetTimeout (self->redis, tv);
+    if (*self->password) {
+        const char *auth [3] = { "AUTH", self->user, self->password };
+        if (*self->user ? s_setup (self, "AUTH", 3, auth)
+                        : s_setup (self, "AUTH", 2, (const char *[]) { "AUTH", self->password }))
+            return -1;
+    }
+    const char *load [4] = { "FUNCTION", "LOAD", "REPLACE", gridcall_lua };
+    if (s_setup (self, "FUNCTION LOAD", 4, load))
+        return -1;
+    s_check_durability (self);
+    if (self->outage_logged)
+        log_notice ("%s: redis connection restored", self->who);
+    self->outage_logged = false;
+    self->backoff_ms = BACKOFF_MIN_MS;
+    return 0;
+}
+
+int
+store_append (store_t *self, const char *fn, int argc, const char **argv, const size_t *lens)
+{
+    if (argc + 4 > STORE_ARGS_MAX || store_ensure (self))
+        return -1;
+    const char *args [STORE_ARGS_MAX];
+    size_t arglens [STORE_ARGS_MAX];
+    args [0] = "FCALL";
+    args [1] = fn;
+    args [2] = "0";
+    args [3] = self->prefix;
+    for (int i = 0; i < 4; i++)
+        arglens [i] = strlen (args [i]);
+    for (int i = 0; i < argc; i++) {
+        args [i + 4] = argv [i] ? argv [i] : "";
+        arglens [i + 4] = lens ? lens [i] : strlen (args [i + 4]);
+    }
+    if (redisAppendCommandArgv (self->redis, argc + 4, args, arglens) != REDIS_OK) {
+        s_drop (self, self->redis->errstr);
+        return -1;
+    }
+    self->pending++;
+    return 0;
+}
+
+json_t *
+store_reply (store_t *self)
+{
+    if (!self->redis || self->pending == 0)
+        return NULL;
+    self->pending--;
+    redisReply *reply = NULL;
+    if (redisGetReply (self->redis, (void **) &reply) != REDIS_OK) {
+        s_drop (self, self->redis->errstr);
+        return NULL;
+    }
+    json_t *json = NULL;
+    if (reply->type == REDIS_REPLY_STRING) {
+        json_error_t error;
+        json = json_loadb (reply->str, reply->len, 0, &error);
+        if (!json)
+            json = json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "STORE",
+                              "message", "reply is not JSON");
+    }
+    else {
+        log_warning ("%s: FCALL failed: %s", self->who,
+                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply type");
+        json = json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "STORE", "message",
+                          reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    }
+    freeReplyObject (reply);
+    return json;
+}
+
+json_t *
+store_call (store_t *self, const char *fn, int argc, const char **argv, const size_t *lens)
+{
+    //  a synchronous call must not read a reply meant for earlier appends
+    while (self->pending > 0) {
+        json_t *stale = store_reply (self);
+        json_decref (stale);
+    }
+    if (store_append (self, fn, argc, argv, lens))
+        return NULL;
+    return store_reply (self);
+}
+
+json_t *
+store_callv (store_t *self, const char *fn, ...)
+{
+    const char *argv [STORE_ARGS_MAX];
+    int argc = 0;
+    va_list ap;
+    va_start (ap, fn);
+    const char *arg;
+    while ((arg = va_arg (ap, const char *)) && argc < STORE_ARGS_MAX - 4)
+        argv [argc++] = arg;
+    va_end (ap);
+    return store_call (self, fn, argc, argv, NULL);
+}
+
+json_t *
+store_directory_load (store_t *self, const char *json)
+{
+    return store_callv (self, "gc_dir_load", json, NULL);
+}

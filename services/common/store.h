@@ -1,0 +1,43 @@
+/*  store.h — the one class that talks to Redis. It connects (TCP or Unix
+    socket, AUTH), loads the gridcall function library on every connect,
+    and calls the functions, one at a time or pipelined. Every function
+    returns JSON; transport errors drop the connection, which reconnects
+    with back-off on the next call. */
+#ifndef GC_STORE_H
+#define GC_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct _store_t store_t;
+
+//  Create a store from the common options (redis_*, key_prefix). who names
+//  the daemon in log lines. Connects lazily. Returns NULL on no memory.
+store_t *store_new (const config_t *config, const char *who);
+void store_destroy (store_t **self_p);
+
+//  Connect now if not connected and the back-off allows. Returns 0 when
+//  connected, -1 otherwise (the reason is logged once per outage).
+int store_ensure (store_t *self);
+const char *store_prefix (const store_t *self);
+
+//  Call function fn (e.g. "gc_register") with the prefix and argc arguments.
+//  Returns the decoded JSON reply (the caller decrefs), or NULL when Redis
+//  is unreachable. A Redis error comes back as {"ok":false,"code":"STORE"}.
+json_t *store_call (store_t *self, const char *fn, int argc, const char **argv,
+                    const size_t *lens);
+//  Same with NUL-terminated string arguments ending in NULL.
+json_t *store_callv (store_t *self, const char *fn, ...);
+
+//  Pipelining: append calls, then read as many replies, in order. A reply
+//  is NULL when the connection failed; every later reply is NULL too.
+int store_append (store_t *self, const char *fn, int argc, const char **argv,
+                  const size_t *lens);
+json_t *store_reply (store_t *self);
+
+//  Load the directory JSON (already validated by the directory class).
+json_t *store_directory_load (store_t *self, const char *json);
+
+#endif
