@@ -52,7 +52,7 @@ $(LIB): $(LIB_OBJ)
 
 $(BUILD)/gridcall-%: $(LIB) $(wildcard services/%/*.c) $(wildcard services/%/*.h)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/$* $(wildcard services/$*/*.c) $(LIB) $(LIBS) \
-	    $(if $(filter notify,$*),-lcurl) $(if $(filter report,$*),-lmicrohttpd) -o $@
+	    $(if $(filter notify,$*),-lcurl -lcrypto) $(if $(filter report,$*),-lmicrohttpd) -o $@
 
 $(BUILD)/gridcall: $(LIB) $(wildcard services/cli/*.c) $(wildcard services/cli/*.h)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/cli $(wildcard services/cli/*.c) $(LIB) $(LIBS) -o $@

@@ -4,7 +4,7 @@
 set -eu
 PACKAGES="build-essential pkg-config libczmq-dev libzmq3-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libhiredis-dev libmicrohttpd-dev libjansson-dev
-libcurl4-openssl-dev libcmocka-dev redis-server redis-tools python3-zmq python3-protobuf
+libcurl4-openssl-dev libssl-dev libcmocka-dev redis-server redis-tools python3-zmq python3-protobuf
 python3-pytest"
 missing=""
 for p in $PACKAGES; do

@@ -38,7 +38,9 @@ gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
             return 1;
         }
         else
-        if (strcmp (argv [i], "--set") != 0 || i + 1 >= argc) {
+        if (strcmp (argv [i], "--set") == 0 && i + 1 < argc)
+            i++;                //  applied below, after the file
+        else {
             fprintf (stderr, "%s: unknown argument \"%s\" (try --help)\n", name, argv [i]);
             return -1;
         }

@@ -12,7 +12,7 @@
 #include "gridcall_lua.h"
 #include "log.h"
 
-#define STORE_ARGS_MAX 64
+#define STORE_ARGS_MAX 256
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 

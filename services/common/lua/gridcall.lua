@@ -464,6 +464,26 @@ local function case_get(keys, a)
   return ok({ case = c })
 end
 
+-- case_brief(P, id...): what dispatch needs to pick candidates, for a batch.
+local function case_brief(keys, a)
+  local out = {}
+  for i = 2, #a do
+    local h = redis.call('HMGET', a[1] .. 'case:' .. a[i], 'state', 'tier', 'grid', 'category')
+    if h[1] then
+      table.insert(out, { id = a[i], state = h[1], tier = tonumber(h[2]), grid = h[3],
+                          category = h[4] })
+    else
+      redis.call('ZREM', a[1] .. 'pending:dispatch', a[i])
+    end
+  end
+  return ok({ cases = out })
+end
+
+-- dir_version(P): the directory's version, to notice a reload cheaply.
+local function dir_version(keys, a)
+  return ok({ version = tonumber(redis.call('GET', a[1] .. 'dir:version')) or 0 })
+end
+
 -- unit_cases(P, unit): cases the unit holds (accepted, not resolved).
 local function unit_cases(keys, a)
   return ok({ cases = redis.call('SMEMBERS', a[1] .. 'unit:' .. a[2] .. ':cases') })
@@ -540,6 +560,8 @@ redis.register_function('gc_job_done', job_done)
 redis.register_function('gc_dir_load', dir_load)
 redis.register_function{ function_name = 'gc_job_get', callback = job_get, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_case_get', callback = case_get, flags = { 'no-writes' } }
+redis.register_function('gc_case_brief', case_brief)
+redis.register_function{ function_name = 'gc_dir_version', callback = dir_version, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_unit_cases', callback = unit_cases, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_stats', callback = stats, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_dir_get', callback = dir_get, flags = { 'no-writes' } }

@@ -1,0 +1,342 @@
+/*  cli_commands.c — directory, report, case, stats, verify, evaluate. */
+#include "cli_commands.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_client.h"
+#include "codec.h"
+#include "directory.h"
+#include "store.h"
+
+//  Find "--name value" in argv; returns the value or fallback.
+static const char *
+s_opt (int argc, char **argv, const char *name, const char *fallback)
+{
+    for (int i = 0; i < argc - 1; i++)
+        if (strcmp (argv [i], name) == 0)
+            return argv [i + 1];
+    return fallback;
+}
+
+static bool
+s_flag (int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp (argv [i], name) == 0)
+            return true;
+    return false;
+}
+
+//  The first word that is neither an option nor an option's value.
+static const char *
+s_positional (int argc, char **argv, int skip)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strncmp (argv [i], "--", 2) == 0) {
+            if (strcmp (argv [i], "--json") && strcmp (argv [i], "--pass") && strcmp (argv [i], "--fail"))
+                i++;
+            continue;
+        }
+        if (skip-- == 0)
+            return argv [i];
+    }
+    return NULL;
+}
+
+static store_t *
+s_store (const config_t *config)
+{
+    store_t *store = store_new (config, "gridcall");
+    if (!store || store_ensure (store)) {
+        fprintf (stderr, "gridcall: cannot reach Redis at %s:%lld%s%s\n",
+                 config_str (config, "redis_host"), config_int (config, "redis_port"),
+                 *config_str (config, "redis_socket") ? " / " : "", config_str (config, "redis_socket"));
+        store_destroy (&store);
+    }
+    return store;
+}
+
+//  Print an error reply from a store function or intake; returns 1.
+static int
+s_fail (const char *what, const char *code, const char *message)
+{
+    fprintf (stderr, "gridcall: %s: %s: %s\n", what, code ? code : "ERROR", message ? message : "");
+    return 1;
+}
+
+int
+cli_directory (const config_t *config, int argc, char **argv)
+{
+    const char *verb = s_positional (argc, argv, 0);
+    const char *file = s_positional (argc, argv, 1);
+    if (!verb || !file || (strcmp (verb, "load") && strcmp (verb, "check"))) {
+        fprintf (stderr, "usage: gridcall directory load|check FILE\n");
+        return 2;
+    }
+    char err [1024];
+    directory_t *directory = directory_load (file, err, sizeof err);
+    if (!directory) {
+        fprintf (stderr, "gridcall: %s\n", err);
+        return 1;
+    }
+    printf ("%s: %s, %zu communities, %zu grids, %zu categories, %zu units\n", file,
+            directory_street_name (directory), directory_community_count (directory),
+            directory_grid_count (directory), directory_category_count (directory),
+            directory_unit_count (directory));
+    int rc = 0;
+    if (strcmp (verb, "load") == 0) {
+        store_t *store = s_store (config);
+        json_t *reply = store ? store_directory_load (store, directory_json (directory)) : NULL;
+        if (!json_is_true (json_object_get (reply, "ok")))
+            rc = reply ? s_fail ("directory load", json_string_value (json_object_get (reply, "code")),
+                                 json_string_value (json_object_get (reply, "message"))) : 1;
+        else
+            printf ("loaded into Redis as directory version %lld\n",
+                    json_integer_value (json_object_get (reply, "version")));
+        json_decref (reply);
+        store_destroy (&store);
+    }
+    directory_destroy (&directory);
+    return rc;
+}
+
+//  Send one request to intake and print its answer; returns exit status.
+static int
+s_intake (const config_t *config, const char *type, const ProtobufCMessage *body)
+{
+    cli_client_t *client = cli_client_new (config_str (config, "intake_endpoint"),
+                                           (int) config_int (config, "request_timeout_ms"), 2);
+    codec_msg_t reply;
+    if (!client || cli_client_request (client, type, body, &reply)) {
+        fprintf (stderr, "gridcall: intake at %s did not answer\n", config_str (config, "intake_endpoint"));
+        cli_client_destroy (&client);
+        return 1;
+    }
+    int rc = 0;
+    if (!reply.body)
+        rc = s_fail (type, codec_error_name (reply.error), reply.reason);
+    else
+    if (strcmp (reply.type, "error") == 0) {
+        Gridcall__V1__Error *e = (Gridcall__V1__Error *) reply.body;
+        rc = s_fail (type, codec_error_name (e->code), e->message);
+    }
+    else
+    if (strcmp (reply.type, "report.ok") == 0) {
+        Gridcall__V1__ReportReply *r = (Gridcall__V1__ReportReply *) reply.body;
+        time_t by = (time_t) (r->resolve_by_ms / 1000);
+        char when [32];
+        strftime (when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime (&by));
+        printf ("case %s%s\n  tier %s, state %s, resolve by %s UTC\n", r->case_id,
+                r->duplicate ? " (already filed with this key)" : "", codec_tier_name (r->tier),
+                codec_state_name (r->state), when);
+    }
+    else {
+        Gridcall__V1__Ack *a = (Gridcall__V1__Ack *) reply.body;
+        printf ("case %s is %s%s\n", a->case_id, codec_state_name (a->state),
+                a->duplicate ? " (already done)" : "");
+    }
+    codec_msg_reset (&reply);
+    cli_client_destroy (&client);
+    return rc;
+}
+
+int
+cli_report (const config_t *config, int argc, char **argv)
+{
+    const char *text = s_positional (argc, argv, 0);
+    const char *grid = s_opt (argc, argv, "--grid", NULL);
+    const char *category = s_opt (argc, argv, "--category", NULL);
+    if (!text || !grid || !category) {
+        fprintf (stderr, "usage: gridcall report --grid G --category C [--reporter R] "
+                 "[--channel CHANNEL] [--building B] [--key KEY] \"text\"\n");
+        return 2;
+    }
+    char key [96];
+    snprintf (key, sizeof key, "cli-%d-%lld-%u", (int) getpid (), (long long) zclock_time (),
+              (unsigned) randof (1000000));
+    Gridcall__V1__Report report = GRIDCALL__V1__REPORT__INIT;
+    report.idempotency_key = (char *) s_opt (argc, argv, "--key", key);
+    report.grid = (char *) grid;
+    report.category = (char *) category;
+    report.text = (char *) text;
+    report.reporter = (char *) s_opt (argc, argv, "--reporter", getenv ("USER") ? getenv ("USER") : "operator");
+    report.building = (char *) s_opt (argc, argv, "--building", "");
+    int channel = codec_channel_parse (s_opt (argc, argv, "--channel", "OPERATOR"));
+    if (!channel) {
+        fprintf (stderr, "gridcall: unknown channel (GRID_WORKER, RESIDENT_APP, HOTLINE, "
+                 "SERVICE_CARD, OPEN311, OPERATOR)\n");
+        return 2;
+    }
+    report.channel = channel;
+    return s_intake (config, "report", &report.base);
+}
+
+int
+cli_verify (const config_t *config, int argc, char **argv)
+{
+    const char *id = s_positional (argc, argv, 0);
+    bool pass = s_flag (argc, argv, "--pass");
+    if (!id || pass == s_flag (argc, argv, "--fail")) {
+        fprintf (stderr, "usage: gridcall verify ID --pass|--fail [--note TEXT] [--verifier WHO]\n");
+        return 2;
+    }
+    Gridcall__V1__Verify verify = GRIDCALL__V1__VERIFY__INIT;
+    verify.case_id = (char *) id;
+    verify.pass = pass;
+    verify.note = (char *) s_opt (argc, argv, "--note", "");
+    verify.verifier = (char *) s_opt (argc, argv, "--verifier", "operator");
+    return s_intake (config, "verify", &verify.base);
+}
+
+int
+cli_evaluate (const config_t *config, int argc, char **argv)
+{
+    const char *id = s_positional (argc, argv, 0);
+    const char *score = s_positional (argc, argv, 1);
+    if (!id || !score) {
+        fprintf (stderr, "usage: gridcall evaluate ID SCORE(1-5) [--comment TEXT]\n");
+        return 2;
+    }
+    Gridcall__V1__Evaluate evaluate = GRIDCALL__V1__EVALUATE__INIT;
+    evaluate.case_id = (char *) id;
+    evaluate.score = (uint32_t) atoi (score);
+    evaluate.comment = (char *) s_opt (argc, argv, "--comment", "");
+    evaluate.resident = (char *) s_opt (argc, argv, "--resident", "resident");
+    return s_intake (config, "evaluate", &evaluate.base);
+}
+
+static void
+s_print_time (const char *label, json_t *ms)
+{
+    long long v = json_is_string (ms) ? atoll (json_string_value (ms)) : json_integer_value (ms);
+    if (v <= 0)
+        return;
+    time_t t = (time_t) (v / 1000);
+    char when [32];
+    strftime (when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime (&t));
+    printf ("  %-10s %s.%03lldZ\n", label, when, v % 1000);
+}
+
+int
+cli_case (const config_t *config, int argc, char **argv)
+{
+    const char *id = s_positional (argc, argv, 0);
+    if (!id) {
+        fprintf (stderr, "usage: gridcall case ID [--json]\n");
+        return 2;
+    }
+    store_t *store = s_store (config);
+    if (!store)
+        return 1;
+    json_t *reply = store_callv (store, "gc_case_get", id, NULL);
+    int rc = 0;
+    json_t *c = json_object_get (reply, "case");
+    if (!c)
+        rc = reply ? s_fail ("case", json_string_value (json_object_get (reply, "code")),
+                             json_string_value (json_object_get (reply, "message"))) : 1;
+    else
+    if (s_flag (argc, argv, "--json")) {
+        //  the timeline entries are JSON texts; print them as objects
+        json_t *timeline = json_array ();
+        size_t i;
+        json_t *entry;
+        json_array_foreach (json_object_get (c, "timeline"), i, entry)
+            json_array_append_new (timeline, json_loads (json_string_value (entry), 0, NULL));
+        json_object_set_new (c, "timeline", timeline);
+        char *text = json_dumps (c, JSON_INDENT (2) | JSON_SORT_KEYS);
+        printf ("%s\n", text);
+        free (text);
+    }
+    else {
+#define F(name) (json_string_value (json_object_get (c, name)) ? json_string_value (json_object_get (c, name)) : "")
+        printf ("case %s\n  %-10s %s\n  %-10s %s\n  %-10s %s (community %s)\n  %-10s %s\n"
+                "  %-10s %s %s\n  %-10s %s via %s\n  %-10s %s\n",
+                F ("id"), "state", F ("state"), "tier", codec_tier_name (atoi (F ("tier"))),
+                "grid", F ("grid"), F ("community"), "category", F ("category"),
+                "unit", *F ("unit") ? F ("unit") : "-",
+                *F ("responsible") ? F ("responsible") : "", "reporter", F ("reporter"),
+                F ("channel"), "text", F ("text"));
+        s_print_time ("reported", json_object_get (c, "created"));
+        s_print_time ("deadline", json_object_get (c, "resolve_by"));
+        if (*F ("satisfaction"))
+            printf ("  %-10s %s/5\n", "evaluated", F ("satisfaction"));
+        printf ("timeline:\n");
+        size_t i;
+        json_t *entry;
+        json_array_foreach (json_object_get (c, "timeline"), i, entry) {
+            json_t *e = json_loads (json_string_value (entry), 0, NULL);
+            long long at = json_integer_value (json_object_get (e, "at"));
+            long long deadline = json_integer_value (json_object_get (e, "deadline"));
+            time_t t = (time_t) (at / 1000), d = (time_t) (deadline / 1000);
+            char when [32], due [32];
+            strftime (when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime (&t));
+            strftime (due, sizeof due, "%m-%d %H:%M:%S", gmtime (&d));
+            printf ("  %s.%03lld  %-13s %-10s by %-12s tier %-9s unit %-6s due %s  %s\n", when,
+                    at % 1000, json_string_value (json_object_get (e, "what")),
+                    json_string_value (json_object_get (e, "state")),
+                    *json_string_value (json_object_get (e, "who")) ? json_string_value (json_object_get (e, "who")) : "-",
+                    codec_tier_name ((int) json_integer_value (json_object_get (e, "tier"))),
+                    *json_string_value (json_object_get (e, "unit")) ? json_string_value (json_object_get (e, "unit")) : "-",
+                    due, json_string_value (json_object_get (e, "note")));
+            json_decref (e);
+        }
+#undef F
+    }
+    json_decref (reply);
+    store_destroy (&store);
+    return rc;
+}
+
+static void
+s_print_counts (const char *title, json_t *object)
+{
+    printf ("%s:", title);
+    const char *key;
+    json_t *value;
+    int shown = 0;
+    json_object_foreach (object, key, value) {
+        long long n = json_is_string (value) ? atoll (json_string_value (value)) : json_integer_value (value);
+        if (n) {
+            printf ("%s %s=%lld", shown++ % 8 == 7 ? "\n   " : "", key, n);
+        }
+    }
+    printf ("%s\n", shown ? "" : " none");
+}
+
+int
+cli_stats (const config_t *config, int argc, char **argv)
+{
+    store_t *store = s_store (config);
+    if (!store)
+        return 1;
+    json_t *reply = store_callv (store, "gc_stats", NULL);
+    if (!reply) {
+        store_destroy (&store);
+        return 1;
+    }
+    if (s_flag (argc, argv, "--json")) {
+        char *text = json_dumps (reply, JSON_INDENT (2) | JSON_SORT_KEYS);
+        printf ("%s\n", text);
+        free (text);
+    }
+    else {
+        s_print_counts ("cases by state", json_object_get (reply, "state"));
+        s_print_counts ("open by tier", json_object_get (reply, "open_tier"));
+        s_print_counts ("open by category", json_object_get (reply, "open_category"));
+        s_print_counts ("open by grid", json_object_get (reply, "open_grid"));
+        s_print_counts ("totals", json_object_get (reply, "total"));
+        printf ("pending: dispatch=%lld notify=%lld  timers=%lld  dead letters: notify=%lld\n",
+                json_integer_value (json_object_get (json_object_get (reply, "pending"), "dispatch")),
+                json_integer_value (json_object_get (json_object_get (reply, "pending"), "notify")),
+                json_integer_value (json_object_get (reply, "timers")),
+                json_integer_value (json_object_get (json_object_get (reply, "dead"), "notify")));
+    }
+    json_decref (reply);
+    store_destroy (&store);
+    return 0;
+}

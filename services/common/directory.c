@@ -1,0 +1,1158 @@
+/*  directory.c — the street as data. Reads the directory JSON with jansson,
+    validates it section by section (every problem as "file: path: problem"),
+    expands each unit's coverage into an explicit grid list and answers the
+    look-ups the daemons make. The format is described in docs/directory.md. */
+
+#include "directory.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DIR_MAX_BYTES   (16 * 1024 * 1024)  //  largest document accepted
+#define DIR_VERSION     1                   //  the format this code reads
+#define DIR_ID_MAX      64                  //  ids and codes, in bytes
+#define DIR_TEXT_MAX    256                 //  names, people, contacts, in bytes
+#define DIR_LIMIT_MAX   (366 * 24 * 60)     //  longest time limit, minutes
+#define DIR_CAPACITY_MAX 10000              //  most open cases of one unit
+#define DIR_JOINT_MAX   10                  //  most units on one joint case
+#define DIR_PATH_MAX    192                 //  longest path in a message
+
+struct _directory_t {
+    json_t *root;                   //  normalised document; owns every string
+    json_t *community_index;        //  community id -> index
+    json_t *grid_index;             //  grid id -> index
+    json_t *category_index;         //  category code -> index
+    json_t *unit_index;             //  unit id -> index
+    char *json;                     //  compact dump of root
+    const char *street_id;
+    const char *street_code;
+    const char *street_name;
+    int utc_offset_minutes;         //  local time = UTC + this
+    dir_community_t *communities;
+    size_t community_count;
+    dir_grid_t *grids;
+    size_t grid_count;
+    dir_category_t *categories;
+    size_t category_count;
+    dir_unit_t *units;              //  each unit owns its three arrays
+    size_t unit_count;
+};
+
+//  Where the parser is, for messages; the first problem goes to err.
+typedef struct {
+    const char *name;               //  file name in messages
+    char path [DIR_PATH_MAX];       //  like units[3].coverage.grids[0]
+    size_t path_len;
+    char *err;                      //  caller's buffer, may be NULL
+    size_t errlen;
+} parse_t;
+
+typedef enum { STR_ID, STR_TEXT } str_kind_t;
+
+static const char *s_tier_names [DIR_TIERS + 1] = {
+    NULL, "GRID", "COMMUNITY", "STREET", "DISTRICT"
+};
+
+
+//  ---------------------------------------------------------------------
+//  Path tracking and errors
+
+//  Append printf-style text to the path; returns the mark to pop back to.
+static size_t __attribute__ ((format (printf, 2, 3)))
+path_push (parse_t *p, const char *fmt, ...)
+{
+    size_t mark = p->path_len;
+    va_list ap;
+    va_start (ap, fmt);
+    int n = vsnprintf (p->path + mark, sizeof p->path - mark, fmt, ap);
+    va_end (ap);
+    if (n > 0)
+        p->path_len = mark + (size_t) n < sizeof p->path? mark + (size_t) n: sizeof p->path - 1;
+    return mark;
+}
+
+//  Append ".key" (just "key" at the top) to the path; returns the mark.
+static size_t
+path_key (parse_t *p, const char *key)
+{
+    return path_push (p, p->path_len? ".%s": "%s", key);
+}
+
+//  Append "[index]" to the path; returns the mark.
+static size_t
+path_index (parse_t *p, size_t index)
+{
+    return path_push (p, "[%zu]", index);
+}
+
+//  Cut the path back to a mark from path_key or path_index.
+static void
+path_pop (parse_t *p, size_t mark)
+{
+    p->path_len = mark;
+    p->path [mark] = 0;
+}
+
+//  Write "name: path: problem" to the caller's buffer. Always returns -1.
+static int __attribute__ ((format (printf, 2, 3)))
+fail (parse_t *p, const char *fmt, ...)
+{
+    if (!p->err || p->errlen == 0)
+        return -1;
+    int n = p->path_len? snprintf (p->err, p->errlen, "%s: %s: ", p->name, p->path)
+                       : snprintf (p->err, p->errlen, "%s: ", p->name);
+    if (n >= 0 && (size_t) n < p->errlen) {
+        va_list ap;
+        va_start (ap, fmt);
+        vsnprintf (p->err + n, p->errlen - (size_t) n, fmt, ap);
+        va_end (ap);
+    }
+    return -1;
+}
+
+//  "an object", "a string"... for messages about a value's type.
+static const char *
+type_label (json_type type)
+{
+    switch (type) {
+        case JSON_OBJECT:  return "an object";
+        case JSON_ARRAY:   return "an array";
+        case JSON_STRING:  return "a string";
+        case JSON_INTEGER: return "an integer";
+        case JSON_REAL:    return "a real number";
+        case JSON_TRUE:
+        case JSON_FALSE:   return "a boolean";
+        default:           return "null";
+    }
+}
+
+
+//  ---------------------------------------------------------------------
+//  Field readers: each checks presence, type and bounds
+
+//  Refuse members not in allowed (NULL-terminated); keys that start with
+//  "_" are comments and pass. Returns 0 or -1.
+static int
+check_keys (parse_t *p, json_t *object, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (object, key, value) {
+        bool known = key [0] == '_';
+        for (size_t i = 0; allowed [i] && !known; i++)
+            known = strcmp (key, allowed [i]) == 0;
+        if (!known) {
+            path_push (p, p->path_len? ".%.64s": "%.64s", key);
+            return fail (p, "unknown field");
+        }
+    }
+    return 0;
+}
+
+//  Point *out at member key of object after checking its type; an absent
+//  optional member gives 0 with *out NULL. A required array must not be empty.
+static int
+get_member (parse_t *p, json_t *object, const char *key, json_type type,
+            bool required, json_t **out)
+{
+    *out = NULL;
+    json_t *value = json_object_get (object, key);
+    if (!value && !required)
+        return 0;
+    size_t mark = path_key (p, key);
+    if (!value)
+        return fail (p, "required field missing");
+    if (json_typeof (value) != type)
+        return fail (p, "must be %s, not %s", type_label (type),
+                     type_label (json_typeof (value)));
+    if (required && type == JSON_ARRAY && json_array_size (value) == 0)
+        return fail (p, "must not be empty");
+    path_pop (p, mark);
+    *out = value;
+    return 0;
+}
+
+//  True for the bytes allowed in ids and codes: A-Z a-z 0-9 . _ -
+static bool
+is_id_char (char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+        || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+//  Check that value (at the current path) is a string of this kind:
+//  an id (1..64 bytes of [A-Za-z0-9._-]) or text (1..256 bytes, no controls).
+static int
+check_string (parse_t *p, json_t *value, str_kind_t kind, const char **out)
+{
+    if (!json_is_string (value))
+        return fail (p, "must be a string, not %s", type_label (json_typeof (value)));
+    const char *text = json_string_value (value);
+    size_t length = json_string_length (value);
+    if (length == 0)
+        return fail (p, "must not be empty");
+    size_t max = kind == STR_ID? DIR_ID_MAX: DIR_TEXT_MAX;
+    if (length > max)
+        return fail (p, "longer than %zu bytes", max);
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char) text [i];
+        if (kind == STR_ID && !is_id_char ((char) c))
+            return fail (p, "\"%s\" is not a valid id: use only A-Z a-z 0-9 . _ -", text);
+        if (kind == STR_TEXT && (c < 0x20 || c == 0x7f))
+            return fail (p, "contains a control character");
+    }
+    *out = text;
+    return 0;
+}
+
+//  Read member key as a string of this kind; an absent optional one
+//  leaves *out NULL. Returns 0 or -1.
+static int
+get_string (parse_t *p, json_t *object, const char *key, str_kind_t kind,
+            bool required, const char **out)
+{
+    json_t *value;
+    *out = NULL;
+    if (get_member (p, object, key, JSON_STRING, required, &value))
+        return -1;
+    if (!value)
+        return 0;
+    size_t mark = path_key (p, key);
+    if (check_string (p, value, kind, out))
+        return -1;
+    path_pop (p, mark);
+    return 0;
+}
+
+//  Read member key as an integer in min..max; an absent optional one
+//  leaves *out as it was (the default). Returns 0 or -1.
+static int
+get_int (parse_t *p, json_t *object, const char *key, long min, long max,
+         bool required, int *out)
+{
+    json_t *value;
+    if (get_member (p, object, key, JSON_INTEGER, required, &value))
+        return -1;
+    if (!value)
+        return 0;
+    json_int_t number = json_integer_value (value);
+    if (number < min || number > max) {
+        path_key (p, key);
+        return fail (p, "%" JSON_INTEGER_FORMAT " is out of range %ld..%ld", number, min, max);
+    }
+    *out = (int) number;
+    return 0;
+}
+
+//  Check that an array element (at the current path) is an object.
+static int
+check_object (parse_t *p, json_t *value)
+{
+    if (!json_is_object (value))
+        return fail (p, "must be an object, not %s", type_label (json_typeof (value)));
+    return 0;
+}
+
+//  Remember id (read from field) -> at in index; a second use of an id is
+//  an error that names the first, section[at]. Without a section the index
+//  only detects repeats, and keeps the first one's full path for the message.
+static int
+index_add (parse_t *p, json_t *index, const char *field, const char *id,
+           size_t at, const char *section)
+{
+    json_t *first = json_object_get (index, id);
+    size_t mark = path_key (p, field);
+    if (first && json_is_string (first))
+        return fail (p, "duplicate id \"%s\" (first at %s)", id, json_string_value (first));
+    if (first)
+        return fail (p, "duplicate id \"%s\" (first at %s[%" JSON_INTEGER_FORMAT "])",
+                     id, section, json_integer_value (first));
+    json_t *value = section? json_integer ((json_int_t) at): json_stringn (p->path, mark);
+    if (json_object_set_new (index, id, value))
+        return fail (p, "out of memory");
+    path_pop (p, mark);
+    return 0;
+}
+
+//  Index recorded for id, or -1 when there is none.
+static long
+index_find (const json_t *index, const char *id)
+{
+    json_t *at = id? json_object_get (index, id): NULL;
+    return at? (long) json_integer_value (at): -1;
+}
+
+//  Parse "HH:MM" (00:00..23:59, or 24:00 when end_of_day is allowed) into
+//  minutes after midnight; -1 when malformed.
+static int
+parse_clock (const char *text, bool end_of_day)
+{
+    if (strlen (text) != 5 || text [2] != ':')
+        return -1;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && (text [i] < '0' || text [i] > '9'))
+            return -1;
+    int hours = (text [0] - '0') * 10 + (text [1] - '0');
+    int minutes = (text [3] - '0') * 10 + (text [4] - '0');
+    if (end_of_day && hours == 24 && minutes == 0)
+        return 24 * 60;
+    if (hours > 23 || minutes > 59)
+        return -1;
+    return hours * 60 + minutes;
+}
+
+
+//  ---------------------------------------------------------------------
+//  One validation function per section
+
+//  The street: ids, names and its UTC offset.
+static int
+parse_street (parse_t *p, directory_t *self, json_t *root)
+{
+    static const char *const keys [] = {
+        "id", "code", "name", "district", "city", "utc_offset_minutes", NULL
+    };
+    json_t *street;
+    const char *optional;
+    if (get_member (p, root, "street", JSON_OBJECT, true, &street))
+        return -1;
+    size_t mark = path_key (p, "street");
+    if (check_keys (p, street, keys)
+    ||  get_string (p, street, "id", STR_ID, true, &self->street_id)
+    ||  get_string (p, street, "code", STR_ID, true, &self->street_code)
+    ||  get_string (p, street, "name", STR_TEXT, true, &self->street_name)
+    ||  get_string (p, street, "district", STR_TEXT, false, &optional)
+    ||  get_string (p, street, "city", STR_TEXT, false, &optional)
+    ||  get_int (p, street, "utc_offset_minutes", -720, 840, true,
+                 &self->utc_offset_minutes))
+        return -1;
+    path_pop (p, mark);
+    return 0;
+}
+
+//  The communities: unique ids and names.
+static int
+parse_communities (parse_t *p, directory_t *self, json_t *root)
+{
+    static const char *const keys [] = { "id", "name", NULL };
+    json_t *list, *item;
+    size_t i;
+    if (get_member (p, root, "communities", JSON_ARRAY, true, &list))
+        return -1;
+    self->community_count = json_array_size (list);
+    self->communities = calloc (self->community_count, sizeof (dir_community_t));
+    if (!self->communities)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, "communities");
+    json_array_foreach (list, i, item) {
+        dir_community_t *community = &self->communities [i];
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item)
+        ||  check_keys (p, item, keys)
+        ||  get_string (p, item, "id", STR_ID, true, &community->id)
+        ||  get_string (p, item, "name", STR_TEXT, true, &community->name)
+        ||  index_add (p, self->community_index, "id", community->id, i, "communities"))
+            return -1;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  One grid's buildings: ids unique across the street (buildings index).
+static int
+parse_buildings (parse_t *p, json_t *grid, json_t *buildings, dir_grid_t *out)
+{
+    static const char *const keys [] = { "id", "name", "head", NULL };
+    json_t *list, *item;
+    const char *id, *text;
+    size_t i;
+    if (get_member (p, grid, "buildings", JSON_ARRAY, false, &list))
+        return -1;
+    size_t mark = path_key (p, "buildings");
+    json_array_foreach (list, i, item) {
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item)
+        ||  check_keys (p, item, keys)
+        ||  get_string (p, item, "id", STR_ID, true, &id)
+        ||  get_string (p, item, "name", STR_TEXT, true, &text)
+        ||  get_string (p, item, "head", STR_TEXT, false, &text)
+        ||  index_add (p, buildings, "id", id, i, NULL))
+            return -1;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    out->building_count = json_array_size (list);
+    return 0;
+}
+
+//  The grids: unique ids, each in a known community, with its worker.
+static int
+parse_grids (parse_t *p, directory_t *self, json_t *root, json_t *buildings)
+{
+    static const char *const keys [] = {
+        "id", "name", "community", "worker", "buildings", NULL
+    };
+    json_t *list, *item;
+    size_t i;
+    if (get_member (p, root, "grids", JSON_ARRAY, true, &list))
+        return -1;
+    self->grid_count = json_array_size (list);
+    self->grids = calloc (self->grid_count, sizeof (dir_grid_t));
+    if (!self->grids)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, "grids");
+    json_array_foreach (list, i, item) {
+        dir_grid_t *grid = &self->grids [i];
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item)
+        ||  check_keys (p, item, keys)
+        ||  get_string (p, item, "id", STR_ID, true, &grid->id)
+        ||  get_string (p, item, "name", STR_TEXT, true, &grid->name)
+        ||  get_string (p, item, "community", STR_ID, true, &grid->community)
+        ||  get_string (p, item, "worker", STR_TEXT, true, &grid->worker)
+        ||  parse_buildings (p, item, buildings, grid)
+        ||  index_add (p, self->grid_index, "id", grid->id, i, "grids"))
+            return -1;
+        path_key (p, "community");
+        if (index_find (self->community_index, grid->community) < 0)
+            return fail (p, "unknown community \"%s\"", grid->community);
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  A category's limits: keys are tier names, values positive minutes, and
+//  every tier from the start tier up to DISTRICT has one.
+static int
+parse_limits (parse_t *p, json_t *item, dir_category_t *category)
+{
+    json_t *limits, *value;
+    const char *key;
+    if (get_member (p, item, "limits_minutes", JSON_OBJECT, true, &limits))
+        return -1;
+    size_t mark = path_key (p, "limits_minutes");
+    json_object_foreach (limits, key, value) {
+        int tier = dir_tier_parse (key);
+        if (tier == 0) {
+            path_push (p, ".%.64s", key);
+            return fail (p, "unknown tier (use GRID, COMMUNITY, STREET or DISTRICT)");
+        }
+        if (get_int (p, limits, key, 1, DIR_LIMIT_MAX, true,
+                     &category->limit_minutes [tier]))
+            return -1;
+    }
+    for (int tier = category->start_tier; tier <= DIR_TIER_DISTRICT; tier++)
+        if (category->limit_minutes [tier] == 0) {
+            path_key (p, dir_tier_name (tier));
+            return fail (p, "required field missing (every tier from start_tier %s "
+                         "up to DISTRICT needs a limit)", dir_tier_name (category->start_tier));
+        }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  The categories: unique codes, kind, start tier, limits, joint units.
+static int
+parse_categories (parse_t *p, directory_t *self, json_t *root)
+{
+    static const char *const keys [] = {
+        "code", "name", "kind", "start_tier", "limits_minutes", "joint_units", NULL
+    };
+    json_t *list, *item;
+    const char *kind, *start_tier;
+    size_t i;
+    if (get_member (p, root, "categories", JSON_ARRAY, true, &list))
+        return -1;
+    self->category_count = json_array_size (list);
+    self->categories = calloc (self->category_count, sizeof (dir_category_t));
+    if (!self->categories)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, "categories");
+    json_array_foreach (list, i, item) {
+        dir_category_t *category = &self->categories [i];
+        category->joint_units = 1;
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item)
+        ||  check_keys (p, item, keys)
+        ||  get_string (p, item, "code", STR_ID, true, &category->code)
+        ||  get_string (p, item, "name", STR_TEXT, true, &category->name)
+        ||  get_string (p, item, "kind", STR_ID, true, &kind)
+        ||  get_string (p, item, "start_tier", STR_ID, true, &start_tier)
+        ||  get_int (p, item, "joint_units", 1, DIR_JOINT_MAX, false,
+                     &category->joint_units)
+        ||  index_add (p, self->category_index, "code", category->code, i, "categories"))
+            return -1;
+        size_t field_mark = path_key (p, "kind");
+        if (strcmp (kind, "incident") && strcmp (kind, "service"))
+            return fail (p, "\"%s\" is neither \"incident\" nor \"service\"", kind);
+        category->service = strcmp (kind, "service") == 0;
+        path_pop (p, field_mark);
+        path_key (p, "start_tier");
+        category->start_tier = dir_tier_parse (start_tier);
+        if (category->start_tier == 0)
+            return fail (p, "unknown tier \"%s\" (use GRID, COMMUNITY, STREET or DISTRICT)",
+                         start_tier);
+        path_pop (p, field_mark);
+        if (parse_limits (p, item, category))
+            return -1;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  Scratch marks while reading units: seen [k] == stamp means "k already
+//  listed by the current unit", so nothing needs clearing between units.
+typedef struct {
+    size_t *grid_seen;
+    size_t *community_seen;
+    size_t *category_seen;
+    size_t stamp;
+} marks_t;
+
+//  A unit's tiers: known names, no repeats, into a bit set.
+static int
+parse_unit_tiers (parse_t *p, json_t *item, dir_unit_t *unit)
+{
+    json_t *list, *value;
+    const char *name;
+    size_t i;
+    if (get_member (p, item, "tiers", JSON_ARRAY, true, &list))
+        return -1;
+    size_t mark = path_key (p, "tiers");
+    json_array_foreach (list, i, value) {
+        size_t item_mark = path_index (p, i);
+        if (check_string (p, value, STR_ID, &name))
+            return -1;
+        int tier = dir_tier_parse (name);
+        if (tier == 0)
+            return fail (p, "unknown tier \"%s\" (use GRID, COMMUNITY, STREET or DISTRICT)", name);
+        if (unit->tiers & (1u << tier))
+            return fail (p, "tier %s listed twice", name);
+        unit->tiers |= 1u << tier;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  A unit's categories: known codes, no repeats.
+static int
+parse_unit_categories (parse_t *p, directory_t *self, json_t *item,
+                       dir_unit_t *unit, marks_t *marks)
+{
+    json_t *list, *value;
+    const char *code;
+    size_t i;
+    if (get_member (p, item, "categories", JSON_ARRAY, true, &list))
+        return -1;
+    unit->categories = calloc (json_array_size (list), sizeof (char *));
+    if (!unit->categories)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, "categories");
+    json_array_foreach (list, i, value) {
+        size_t item_mark = path_index (p, i);
+        if (check_string (p, value, STR_ID, &code))
+            return -1;
+        long at = index_find (self->category_index, code);
+        if (at < 0)
+            return fail (p, "unknown category \"%s\"", code);
+        if (marks->category_seen [at] == marks->stamp)
+            return fail (p, "category \"%s\" listed twice", code);
+        marks->category_seen [at] = marks->stamp;
+        unit->categories [unit->category_count++] = code;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  Mark every grid named in list (ids of grids, or of communities whose
+//  grids are all meant), at the current path. Returns 0 or -1.
+static int
+mark_coverage (parse_t *p, directory_t *self, json_t *list, bool communities,
+               marks_t *marks)
+{
+    json_t *value;
+    const char *id;
+    size_t i;
+    json_array_foreach (list, i, value) {
+        size_t item_mark = path_index (p, i);
+        if (check_string (p, value, STR_ID, &id))
+            return -1;
+        json_t *index = communities? self->community_index: self->grid_index;
+        size_t *seen = communities? marks->community_seen: marks->grid_seen;
+        long at = index_find (index, id);
+        if (at < 0)
+            return fail (p, "unknown %s \"%s\"", communities? "community": "grid", id);
+        if (seen [at] == marks->stamp)
+            return fail (p, "\"%s\" listed twice", id);
+        seen [at] = marks->stamp;
+        path_pop (p, item_mark);
+    }
+    if (communities)
+        for (size_t g = 0; g < self->grid_count; g++) {
+            long community = index_find (self->community_index, self->grids [g].community);
+            if (marks->community_seen [community] == marks->stamp)
+                marks->grid_seen [g] = marks->stamp;
+        }
+    return 0;
+}
+
+//  A unit's coverage, one of: "coverage": "street", "coverage":
+//  {"communities": [...]}, "coverage": {"grids": [...]}, or the normalised
+//  "grids": [...]. Leaves the unit with an explicit "grids" array, in
+//  directory order, and unit->grids pointing at the grid ids.
+static int
+parse_unit_coverage (parse_t *p, directory_t *self, json_t *item,
+                     dir_unit_t *unit, marks_t *marks)
+{
+    static const char *const keys [] = { "communities", "grids", NULL };
+    json_t *coverage = json_object_get (item, "coverage");
+    json_t *grids = json_object_get (item, "grids");
+    json_t *list;
+    if (!coverage && !grids) {
+        path_key (p, "coverage");
+        return fail (p, "required field missing");
+    }
+    if (coverage && grids) {
+        path_key (p, "grids");
+        return fail (p, "give either coverage or grids, not both");
+    }
+    if (grids) {
+        if (get_member (p, item, "grids", JSON_ARRAY, true, &list))
+            return -1;
+        size_t mark = path_key (p, "grids");
+        if (mark_coverage (p, self, list, false, marks))
+            return -1;
+        path_pop (p, mark);
+    }
+    else {
+        size_t mark = path_key (p, "coverage");
+        if (json_is_string (coverage)) {
+            if (strcmp (json_string_value (coverage), "street"))
+                return fail (p, "must be \"street\", {\"communities\": [...]} "
+                             "or {\"grids\": [...]}");
+            for (size_t g = 0; g < self->grid_count; g++)
+                marks->grid_seen [g] = marks->stamp;
+        }
+        else {
+            if (!json_is_object (coverage))
+                return fail (p, "must be \"street\", {\"communities\": [...]} "
+                             "or {\"grids\": [...]}, not %s",
+                             type_label (json_typeof (coverage)));
+            if (check_keys (p, coverage, keys))
+                return -1;
+            bool by_community = json_object_get (coverage, "communities") != NULL;
+            if (by_community == (json_object_get (coverage, "grids") != NULL))
+                return fail (p, "give either communities or grids (exactly one)");
+            const char *key = by_community? "communities": "grids";
+            if (get_member (p, coverage, key, JSON_ARRAY, true, &list))
+                return -1;
+            path_key (p, key);
+            if (mark_coverage (p, self, list, by_community, marks))
+                return -1;
+        }
+        path_pop (p, mark);
+    }
+    //  Collect the marked grids into the unit and into its JSON
+    json_t *expanded = json_array ();
+    unit->grids = calloc (self->grid_count, sizeof (char *));
+    if (!expanded || !unit->grids) {
+        json_decref (expanded);
+        return fail (p, "out of memory");
+    }
+    for (size_t g = 0; g < self->grid_count; g++)
+        if (marks->grid_seen [g] == marks->stamp) {
+            unit->grids [unit->grid_count++] = self->grids [g].id;
+            json_array_append_new (expanded, json_string (self->grids [g].id));
+        }
+    json_object_del (item, "coverage");
+    if (json_object_set_new (item, "grids", expanded))
+        return fail (p, "out of memory");
+    if (unit->grid_count == 0) {
+        path_key (p, "coverage");
+        return fail (p, "covers no grid");
+    }
+    return 0;
+}
+
+//  A unit's duty rota: weekday 1..7, "HH:MM" from before to.
+static int
+parse_unit_rota (parse_t *p, json_t *item, dir_unit_t *unit)
+{
+    static const char *const keys [] = { "weekday", "from", "to", NULL };
+    json_t *list, *slot_json;
+    const char *from, *to;
+    size_t i;
+    if (get_member (p, item, "rota", JSON_ARRAY, false, &list))
+        return -1;
+    if (!list || json_array_size (list) == 0)
+        return 0;
+    unit->rota = calloc (json_array_size (list), sizeof (dir_slot_t));
+    if (!unit->rota)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, "rota");
+    json_array_foreach (list, i, slot_json) {
+        dir_slot_t *slot = &unit->rota [i];
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, slot_json)
+        ||  check_keys (p, slot_json, keys)
+        ||  get_int (p, slot_json, "weekday", 1, 7, true, &slot->weekday)
+        ||  get_string (p, slot_json, "from", STR_TEXT, true, &from)
+        ||  get_string (p, slot_json, "to", STR_TEXT, true, &to))
+            return -1;
+        size_t field_mark = path_key (p, "from");
+        slot->from_minute = parse_clock (from, false);
+        if (slot->from_minute < 0)
+            return fail (p, "\"%s\" is not a time of day \"HH:MM\" (00:00..23:59)", from);
+        path_pop (p, field_mark);
+        path_key (p, "to");
+        slot->to_minute = parse_clock (to, true);
+        if (slot->to_minute < 0)
+            return fail (p, "\"%s\" is not a time of day \"HH:MM\" (00:00..24:00)", to);
+        if (slot->to_minute <= slot->from_minute)
+            return fail (p, "\"%s\" is not after from \"%s\"", to, from);
+        unit->rota_count++;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  The units: unique ids, people, tiers, categories, coverage, capacity, rota.
+static int
+parse_units (parse_t *p, directory_t *self, json_t *root, marks_t *marks)
+{
+    static const char *const keys [] = {
+        "id", "name", "kind", "responsible", "contact", "tiers", "categories",
+        "coverage", "grids", "capacity", "rota", NULL
+    };
+    json_t *list, *item;
+    size_t i;
+    if (get_member (p, root, "units", JSON_ARRAY, true, &list))
+        return -1;
+    self->unit_count = json_array_size (list);
+    self->units = calloc (self->unit_count, sizeof (dir_unit_t));
+    if (!self->units)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, "units");
+    json_array_foreach (list, i, item) {
+        dir_unit_t *unit = &self->units [i];
+        marks->stamp = i + 1;
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item)
+        ||  check_keys (p, item, keys)
+        ||  get_string (p, item, "id", STR_ID, true, &unit->id)
+        ||  get_string (p, item, "name", STR_TEXT, true, &unit->name)
+        ||  get_string (p, item, "kind", STR_ID, true, &unit->kind)
+        ||  get_string (p, item, "responsible", STR_TEXT, true, &unit->responsible)
+        ||  get_string (p, item, "contact", STR_TEXT, true, &unit->contact)
+        ||  parse_unit_tiers (p, item, unit)
+        ||  parse_unit_categories (p, self, item, unit, marks)
+        ||  parse_unit_coverage (p, self, item, unit, marks)
+        ||  get_int (p, item, "capacity", 1, DIR_CAPACITY_MAX, true, &unit->capacity)
+        ||  parse_unit_rota (p, item, unit)
+        ||  index_add (p, self->unit_index, "id", unit->id, i, "units"))
+            return -1;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  Every category needs at least one unit that serves it at its start tier.
+static int
+check_categories_served (parse_t *p, directory_t *self)
+{
+    for (size_t c = 0; c < self->category_count; c++) {
+        const dir_category_t *category = &self->categories [c];
+        bool served = false;
+        for (size_t u = 0; u < self->unit_count && !served; u++) {
+            const dir_unit_t *unit = &self->units [u];
+            if (unit->tiers & (1u << category->start_tier))
+                for (size_t k = 0; k < unit->category_count && !served; k++)
+                    served = strcmp (unit->categories [k], category->code) == 0;
+        }
+        if (!served) {
+            path_push (p, "categories[%zu]", c);
+            return fail (p, "no unit serves \"%s\" at its start tier %s",
+                         category->code, dir_tier_name (category->start_tier));
+        }
+    }
+    return 0;
+}
+
+//  Validate the parsed document into self, section by section.
+static int
+parse_document (parse_t *p, directory_t *self)
+{
+    static const char *const keys [] = {
+        "version", "street", "communities", "grids", "categories", "units", NULL
+    };
+    json_t *root = self->root;
+    int version = 0;
+    if (!json_is_object (root))
+        return fail (p, "the document must be a JSON object, not %s",
+                     type_label (json_typeof (root)));
+    if (check_keys (p, root, keys)
+    ||  get_int (p, root, "version", 0, 1000000, true, &version))
+        return -1;
+    if (version != DIR_VERSION) {
+        path_key (p, "version");
+        return fail (p, "version %d is not supported (this build reads %d)",
+                     version, DIR_VERSION);
+    }
+    json_t *buildings = json_object ();
+    marks_t marks = { NULL, NULL, NULL, 0 };
+    int rc = -1;
+    if (!buildings) {
+        fail (p, "out of memory");
+        goto cleanup;
+    }
+    if (parse_street (p, self, root)
+    ||  parse_communities (p, self, root)
+    ||  parse_grids (p, self, root, buildings)
+    ||  parse_categories (p, self, root))
+        goto cleanup;
+    marks.grid_seen = calloc (self->grid_count, sizeof (size_t));
+    marks.community_seen = calloc (self->community_count, sizeof (size_t));
+    marks.category_seen = calloc (self->category_count, sizeof (size_t));
+    if (!marks.grid_seen || !marks.community_seen || !marks.category_seen) {
+        fail (p, "out of memory");
+        goto cleanup;
+    }
+    if (parse_units (p, self, root, &marks)
+    ||  check_categories_served (p, self))
+        goto cleanup;
+    rc = 0;
+cleanup:
+    free (marks.category_seen);
+    free (marks.community_seen);
+    free (marks.grid_seen);
+    json_decref (buildings);
+    return rc;
+}
+
+
+//  ---------------------------------------------------------------------
+//  Construction and destruction
+
+//  Parse and validate length bytes of JSON text; NULL with err on failure.
+static directory_t *
+directory_parse_buffer (const char *text, size_t length, const char *name,
+                        char *err, size_t errlen)
+{
+    parse_t p = { .name = name? name: "directory", .err = err, .errlen = errlen };
+    if (err && errlen)
+        err [0] = 0;
+    if (length > DIR_MAX_BYTES) {
+        fail (&p, "larger than %d MiB, refused", DIR_MAX_BYTES >> 20);
+        return NULL;
+    }
+    directory_t *self = calloc (1, sizeof (directory_t));
+    if (!self) {
+        fail (&p, "out of memory");
+        return NULL;
+    }
+    json_error_t error;
+    self->root = json_loadb (text, length, JSON_REJECT_DUPLICATES, &error);
+    if (!self->root) {
+        fail (&p, "line %d, column %d: not JSON: %s", error.line, error.column, error.text);
+        goto failed;
+    }
+    self->community_index = json_object ();
+    self->grid_index = json_object ();
+    self->category_index = json_object ();
+    self->unit_index = json_object ();
+    if (!self->community_index || !self->grid_index
+    ||  !self->category_index || !self->unit_index) {
+        fail (&p, "out of memory");
+        goto failed;
+    }
+    if (parse_document (&p, self))
+        goto failed;
+    self->json = json_dumps (self->root, JSON_COMPACT);
+    if (!self->json) {
+        fail (&p, "out of memory");
+        goto failed;
+    }
+    return self;
+failed:
+    directory_destroy (&self);
+    return NULL;
+}
+
+//  Parse and validate a NUL-terminated document; the caller destroys it.
+directory_t *
+directory_parse (const char *json, const char *name, char *err, size_t errlen)
+{
+    assert (json);
+    return directory_parse_buffer (json, strlen (json), name, err, errlen);
+}
+
+//  Read the file at path (refused past 16 MiB) and parse it; the caller
+//  destroys the result. NULL with the problem in err.
+directory_t *
+directory_load (const char *path, char *err, size_t errlen)
+{
+    assert (path);
+    parse_t p = { .name = path, .err = err, .errlen = errlen };
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        fail (&p, "cannot open: %s", strerror (errno));
+        return NULL;
+    }
+    //  Read at most one byte past the limit, so a larger file is refused
+    //  without reading it all (works for pipes too)
+    size_t size = 0, room = 64 * 1024;
+    char *text = malloc (room);
+    directory_t *self = NULL;
+    while (text) {
+        size += fread (text + size, 1, room - size, file);
+        if (size < room || size > DIR_MAX_BYTES)
+            break;
+        size_t bigger = room * 2 > DIR_MAX_BYTES + 1? DIR_MAX_BYTES + 1: room * 2;
+        char *grown = realloc (text, bigger);
+        if (!grown) {
+            free (text);
+            text = NULL;
+        }
+        else {
+            text = grown;
+            room = bigger;
+        }
+    }
+    if (!text)
+        fail (&p, "out of memory");
+    else
+    if (ferror (file))
+        fail (&p, "cannot read: %s", strerror (errno));
+    else
+        self = directory_parse_buffer (text, size, path, err, errlen);
+    free (text);
+    fclose (file);
+    return self;
+}
+
+//  Free the directory and everything it lent out; accepts NULL, clears *self_p.
+void
+directory_destroy (directory_t **self_p)
+{
+    assert (self_p);
+    directory_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->unit_count && self->units; i++) {
+        free (self->units [i].rota);
+        free (self->units [i].grids);
+        free (self->units [i].categories);
+    }
+    free (self->units);
+    free (self->categories);
+    free (self->grids);
+    free (self->communities);
+    free (self->json);
+    json_decref (self->unit_index);
+    json_decref (self->category_index);
+    json_decref (self->grid_index);
+    json_decref (self->community_index);
+    json_decref (self->root);
+    free (self);
+    *self_p = NULL;
+}
+
+
+//  ---------------------------------------------------------------------
+//  Look-ups
+
+//  The normalised compact JSON, units with explicit "grids"; borrowed.
+const char *
+directory_json (const directory_t *self)
+{
+    assert (self);
+    return self->json;
+}
+
+//  The street's id; borrowed.
+const char *
+directory_street_id (const directory_t *self)
+{
+    assert (self);
+    return self->street_id;
+}
+
+//  The street's short code (used in ledger numbers); borrowed.
+const char *
+directory_street_code (const directory_t *self)
+{
+    assert (self);
+    return self->street_code;
+}
+
+//  The street's display name; borrowed.
+const char *
+directory_street_name (const directory_t *self)
+{
+    assert (self);
+    return self->street_name;
+}
+
+//  Minutes to add to UTC for the street's local time.
+int
+directory_utc_offset_minutes (const directory_t *self)
+{
+    assert (self);
+    return self->utc_offset_minutes;
+}
+
+//  Number of communities (at least one).
+size_t
+directory_community_count (const directory_t *self)
+{
+    assert (self);
+    return self->community_count;
+}
+
+//  The community at index, or NULL past the end; borrowed.
+const dir_community_t *
+directory_community (const directory_t *self, size_t index)
+{
+    assert (self);
+    return index < self->community_count? &self->communities [index]: NULL;
+}
+
+//  Number of grids (at least one).
+size_t
+directory_grid_count (const directory_t *self)
+{
+    assert (self);
+    return self->grid_count;
+}
+
+//  The grid at index, or NULL past the end; borrowed.
+const dir_grid_t *
+directory_grid (const directory_t *self, size_t index)
+{
+    assert (self);
+    return index < self->grid_count? &self->grids [index]: NULL;
+}
+
+//  The grid with this id, or NULL; borrowed.
+const dir_grid_t *
+directory_grid_find (const directory_t *self, const char *id)
+{
+    assert (self);
+    long at = index_find (self->grid_index, id);
+    return at < 0? NULL: &self->grids [at];
+}
+
+//  Number of categories (at least one).
+size_t
+directory_category_count (const directory_t *self)
+{
+    assert (self);
+    return self->category_count;
+}
+
+//  The category at index, or NULL past the end; borrowed.
+const dir_category_t *
+directory_category (const directory_t *self, size_t index)
+{
+    assert (self);
+    return index < self->category_count? &self->categories [index]: NULL;
+}
+
+//  The category with this code, or NULL; borrowed.
+const dir_category_t *
+directory_category_find (const directory_t *self, const char *code)
+{
+    assert (self);
+    long at = index_find (self->category_index, code);
+    return at < 0? NULL: &self->categories [at];
+}
+
+//  Number of units (at least one).
+size_t
+directory_unit_count (const directory_t *self)
+{
+    assert (self);
+    return self->unit_count;
+}
+
+//  The unit at index, or NULL past the end; borrowed.
+const dir_unit_t *
+directory_unit (const directory_t *self, size_t index)
+{
+    assert (self);
+    return index < self->unit_count? &self->units [index]: NULL;
+}
+
+//  The unit with this id, or NULL; borrowed.
+const dir_unit_t *
+directory_unit_find (const directory_t *self, const char *id)
+{
+    assert (self);
+    long at = index_find (self->unit_index, id);
+    return at < 0? NULL: &self->units [at];
+}
+
+//  True when the unit serves this tier, covers the grid and handles the
+//  category; false for a NULL argument or a tier outside 1..4.
+bool
+dir_unit_fits (const dir_unit_t *unit, int tier, const char *grid, const char *category)
+{
+    if (!unit || !grid || !category || tier < 1 || tier > DIR_TIERS
+    ||  !(unit->tiers & (1u << tier)))
+        return false;
+    bool handles = false;
+    for (size_t i = 0; i < unit->category_count && !handles; i++)
+        handles = strcmp (unit->categories [i], category) == 0;
+    if (!handles)
+        return false;
+    for (size_t i = 0; i < unit->grid_count; i++)
+        if (strcmp (unit->grids [i], grid) == 0)
+            return true;
+    return false;
+}
+
+//  True when a rota slot holds weekday (1..7) and minute (0..1439) of
+//  local time; a unit without a rota is always on duty.
+bool
+dir_unit_on_duty (const dir_unit_t *unit, int weekday, int minute)
+{
+    assert (unit);
+    if (unit->rota_count == 0)
+        return true;
+    for (size_t i = 0; i < unit->rota_count; i++) {
+        const dir_slot_t *slot = &unit->rota [i];
+        if (slot->weekday == weekday
+        &&  minute >= slot->from_minute && minute < slot->to_minute)
+            return true;
+    }
+    return false;
+}
+
+//  "GRID", "COMMUNITY", "STREET" or "DISTRICT" for 1..4; NULL otherwise.
+const char *
+dir_tier_name (int tier)
+{
+    return tier >= 1 && tier <= DIR_TIERS? s_tier_names [tier]: NULL;
+}
+
+//  The tier for an exact, upper-case name; 0 when unknown or NULL.
+int
+dir_tier_parse (const char *name)
+{
+    for (int tier = 1; name && tier <= DIR_TIERS; tier++)
+        if (strcmp (name, s_tier_names [tier]) == 0)
+            return tier;
+    return 0;
+}

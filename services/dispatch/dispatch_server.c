@@ -1,0 +1,558 @@
+/*  dispatch_server.c — offers cases to responder units and moves them on.
+    Work arrives as "case.dispatch" wake-ups and from a sweep of
+    pending:dispatch (so a lost wake-up or a crash only delays a case);
+    each batch is read and offered with two pipelined rounds to Redis. */
+#include "dispatch_server.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "daemon.h"
+#include "directory.h"
+#include "dispatch_match.h"
+#include "dispatch_units.h"
+#include "log.h"
+#include "store.h"
+
+#define CANDIDATES_MAX 200      //  store calls carry at most 256 arguments
+#define BRIEF_MAX 200           //  cases read per gc_case_brief call
+#define ID_MAX 64
+
+struct _dispatch_server_t {
+    const config_t *config;     //  borrowed
+    store_t *store;
+    zsock_t *router;            //  units
+    zsock_t *work;              //  PULL: case.dispatch wake-ups
+    zsock_t *notify;            //  PUSH: notify.job wake-ups
+    zpoller_t *poller;
+    dispatch_units_t *units;    //  connected sessions
+    directory_t *directory;     //  the directory as Redis holds it
+    long long dir_version;      //  its version, to notice reloads
+    size_t turn;                //  round-robin start for candidate lists
+    char **todo;                //  case ids to dispatch this turn (owned)
+    size_t todo_count;
+    size_t batch_max;
+    size_t message_max;
+    size_t text_max;
+    int heartbeat_ms;
+    int liveness;               //  silent intervals before a unit is gone
+    long long sweep_ms;
+    long long dir_poll_ms;
+    long long next_sweep;       //  monotonic deadlines
+    long long next_heartbeat;
+    long long next_dir_check;
+    char answer_ms [24];        //  arguments for gc_offer and gc_claim
+    char retry_ms [24];
+    char lease_ms [24];
+    char batch_text [24];
+    uint64_t offers_sent;
+    uint64_t replies;
+    uint64_t refused;
+};
+
+dispatch_server_t *
+dispatch_server_new (const config_t *config)
+{
+    dispatch_server_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = config;
+    self->batch_max = (size_t) config_int (config, "batch_max");
+    self->message_max = (size_t) config_int (config, "message_max");
+    self->text_max = (size_t) config_int (config, "text_max");
+    self->heartbeat_ms = (int) config_int (config, "heartbeat_ms");
+    self->liveness = (int) config_int (config, "heartbeat_liveness");
+    self->sweep_ms = config_int (config, "sweep_ms");
+    self->dir_poll_ms = config_int (config, "directory_poll_ms");
+    snprintf (self->answer_ms, sizeof self->answer_ms, "%lld", config_int (config, "offer_timeout_ms"));
+    snprintf (self->retry_ms, sizeof self->retry_ms, "%lld", config_int (config, "retry_ms"));
+    snprintf (self->lease_ms, sizeof self->lease_ms, "%lld", config_int (config, "lease_ms"));
+    snprintf (self->batch_text, sizeof self->batch_text, "%zu", self->batch_max);
+    self->todo = calloc (self->batch_max * 3, sizeof (char *));
+    self->units = dispatch_units_new ();
+    self->store = store_new (config, "dispatch");
+    self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "unit_bind"), "dispatch");
+    self->work = gc_socket_bind (ZMQ_PULL, config_str (config, "work_bind"), "dispatch");
+    self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "dispatch");
+    if (!self->todo || !self->units || !self->store || !self->router || !self->work || !self->notify) {
+        dispatch_server_destroy (&self);
+        return NULL;
+    }
+    //  an offer to a unit that went away must fail loudly, not vanish
+    zsock_set_router_mandatory (self->router, 1);
+    self->poller = zpoller_new (self->router, self->work, NULL);
+    log_notice ("dispatch: units connect to %s; work arrives on %s",
+                config_str (config, "unit_bind"), config_str (config, "work_bind"));
+    return self;
+}
+
+static void
+s_todo_clear (dispatch_server_t *self)
+{
+    for (size_t i = 0; i < self->todo_count; i++)
+        free (self->todo [i]);
+    self->todo_count = 0;
+}
+
+void
+dispatch_server_destroy (dispatch_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    dispatch_server_t *self = *self_p;
+    if (self->todo)
+        s_todo_clear (self);
+    free (self->todo);
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->notify);
+    zsock_destroy (&self->work);
+    zsock_destroy (&self->router);
+    store_destroy (&self->store);
+    directory_destroy (&self->directory);
+    dispatch_units_destroy (&self->units);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Queue a case for this turn's dispatch round; duplicates are harmless
+//  (the transition sees the live offer) but skipped when cheap to see.
+static void
+s_todo_add (dispatch_server_t *self, const char *case_id)
+{
+    if (self->todo_count >= self->batch_max * 3 || !*case_id || strlen (case_id) > ID_MAX)
+        return;
+    for (size_t i = 0; i < self->todo_count; i++)
+        if (strcmp (self->todo [i], case_id) == 0)
+            return;
+    char *copy = strdup (case_id);
+    if (copy)
+        self->todo [self->todo_count++] = copy;
+}
+
+//  Reload the directory when Redis holds a newer one.
+static void
+s_directory_check (dispatch_server_t *self)
+{
+    json_t *reply = store_callv (self->store, "gc_dir_version", NULL);
+    long long version = json_integer_value (json_object_get (reply, "version"));
+    json_decref (reply);
+    if (!reply || (self->directory && version == self->dir_version))
+        return;
+    reply = store_callv (self->store, "gc_dir_get", NULL);
+    const char *text = json_string_value (json_object_get (reply, "json"));
+    char err [512];
+    directory_t *directory = text ? directory_parse (text, "redis dir:json", err, sizeof err) : NULL;
+    if (directory) {
+        directory_destroy (&self->directory);
+        self->directory = directory;
+        self->dir_version = version;
+        log_notice ("dispatch: directory version %lld: %zu units, %zu grids", version,
+                    directory_unit_count (directory), directory_grid_count (directory));
+    }
+    else
+    if (reply)
+        log_warning ("dispatch: directory not usable: %s",
+                     text ? err : json_string_value (json_object_get (reply, "message")));
+    json_decref (reply);
+}
+
+//  Send to a unit; an unroutable unit is gone (ROUTER_MANDATORY).
+static int
+s_send_unit (dispatch_server_t *self, unit_session_t *session, const char *type,
+             const ProtobufCMessage *body)
+{
+    if (codec_send (self->router, session->identity, type, body)) {
+        log_warning ("dispatch: send \"%s\" to unit \"%s\" failed: %s; unit is gone", type,
+                     session->unit_id, zmq_strerror (zmq_errno ()));
+        dispatch_units_close (self->units, session->unit_id);
+        return -1;
+    }
+    session->sent_ms = gc_mono_ms ();
+    return 0;
+}
+
+static bool
+s_connected (void *arg, const char *unit_id)
+{
+    return dispatch_units_connected ((dispatch_units_t *) arg, unit_id);
+}
+
+//  The street's local weekday (1..7) and minute of the day, for rotas.
+static void
+s_local_time (const directory_t *directory, int *weekday, int *minute)
+{
+    time_t now = time (NULL) + (time_t) directory_utc_offset_minutes (directory) * 60;
+    struct tm tm;
+    gmtime_r (&now, &tm);
+    *weekday = tm.tm_wday == 0 ? 7 : tm.tm_wday;
+    *minute = tm.tm_hour * 60 + tm.tm_min;
+}
+
+//  Send the offer a committed gc_offer reply describes.
+static void
+s_send_offer (dispatch_server_t *self, json_t *reply)
+{
+    const char *unit_id = json_string_value (json_object_get (reply, "unit"));
+    unit_session_t *session = unit_id ? dispatch_units_by_unit (self->units, unit_id) : NULL;
+    if (!session)
+        return;                 //  it left meanwhile: the offer expires and moves on
+    Gridcall__V1__Offer offer = GRIDCALL__V1__OFFER__INIT;
+    offer.offer_id = (char *) json_string_value (json_object_get (reply, "offer_id"));
+    offer.case_id = (char *) json_string_value (json_object_get (reply, "case_id"));
+    offer.ledger_no = (char *) json_string_value (json_object_get (reply, "ledger"));
+    offer.grid = (char *) json_string_value (json_object_get (reply, "grid"));
+    offer.category = (char *) json_string_value (json_object_get (reply, "category"));
+    offer.text = (char *) json_string_value (json_object_get (reply, "text"));
+    offer.tier = (int) json_integer_value (json_object_get (reply, "tier"));
+    offer.answer_by_ms = json_integer_value (json_object_get (reply, "answer_by"));
+    offer.resolve_by_ms = json_integer_value (json_object_get (reply, "resolve_by"));
+    offer.role = "lead";
+    if (!offer.offer_id || !offer.case_id || !offer.ledger_no || !offer.grid || !offer.category
+    ||  !offer.text)
+        return;
+    if (s_send_unit (self, session, "offer", &offer.base) == 0) {
+        self->offers_sent++;
+        log_debug ("dispatch: offered \"%s\" to \"%s\" (offer %s)", offer.case_id, unit_id,
+                   offer.offer_id);
+    }
+}
+
+//  Offer a batch of cases: read what each needs, pick candidates, commit
+//  offers (pipelined), then send them.
+static void
+s_dispatch_round (dispatch_server_t *self, char **ids, size_t count)
+{
+    json_t *briefs = store_call (self->store, "gc_case_brief", (int) count,
+                                 (const char **) ids, NULL);
+    json_t *cases = json_object_get (briefs, "cases");
+    int weekday, minute;
+    s_local_time (self->directory, &weekday, &minute);
+    const char *argv [CANDIDATES_MAX + 4];
+    size_t appended = 0;
+    size_t index;
+    json_t *brief;
+    json_array_foreach (cases, index, brief) {
+        const char *state = json_string_value (json_object_get (brief, "state"));
+        if (!state || !(strcmp (state, "REGISTERED") == 0 || strcmp (state, "DISPATCHED") == 0
+        ||  strcmp (state, "REOPENED") == 0 || strcmp (state, "ESCALATED") == 0))
+            continue;
+        const char *grid = json_string_value (json_object_get (brief, "grid"));
+        const char *category = json_string_value (json_object_get (brief, "category"));
+        int tier = (int) json_integer_value (json_object_get (brief, "tier"));
+        argv [0] = json_string_value (json_object_get (brief, "id"));
+        argv [1] = self->answer_ms;
+        argv [2] = self->retry_ms;
+        size_t found = dispatch_match (self->directory, tier, grid ? grid : "",
+                                       category ? category : "", weekday, minute, s_connected,
+                                       self->units, self->turn++, argv + 3, CANDIDATES_MAX);
+        if (store_append (self->store, "gc_offer", (int) (3 + found), argv, NULL) == 0)
+            appended++;
+    }
+    for (size_t i = 0; i < appended; i++) {
+        json_t *reply = store_reply (self->store);
+        if (json_is_true (json_object_get (reply, "ok")))
+            s_send_offer (self, reply);
+        else
+        if (reply)
+            log_debug ("dispatch: no offer: %s", json_string_value (json_object_get (reply, "message")));
+        json_decref (reply);
+    }
+    json_decref (briefs);
+}
+
+static void
+s_dispatch_todo (dispatch_server_t *self)
+{
+    if (self->todo_count == 0)
+        return;
+    if (!self->directory)
+        s_directory_check (self);
+    if (self->directory)
+        for (size_t start = 0; start < self->todo_count; start += BRIEF_MAX) {
+            size_t n = self->todo_count - start < BRIEF_MAX ? self->todo_count - start : BRIEF_MAX;
+            s_dispatch_round (self, self->todo + start, n);
+        }
+    s_todo_clear (self);
+}
+
+//  Lease the cases whose time has come: new work whose wake-up was lost,
+//  offers that expired, cases waiting for a unit.
+static void
+s_sweep (dispatch_server_t *self)
+{
+    json_t *reply = store_callv (self->store, "gc_claim", "dispatch", self->lease_ms,
+                                 self->batch_text, NULL);
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (reply, "items"), index, item)
+        s_todo_add (self, json_string_value (item));
+    json_decref (reply);
+}
+
+static void
+s_hello (dispatch_server_t *self, codec_msg_t *msg)
+{
+    Gridcall__V1__Hello *hello = (Gridcall__V1__Hello *) msg->body;
+    const char *ref = hello->unit_id;
+    if (!self->directory)
+        s_directory_check (self);
+    const dir_unit_t *unit = self->directory && strlen (ref) <= ID_MAX
+                           ? directory_unit_find (self->directory, ref) : NULL;
+    if (hello->protocol != 1) {
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL,
+                          "", "protocol %u is not supported; this dispatch speaks 1", hello->protocol);
+        return;
+    }
+    if (!unit) {
+        self->refused++;
+        log_warning ("dispatch: hello from unknown unit refused");
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_UNIT,
+                          "", "unit is not in the directory%s", self->directory ? "" : " (none loaded)");
+        return;
+    }
+    //  the directory record is the ceiling of what a unit may claim
+    for (size_t i = 0; i < hello->n_categories; i++) {
+        bool known = false;
+        for (size_t k = 0; k < unit->category_count && !known; k++)
+            known = strcmp (unit->categories [k], hello->categories [i]) == 0;
+        if (!known) {
+            codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+                              unit->id, "unit %s is not registered for category %.64s", unit->id,
+                              hello->categories [i]);
+            return;
+        }
+    }
+    for (size_t i = 0; i < hello->n_grids; i++) {
+        bool known = false;
+        for (size_t k = 0; k < unit->grid_count && !known; k++)
+            known = strcmp (unit->grids [k], hello->grids [i]) == 0;
+        if (!known) {
+            codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+                              unit->id, "unit %s does not cover grid %.64s", unit->id, hello->grids [i]);
+            return;
+        }
+    }
+    unit_session_t *session = dispatch_units_open (self->units, unit->id, msg->identity, gc_mono_ms ());
+    if (!session)
+        return;
+    json_t *held = store_callv (self->store, "gc_unit_cases", unit->id, NULL);
+    json_t *list = json_object_get (held, "cases");
+    Gridcall__V1__Welcome welcome = GRIDCALL__V1__WELCOME__INIT;
+    welcome.unit_id = (char *) unit->id;
+    welcome.heartbeat_ms = (uint32_t) self->heartbeat_ms;
+    welcome.n_held_cases = json_array_size (list);
+    welcome.held_cases = welcome.n_held_cases ? calloc (welcome.n_held_cases, sizeof (char *)) : NULL;
+    for (size_t i = 0; welcome.held_cases && i < welcome.n_held_cases; i++)
+        welcome.held_cases [i] = (char *) json_string_value (json_array_get (list, i));
+    if (!welcome.held_cases)
+        welcome.n_held_cases = 0;
+    log_info ("dispatch: unit \"%s\" connected, holding %zu cases (%zu units connected)", unit->id,
+              welcome.n_held_cases, dispatch_units_size (self->units));
+    s_send_unit (self, session, "welcome", &welcome.base);
+    free (welcome.held_cases);
+    json_decref (held);
+    //  cases that waited for a unit may fit this one now
+    self->next_sweep = 0;
+}
+
+static const char *
+s_decline_reason (int reason)
+{
+    switch (reason) {
+        case GRIDCALL__V1__DECLINE_REASON__DECLINE_NOT_OURS: return "not our responsibility";
+        case GRIDCALL__V1__DECLINE_REASON__DECLINE_NO_CAPACITY: return "no capacity";
+        case GRIDCALL__V1__DECLINE_REASON__DECLINE_OFF_DUTY: return "off duty";
+        default: return "other";
+    }
+}
+
+//  accept / decline / progress / resolve: one transition, then the answer.
+static void
+s_unit_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
+{
+    const char *offer_id = "", *case_id = "", *note = "", *reason = "";
+    if (strcmp (msg->type, "accept") == 0) {
+        Gridcall__V1__Accept *m = (Gridcall__V1__Accept *) msg->body;
+        offer_id = m->offer_id; case_id = m->case_id;
+    }
+    else
+    if (strcmp (msg->type, "decline") == 0) {
+        Gridcall__V1__Decline *m = (Gridcall__V1__Decline *) msg->body;
+        offer_id = m->offer_id; case_id = m->case_id; note = m->note;
+        reason = s_decline_reason (m->reason);
+    }
+    else
+    if (strcmp (msg->type, "progress") == 0) {
+        Gridcall__V1__Progress *m = (Gridcall__V1__Progress *) msg->body;
+        offer_id = m->offer_id; case_id = m->case_id; note = m->note;
+    }
+    else {
+        Gridcall__V1__Resolve *m = (Gridcall__V1__Resolve *) msg->body;
+        offer_id = m->offer_id; case_id = m->case_id; note = m->summary;
+    }
+    char problem [256];
+    int code = 0;
+    if (!*offer_id || !*case_id) {
+        code = GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD;
+        snprintf (problem, sizeof problem, "offer_id and case_id are required");
+    }
+    else
+    if ((code = codec_check_text ("offer_id", offer_id, ID_MAX, problem, sizeof problem)) == 0
+    &&  (code = codec_check_text ("case_id", case_id, ID_MAX, problem, sizeof problem)) == 0)
+        code = codec_check_text ("note", note, self->text_max, problem, sizeof problem);
+    if (code) {
+        self->refused++;
+        log_warning ("dispatch: %s from unit \"%s\" refused: %s", msg->type, session->unit_id, problem);
+        codec_send_error (self->router, msg->identity, code, "", "%s", problem);
+        return;
+    }
+    json_t *reply = store_callv (self->store, "gc_unit_reply", msg->type, session->unit_id,
+                                 offer_id, case_id, note, reason, NULL);
+    if (!reply) {
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                          offer_id, "the case store is unavailable; send the same reply again");
+        return;
+    }
+    self->replies++;
+    if (json_is_true (json_object_get (reply, "ok"))) {
+        Gridcall__V1__UnitAck ack = GRIDCALL__V1__UNIT_ACK__INIT;
+        ack.offer_id = (char *) offer_id;
+        ack.case_id = (char *) case_id;
+        ack.state = codec_state_parse (json_string_value (json_object_get (reply, "state")));
+        ack.duplicate = json_is_true (json_object_get (reply, "duplicate"));
+        s_send_unit (self, session, "ok", &ack.base);
+        gc_wake_notify (self->notify, reply);
+        if (json_is_true (json_object_get (reply, "redispatch")))
+            s_todo_add (self, case_id);
+        log_info ("dispatch: unit \"%s\" %s \"%s\"%s", session->unit_id, msg->type, case_id,
+                  ack.duplicate ? " (repeat)" : "");
+    }
+    else {
+        const char *code_name = json_string_value (json_object_get (reply, "code"));
+        const char *message = json_string_value (json_object_get (reply, "message"));
+        int error = codec_error_parse (code_name);
+        log_info ("dispatch: %s from unit \"%s\" refused: %s", msg->type, session->unit_id,
+                  message ? message : "?");
+        codec_send_error (self->router, msg->identity,
+                          error ? error : GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, offer_id,
+                          "%s", message ? message : "store error");
+    }
+    json_decref (reply);
+}
+
+static void
+s_unit_message (dispatch_server_t *self)
+{
+    codec_msg_t msg;
+    if (codec_recv (self->router, true, codec_unit, self->message_max, &msg))
+        return;
+    unit_session_t *session = dispatch_units_by_identity (self->units, msg.identity);
+    if (!msg.body) {
+        self->refused++;
+        log_warning ("dispatch: message from %s refused: %s",
+                     session ? session->unit_id : "an unknown peer", msg.reason);
+        codec_send_error (self->router, msg.identity, msg.error, "", "%s", msg.reason);
+    }
+    else
+    if (strcmp (msg.type, "hello") == 0)
+        s_hello (self, &msg);
+    else
+    if (!session)
+        codec_send_error (self->router, msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL, "",
+                          "say hello first (or again: your session expired)");
+    else {
+        session->seen_ms = gc_mono_ms ();
+        if (strcmp (msg.type, "heartbeat") == 0)
+            ;
+        else
+        if (strcmp (msg.type, "bye") == 0) {
+            log_info ("dispatch: unit \"%s\" said bye", session->unit_id);
+            dispatch_units_close (self->units, session->unit_id);
+        }
+        else
+        if (strcmp (msg.type, "accept") == 0 || strcmp (msg.type, "decline") == 0
+        ||  strcmp (msg.type, "progress") == 0 || strcmp (msg.type, "resolve") == 0)
+            s_unit_reply (self, session, &msg);
+        else
+            codec_send_error (self->router, msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL,
+                              "", "units do not send \"%s\"", msg.type);
+    }
+    codec_msg_reset (&msg);
+}
+
+//  Heartbeat quiet units; close the ones silent for liveness intervals.
+static void
+s_heartbeat (dispatch_server_t *self)
+{
+    long long now = gc_mono_ms ();
+    zlist_t *expired = zlist_new ();
+    zlist_autofree (expired);
+    Gridcall__V1__Heartbeat beat = GRIDCALL__V1__HEARTBEAT__INIT;
+    for (unit_session_t *s = dispatch_units_first (self->units); s; s = dispatch_units_next (self->units)) {
+        if (now - s->seen_ms > (long long) self->heartbeat_ms * self->liveness)
+            zlist_append (expired, s->unit_id);
+        else
+        if (now - s->sent_ms >= self->heartbeat_ms
+        &&  codec_send (self->router, s->identity, "heartbeat", &beat.base) == 0)
+            s->sent_ms = now;
+    }
+    for (char *id = (char *) zlist_first (expired); id; id = (char *) zlist_next (expired)) {
+        log_warning ("dispatch: unit \"%s\" silent for %d heartbeats; session closed", id,
+                     self->liveness);
+        dispatch_units_close (self->units, id);
+    }
+    zlist_destroy (&expired);
+}
+
+static void
+s_work_messages (dispatch_server_t *self)
+{
+    for (size_t n = 0; n < self->batch_max && (zsock_events (self->work) & ZMQ_POLLIN); n++) {
+        codec_msg_t msg;
+        if (codec_recv (self->work, false, codec_work, self->message_max, &msg))
+            break;
+        if (msg.body && strcmp (msg.type, "case.dispatch") == 0)
+            s_todo_add (self, ((Gridcall__V1__CaseRef *) msg.body)->case_id);
+        else
+            log_warning ("dispatch: work message \"%s\" dropped: %s", msg.type,
+                         msg.body ? "not for dispatch" : msg.reason);
+        codec_msg_reset (&msg);
+    }
+}
+
+int
+dispatch_server_run (dispatch_server_t *self)
+{
+    while (!zsys_interrupted) {
+        long long now = gc_mono_ms ();
+        long long wake = self->next_sweep < self->next_heartbeat ? self->next_sweep : self->next_heartbeat;
+        int timeout = wake > now ? (int) (wake - now) : 0;
+        zpoller_wait (self->poller, timeout > 1000 ? 1000 : timeout);
+        if (zpoller_terminated (self->poller))
+            break;
+        for (size_t n = 0; n < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN); n++)
+            s_unit_message (self);
+        s_work_messages (self);
+        now = gc_mono_ms ();
+        if (now >= self->next_heartbeat) {
+            s_heartbeat (self);
+            self->next_heartbeat = now + self->heartbeat_ms / 2;
+        }
+        if (now >= self->next_dir_check) {
+            s_directory_check (self);
+            self->next_dir_check = now + self->dir_poll_ms;
+        }
+        if (now >= self->next_sweep) {
+            s_sweep (self);
+            self->next_sweep = now + self->sweep_ms;
+        }
+        s_dispatch_todo (self);
+    }
+    log_notice ("dispatch: stopping; %llu offers sent, %llu unit replies, %llu refused",
+                (unsigned long long) self->offers_sent, (unsigned long long) self->replies,
+                (unsigned long long) self->refused);
+    return 0;
+}

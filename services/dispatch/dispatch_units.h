@@ -1,0 +1,39 @@
+/*  dispatch_units.h — the units connected to dispatch right now: one
+    session per unit, found by unit id or by ROUTER routing id, with the
+    liveness each side owes the other (heartbeat, expiry). */
+#ifndef DISPATCH_UNITS_H
+#define DISPATCH_UNITS_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+typedef struct {
+    char *unit_id;              //  directory id of the unit
+    zframe_t *identity;         //  ROUTER routing id of its connection
+    char *identity_hex;         //  the same as a map key
+    long long seen_ms;          //  monotonic time of its last message
+    long long sent_ms;          //  monotonic time of our last message to it
+} unit_session_t;
+
+typedef struct _dispatch_units_t dispatch_units_t;
+
+dispatch_units_t *dispatch_units_new (void);
+void dispatch_units_destroy (dispatch_units_t **self_p);
+
+//  Open (or move) the session of unit_id to this routing id; an older
+//  connection of the same unit is replaced. Returns the session (borrowed).
+unit_session_t *dispatch_units_open (dispatch_units_t *self, const char *unit_id,
+                                     zframe_t *identity, long long now_ms);
+//  Session for a routing id or a unit id, or NULL. Borrowed.
+unit_session_t *dispatch_units_by_identity (dispatch_units_t *self, zframe_t *identity);
+unit_session_t *dispatch_units_by_unit (dispatch_units_t *self, const char *unit_id);
+bool dispatch_units_connected (dispatch_units_t *self, const char *unit_id);
+//  Close one session (bye, unroutable, expired).
+void dispatch_units_close (dispatch_units_t *self, const char *unit_id);
+size_t dispatch_units_size (dispatch_units_t *self);
+//  Iterate sessions: first/next return NULL at the end. Do not close
+//  sessions while iterating; collect ids first.
+unit_session_t *dispatch_units_first (dispatch_units_t *self);
+unit_session_t *dispatch_units_next (dispatch_units_t *self);
+
+#endif

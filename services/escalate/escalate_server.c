@@ -1,0 +1,120 @@
+/*  escalate_server.c — fires deadlines. Due times live in the Redis timers
+    set and come from Redis TIME; this loop only decides when to look
+    again, with a monotonic clock. Timers that fell due while escalate was
+    down fire on start, oldest first. */
+#include "escalate_server.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "store.h"
+
+struct _escalate_server_t {
+    const config_t *config;     //  borrowed
+    store_t *store;
+    zsock_t *dispatch;          //  PUSH: case.dispatch wake-ups
+    zsock_t *notify;            //  PUSH: notify.job wake-ups
+    long long tick_ms;          //  longest wait between looks at the timers
+    size_t batch_max;
+    char batch_text [24];       //  arguments for gc_fire
+    char scale [32];
+    char repeat_ms [24];
+    uint64_t fired;
+    uint64_t climbs;
+    long long late_max_ms;      //  worst lateness seen, Redis time
+};
+
+escalate_server_t *
+escalate_server_new (const config_t *config)
+{
+    escalate_server_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = config;
+    self->tick_ms = config_int (config, "tick_ms");
+    self->batch_max = (size_t) config_int (config, "batch_max");
+    double scale = config_double (config, "time_scale");
+    snprintf (self->batch_text, sizeof self->batch_text, "%zu", self->batch_max);
+    snprintf (self->scale, sizeof self->scale, "%.17g", scale);
+    //  the repeat interval is in case minutes, like the directory's limits
+    snprintf (self->repeat_ms, sizeof self->repeat_ms, "%lld",
+              (long long) (config_int (config, "top_repeat_minutes") * 60000.0 / scale) + 1);
+    self->store = store_new (config, "escalate");
+    self->dispatch = gc_socket_connect (ZMQ_PUSH, config_str (config, "dispatch_endpoint"), "escalate");
+    self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "escalate");
+    if (!self->store || !self->dispatch || !self->notify) {
+        escalate_server_destroy (&self);
+        return NULL;
+    }
+    log_notice ("escalate: firing timers every %lld ms at most, time scale %s", self->tick_ms,
+                self->scale);
+    return self;
+}
+
+void
+escalate_server_destroy (escalate_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    escalate_server_t *self = *self_p;
+    zsock_destroy (&self->notify);
+    zsock_destroy (&self->dispatch);
+    store_destroy (&self->store);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Fire one batch. Returns the ms until the next timer is due (by Redis
+//  time), 0 when a full batch fired and more may be due, -1 on no store.
+static long long
+s_fire (escalate_server_t *self)
+{
+    json_t *reply = store_callv (self->store, "gc_fire", self->batch_text, self->scale,
+                                 self->repeat_ms, NULL);
+    if (!reply || !json_is_true (json_object_get (reply, "ok"))) {
+        json_decref (reply);
+        return -1;
+    }
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (reply, "fired"), index, item) {
+        long long late = json_integer_value (json_object_get (item, "late_ms"));
+        if (late > self->late_max_ms)
+            self->late_max_ms = late;
+        self->fired++;
+        log_info ("escalate: case \"%s\" overdue, now at tier %lld (%lld ms late)",
+                  json_string_value (json_object_get (item, "id")),
+                  json_integer_value (json_object_get (item, "tier")), late);
+    }
+    json_array_foreach (json_object_get (reply, "wake"), index, item) {
+        self->climbs++;
+        gc_wake_dispatch (self->dispatch, json_string_value (item), 0);
+    }
+    gc_wake_notify (self->notify, reply);
+    long long scanned = json_integer_value (json_object_get (reply, "scanned"));
+    long long next_due = json_integer_value (json_object_get (reply, "next_due"));
+    long long now = json_integer_value (json_object_get (reply, "now"));
+    json_decref (reply);
+    if (scanned >= (long long) self->batch_max)
+        return 0;
+    return next_due ? (next_due > now ? next_due - now : 0) : self->tick_ms;
+}
+
+int
+escalate_server_run (escalate_server_t *self)
+{
+    while (!zsys_interrupted) {
+        long long wait = s_fire (self);
+        if (wait < 0 || wait > self->tick_ms)
+            wait = self->tick_ms;
+        if (wait > 0)
+            zclock_sleep ((int) wait);
+    }
+    log_notice ("escalate: stopping; %llu timers fired, %llu climbs, worst lateness %lld ms",
+                (unsigned long long) self->fired, (unsigned long long) self->climbs,
+                self->late_max_ms);
+    return 0;
+}

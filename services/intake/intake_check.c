@@ -1,0 +1,85 @@
+/*  intake_check.c — request validation for intake. */
+#include "intake_check.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "codec.h"
+
+typedef struct {
+    const char *name;           //  field name as the sender knows it
+    const char *value;
+    size_t max;                 //  bytes
+    int required;
+} field_t;
+
+//  Check each field in order; the first problem wins.
+static int
+s_fields (const field_t *fields, size_t count, char *reason, size_t reasonlen)
+{
+    for (size_t i = 0; i < count; i++) {
+        const field_t *f = &fields [i];
+        if (f->required && (!f->value || !*f->value)) {
+            snprintf (reason, reasonlen, "%s is required", f->name);
+            return GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD;
+        }
+        int rc = codec_check_text (f->name, f->value, f->max, reason, reasonlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+intake_check_report (const Gridcall__V1__Report *report, size_t text_max,
+                     char *reason, size_t reasonlen)
+{
+    const field_t fields [] = {
+        { "idempotency_key", report->idempotency_key, INTAKE_KEY_MAX, 1 },
+        { "grid", report->grid, INTAKE_ID_MAX, 1 },
+        { "category", report->category, INTAKE_ID_MAX, 1 },
+        { "text", report->text, text_max, 1 },
+        { "reporter", report->reporter, INTAKE_KEY_MAX, 0 },
+        { "building", report->building, INTAKE_ID_MAX, 0 },
+        { "location", report->location, 256, 0 },
+    };
+    int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
+    if (rc)
+        return rc;
+    if ((int) report->channel < 0 || report->channel > GRIDCALL__V1__CHANNEL__CHANNEL_OPERATOR) {
+        snprintf (reason, reasonlen, "channel %d is not a known channel", (int) report->channel);
+        return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+    }
+    return 0;
+}
+
+int
+intake_check_verify (const Gridcall__V1__Verify *verify, size_t text_max,
+                     char *reason, size_t reasonlen)
+{
+    const field_t fields [] = {
+        { "case_id", verify->case_id, INTAKE_ID_MAX, 1 },
+        { "note", verify->note, text_max, 0 },
+        { "verifier", verify->verifier, INTAKE_KEY_MAX, 0 },
+    };
+    return s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
+}
+
+int
+intake_check_evaluate (const Gridcall__V1__Evaluate *evaluate, size_t text_max,
+                       char *reason, size_t reasonlen)
+{
+    const field_t fields [] = {
+        { "case_id", evaluate->case_id, INTAKE_ID_MAX, 1 },
+        { "comment", evaluate->comment, text_max, 0 },
+        { "resident", evaluate->resident, INTAKE_KEY_MAX, 0 },
+    };
+    int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
+    if (rc)
+        return rc;
+    if (evaluate->score < 1 || evaluate->score > 5) {
+        snprintf (reason, reasonlen, "score %u is outside 1..5", evaluate->score);
+        return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+    }
+    return 0;
+}

@@ -1,0 +1,23 @@
+/*  intake_check.h — validation of reporter requests before they reach
+    Redis: required fields, sizes, UTF-8, enum ranges. What needs the
+    directory (known grid and category) is checked inside the transition. */
+#ifndef INTAKE_CHECK_H
+#define INTAKE_CHECK_H
+
+#include <stddef.h>
+
+#include "gridcall.pb-c.h"
+
+#define INTAKE_KEY_MAX 128      //  idempotency key, person ids
+#define INTAKE_ID_MAX 64        //  grid, category, building, case ids
+
+//  Each returns 0 when the request may go on, or an ERROR_CODE with a
+//  sentence for the sender in reason.
+int intake_check_report (const Gridcall__V1__Report *report, size_t text_max,
+                         char *reason, size_t reasonlen);
+int intake_check_verify (const Gridcall__V1__Verify *verify, size_t text_max,
+                         char *reason, size_t reasonlen);
+int intake_check_evaluate (const Gridcall__V1__Evaluate *evaluate, size_t text_max,
+                           char *reason, size_t reasonlen);
+
+#endif

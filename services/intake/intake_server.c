@@ -1,0 +1,255 @@
+/*  intake_server.c — takes reports, verifications and evaluations from a
+    ROUTER, checks them, registers them in one Redis function call each
+    (pipelined per loop turn), answers, then wakes the next stages. */
+#include "intake_server.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "daemon.h"
+#include "intake_check.h"
+#include "log.h"
+#include "store.h"
+
+typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE } request_kind_t;
+
+typedef struct {
+    zframe_t *identity;         //  reporter's routing id (owned)
+    request_kind_t kind;
+    char ref [INTAKE_KEY_MAX + 1];  //  idempotency key or case id, echoed in errors
+} request_t;
+
+struct _intake_server_t {
+    const config_t *config;     //  borrowed
+    store_t *store;
+    zsock_t *router;            //  reporters
+    zsock_t *dispatch;          //  PUSH: case.dispatch wake-ups
+    zsock_t *notify;            //  PUSH: notify.job wake-ups
+    zpoller_t *poller;
+    request_t *batch;           //  requests appended to the pipeline this turn
+    size_t batch_max;
+    size_t text_max;
+    size_t message_max;
+    char scale [32];            //  time_scale as text for the transitions
+    char idem_ttl [32];
+    uint64_t served;            //  requests answered with success
+    uint64_t refused;           //  requests answered with an error
+};
+
+intake_server_t *
+intake_server_new (const config_t *config)
+{
+    intake_server_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = config;
+    self->batch_max = (size_t) config_int (config, "batch_max");
+    self->text_max = (size_t) config_int (config, "text_max");
+    self->message_max = (size_t) config_int (config, "message_max");
+    snprintf (self->scale, sizeof self->scale, "%.17g", config_double (config, "time_scale"));
+    snprintf (self->idem_ttl, sizeof self->idem_ttl, "%lld", config_int (config, "idempotency_ttl_s"));
+    self->batch = calloc (self->batch_max, sizeof (request_t));
+    self->store = store_new (config, "intake");
+    self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "bind"), "intake");
+    self->dispatch = gc_socket_connect (ZMQ_PUSH, config_str (config, "dispatch_endpoint"), "intake");
+    self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "intake");
+    if (!self->batch || !self->store || !self->router || !self->dispatch || !self->notify) {
+        intake_server_destroy (&self);
+        return NULL;
+    }
+    //  a reply to a reporter that left is dropped, never queued forever
+    zsock_set_router_mandatory (self->router, 0);
+    zsock_set_sndhwm (self->router, 10000);
+    self->poller = zpoller_new (self->router, NULL);
+    if (store_ensure (self->store))
+        log_warning ("intake: redis not reachable yet; reports get UNAVAILABLE until it is");
+    log_notice ("intake: serving reporters on %s", config_str (config, "bind"));
+    return self;
+}
+
+void
+intake_server_destroy (intake_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    intake_server_t *self = *self_p;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->notify);
+    zsock_destroy (&self->dispatch);
+    zsock_destroy (&self->router);
+    store_destroy (&self->store);
+    free (self->batch);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_refuse (intake_server_t *self, zframe_t *identity, int code, const char *ref, const char *reason)
+{
+    self->refused++;
+    log_info ("intake: refused request \"%s\": %s: %s", ref, codec_error_name (code), reason);
+    codec_send_error (self->router, identity, code, ref, "%s", reason);
+}
+
+//  Check one decoded request and append its transition to the pipeline.
+//  Returns 0 when appended (the batch slot is filled), -1 when answered.
+static int
+s_queue (intake_server_t *self, codec_msg_t *msg, request_t *req)
+{
+    char reason [256];
+    const char *ref = "";
+    int code = 0;
+    int rc = -1;
+    const char *argv [10];
+    int argc = 0;
+    char score [8];
+    if (strcmp (msg->type, "report") == 0) {
+        Gridcall__V1__Report *r = (Gridcall__V1__Report *) msg->body;
+        ref = r->idempotency_key;
+        req->kind = REQ_REPORT;
+        code = intake_check_report (r, self->text_max, reason, sizeof reason);
+        if (!code) {
+            const char *args [] = { r->idempotency_key, r->grid, r->category, r->text,
+                codec_channel_name (r->channel), r->reporter, r->building, r->location,
+                self->scale, self->idem_ttl };
+            memcpy (argv, args, sizeof args);
+            argc = 10;
+            rc = store_append (self->store, "gc_register", argc, argv, NULL);
+        }
+    }
+    else
+    if (strcmp (msg->type, "verify") == 0) {
+        Gridcall__V1__Verify *v = (Gridcall__V1__Verify *) msg->body;
+        ref = v->case_id;
+        req->kind = REQ_VERIFY;
+        code = intake_check_verify (v, self->text_max, reason, sizeof reason);
+        if (!code) {
+            const char *args [] = { v->case_id, v->pass ? "1" : "0", v->note, v->verifier,
+                                    self->scale };
+            rc = store_append (self->store, "gc_verify", 5, args, NULL);
+        }
+    }
+    else
+    if (strcmp (msg->type, "evaluate") == 0) {
+        Gridcall__V1__Evaluate *e = (Gridcall__V1__Evaluate *) msg->body;
+        ref = e->case_id;
+        req->kind = REQ_EVALUATE;
+        code = intake_check_evaluate (e, self->text_max, reason, sizeof reason);
+        if (!code) {
+            snprintf (score, sizeof score, "%u", e->score);
+            const char *args [] = { e->case_id, score, e->comment, e->resident };
+            rc = store_append (self->store, "gc_evaluate", 4, args, NULL);
+        }
+    }
+    else {
+        code = GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE;
+        snprintf (reason, sizeof reason, "intake does not take \"%s\" messages", msg->type);
+    }
+    //  ref is only echoed when it is printable: a bad key is part of the error
+    snprintf (req->ref, sizeof req->ref, "%s",
+              codec_utf8_valid (ref, strlen (ref)) && strlen (ref) <= INTAKE_KEY_MAX ? ref : "");
+    if (code) {
+        s_refuse (self, msg->identity, code, req->ref, reason);
+        return -1;
+    }
+    if (rc) {
+        s_refuse (self, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, req->ref,
+                  "the case store is unavailable; retry with the same idempotency key");
+        return -1;
+    }
+    req->identity = msg->identity;
+    msg->identity = NULL;
+    return 0;
+}
+
+//  Answer one committed request from its transition's reply, then wake the
+//  next stages (commit, then send).
+static void
+s_answer (intake_server_t *self, request_t *req, json_t *reply)
+{
+    if (!reply) {
+        s_refuse (self, req->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, req->ref,
+                  "the case store failed during the request; retry with the same key");
+        return;
+    }
+    if (!json_is_true (json_object_get (reply, "ok"))) {
+        const char *code = json_string_value (json_object_get (reply, "code"));
+        const char *message = json_string_value (json_object_get (reply, "message"));
+        int error = codec_error_parse (code);
+        s_refuse (self, req->identity, error ? error : GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                  req->ref, message ? message : "store error");
+        return;
+    }
+    const char *case_id = json_string_value (json_object_get (reply, "case_id"));
+    int state = codec_state_parse (json_string_value (json_object_get (reply, "state")));
+    bool duplicate = json_is_true (json_object_get (reply, "duplicate"));
+    if (req->kind == REQ_REPORT) {
+        Gridcall__V1__ReportReply out = GRIDCALL__V1__REPORT_REPLY__INIT;
+        out.idempotency_key = req->ref;
+        out.case_id = (char *) case_id;
+        out.ledger_no = (char *) json_string_value (json_object_get (reply, "ledger"));
+        out.duplicate = duplicate;
+        out.tier = (int) json_integer_value (json_object_get (reply, "tier"));
+        out.state = state;
+        out.resolve_by_ms = json_integer_value (json_object_get (reply, "resolve_by"));
+        codec_send (self->router, req->identity, "report.ok", &out.base);
+    }
+    else {
+        Gridcall__V1__Ack out = GRIDCALL__V1__ACK__INIT;
+        out.case_id = (char *) case_id;
+        out.state = state;
+        out.duplicate = duplicate;
+        codec_send (self->router, req->identity, "ack", &out.base);
+    }
+    self->served++;
+    if (!duplicate && (req->kind == REQ_REPORT || json_is_true (json_object_get (reply, "redispatch"))))
+        gc_wake_dispatch (self->dispatch, case_id,
+                          (int) json_integer_value (json_object_get (reply, "version")));
+    gc_wake_notify (self->notify, reply);
+}
+
+//  One loop turn: read what the ROUTER holds (up to batch_max), pipeline
+//  the transitions, then read the replies and answer in order.
+static void
+s_turn (intake_server_t *self)
+{
+    size_t queued = 0;
+    while (queued < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN)) {
+        codec_msg_t msg;
+        if (codec_recv (self->router, true, codec_reporter, self->message_max, &msg))
+            break;
+        if (!msg.body) {
+            log_warning ("intake: message \"%s\" refused: %s", msg.type, msg.reason);
+            self->refused++;
+            codec_send_error (self->router, msg.identity, msg.error, "", "%s", msg.reason);
+        }
+        else
+        if (s_queue (self, &msg, &self->batch [queued]) == 0)
+            queued++;
+        codec_msg_reset (&msg);
+    }
+    for (size_t i = 0; i < queued; i++) {
+        json_t *reply = store_reply (self->store);
+        s_answer (self, &self->batch [i], reply);
+        json_decref (reply);
+        zframe_destroy (&self->batch [i].identity);
+    }
+}
+
+int
+intake_server_run (intake_server_t *self)
+{
+    while (!zsys_interrupted) {
+        void *which = zpoller_wait (self->poller, 1000);
+        if (which == self->router)
+            s_turn (self);
+        else
+        if (zpoller_terminated (self->poller))
+            break;
+    }
+    log_notice ("intake: stopping; %llu requests served, %llu refused",
+                (unsigned long long) self->served, (unsigned long long) self->refused);
+    return 0;
+}

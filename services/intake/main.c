@@ -1,0 +1,43 @@
+/*  gridcall-intake — takes reports from reporters and gateways, registers
+    cases in Redis and hands them to dispatch. */
+#include <stdlib.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "intake_server.h"
+#include "log.h"
+
+static const cfg_option_t s_options [] = {
+    CONFIG_COMMON_OPTIONS,
+    { "bind", CFG_STRING, "tcp://127.0.0.1:5560", 0, 0, "ROUTER endpoint for reporters" },
+    { "dispatch_endpoint", CFG_STRING, "tcp://127.0.0.1:5562", 0, 0, "dispatch's work PULL" },
+    { "notify_endpoint", CFG_STRING, "tcp://127.0.0.1:5565", 0, 0, "notify's work PULL" },
+    { "text_max", CFG_INT, "2000", 1, 65536, "longest report text in bytes" },
+    { "message_max", CFG_INT, "65536", 256, 1048576, "largest message body in bytes" },
+    { "idempotency_ttl_s", CFG_INT, "86400", 60, 2592000, "how long a retry finds its case" },
+    { "batch_max", CFG_INT, "256", 1, 4096, "requests pipelined to Redis per loop turn" },
+    { NULL, 0, NULL, 0, 0, NULL }
+};
+
+int
+main (int argc, char **argv)
+{
+    config_t *config = config_new (s_options);
+    if (!config)
+        return EXIT_FAILURE;
+    int rc = gc_daemon_init (argc, argv, "gridcall-intake", config);
+    if (rc) {
+        config_destroy (&config);
+        return rc > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
+    intake_server_t *server = intake_server_new (config);
+    if (!server) {
+        log_error ("intake: start-up failed");
+        config_destroy (&config);
+        return EXIT_FAILURE;
+    }
+    intake_server_run (server);
+    intake_server_destroy (&server);
+    config_destroy (&config);
+    return EXIT_SUCCESS;
+}
