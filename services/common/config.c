@@ -248,3 +248,24 @@ config_print (const config_t *self)
         printf ("  %-22s %-14s %s\n", self->table [i].name, self->values [i],
                 self->table [i].help);
 }
+
+void
+config_print_sample (const config_t *self, const char *title)
+{
+    printf ("# %s\n#\n# Every option with its default. Lines are \"name value\"; # starts a\n"
+            "# comment. Any option can also be given as --set name=value, which wins\n"
+            "# over this file. Check a file with --check-config.\n", title);
+    for (size_t i = 0; i < self->count; i++) {
+        const cfg_option_t *o = &self->table [i];
+        printf ("\n# %s", o->help);
+        if (o->type == CFG_INT)
+            printf (" (%.0f..%.0f)", o->min, o->max);
+        else
+        if (o->type == CFG_DOUBLE)
+            printf (" (%g..%g)", o->min, o->max);
+        else
+        if (o->type == CFG_BOOL)
+            printf (" (yes or no)");
+        printf ("\n%s %s\n", o->name, *o->deflt ? o->deflt : "\"\"");
+    }
+}

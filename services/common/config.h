@@ -54,5 +54,7 @@ bool config_bool (const config_t *self, const char *name);
 
 //  Print every option with its help and current value (for --help).
 void config_print (const config_t *self);
+//  Print a sample configuration file: every option, commented, at its default.
+void config_print_sample (const config_t *self, const char *title);
 
 #endif

@@ -16,6 +16,7 @@ s_usage (const char *name, const config_t *config)
             "  -c FILE          read options from FILE (see deploy/%s.conf)\n"
             "  --set name=value override one option (after the file)\n"
             "  --check-config   validate the configuration and exit\n"
+            "  --sample-config  print a commented configuration with every default\n"
             "options (current values):\n", name, name);
     config_print (config);
 }
@@ -32,6 +33,13 @@ gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
         else
         if (strcmp (argv [i], "--check-config") == 0 || strcmp (argv [i], "-t") == 0)
             check = true;
+        else
+        if (strcmp (argv [i], "--sample-config") == 0) {
+            char title [128];
+            snprintf (title, sizeof title, "%s sample configuration", name);
+            config_print_sample (config, title);
+            return 1;
+        }
         else
         if (strcmp (argv [i], "--help") == 0 || strcmp (argv [i], "-h") == 0) {
             s_usage (name, config);
