@@ -64,9 +64,14 @@ $(BUILD)/gridcall-unit-example: $(LIB) services/unitkit/unit_example.c
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) services/unitkit/unit_example.c $(LIB) $(LIBS) -o $@
 
 # Unit tests build their class and the common sources under the sanitizers.
-$(BUILD)/tests/%: tests/unit/%.c $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h
+# tests/unit/test_<daemon>_<class>.c also gets services/<daemon>/<daemon>_<class>.c.
+.SECONDEXPANSION:
+TEST_CLASS = $(wildcard services/$(word 1,$(subst _, ,$(1)))/$(1).c)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h \
+                       $$(call TEST_CLASS,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(WARN) $(SAN) $(INCLUDES) $< $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(LIBS) -lcmocka -o $@
+	$(CC) -O1 -g $(WARN) $(SAN) $(INCLUDES) -Iservices/$(word 1,$(subst _, ,$*)) $< $(call TEST_CLASS,$*) \
+	    $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(LIBS) -lcurl -lcrypto -lmicrohttpd -lcmocka -o $@
 
 run: deps all
 	@scripts/run-local.sh

@@ -29,32 +29,33 @@ struct _directory_t {
     json_t *category_index;         //  category code -> index
     json_t *unit_index;             //  unit id -> index
     char *json;                     //  compact dump of root
-    const char *street_id;
-    const char *street_code;
-    const char *street_name;
+    const char *street_id;          //  e.g. "tianjiao"
+    const char *street_code;        //  e.g. "TJ"
+    const char *street_name;        //  e.g. "天骄街道"
     int utc_offset_minutes;         //  local time = UTC + this
-    dir_community_t *communities;
-    size_t community_count;
-    dir_grid_t *grids;
-    size_t grid_count;
-    dir_category_t *categories;
-    size_t category_count;
+    dir_community_t *communities;   //  in document order
+    size_t community_count;         //  at least one
+    dir_grid_t *grids;              //  in document order
+    size_t grid_count;              //  at least one
+    dir_category_t *categories;     //  in document order
+    size_t category_count;          //  at least one
     dir_unit_t *units;              //  each unit owns its three arrays
-    size_t unit_count;
+    size_t unit_count;              //  at least one
 };
 
 //  Where the parser is, for messages; the first problem goes to err.
 typedef struct {
     const char *name;               //  file name in messages
     char path [DIR_PATH_MAX];       //  like units[3].coverage.grids[0]
-    size_t path_len;
+    size_t path_len;                //  bytes used in path
     char *err;                      //  caller's buffer, may be NULL
-    size_t errlen;
+    size_t errlen;                  //  size of err
 } parse_t;
 
+//  What a string field holds: an id or code, or free text
 typedef enum { STR_ID, STR_TEXT } str_kind_t;
 
-static const char *s_tier_names [DIR_TIERS + 1] = {
+static const char *const s_tier_names [DIR_TIERS + 1] = {
     NULL, "GRID", "COMMUNITY", "STREET", "DISTRICT"
 };
 
@@ -199,13 +200,12 @@ check_string (parse_t *p, json_t *value, str_kind_t kind, const char **out)
     size_t max = kind == STR_ID? DIR_ID_MAX: DIR_TEXT_MAX;
     if (length > max)
         return fail (p, "longer than %zu bytes", max);
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char) text [i];
-        if (kind == STR_ID && !is_id_char ((char) c))
-            return fail (p, "\"%s\" is not a valid id: use only A-Z a-z 0-9 . _ -", text);
-        if (kind == STR_TEXT && (c < 0x20 || c == 0x7f))
+    for (size_t i = 0; i < length; i++)
+        if ((unsigned char) text [i] < 0x20 || text [i] == 0x7f)
             return fail (p, "contains a control character");
-    }
+    for (size_t i = 0; kind == STR_ID && i < length; i++)
+        if (!is_id_char (text [i]))
+            return fail (p, "\"%s\" is not a valid id: use only A-Z a-z 0-9 . _ -", text);
     *out = text;
     return 0;
 }
@@ -511,10 +511,10 @@ parse_categories (parse_t *p, directory_t *self, json_t *root)
 //  Scratch marks while reading units: seen [k] == stamp means "k already
 //  listed by the current unit", so nothing needs clearing between units.
 typedef struct {
-    size_t *grid_seen;
-    size_t *community_seen;
-    size_t *category_seen;
-    size_t stamp;
+    size_t *grid_seen;              //  per grid
+    size_t *community_seen;         //  per community
+    size_t *category_seen;          //  per category
+    size_t stamp;                   //  current unit's index + 1
 } marks_t;
 
 //  A unit's tiers: known names, no repeats, into a bit set.
@@ -663,24 +663,30 @@ parse_unit_coverage (parse_t *p, directory_t *self, json_t *item,
         path_pop (p, mark);
     }
     //  Collect the marked grids into the unit and into its JSON
+    for (size_t g = 0; g < self->grid_count; g++)
+        unit->grid_count += marks->grid_seen [g] == marks->stamp;
+    if (unit->grid_count == 0) {
+        path_key (p, grids? "grids": "coverage");
+        return fail (p, "covers no grid");
+    }
     json_t *expanded = json_array ();
-    unit->grids = calloc (self->grid_count, sizeof (char *));
+    unit->grids = calloc (unit->grid_count, sizeof (char *));
     if (!expanded || !unit->grids) {
         json_decref (expanded);
         return fail (p, "out of memory");
     }
+    size_t count = 0;
     for (size_t g = 0; g < self->grid_count; g++)
         if (marks->grid_seen [g] == marks->stamp) {
-            unit->grids [unit->grid_count++] = self->grids [g].id;
-            json_array_append_new (expanded, json_string (self->grids [g].id));
+            unit->grids [count++] = self->grids [g].id;
+            if (json_array_append_new (expanded, json_string (self->grids [g].id))) {
+                json_decref (expanded);
+                return fail (p, "out of memory");
+            }
         }
     json_object_del (item, "coverage");
     if (json_object_set_new (item, "grids", expanded))
         return fail (p, "out of memory");
-    if (unit->grid_count == 0) {
-        path_key (p, "coverage");
-        return fail (p, "covers no grid");
-    }
     return 0;
 }
 

@@ -1,0 +1,155 @@
+/*  test_codec.c — [type][protobuf] messages over real sockets: a round
+    trip, and every way a peer can get it wrong answered with a code. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "codec.h"
+
+typedef struct {
+    zsock_t *client;            //  DEALER, the peer
+    zsock_t *server;            //  ROUTER, the daemon side
+} pair_t;
+
+static int
+s_setup (void **state)
+{
+    static int seq;
+    pair_t *pair = calloc (1, sizeof *pair);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://codec-%d", ++seq);
+    pair->server = zsock_new_router (endpoint);
+    pair->client = zsock_new_dealer (endpoint);
+    *state = pair;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    pair_t *pair = (pair_t *) *state;
+    zsock_destroy (&pair->client);
+    zsock_destroy (&pair->server);
+    free (pair);
+    return 0;
+}
+
+static void
+test_round_trip (void **state)
+{
+    pair_t *pair = (pair_t *) *state;
+    Gridcall__V1__Report report = GRIDCALL__V1__REPORT__INIT;
+    report.idempotency_key = "k1";
+    report.grid = "G01";
+    report.category = "env.garbage";
+    report.text = "楼下垃圾堆积";
+    assert_int_equal (codec_send (pair->client, NULL, "report", &report.base), 0);
+    codec_msg_t msg;
+    assert_int_equal (codec_recv (pair->server, true, codec_reporter, 65536, &msg), 0);
+    assert_non_null (msg.identity);
+    assert_string_equal (msg.type, "report");
+    assert_non_null (msg.body);
+    Gridcall__V1__Report *got = (Gridcall__V1__Report *) msg.body;
+    assert_string_equal (got->text, "楼下垃圾堆积");
+    //  and the answer goes back to the same peer
+    assert_int_equal (codec_send_error (pair->server, msg.identity,
+                      GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_GRID, "k1", "grid %s", "G99"), 0);
+    codec_msg_reset (&msg);
+    assert_int_equal (codec_recv (pair->client, false, codec_reporter, 65536, &msg), 0);
+    assert_string_equal (msg.type, "error");
+    Gridcall__V1__Error *error = (Gridcall__V1__Error *) msg.body;
+    assert_int_equal (error->code, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_GRID);
+    assert_string_equal (error->ref, "k1");
+    assert_string_equal (error->message, "grid G99");
+    codec_msg_reset (&msg);
+}
+
+static int
+s_refusal (pair_t *pair, zmsg_t *zmsg, size_t max)
+{
+    zmsg_send (&zmsg, pair->client);
+    codec_msg_t msg;
+    assert_int_equal (codec_recv (pair->server, true, codec_reporter, max, &msg), 0);
+    assert_null (msg.body);
+    assert_true (strlen (msg.reason) > 0);
+    int code = msg.error;
+    codec_msg_reset (&msg);
+    return code;
+}
+
+static void
+test_refusals (void **state)
+{
+    pair_t *pair = (pair_t *) *state;
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, "report");
+    zmsg_addmem (zmsg, "\xff\xff\xff\xff\x0f garbage", 13);
+    assert_int_equal (s_refusal (pair, zmsg, 65536), GRIDCALL__V1__ERROR_CODE__ERROR_MALFORMED);
+
+    zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, "launch");
+    zmsg_addstr (zmsg, "");
+    assert_int_equal (s_refusal (pair, zmsg, 65536), GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE);
+
+    zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, "report");
+    zmsg_append (zmsg, &(zframe_t *) { zframe_new (NULL, 2000) });
+    assert_int_equal (s_refusal (pair, zmsg, 1000), GRIDCALL__V1__ERROR_CODE__ERROR_TOO_LARGE);
+
+    zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, "report");
+    zmsg_addstr (zmsg, "");
+    zmsg_addstr (zmsg, "third");
+    assert_int_equal (s_refusal (pair, zmsg, 65536), GRIDCALL__V1__ERROR_CODE__ERROR_MALFORMED);
+}
+
+static void
+test_utf8 (void **state)
+{
+    (void) state;
+    assert_true (codec_utf8_valid ("plain", 5));
+    assert_true (codec_utf8_valid ("天骄街道", strlen ("天骄街道")));
+    assert_true (codec_utf8_valid ("\xf0\x9f\x98\x80", 4));       //  U+1F600
+    assert_false (codec_utf8_valid ("\xc3", 1));                  //  truncated
+    assert_false (codec_utf8_valid ("\xc0\xaf", 2));              //  overlong '/'
+    assert_false (codec_utf8_valid ("\xed\xa0\x80", 3));          //  surrogate
+    assert_false (codec_utf8_valid ("\xf4\x90\x80\x80", 4));      //  beyond U+10FFFF
+    assert_false (codec_utf8_valid ("ok\xff", 3));
+    char reason [128];
+    assert_int_equal (codec_check_text ("text", "abc", 2, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_TEXT_TOO_LONG);
+    assert_non_null (strstr (reason, "text is 3 bytes"));
+    assert_int_equal (codec_check_text ("note", "a\xe4\xb8", 10, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8);
+    assert_int_equal (codec_check_text ("note", "好", 10, reason, sizeof reason), 0);
+}
+
+static void
+test_names (void **state)
+{
+    (void) state;
+    assert_string_equal (codec_tier_name (GRIDCALL__V1__TIER__TIER_STREET), "STREET");
+    assert_int_equal (codec_state_parse ("ESCALATED"), GRIDCALL__V1__CASE_STATE__STATE_ESCALATED);
+    assert_int_equal (codec_state_parse ("NOPE"), 0);
+    assert_int_equal (codec_error_parse ("UNKNOWN_CATEGORY"),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CATEGORY);
+    assert_string_equal (codec_channel_name (GRIDCALL__V1__CHANNEL__CHANNEL_SERVICE_CARD), "SERVICE_CARD");
+    assert_string_equal (codec_tier_name (99), "");
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_round_trip, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_refusals, s_setup, s_teardown),
+        cmocka_unit_test (test_utf8),
+        cmocka_unit_test (test_names),
+    };
+    int rc = cmocka_run_group_tests (tests, NULL, NULL);
+    zsys_shutdown ();
+    return rc;
+}

@@ -1,0 +1,599 @@
+/*  test_directory.c — the directory class by example: load the Tianjiao
+    demo street, look things up, ask who fits and who is on duty, and see
+    how each kind of mistake in a directory file is reported.
+    Usage: test_directory [deploy/tianjiao/directory.json] (or GC_DIRECTORY). */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "directory.h"
+
+static const char *s_path = "deploy/tianjiao/directory.json";   //  set by main
+
+//  A small valid street for the error cases, written with single quotes
+//  (quoted () turns them into double quotes) so the cases stay readable.
+#define STREET "{'id': 'tj', 'code': 'TJ', 'name': '天骄街道', 'utc_offset_minutes': 480}"
+#define COMMUNITIES "[{'id': 'C01', 'name': '安达社区'}, {'id': 'C02', 'name': '天骄社区'}]"
+#define GRIDS "[{'id': 'G01', 'name': 'one', 'community': 'C01', 'worker': 'w1'}," \
+              " {'id': 'G02', 'name': 'two', 'community': 'C02', 'worker': 'w2'}]"
+#define LIMITS "{'GRID': 240, 'COMMUNITY': 480, 'STREET': 1440, 'DISTRICT': 2880}"
+#define CATEGORIES "[{'code': 'env.garbage', 'name': '垃圾清运', 'kind': 'incident'," \
+                   " 'start_tier': 'GRID', 'limits_minutes': " LIMITS "}]"
+#define UNIT_HEAD "'id': 'U001', 'name': 'team', 'kind': 'grid_team', 'responsible': 'r', 'contact': 'c'"
+#define UNIT_BODY "'tiers': ['GRID'], 'categories': ['env.garbage'], 'capacity': 5"
+#define UNITS "[{" UNIT_HEAD ", " UNIT_BODY ", 'coverage': 'street'}]"
+#define DOCUMENT5(street, communities, grids, categories, units) \
+    "{'version': 1, 'street': " street ", 'communities': " communities \
+    ", 'grids': " grids ", 'categories': " categories ", 'units': " units "}"
+#define DOCUMENT(categories, units) DOCUMENT5 (STREET, COMMUNITIES, GRIDS, categories, units)
+#define DOCUMENT_UNIT(fields) DOCUMENT (CATEGORIES, "[{" UNIT_HEAD ", " fields "}]")
+
+//  The text with every ' turned into "; the caller frees it.
+static char *
+quoted (const char *text)
+{
+    char *json = strdup (text);
+    assert_non_null (json);
+    for (char *c = json; *c; c++)
+        if (*c == '\'')
+            *c = '"';
+    return json;
+}
+
+//  Parse a single-quoted document that must be refused with a message
+//  containing expected.
+static void
+assert_refused (const char *document, const char *expected)
+{
+    char *json = quoted (document);
+    char err [512] = "";
+    directory_t *dir = directory_parse (json, "test.json", err, sizeof err);
+    if (dir || !strstr (err, expected))
+        print_error ("want an error containing: %s\n got: %s\n", expected,
+                     dir? "(accepted)": err);
+    directory_destroy (&dir);
+    free (json);
+    assert_non_null (strstr (err, expected));
+}
+
+//  Parse a single-quoted document that must be accepted; caller destroys it.
+static directory_t *
+parse_ok (const char *document)
+{
+    char *json = quoted (document);
+    char err [512] = "";
+    directory_t *dir = directory_parse (json, "test.json", err, sizeof err);
+    if (!dir)
+        print_error ("refused: %s\n", err);
+    free (json);
+    assert_non_null (dir);
+    return dir;
+}
+
+static int
+load_demo (void **state)
+{
+    char err [512];
+    directory_t *dir = directory_load (s_path, err, sizeof err);
+    if (!dir)
+        print_error ("%s\n", err);
+    *state = dir;
+    return dir? 0: -1;
+}
+
+static int
+destroy_demo (void **state)
+{
+    directory_t *dir = *state;
+    directory_destroy (&dir);
+    assert_null (dir);
+    return 0;
+}
+
+
+//  ---------------------------------------------------------------------
+//  The demo street
+
+static void
+test_demo_street (void **state)
+{
+    const directory_t *dir = *state;
+    assert_string_equal (directory_street_id (dir), "tianjiao");
+    assert_string_equal (directory_street_code (dir), "TJ");
+    assert_string_equal (directory_street_name (dir), "天骄街道");
+    assert_int_equal (directory_utc_offset_minutes (dir), 480);
+    assert_true (directory_community_count (dir) >= 7);
+    assert_int_equal (directory_grid_count (dir), 63);
+    assert_int_equal (directory_unit_count (dir), 102);
+
+    size_t services = 0;
+    for (size_t i = 0; i < directory_category_count (dir); i++)
+        if (directory_category (dir, i)->service)
+            services++;
+    assert_int_equal (services, 9);
+
+    //  Every grid sits in a listed community and has a worker and buildings
+    for (size_t i = 0; i < directory_grid_count (dir); i++) {
+        const dir_grid_t *grid = directory_grid (dir, i);
+        assert_ptr_equal (directory_grid_find (dir, grid->id), grid);
+        bool known = false;
+        for (size_t c = 0; c < directory_community_count (dir); c++)
+            known |= strcmp (directory_community (dir, c)->id, grid->community) == 0;
+        assert_true (known);
+        assert_true (strlen (grid->worker) > 0);
+        assert_in_range (grid->building_count, 2, 6);
+    }
+    assert_null (directory_grid (dir, 63));
+    assert_null (directory_unit (dir, 102));
+    assert_null (directory_grid_find (dir, "G64"));
+    assert_null (directory_unit_find (dir, "nobody"));
+}
+
+static void
+test_categories (void **state)
+{
+    const directory_t *dir = *state;
+    const dir_category_t *legal = directory_category_find (dir, "svc.legal");
+    assert_non_null (legal);
+    assert_true (legal->service);
+    assert_string_equal (legal->name, "法律援助");
+
+    //  A gas leak goes straight to the street, with short limits
+    const dir_category_t *gas = directory_category_find (dir, "safety.gas_leak");
+    assert_non_null (gas);
+    assert_false (gas->service);
+    assert_int_equal (gas->start_tier, DIR_TIER_STREET);
+    assert_int_equal (gas->limit_minutes [DIR_TIER_STREET], 30);
+    assert_int_equal (gas->limit_minutes [DIR_TIER_DISTRICT], 60);
+    assert_int_equal (gas->limit_minutes [DIR_TIER_GRID], 0);
+
+    //  A family dispute is handled jointly (judicial, women's federation, civil affairs)
+    const dir_category_t *family = directory_category_find (dir, "dispute.family");
+    assert_non_null (family);
+    assert_int_equal (family->joint_units, 3);
+    assert_null (directory_category_find (dir, "svc.unknown"));
+
+    //  Every tier from the start tier up to DISTRICT has a limit
+    for (size_t i = 0; i < directory_category_count (dir); i++) {
+        const dir_category_t *category = directory_category (dir, i);
+        for (int tier = category->start_tier; tier <= DIR_TIER_DISTRICT; tier++)
+            assert_true (category->limit_minutes [tier] > 0);
+    }
+}
+
+static void
+test_lawyers_on_wednesday_afternoons (void **state)
+{
+    const directory_t *dir = *state;
+    const dir_unit_t *lawyers = directory_unit_find (dir, "U001");
+    assert_non_null (lawyers);
+    assert_non_null (strstr (lawyers->name, "律师行业协会"));
+    assert_int_equal (lawyers->rota_count, 1);
+    assert_int_equal (lawyers->rota [0].weekday, 3);
+    assert_int_equal (lawyers->rota [0].from_minute, 14 * 60);
+    assert_int_equal (lawyers->rota [0].to_minute, 18 * 60);
+
+    assert_true (dir_unit_on_duty (lawyers, 3, 15 * 60));
+    assert_true (dir_unit_on_duty (lawyers, 3, 14 * 60));
+    assert_false (dir_unit_on_duty (lawyers, 3, 18 * 60));     //  "to" is exclusive
+    assert_false (dir_unit_on_duty (lawyers, 3, 19 * 60));
+    assert_false (dir_unit_on_duty (lawyers, 4, 15 * 60));
+
+    //  A unit without a rota is always on duty
+    const dir_unit_t *judicial = directory_unit_find (dir, "U004");
+    assert_non_null (judicial);
+    assert_non_null (strstr (judicial->name, "司法所"));
+    assert_int_equal (judicial->rota_count, 0);
+    assert_true (dir_unit_on_duty (judicial, 7, 3 * 60));
+}
+
+static void
+test_unit_fits (void **state)
+{
+    const directory_t *dir = *state;
+    //  The lawyers serve the whole street at community and street tiers
+    const dir_unit_t *lawyers = directory_unit_find (dir, "U001");
+    assert_int_equal (lawyers->grid_count, 63);
+    assert_true (dir_unit_fits (lawyers, DIR_TIER_COMMUNITY, "G01", "svc.legal"));
+    assert_true (dir_unit_fits (lawyers, DIR_TIER_STREET, "G63", "svc.legal"));
+    assert_false (dir_unit_fits (lawyers, DIR_TIER_GRID, "G01", "svc.legal"));
+    assert_false (dir_unit_fits (lawyers, DIR_TIER_DISTRICT, "G01", "svc.legal"));
+    assert_false (dir_unit_fits (lawyers, DIR_TIER_COMMUNITY, "G01", "env.garbage"));
+    assert_false (dir_unit_fits (lawyers, DIR_TIER_COMMUNITY, "G99", "svc.legal"));
+    assert_false (dir_unit_fits (lawyers, 0, "G01", "svc.legal"));
+    assert_false (dir_unit_fits (lawyers, 5, "G01", "svc.legal"));
+    assert_false (dir_unit_fits (NULL, DIR_TIER_COMMUNITY, "G01", "svc.legal"));
+    assert_false (dir_unit_fits (lawyers, DIR_TIER_COMMUNITY, NULL, "svc.legal"));
+
+    //  The Yitai property company covers two communities only
+    const dir_unit_t *yitai = directory_unit_find (dir, "U003");
+    assert_non_null (strstr (yitai->name, "伊泰物业"));
+    const dir_grid_t *first = directory_grid_find (dir, yitai->grids [0]);
+    assert_string_equal (first->community, "C02");
+    assert_true (dir_unit_fits (yitai, DIR_TIER_GRID, first->id, "property.service"));
+    assert_false (dir_unit_fits (yitai, DIR_TIER_GRID, "G01", "property.service"));
+    assert_false (dir_unit_fits (yitai, DIR_TIER_STREET, first->id, "property.service"));
+}
+
+//  The dispatcher always finds enough units: every category, at every tier
+//  from its start tier up, in every grid.
+static void
+test_every_case_finds_units (void **state)
+{
+    const directory_t *dir = *state;
+    for (size_t c = 0; c < directory_category_count (dir); c++) {
+        const dir_category_t *category = directory_category (dir, c);
+        size_t need = category->joint_units > 2? (size_t) category->joint_units: 2;
+        for (int tier = category->start_tier; tier <= DIR_TIER_DISTRICT; tier++)
+            for (size_t g = 0; g < directory_grid_count (dir); g++) {
+                const char *grid = directory_grid (dir, g)->id;
+                size_t found = 0;
+                for (size_t u = 0; u < directory_unit_count (dir); u++)
+                    if (dir_unit_fits (directory_unit (dir, u), tier, grid, category->code))
+                        found++;
+                if (found < need)
+                    print_error ("%s at %s in %s: %zu units\n", category->code,
+                                 dir_tier_name (tier), grid, found);
+                assert_true (found >= need);
+            }
+    }
+}
+
+static void
+test_tier_names (void **state)
+{
+    (void) state;
+    assert_string_equal (dir_tier_name (DIR_TIER_GRID), "GRID");
+    assert_string_equal (dir_tier_name (DIR_TIER_DISTRICT), "DISTRICT");
+    assert_null (dir_tier_name (0));
+    assert_null (dir_tier_name (5));
+    for (int tier = 1; tier <= DIR_TIERS; tier++)
+        assert_int_equal (dir_tier_parse (dir_tier_name (tier)), tier);
+    assert_int_equal (dir_tier_parse ("grid"), 0);
+    assert_int_equal (dir_tier_parse (NULL), 0);
+}
+
+//  The normalised JSON parses again and names every unit's grids.
+static void
+test_normalised_json (void **state)
+{
+    const directory_t *dir = *state;
+    const char *text = directory_json (dir);
+    assert_null (strchr (text, '\n'));                  //  compact
+
+    char err [512];
+    directory_t *again = directory_parse (text, "normalised", err, sizeof err);
+    if (!again)
+        print_error ("%s\n", err);
+    assert_non_null (again);
+    assert_int_equal (directory_grid_count (again), 63);
+    assert_int_equal (directory_unit_count (again), 102);
+    assert_string_equal (directory_json (again), text);  //  a fixed point
+    for (size_t u = 0; u < directory_unit_count (dir); u++)
+        assert_int_equal (directory_unit (again, u)->grid_count,
+                          directory_unit (dir, u)->grid_count);
+    directory_destroy (&again);
+
+    json_t *root = json_loads (text, 0, NULL);
+    assert_non_null (root);
+    json_t *yitai = json_array_get (json_object_get (root, "units"), 2);
+    assert_null (json_object_get (yitai, "coverage"));
+    json_t *grids = json_object_get (yitai, "grids");
+    assert_true (json_is_array (grids));
+    assert_int_equal (json_array_size (grids), directory_unit_find (dir, "U003")->grid_count);
+    json_decref (root);
+}
+
+//  Coverage by street, by community and by grid all end as a grid list.
+static void
+test_coverage_forms (void **state)
+{
+    (void) state;
+    directory_t *dir = parse_ok (DOCUMENT (CATEGORIES,
+        "[{" UNIT_HEAD ", " UNIT_BODY ", 'coverage': 'street'},"
+        " {'id': 'U002', 'name': 'b', 'kind': 'k', 'responsible': 'r', 'contact': 'c',"
+        "  " UNIT_BODY ", 'coverage': {'communities': ['C02']}},"
+        " {'id': 'U003', 'name': 'c', 'kind': 'k', 'responsible': 'r', 'contact': 'c',"
+        "  " UNIT_BODY ", 'coverage': {'grids': ['G02', 'G01']}},"
+        " {'id': 'U004', 'name': 'd', 'kind': 'k', 'responsible': 'r', 'contact': 'c',"
+        "  " UNIT_BODY ", 'grids': ['G01']}]"));
+    assert_int_equal (directory_unit_find (dir, "U001")->grid_count, 2);
+    const dir_unit_t *by_community = directory_unit_find (dir, "U002");
+    assert_int_equal (by_community->grid_count, 1);
+    assert_string_equal (by_community->grids [0], "G02");
+    const dir_unit_t *by_grid = directory_unit_find (dir, "U003");
+    assert_int_equal (by_grid->grid_count, 2);
+    assert_string_equal (by_grid->grids [0], "G01");      //  directory order
+    assert_int_equal (directory_unit_find (dir, "U004")->grid_count, 1);
+    assert_non_null (strstr (directory_json (dir),
+        "\"capacity\":5,\"grids\":[\"G01\",\"G02\"]"));
+    directory_destroy (&dir);
+}
+
+
+//  ---------------------------------------------------------------------
+//  Each kind of mistake, and how it is reported
+
+static void
+test_error_not_json (void **state)
+{
+    (void) state;
+    assert_refused ("{'version': 1,\n 'street': }", "test.json: line 2, column 12: not JSON: ");
+    assert_refused ("[]", "test.json: the document must be a JSON object, not an array");
+    assert_refused ("{'version': 1, 'version': 1}", "not JSON: duplicate object key");
+
+    char err [512];
+    assert_null (directory_load ("/nonexistent/directory.json", err, sizeof err));
+    assert_non_null (strstr (err, "/nonexistent/directory.json: cannot open: "));
+}
+
+static void
+test_error_too_large (void **state)
+{
+    (void) state;
+    size_t size = 16 * 1024 * 1024 + 1;
+    char *huge = malloc (size + 1);
+    assert_non_null (huge);
+    memset (huge, ' ', size);
+    huge [size] = 0;
+    char err [512];
+    assert_null (directory_parse (huge, "huge.json", err, sizeof err));
+    assert_non_null (strstr (err, "huge.json: larger than 16 MiB, refused"));
+
+    char path [] = "/tmp/test_directory_XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    FILE *file = fdopen (fd, "w");
+    assert_non_null (file);
+    assert_int_equal (fwrite (huge, 1, size, file), size);
+    fclose (file);
+    assert_null (directory_load (path, err, sizeof err));
+    assert_non_null (strstr (err, ": larger than 16 MiB, refused"));
+    remove (path);
+    free (huge);
+}
+
+static void
+test_error_missing_or_wrong_type (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID'], 'categories': ['env.garbage'], 'coverage': 'street'"),
+                    "test.json: units[0].capacity: required field missing");
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID'], 'categories': ['env.garbage'],"
+                                   " 'coverage': 'street', 'capacity': '5'"),
+                    "test.json: units[0].capacity: must be an integer, not a string");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY),
+                    "test.json: units[0].coverage: required field missing");
+    assert_refused (DOCUMENT5 (STREET, COMMUNITIES,
+                               "[{'id': 'G01', 'name': 'one', 'community': 'C01'}]",
+                               CATEGORIES, UNITS),
+                    "test.json: grids[0].worker: required field missing");
+    assert_refused (DOCUMENT5 (STREET, "[]", GRIDS, CATEGORIES, UNITS),
+                    "test.json: communities: must not be empty");
+    assert_refused (DOCUMENT5 (STREET, "{}", GRIDS, CATEGORIES, UNITS),
+                    "test.json: communities: must be an array, not an object");
+    assert_refused ("{'version': 1}", "test.json: street: required field missing");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': 'street', 'capcity': 5"),
+                    "test.json: units[0].capcity: unknown field");
+    assert_refused ("{'version': 2}", "test.json: version: version 2 is not supported");
+}
+
+static void
+test_error_duplicate_ids (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT5 (STREET, COMMUNITIES,
+                               "[{'id': 'G01', 'name': 'one', 'community': 'C01', 'worker': 'w'},"
+                               " {'id': 'G01', 'name': 'two', 'community': 'C02', 'worker': 'w'}]",
+                               CATEGORIES, UNITS),
+                    "test.json: grids[1].id: duplicate id \"G01\" (first at grids[0])");
+    assert_refused (DOCUMENT (CATEGORIES, "[{" UNIT_HEAD ", " UNIT_BODY ", 'coverage': 'street'},"
+                                          " {" UNIT_HEAD ", " UNIT_BODY ", 'coverage': 'street'}]"),
+                    "test.json: units[1].id: duplicate id \"U001\" (first at units[0])");
+    assert_refused (DOCUMENT5 (STREET, COMMUNITIES,
+                               "[{'id': 'G01', 'name': 'one', 'community': 'C01', 'worker': 'w',"
+                               "  'buildings': [{'id': 'B1', 'name': 'b'}]},"
+                               " {'id': 'G02', 'name': 'two', 'community': 'C02', 'worker': 'w',"
+                               "  'buildings': [{'id': 'B2', 'name': 'b'}, {'id': 'B1', 'name': 'b'}]}]",
+                               CATEGORIES, UNITS),
+                    "test.json: grids[1].buildings[1].id: duplicate id \"B1\" (first at grids[0].buildings[0])");
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID'], 'categories': ['env.garbage', 'env.garbage'],"
+                                   " 'coverage': 'street', 'capacity': 5"),
+                    "test.json: units[0].categories[1]: category \"env.garbage\" listed twice");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': {'grids': ['G01', 'G01']}"),
+                    "test.json: units[0].coverage.grids[1]: \"G01\" listed twice");
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID', 'GRID'], 'categories': ['env.garbage'],"
+                                   " 'coverage': 'street', 'capacity': 5"),
+                    "test.json: units[0].tiers[1]: tier GRID listed twice");
+}
+
+static void
+test_error_unknown_references (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT5 (STREET, COMMUNITIES,
+                               "[{'id': 'G01', 'name': 'one', 'community': 'C09', 'worker': 'w'}]",
+                               CATEGORIES, UNITS),
+                    "test.json: grids[0].community: unknown community \"C09\"");
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID'], 'categories': ['env.trash'],"
+                                   " 'coverage': 'street', 'capacity': 5"),
+                    "test.json: units[0].categories[0]: unknown category \"env.trash\"");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': {'grids': ['G01', 'G99']}"),
+                    "test.json: units[0].coverage.grids[1]: unknown grid \"G99\"");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': {'communities': ['C07']}"),
+                    "test.json: units[0].coverage.communities[0]: unknown community \"C07\"");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': 'city'"),
+                    "test.json: units[0].coverage: must be \"street\"");
+    assert_refused (DOCUMENT5 (STREET, "[{'id': 'C01', 'name': 'a'}, {'id': 'C02', 'name': 'b'},"
+                                       " {'id': 'C03', 'name': 'no grids yet'}]", GRIDS, CATEGORIES,
+                               "[{" UNIT_HEAD ", " UNIT_BODY ", 'coverage': {'communities': ['C03']}}]"),
+                    "test.json: units[0].coverage: covers no grid");
+}
+
+static void
+test_error_tier_names (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT ("[{'code': 'env.garbage', 'name': 'g', 'kind': 'incident',"
+                              " 'start_tier': 'BLOCK', 'limits_minutes': " LIMITS "}]", UNITS),
+                    "test.json: categories[0].start_tier: unknown tier \"BLOCK\"");
+    assert_refused (DOCUMENT ("[{'code': 'env.garbage', 'name': 'g', 'kind': 'incident',"
+                              " 'start_tier': 'GRID', 'limits_minutes': {'GRID': 1, 'COMMUNITY': 2,"
+                              " 'STREET': 3, 'DISTRICT': 4, 'CITY': 5}}]", UNITS),
+                    "test.json: categories[0].limits_minutes.CITY: unknown tier");
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID', 'CITY'], 'categories': ['env.garbage'],"
+                                   " 'coverage': 'street', 'capacity': 5"),
+                    "test.json: units[0].tiers[1]: unknown tier \"CITY\"");
+    assert_refused (DOCUMENT ("[{'code': 'env.garbage', 'name': 'g', 'kind': 'accident',"
+                              " 'start_tier': 'GRID', 'limits_minutes': " LIMITS "}]", UNITS),
+                    "test.json: categories[0].kind: \"accident\" is neither");
+}
+
+static void
+test_error_limits (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT ("[{'code': 'env.garbage', 'name': 'g', 'kind': 'incident',"
+                              " 'start_tier': 'GRID', 'limits_minutes': {'GRID': 240,"
+                              " 'COMMUNITY': 480, 'DISTRICT': 2880}}]", UNITS),
+                    "test.json: categories[0].limits_minutes.STREET: required field missing");
+    assert_refused (DOCUMENT ("[{'code': 'env.garbage', 'name': 'g', 'kind': 'incident',"
+                              " 'start_tier': 'GRID', 'limits_minutes': {'GRID': 0,"
+                              " 'COMMUNITY': 480, 'STREET': 1440, 'DISTRICT': 2880}}]", UNITS),
+                    "test.json: categories[0].limits_minutes.GRID: 0 is out of range 1..");
+    //  A category starting at STREET needs only STREET and DISTRICT
+    directory_t *dir = parse_ok (DOCUMENT (
+        "[{'code': 'safety.gas_leak', 'name': 'g', 'kind': 'incident', 'start_tier': 'STREET',"
+        "  'limits_minutes': {'STREET': 30, 'DISTRICT': 60}, 'joint_units': 2}]",
+        "[{" UNIT_HEAD ", 'tiers': ['STREET'], 'categories': ['safety.gas_leak'],"
+        "  'coverage': 'street', 'capacity': 5}]"));
+    const dir_category_t *gas = directory_category (dir, 0);
+    assert_int_equal (gas->limit_minutes [DIR_TIER_STREET], 30);
+    assert_int_equal (gas->joint_units, 2);
+    directory_destroy (&dir);
+}
+
+static void
+test_error_capacity (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID'], 'categories': ['env.garbage'],"
+                                   " 'coverage': 'street', 'capacity': 0"),
+                    "test.json: units[0].capacity: 0 is out of range 1..10000");
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID'], 'categories': ['env.garbage'],"
+                                   " 'coverage': 'street', 'capacity': 10001"),
+                    "test.json: units[0].capacity: 10001 is out of range 1..10000");
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['GRID'], 'categories': ['env.garbage'],"
+                                   " 'coverage': 'street', 'capacity': 5.5"),
+                    "test.json: units[0].capacity: must be an integer, not a real number");
+}
+
+static void
+test_error_rota (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': 'street',"
+                                   " 'rota': [{'weekday': 8, 'from': '14:00', 'to': '18:00'}]"),
+                    "test.json: units[0].rota[0].weekday: 8 is out of range 1..7");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': 'street',"
+                                   " 'rota': [{'weekday': 3, 'from': '2pm', 'to': '18:00'}]"),
+                    "test.json: units[0].rota[0].from: \"2pm\" is not a time of day");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': 'street',"
+                                   " 'rota': [{'weekday': 3, 'from': '14:00', 'to': '24:30'}]"),
+                    "test.json: units[0].rota[0].to: \"24:30\" is not a time of day");
+    assert_refused (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': 'street',"
+                                   " 'rota': [{'weekday': 3, 'from': '18:00', 'to': '14:00'}]"),
+                    "test.json: units[0].rota[0].to: \"14:00\" is not after from \"18:00\"");
+    //  An evening slot may end at midnight
+    directory_t *dir = parse_ok (DOCUMENT_UNIT (UNIT_BODY ", 'coverage': 'street',"
+                                                " 'rota': [{'weekday': 7, 'from': '20:00', 'to': '24:00'}]"));
+    const dir_unit_t *unit = directory_unit (dir, 0);
+    assert_true (dir_unit_on_duty (unit, 7, 23 * 60 + 59));
+    assert_false (dir_unit_on_duty (unit, 7, 19 * 60));
+    directory_destroy (&dir);
+}
+
+static void
+test_error_strings (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT5 (STREET, "[{'id': 'C 01', 'name': 'x'}]", GRIDS, CATEGORIES, UNITS),
+                    "test.json: communities[0].id: \"C 01\" is not a valid id");
+    assert_refused (DOCUMENT5 (STREET,
+                               "[{'id': 'C0123456789012345678901234567890123456789012345678901234567890123',"
+                               "  'name': 'x'}]", GRIDS, CATEGORIES, UNITS),
+                    "test.json: communities[0].id: longer than 64 bytes");
+    assert_refused (DOCUMENT5 (STREET, "[{'id': 'C01', 'name': ''}]", GRIDS, CATEGORIES, UNITS),
+                    "test.json: communities[0].name: must not be empty");
+    assert_refused (DOCUMENT5 (STREET, "[{'id': 'C01', 'name': 'a\\nb'}]", GRIDS, CATEGORIES, UNITS),
+                    "test.json: communities[0].name: contains a control character");
+}
+
+static void
+test_error_utc_offset (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT5 ("{'id': 'tj', 'code': 'TJ', 'name': 'n', 'utc_offset_minutes': 900}",
+                               COMMUNITIES, GRIDS, CATEGORIES, UNITS),
+                    "test.json: street.utc_offset_minutes: 900 is out of range -720..840");
+    assert_refused (DOCUMENT5 ("{'id': 'tj', 'code': 'TJ', 'name': 'n'}",
+                               COMMUNITIES, GRIDS, CATEGORIES, UNITS),
+                    "test.json: street.utc_offset_minutes: required field missing");
+}
+
+static void
+test_error_category_not_served (void **state)
+{
+    (void) state;
+    //  The only garbage unit works at COMMUNITY, but garbage starts at GRID
+    assert_refused (DOCUMENT_UNIT ("'tiers': ['COMMUNITY'], 'categories': ['env.garbage'],"
+                                   " 'coverage': 'street', 'capacity': 5"),
+                    "test.json: categories[0]: no unit serves \"env.garbage\" at its start tier GRID");
+}
+
+int
+main (int argc, char *argv [])
+{
+    if (argc > 1)
+        s_path = argv [1];
+    else
+    if (getenv ("GC_DIRECTORY"))
+        s_path = getenv ("GC_DIRECTORY");
+
+    const struct CMUnitTest demo [] = {
+        cmocka_unit_test (test_demo_street),
+        cmocka_unit_test (test_categories),
+        cmocka_unit_test (test_lawyers_on_wednesday_afternoons),
+        cmocka_unit_test (test_unit_fits),
+        cmocka_unit_test (test_every_case_finds_units),
+        cmocka_unit_test (test_normalised_json),
+    };
+    const struct CMUnitTest documents [] = {
+        cmocka_unit_test (test_tier_names),
+        cmocka_unit_test (test_coverage_forms),
+        cmocka_unit_test (test_error_not_json),
+        cmocka_unit_test (test_error_too_large),
+        cmocka_unit_test (test_error_missing_or_wrong_type),
+        cmocka_unit_test (test_error_duplicate_ids),
+        cmocka_unit_test (test_error_unknown_references),
+        cmocka_unit_test (test_error_tier_names),
+        cmocka_unit_test (test_error_limits),
+        cmocka_unit_test (test_error_capacity),
+        cmocka_unit_test (test_error_rota),
+        cmocka_unit_test (test_error_strings),
+        cmocka_unit_test (test_error_utc_offset),
+        cmocka_unit_test (test_error_category_not_served),
+    };
+    int failed = cmocka_run_group_tests_name ("directory: demo street", demo,
+                                              load_demo, destroy_demo);
+    failed += cmocka_run_group_tests_name ("directory: documents", documents, NULL, NULL);
+    return failed? 1: 0;
+}

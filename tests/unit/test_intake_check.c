@@ -1,0 +1,106 @@
+/*  test_intake_check.c — what intake refuses before it touches Redis. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "intake_check.h"
+
+static Gridcall__V1__Report
+s_report (void)
+{
+    Gridcall__V1__Report report = GRIDCALL__V1__REPORT__INIT;
+    report.idempotency_key = "app-1-42";
+    report.grid = "G01";
+    report.category = "env.garbage";
+    report.text = "3号楼楼下垃圾两天没人清运";
+    report.channel = GRIDCALL__V1__CHANNEL__CHANNEL_RESIDENT_APP;
+    return report;
+}
+
+static void
+test_good_report_passes (void **state)
+{
+    (void) state;
+    Gridcall__V1__Report report = s_report ();
+    char reason [256] = "";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason), 0);
+}
+
+static void
+test_missing_fields (void **state)
+{
+    (void) state;
+    char reason [256];
+    Gridcall__V1__Report report = s_report ();
+    report.idempotency_key = "";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+    assert_string_equal (reason, "idempotency_key is required");
+    report = s_report ();
+    report.text = "";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+    assert_string_equal (reason, "text is required");
+}
+
+static void
+test_sizes_and_encoding (void **state)
+{
+    (void) state;
+    char reason [256];
+    Gridcall__V1__Report report = s_report ();
+    assert_int_equal (intake_check_report (&report, 10, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_TEXT_TOO_LONG);
+    report.text = "bad \xff byte";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8);
+    assert_string_equal (reason, "text is not valid UTF-8");
+    report = s_report ();
+    char long_grid [100];
+    memset (long_grid, 'G', sizeof long_grid - 1);
+    long_grid [sizeof long_grid - 1] = 0;
+    report.grid = long_grid;
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_TEXT_TOO_LONG);
+    report = s_report ();
+    report.channel = (Gridcall__V1__Channel) 77;
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+}
+
+static void
+test_verify_and_evaluate (void **state)
+{
+    (void) state;
+    char reason [256];
+    Gridcall__V1__Verify verify = GRIDCALL__V1__VERIFY__INIT;
+    assert_int_equal (intake_check_verify (&verify, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+    verify.case_id = "TJ-20261126-000001";
+    assert_int_equal (intake_check_verify (&verify, 2000, reason, sizeof reason), 0);
+    Gridcall__V1__Evaluate evaluate = GRIDCALL__V1__EVALUATE__INIT;
+    evaluate.case_id = "TJ-20261126-000001";
+    evaluate.score = 6;
+    assert_int_equal (intake_check_evaluate (&evaluate, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_string_equal (reason, "score 6 is outside 1..5");
+    evaluate.score = 0;
+    assert_int_equal (intake_check_evaluate (&evaluate, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    evaluate.score = 5;
+    assert_int_equal (intake_check_evaluate (&evaluate, 2000, reason, sizeof reason), 0);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_good_report_passes),
+        cmocka_unit_test (test_missing_fields),
+        cmocka_unit_test (test_sizes_and_encoding),
+        cmocka_unit_test (test_verify_and_evaluate),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
