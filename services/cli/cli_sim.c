@@ -142,7 +142,6 @@ cli_simulate (const config_t *config, int argc, char **argv)
         return 2;
     }
     zsys_init ();
-    zsys_handler_set (NULL);
     zsys_catch_interrupts ();
     sim.client = cli_client_new (config_str (config, "intake_endpoint"), 1000, 0);
     sim.events = zsock_new_sub (config_str (config, "events_endpoint"), "case.resolved");

@@ -76,8 +76,7 @@ gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
     gc_log_init (name, level);
     zsys_init ();
     zsys_set_logident (name);
-    //  czmq's handler sets zsys_interrupted on SIGINT and SIGTERM
-    zsys_handler_set (NULL);
+    //  czmq's default handler only sets zsys_interrupted on SIGINT and SIGTERM
     zsys_catch_interrupts ();
     return 0;
 }
