@@ -3,6 +3,7 @@
 
 #include <czmq.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -79,6 +80,30 @@ gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
     //  czmq's default handler only sets zsys_interrupted on SIGINT and SIGTERM
     zsys_catch_interrupts ();
     return 0;
+}
+
+int
+gc_daemon_main (int argc, char **argv, const char *name, const cfg_option_t *options,
+                const gc_server_ops_t *ops)
+{
+    config_t *config = config_new (options);
+    if (!config)
+        return EXIT_FAILURE;
+    int rc = gc_daemon_init (argc, argv, name, config);
+    if (rc) {
+        config_destroy (&config);
+        return rc > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    }
+    void *server = ops->create (config);
+    if (!server) {
+        log_error ("%s: start-up failed", name);
+        config_destroy (&config);
+        return EXIT_FAILURE;
+    }
+    ops->run (server);
+    ops->destroy (server);
+    config_destroy (&config);
+    return EXIT_SUCCESS;
 }
 
 long long

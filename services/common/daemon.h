@@ -13,6 +13,18 @@
 //  --check-config), -1 to exit with failure (the reason is printed).
 int gc_daemon_init (int argc, char **argv, const char *name, config_t *config);
 
+//  A daemon's server object, as main sees it.
+typedef struct {
+    void *(*create) (const config_t *config);   //  NULL on failure (logged)
+    int (*run) (void *server);                  //  until interrupted
+    void (*destroy) (void *server);
+} gc_server_ops_t;
+
+//  The whole of a daemon's main: options, start-up, serve, clean stop.
+//  Returns the process exit status.
+int gc_daemon_main (int argc, char **argv, const char *name, const cfg_option_t *options,
+                    const gc_server_ops_t *ops);
+
 //  Monotonic milliseconds, for local waits only (due times come from Redis).
 long long gc_mono_ms (void);
 

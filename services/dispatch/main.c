@@ -1,11 +1,8 @@
 /*  gridcall-dispatch — offers cases to responder units that plug in over
     ZeroMQ, and moves each case on when a unit declines or stays silent. */
-#include <stdlib.h>
-
 #include "config.h"
 #include "daemon.h"
 #include "dispatch_server.h"
-#include "log.h"
 
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
@@ -25,25 +22,28 @@ static const cfg_option_t s_options [] = {
     { NULL, 0, NULL, 0, 0, NULL }
 };
 
+static void *
+s_create (const config_t *config)
+{
+    return dispatch_server_new (config);
+}
+
+static int
+s_run (void *server)
+{
+    return dispatch_server_run ((dispatch_server_t *) server);
+}
+
+static void
+s_destroy (void *server)
+{
+    dispatch_server_t *self = (dispatch_server_t *) server;
+    dispatch_server_destroy (&self);
+}
+
 int
 main (int argc, char **argv)
 {
-    config_t *config = config_new (s_options);
-    if (!config)
-        return EXIT_FAILURE;
-    int rc = gc_daemon_init (argc, argv, "gridcall-dispatch", config);
-    if (rc) {
-        config_destroy (&config);
-        return rc > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-    }
-    dispatch_server_t *server = dispatch_server_new (config);
-    if (!server) {
-        log_error ("dispatch: start-up failed");
-        config_destroy (&config);
-        return EXIT_FAILURE;
-    }
-    dispatch_server_run (server);
-    dispatch_server_destroy (&server);
-    config_destroy (&config);
-    return EXIT_SUCCESS;
+    const gc_server_ops_t ops = { s_create, s_run, s_destroy };
+    return gc_daemon_main (argc, argv, "gridcall-dispatch", s_options, &ops);
 }

@@ -1,11 +1,8 @@
 /*  gridcall-escalate — fires deadlines: a case whose time limit passes climbs
     one tier and is dispatched again; top-tier cases are re-notified. */
-#include <stdlib.h>
-
 #include "config.h"
 #include "daemon.h"
 #include "escalate_server.h"
-#include "log.h"
 
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
@@ -17,25 +14,28 @@ static const cfg_option_t s_options [] = {
     { NULL, 0, NULL, 0, 0, NULL }
 };
 
+static void *
+s_create (const config_t *config)
+{
+    return escalate_server_new (config);
+}
+
+static int
+s_run (void *server)
+{
+    return escalate_server_run ((escalate_server_t *) server);
+}
+
+static void
+s_destroy (void *server)
+{
+    escalate_server_t *self = (escalate_server_t *) server;
+    escalate_server_destroy (&self);
+}
+
 int
 main (int argc, char **argv)
 {
-    config_t *config = config_new (s_options);
-    if (!config)
-        return EXIT_FAILURE;
-    int rc = gc_daemon_init (argc, argv, "gridcall-escalate", config);
-    if (rc) {
-        config_destroy (&config);
-        return rc > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-    }
-    escalate_server_t *server = escalate_server_new (config);
-    if (!server) {
-        log_error ("escalate: start-up failed");
-        config_destroy (&config);
-        return EXIT_FAILURE;
-    }
-    escalate_server_run (server);
-    escalate_server_destroy (&server);
-    config_destroy (&config);
-    return EXIT_SUCCESS;
+    const gc_server_ops_t ops = { s_create, s_run, s_destroy };
+    return gc_daemon_main (argc, argv, "gridcall-escalate", s_options, &ops);
 }

@@ -1,11 +1,8 @@
 /*  gridcall-intake — takes reports from reporters and gateways, registers
     cases in Redis and hands them to dispatch. */
-#include <stdlib.h>
-
 #include "config.h"
 #include "daemon.h"
 #include "intake_server.h"
-#include "log.h"
 
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
@@ -19,25 +16,28 @@ static const cfg_option_t s_options [] = {
     { NULL, 0, NULL, 0, 0, NULL }
 };
 
+static void *
+s_create (const config_t *config)
+{
+    return intake_server_new (config);
+}
+
+static int
+s_run (void *server)
+{
+    return intake_server_run ((intake_server_t *) server);
+}
+
+static void
+s_destroy (void *server)
+{
+    intake_server_t *self = (intake_server_t *) server;
+    intake_server_destroy (&self);
+}
+
 int
 main (int argc, char **argv)
 {
-    config_t *config = config_new (s_options);
-    if (!config)
-        return EXIT_FAILURE;
-    int rc = gc_daemon_init (argc, argv, "gridcall-intake", config);
-    if (rc) {
-        config_destroy (&config);
-        return rc > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-    }
-    intake_server_t *server = intake_server_new (config);
-    if (!server) {
-        log_error ("intake: start-up failed");
-        config_destroy (&config);
-        return EXIT_FAILURE;
-    }
-    intake_server_run (server);
-    intake_server_destroy (&server);
-    config_destroy (&config);
-    return EXIT_SUCCESS;
+    const gc_server_ops_t ops = { s_create, s_run, s_destroy };
+    return gc_daemon_main (argc, argv, "gridcall-intake", s_options, &ops);
 }
