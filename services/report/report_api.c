@@ -1,0 +1,363 @@
+/*  report_api.c — routes and JSON answers of the report's HTTP API, built
+    from the replies of the read-only store functions (gc_case_get,
+    gc_stats). Counters arrive as strings from Redis hashes and leave as
+    JSON integers; fixed sets (states, tiers, totals) are zero-filled. */
+#include "report_api.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define CASES_PREFIX "/api/cases/"
+
+static const char *s_tiers [] = { "GRID", "COMMUNITY", "STREET", "DISTRICT", NULL };
+
+//  Every state of the lifecycle (DESIGN.md §2), in lifecycle order.
+static const char *s_states [] = {
+    "REPORTED", "REGISTERED", "DISPATCHED", "ACCEPTED", "RESOLVED", "VERIFIED",
+    "CLOSED", "REOPENED", "ESCALATED", "REJECTED", "DUPLICATE", NULL
+};
+
+//  Every stats:total counter the function library moves.
+static const char *s_totals [] = {
+    "reported", "offers", "offers_expired", "declines", "resolved", "resolved_on_time",
+    "closed", "reopened", "evaluated", "satisfaction_sum", "escalations",
+    "overdue_repeats", "notified", "notify_dead", NULL
+};
+
+static const char *s_pending [] = { "dispatch", "notify", NULL };
+static const char *s_dead [] = { "notify", NULL };
+
+report_route_t
+report_api_route (const char *path, char *id)
+{
+    size_t len = strnlen (path, REPORT_URL_MAX + 1);
+    if (len > REPORT_URL_MAX)
+        return REPORT_ROUTE_TOO_LONG;
+    if (strcmp (path, "/") == 0)
+        return REPORT_ROUTE_PAGE;
+    if (strcmp (path, "/api/stats") == 0)
+        return REPORT_ROUTE_STATS;
+    if (strcmp (path, "/healthz") == 0)
+        return REPORT_ROUTE_HEALTH;
+    size_t plen = strlen (CASES_PREFIX);
+    if (len > plen && strncmp (path, CASES_PREFIX, plen) == 0) {
+        const char *rest = path + plen;
+        size_t n = len - plen;
+        if (!report_api_case_id_valid (rest, n))
+            return REPORT_ROUTE_BAD_ID;
+        memcpy (id, rest, n);
+        id [n] = 0;
+        return REPORT_ROUTE_CASE;
+    }
+    return REPORT_ROUTE_NOT_FOUND;
+}
+
+bool
+report_api_method_ok (const char *method)
+{
+    return strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0;
+}
+
+bool
+report_api_case_id_valid (const char *id, size_t len)
+{
+    if (len == 0 || len > REPORT_CASE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id [i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+        ||    c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+const char *
+report_api_tier_name (long long tier)
+{
+    return tier >= 1 && tier <= 4 ? s_tiers [tier - 1] : NULL;
+}
+
+json_t *
+report_api_error (const char *code, const char *message)
+{
+    return json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", code, "message", message);
+}
+
+//  Read an integer from a JSON integer, an integral real or a decimal
+//  string (how Redis hashes hold counters). Returns false when it is none.
+static bool
+s_int (const json_t *json, long long *value)
+{
+    if (json_is_integer (json)) {
+        *value = json_integer_value (json);
+        return true;
+    }
+    if (json_is_real (json)) {
+        double d = json_real_value (json);
+        if (d < -9.0e15 || d > 9.0e15 || d != (double) (long long) d)
+            return false;
+        *value = (long long) d;
+        return true;
+    }
+    if (!json_is_string (json))
+        return false;
+    const char *text = json_string_value (json);
+    size_t len = json_string_length (json);
+    if (len == 0 || !((text [0] >= '0' && text [0] <= '9') || text [0] == '-'))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll (text, &end, 10);
+    if (errno || end == text || (size_t) (end - text) != len)
+        return false;
+    *value = v;
+    return true;
+}
+
+//  Set key to src's integer, or to null when src holds none.
+static void
+s_put_int (json_t *out, const char *key, const json_t *src)
+{
+    long long v;
+    json_object_set_new (out, key, s_int (src, &v) ? json_integer (v) : json_null ());
+}
+
+//  Set key to src's integer only when src holds one.
+static void
+s_put_int_opt (json_t *out, const char *key, const json_t *src)
+{
+    long long v;
+    if (s_int (src, &v))
+        json_object_set_new (out, key, json_integer (v));
+}
+
+//  Set key to src's string, or to "" when src is not a string.
+static void
+s_put_str (json_t *out, const char *key, const json_t *src)
+{
+    json_object_set_new (out, key, json_is_string (src)
+                         ? json_stringn (json_string_value (src), json_string_length (src))
+                         : json_string (""));
+}
+
+//  Set key to src's string only when src is one.
+static void
+s_put_str_opt (json_t *out, const char *key, const json_t *src)
+{
+    if (json_is_string (src))
+        s_put_str (out, key, src);
+}
+
+//  Set key to the name of src's tier number, or to null.
+static void
+s_put_tier (json_t *out, const char *key, const json_t *src)
+{
+    long long tier;
+    const char *name = s_int (src, &tier) ? report_api_tier_name (tier) : NULL;
+    json_object_set_new (out, key, name ? json_string (name) : json_null ());
+}
+
+//  Convert one timeline entry (the JSON text the function library pushed)
+//  to the API's event. Returns NULL when the text is not a JSON object.
+static json_t *
+s_event (const char *text, size_t len)
+{
+    json_t *ev = json_loadb (text, len, 0, NULL);
+    if (!json_is_object (ev)) {
+        json_decref (ev);
+        return NULL;
+    }
+    json_t *out = json_object ();
+    if (out) {
+        s_put_int (out, "at_ms", json_object_get (ev, "at"));
+        s_put_str (out, "what", json_object_get (ev, "what"));
+        s_put_str (out, "who", json_object_get (ev, "who"));
+        s_put_str (out, "state", json_object_get (ev, "state"));
+        s_put_tier (out, "tier", json_object_get (ev, "tier"));
+        s_put_str (out, "unit", json_object_get (ev, "unit"));
+        s_put_int (out, "deadline_ms", json_object_get (ev, "deadline"));
+        s_put_str (out, "note", json_object_get (ev, "note"));
+        s_put_int (out, "version", json_object_get (ev, "version"));
+        //  details some events carry
+        s_put_str_opt (out, "offer_id", json_object_get (ev, "offer"));
+        s_put_str_opt (out, "offer_unit", json_object_get (ev, "offer_unit"));
+        s_put_int_opt (out, "answer_by_ms", json_object_get (ev, "answer_by"));
+        s_put_int_opt (out, "due_ms", json_object_get (ev, "due"));
+        s_put_int_opt (out, "late_ms", json_object_get (ev, "late_ms"));
+    }
+    json_decref (ev);
+    return out;
+}
+
+//  Convert the timeline list; unreadable entries are skipped with a warning.
+//  An empty list may arrive as {} (how cjson encodes an empty table).
+static json_t *
+s_timeline (const json_t *src, const char *case_id)
+{
+    json_t *out = json_array ();
+    if (!out || !json_is_array (src))
+        return out;
+    size_t i;
+    json_t *entry;
+    json_array_foreach (src, i, entry) {
+        json_t *ev = json_is_string (entry)
+                   ? s_event (json_string_value (entry), json_string_length (entry)) : NULL;
+        if (ev)
+            json_array_append_new (out, ev);
+        else
+            log_warning ("report: case \"%s\" timeline entry %zu is not a JSON object; skipped",
+                         case_id, i);
+    }
+    return out;
+}
+
+json_t *
+report_api_case (const json_t *c)
+{
+    if (!json_is_object (c))
+        return NULL;
+    json_t *out = json_object ();
+    if (!out)
+        return NULL;
+    s_put_str (out, "case_id", json_object_get (c, "id"));
+    s_put_str (out, "ledger_no", json_object_get (c, "ledger"));
+    s_put_str (out, "grid", json_object_get (c, "grid"));
+    s_put_str (out, "community", json_object_get (c, "community"));
+    s_put_str (out, "category", json_object_get (c, "category"));
+    s_put_str (out, "text", json_object_get (c, "text"));
+    s_put_str (out, "channel", json_object_get (c, "channel"));
+    s_put_str (out, "reporter", json_object_get (c, "reporter"));
+    s_put_str (out, "building", json_object_get (c, "building"));
+    s_put_str (out, "location", json_object_get (c, "location"));
+    s_put_str (out, "state", json_object_get (c, "state"));
+    s_put_tier (out, "tier", json_object_get (c, "tier"));
+    s_put_str (out, "unit", json_object_get (c, "unit"));
+    s_put_str (out, "responsible", json_object_get (c, "responsible"));
+    s_put_str (out, "waiting", json_object_get (c, "waiting"));
+    s_put_int (out, "created_ms", json_object_get (c, "created"));
+    s_put_int (out, "resolve_by_ms", json_object_get (c, "resolve_by"));
+    s_put_int (out, "resolved_ms", json_object_get (c, "resolved"));
+    s_put_int (out, "closed_ms", json_object_get (c, "closed"));
+    s_put_int (out, "version", json_object_get (c, "version"));
+    s_put_int (out, "satisfaction", json_object_get (c, "satisfaction"));
+    const char *id = json_string_value (json_object_get (c, "id"));
+    json_object_set_new (out, "timeline", s_timeline (json_object_get (c, "timeline"),
+                                                      id ? id : "?"));
+    return out;
+}
+
+//  Counts from a stats hash as integers: the names in fill (may be NULL)
+//  first, at zero, then whatever src holds. Non-numeric values are skipped.
+static json_t *
+s_counts (const json_t *src, const char **fill)
+{
+    json_t *out = json_object ();
+    if (!out)
+        return NULL;
+    for (int i = 0; fill && fill [i]; i++)
+        json_object_set_new (out, fill [i], json_integer (0));
+    const char *key;
+    json_t *value;
+    json_object_foreach ((json_t *) src, key, value) {
+        long long n;
+        if (s_int (value, &n))
+            json_object_set_new (out, key, json_integer (n));
+        else
+            log_debug ("report: stats counter \"%s\" is not an integer; skipped", key);
+    }
+    return out;
+}
+
+json_t *
+report_api_stats (const json_t *s)
+{
+    if (!json_is_object (s))
+        return NULL;
+    json_t *out = json_object ();
+    if (!out)
+        return NULL;
+    s_put_int (out, "at_ms", json_object_get (s, "now"));
+    json_t *by_tier = s_counts (json_object_get (s, "open_tier"), s_tiers);
+    long long open = 0;
+    for (int i = 0; s_tiers [i]; i++)
+        open += json_integer_value (json_object_get (by_tier, s_tiers [i]));
+    json_object_set_new (out, "open", json_integer (open));
+    json_object_set_new (out, "by_state", s_counts (json_object_get (s, "state"), s_states));
+    json_object_set_new (out, "open_by_tier", by_tier);
+    json_object_set_new (out, "open_by_grid", s_counts (json_object_get (s, "open_grid"), NULL));
+    json_object_set_new (out, "open_by_category",
+                         s_counts (json_object_get (s, "open_category"), NULL));
+    json_object_set_new (out, "reported_by_category",
+                         s_counts (json_object_get (s, "reported_category"), NULL));
+    json_object_set_new (out, "totals", s_counts (json_object_get (s, "total"), s_totals));
+    json_object_set_new (out, "pending", s_counts (json_object_get (s, "pending"), s_pending));
+    long long timers = 0;
+    s_int (json_object_get (s, "timers"), &timers);
+    json_object_set_new (out, "timers", json_integer (timers));
+    json_object_set_new (out, "dead", s_counts (json_object_get (s, "dead"), s_dead));
+    return out;
+}
+
+//  The answer when the store gave no usable reply: 503 when Redis is
+//  unreachable (reply NULL), 502 when it answered with an error.
+static json_t *
+s_store_failure (const json_t *reply, int *status)
+{
+    if (!reply) {
+        *status = 503;
+        return report_api_error ("UNAVAILABLE", "the store is unreachable; retry shortly");
+    }
+    *status = 502;
+    return report_api_error ("STORE_ERROR", "the store answered with an error");
+}
+
+//  True when a function reply says it failed ({"ok":false,...}).
+static bool
+s_failed (const json_t *reply)
+{
+    return !json_is_object (reply) || json_is_false (json_object_get (reply, "ok"));
+}
+
+json_t *
+report_api_case_answer (const json_t *reply, int *status)
+{
+    const char *code = json_string_value (json_object_get (reply, "code"));
+    if (reply && s_failed (reply) && code && strcmp (code, "UNKNOWN_CASE") == 0) {
+        *status = 404;
+        return report_api_error ("UNKNOWN_CASE", "no such case");
+    }
+    if (reply && !s_failed (reply)) {
+        json_t *out = report_api_case (json_object_get (reply, "case"));
+        if (out) {
+            *status = 200;
+            return out;
+        }
+    }
+    return s_store_failure (reply, status);
+}
+
+json_t *
+report_api_stats_answer (const json_t *reply, int *status)
+{
+    json_t *out = reply && !s_failed (reply) ? report_api_stats (reply) : NULL;
+    if (out) {
+        *status = 200;
+        return out;
+    }
+    return s_store_failure (reply, status);
+}
+
+json_t *
+report_api_health_answer (const json_t *reply, int *status)
+{
+    if (reply && !s_failed (reply)) {
+        *status = 200;
+        return json_pack ("{s:b, s:s}", "ok", 1, "redis", "up");
+    }
+    *status = 503;
+    return json_pack ("{s:b, s:s}", "ok", 0, "redis", reply ? "error" : "down");
+}

@@ -1,0 +1,58 @@
+/*  report_api.h — the report's JSON API as pure functions: which route a
+    URL names, and the response (status and JSON body) built from a store
+    reply. No I/O here, so every answer can be unit tested. */
+#ifndef REPORT_API_H
+#define REPORT_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define REPORT_CASE_ID_MAX 64       //  longest case id in a URL, in bytes
+#define REPORT_URL_MAX 512          //  longest URL path we route
+
+typedef enum {
+    REPORT_ROUTE_NOT_FOUND = 0,     //  no such path (404)
+    REPORT_ROUTE_PAGE,              //  GET /: the dashboard page
+    REPORT_ROUTE_STATS,             //  GET /api/stats
+    REPORT_ROUTE_CASE,              //  GET /api/cases/<id>
+    REPORT_ROUTE_HEALTH,            //  GET /healthz
+    REPORT_ROUTE_BAD_ID,            //  /api/cases/<id> with an invalid id (400)
+    REPORT_ROUTE_TOO_LONG           //  URL longer than REPORT_URL_MAX (414)
+} report_route_t;
+
+//  Match a URL path (no query string) to a route. For REPORT_ROUTE_CASE
+//  the case id is copied into id, which holds REPORT_CASE_ID_MAX + 1 bytes.
+report_route_t report_api_route (const char *path, char *id);
+
+//  True when the method is one the API serves (GET, and HEAD alike).
+bool report_api_method_ok (const char *method);
+
+//  True when id is 1..REPORT_CASE_ID_MAX bytes of [A-Za-z0-9._-].
+bool report_api_case_id_valid (const char *id, size_t len);
+
+//  Tier number (1..4) to its name ("GRID"..."DISTRICT"), or NULL.
+const char *report_api_tier_name (long long tier);
+
+//  Build the answer to GET /api/cases/<id> from the gc_case_get reply
+//  (NULL when Redis is unreachable). Sets *status to the HTTP status and
+//  returns the JSON body; the caller decrefs it.
+json_t *report_api_case_answer (const json_t *reply, int *status);
+
+//  Same for GET /api/stats from the gc_stats reply.
+json_t *report_api_stats_answer (const json_t *reply, int *status);
+
+//  Same for GET /healthz from any store reply (we use gc_stats).
+json_t *report_api_health_answer (const json_t *reply, int *status);
+
+//  An error body {"ok":false,"code":code,"message":message}; caller decrefs.
+json_t *report_api_error (const char *code, const char *message);
+
+//  The converters behind the answers, for callers that already checked
+//  the reply: a case object (the "case" of gc_case_get) to the API's case,
+//  and a gc_stats reply to the API's stats. NULL when the input is not an
+//  object; the caller decrefs the result.
+json_t *report_api_case (const json_t *store_case);
+json_t *report_api_stats (const json_t *store_stats);
+
+#endif

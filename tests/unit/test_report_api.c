@@ -1,0 +1,529 @@
+/*  test_report_api.c — the report's pure API logic: URL routing and case id
+    checks, and the JSON built from gc_case_get and gc_stats replies as the
+    function library sends them (counters as strings, empty tables as {}). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "report_api.h"
+
+//  Parse JSON text the way the store hands replies over.
+static json_t *
+s_json (const char *text)
+{
+    json_error_t error;
+    json_t *json = json_loads (text, 0, &error);
+    if (!json)
+        fail_msg ("bad test JSON at line %d: %s", error.line, error.text);
+    return json;
+}
+
+//  Integer at key, failing the test when it is missing or not an integer.
+static long long
+s_int_at (const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get (obj, key);
+    if (!json_is_integer (v))
+        fail_msg ("\"%s\" is not a JSON integer", key);
+    return json_integer_value (v);
+}
+
+static const char *
+s_str_at (const json_t *obj, const char *key)
+{
+    const char *s = json_string_value (json_object_get (obj, key));
+    if (!s)
+        fail_msg ("\"%s\" is not a JSON string", key);
+    return s;
+}
+
+static void
+test_route_known_paths (void **state)
+{
+    (void) state;
+    char id [REPORT_CASE_ID_MAX + 1];
+    assert_int_equal (report_api_route ("/", id), REPORT_ROUTE_PAGE);
+    assert_int_equal (report_api_route ("/api/stats", id), REPORT_ROUTE_STATS);
+    assert_int_equal (report_api_route ("/healthz", id), REPORT_ROUTE_HEALTH);
+    assert_int_equal (report_api_route ("/api/cases/TJ-20240517-000042", id), REPORT_ROUTE_CASE);
+    assert_string_equal (id, "TJ-20240517-000042");
+}
+
+static void
+test_route_unknown_paths (void **state)
+{
+    (void) state;
+    char id [REPORT_CASE_ID_MAX + 1];
+    assert_int_equal (report_api_route ("", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/api/stats/", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/api/cases", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/api/cases/", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/index.html", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/API/STATS", id), REPORT_ROUTE_NOT_FOUND);
+}
+
+static void
+test_route_rejects_bad_case_ids (void **state)
+{
+    (void) state;
+    char id [REPORT_CASE_ID_MAX + 1];
+    char url [128];
+    assert_int_equal (report_api_route ("/api/cases/a/b", id), REPORT_ROUTE_BAD_ID);
+    assert_int_equal (report_api_route ("/api/cases/a%00b", id), REPORT_ROUTE_BAD_ID);
+    assert_int_equal (report_api_route ("/api/cases/a b", id), REPORT_ROUTE_BAD_ID);
+    assert_int_equal (report_api_route ("/api/cases/x*", id), REPORT_ROUTE_BAD_ID);
+    assert_int_equal (report_api_route ("/api/cases/\xe5\x9f\x8e", id), REPORT_ROUTE_BAD_ID);
+    //  64 bytes is the longest id; 65 is refused
+    snprintf (url, sizeof url, "/api/cases/%s", "0123456789012345678901234567890123456789"
+                                                "012345678901234567890123");
+    assert_int_equal (report_api_route (url, id), REPORT_ROUTE_CASE);
+    assert_int_equal (strlen (id), 64);
+    strcat (url, "4");
+    assert_int_equal (report_api_route (url, id), REPORT_ROUTE_BAD_ID);
+}
+
+static void
+test_route_refuses_long_urls (void **state)
+{
+    (void) state;
+    char id [REPORT_CASE_ID_MAX + 1];
+    char url [REPORT_URL_MAX + 2];
+    memset (url, 'a', sizeof url - 1);
+    url [0] = '/';
+    url [sizeof url - 1] = 0;
+    assert_int_equal (report_api_route (url, id), REPORT_ROUTE_TOO_LONG);
+    url [REPORT_URL_MAX] = 0;
+    assert_int_equal (report_api_route (url, id), REPORT_ROUTE_NOT_FOUND);
+}
+
+static void
+test_case_id_valid (void **state)
+{
+    (void) state;
+    assert_true (report_api_case_id_valid ("TJ-20240517-000042", 18));
+    assert_true (report_api_case_id_valid ("a.b_c-D9", 8));
+    assert_false (report_api_case_id_valid ("", 0));
+    //  the length given is what counts, not a NUL inside
+    assert_false (report_api_case_id_valid ("ab\0cd", 5));
+    assert_true (report_api_case_id_valid ("ab\0cd", 2));
+}
+
+static void
+test_methods (void **state)
+{
+    (void) state;
+    assert_true (report_api_method_ok ("GET"));
+    assert_true (report_api_method_ok ("HEAD"));
+    assert_false (report_api_method_ok ("POST"));
+    assert_false (report_api_method_ok ("DELETE"));
+    assert_false (report_api_method_ok ("get"));
+}
+
+static void
+test_tier_names (void **state)
+{
+    (void) state;
+    assert_string_equal (report_api_tier_name (1), "GRID");
+    assert_string_equal (report_api_tier_name (2), "COMMUNITY");
+    assert_string_equal (report_api_tier_name (3), "STREET");
+    assert_string_equal (report_api_tier_name (4), "DISTRICT");
+    assert_null (report_api_tier_name (0));
+    assert_null (report_api_tier_name (5));
+}
+
+//  A gc_case_get reply as the function library sends it: hash fields are
+//  strings, the timeline is a list of JSON texts.
+static const char *s_case_reply =
+    "{\"ok\":true,\"case\":{"
+    "\"id\":\"TJ-20240517-000042\",\"ledger\":\"TJ-20240517-000042\",\"grid\":\"G07\","
+    "\"community\":\"C02\",\"category\":\"env.garbage\",\"text\":\"垃圾桶满了\","
+    "\"channel\":\"GRID_WORKER\",\"reporter\":\"alice\",\"building\":\"B3\",\"location\":\"\","
+    "\"tier\":\"2\",\"unit\":\"U1\",\"created\":\"1715900000000\",\"version\":\"4\","
+    "\"state\":\"ACCEPTED\",\"resolve_by\":\"1715907200000\",\"idem\":\"k1\","
+    "\"responsible\":\"王师傅\",\"offer_id\":\"7\",\"offer_unit\":\"U1\",\"offer_by\":\"0\","
+    "\"waiting\":\"\","
+    "\"timeline\":["
+    "\"{\\\"at\\\":1715900000000,\\\"what\\\":\\\"registered\\\",\\\"who\\\":\\\"alice\\\","
+    "\\\"state\\\":\\\"REGISTERED\\\",\\\"tier\\\":1,\\\"unit\\\":\\\"\\\","
+    "\\\"deadline\\\":1715903600000,\\\"note\\\":\\\"tier GRID, channel GRID_WORKER\\\","
+    "\\\"version\\\":1}\","
+    "\"{\\\"at\\\":1715903600000,\\\"what\\\":\\\"escalated\\\",\\\"who\\\":\\\"escalate\\\","
+    "\\\"state\\\":\\\"ESCALATED\\\",\\\"tier\\\":2,\\\"unit\\\":\\\"\\\","
+    "\\\"deadline\\\":1715907200000,\\\"note\\\":\\\"deadline passed\\\",\\\"version\\\":2,"
+    "\\\"late_ms\\\":12,\\\"due\\\":1715903600000}\","
+    "\"{\\\"at\\\":1715903601000,\\\"what\\\":\\\"offered\\\",\\\"who\\\":\\\"dispatch\\\","
+    "\\\"state\\\":\\\"DISPATCHED\\\",\\\"tier\\\":2,\\\"unit\\\":\\\"\\\","
+    "\\\"deadline\\\":1715907200000,\\\"note\\\":\\\"\\\",\\\"version\\\":3,"
+    "\\\"offer\\\":\\\"7\\\",\\\"offer_unit\\\":\\\"U1\\\",\\\"answer_by\\\":1715903661000}\","
+    "\"{\\\"at\\\":1715903602000,\\\"what\\\":\\\"accepted\\\",\\\"who\\\":\\\"U1\\\","
+    "\\\"state\\\":\\\"ACCEPTED\\\",\\\"tier\\\":2,\\\"unit\\\":\\\"U1\\\","
+    "\\\"deadline\\\":1715907200000,\\\"note\\\":\\\"responsible: 王师傅\\\",\\\"version\\\":4,"
+    "\\\"offer\\\":\\\"7\\\"}\""
+    "]}}";
+
+static void
+test_case_answer_converts_fields (void **state)
+{
+    (void) state;
+    json_t *reply = s_json (s_case_reply);
+    int status = 0;
+    json_t *c = report_api_case_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_non_null (c);
+    assert_string_equal (s_str_at (c, "case_id"), "TJ-20240517-000042");
+    assert_string_equal (s_str_at (c, "ledger_no"), "TJ-20240517-000042");
+    assert_string_equal (s_str_at (c, "grid"), "G07");
+    assert_string_equal (s_str_at (c, "community"), "C02");
+    assert_string_equal (s_str_at (c, "category"), "env.garbage");
+    assert_string_equal (s_str_at (c, "text"), "垃圾桶满了");
+    assert_string_equal (s_str_at (c, "channel"), "GRID_WORKER");
+    assert_string_equal (s_str_at (c, "reporter"), "alice");
+    assert_string_equal (s_str_at (c, "state"), "ACCEPTED");
+    assert_string_equal (s_str_at (c, "tier"), "COMMUNITY");
+    assert_string_equal (s_str_at (c, "unit"), "U1");
+    assert_string_equal (s_str_at (c, "responsible"), "王师傅");
+    assert_int_equal (s_int_at (c, "created_ms"), 1715900000000LL);
+    assert_int_equal (s_int_at (c, "resolve_by_ms"), 1715907200000LL);
+    assert_int_equal (s_int_at (c, "version"), 4);
+    //  not yet evaluated, resolved or closed: null, not 0
+    assert_true (json_is_null (json_object_get (c, "satisfaction")));
+    assert_true (json_is_null (json_object_get (c, "resolved_ms")));
+    assert_true (json_is_null (json_object_get (c, "closed_ms")));
+    //  internal fields stay inside
+    assert_null (json_object_get (c, "idem"));
+    assert_null (json_object_get (c, "offer_by"));
+    json_decref (c);
+    json_decref (reply);
+}
+
+static void
+test_case_answer_converts_timeline (void **state)
+{
+    (void) state;
+    json_t *reply = s_json (s_case_reply);
+    int status = 0;
+    json_t *c = report_api_case_answer (reply, &status);
+    json_t *timeline = json_object_get (c, "timeline");
+    assert_true (json_is_array (timeline));
+    assert_int_equal (json_array_size (timeline), 4);
+
+    json_t *ev = json_array_get (timeline, 0);
+    assert_int_equal (s_int_at (ev, "at_ms"), 1715900000000LL);
+    assert_string_equal (s_str_at (ev, "what"), "registered");
+    assert_string_equal (s_str_at (ev, "who"), "alice");
+    assert_string_equal (s_str_at (ev, "state"), "REGISTERED");
+    assert_string_equal (s_str_at (ev, "tier"), "GRID");
+    assert_string_equal (s_str_at (ev, "unit"), "");
+    assert_int_equal (s_int_at (ev, "deadline_ms"), 1715903600000LL);
+    assert_string_equal (s_str_at (ev, "note"), "tier GRID, channel GRID_WORKER");
+    assert_int_equal (s_int_at (ev, "version"), 1);
+    assert_null (json_object_get (ev, "offer_id"));
+
+    ev = json_array_get (timeline, 1);
+    assert_string_equal (s_str_at (ev, "tier"), "COMMUNITY");
+    assert_int_equal (s_int_at (ev, "late_ms"), 12);
+    assert_int_equal (s_int_at (ev, "due_ms"), 1715903600000LL);
+
+    ev = json_array_get (timeline, 2);
+    assert_string_equal (s_str_at (ev, "offer_id"), "7");
+    assert_string_equal (s_str_at (ev, "offer_unit"), "U1");
+    assert_int_equal (s_int_at (ev, "answer_by_ms"), 1715903661000LL);
+
+    ev = json_array_get (timeline, 3);
+    assert_string_equal (s_str_at (ev, "what"), "accepted");
+    assert_string_equal (s_str_at (ev, "note"), "responsible: 王师傅");
+    json_decref (c);
+    json_decref (reply);
+}
+
+static void
+test_case_evaluated_has_satisfaction (void **state)
+{
+    (void) state;
+    json_t *reply = s_json ("{\"ok\":true,\"case\":{\"id\":\"X1\",\"state\":\"CLOSED\","
+                            "\"tier\":\"1\",\"satisfaction\":\"5\",\"closed\":\"1715909999000\","
+                            "\"resolved\":\"1715909000000\",\"timeline\":[]}}");
+    int status = 0;
+    json_t *c = report_api_case_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_int_equal (s_int_at (c, "satisfaction"), 5);
+    assert_int_equal (s_int_at (c, "resolved_ms"), 1715909000000LL);
+    assert_int_equal (s_int_at (c, "closed_ms"), 1715909999000LL);
+    //  fields the hash lacks come out as "" (strings) or null (numbers)
+    assert_string_equal (s_str_at (c, "responsible"), "");
+    assert_true (json_is_null (json_object_get (c, "version")));
+    json_decref (c);
+    json_decref (reply);
+}
+
+static void
+test_case_timeline_edge_cases (void **state)
+{
+    (void) state;
+    //  cjson encodes an empty Lua table as {}: still an empty list for us
+    json_t *reply = s_json ("{\"ok\":true,\"case\":{\"id\":\"X1\",\"tier\":\"9\",\"timeline\":{}}}");
+    int status = 0;
+    json_t *c = report_api_case_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_true (json_is_array (json_object_get (c, "timeline")));
+    assert_int_equal (json_array_size (json_object_get (c, "timeline")), 0);
+    //  a tier outside 1..4 has no name
+    assert_true (json_is_null (json_object_get (c, "tier")));
+    json_decref (c);
+    json_decref (reply);
+
+    //  an unreadable entry is skipped, the rest survive
+    reply = s_json ("{\"ok\":true,\"case\":{\"id\":\"X1\",\"timeline\":["
+                    "\"not json\", 42, \"[1,2]\","
+                    "\"{\\\"at\\\":\\\"soon\\\",\\\"what\\\":\\\"progress\\\",\\\"tier\\\":3}\"]}}");
+    c = report_api_case_answer (reply, &status);
+    assert_int_equal (status, 200);
+    json_t *timeline = json_object_get (c, "timeline");
+    assert_int_equal (json_array_size (timeline), 1);
+    json_t *ev = json_array_get (timeline, 0);
+    assert_string_equal (s_str_at (ev, "what"), "progress");
+    assert_string_equal (s_str_at (ev, "tier"), "STREET");
+    assert_true (json_is_null (json_object_get (ev, "at_ms")));
+    assert_string_equal (s_str_at (ev, "who"), "");
+    json_decref (c);
+    json_decref (reply);
+}
+
+static void
+test_case_answer_errors (void **state)
+{
+    (void) state;
+    int status = 0;
+    //  Redis unreachable
+    json_t *body = report_api_case_answer (NULL, &status);
+    assert_int_equal (status, 503);
+    assert_true (json_is_false (json_object_get (body, "ok")));
+    assert_string_equal (s_str_at (body, "code"), "UNAVAILABLE");
+    json_decref (body);
+
+    json_t *reply = s_json ("{\"ok\":false,\"code\":\"UNKNOWN_CASE\",\"message\":\"no case X\"}");
+    body = report_api_case_answer (reply, &status);
+    assert_int_equal (status, 404);
+    assert_string_equal (s_str_at (body, "code"), "UNKNOWN_CASE");
+    json_decref (body);
+    json_decref (reply);
+
+    //  a Redis error reply as the store wraps it
+    reply = s_json ("{\"ok\":false,\"code\":\"STORE\",\"message\":\"ERR Function not found\"}");
+    body = report_api_case_answer (reply, &status);
+    assert_int_equal (status, 502);
+    assert_string_equal (s_str_at (body, "code"), "STORE_ERROR");
+    //  Redis's own text is not shown to HTTP clients
+    assert_null (strstr (s_str_at (body, "message"), "ERR"));
+    json_decref (body);
+    json_decref (reply);
+
+    //  ok but no case object
+    reply = s_json ("{\"ok\":true,\"case\":\"oops\"}");
+    body = report_api_case_answer (reply, &status);
+    assert_int_equal (status, 502);
+    json_decref (body);
+    json_decref (reply);
+}
+
+//  A gc_stats reply as the function library sends it.
+static const char *s_stats_reply =
+    "{\"now\":1715903700000,"
+    "\"state\":{\"REGISTERED\":\"3\",\"ACCEPTED\":\"2\",\"CLOSED\":\"7\",\"VERIFIED\":\"0\"},"
+    "\"open_tier\":{\"GRID\":\"4\",\"STREET\":\"1\"},"
+    "\"open_grid\":{\"G01\":\"2\",\"G07\":\"3\",\"G09\":\"0\"},"
+    "\"open_category\":{\"env.garbage\":\"5\"},"
+    "\"total\":{\"reported\":\"12\",\"closed\":\"7\",\"satisfaction_sum\":\"31\",\"future\":\"2\"},"
+    "\"reported_category\":{\"env.garbage\":\"10\",\"svc.legal\":\"2\"},"
+    "\"pending\":{\"dispatch\":3,\"notify\":0},"
+    "\"timers\":5,"
+    "\"dead\":{\"notify\":1}}";
+
+static void
+test_stats_answer_converts_counts (void **state)
+{
+    (void) state;
+    json_t *reply = s_json (s_stats_reply);
+    int status = 0;
+    json_t *s = report_api_stats_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_int_equal (s_int_at (s, "at_ms"), 1715903700000LL);
+
+    json_t *by_state = json_object_get (s, "by_state");
+    assert_int_equal (s_int_at (by_state, "REGISTERED"), 3);
+    assert_int_equal (s_int_at (by_state, "ACCEPTED"), 2);
+    assert_int_equal (s_int_at (by_state, "CLOSED"), 7);
+    //  states nobody has reached yet are there, at zero
+    assert_int_equal (s_int_at (by_state, "ESCALATED"), 0);
+    assert_int_equal (s_int_at (by_state, "REPORTED"), 0);
+    assert_int_equal (json_object_size (by_state), 11);
+
+    json_t *tiers = json_object_get (s, "open_by_tier");
+    assert_int_equal (json_object_size (tiers), 4);
+    assert_int_equal (s_int_at (tiers, "GRID"), 4);
+    assert_int_equal (s_int_at (tiers, "COMMUNITY"), 0);
+    assert_int_equal (s_int_at (tiers, "STREET"), 1);
+    assert_int_equal (s_int_at (tiers, "DISTRICT"), 0);
+    assert_int_equal (s_int_at (s, "open"), 5);
+
+    json_t *grids = json_object_get (s, "open_by_grid");
+    assert_int_equal (json_object_size (grids), 3);
+    assert_int_equal (s_int_at (grids, "G07"), 3);
+    assert_int_equal (s_int_at (grids, "G09"), 0);
+    assert_int_equal (s_int_at (json_object_get (s, "open_by_category"), "env.garbage"), 5);
+    assert_int_equal (s_int_at (json_object_get (s, "reported_by_category"), "svc.legal"), 2);
+
+    json_t *totals = json_object_get (s, "totals");
+    assert_int_equal (s_int_at (totals, "reported"), 12);
+    assert_int_equal (s_int_at (totals, "satisfaction_sum"), 31);
+    assert_int_equal (s_int_at (totals, "escalations"), 0);
+    //  a counter a newer function library adds passes through
+    assert_int_equal (s_int_at (totals, "future"), 2);
+
+    assert_int_equal (s_int_at (json_object_get (s, "pending"), "dispatch"), 3);
+    assert_int_equal (s_int_at (json_object_get (s, "pending"), "notify"), 0);
+    assert_int_equal (s_int_at (s, "timers"), 5);
+    assert_int_equal (s_int_at (json_object_get (s, "dead"), "notify"), 1);
+    json_decref (s);
+    json_decref (reply);
+}
+
+static void
+test_stats_empty_store (void **state)
+{
+    (void) state;
+    //  a fresh Redis: every hash is missing, so cjson sends {}
+    json_t *reply = s_json ("{\"now\":1,\"state\":{},\"open_tier\":{},\"open_grid\":{},"
+                            "\"open_category\":{},\"total\":{},\"reported_category\":{},"
+                            "\"pending\":{\"dispatch\":0,\"notify\":0},\"timers\":0,"
+                            "\"dead\":{\"notify\":0}}");
+    int status = 0;
+    json_t *s = report_api_stats_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_int_equal (s_int_at (s, "open"), 0);
+    assert_int_equal (json_object_size (json_object_get (s, "open_by_tier")), 4);
+    assert_int_equal (s_int_at (json_object_get (s, "open_by_tier"), "DISTRICT"), 0);
+    assert_int_equal (json_object_size (json_object_get (s, "open_by_grid")), 0);
+    assert_true (json_is_object (json_object_get (s, "open_by_grid")));
+    assert_int_equal (s_int_at (json_object_get (s, "totals"), "reported"), 0);
+    json_decref (s);
+    json_decref (reply);
+}
+
+static void
+test_stats_skips_garbage (void **state)
+{
+    (void) state;
+    json_t *reply = s_json ("{\"now\":\"1715903700000\",\"state\":{\"CLOSED\":\"7x\","
+                            "\"ACCEPTED\":\" 2\",\"DISPATCHED\":\"\",\"RESOLVED\":2.0,"
+                            "\"NEW\":\"-1\",\"ODD\":[1]},\"open_tier\":[],\"timers\":\"x\"}");
+    int status = 0;
+    json_t *s = report_api_stats_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_int_equal (s_int_at (s, "at_ms"), 1715903700000LL);
+    json_t *by_state = json_object_get (s, "by_state");
+    //  not integers: left at their zero fill or left out
+    assert_int_equal (s_int_at (by_state, "CLOSED"), 0);
+    assert_int_equal (s_int_at (by_state, "ACCEPTED"), 0);
+    assert_int_equal (s_int_at (by_state, "DISPATCHED"), 0);
+    assert_null (json_object_get (by_state, "ODD"));
+    //  integral reals and negative counts are integers
+    assert_int_equal (s_int_at (by_state, "RESOLVED"), 2);
+    assert_int_equal (s_int_at (by_state, "NEW"), -1);
+    assert_int_equal (s_int_at (s, "timers"), 0);
+    assert_int_equal (json_object_size (json_object_get (s, "open_by_tier")), 4);
+    json_decref (s);
+    json_decref (reply);
+}
+
+static void
+test_stats_answer_errors (void **state)
+{
+    (void) state;
+    int status = 0;
+    json_t *body = report_api_stats_answer (NULL, &status);
+    assert_int_equal (status, 503);
+    assert_string_equal (s_str_at (body, "code"), "UNAVAILABLE");
+    json_decref (body);
+
+    json_t *reply = s_json ("{\"ok\":false,\"code\":\"STORE\",\"message\":\"reply is not JSON\"}");
+    body = report_api_stats_answer (reply, &status);
+    assert_int_equal (status, 502);
+    assert_string_equal (s_str_at (body, "code"), "STORE_ERROR");
+    json_decref (body);
+    json_decref (reply);
+
+    reply = s_json ("[1,2,3]");
+    body = report_api_stats_answer (reply, &status);
+    assert_int_equal (status, 502);
+    json_decref (body);
+    json_decref (reply);
+}
+
+static void
+test_health_answer (void **state)
+{
+    (void) state;
+    int status = 0;
+    json_t *reply = s_json (s_stats_reply);
+    json_t *body = report_api_health_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_true (json_is_true (json_object_get (body, "ok")));
+    assert_string_equal (s_str_at (body, "redis"), "up");
+    json_decref (body);
+    json_decref (reply);
+
+    body = report_api_health_answer (NULL, &status);
+    assert_int_equal (status, 503);
+    assert_true (json_is_false (json_object_get (body, "ok")));
+    assert_string_equal (s_str_at (body, "redis"), "down");
+    json_decref (body);
+
+    reply = s_json ("{\"ok\":false,\"code\":\"STORE\",\"message\":\"LOADING\"}");
+    body = report_api_health_answer (reply, &status);
+    assert_int_equal (status, 503);
+    assert_string_equal (s_str_at (body, "redis"), "error");
+    json_decref (body);
+    json_decref (reply);
+}
+
+static void
+test_error_body (void **state)
+{
+    (void) state;
+    json_t *body = report_api_error ("NOT_FOUND", "no such path");
+    char *text = json_dumps (body, JSON_COMPACT);
+    assert_string_equal (text, "{\"ok\":false,\"code\":\"NOT_FOUND\",\"message\":\"no such path\"}");
+    free (text);
+    json_decref (body);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_route_known_paths),
+        cmocka_unit_test (test_route_unknown_paths),
+        cmocka_unit_test (test_route_rejects_bad_case_ids),
+        cmocka_unit_test (test_route_refuses_long_urls),
+        cmocka_unit_test (test_case_id_valid),
+        cmocka_unit_test (test_methods),
+        cmocka_unit_test (test_tier_names),
+        cmocka_unit_test (test_case_answer_converts_fields),
+        cmocka_unit_test (test_case_answer_converts_timeline),
+        cmocka_unit_test (test_case_evaluated_has_satisfaction),
+        cmocka_unit_test (test_case_timeline_edge_cases),
+        cmocka_unit_test (test_case_answer_errors),
+        cmocka_unit_test (test_stats_answer_converts_counts),
+        cmocka_unit_test (test_stats_empty_store),
+        cmocka_unit_test (test_stats_skips_garbage),
+        cmocka_unit_test (test_stats_answer_errors),
+        cmocka_unit_test (test_health_answer),
+        cmocka_unit_test (test_error_body),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
