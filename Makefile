@@ -63,6 +63,9 @@ $(BUILD)/gridcall-unit-sim: $(LIB) services/unitkit/unit_sim.c
 $(BUILD)/gridcall-unit-example: $(LIB) services/unitkit/unit_example.c
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) services/unitkit/unit_example.c $(LIB) $(LIBS) -o $@
 
+$(BUILD)/gridcall-bench: $(LIB) tests/bench/gridcall_bench.c
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) tests/bench/gridcall_bench.c $(LIB) $(LIBS) -lm -o $@
+
 # Unit tests build their class and the common sources under the sanitizers.
 # tests/unit/test_<daemon>_<class>.c also gets services/<daemon>/<daemon>_<class>.c.
 .SECONDEXPANSION:
@@ -85,7 +88,7 @@ test-unit: all $(UNIT_TESTS)
 test-integration: all
 	@scripts/test.sh integration
 
-bench: deps all
+bench: deps all $(BUILD)/gridcall-bench
 	@scripts/bench.sh
 
 check-config: all

@@ -88,9 +88,11 @@ store_prefix (const store_t *self)
 static void
 s_drop (store_t *self, const char *reason)
 {
+    if (!self->outage_logged && *self->socket)
+        log_warning ("%s: redis \"%s\" failed: %s", self->who, self->socket, reason);
+    else
     if (!self->outage_logged)
-        log_warning ("%s: redis \"%s:%d%s\" failed: %s", self->who, self->host, self->port,
-                     self->socket, reason);
+        log_warning ("%s: redis \"%s:%d\" failed: %s", self->who, self->host, self->port, reason);
     self->outage_logged = true;
     if (self->redis)
         redisFree (self->redis);
