@@ -21,6 +21,7 @@ PYGEN   := tests/integration/gen/gridcall_pb2.py
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
+.SECONDEXPANSION:
 .PHONY: all deps run test test-unit test-integration bench clean check-config
 all: $(BINS) $(PYGEN)
 
@@ -50,7 +51,7 @@ $(BUILD)/obj/%.o: %.c $(GEN)/gridcall.pb-c.h $(GEN)/gridcall_lua.h $(wildcard se
 $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/gridcall-%: $(LIB) $(wildcard services/%/*.c) $(wildcard services/%/*.h)
+$(BUILD)/gridcall-%: $(LIB) $$(wildcard services/$$*/*.c services/$$*/*.h)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/$* $(wildcard services/$*/*.c) $(LIB) $(LIBS) \
 	    $(if $(filter notify,$*),-lcurl -lcrypto) $(if $(filter report,$*),-lmicrohttpd) -o $@
 
@@ -68,12 +69,12 @@ $(BUILD)/gridcall-bench: $(LIB) tests/bench/gridcall_bench.c
 
 # Unit tests build their class and the common sources under the sanitizers.
 # tests/unit/test_<daemon>_<class>.c also gets services/<daemon>/<daemon>_<class>.c.
-.SECONDEXPANSION:
 TEST_CLASS = $(wildcard services/$(word 1,$(subst _, ,$(1)))/$(1).c)
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h \
                        $$(call TEST_CLASS,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(WARN) $(SAN) $(INCLUDES) -Iservices/$(word 1,$(subst _, ,$*)) $< $(call TEST_CLASS,$*) \
+	$(CC) -O1 -g $(WARN) $(SAN) $(INCLUDES) -Iservices/$(word 1,$(subst _, ,$*)) $< \
+	    $(filter-out $(COMMON_SRC) $(UNITKIT_SRC),$(call TEST_CLASS,$*)) \
 	    $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(LIBS) -lcurl -lcrypto -lmicrohttpd -lcmocka -o $@
 
 run: deps all

@@ -244,9 +244,14 @@ config_bool (const config_t *self, const char *name)
 void
 config_print (const config_t *self)
 {
-    for (size_t i = 0; i < self->count; i++)
-        printf ("  %-22s %-14s %s\n", self->table [i].name, self->values [i],
+    for (size_t i = 0; i < self->count; i++) {
+        //  secrets are not printed, only whether they are set
+        const char *name = self->table [i].name;
+        bool secret = strstr (name, "secret") || strstr (name, "password");
+        printf ("  %-22s %-14s %s\n", name,
+                secret ? (*self->values [i] ? "(set)" : "(unset)") : self->values [i],
                 self->table [i].help);
+    }
 }
 
 void

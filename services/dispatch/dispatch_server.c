@@ -191,11 +191,10 @@ s_local_time (const directory_t *directory, int *weekday, int *minute)
     *minute = tm.tm_hour * 60 + tm.tm_min;
 }
 
-//  Send the offer a committed gc_offer reply describes.
+//  Send the offer a committed gc_offer reply (or a held case) describes.
 static void
-s_send_offer (dispatch_server_t *self, json_t *reply)
+s_send_offer (dispatch_server_t *self, json_t *reply, const char *unit_id)
 {
-    const char *unit_id = json_string_value (json_object_get (reply, "unit"));
     unit_session_t *session = unit_id ? dispatch_units_by_unit (self->units, unit_id) : NULL;
     if (!session)
         return;                 //  it left meanwhile: the offer expires and moves on
@@ -254,7 +253,7 @@ s_dispatch_round (dispatch_server_t *self, char **ids, size_t count)
     for (size_t i = 0; i < appended; i++) {
         json_t *reply = store_reply (self->store);
         if (json_is_true (json_object_get (reply, "ok")))
-            s_send_offer (self, reply);
+            s_send_offer (self, reply, json_string_value (json_object_get (reply, "unit")));
         else
         if (reply)
             log_debug ("dispatch: no offer: %s", json_string_value (json_object_get (reply, "message")));
@@ -346,13 +345,20 @@ s_hello (dispatch_server_t *self, codec_msg_t *msg)
     welcome.n_held_cases = json_array_size (list);
     welcome.held_cases = welcome.n_held_cases ? calloc (welcome.n_held_cases, sizeof (char *)) : NULL;
     for (size_t i = 0; welcome.held_cases && i < welcome.n_held_cases; i++)
-        welcome.held_cases [i] = (char *) json_string_value (json_array_get (list, i));
+        welcome.held_cases [i] = (char *) json_string_value (
+            json_object_get (json_array_get (list, i), "case_id"));
     if (!welcome.held_cases)
         welcome.n_held_cases = 0;
     log_info ("dispatch: unit \"%s\" connected, holding %zu cases (%zu units connected)", unit->id,
               welcome.n_held_cases, dispatch_units_size (self->units));
     s_send_unit (self, session, "welcome", &welcome.base);
     free (welcome.held_cases);
+    //  the offer ids a unit needs to go on with its cases; accepting one
+    //  again is answered as a repeat
+    size_t index;
+    json_t *item;
+    json_array_foreach (list, index, item)
+        s_send_offer (self, item, unit->id);
     json_decref (held);
     //  cases that waited for a unit may fit this one now
     self->next_sweep = 0;
@@ -406,7 +412,9 @@ s_unit_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg
     if (code) {
         self->refused++;
         log_warning ("dispatch: %s from unit \"%s\" refused: %s", msg->type, session->unit_id, problem);
-        codec_send_error (self->router, msg->identity, code, "", "%s", problem);
+        codec_send_error (self->router, msg->identity, code,
+                          codec_utf8_valid (offer_id, strlen (offer_id)) && strlen (offer_id) <= ID_MAX
+                          ? offer_id : "", "%s", problem);
         return;
     }
     json_t *reply = store_callv (self->store, "gc_unit_reply", msg->type, session->unit_id,

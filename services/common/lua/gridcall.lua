@@ -424,7 +424,7 @@ local function fire(keys, a)
               next_due = tonumber(nxt[2]) or 0, scanned = #due / 2 })
 end
 
--- job_get(P, job_id): a notification job with its case's ledger fields.
+-- job_get(P, job_id): a notification job (event, case, grid, tier, ...).
 local function job_get(keys, a)
   local j = hgetall(a[1] .. 'job:' .. a[2])
   if not j then return fail('UNKNOWN_JOB', 'no job ' .. a[2]) end
@@ -437,7 +437,10 @@ end
 local function job_done(keys, a)
   local P, id = a[1], a[2]
   local key = P .. 'job:' .. id
-  if redis.call('EXISTS', key) == 0 then return ok({ gone = true }) end
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', P .. 'pending:notify', id)
+    return ok({ gone = true })
+  end
   if tonumber(a[4]) == 0 then
     redis.call('DEL', key)
     redis.call('ZREM', P .. 'pending:notify', id)
@@ -485,8 +488,19 @@ local function dir_version(keys, a)
 end
 
 -- unit_cases(P, unit): cases the unit holds (accepted, not resolved).
+-- With each, what a unit needs to go on with it after a reconnect.
 local function unit_cases(keys, a)
-  return ok({ cases = redis.call('SMEMBERS', a[1] .. 'unit:' .. a[2] .. ':cases') })
+  local held = {}
+  for _, id in ipairs(redis.call('SMEMBERS', a[1] .. 'unit:' .. a[2] .. ':cases')) do
+    local h = redis.call('HMGET', a[1] .. 'case:' .. id, 'offer_id', 'ledger', 'grid', 'category',
+                         'tier', 'text', 'resolve_by', 'unit', 'state')
+    if h[8] == a[2] and h[9] == 'ACCEPTED' then
+      table.insert(held, { case_id = id, offer_id = h[1], ledger = h[2], grid = h[3],
+                           category = h[4], tier = tonumber(h[5]), text = h[6],
+                           resolve_by = tonumber(h[7]) })
+    end
+  end
+  return ok({ cases = held })
 end
 
 local function stats(keys, a)

@@ -1,0 +1,522 @@
+/*  notify_server.c — the gridcall-notify loop. A JobRef on the PULL or the
+    sweep timer claims due jobs from pending:notify (gc_claim leases them),
+    fetches them (gc_job_get, pipelined), delivers each to the log, the PUB
+    and the webhooks, and records the round with gc_job_done (pipelined):
+    done, retry after a back-off, or dead after max_attempts. */
+#include "notify_server.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "daemon.h"
+#include "log.h"
+#include "notify_job.h"
+#include "notify_webhook.h"
+#include "store.h"
+
+#define WAKE_BYTES_MAX  1024    //  a JobRef is a few bytes; more is malformed
+#define WAKE_TURN_MAX   1000    //  wake-ups read per loop turn
+#define DRAIN_MS        1000    //  grace for running transfers at shutdown
+#define LOG_FIRST       10      //  repeated warnings: log these, then every 1000th
+
+struct _notify_server_t {
+    store_t *store;             //  Redis access
+    zsock_t *pull;              //  wake-ups: "notify.job" JobRef
+    zsock_t *pub;               //  Notification per event, topic = event
+    notify_webhook_t *webhook;  //  curl multi client
+    char *urls [NOTIFY_TARGETS_MAX];    //  webhook targets, in config order
+    char tokens [NOTIFY_TARGETS_MAX][NOTIFY_TOKEN_LEN + 1];    //  their mask tokens
+    const char *token_of [NOTIFY_TARGETS_MAX];  //  pointers into tokens
+    int targets;                //  number of webhook targets
+    zhashx_t *inflight;         //  job id -> notify_job_t, owned
+    zlistx_t *finished;         //  jobs whose round ended; borrowed from inflight
+    zmq_pollitem_t *items;      //  poll set: the PULL then curl's sockets
+    size_t items_max;           //  entries allocated in items
+    char lease [24];            //  lease_ms as text for gc_claim
+    char max_attempts [24];     //  max_attempts as text for gc_job_done
+    long long retry_base_ms;    //  first retry delay
+    long long retry_max_ms;     //  cap on the retry delay
+    long long sweep_ms;         //  sweep interval
+    size_t batch_max;           //  jobs claimed per call
+    size_t inflight_max;        //  jobs delivered at once
+    bool log_channel;           //  write one notice line per notification
+    long long next_sweep;       //  monotonic ms of the next sweep
+    bool claim_now;             //  a wake-up or a full batch: claim next turn
+    uint64_t rng;               //  xorshift state for the retry jitter
+    uint64_t woken;             //  counters, logged at exit
+    uint64_t malformed;
+    uint64_t published;
+    uint64_t posts_ok;
+    uint64_t posts_failed;
+    uint64_t delivered;
+    uint64_t retried;
+    uint64_t dead;
+};
+
+//  The next pseudo-random 32 bits (xorshift64*): jitter only, not secrets.
+static uint32_t
+s_random (notify_server_t *self)
+{
+    self->rng ^= self->rng >> 12;
+    self->rng ^= self->rng << 25;
+    self->rng ^= self->rng >> 27;
+    return (uint32_t) ((self->rng * 2685821657736338717ULL) >> 32);
+}
+
+//  The "message" of a failed store reply, for the log; never NULL.
+static const char *
+s_reason (const json_t *reply)
+{
+    const char *message = json_string_value (json_object_get (reply, "message"));
+    return message ? message : "no reason given";
+}
+
+//  Webhook callback: a transfer of a job ended. The job's round ends with
+//  its last transfer.
+static void
+s_webhook_done (void *arg, void *tag, int target, bool ok, long status, const char *reason)
+{
+    (void) status;
+    notify_server_t *self = arg;
+    notify_job_t *job = tag;
+    if (ok)
+        self->posts_ok++;
+    else {
+        self->posts_failed++;
+        log_warning ("notify: POST \"%s\" for job %s failed: %s (attempt %d)",
+                     self->urls [target], notify_job_id (job), reason,
+                     notify_job_attempts (job) + 1);
+    }
+    if (notify_job_end (job, target, ok) == 0)
+        zlistx_add_end (self->finished, job);
+}
+
+notify_server_t *
+notify_server_new (const config_t *config)
+{
+    notify_server_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    char err [512];
+    self->targets = notify_webhook_parse_list (config_str (config, "webhooks"), self->urls,
+                                               NOTIFY_TARGETS_MAX, err, sizeof err);
+    if (self->targets < 0) {
+        log_error ("notify: %s", err);
+        self->targets = 0;
+        goto fail;
+    }
+    for (int i = 0; i < self->targets; i++) {
+        notify_webhook_token (self->urls [i], self->tokens [i], sizeof self->tokens [i]);
+        self->token_of [i] = self->tokens [i];
+    }
+    snprintf (self->lease, sizeof self->lease, "%lld", config_int (config, "lease_ms"));
+    snprintf (self->max_attempts, sizeof self->max_attempts, "%lld",
+              config_int (config, "max_attempts"));
+    self->retry_base_ms = config_int (config, "retry_base_ms");
+    self->retry_max_ms = config_int (config, "retry_max_ms");
+    self->sweep_ms = config_int (config, "sweep_ms");
+    self->batch_max = (size_t) config_int (config, "batch_max");
+    self->inflight_max = (size_t) config_int (config, "inflight_max");
+    self->log_channel = config_bool (config, "log_channel");
+    self->rng = ((uint64_t) gc_mono_ms () << 20) ^ (uint64_t) getpid () ^ (uintptr_t) self;
+    if (self->rng == 0)
+        self->rng = 88172645463325252ULL;
+    long long timeout_ms = config_int (config, "webhook_timeout_ms");
+    if (self->targets > 0 && config_int (config, "lease_ms") <= timeout_ms)
+        log_warning ("notify: lease_ms %lld is not above webhook_timeout_ms %lld: "
+                     "a slow receiver may get a job twice",
+                     config_int (config, "lease_ms"), timeout_ms);
+    if (self->retry_max_ms < self->retry_base_ms)
+        log_warning ("notify: retry_max_ms %lld is below retry_base_ms %lld: every retry "
+                     "waits about retry_max_ms", self->retry_max_ms, self->retry_base_ms);
+
+    self->store = store_new (config, "notify");
+    self->inflight = zhashx_new ();
+    self->finished = zlistx_new ();
+    self->webhook = notify_webhook_new (config_str (config, "webhook_secret"), (long) timeout_ms,
+                                        s_webhook_done, self);
+    if (!self->store || !self->inflight || !self->finished || !self->webhook)
+        goto fail;
+    zhashx_set_destructor (self->inflight, (zhashx_destructor_fn *) notify_job_destroy);
+    self->pull = gc_socket_bind (ZMQ_PULL, config_str (config, "work_bind"), "notify");
+    self->pub = gc_socket_bind (ZMQ_PUB, config_str (config, "pub_bind"), "notify");
+    if (!self->pull || !self->pub)
+        goto fail;
+    log_info ("notify: wake-ups on \"%s\", events on \"%s\", %d webhook%s%s",
+              config_str (config, "work_bind"), config_str (config, "pub_bind"),
+              self->targets, self->targets == 1 ? "" : "s",
+              self->targets && *config_str (config, "webhook_secret") ? ", signed" : "");
+    return self;
+fail:
+    notify_server_destroy (&self);
+    return NULL;
+}
+
+void
+notify_server_destroy (notify_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    notify_server_t *self = *self_p;
+    //  the webhook goes first: its transfers point at jobs in inflight
+    notify_webhook_destroy (&self->webhook);
+    if (self->inflight && zhashx_size (self->inflight))
+        log_notice ("notify: abandoned %zu job%s in flight; each is retried when its "
+                    "lease expires", zhashx_size (self->inflight),
+                    zhashx_size (self->inflight) == 1 ? "" : "s");
+    zlistx_destroy (&self->finished);
+    zhashx_destroy (&self->inflight);
+    zsock_destroy (&self->pub);
+    zsock_destroy (&self->pull);
+    store_destroy (&self->store);
+    for (int i = 0; i < self->targets; i++)
+        free (self->urls [i]);
+    free (self->items);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Send a job that can never be delivered straight to dead:notify.
+static void
+s_bury (notify_server_t *self, const char *id, const char *reason)
+{
+    log_warning ("notify: job %s is not deliverable: %s; moved to dead:notify", id, reason);
+    json_t *reply = store_callv (self->store, "gc_job_done", id, "", "1", "1", NULL);
+    if (json_is_true (json_object_get (reply, "dead")))
+        self->dead++;
+    json_decref (reply);
+}
+
+//  First round: log and publish once. Then POST to every target not yet
+//  done. A job with nothing running goes to finished at once.
+static void
+s_deliver (notify_server_t *self, notify_job_t *job)
+{
+    if (!notify_job_published (job)) {
+        if (self->log_channel)
+            notify_job_log (job);
+        Gridcall__V1__Notification msg = GRIDCALL__V1__NOTIFICATION__INIT;
+        notify_job_notification (job, &msg);
+        if (codec_send (self->pub, NULL, notify_job_event (job), &msg.base) == 0)
+            self->published++;
+        notify_job_set_published (job);
+    }
+    for (int i = 0; i < self->targets; i++) {
+        if (notify_job_target_done (job, i))
+            continue;
+        if (notify_webhook_post (self->webhook, self->urls [i], notify_job_event (job),
+                                 notify_job_id (job), notify_job_attempts (job) + 1,
+                                 notify_job_body (job), notify_job_body_len (job), job, i) == 0)
+            notify_job_begin (job);
+        else
+            self->posts_failed++;
+    }
+    if (notify_job_running (job) == 0)
+        zlistx_add_end (self->finished, job);
+}
+
+//  Take one gc_job_get reply for id: drop a job that is gone, bury one that
+//  cannot be delivered, start the rest.
+static void
+s_start (notify_server_t *self, const char *id, json_t *reply)
+{
+    if (!reply)
+        return;                 //  store down: the lease expires, a sweep retries
+    if (!json_is_true (json_object_get (reply, "ok"))) {
+        const char *code = json_string_value (json_object_get (reply, "code"));
+        if (code && strcmp (code, "UNKNOWN_JOB") == 0)
+            log_debug ("notify: job %s is gone; dropped", id);
+        else
+            log_warning ("notify: gc_job_get() \"%s\" failed: %s", id, s_reason (reply));
+        return;
+    }
+    char reason [160];
+    notify_job_t *job = notify_job_new (reply, reason, sizeof reason);
+    if (!job) {
+        s_bury (self, id, reason);
+        return;
+    }
+    if (strcmp (notify_job_id (job), id) != 0 || zhashx_lookup (self->inflight, id)) {
+        notify_job_destroy (&job);
+        return;
+    }
+    notify_job_load_mask (job, self->token_of, self->targets);
+    if (zhashx_insert (self->inflight, id, job)) {
+        notify_job_destroy (&job);
+        return;
+    }
+    s_deliver (self, job);
+}
+
+//  Lease due jobs (gc_claim) up to the room left in flight, fetch them in
+//  one pipeline and start them.
+static void
+s_claim (notify_server_t *self)
+{
+    self->claim_now = false;
+    self->next_sweep = gc_mono_ms () + self->sweep_ms;
+    size_t room = self->inflight_max - zhashx_size (self->inflight);
+    size_t max = room < self->batch_max ? room : self->batch_max;
+    if (max == 0)
+        return;
+    char max_text [24];
+    snprintf (max_text, sizeof max_text, "%zu", max);
+    json_t *claim = store_callv (self->store, "gc_claim", "notify", self->lease, max_text, NULL);
+    json_t *items = json_object_get (claim, "items");
+    //  cjson writes an empty list as {}: anything but an array is empty
+    size_t count = json_is_array (items) ? json_array_size (items) : 0;
+    if (claim && !json_is_true (json_object_get (claim, "ok")))
+        log_warning ("notify: gc_claim() failed: %s", s_reason (claim));
+    const char **ids = calloc (count ? count : 1, sizeof *ids);
+    json_t **replies = calloc (count ? count : 1, sizeof *replies);
+    if (!ids || !replies)
+        count = 0;
+    size_t fetch = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *id = json_string_value (json_array_get (items, i));
+        if (!id || !*id || strlen (id) > NOTIFY_JOB_ID_MAX)
+            continue;
+        if (zhashx_lookup (self->inflight, id)) {
+            log_debug ("notify: job %s is already in flight", id);
+            continue;
+        }
+        if (store_append (self->store, "gc_job_get", 1, &id, NULL))
+            break;
+        ids [fetch++] = id;
+    }
+    for (size_t i = 0; i < fetch; i++)
+        replies [i] = store_reply (self->store);
+    for (size_t i = 0; i < fetch; i++) {
+        s_start (self, ids [i], replies [i]);
+        json_decref (replies [i]);
+    }
+    //  a full batch means more may be due: go again next turn
+    if (count == max && count > 0)
+        self->claim_now = true;
+    free (replies);
+    free (ids);
+    json_decref (claim);
+}
+
+//  Record the finished rounds with gc_job_done in one pipeline, then drop
+//  those jobs from the in-flight set.
+static void
+s_flush (notify_server_t *self)
+{
+    size_t count = zlistx_size (self->finished);
+    if (count == 0)
+        return;
+    notify_job_t **jobs = calloc (count, sizeof *jobs);
+    bool *appended = calloc (count, sizeof *appended);
+    long long *delays = calloc (count, sizeof *delays);
+    if (!jobs || !appended || !delays) {
+        free (jobs);
+        free (appended);
+        free (delays);
+        return;                 //  out of memory: try again next turn
+    }
+    char mask [NOTIFY_MASK_MAX];
+    char retry [24];
+    size_t n = 0;
+    for (notify_job_t *job = zlistx_first (self->finished); job && n < count;
+         job = zlistx_next (self->finished)) {
+        jobs [n] = job;
+        bool complete = notify_job_complete (job, self->targets);
+        long long delay = complete ? 0 : notify_backoff_ms (self->retry_base_ms,
+            self->retry_max_ms, notify_job_attempts (job), s_random (self));
+        if (notify_job_mask (job, self->token_of, self->targets, mask, sizeof mask))
+            mask [0] = 0;       //  cannot happen with NOTIFY_MASK_MAX; redeliver all
+        delays [n] = delay;
+        snprintf (retry, sizeof retry, "%lld", delay);
+        const char *argv [4] = { notify_job_id (job), mask, retry, self->max_attempts };
+        appended [n] = store_append (self->store, "gc_job_done", 4, argv, NULL) == 0;
+        if (!complete)
+            log_info ("notify: job %s round %d incomplete; retry in %lld ms",
+                      notify_job_id (job), notify_job_attempts (job) + 1, delay);
+        n++;
+    }
+    zlistx_purge (self->finished);
+    for (size_t i = 0; i < n; i++) {
+        json_t *reply = appended [i] ? store_reply (self->store) : NULL;
+        const char *id = notify_job_id (jobs [i]);
+        if (!reply)
+            log_info ("notify: job %s: result not recorded (store down); it is redelivered "
+                      "when its lease expires", id);
+        else
+        if (!json_is_true (json_object_get (reply, "ok")))
+            log_warning ("notify: gc_job_done() \"%s\" failed: %s", id, s_reason (reply));
+        else
+        if (json_is_true (json_object_get (reply, "done")))
+            self->delivered++;
+        else
+        if (json_is_true (json_object_get (reply, "dead"))) {
+            self->dead++;
+            log_warning ("notify: job %s failed %lld times; moved to dead:notify", id,
+                         (long long) json_integer_value (json_object_get (reply, "attempts")));
+        }
+        else
+        if (json_is_true (json_object_get (reply, "retry"))) {
+            self->retried++;
+            //  sweep when the retry falls due rather than up to sweep_ms later
+            long long due = gc_mono_ms () + delays [i];
+            if (due < self->next_sweep)
+                self->next_sweep = due;
+        }
+        json_decref (reply);
+        zhashx_delete (self->inflight, id);
+    }
+    free (delays);
+    free (appended);
+    free (jobs);
+}
+
+//  Check a JobRef's id: 1 to 64 printable ASCII bytes.
+static bool
+s_valid_id (const char *id)
+{
+    size_t len = id ? strlen (id) : 0;
+    if (len == 0 || len > NOTIFY_JOB_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (id [i] <= ' ' || id [i] > '~')
+            return false;
+    return true;
+}
+
+//  Read the wake-ups waiting on the PULL. A valid one asks for a claim; the
+//  claim leases the job, so a stale or repeated wake-up changes nothing.
+static void
+s_read_wakeups (notify_server_t *self)
+{
+    for (int turn = 0; turn < WAKE_TURN_MAX && (zsock_events (self->pull) & ZMQ_POLLIN); turn++) {
+        codec_msg_t msg;
+        if (codec_recv (self->pull, false, codec_work, WAKE_BYTES_MAX, &msg))
+            break;
+        const char *problem = msg.body ? NULL : msg.reason;
+        const Gridcall__V1__JobRef *ref = NULL;
+        if (!problem && strcmp (msg.type, "notify.job") != 0)
+            problem = "not a notify.job message";
+        else
+        if (!problem) {
+            ref = (const Gridcall__V1__JobRef *) msg.body;
+            if (!s_valid_id (ref->job_id))
+                problem = "job_id is empty, too long or not printable";
+        }
+        if (problem) {
+            self->malformed++;
+            if (self->malformed <= LOG_FIRST || self->malformed % 1000 == 0)
+                log_warning ("notify: wake-up \"%s\" dropped: %s (%" PRIu64 " so far)",
+                             msg.type, problem, self->malformed);
+        }
+        else
+        if (zhashx_lookup (self->inflight, ref->job_id))
+            log_debug ("notify: wake-up for job %s, already in flight", ref->job_id);
+        else {
+            log_debug ("notify: wake-up for job %s", ref->job_id);
+            self->woken++;
+            self->claim_now = true;
+        }
+        codec_msg_reset (&msg);
+    }
+}
+
+//  Build the poll set: the PULL (unless with_pull is false) then curl's
+//  sockets. Returns the number of items, or 0 when out of memory.
+static size_t
+s_poll_set (notify_server_t *self, bool with_pull)
+{
+    size_t need = 1 + notify_webhook_sockets (self->webhook);
+    if (need > self->items_max) {
+        zmq_pollitem_t *items = realloc (self->items, need * sizeof *items);
+        if (!items)
+            return 0;
+        self->items = items;
+        self->items_max = need;
+    }
+    self->items [0] = (zmq_pollitem_t) { zsock_resolve (self->pull), 0,
+                                         with_pull ? ZMQ_POLLIN : 0, 0 };
+    return 1 + notify_webhook_pollitems (self->webhook, self->items + 1, self->items_max - 1);
+}
+
+//  Milliseconds to wait: until the sweep (or now for a pending claim) when
+//  there is room in flight, and no later than curl's timer.
+static long
+s_wait_ms (notify_server_t *self, long long now)
+{
+    long long wait = self->sweep_ms;
+    if (zhashx_size (self->inflight) < self->inflight_max)
+        wait = self->claim_now ? 0 : self->next_sweep - now;
+    long curl = notify_webhook_timeout (self->webhook);
+    if (curl >= 0 && curl < wait)
+        wait = curl;
+    return wait < 0 ? 0 : (long) wait;
+}
+
+//  Let running transfers finish for up to DRAIN_MS, recording each round.
+static void
+s_drain (notify_server_t *self)
+{
+    if (notify_webhook_running (self->webhook) == 0)
+        return;
+    log_info ("notify: stopping; waiting up to %d ms for %zu webhook transfer%s", DRAIN_MS,
+              notify_webhook_running (self->webhook),
+              notify_webhook_running (self->webhook) == 1 ? "" : "s");
+    long long deadline = gc_mono_ms () + DRAIN_MS;
+    while (notify_webhook_running (self->webhook) > 0) {
+        long long now = gc_mono_ms ();
+        if (now >= deadline)
+            break;
+        long wait = notify_webhook_timeout (self->webhook);
+        if (wait < 0 || wait > deadline - now)
+            wait = (long) (deadline - now);
+        size_t count = s_poll_set (self, false);
+        if (count == 0 || (zmq_poll (self->items, (int) count, wait) < 0 && errno != EINTR))
+            break;
+        notify_webhook_dispatch (self->webhook, self->items + 1, count - 1);
+        s_flush (self);
+    }
+}
+
+int
+notify_server_run (notify_server_t *self)
+{
+    int rc = 0;
+    self->next_sweep = gc_mono_ms ();   //  sweep at start: work left by a crash
+    while (!zsys_interrupted) {
+        long long now = gc_mono_ms ();
+        bool room = zhashx_size (self->inflight) < self->inflight_max;
+        if (room && (self->claim_now || now >= self->next_sweep))
+            s_claim (self);
+        s_flush (self);
+        size_t count = s_poll_set (self, true);
+        if (count == 0) {
+            log_error ("notify: poll set: out of memory");
+            rc = -1;
+            break;
+        }
+        if (zmq_poll (self->items, (int) count, s_wait_ms (self, gc_mono_ms ())) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error ("notify: zmq_poll() failed: %s", zmq_strerror (errno));
+            rc = -1;
+            break;
+        }
+        notify_webhook_dispatch (self->webhook, self->items + 1, count - 1);
+        if (self->items [0].revents & ZMQ_POLLIN)
+            s_read_wakeups (self);
+        s_flush (self);
+    }
+    s_drain (self);
+    s_flush (self);
+    log_info ("notify: %" PRIu64 " delivered, %" PRIu64 " retried, %" PRIu64 " dead, %"
+              PRIu64 " published, %" PRIu64 " POSTs ok, %" PRIu64 " failed, %" PRIu64
+              " wake-ups, %" PRIu64 " malformed", self->delivered, self->retried, self->dead,
+              self->published, self->posts_ok, self->posts_failed, self->woken, self->malformed);
+    return rc;
+}

@@ -1,0 +1,537 @@
+/*  unitkit.c — the unit side of the unit protocol as a small state machine:
+    DISCONNECTED -> HELLO (hello sent) -> READY (welcomed), back to
+    DISCONNECTED when dispatch goes silent, refuses us or forgets us.
+    Replies live in an outbox until dispatch acknowledges them. */
+#include "unitkit.h"
+
+#include <string.h>
+
+#include "codec.h"
+#include "log.h"
+
+#define UNITKIT_MSG_MAX (256 * 1024)    //  largest message we accept
+#define UNITKIT_DRAIN_MAX 100           //  messages handled per unitkit_handle
+
+typedef enum { S_DISCONNECTED, S_HELLO, S_READY } s_state_t;
+typedef enum { R_ACCEPT, R_DECLINE, R_PROGRESS, R_RESOLVE } s_kind_t;
+static const char *s_kind_names [] = { "accept", "decline", "progress", "resolve" };
+
+//  One reply waiting for dispatch's acknowledgement.
+typedef struct {
+    s_kind_t kind;              //  which reply
+    char *offer_id;             //  the offer it answers
+    char *case_id;              //  the case of that offer
+    int reason;                 //  decline reason
+    char *text;                 //  decline or progress note, resolve summary
+    bool sent;                  //  sent in this session, ack not yet seen
+    int64_t send_at;            //  earliest time to send it (retry after UNAVAILABLE)
+} s_reply_t;
+
+struct _unitkit_t {
+    char *endpoint;             //  dispatch's unit ROUTER
+    char *unit_id;              //  our id in the directory
+    zsock_t *sock;              //  DEALER, or NULL while disconnected
+    bool sock_changed;          //  sock replaced since the caller last asked
+    s_state_t state;            //  where the conversation is
+    int heartbeat_ms;           //  interval, from Welcome
+    int backoff_ms;             //  next reconnect delay
+    int64_t reconnect_at;       //  when to connect again (DISCONNECTED)
+    int64_t last_recv;          //  last message from dispatch (or hello sent)
+    int64_t last_send;          //  last message to dispatch
+    zlistx_t *outbox;           //  s_reply_t, oldest first
+    unitkit_offer_fn *offer_fn; //  offer callback
+    void *offer_arg;            //  its argument
+    unitkit_event_fn *event_fn; //  event callback
+    void *event_arg;            //  its argument
+};
+
+static void
+s_reply_destroy (void **item_p)
+{
+    s_reply_t *reply = (s_reply_t *) *item_p;
+    if (reply) {
+        free (reply->offer_id);
+        free (reply->case_id);
+        free (reply->text);
+        free (reply);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_emit (unitkit_t *self, unitkit_event_t *event)
+{
+    if (self->event_fn)
+        self->event_fn (self, event, self->event_arg);
+}
+
+//  Open a new DEALER, connect it and say hello. Returns 0 or -1.
+static int
+s_connect (unitkit_t *self)
+{
+    self->sock = zsock_new (ZMQ_DEALER);
+    self->sock_changed = true;
+    if (!self->sock)
+        return -1;
+    //  never block the loop on a full or unconnected pipe
+    zsock_set_sndtimeo (self->sock, 0);
+    zsock_set_linger (self->sock, 0);
+    zsock_set_maxmsgsize (self->sock, UNITKIT_MSG_MAX + 1024);
+    zsock_set_heartbeat_ivl (self->sock, self->heartbeat_ms);
+    zsock_set_heartbeat_timeout (self->sock, self->heartbeat_ms * UNITKIT_LIVENESS);
+    if (zsock_connect (self->sock, "%s", self->endpoint) < 0) {
+        log_error ("unitkit %s: connect() \"%s\" failed: %s", self->unit_id, self->endpoint,
+                   zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->sock);
+        return -1;
+    }
+    Gridcall__V1__Hello hello = GRIDCALL__V1__HELLO__INIT;
+    hello.unit_id = self->unit_id;
+    hello.protocol = UNITKIT_PROTOCOL;
+    codec_send (self->sock, NULL, "hello", &hello.base);
+    self->state = S_HELLO;
+    self->last_recv = self->last_send = zclock_mono ();
+    log_debug ("unitkit %s: hello to %s", self->unit_id, self->endpoint);
+    return 0;
+}
+
+//  Drop the socket and schedule a reconnect after the back-off.
+static void
+s_disconnect (unitkit_t *self)
+{
+    zsock_destroy (&self->sock);
+    self->sock_changed = true;
+    self->state = S_DISCONNECTED;
+    //  up to a quarter more, so a hundred units do not all come back at once
+    self->reconnect_at = zclock_mono () + self->backoff_ms + randof (self->backoff_ms / 4 + 1);
+    log_debug ("unitkit %s: reconnect in %d ms", self->unit_id, self->backoff_ms);
+    self->backoff_ms = self->backoff_ms * 2 > UNITKIT_BACKOFF_MAX_MS
+                     ? UNITKIT_BACKOFF_MAX_MS : self->backoff_ms * 2;
+    //  whatever was in flight is resent in the next session
+    for (s_reply_t *r = zlistx_first (self->outbox); r; r = zlistx_next (self->outbox)) {
+        r->sent = false;
+        r->send_at = 0;
+    }
+}
+
+unitkit_t *
+unitkit_new (const char *endpoint, const char *unit_id)
+{
+    if (!endpoint || !*endpoint || !unit_id || !*unit_id)
+        return NULL;
+    unitkit_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->endpoint = strdup (endpoint);
+    self->unit_id = strdup (unit_id);
+    self->outbox = zlistx_new ();
+    self->heartbeat_ms = UNITKIT_HEARTBEAT_MS;
+    self->backoff_ms = UNITKIT_BACKOFF_MIN_MS;
+    if (self->outbox)
+        zlistx_set_destructor (self->outbox, s_reply_destroy);
+    if (!self->endpoint || !self->unit_id || !self->outbox || s_connect (self)) {
+        unitkit_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+unitkit_destroy (unitkit_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    unitkit_t *self = *self_p;
+    if (self->sock && self->state == S_READY) {
+        Gridcall__V1__Heartbeat bye = GRIDCALL__V1__HEARTBEAT__INIT;
+        zsock_set_linger (self->sock, 500);
+        codec_send (self->sock, NULL, "bye", &bye.base);
+    }
+    zsock_destroy (&self->sock);
+    zlistx_destroy (&self->outbox);
+    free (self->unit_id);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+unitkit_set_offer_handler (unitkit_t *self, unitkit_offer_fn *fn, void *arg)
+{
+    self->offer_fn = fn;
+    self->offer_arg = arg;
+}
+
+void
+unitkit_set_event_handler (unitkit_t *self, unitkit_event_fn *fn, void *arg)
+{
+    self->event_fn = fn;
+    self->event_arg = arg;
+}
+
+void
+unitkit_set_heartbeat (unitkit_t *self, int heartbeat_ms)
+{
+    if (heartbeat_ms > 0)
+        self->heartbeat_ms = heartbeat_ms;
+}
+
+//  Put one reply on the wire. Returns 0, or -1 when the socket refused it.
+static int
+s_reply_send (unitkit_t *self, s_reply_t *r)
+{
+    int rc;
+    if (r->kind == R_ACCEPT) {
+        Gridcall__V1__Accept m = GRIDCALL__V1__ACCEPT__INIT;
+        m.offer_id = r->offer_id;
+        m.case_id = r->case_id;
+        rc = codec_send (self->sock, NULL, "accept", &m.base);
+    }
+    else
+    if (r->kind == R_DECLINE) {
+        Gridcall__V1__Decline m = GRIDCALL__V1__DECLINE__INIT;
+        m.offer_id = r->offer_id;
+        m.case_id = r->case_id;
+        m.reason = r->reason;
+        m.note = r->text;
+        rc = codec_send (self->sock, NULL, "decline", &m.base);
+    }
+    else
+    if (r->kind == R_PROGRESS) {
+        Gridcall__V1__Progress m = GRIDCALL__V1__PROGRESS__INIT;
+        m.offer_id = r->offer_id;
+        m.case_id = r->case_id;
+        m.note = r->text;
+        rc = codec_send (self->sock, NULL, "progress", &m.base);
+    }
+    else {
+        Gridcall__V1__Resolve m = GRIDCALL__V1__RESOLVE__INIT;
+        m.offer_id = r->offer_id;
+        m.case_id = r->case_id;
+        m.summary = r->text;
+        rc = codec_send (self->sock, NULL, "resolve", &m.base);
+    }
+    int64_t now = zclock_mono ();
+    if (rc == 0) {
+        r->sent = true;
+        self->last_send = now;
+    }
+    else
+        r->send_at = now + self->heartbeat_ms;
+    return rc;
+}
+
+//  Send every unsent reply that is due, oldest first. A reply waits while an
+//  older reply to the same offer waits, so one offer's replies keep their order.
+static void
+s_outbox_flush (unitkit_t *self)
+{
+    if (self->state != S_READY || zlistx_size (self->outbox) == 0)
+        return;
+    int64_t now = zclock_mono ();
+    zlistx_t *waiting = zlistx_new ();      //  offer ids held back, borrowed
+    for (s_reply_t *r = zlistx_first (self->outbox); r; r = zlistx_next (self->outbox)) {
+        if (r->sent)
+            continue;
+        bool blocked = r->send_at > now;
+        for (char *id = zlistx_first (waiting); id && !blocked; id = zlistx_next (waiting))
+            blocked = streq (id, r->offer_id);
+        if (blocked || s_reply_send (self, r))
+            zlistx_add_end (waiting, r->offer_id);
+    }
+    zlistx_destroy (&waiting);
+}
+
+//  Queue a reply and send it now if we can. Returns 0 or -1.
+static int
+s_reply (unitkit_t *self, s_kind_t kind, const char *offer_id, const char *case_id,
+         int reason, const char *text)
+{
+    char why [160];
+    if (!offer_id || !*offer_id || !case_id || !*case_id
+    ||  codec_check_text ("offer_id", offer_id, UNITKIT_ID_MAX, why, sizeof why)
+    ||  codec_check_text ("case_id", case_id, UNITKIT_ID_MAX, why, sizeof why)
+    ||  codec_check_text ("note", text, UNITKIT_NOTE_MAX, why, sizeof why)) {
+        if (!offer_id || !*offer_id || !case_id || !*case_id)
+            snprintf (why, sizeof why, "empty offer or case id");
+        log_warning ("unitkit %s: %s() refused: %s", self->unit_id, s_kind_names [kind], why);
+        return -1;
+    }
+    if (zlistx_size (self->outbox) >= UNITKIT_OUTBOX_MAX) {
+        log_warning ("unitkit %s: %s() refused: outbox full", self->unit_id, s_kind_names [kind]);
+        return -1;
+    }
+    s_reply_t *r = calloc (1, sizeof *r);
+    if (!r)
+        return -1;
+    r->kind = kind;
+    r->reason = reason;
+    r->offer_id = strdup (offer_id);
+    r->case_id = strdup (case_id);
+    r->text = strdup (text ? text : "");
+    if (!r->offer_id || !r->case_id || !r->text || !zlistx_add_end (self->outbox, r)) {
+        s_reply_destroy ((void **) &r);
+        return -1;
+    }
+    s_outbox_flush (self);
+    return 0;
+}
+
+int
+unitkit_accept (unitkit_t *self, const char *offer_id, const char *case_id)
+{
+    return s_reply (self, R_ACCEPT, offer_id, case_id, 0, NULL);
+}
+
+int
+unitkit_decline (unitkit_t *self, const char *offer_id, const char *case_id,
+                 int reason, const char *note)
+{
+    return s_reply (self, R_DECLINE, offer_id, case_id, reason, note);
+}
+
+int
+unitkit_progress (unitkit_t *self, const char *offer_id, const char *case_id, const char *note)
+{
+    return s_reply (self, R_PROGRESS, offer_id, case_id, 0, note);
+}
+
+int
+unitkit_resolve (unitkit_t *self, const char *offer_id, const char *case_id, const char *summary)
+{
+    return s_reply (self, R_RESOLVE, offer_id, case_id, 0, summary);
+}
+
+//  The oldest reply in flight for this offer id, or for any offer when the
+//  id is empty. Dispatch answers one connection's messages in order, so that
+//  is the one being answered.
+static s_reply_t *
+s_outbox_match (unitkit_t *self, const char *offer_id)
+{
+    for (s_reply_t *r = zlistx_first (self->outbox); r; r = zlistx_next (self->outbox))
+        if (r->sent && (!*offer_id || streq (r->offer_id, offer_id)))
+            return r;
+    return NULL;
+}
+
+//  "ok": dispatch committed the oldest reply in flight for this offer.
+static void
+s_on_ack (unitkit_t *self, const Gridcall__V1__UnitAck *ack)
+{
+    s_reply_t *r = s_outbox_match (self, ack->offer_id);
+    if (!r) {
+        log_debug ("unitkit %s: ok for offer \"%s\" matches no reply", self->unit_id,
+                   ack->offer_id);
+        return;
+    }
+    void *handle = zlistx_cursor (self->outbox);
+    unitkit_event_t event = { .type = UNITKIT_ACKED, .kind = s_kind_names [r->kind],
+        .offer_id = r->offer_id, .case_id = r->case_id, .state = ack->state,
+        .duplicate = ack->duplicate };
+    s_emit (self, &event);
+    zlistx_delete (self->outbox, handle);
+}
+
+//  "error" in READY: without a ref, PROTOCOL or UNKNOWN_UNIT means dispatch
+//  does not know this connection (it restarted, or expired us): hello again.
+//  Anything else refuses the oldest reply in flight for ref's offer.
+static void
+s_on_error (unitkit_t *self, const Gridcall__V1__Error *error)
+{
+    if (!*error->ref && (error->code == GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL
+                     ||  error->code == GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_UNIT)) {
+        log_notice ("unitkit %s: dispatch lost our session: %s, reconnecting", self->unit_id,
+                    error->message);
+        unitkit_event_t event = { .type = UNITKIT_LOST, .code = error->code,
+                                  .message = error->message };
+        s_disconnect (self);
+        s_emit (self, &event);
+        return;
+    }
+    s_reply_t *r = s_outbox_match (self, error->ref);
+    if (!r) {
+        log_warning ("unitkit %s: dispatch error %s for \"%s\": %s", self->unit_id,
+                     codec_error_name (error->code), error->ref, error->message);
+        return;
+    }
+    if (error->code == GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE) {
+        //  dispatch could not commit it now: same reply again in a while
+        log_notice ("unitkit %s: %s offer %s: dispatch unavailable, retrying", self->unit_id,
+                    s_kind_names [r->kind], r->offer_id);
+        r->sent = false;
+        r->send_at = zclock_mono () + self->heartbeat_ms;
+        return;
+    }
+    log_warning ("unitkit %s: %s offer %s case %s refused: %s: %s", self->unit_id,
+                 s_kind_names [r->kind], r->offer_id, r->case_id,
+                 codec_error_name (error->code), error->message);
+    void *handle = zlistx_cursor (self->outbox);
+    unitkit_event_t event = { .type = UNITKIT_REFUSED, .kind = s_kind_names [r->kind],
+        .offer_id = r->offer_id, .case_id = r->case_id, .code = error->code,
+        .message = error->message };
+    s_emit (self, &event);
+    zlistx_delete (self->outbox, handle);
+}
+
+static void
+s_on_offer (unitkit_t *self, const Gridcall__V1__Offer *offer)
+{
+    if (!*offer->offer_id || !*offer->case_id) {
+        log_warning ("unitkit %s: offer without offer_id or case_id ignored", self->unit_id);
+        return;
+    }
+    if (self->offer_fn)
+        self->offer_fn (self, offer, self->offer_arg);
+    else
+        unitkit_decline (self, offer->offer_id, offer->case_id,
+                         GRIDCALL__V1__DECLINE_REASON__DECLINE_OTHER, "no offer handler");
+}
+
+//  One message from dispatch: the unit side of the state table.
+static void
+s_on_message (unitkit_t *self, codec_msg_t *msg)
+{
+    self->last_recv = zclock_mono ();
+    if (!msg->body) {
+        log_warning ("unitkit %s: bad message from dispatch: %s", self->unit_id, msg->reason);
+        return;
+    }
+    const char *type = msg->type;
+    if (self->state == S_HELLO && streq (type, "welcome")) {
+        Gridcall__V1__Welcome *welcome = (Gridcall__V1__Welcome *) msg->body;
+        self->state = S_READY;
+        self->backoff_ms = UNITKIT_BACKOFF_MIN_MS;
+        if (welcome->heartbeat_ms >= 10 && welcome->heartbeat_ms <= 60000)
+            self->heartbeat_ms = (int) welcome->heartbeat_ms;
+        log_info ("unitkit %s: welcome, heartbeat %d ms, %zu held cases, %zu replies to resend",
+                  self->unit_id, self->heartbeat_ms, welcome->n_held_cases,
+                  zlistx_size (self->outbox));
+        unitkit_event_t event = { .type = UNITKIT_WELCOME,
+            .held_cases = welcome->held_cases, .held_count = welcome->n_held_cases };
+        s_emit (self, &event);
+        s_outbox_flush (self);
+    }
+    else
+    if (self->state == S_HELLO && streq (type, "error")) {
+        Gridcall__V1__Error *error = (Gridcall__V1__Error *) msg->body;
+        log_warning ("unitkit %s: hello refused: %s: %s", self->unit_id,
+                     codec_error_name (error->code), error->message);
+        unitkit_event_t event = { .type = UNITKIT_REJECTED, .code = error->code,
+                                  .message = error->message };
+        s_disconnect (self);
+        s_emit (self, &event);
+    }
+    else
+    if (streq (type, "heartbeat"))
+        ;                       //  liveness only
+    else
+    if (self->state == S_READY && streq (type, "offer"))
+        s_on_offer (self, (Gridcall__V1__Offer *) msg->body);
+    else
+    if (self->state == S_READY && streq (type, "ok"))
+        s_on_ack (self, (Gridcall__V1__UnitAck *) msg->body);
+    else
+    if (self->state == S_READY && streq (type, "error"))
+        s_on_error (self, (Gridcall__V1__Error *) msg->body);
+    else
+        log_warning ("unitkit %s: \"%s\" out of turn ignored", self->unit_id, type);
+}
+
+int
+unitkit_handle (unitkit_t *self)
+{
+    for (int i = 0; i < UNITKIT_DRAIN_MAX && self->sock
+                    && (zsock_events (self->sock) & ZMQ_POLLIN); i++) {
+        codec_msg_t msg;
+        zsock_t *sock = self->sock;
+        if (codec_recv (sock, false, codec_unit, UNITKIT_MSG_MAX, &msg) == 0)
+            s_on_message (self, &msg);
+        codec_msg_reset (&msg);
+        if (self->sock != sock)
+            break;              //  the session ended inside the handler
+    }
+    return 0;
+}
+
+int
+unitkit_tick (unitkit_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (self->state == S_DISCONNECTED) {
+        if (now >= self->reconnect_at && s_connect (self))
+            s_disconnect (self);
+        if (self->state == S_DISCONNECTED)
+            return (int) (self->reconnect_at - now);
+    }
+    int64_t expires = self->last_recv + (int64_t) self->heartbeat_ms * UNITKIT_LIVENESS;
+    if (now >= expires) {
+        unitkit_event_t event = { .type = UNITKIT_LOST,
+            .message = self->state == S_READY ? "dispatch went silent" : "no answer to hello" };
+        log_notice ("unitkit %s: %s, reconnecting", self->unit_id, event.message);
+        s_disconnect (self);
+        s_emit (self, &event);
+        return (int) (self->reconnect_at - now);
+    }
+    int64_t next = expires;
+    if (self->state == S_READY) {
+        if (now - self->last_send >= self->heartbeat_ms) {
+            Gridcall__V1__Heartbeat heartbeat = GRIDCALL__V1__HEARTBEAT__INIT;
+            codec_send (self->sock, NULL, "heartbeat", &heartbeat.base);
+            self->last_send = now;
+        }
+        if (self->last_send + self->heartbeat_ms < next)
+            next = self->last_send + self->heartbeat_ms;
+        s_outbox_flush (self);
+        for (s_reply_t *r = zlistx_first (self->outbox); r; r = zlistx_next (self->outbox))
+            if (!r->sent && r->send_at > now && r->send_at < next)
+                next = r->send_at;
+    }
+    return next > now ? (int) (next - now) : 0;
+}
+
+int
+unitkit_poll (unitkit_t *self, int timeout_ms)
+{
+    int wait = unitkit_tick (self);
+    if (timeout_ms >= 0 && timeout_ms < wait)
+        wait = timeout_ms;
+    zmq_pollitem_t item = { self->sock ? zsock_resolve (self->sock) : NULL, 0, ZMQ_POLLIN, 0 };
+    int rc = zmq_poll (&item, self->sock ? 1 : 0, wait);
+    if (rc < 0 || zsys_interrupted)
+        return -1;
+    unitkit_handle (self);
+    unitkit_tick (self);
+    return 0;
+}
+
+zsock_t *
+unitkit_socket (unitkit_t *self)
+{
+    return self->sock;
+}
+
+bool
+unitkit_socket_changed (unitkit_t *self)
+{
+    bool changed = self->sock_changed;
+    self->sock_changed = false;
+    return changed;
+}
+
+bool
+unitkit_connected (const unitkit_t *self)
+{
+    return self->state == S_READY;
+}
+
+const char *
+unitkit_id (const unitkit_t *self)
+{
+    return self->unit_id;
+}
+
+size_t
+unitkit_outbox_size (const unitkit_t *self)
+{
+    return zlistx_size (self->outbox);
+}

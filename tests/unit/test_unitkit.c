@@ -1,0 +1,607 @@
+/*  test_unitkit.c — the unit kit against a fake dispatch: a ROUTER over
+    inproc:// in the test itself, driven one message at a time. Waits poll
+    the kit and the ROUTER until a condition holds or a deadline passes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <czmq.h>
+#include <string.h>
+
+#include "codec.h"
+#include "log.h"
+#include "unitkit.h"
+
+#define WAIT_MS 3000            //  deadline of one expectation
+
+typedef enum { ANSWER_NONE, ANSWER_ACCEPT, ANSWER_DECLINE } answer_t;
+
+//  The fake dispatch, the kit under test and what its callbacks saw.
+typedef struct {
+    zsock_t *router;            //  fake dispatch
+    unitkit_t *unit;            //  kit under test
+    zframe_t *peer;             //  routing id of the unit's current connection
+    answer_t answer;            //  what the offer handler does
+    int offers;                 //  offers seen by the handler
+    char offer_id [64];         //  last offer's id
+    char offer_text [256];      //  last offer's text
+    char offer_role [16];       //  last offer's role
+    int offer_tier;             //  last offer's tier
+    int events [UNITKIT_REFUSED + 1];   //  events seen, by type
+    char kind [16];             //  last ACKED/REFUSED kind
+    char event_offer [64];      //  last ACKED/REFUSED offer id
+    int code;                   //  last REJECTED/REFUSED code
+    int state;                  //  last ACKED state
+    bool duplicate;             //  last ACKED duplicate flag
+    size_t held_count;          //  last WELCOME held cases
+    char held_first [64];       //  first of them
+} fixture_t;
+
+static void
+s_on_offer (unitkit_t *unit, const Gridcall__V1__Offer *offer, void *arg)
+{
+    fixture_t *fx = (fixture_t *) arg;
+    fx->offers++;
+    snprintf (fx->offer_id, sizeof fx->offer_id, "%s", offer->offer_id);
+    snprintf (fx->offer_text, sizeof fx->offer_text, "%s", offer->text);
+    snprintf (fx->offer_role, sizeof fx->offer_role, "%s", offer->role);
+    fx->offer_tier = offer->tier;
+    if (fx->answer == ANSWER_ACCEPT)
+        assert_int_equal (unitkit_accept (unit, offer->offer_id, offer->case_id), 0);
+    else
+    if (fx->answer == ANSWER_DECLINE)
+        assert_int_equal (unitkit_decline (unit, offer->offer_id, offer->case_id,
+                          GRIDCALL__V1__DECLINE_REASON__DECLINE_NO_CAPACITY, "full"), 0);
+}
+
+static void
+s_on_event (unitkit_t *unit, const unitkit_event_t *event, void *arg)
+{
+    (void) unit;
+    fixture_t *fx = (fixture_t *) arg;
+    fx->events [event->type]++;
+    if (event->kind)
+        snprintf (fx->kind, sizeof fx->kind, "%s", event->kind);
+    if (event->offer_id)
+        snprintf (fx->event_offer, sizeof fx->event_offer, "%s", event->offer_id);
+    if (event->type == UNITKIT_REJECTED || event->type == UNITKIT_REFUSED)
+        fx->code = event->code;
+    if (event->type == UNITKIT_ACKED) {
+        fx->state = event->state;
+        fx->duplicate = event->duplicate;
+    }
+    if (event->type == UNITKIT_WELCOME) {
+        fx->held_count = event->held_count;
+        snprintf (fx->held_first, sizeof fx->held_first, "%s",
+                  event->held_count ? event->held_cases [0] : "");
+    }
+}
+
+static int
+s_setup (void **state)
+{
+    static int instance;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://test-unitkit-%d", ++instance);
+    fixture_t *fx = calloc (1, sizeof *fx);
+    assert_non_null (fx);
+    fx->router = zsock_new_router (endpoint);
+    assert_non_null (fx->router);
+    fx->unit = unitkit_new (endpoint, "U01");
+    assert_non_null (fx->unit);
+    fx->answer = ANSWER_ACCEPT;
+    unitkit_set_offer_handler (fx->unit, s_on_offer, fx);
+    unitkit_set_event_handler (fx->unit, s_on_event, fx);
+    unitkit_set_heartbeat (fx->unit, 50);
+    *state = fx;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    unitkit_destroy (&fx->unit);
+    zsock_destroy (&fx->router);
+    zframe_destroy (&fx->peer);
+    free (fx);
+    return 0;
+}
+
+//  Turn the kit until the fake dispatch receives a message of this type
+//  (heartbeats are skipped unless asked for). Returns 0 with msg filled, or
+//  -1 at the deadline. The peer's routing id is kept in fx->peer.
+static int
+s_expect (fixture_t *fx, const char *type, codec_msg_t *msg)
+{
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (zclock_mono () < deadline) {
+        if (fx->unit)
+            unitkit_poll (fx->unit, 5);
+        else
+            zclock_sleep (5);
+        while (zsock_events (fx->router) & ZMQ_POLLIN) {
+            assert_int_equal (codec_recv (fx->router, true, codec_unit, 65536, msg), 0);
+            zframe_destroy (&fx->peer);
+            fx->peer = zframe_dup (msg->identity);
+            if (streq (msg->type, type))
+                return 0;
+            codec_msg_reset (msg);
+        }
+    }
+    return -1;
+}
+
+//  Turn the kit until cond (fx) holds; fails the test at the deadline.
+#define UNTIL(cond) \
+    do { \
+        int64_t deadline_ = zclock_mono () + WAIT_MS; \
+        while (!(cond) && zclock_mono () < deadline_) { \
+            unitkit_poll (fx->unit, 5); \
+            while (zsock_events (fx->router) & ZMQ_POLLIN) \
+                zmsg_destroy (&(zmsg_t *) { zmsg_recv (fx->router) }); \
+        } \
+        assert_true (cond); \
+    } while (0)
+
+static void
+s_send (fixture_t *fx, const char *type, const ProtobufCMessage *body)
+{
+    assert_non_null (fx->peer);
+    assert_int_equal (codec_send (fx->router, fx->peer, type, body), 0);
+}
+
+static void
+s_send_welcome (fixture_t *fx, int heartbeat_ms)
+{
+    Gridcall__V1__Welcome welcome = GRIDCALL__V1__WELCOME__INIT;
+    char *held [] = { "C1", "C2" };
+    welcome.unit_id = "U01";
+    welcome.heartbeat_ms = heartbeat_ms;
+    welcome.held_cases = held;
+    welcome.n_held_cases = 2;
+    s_send (fx, "welcome", &welcome.base);
+}
+
+static void
+s_send_offer (fixture_t *fx, const char *offer_id, const char *case_id)
+{
+    Gridcall__V1__Offer offer = GRIDCALL__V1__OFFER__INIT;
+    offer.offer_id = (char *) offer_id;
+    offer.case_id = (char *) case_id;
+    offer.ledger_no = "TJ-20240501-0007";
+    offer.grid = "G01";
+    offer.category = "env.garbage";
+    offer.tier = GRIDCALL__V1__TIER__TIER_GRID;
+    offer.text = "垃圾桶满了";
+    offer.role = "lead";
+    s_send (fx, "offer", &offer.base);
+}
+
+static void
+s_send_ack (fixture_t *fx, const char *offer_id, const char *case_id, int state)
+{
+    Gridcall__V1__UnitAck ack = GRIDCALL__V1__UNIT_ACK__INIT;
+    ack.offer_id = (char *) offer_id;
+    ack.case_id = (char *) case_id;
+    ack.state = state;
+    s_send (fx, "ok", &ack.base);
+}
+
+static void
+s_send_error (fixture_t *fx, int code, const char *ref)
+{
+    assert_int_equal (codec_send_error (fx->router, fx->peer, code, ref, "test says %s",
+                                        codec_error_name (code)), 0);
+}
+
+//  Hello in, welcome out, kit connected.
+static void
+s_handshake (fixture_t *fx, int heartbeat_ms)
+{
+    codec_msg_t msg;
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_welcome (fx, heartbeat_ms);
+    UNTIL (unitkit_connected (fx->unit));
+}
+
+static void
+test_hello_welcome (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    assert_false (unitkit_connected (fx->unit));
+    assert_string_equal (unitkit_id (fx->unit), "U01");
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    Gridcall__V1__Hello *hello = (Gridcall__V1__Hello *) msg.body;
+    assert_string_equal (hello->unit_id, "U01");
+    assert_int_equal (hello->protocol, UNITKIT_PROTOCOL);
+    codec_msg_reset (&msg);
+
+    s_send_offer (fx, "O0", "C0");          //  out of turn: not welcomed yet
+    s_send_welcome (fx, 100);
+    UNTIL (unitkit_connected (fx->unit));
+    assert_int_equal (fx->offers, 0);
+    assert_int_equal (fx->events [UNITKIT_WELCOME], 1);
+    assert_int_equal (fx->held_count, 2);
+    assert_string_equal (fx->held_first, "C1");
+}
+
+static void
+test_heartbeats_flow (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    s_handshake (fx, 100);
+    //  dispatch heartbeats every 50 ms for 800 ms, 8 intervals of the unit
+    int heartbeats = 0;
+    int64_t start = zclock_mono ();
+    int64_t next_beat = start;
+    while (zclock_mono () < start + 800) {
+        unitkit_poll (fx->unit, 5);
+        if (zclock_mono () >= next_beat) {
+            Gridcall__V1__Heartbeat beat = GRIDCALL__V1__HEARTBEAT__INIT;
+            s_send (fx, "heartbeat", &beat.base);
+            next_beat += 50;
+        }
+        codec_msg_t msg;
+        while (zsock_events (fx->router) & ZMQ_POLLIN) {
+            assert_int_equal (codec_recv (fx->router, true, codec_unit, 65536, &msg), 0);
+            assert_string_equal (msg.type, "heartbeat");
+            heartbeats++;
+            codec_msg_reset (&msg);
+        }
+    }
+    //  one every 100 ms when idle; the kit never gave up on a live dispatch
+    assert_in_range (heartbeats, 4, 10);
+    assert_true (unitkit_connected (fx->unit));
+    assert_int_equal (fx->events [UNITKIT_LOST], 0);
+}
+
+static void
+test_offer_accept_progress_resolve (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    s_send_offer (fx, "O7", "C7");
+    assert_int_equal (s_expect (fx, "accept", &msg), 0);
+    assert_int_equal (fx->offers, 1);
+    assert_string_equal (fx->offer_id, "O7");
+    assert_string_equal (fx->offer_text, "垃圾桶满了");
+    assert_string_equal (fx->offer_role, "lead");
+    assert_int_equal (fx->offer_tier, GRIDCALL__V1__TIER__TIER_GRID);
+    Gridcall__V1__Accept *accept = (Gridcall__V1__Accept *) msg.body;
+    assert_string_equal (accept->offer_id, "O7");
+    assert_string_equal (accept->case_id, "C7");
+    codec_msg_reset (&msg);
+    assert_int_equal (unitkit_outbox_size (fx->unit), 1);
+
+    s_send_ack (fx, "O7", "C7", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_ACKED], 1);
+    assert_string_equal (fx->kind, "accept");
+    assert_string_equal (fx->event_offer, "O7");
+    assert_int_equal (fx->state, GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+
+    assert_int_equal (unitkit_progress (fx->unit, "O7", "C7", "crew on site"), 0);
+    assert_int_equal (unitkit_resolve (fx->unit, "O7", "C7", "bins emptied"), 0);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    Gridcall__V1__Progress *progress = (Gridcall__V1__Progress *) msg.body;
+    assert_string_equal (progress->offer_id, "O7");
+    assert_string_equal (progress->case_id, "C7");
+    assert_string_equal (progress->note, "crew on site");
+    codec_msg_reset (&msg);
+    assert_int_equal (s_expect (fx, "resolve", &msg), 0);
+    Gridcall__V1__Resolve *resolve = (Gridcall__V1__Resolve *) msg.body;
+    assert_string_equal (resolve->offer_id, "O7");
+    assert_string_equal (resolve->summary, "bins emptied");
+    codec_msg_reset (&msg);
+
+    s_send_ack (fx, "O7", "C7", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    s_send_ack (fx, "O7", "C7", GRIDCALL__V1__CASE_STATE__STATE_RESOLVED);
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_ACKED], 3);
+    assert_string_equal (fx->kind, "resolve");
+    assert_int_equal (fx->state, GRIDCALL__V1__CASE_STATE__STATE_RESOLVED);
+}
+
+static void
+test_decline_refused_as_stale (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    fx->answer = ANSWER_DECLINE;
+    s_handshake (fx, 1000);
+    s_send_offer (fx, "O8", "C8");
+    assert_int_equal (s_expect (fx, "decline", &msg), 0);
+    Gridcall__V1__Decline *decline = (Gridcall__V1__Decline *) msg.body;
+    assert_string_equal (decline->offer_id, "O8");
+    assert_string_equal (decline->case_id, "C8");
+    assert_int_equal (decline->reason, GRIDCALL__V1__DECLINE_REASON__DECLINE_NO_CAPACITY);
+    assert_string_equal (decline->note, "full");
+    codec_msg_reset (&msg);
+
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_STALE, "O8");
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_REFUSED], 1);
+    assert_int_equal (fx->code, GRIDCALL__V1__ERROR_CODE__ERROR_STALE);
+    assert_string_equal (fx->kind, "decline");
+    assert_true (unitkit_connected (fx->unit));
+}
+
+static void
+test_error_without_ref_refuses_oldest_reply (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    assert_int_equal (unitkit_progress (fx->unit, "O13", "C13", "first"), 0);
+    assert_int_equal (unitkit_progress (fx->unit, "O14", "C14", "second"), 0);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    codec_msg_reset (&msg);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    codec_msg_reset (&msg);
+    //  dispatch answers in order: an error naming no offer is the first one's
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_TEXT_TOO_LONG, "");
+    UNTIL (fx->events [UNITKIT_REFUSED] == 1);
+    assert_string_equal (fx->event_offer, "O13");
+    assert_int_equal (fx->code, GRIDCALL__V1__ERROR_CODE__ERROR_TEXT_TOO_LONG);
+    assert_int_equal (unitkit_outbox_size (fx->unit), 1);
+    assert_true (unitkit_connected (fx->unit));
+}
+
+static void
+test_unavailable_is_retried_in_order (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 100);
+    assert_int_equal (unitkit_accept (fx->unit, "O9", "C9"), 0);
+    assert_int_equal (s_expect (fx, "accept", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, "O9");
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (!(zsock_events (unitkit_socket (fx->unit)) & ZMQ_POLLIN) && zclock_mono () < deadline)
+        zclock_sleep (1);
+    unitkit_handle (fx->unit);
+    //  the accept waits for a retry; a later reply to the same offer waits
+    //  behind it, and the kit sleeps rather than spins meanwhile
+    assert_int_equal (unitkit_progress (fx->unit, "O9", "C9", "after the accept"), 0);
+    assert_true (unitkit_tick (fx->unit) > 0);
+    assert_int_equal (s_expect (fx, "accept", &msg), 0);
+    assert_string_equal (((Gridcall__V1__Accept *) msg.body)->offer_id, "O9");
+    codec_msg_reset (&msg);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    codec_msg_reset (&msg);
+    assert_int_equal (fx->events [UNITKIT_REFUSED], 0);
+    s_send_ack (fx, "O9", "C9", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    s_send_ack (fx, "O9", "C9", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_ACKED], 2);
+}
+
+static void
+test_reconnect_when_dispatch_goes_silent (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 50);
+    assert_true (unitkit_socket_changed (fx->unit));
+    assert_false (unitkit_socket_changed (fx->unit));
+    s_send_offer (fx, "O10", "C10");
+    assert_int_equal (s_expect (fx, "accept", &msg), 0);
+    codec_msg_reset (&msg);
+    zframe_t *first = zframe_dup (fx->peer);
+
+    //  dispatch says nothing more: 3 silent intervals and the kit lets go
+    UNTIL (fx->events [UNITKIT_LOST] == 1);
+    assert_false (unitkit_connected (fx->unit));
+    assert_null (unitkit_socket (fx->unit));
+    assert_true (unitkit_socket_changed (fx->unit));
+    assert_int_equal (unitkit_outbox_size (fx->unit), 1);
+
+    //  a fresh connection says hello again, and resends the unacked accept
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    assert_false (zframe_eq (first, fx->peer));
+    zframe_destroy (&first);
+    assert_non_null (unitkit_socket (fx->unit));
+    s_send_welcome (fx, 1000);
+    assert_int_equal (s_expect (fx, "accept", &msg), 0);
+    assert_string_equal (((Gridcall__V1__Accept *) msg.body)->offer_id, "O10");
+    codec_msg_reset (&msg);
+    assert_true (unitkit_connected (fx->unit));
+    s_send_ack (fx, "O10", "C10", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_WELCOME], 2);
+}
+
+static void
+test_no_answer_to_hello (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    UNTIL (fx->events [UNITKIT_LOST] == 1);
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    assert_false (unitkit_connected (fx->unit));
+}
+
+static void
+test_refused_hello_backs_off (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_UNIT, "");
+    UNTIL (fx->events [UNITKIT_REJECTED] == 1);
+    int64_t refused = zclock_mono ();
+    assert_int_equal (fx->code, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_UNIT);
+    assert_false (unitkit_connected (fx->unit));
+
+    //  the next hello waits the back-off, and the one after waits twice as long
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    assert_true (zclock_mono () - refused >= UNITKIT_BACKOFF_MIN_MS);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_UNIT, "");
+    UNTIL (fx->events [UNITKIT_REJECTED] == 2);
+    refused = zclock_mono ();
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    assert_true (zclock_mono () - refused >= 2 * UNITKIT_BACKOFF_MIN_MS);
+    assert_int_equal (fx->events [UNITKIT_LOST], 0);
+}
+
+static void
+test_dispatch_forgot_us (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    //  a restarted dispatch does not know this connection and says so
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL, "");
+    UNTIL (fx->events [UNITKIT_LOST] == 1);
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+}
+
+static void
+test_bad_input_is_ignored (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_append (zmsg, &(zframe_t *) { zframe_dup (fx->peer) });
+    zmsg_addstr (zmsg, "offer");
+    zmsg_addmem (zmsg, "\xff\xff\xff\xff", 4);
+    zmsg_addstr (zmsg, "third frame");
+    zmsg_send (&zmsg, fx->router);
+    zsock_send (fx->router, "fss", fx->peer, "nonsense", "body");
+    zsock_send (fx->router, "fsb", fx->peer, "offer", "\x0a\xff\x01", (size_t) 3);
+    s_send_offer (fx, "", "C11");           //  no offer id
+    s_send_welcome (fx, 1000);              //  out of turn
+    Gridcall__V1__Accept echo = GRIDCALL__V1__ACCEPT__INIT;
+    s_send (fx, "accept", &echo.base);      //  a unit's message, out of place
+    s_send_ack (fx, "O404", "C404", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    s_send_offer (fx, "O11", "C11");
+    assert_int_equal (s_expect (fx, "accept", &msg), 0);
+    assert_string_equal (((Gridcall__V1__Accept *) msg.body)->offer_id, "O11");
+    codec_msg_reset (&msg);
+    assert_int_equal (fx->offers, 1);
+    assert_true (unitkit_connected (fx->unit));
+    assert_int_equal (fx->events [UNITKIT_ACKED], 0);
+    assert_int_equal (fx->events [UNITKIT_WELCOME], 1);
+}
+
+static void
+test_replies_wait_for_welcome (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    assert_int_equal (unitkit_accept (fx->unit, "", "C1"), -1);
+    assert_int_equal (unitkit_accept (fx->unit, "O1", NULL), -1);
+    assert_int_equal (unitkit_progress (fx->unit, "O1", "C1", "\xc3\x28"), -1);
+    char *long_note = calloc (1, UNITKIT_NOTE_MAX + 2);
+    memset (long_note, 'x', UNITKIT_NOTE_MAX + 1);
+    assert_int_equal (unitkit_resolve (fx->unit, "O1", "C1", long_note), -1);
+    long_note [UNITKIT_NOTE_MAX] = 0;
+    assert_int_equal (unitkit_resolve (fx->unit, "O1", "C1", long_note), 0);
+    free (long_note);
+    assert_int_equal (unitkit_outbox_size (fx->unit), 1);
+    assert_int_equal (unitkit_progress (fx->unit, "O12", "C12", "queued before welcome"), 0);
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_welcome (fx, 1000);
+    assert_int_equal (s_expect (fx, "resolve", &msg), 0);
+    codec_msg_reset (&msg);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    assert_string_equal (((Gridcall__V1__Progress *) msg.body)->note, "queued before welcome");
+    codec_msg_reset (&msg);
+}
+
+static void
+test_bye_on_destroy (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    unitkit_destroy (&fx->unit);
+    assert_null (fx->unit);
+    assert_int_equal (s_expect (fx, "bye", &msg), 0);
+    codec_msg_reset (&msg);
+}
+
+//  Two kits in one zpoller, the way unit_sim runs a hundred.
+static void
+test_two_units_one_poller (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    unitkit_t *other = unitkit_new (zsock_endpoint (fx->router), "U02");
+    assert_non_null (other);
+    unitkit_t *units [] = { fx->unit, other };
+    zpoller_t *poller = NULL;
+    int welcomed = 0;
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (welcomed < 2 && zclock_mono () < deadline) {
+        bool changed = !poller;
+        for (int i = 0; i < 2; i++)
+            changed |= unitkit_socket_changed (units [i]);
+        if (changed) {
+            zpoller_destroy (&poller);
+            poller = zpoller_new (fx->router, NULL);
+            for (int i = 0; i < 2; i++)
+                if (unitkit_socket (units [i]))
+                    zpoller_add (poller, unitkit_socket (units [i]));
+        }
+        void *which = zpoller_wait (poller, 10);
+        if (which == fx->router) {
+            codec_msg_t msg;
+            assert_int_equal (codec_recv (fx->router, true, codec_unit, 65536, &msg), 0);
+            if (streq (msg.type, "hello")) {
+                zframe_destroy (&fx->peer);
+                fx->peer = zframe_dup (msg.identity);
+                s_send_welcome (fx, 1000);
+            }
+            codec_msg_reset (&msg);
+        }
+        welcomed = 0;
+        for (int i = 0; i < 2; i++) {
+            unitkit_handle (units [i]);
+            unitkit_tick (units [i]);
+            welcomed += unitkit_connected (units [i]);
+        }
+    }
+    assert_int_equal (welcomed, 2);
+    zpoller_destroy (&poller);
+    unitkit_destroy (&other);
+}
+
+int
+main (void)
+{
+    gc_log_init ("test_unitkit", GC_LOG_ERROR);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_hello_welcome, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_heartbeats_flow, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_offer_accept_progress_resolve, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_decline_refused_as_stale, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_error_without_ref_refuses_oldest_reply, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unavailable_is_retried_in_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reconnect_when_dispatch_goes_silent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_no_answer_to_hello, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_refused_hello_backs_off, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_dispatch_forgot_us, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_input_is_ignored, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_replies_wait_for_welcome, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bye_on_destroy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_two_units_one_poller, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
