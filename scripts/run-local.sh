@@ -31,6 +31,7 @@ stop() {
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     scripts/redis-local.sh stop "$var/redis"
     echo "stopped; data kept in $var/redis (AOF)"
+    exit 0
 }
 trap stop INT TERM EXIT
 
@@ -84,4 +85,4 @@ watch it:
 Ctrl-C stops everything.
 INFO
 wait -n "${pids[@]}" || true
-echo "a process stopped; see $var/log/"
+echo "a process of the cluster stopped on its own; see $var/log/"
