@@ -10,9 +10,10 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 COMMON_SRC := $(wildcard services/common/*.c)
 UNITKIT_SRC := $(filter-out services/unitkit/unit_sim.c services/unitkit/unit_example.c,$(wildcard services/unitkit/*.c))
-GEN_SRC    := $(GEN)/gridcall.pb-c.c
+GEN_SRC    = $(PROTO_GEN)
 LIB        := $(BUILD)/libgridcall.a
-LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC) $(UNITKIT_SRC)) $(BUILD)/obj/gen/gridcall.pb-c.o
+LIB_OBJ    = $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC) $(UNITKIT_SRC)) \
+             $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_GEN))
 
 DAEMONS := intake dispatch escalate notify report
 BINS    := $(addprefix $(BUILD)/gridcall-,$(DAEMONS)) $(BUILD)/gridcall $(BUILD)/gridcall-unit-sim \
@@ -22,29 +23,38 @@ PYGEN   := tests/integration/gen/gridcall_pb2.py
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .SECONDEXPANSION:
+.SECONDARY:
 .PHONY: all deps run test test-unit test-integration bench clean check-config
 all: $(BINS) $(PYGEN)
 
 deps:
 	@scripts/bootstrap.sh
 
-$(GEN)/gridcall.pb-c.c $(GEN)/gridcall.pb-c.h: proto/gridcall.proto
+# The wire contract: every file of proto/ (package gridcall.v1).
+PROTO_SRC := $(sort $(wildcard proto/*.proto))
+PROTO_GEN := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTO_SRC))
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)
-	protoc-c --c_out=$(GEN) -Iproto proto/gridcall.proto
+	protoc-c --c_out=$(GEN) -Iproto $<
 
-$(GEN)/gridcall_lua.h: services/common/lua/gridcall.lua
+# The Redis function library: the files of services/common/lua in name order.
+LUA_SRC := $(sort $(wildcard services/common/lua/*.lua))
+$(GEN)/gridcall.lua: $(LUA_SRC)
 	@mkdir -p $(GEN)
+	cat $(LUA_SRC) > $@
+
+$(GEN)/gridcall_lua.h: $(GEN)/gridcall.lua
 	scripts/embed.sh gridcall_lua $< > $@
 
-$(PYGEN): proto/gridcall.proto
+$(PYGEN): $(PROTO_SRC)
 	@mkdir -p $(dir $@)
-	protoc --python_out=$(dir $@) -Iproto proto/gridcall.proto
+	protoc --python_out=$(dir $@) -Iproto $(PROTO_SRC)
 
 $(BUILD)/obj/gen/%.o: $(GEN)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE $(INCLUDES) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(GEN)/gridcall.pb-c.h $(GEN)/gridcall_lua.h $(wildcard services/*/*.h)
+$(BUILD)/obj/%.o: %.c $(PROTO_GEN:.c=.h) $(GEN)/gridcall_lua.h $(wildcard services/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
 

@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "build" / "gridcall-report"
-LUA = ROOT / "services" / "common" / "lua" / "gridcall.lua"
+LUA = ROOT / "build" / "gen" / "gridcall.lua"  # the lua/ files joined by make
 
 #  A street small enough to read: two grids, one category, one unit. Units
 #  carry the explicit fields gc_dir_load reads (the C normaliser's output).

@@ -1,0 +1,140 @@
+-- Cases: registration, verification, evaluation, reads, the pending-set claim.
+
+-- register(P, idem, grid, category, text, channel, reporter, building,
+--          location, scale, idem_ttl_s)
+local function register(keys, a)
+  local P, idem, grid, category = a[1], a[2], a[3], a[4]
+  local scale = tonumber(a[10]) or 1
+  local ikey = P .. 'idem:' .. idem
+  local seen = redis.call('GET', ikey)
+  if seen then
+    local c = hgetall(P .. 'case:' .. seen)
+    if c then return ok(case_reply(c, { duplicate = true, ledger = c.ledger })) end
+  end
+  local g = hgetall(P .. 'dir:grid:' .. grid)
+  if not g then return fail('UNKNOWN_GRID', 'grid "' .. grid .. '" is not in the directory') end
+  local cat = hgetall(P .. 'dir:cat:' .. category)
+  if not cat then
+    return fail('UNKNOWN_CATEGORY', 'category "' .. category .. '" is not in the directory')
+  end
+  local now = now_ms()
+  local offset = tonumber(redis.call('HGET', P .. 'dir:street', 'utc_offset_minutes')) or 0
+  local code = redis.call('HGET', P .. 'dir:street', 'code') or 'GC'
+  local day = ymd(math.floor((now + offset * 60000) / 86400000))
+  local seq = redis.call('INCR', P .. 'seq:day:' .. day)
+  local id = string.format('%s-%s-%06d', code, day, seq)
+  local tier = tonumber(cat.start_tier)
+  local c = { id = id, ledger = id, grid = grid, community = g.community,
+              category = category, text = a[5], channel = a[6], reporter = a[7],
+              building = a[8], location = a[9], tier = tier, unit = '',
+              created = now, version = 0, _now = now, idem = idem }
+  start_clock(P, c, now, scale)
+  move_state(P, c, 'REGISTERED')
+  save(P, c, { 'id', 'ledger', 'grid', 'community', 'category', 'text', 'channel',
+               'reporter', 'building', 'location', 'tier', 'unit', 'created',
+               'resolve_by', 'idem' })
+  redis.call('SET', ikey, id, 'EX', tonumber(a[11]) or 86400)
+  for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:community:' .. g.community,
+                       'idx:category:' .. category }) do
+    redis.call('ZADD', P .. k, now, id)
+  end
+  route_new(P, c)
+  total(P, 'reported')
+  redis.call('HINCRBY', P .. 'stats:reported_category', category, 1)
+  log_event(P, c, 'registered', a[7], 'tier ' .. TIERS[tier] .. ', channel ' .. a[6])
+  local jobs = {}
+  notify(P, c, 'case.registered', 'grid:' .. grid, nil, jobs)
+  return ok(case_reply(c, { duplicate = false, ledger = id, jobs = jobs }))
+end
+
+-- verify(P, case_id, pass, note, who, scale)
+local function verify(keys, a)
+  local P, id, pass, note, who = a[1], a[2], a[3] == '1', a[4], a[5]
+  local c = load_case(P, id)
+  if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  if pass and (c.state == 'VERIFIED' or c.state == 'CLOSED') then
+    return ok(case_reply(c, { duplicate = true }))
+  end
+  if c.state ~= 'RESOLVED' then
+    return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ', not RESOLVED')
+  end
+  local jobs = {}
+  if pass then
+    move_state(P, c, 'VERIFIED')
+    log_event(P, c, 'verified', who, note)
+    move_state(P, c, 'CLOSED')
+    c.closed = c._now
+    save(P, c, { 'closed' })
+    total(P, 'closed')
+    log_event(P, c, 'closed', who, '')
+    notify(P, c, 'case.closed', 'reporter:' .. (c.reporter or ''), nil, jobs)
+  else
+    move_state(P, c, 'REOPENED')
+    c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0
+    start_clock(P, c, c._now, tonumber(a[6]) or 1)
+    save(P, c, { 'unit', 'offer_id', 'offer_unit', 'offer_by', 'resolve_by' })
+    redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
+    total(P, 'reopened')
+    log_event(P, c, 'reopened', who, note)
+    notify(P, c, 'case.reopened', 'grid:' .. c.grid, note, jobs)
+  end
+  return ok(case_reply(c, { jobs = jobs, redispatch = not pass }))
+end
+
+-- evaluate(P, case_id, score, comment, who)
+local function evaluate(keys, a)
+  local P, id, score = a[1], a[2], tonumber(a[3])
+  local c = load_case(P, id)
+  if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  if c.state ~= 'CLOSED' then
+    return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ', not CLOSED')
+  end
+  if c.satisfaction and c.satisfaction ~= '' then
+    if tonumber(c.satisfaction) == score then return ok(case_reply(c, { duplicate = true })) end
+    return fail('WRONG_STATE', 'case ' .. id .. ' was already evaluated')
+  end
+  c.satisfaction = score
+  save(P, c, { 'satisfaction' })
+  total(P, 'evaluated'); total(P, 'satisfaction_sum', score)
+  log_event(P, c, 'evaluated', a[5], score .. '/5' .. (a[4] ~= '' and (': ' .. a[4]) or ''))
+  return ok(case_reply(c, {}))
+end
+
+-- case_get(P, case_id): the case and its timeline.
+local function case_get(keys, a)
+  local c = hgetall(a[1] .. 'case:' .. a[2])
+  if not c then return fail('UNKNOWN_CASE', 'no case ' .. a[2]) end
+  c.timeline = redis.call('LRANGE', a[1] .. 'case:' .. a[2] .. ':log', 0, -1)
+  return ok({ case = c })
+end
+
+local function stats(keys, a)
+  local P = a[1]
+  local t = { now = now_ms() }
+  for _, k in ipairs({ 'state', 'open_tier', 'open_grid', 'open_category', 'total',
+                       'reported_category' }) do
+    t[k] = hgetall(P .. 'stats:' .. k) or {}
+  end
+  t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
+                notify = redis.call('ZCARD', P .. 'pending:notify') }
+  t.timers = redis.call('ZCARD', P .. 'timers')
+  t.dead = { notify = redis.call('ZCARD', P .. 'dead:notify') }
+  return cjson.encode(t)
+end
+
+-- claim(P, stage, lease_ms, max): lease due items of pending:<stage> by
+-- bumping their score, so another instance does not take them meanwhile.
+local function claim(keys, a)
+  local P, key = a[1], a[1] .. 'pending:' .. a[2]
+  local now = now_ms()
+  local due = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, tonumber(a[4]))
+  for _, m in ipairs(due) do redis.call('ZADD', key, 'XX', now + tonumber(a[3]), m) end
+  return ok({ items = due, now = now })
+end
+
+redis.register_function('gc_register', register)
+redis.register_function('gc_claim', claim)
+redis.register_function('gc_verify', verify)
+redis.register_function('gc_evaluate', evaluate)
+redis.register_function{ function_name = 'gc_case_get', callback = case_get, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'gc_stats', callback = stats, flags = { 'no-writes' } }

@@ -1,0 +1,56 @@
+-- The directory as Redis holds it.
+
+-- dir_load(P, json): replace the directory with a validated one (the CLI
+-- validates it in C first). Unit load counters survive a reload.
+local function dir_load(keys, a)
+  local P = a[1]
+  local d = cjson.decode(a[2])
+  local old = redis.call('SMEMBERS', P .. 'dir:grids')
+  for _, g in ipairs(old) do redis.call('DEL', P .. 'dir:grid:' .. g) end
+  for _, c in ipairs(redis.call('SMEMBERS', P .. 'dir:cats')) do
+    redis.call('DEL', P .. 'dir:cat:' .. c)
+  end
+  redis.call('DEL', P .. 'dir:grids', P .. 'dir:cats', P .. 'dir:units', P .. 'dir:street')
+  local s = d.street
+  redis.call('HSET', P .. 'dir:street', 'id', s.id, 'code', s.code, 'name', s.name,
+             'utc_offset_minutes', s.utc_offset_minutes or 0)
+  for _, g in ipairs(d.grids) do
+    redis.call('HSET', P .. 'dir:grid:' .. g.id, 'name', g.name, 'community', g.community)
+    redis.call('SADD', P .. 'dir:grids', g.id)
+  end
+  for _, c in ipairs(d.categories) do
+    local args = { 'name', c.name, 'kind', c.kind,
+                   'start_tier', ({ GRID = 1, COMMUNITY = 2, STREET = 3, DISTRICT = 4 })[c.start_tier] }
+    for i, t in ipairs(TIERS) do
+      if c.limits_minutes[t] then
+        table.insert(args, 'limit_' .. i); table.insert(args, c.limits_minutes[t])
+      end
+    end
+    redis.call('HSET', P .. 'dir:cat:' .. c.code, unpack(args))
+    redis.call('SADD', P .. 'dir:cats', c.code)
+  end
+  for _, u in ipairs(d.units) do
+    redis.call('HSET', P .. 'unit:' .. u.id, 'name', u.name, 'capacity', u.capacity,
+               'responsible', u.responsible or '')
+    redis.call('HSETNX', P .. 'unit:' .. u.id, 'open', 0)
+    redis.call('SADD', P .. 'dir:units', u.id)
+  end
+  redis.call('SET', P .. 'dir:json', a[2])
+  local v = redis.call('INCR', P .. 'dir:version')
+  return ok({ version = v, grids = #d.grids, categories = #d.categories, units = #d.units })
+end
+
+local function dir_get(keys, a)
+  local js = redis.call('GET', a[1] .. 'dir:json')
+  if not js then return fail('NO_DIRECTORY', 'no directory loaded; run gridcall directory load FILE') end
+  return ok({ version = tonumber(redis.call('GET', a[1] .. 'dir:version')), json = js })
+end
+
+-- dir_version(P): the directory's version, to notice a reload cheaply.
+local function dir_version(keys, a)
+  return ok({ version = tonumber(redis.call('GET', a[1] .. 'dir:version')) or 0 })
+end
+
+redis.register_function('gc_dir_load', dir_load)
+redis.register_function{ function_name = 'gc_dir_version', callback = dir_version, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'gc_dir_get', callback = dir_get, flags = { 'no-writes' } }
