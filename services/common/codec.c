@@ -208,7 +208,8 @@ codec_check_text (const char *field, const char *text, size_t max,
 
 static const char *s_tiers [] = { "", "GRID", "COMMUNITY", "STREET", "DISTRICT" };
 static const char *s_states [] = { "", "REPORTED", "REGISTERED", "DISPATCHED", "ACCEPTED",
-    "RESOLVED", "VERIFIED", "CLOSED", "REJECTED", "DUPLICATE", "REOPENED", "ESCALATED" };
+    "RESOLVED", "VERIFIED", "CLOSED", "REJECTED", "DUPLICATE", "REOPENED", "ESCALATED",
+    "ORDERED", "PARKED" };
 static const char *s_channels [] = { "", "GRID_WORKER", "RESIDENT_APP", "HOTLINE",
     "SERVICE_CARD", "OPEN311", "OPERATOR" };
 static const char *s_errors [] = { "", "MALFORMED", "UNKNOWN_TYPE", "MISSING_FIELD",
