@@ -101,6 +101,7 @@ test-integration: all
 
 bench: deps all $(BUILD)/gridcall-bench
 	@scripts/bench.sh
+	@for b in scripts/bench-*.sh; do [ -x "$$b" ] || continue; "$$b" || exit 1; done
 
 check-config: all
 	@for d in $(DAEMONS); do $(BUILD)/gridcall-$$d -c deploy/gridcall-$$d.conf --check-config || exit 1; done

@@ -13,6 +13,7 @@ joint category) in every grid, one of them without a duty rota.
 
 Usage: scripts/gen-directory.py [OUTPUT]   (default deploy/tianjiao/directory.json)
 """
+import datetime
 import json
 import random
 import sys
@@ -96,6 +97,50 @@ CATEGORIES = [
     ("property.illegal_construction", "违章搭建", "incident", "COMMUNITY",
      {"COMMUNITY": 1440, "STREET": 2880, "DISTRICT": 7200}, 1),
 ]
+
+# Clocks: categories whose time limits count working time (the calendar
+# below); every other category runs on wall time (emergencies, daily crews).
+WORKING_TIME = {"svc.legal", "svc.employment", "svc.psych", "svc.notary", "svc.meal",
+                "svc.eldercare", "svc.health", "svc.housekeeping", "svc.tutoring",
+                "infra.road", "dispute.family", "dispute.lending",
+                "property.illegal_construction"}
+# The community call: how many units a climb summons at a tier, where more
+# than the category's joint_units (lead plus assisting units).
+JOINT_BY_TIER = {
+    "safety.fire_hazard": {"STREET": 2, "DISTRICT": 3},
+    "safety.gas_leak": {"DISTRICT": 2},
+    "dispute.neighbour": {"STREET": 2, "DISTRICT": 2},
+    "infra.water_leak": {"DISTRICT": 2},
+}
+# Reminder (yellow) at this fraction of a tier's limit; emergencies earlier.
+REMINDER = {"safety.gas_leak": 0.5, "infra.water_leak": 0.5, "infra.power": 0.5}
+
+
+def days(first, last=None):
+    """ISO dates from first to last (inclusive), "YYYY-MM-DD"."""
+    d0 = datetime.date.fromisoformat(first)
+    d1 = datetime.date.fromisoformat(last or first)
+    return [(d0 + datetime.timedelta(n)).isoformat() for n in range((d1 - d0).days + 1)]
+
+
+# The working calendar: office hours Monday to Friday, and the 2026
+# statutory holidays with their make-up working days (调休), as the State
+# Council's notice for 2026 sets them.
+CALENDAR = {
+    "working_hours": [{"weekday": d, "from": f, "to": t}
+                      for d in (1, 2, 3, 4, 5) for f, t in (("08:30", "12:00"),
+                                                           ("14:30", "18:00"))],
+    "holidays": (days("2026-01-01", "2026-01-03")          # 元旦
+                 + days("2026-02-15", "2026-02-23")        # 春节
+                 + days("2026-04-04", "2026-04-06")        # 清明节
+                 + days("2026-05-01", "2026-05-05")        # 劳动节
+                 + days("2026-06-19", "2026-06-21")        # 端午节
+                 + days("2026-09-25", "2026-09-27")        # 中秋节
+                 + days("2026-10-01", "2026-10-07")),      # 国庆节
+    "makeup_days": ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09",
+                    "2026-09-20", "2026-10-10"],
+    "makeup_weekday": 1,
+}
 
 WEEKDAYS = [1, 2, 3, 4, 5]
 OFFICE_HOURS = [{"weekday": d, "from": f, "to": t}
@@ -273,6 +318,16 @@ unit("东胜区市场监督管理局", "government", [S, D], ["property.service"
      capacity=15)
 
 
+def category(code, name, kind, start, limits, joint):
+    out = {"code": code, "name": name, "kind": kind, "start_tier": start,
+           "limits_minutes": limits, "joint_units": joint,
+           "clock": "working" if code in WORKING_TIME else "wall",
+           "reminder_fraction": REMINDER.get(code, 0.75)}
+    if code in JOINT_BY_TIER:
+        out["joint_by_tier"] = JOINT_BY_TIER[code]
+    return out
+
+
 def build():
     """The whole document, grids and buildings invented per community."""
     doc = {
@@ -281,10 +336,8 @@ def build():
                    "city": "鄂尔多斯市", "utc_offset_minutes": 480},
         "communities": [{"id": c[0], "name": c[1]} for c in COMMUNITIES],
         "grids": [],
-        "categories": [
-            {"code": code, "name": name, "kind": kind, "start_tier": start,
-             "limits_minutes": limits, "joint_units": joint}
-            for code, name, kind, start, limits, joint in CATEGORIES],
+        "calendar": CALENDAR,
+        "categories": [category(*c) for c in CATEGORIES],
         "units": units,
     }
     number = 0
@@ -314,8 +367,8 @@ def check(doc):
             or gid in cov.get("grids", [])
 
     for cat in doc["categories"]:
-        need = max(2, cat["joint_units"])
         for tier in TIERS[TIERS.index(cat["start_tier"]):]:
+            need = max(2, cat.get("joint_by_tier", {}).get(tier, cat["joint_units"]))
             for gid in grid_community:
                 fit = [u for u in doc["units"] if tier in u["tiers"]
                        and cat["code"] in u["categories"] and covers(u, gid)]

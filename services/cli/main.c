@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli_commands.h"
+#include "cli_units.h"
+#include "cli_timers.h"
 #include "config.h"
 #include "log.h"
 
@@ -29,6 +31,12 @@ static const command_t s_commands [] = {
     { "stats", cli_stats, "stats [--json]                live counts" },
     { "verify", cli_verify, "verify ID --pass|--fail [--note TEXT]" },
     { "evaluate", cli_evaluate, "evaluate ID SCORE [--comment TEXT]" },
+    { "extend", cli_extend, "extend ID --until TIME|--approve|--refuse --reason TEXT   case deadlines" },
+    { "park", cli_park, "park ID --until DATE --reason TEXT  park a case until its review date" },
+    { "unpark", cli_unpark, "unpark ID [--reason TEXT]    bring a parked case back now" },
+    { "clock", cli_clock, "clock [--set TIME]            the case clock (demos and tests)" },
+    { "route", cli_route, "route --grid G --category C [--tier T] [--at TIME] [--all]  who would get it" },
+    { "order", cli_order, "order place ID [--who NAME] | order list   service-card orders" },
     { "simulate", cli_simulate, "simulate reports [--rate N] [--count N] [--directory FILE]" },
     { NULL, NULL, NULL }
 };

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "gridcall.pb-c.h"
+#include "timers.pb-c.h"
 
 #define CODEC_TYPE_MAX 32
 

@@ -114,26 +114,28 @@ gc_mono_ms (void)
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void
+int
 gc_wake_notify (void *push, const json_t *reply)
 {
+    int dropped = 0;
     size_t i;
     json_t *job;
     json_array_foreach (json_object_get (reply, "jobs"), i, job) {
         Gridcall__V1__JobRef ref = GRIDCALL__V1__JOB_REF__INIT;
         ref.job_id = (char *) json_string_value (job);
-        if (ref.job_id)
-            codec_send (push, NULL, "notify.job", &ref.base);
+        if (ref.job_id && codec_send (push, NULL, "notify.job", &ref.base))
+            dropped++;
     }
+    return dropped;
 }
 
-void
+int
 gc_wake_dispatch (void *push, const char *case_id, int version)
 {
     Gridcall__V1__CaseRef ref = GRIDCALL__V1__CASE_REF__INIT;
     ref.case_id = (char *) case_id;
     ref.version = (uint32_t) version;
-    codec_send (push, NULL, "case.dispatch", &ref.base);
+    return codec_send (push, NULL, "case.dispatch", &ref.base) ? 1 : 0;
 }
 
 static void *
@@ -145,9 +147,15 @@ s_socket (int type, const char *endpoint, const char *who, bool bind)
         return NULL;
     }
     zsock_set_linger (sock, 1000);
-    //  a PUSH with no peer must not block the loop: drop to the pending set
-    if (type == ZMQ_PUSH)
+    //  a PUSH with no peer must not block the loop: a wake-up it cannot
+    //  queue is dropped, and the pending set in Redis still has the work.
+    //  Deep queues keep bursts from dropping many (a wake-up is ~30 bytes).
+    if (type == ZMQ_PUSH) {
         zsock_set_sndtimeo (sock, 0);
+        zsock_set_sndhwm (sock, 100000);
+    }
+    if (type == ZMQ_PULL)
+        zsock_set_rcvhwm (sock, 100000);
     int rc = bind ? zsock_bind (sock, "%s", endpoint) : zsock_connect (sock, "%s", endpoint);
     if (rc < 0) {
         log_error ("%s: %s() \"%s\" failed: %s", who, bind ? "bind" : "connect", endpoint,

@@ -29,9 +29,11 @@ int gc_daemon_main (int argc, char **argv, const char *name, const cfg_option_t 
 long long gc_mono_ms (void);
 
 //  After a commit: push a "notify.job" JobRef for each id in reply.jobs.
-void gc_wake_notify (void *push, const json_t *reply);
-//  Push a "case.dispatch" CaseRef for one case.
-void gc_wake_dispatch (void *push, const char *case_id, int version);
+//  Returns how many could not be queued (the sweep will find them).
+int gc_wake_notify (void *push, const json_t *reply);
+//  Push a "case.dispatch" CaseRef for one case. Returns 1 when it could
+//  not be queued, else 0.
+int gc_wake_dispatch (void *push, const char *case_id, int version);
 
 //  Create a socket and bind or connect it to endpoint. Returns the socket or
 //  NULL with a log line. Linger is set so queued messages get a chance.

@@ -21,6 +21,7 @@
 #define DIR_CAPACITY_MAX 10000              //  most open cases of one unit
 #define DIR_JOINT_MAX   10                  //  most units on one joint case
 #define DIR_PATH_MAX    192                 //  longest path in a message
+#define DIR_REMINDER_DEFAULT 0.75           //  reminder fraction when not given
 
 struct _directory_t {
     json_t *root;                   //  normalised document; owns every string
@@ -41,6 +42,8 @@ struct _directory_t {
     size_t category_count;          //  at least one
     dir_unit_t *units;              //  each unit owns its three arrays
     size_t unit_count;              //  at least one
+    dir_calendar_t calendar;        //  owns its three arrays
+    bool has_calendar;              //  false: no "calendar" section
 };
 
 //  Where the parser is, for messages; the first problem goes to err.
@@ -307,8 +310,147 @@ parse_clock (const char *text, bool end_of_day)
 }
 
 
+//  Parse "YYYY-MM-DD" (a real date, years 1970..2199) into its parts;
+//  -1 when malformed.
+static int
+parse_date (const char *text, int *year, int *month, int *day)
+{
+    static const int lengths [] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (strlen (text) != 10 || text [4] != '-' || text [7] != '-')
+        return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (text [i] < '0' || text [i] > '9'))
+            return -1;
+    *year = atoi (text);
+    *month = atoi (text + 5);
+    *day = atoi (text + 8);
+    if (*year < 1970 || *year > 2199 || *month < 1 || *month > 12 || *day < 1)
+        return -1;
+    bool leap = (*year % 4 == 0 && *year % 100 != 0) || *year % 400 == 0;
+    int length = lengths [*month - 1] + (*month == 2 && leap? 1: 0);
+    return *day <= length? 0: -1;
+}
+
+//  Read the array member key of object as duty or working slots
+//  ({"weekday", "from", "to"}) into *slots (the caller frees). An absent
+//  or empty array gives no slots; required refuses that. Returns 0 or -1.
+static int
+parse_slots (parse_t *p, json_t *object, const char *key, bool required,
+             dir_slot_t **slots, size_t *count)
+{
+    static const char *const keys [] = { "weekday", "from", "to", NULL };
+    json_t *list, *slot_json;
+    const char *from, *to;
+    size_t i;
+    if (get_member (p, object, key, JSON_ARRAY, required, &list))
+        return -1;
+    if (!list || json_array_size (list) == 0)
+        return 0;
+    *slots = calloc (json_array_size (list), sizeof (dir_slot_t));
+    if (!*slots)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, key);
+    json_array_foreach (list, i, slot_json) {
+        dir_slot_t *slot = &(*slots) [i];
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, slot_json)
+        ||  check_keys (p, slot_json, keys)
+        ||  get_int (p, slot_json, "weekday", 1, 7, true, &slot->weekday)
+        ||  get_string (p, slot_json, "from", STR_TEXT, true, &from)
+        ||  get_string (p, slot_json, "to", STR_TEXT, true, &to))
+            return -1;
+        size_t field_mark = path_key (p, "from");
+        slot->from_minute = parse_clock (from, false);
+        if (slot->from_minute < 0)
+            return fail (p, "\"%s\" is not a time of day \"HH:MM\" (00:00..23:59)", from);
+        path_pop (p, field_mark);
+        path_key (p, "to");
+        slot->to_minute = parse_clock (to, true);
+        if (slot->to_minute < 0)
+            return fail (p, "\"%s\" is not a time of day \"HH:MM\" (00:00..24:00)", to);
+        if (slot->to_minute <= slot->from_minute)
+            return fail (p, "\"%s\" is not after from \"%s\"", to, from);
+        (*count)++;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  Read the optional array member key as unique dates "YYYY-MM-DD" into
+//  *dates (the caller frees); seen catches a date listed twice here or in
+//  an earlier list. Returns 0 or -1.
+static int
+parse_dates (parse_t *p, json_t *object, const char *key, json_t *seen,
+             const char ***dates, size_t *count)
+{
+    json_t *list, *value;
+    size_t i;
+    int year, month, day;
+    if (get_member (p, object, key, JSON_ARRAY, false, &list))
+        return -1;
+    if (!list || json_array_size (list) == 0)
+        return 0;
+    *dates = calloc (json_array_size (list), sizeof (char *));
+    if (!*dates)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, key);
+    json_array_foreach (list, i, value) {
+        const char *text;
+        size_t item_mark = path_index (p, i);
+        if (check_string (p, value, STR_ID, &text))
+            return -1;
+        if (parse_date (text, &year, &month, &day))
+            return fail (p, "\"%s\" is not a date \"YYYY-MM-DD\"", text);
+        json_t *first = json_object_get (seen, text);
+        if (first)
+            return fail (p, "date \"%s\" listed twice (first at %s)", text,
+                         json_string_value (first));
+        if (json_object_set_new (seen, text, json_string (p->path)))
+            return fail (p, "out of memory");
+        path_pop (p, item_mark);
+        (*dates) [(*count)++] = text;
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+
 //  ---------------------------------------------------------------------
 //  One validation function per section
+
+//  The optional working calendar: working hours, holidays, make-up days.
+static int
+parse_calendar (parse_t *p, directory_t *self, json_t *root)
+{
+    static const char *const keys [] = {
+        "working_hours", "holidays", "makeup_days", "makeup_weekday", NULL
+    };
+    json_t *calendar;
+    if (get_member (p, root, "calendar", JSON_OBJECT, false, &calendar))
+        return -1;
+    if (!calendar)
+        return 0;
+    dir_calendar_t *cal = &self->calendar;
+    self->has_calendar = true;
+    cal->makeup_weekday = 1;
+    json_t *seen = json_object ();
+    if (!seen)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, "calendar");
+    int rc = -1;
+    if (check_keys (p, calendar, keys)
+    ||  parse_slots (p, calendar, "working_hours", true, &cal->hours, &cal->hour_count)
+    ||  parse_dates (p, calendar, "holidays", seen, &cal->holidays, &cal->holiday_count)
+    ||  parse_dates (p, calendar, "makeup_days", seen, &cal->makeup_days, &cal->makeup_count)
+    ||  get_int (p, calendar, "makeup_weekday", 1, 7, false, &cal->makeup_weekday))
+        goto cleanup;
+    path_pop (p, mark);
+    rc = 0;
+cleanup:
+    json_decref (seen);
+    return rc;
+}
 
 //  The street: ids, names and its UTC offset.
 static int
@@ -458,15 +600,65 @@ parse_limits (parse_t *p, json_t *item, dir_category_t *category)
     return 0;
 }
 
-//  The categories: unique codes, kind, start tier, limits, joint units.
+//  Optional per-tier joint rule: tier -> units (1..DIR_JOINT_MAX), only
+//  for tiers from the start tier up.
+static int
+parse_joint_by_tier (parse_t *p, json_t *item, dir_category_t *category)
+{
+    json_t *joint, *value;
+    const char *key;
+    if (get_member (p, item, "joint_by_tier", JSON_OBJECT, false, &joint))
+        return -1;
+    if (!joint)
+        return 0;
+    size_t mark = path_key (p, "joint_by_tier");
+    json_object_foreach (joint, key, value) {
+        int tier = dir_tier_parse (key);
+        if (tier == 0) {
+            path_push (p, ".%.64s", key);
+            return fail (p, "unknown tier (use GRID, COMMUNITY, STREET or DISTRICT)");
+        }
+        if (tier < category->start_tier) {
+            path_push (p, ".%.64s", key);
+            return fail (p, "below start_tier %s", dir_tier_name (category->start_tier));
+        }
+        if (get_int (p, joint, key, 1, DIR_JOINT_MAX, true, &category->joint_by_tier [tier]))
+            return -1;
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  Read the optional number member key as a fraction 0 <= f < 1; an absent
+//  one leaves *out as it was. Returns 0 or -1.
+static int
+get_fraction (parse_t *p, json_t *object, const char *key, double *out)
+{
+    json_t *value = json_object_get (object, key);
+    if (!value)
+        return 0;
+    size_t mark = path_key (p, key);
+    if (!json_is_number (value))
+        return fail (p, "must be a number, not %s", type_label (json_typeof (value)));
+    double number = json_number_value (value);
+    if (!(number >= 0 && number < 1))
+        return fail (p, "%g is out of range 0 <= f < 1", number);
+    *out = number;
+    path_pop (p, mark);
+    return 0;
+}
+
+//  The categories: unique codes, kind, start tier, limits, joint units,
+//  clock kind, reminder fraction.
 static int
 parse_categories (parse_t *p, directory_t *self, json_t *root)
 {
     static const char *const keys [] = {
-        "code", "name", "kind", "start_tier", "limits_minutes", "joint_units", NULL
+        "code", "name", "kind", "start_tier", "limits_minutes", "joint_units",
+        "joint_by_tier", "clock", "reminder_fraction", NULL
     };
     json_t *list, *item;
-    const char *kind, *start_tier;
+    const char *kind, *start_tier, *clock;
     size_t i;
     if (get_member (p, root, "categories", JSON_ARRAY, true, &list))
         return -1;
@@ -478,6 +670,7 @@ parse_categories (parse_t *p, directory_t *self, json_t *root)
     json_array_foreach (list, i, item) {
         dir_category_t *category = &self->categories [i];
         category->joint_units = 1;
+        category->reminder_fraction = DIR_REMINDER_DEFAULT;
         size_t item_mark = path_index (p, i);
         if (check_object (p, item)
         ||  check_keys (p, item, keys)
@@ -500,8 +693,20 @@ parse_categories (parse_t *p, directory_t *self, json_t *root)
             return fail (p, "unknown tier \"%s\" (use GRID, COMMUNITY, STREET or DISTRICT)",
                          start_tier);
         path_pop (p, field_mark);
-        if (parse_limits (p, item, category))
+        if (parse_limits (p, item, category)
+        ||  parse_joint_by_tier (p, item, category)
+        ||  get_string (p, item, "clock", STR_ID, false, &clock)
+        ||  get_fraction (p, item, "reminder_fraction", &category->reminder_fraction))
             return -1;
+        if (clock) {
+            path_key (p, "clock");
+            if (strcmp (clock, "working") && strcmp (clock, "wall"))
+                return fail (p, "\"%s\" is neither \"working\" nor \"wall\"", clock);
+            category->working_time = strcmp (clock, "working") == 0;
+            if (category->working_time && !self->has_calendar)
+                return fail (p, "\"working\" needs a \"calendar\" section");
+            path_pop (p, field_mark);
+        }
         path_pop (p, item_mark);
     }
     path_pop (p, mark);
@@ -694,43 +899,7 @@ parse_unit_coverage (parse_t *p, directory_t *self, json_t *item,
 static int
 parse_unit_rota (parse_t *p, json_t *item, dir_unit_t *unit)
 {
-    static const char *const keys [] = { "weekday", "from", "to", NULL };
-    json_t *list, *slot_json;
-    const char *from, *to;
-    size_t i;
-    if (get_member (p, item, "rota", JSON_ARRAY, false, &list))
-        return -1;
-    if (!list || json_array_size (list) == 0)
-        return 0;
-    unit->rota = calloc (json_array_size (list), sizeof (dir_slot_t));
-    if (!unit->rota)
-        return fail (p, "out of memory");
-    size_t mark = path_key (p, "rota");
-    json_array_foreach (list, i, slot_json) {
-        dir_slot_t *slot = &unit->rota [i];
-        size_t item_mark = path_index (p, i);
-        if (check_object (p, slot_json)
-        ||  check_keys (p, slot_json, keys)
-        ||  get_int (p, slot_json, "weekday", 1, 7, true, &slot->weekday)
-        ||  get_string (p, slot_json, "from", STR_TEXT, true, &from)
-        ||  get_string (p, slot_json, "to", STR_TEXT, true, &to))
-            return -1;
-        size_t field_mark = path_key (p, "from");
-        slot->from_minute = parse_clock (from, false);
-        if (slot->from_minute < 0)
-            return fail (p, "\"%s\" is not a time of day \"HH:MM\" (00:00..23:59)", from);
-        path_pop (p, field_mark);
-        path_key (p, "to");
-        slot->to_minute = parse_clock (to, true);
-        if (slot->to_minute < 0)
-            return fail (p, "\"%s\" is not a time of day \"HH:MM\" (00:00..24:00)", to);
-        if (slot->to_minute <= slot->from_minute)
-            return fail (p, "\"%s\" is not after from \"%s\"", to, from);
-        unit->rota_count++;
-        path_pop (p, item_mark);
-    }
-    path_pop (p, mark);
-    return 0;
+    return parse_slots (p, item, "rota", false, &unit->rota, &unit->rota_count);
 }
 
 //  The units: unique ids, people, tiers, categories, coverage, capacity, rota.
@@ -801,7 +970,7 @@ static int
 parse_document (parse_t *p, directory_t *self)
 {
     static const char *const keys [] = {
-        "version", "street", "communities", "grids", "categories", "units", NULL
+        "version", "street", "communities", "grids", "calendar", "categories", "units", NULL
     };
     json_t *root = self->root;
     int version = 0;
@@ -826,6 +995,7 @@ parse_document (parse_t *p, directory_t *self)
     if (parse_street (p, self, root)
     ||  parse_communities (p, self, root)
     ||  parse_grids (p, self, root, buildings)
+    ||  parse_calendar (p, self, root)
     ||  parse_categories (p, self, root))
         goto cleanup;
     marks.grid_seen = calloc (self->grid_count, sizeof (size_t));
@@ -962,6 +1132,9 @@ directory_destroy (directory_t **self_p)
         free (self->units [i].categories);
     }
     free (self->units);
+    free (self->calendar.makeup_days);
+    free (self->calendar.holidays);
+    free (self->calendar.hours);
     free (self->categories);
     free (self->grids);
     free (self->communities);
@@ -1161,4 +1334,47 @@ dir_tier_parse (const char *name)
         if (strcmp (name, s_tier_names [tier]) == 0)
             return tier;
     return 0;
+}
+
+//  The working calendar, or NULL without a "calendar" section; borrowed.
+const dir_calendar_t *
+directory_calendar (const directory_t *self)
+{
+    assert (self);
+    return self->has_calendar? &self->calendar: NULL;
+}
+
+//  Units a case of this category summons at tier: the tier's own rule,
+//  else joint_units; at least 1.
+int
+dir_category_joint_units (const dir_category_t *category, int tier)
+{
+    assert (category);
+    int units = tier >= 1 && tier <= DIR_TIERS && category->joint_by_tier [tier]
+              ? category->joint_by_tier [tier]: category->joint_units;
+    return units > 0? units: 1;
+}
+
+//  True when date and minute are working time: not a holiday; a make-up
+//  day has makeup_weekday's hours, any other day its own weekday's.
+bool
+dir_calendar_works (const dir_calendar_t *calendar, int year, int month, int day,
+                    int weekday, int minute)
+{
+    assert (calendar);
+    char date [16];
+    snprintf (date, sizeof date, "%04d-%02d-%02d", year, month, day);
+    for (size_t i = 0; i < calendar->holiday_count; i++)
+        if (strcmp (calendar->holidays [i], date) == 0)
+            return false;
+    for (size_t i = 0; i < calendar->makeup_count; i++)
+        if (strcmp (calendar->makeup_days [i], date) == 0)
+            weekday = calendar->makeup_weekday;
+    for (size_t i = 0; i < calendar->hour_count; i++) {
+        const dir_slot_t *slot = &calendar->hours [i];
+        if (slot->weekday == weekday
+        &&  minute >= slot->from_minute && minute < slot->to_minute)
+            return true;
+    }
+    return false;
 }

@@ -35,6 +35,9 @@ typedef struct {
     int start_tier;             //  DIR_TIER_*
     int limit_minutes [DIR_TIERS + 1];  //  per tier, index 1..4; 0 = none
     int joint_units;            //  units a joint case needs (0 or 1 = single)
+    int joint_by_tier [DIR_TIERS + 1];  //  per tier override, 0 = joint_units
+    bool working_time;          //  limits count working time (the calendar)
+    double reminder_fraction;   //  yellow reminder at this part of a limit; 0 = none
 } dir_category_t;
 
 typedef struct {
@@ -42,6 +45,17 @@ typedef struct {
     int from_minute;            //  minutes after midnight, local time
     int to_minute;              //  exclusive
 } dir_slot_t;
+
+//  The working calendar: when a working-time clock runs.
+typedef struct {
+    dir_slot_t *hours;          //  working hours per weekday, local time
+    size_t hour_count;          //  slots in hours
+    const char **holidays;      //  "YYYY-MM-DD" days off (statutory holidays)
+    size_t holiday_count;       //  entries in holidays
+    const char **makeup_days;   //  "YYYY-MM-DD" make-up working days (调休)
+    size_t makeup_count;        //  entries in makeup_days
+    int makeup_weekday;         //  a make-up day works this weekday's hours
+} dir_calendar_t;
 
 typedef struct {
     const char *id;
@@ -88,11 +102,22 @@ const dir_category_t *directory_category_find (const directory_t *self, const ch
 size_t directory_unit_count (const directory_t *self);
 const dir_unit_t *directory_unit (const directory_t *self, size_t index);
 const dir_unit_t *directory_unit_find (const directory_t *self, const char *id);
+//  The working calendar, or NULL when the directory has none; borrowed.
+const dir_calendar_t *directory_calendar (const directory_t *self);
 
 //  True when the unit serves this tier, grid and category.
 bool dir_unit_fits (const dir_unit_t *unit, int tier, const char *grid, const char *category);
 //  True when the unit is on duty at this local weekday (1..7) and minute.
 bool dir_unit_on_duty (const dir_unit_t *unit, int weekday, int minute);
+
+//  Units a case of this category summons at tier (1..4): the tier's
+//  joint_by_tier entry, else joint_units.
+int dir_category_joint_units (const dir_category_t *category, int tier);
+//  True when the calendar counts local date (year, month, day; weekday
+//  1..7) and minute (0..1439) as working time. A holiday never works; a
+//  make-up day works makeup_weekday's hours.
+bool dir_calendar_works (const dir_calendar_t *calendar, int year, int month, int day,
+                         int weekday, int minute);
 
 //  Tier name ("GRID"...) for 1..4, NULL otherwise; and back, 0 if unknown.
 const char *dir_tier_name (int tier);

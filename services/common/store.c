@@ -120,6 +120,29 @@ s_setup (store_t *self, const char *what, int argc, const char **argv)
     return 0;
 }
 
+//  1 when Redis already holds exactly this build's function library, so
+//  a connect neither rewrites it nor appends 30 KB to the AOF; 0 otherwise.
+static int
+s_library_current (store_t *self)
+{
+    redisReply *reply = redisCommand (self->redis, "FUNCTION LIST LIBRARYNAME gridcall WITHCODE");
+    int current = 0;
+    if (reply && reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < reply->elements && !current; i++) {
+            redisReply *lib = reply->element [i];
+            for (size_t k = 0; lib->type == REDIS_REPLY_ARRAY && k + 1 < lib->elements; k += 2)
+                if (lib->element [k]->type == REDIS_REPLY_STRING
+                &&  strcmp (lib->element [k]->str, "library_code") == 0
+                &&  lib->element [k + 1]->type == REDIS_REPLY_STRING
+                &&  strcmp (lib->element [k + 1]->str, gridcall_lua) == 0)
+                    current = 1;
+        }
+    }
+    if (reply)
+        freeReplyObject (reply);
+    return current;
+}
+
 //  Warn when Redis would lose acknowledged reports on a crash.
 static void
 s_check_durability (store_t *self)
@@ -154,9 +177,11 @@ store_ensure (store_t *self)
                         : s_setup (self, "AUTH", 2, (const char *[]) { "AUTH", self->password }))
             return -1;
     }
-    const char *load [4] = { "FUNCTION", "LOAD", "REPLACE", gridcall_lua };
-    if (s_setup (self, "FUNCTION LOAD", 4, load))
-        return -1;
+    if (s_library_current (self) == 0) {
+        const char *load [4] = { "FUNCTION", "LOAD", "REPLACE", gridcall_lua };
+        if (s_setup (self, "FUNCTION LOAD", 4, load))
+            return -1;
+    }
     s_check_durability (self);
     if (self->outage_logged)
         log_notice ("%s: redis connection restored", self->who);

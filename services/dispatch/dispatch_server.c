@@ -1,7 +1,9 @@
 /*  dispatch_server.c — offers cases to responder units and moves them on.
     Work arrives as "case.dispatch" wake-ups and from a sweep of
     pending:dispatch (so a lost wake-up or a crash only delays a case);
-    each batch is read and offered with two pipelined rounds to Redis. */
+    each batch is read and offered with two pipelined rounds to Redis.
+    The conversation with each unit is the state table s_table below
+    (docs/unit-protocol.md shows the same table). */
 #include "dispatch_server.h"
 
 #include <czmq.h>
@@ -19,6 +21,7 @@
 
 #define CANDIDATES_MAX 200      //  store calls carry at most 256 arguments
 #define BRIEF_MAX 200           //  cases read per gc_case_brief call
+#define SEEN_MAX 200            //  units per gc_units_seen call
 #define ID_MAX 64
 
 struct _dispatch_server_t {
@@ -31,9 +34,11 @@ struct _dispatch_server_t {
     dispatch_units_t *units;    //  connected sessions
     directory_t *directory;     //  the directory as Redis holds it
     long long dir_version;      //  its version, to notice reloads
+    bool started;               //  connected set reset and options written to Redis
     size_t turn;                //  round-robin start for candidate lists
     char **todo;                //  case ids to dispatch this turn (owned)
     size_t todo_count;
+    zlist_t *gone;              //  "unit\treason" of sessions ended this turn (owned)
     size_t batch_max;
     size_t message_max;
     size_t text_max;
@@ -41,9 +46,11 @@ struct _dispatch_server_t {
     int liveness;               //  silent intervals before a unit is gone
     long long sweep_ms;
     long long dir_poll_ms;
+    long long rota_offset_ms;   //  added to the wall clock for rota decisions
     long long next_sweep;       //  monotonic deadlines
     long long next_heartbeat;
     long long next_dir_check;
+    long long next_seen;        //  next refresh of units:connected
     char answer_ms [24];        //  arguments for gc_offer and gc_claim
     char retry_ms [24];
     char lease_ms [24];
@@ -51,6 +58,40 @@ struct _dispatch_server_t {
     uint64_t offers_sent;
     uint64_t replies;
     uint64_t refused;
+    uint64_t gone_count;        //  sessions ended by bye, silence or unroutable
+};
+
+//  The events of the unit conversation and the peer's states.
+typedef enum { PEER_UNKNOWN, PEER_KNOWN } peer_state_t;
+typedef enum {
+    EVENT_HELLO, EVENT_HEARTBEAT, EVENT_REPLY, EVENT_BYE, EVENT_MALFORMED,
+    EVENT_EXPIRED, EVENT_UNROUTABLE, EVENT_OTHER
+} peer_event_t;
+
+typedef void (s_action_fn) (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg);
+
+static s_action_fn s_do_hello, s_do_alive, s_do_reply, s_do_bye, s_do_expired,
+                   s_do_unroutable, s_do_refuse, s_do_say_hello;
+
+//  state × event → action. The action decides the next state (a refused
+//  hello leaves the peer UNKNOWN); the last column says what it does.
+static const struct {
+    peer_state_t state;
+    peer_event_t event;
+    s_action_fn *action;
+    const char *does;
+} s_table [] = {
+    { PEER_UNKNOWN, EVENT_HELLO,      s_do_hello,      "check claims; welcome, held cases, waiting offers → KNOWN" },
+    { PEER_UNKNOWN, EVENT_MALFORMED,  s_do_refuse,     "error with the decoder's code → UNKNOWN" },
+    { PEER_UNKNOWN, EVENT_OTHER,      s_do_say_hello,  "error PROTOCOL \"say hello first\" → UNKNOWN" },
+    { PEER_KNOWN,   EVENT_HELLO,      s_do_hello,      "a fresh session, as above → KNOWN" },
+    { PEER_KNOWN,   EVENT_HEARTBEAT,  s_do_alive,      "liveness only → KNOWN" },
+    { PEER_KNOWN,   EVENT_REPLY,      s_do_reply,      "one transition; ok or error → KNOWN" },
+    { PEER_KNOWN,   EVENT_BYE,        s_do_bye,        "close; waiting offers move on → UNKNOWN" },
+    { PEER_KNOWN,   EVENT_EXPIRED,    s_do_expired,    "close; waiting offers move on → UNKNOWN" },
+    { PEER_KNOWN,   EVENT_UNROUTABLE, s_do_unroutable, "close; waiting offers move on → UNKNOWN" },
+    { PEER_KNOWN,   EVENT_MALFORMED,  s_do_refuse,     "error with the decoder's code → KNOWN" },
+    { PEER_KNOWN,   EVENT_OTHER,      s_do_refuse,     "error PROTOCOL → KNOWN" },
 };
 
 dispatch_server_t *
@@ -67,17 +108,22 @@ dispatch_server_new (const config_t *config)
     self->liveness = (int) config_int (config, "heartbeat_liveness");
     self->sweep_ms = config_int (config, "sweep_ms");
     self->dir_poll_ms = config_int (config, "directory_poll_ms");
+    self->rota_offset_ms = config_int (config, "rota_clock_offset_ms");
     snprintf (self->answer_ms, sizeof self->answer_ms, "%lld", config_int (config, "offer_timeout_ms"));
     snprintf (self->retry_ms, sizeof self->retry_ms, "%lld", config_int (config, "retry_ms"));
     snprintf (self->lease_ms, sizeof self->lease_ms, "%lld", config_int (config, "lease_ms"));
     snprintf (self->batch_text, sizeof self->batch_text, "%zu", self->batch_max);
     self->todo = calloc (self->batch_max * 3, sizeof (char *));
+    self->gone = zlist_new ();
+    if (self->gone)
+        zlist_autofree (self->gone);
     self->units = dispatch_units_new ();
     self->store = store_new (config, "dispatch");
     self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "unit_bind"), "dispatch");
     self->work = gc_socket_bind (ZMQ_PULL, config_str (config, "work_bind"), "dispatch");
     self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "dispatch");
-    if (!self->todo || !self->units || !self->store || !self->router || !self->work || !self->notify) {
+    if (!self->todo || !self->gone || !self->units || !self->store || !self->router || !self->work
+    ||  !self->notify) {
         dispatch_server_destroy (&self);
         return NULL;
     }
@@ -106,6 +152,7 @@ dispatch_server_destroy (dispatch_server_t **self_p)
     if (self->todo)
         s_todo_clear (self);
     free (self->todo);
+    zlist_destroy (&self->gone);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->notify);
     zsock_destroy (&self->work);
@@ -122,7 +169,7 @@ dispatch_server_destroy (dispatch_server_t **self_p)
 static void
 s_todo_add (dispatch_server_t *self, const char *case_id)
 {
-    if (self->todo_count >= self->batch_max * 3 || !*case_id || strlen (case_id) > ID_MAX)
+    if (!case_id || self->todo_count >= self->batch_max * 3 || !*case_id || strlen (case_id) > ID_MAX)
         return;
     for (size_t i = 0; i < self->todo_count; i++)
         if (strcmp (self->todo [i], case_id) == 0)
@@ -132,10 +179,33 @@ s_todo_add (dispatch_server_t *self, const char *case_id)
         self->todo [self->todo_count++] = copy;
 }
 
+//  Once Redis answers after a start: no unit is connected yet, and the
+//  auto-placing list comes from our option.
+static void
+s_start (dispatch_server_t *self)
+{
+    json_t *reply = store_callv (self->store, "gc_units_reset", NULL);
+    if (!reply)
+        return;
+    json_decref (reply);
+    const char *argv [CANDIDATES_MAX];
+    int argc = 0;
+    char *list = strdup (config_str (self->config, "order_autoplace"));
+    for (char *save = NULL, *item = list ? strtok_r (list, ", ", &save) : NULL;
+         item && argc < CANDIDATES_MAX; item = strtok_r (NULL, ", ", &save))
+        argv [argc++] = item;
+    reply = store_call (self->store, "gc_orders_autoplace", argc, argv, NULL);
+    json_decref (reply);
+    free (list);
+    self->started = true;
+}
+
 //  Reload the directory when Redis holds a newer one.
 static void
 s_directory_check (dispatch_server_t *self)
 {
+    if (!self->started)
+        s_start (self);
     json_t *reply = store_callv (self->store, "gc_dir_version", NULL);
     long long version = json_integer_value (json_object_get (reply, "version"));
     json_decref (reply);
@@ -159,6 +229,45 @@ s_directory_check (dispatch_server_t *self)
     json_decref (reply);
 }
 
+//  End a session now; its Redis side (offers move on) follows at the end
+//  of the turn, outside any pipeline (s_gone_flush).
+static void
+s_session_end (dispatch_server_t *self, const char *unit_id, const char *reason)
+{
+    char *entry = zsys_sprintf ("%s\t%s", unit_id, reason);
+    if (entry) {
+        zlist_append (self->gone, entry);
+        zstr_free (&entry);
+    }
+    dispatch_units_close (self->units, unit_id);
+    self->gone_count++;
+}
+
+//  Move the waiting offers of units that went away to other units.
+static void
+s_gone_flush (dispatch_server_t *self)
+{
+    char *entry;
+    while ((entry = (char *) zlist_pop (self->gone))) {
+        char *tab = strchr (entry, '\t');
+        if (tab)
+            *tab = 0;
+        //  the unit may have said hello again in the same turn
+        if (!dispatch_units_connected (self->units, entry)) {
+            json_t *reply = store_callv (self->store, "gc_unit_gone", entry, tab ? tab + 1 : "gone", NULL);
+            size_t index;
+            json_t *item;
+            json_array_foreach (json_object_get (reply, "moved"), index, item)
+                s_todo_add (self, json_string_value (item));
+            if (json_array_size (json_object_get (reply, "moved")))
+                log_info ("dispatch: %zu offers of \"%s\" move on",
+                          json_array_size (json_object_get (reply, "moved")), entry);
+            json_decref (reply);
+        }
+        free (entry);
+    }
+}
+
 //  Send to a unit; an unroutable unit is gone (ROUTER_MANDATORY).
 static int
 s_send_unit (dispatch_server_t *self, unit_session_t *session, const char *type,
@@ -167,7 +276,7 @@ s_send_unit (dispatch_server_t *self, unit_session_t *session, const char *type,
     if (codec_send (self->router, session->identity, type, body)) {
         log_warning ("dispatch: send \"%s\" to unit \"%s\" failed: %s; unit is gone", type,
                      session->unit_id, zmq_strerror (zmq_errno ()));
-        dispatch_units_close (self->units, session->unit_id);
+        s_do_unroutable (self, session, NULL);
         return -1;
     }
     session->sent_ms = gc_mono_ms ();
@@ -175,47 +284,46 @@ s_send_unit (dispatch_server_t *self, unit_session_t *session, const char *type,
 }
 
 static bool
-s_connected (void *arg, const char *unit_id)
+s_accepts (void *arg, const char *unit_id, const char *grid, const char *category)
 {
-    return dispatch_units_connected ((dispatch_units_t *) arg, unit_id);
+    return dispatch_units_accepts ((dispatch_units_t *) arg, unit_id, grid, category);
 }
 
-//  The street's local weekday (1..7) and minute of the day, for rotas.
+//  Now in the street's local time, for rotas (shifted by rota_clock_offset_ms).
 static void
-s_local_time (const directory_t *directory, int *weekday, int *minute)
+s_local_now (dispatch_server_t *self, unit_route_time_t *at)
 {
-    time_t now = time (NULL) + (time_t) directory_utc_offset_minutes (directory) * 60;
-    struct tm tm;
-    gmtime_r (&now, &tm);
-    *weekday = tm.tm_wday == 0 ? 7 : tm.tm_wday;
-    *minute = tm.tm_hour * 60 + tm.tm_min;
+    unit_route_local (self->directory, zclock_time () + self->rota_offset_ms, at);
 }
 
-//  Send the offer a committed gc_offer reply (or a held case) describes.
+//  Send one offer a committed gc_offer reply (or gc_unit_cases) describes.
 static void
-s_send_offer (dispatch_server_t *self, json_t *reply, const char *unit_id)
+s_send_offer (dispatch_server_t *self, json_t *item)
 {
+    const char *unit_id = json_string_value (json_object_get (item, "unit"));
     unit_session_t *session = unit_id ? dispatch_units_by_unit (self->units, unit_id) : NULL;
     if (!session)
-        return;                 //  it left meanwhile: the offer expires and moves on
+        return;                 //  it left meanwhile: the offer moves on
     Gridcall__V1__Offer offer = GRIDCALL__V1__OFFER__INIT;
-    offer.offer_id = (char *) json_string_value (json_object_get (reply, "offer_id"));
-    offer.case_id = (char *) json_string_value (json_object_get (reply, "case_id"));
-    offer.ledger_no = (char *) json_string_value (json_object_get (reply, "ledger"));
-    offer.grid = (char *) json_string_value (json_object_get (reply, "grid"));
-    offer.category = (char *) json_string_value (json_object_get (reply, "category"));
-    offer.text = (char *) json_string_value (json_object_get (reply, "text"));
-    offer.tier = (int) json_integer_value (json_object_get (reply, "tier"));
-    offer.answer_by_ms = json_integer_value (json_object_get (reply, "answer_by"));
-    offer.resolve_by_ms = json_integer_value (json_object_get (reply, "resolve_by"));
-    offer.role = "lead";
+    offer.offer_id = (char *) json_string_value (json_object_get (item, "offer_id"));
+    offer.case_id = (char *) json_string_value (json_object_get (item, "case_id"));
+    offer.ledger_no = (char *) json_string_value (json_object_get (item, "ledger"));
+    offer.grid = (char *) json_string_value (json_object_get (item, "grid"));
+    offer.category = (char *) json_string_value (json_object_get (item, "category"));
+    offer.text = (char *) json_string_value (json_object_get (item, "text"));
+    offer.tier = (int) json_integer_value (json_object_get (item, "tier"));
+    offer.answer_by_ms = json_integer_value (json_object_get (item, "answer_by"));
+    offer.resolve_by_ms = json_integer_value (json_object_get (item, "resolve_by"));
+    offer.role = (char *) json_string_value (json_object_get (item, "role"));
+    if (!offer.role)
+        offer.role = "lead";
     if (!offer.offer_id || !offer.case_id || !offer.ledger_no || !offer.grid || !offer.category
     ||  !offer.text)
         return;
     if (s_send_unit (self, session, "offer", &offer.base) == 0) {
         self->offers_sent++;
-        log_debug ("dispatch: offered \"%s\" to \"%s\" (offer %s)", offer.case_id, unit_id,
-                   offer.offer_id);
+        log_debug ("dispatch: offered \"%s\" to \"%s\" as %s (offer %s)", offer.case_id, unit_id,
+                   offer.role, offer.offer_id);
     }
 }
 
@@ -227,33 +335,63 @@ s_dispatch_round (dispatch_server_t *self, char **ids, size_t count)
     json_t *briefs = store_call (self->store, "gc_case_brief", (int) count,
                                  (const char **) ids, NULL);
     json_t *cases = json_object_get (briefs, "cases");
-    int weekday, minute;
-    s_local_time (self->directory, &weekday, &minute);
-    const char *argv [CANDIDATES_MAX + 4];
+    unit_route_time_t at;
+    s_local_now (self, &at);
+    const char *argv [CANDIDATES_MAX + 8];
+    char book_at [24], book_note [160], joint [8];
     size_t appended = 0;
     size_t index;
     json_t *brief;
     json_array_foreach (cases, index, brief) {
         const char *state = json_string_value (json_object_get (brief, "state"));
         if (!state || !(strcmp (state, "REGISTERED") == 0 || strcmp (state, "DISPATCHED") == 0
-        ||  strcmp (state, "REOPENED") == 0 || strcmp (state, "ESCALATED") == 0))
+        ||  strcmp (state, "REOPENED") == 0 || strcmp (state, "ESCALATED") == 0
+        ||  strcmp (state, "ACCEPTED") == 0))
             continue;
         const char *grid = json_string_value (json_object_get (brief, "grid"));
         const char *category = json_string_value (json_object_get (brief, "category"));
+        grid = grid ? grid : "";
+        category = category ? category : "";
         int tier = (int) json_integer_value (json_object_get (brief, "tier"));
+        const dir_category_t *cat = directory_category_find (self->directory, category);
+        snprintf (joint, sizeof joint, "%d", cat ? dir_category_joint_units (cat, tier) : 1);
+        //  a service order no unit can take now waits for the next rota slot
+        snprintf (book_at, sizeof book_at, "0");
+        book_note [0] = 0;
+        if (cat && cat->service) {
+            const char *unit_id;
+            long long next = dispatch_match_next_duty (self->directory, tier, grid, category,
+                                                       &at, &unit_id);
+            if (next > at.unix_ms) {
+                unit_route_time_t slot;
+                unit_route_local (self->directory, next, &slot);
+                static const char *days [] = { "", "Monday", "Tuesday", "Wednesday", "Thursday",
+                                               "Friday", "Saturday", "Sunday" };
+                snprintf (book_at, sizeof book_at, "%lld", next - self->rota_offset_ms);
+                snprintf (book_note, sizeof book_note, "%s %04d-%02d-%02d %02d:%02d local (%s)",
+                          days [slot.weekday], slot.year, slot.month, slot.day, slot.minute / 60,
+                          slot.minute % 60, unit_id);
+            }
+        }
         argv [0] = json_string_value (json_object_get (brief, "id"));
         argv [1] = self->answer_ms;
         argv [2] = self->retry_ms;
-        size_t found = dispatch_match (self->directory, tier, grid ? grid : "",
-                                       category ? category : "", weekday, minute, s_connected,
-                                       self->units, self->turn++, argv + 3, CANDIDATES_MAX);
-        if (store_append (self->store, "gc_offer", (int) (3 + found), argv, NULL) == 0)
+        argv [3] = joint;
+        argv [4] = book_at;
+        argv [5] = book_note;
+        size_t found = dispatch_match (self->directory, tier, grid, category, &at, s_accepts,
+                                       self->units, self->turn++, argv + 6, CANDIDATES_MAX);
+        if (store_append (self->store, "gc_offer", (int) (6 + found), argv, NULL) == 0)
             appended++;
     }
     for (size_t i = 0; i < appended; i++) {
         json_t *reply = store_reply (self->store);
-        if (json_is_true (json_object_get (reply, "ok")))
-            s_send_offer (self, reply, json_string_value (json_object_get (reply, "unit")));
+        if (json_is_true (json_object_get (reply, "ok"))) {
+            size_t k;
+            json_t *item;
+            json_array_foreach (json_object_get (reply, "offers"), k, item)
+                s_send_offer (self, item);
+        }
         else
         if (reply)
             log_debug ("dispatch: no offer: %s", json_string_value (json_object_get (reply, "message")));
@@ -291,9 +429,25 @@ s_sweep (dispatch_server_t *self)
     json_decref (reply);
 }
 
-static void
-s_hello (dispatch_server_t *self, codec_msg_t *msg)
+//  True when every string of claim is in record (count entries).
+static const char *
+s_beyond (char **claim, size_t claims, const char **record, size_t count)
 {
+    for (size_t i = 0; i < claims; i++) {
+        bool known = false;
+        for (size_t k = 0; k < count && !known; k++)
+            known = strcmp (record [k], claim [i]) == 0;
+        if (!known)
+            return claim [i];
+    }
+    return NULL;
+}
+
+//  hello: the directory record is the ceiling of what a unit may claim.
+static void
+s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
+{
+    (void) known;
     Gridcall__V1__Hello *hello = (Gridcall__V1__Hello *) msg->body;
     const char *ref = hello->unit_id;
     if (!self->directory)
@@ -301,6 +455,7 @@ s_hello (dispatch_server_t *self, codec_msg_t *msg)
     const dir_unit_t *unit = self->directory && strlen (ref) <= ID_MAX
                            ? directory_unit_find (self->directory, ref) : NULL;
     if (hello->protocol != 1) {
+        self->refused++;
         codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL,
                           "", "protocol %u is not supported; this dispatch speaks 1", hello->protocol);
         return;
@@ -312,33 +467,52 @@ s_hello (dispatch_server_t *self, codec_msg_t *msg)
                           "", "unit is not in the directory%s", self->directory ? "" : " (none loaded)");
         return;
     }
-    //  the directory record is the ceiling of what a unit may claim
-    for (size_t i = 0; i < hello->n_categories; i++) {
-        bool known = false;
-        for (size_t k = 0; k < unit->category_count && !known; k++)
-            known = strcmp (unit->categories [k], hello->categories [i]) == 0;
-        if (!known) {
-            codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
-                              unit->id, "unit %s is not registered for category %.64s", unit->id,
-                              hello->categories [i]);
-            return;
-        }
+    const char *beyond = s_beyond (hello->categories, hello->n_categories, unit->categories,
+                                   unit->category_count);
+    if (beyond) {
+        self->refused++;
+        log_warning ("dispatch: hello from \"%s\" refused: category %.64s not registered", unit->id, beyond);
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+                          unit->id, "unit %s is not registered for category %.64s", unit->id, beyond);
+        return;
     }
-    for (size_t i = 0; i < hello->n_grids; i++) {
-        bool known = false;
-        for (size_t k = 0; k < unit->grid_count && !known; k++)
-            known = strcmp (unit->grids [k], hello->grids [i]) == 0;
-        if (!known) {
-            codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
-                              unit->id, "unit %s does not cover grid %.64s", unit->id, hello->grids [i]);
-            return;
-        }
+    beyond = s_beyond (hello->grids, hello->n_grids, unit->grids, unit->grid_count);
+    if (beyond) {
+        self->refused++;
+        log_warning ("dispatch: hello from \"%s\" refused: grid %.64s not covered", unit->id, beyond);
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+                          unit->id, "unit %s does not cover grid %.64s", unit->id, beyond);
+        return;
+    }
+    if (hello->capacity > (unsigned) unit->capacity) {
+        self->refused++;
+        log_warning ("dispatch: hello from \"%s\" refused: capacity %u over %d", unit->id,
+                     hello->capacity, unit->capacity);
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+                          unit->id, "unit %s claims capacity %u; the directory allows %d", unit->id,
+                          hello->capacity, unit->capacity);
+        return;
+    }
+    char claim [16];
+    snprintf (claim, sizeof claim, "%u", hello->capacity);
+    json_t *noted = store_callv (self->store, "gc_unit_hello", unit->id, claim, NULL);
+    json_t *held = noted ? store_callv (self->store, "gc_unit_cases", unit->id, NULL) : NULL;
+    json_decref (noted);
+    if (!held || !json_is_true (json_object_get (held, "ok"))) {
+        json_decref (held);
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                          "", "the case store is unavailable; say hello again after a back-off");
+        return;
     }
     unit_session_t *session = dispatch_units_open (self->units, unit->id, msg->identity, gc_mono_ms ());
-    if (!session)
+    if (!session
+    ||  dispatch_units_claim (session, hello->categories, hello->n_categories, hello->grids,
+                              hello->n_grids, hello->capacity)) {
+        json_decref (held);
         return;
-    json_t *held = store_callv (self->store, "gc_unit_cases", unit->id, NULL);
+    }
     json_t *list = json_object_get (held, "cases");
+    json_t *offers = json_object_get (held, "offers");
     Gridcall__V1__Welcome welcome = GRIDCALL__V1__WELCOME__INIT;
     welcome.unit_id = (char *) unit->id;
     welcome.heartbeat_ms = (uint32_t) self->heartbeat_ms;
@@ -349,19 +523,102 @@ s_hello (dispatch_server_t *self, codec_msg_t *msg)
             json_object_get (json_array_get (list, i), "case_id"));
     if (!welcome.held_cases)
         welcome.n_held_cases = 0;
-    log_info ("dispatch: unit \"%s\" connected, holding %zu cases (%zu units connected)", unit->id,
-              welcome.n_held_cases, dispatch_units_size (self->units));
-    s_send_unit (self, session, "welcome", &welcome.base);
+    log_info ("dispatch: unit \"%s\" connected, holding %zu cases, %zu offers waiting "
+              "(%zu units connected)", unit->id, welcome.n_held_cases, json_array_size (offers),
+              dispatch_units_size (self->units));
+    int rc = s_send_unit (self, session, "welcome", &welcome.base);
     free (welcome.held_cases);
-    //  the offer ids a unit needs to go on with its cases; accepting one
-    //  again is answered as a repeat
+    //  the offer ids a unit needs to go on with its cases (accepting one
+    //  again is answered as a repeat), then every offer still waiting
     size_t index;
     json_t *item;
     json_array_foreach (list, index, item)
-        s_send_offer (self, item, unit->id);
+        if (rc == 0 && dispatch_units_by_unit (self->units, unit->id))
+            s_send_offer (self, item);
+    json_array_foreach (offers, index, item)
+        if (rc == 0 && dispatch_units_by_unit (self->units, unit->id))
+            s_send_offer (self, item);
     json_decref (held);
     //  cases that waited for a unit may fit this one now
     self->next_sweep = 0;
+    self->next_seen = 0;
+}
+
+static void
+s_do_alive (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
+{
+    (void) self;
+    (void) msg;
+    (void) session;             //  seen_ms was set on receipt
+}
+
+static void
+s_do_bye (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
+{
+    (void) msg;
+    log_info ("dispatch: unit \"%s\" said bye", session->unit_id);
+    s_session_end (self, session->unit_id, "bye");
+}
+
+static void
+s_do_expired (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
+{
+    (void) msg;
+    log_warning ("dispatch: unit \"%s\" silent for %d heartbeats; session closed",
+                 session->unit_id, self->liveness);
+    s_session_end (self, session->unit_id, "silent");
+}
+
+static void
+s_do_unroutable (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
+{
+    (void) msg;
+    s_session_end (self, session->unit_id, "unroutable");
+}
+
+static void
+s_do_refuse (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
+{
+    self->refused++;
+    if (msg->body) {
+        log_warning ("dispatch: \"%s\" from %s refused: not a unit's message", msg->type,
+                     session ? session->unit_id : "an unknown peer");
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL,
+                          "", "units do not send \"%s\"", msg->type);
+    }
+    else {
+        log_warning ("dispatch: message from %s refused: %s",
+                     session ? session->unit_id : "an unknown peer", msg->reason);
+        codec_send_error (self->router, msg->identity, msg->error, "", "%s", msg->reason);
+    }
+}
+
+static void
+s_do_say_hello (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
+{
+    (void) self;
+    (void) session;
+    codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL, "",
+                      "say hello first (or again: your session expired)");
+}
+
+//  Look up the row for (state, event) and run it.
+static void
+s_fire (dispatch_server_t *self, unit_session_t *session, peer_event_t event, codec_msg_t *msg)
+{
+    peer_state_t state = session ? PEER_KNOWN : PEER_UNKNOWN;
+    size_t rows = sizeof s_table / sizeof s_table [0];
+    for (size_t i = 0; i < rows; i++)
+        if (s_table [i].state == state && s_table [i].event == event) {
+            s_table [i].action (self, session, msg);
+            return;
+        }
+    //  no row of its own: the state's "anything else" row, for a message
+    for (size_t i = 0; msg && i < rows; i++)
+        if (s_table [i].state == state && s_table [i].event == EVENT_OTHER) {
+            s_table [i].action (self, session, msg);
+            return;
+        }
 }
 
 static const char *
@@ -377,7 +634,7 @@ s_decline_reason (int reason)
 
 //  accept / decline / progress / resolve: one transition, then the answer.
 static void
-s_unit_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
+s_do_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
 {
     const char *offer_id = "", *case_id = "", *note = "", *reason = "";
     if (strcmp (msg->type, "accept") == 0) {
@@ -431,12 +688,12 @@ s_unit_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg
         ack.case_id = (char *) case_id;
         ack.state = codec_state_parse (json_string_value (json_object_get (reply, "state")));
         ack.duplicate = json_is_true (json_object_get (reply, "duplicate"));
-        s_send_unit (self, session, "ok", &ack.base);
+        log_info ("dispatch: unit \"%s\" %s \"%s\"%s", session->unit_id, msg->type, case_id,
+                  ack.duplicate ? " (repeat)" : "");
         gc_wake_notify (self->notify, reply);
         if (json_is_true (json_object_get (reply, "redispatch")))
             s_todo_add (self, case_id);
-        log_info ("dispatch: unit \"%s\" %s \"%s\"%s", session->unit_id, msg->type, case_id,
-                  ack.duplicate ? " (repeat)" : "");
+        s_send_unit (self, session, "ok", &ack.base);   //  may end the session
     }
     else {
         const char *code_name = json_string_value (json_object_get (reply, "code"));
@@ -451,6 +708,24 @@ s_unit_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg
     json_decref (reply);
 }
 
+//  What a received message is in the conversation.
+static peer_event_t
+s_event_of (const codec_msg_t *msg)
+{
+    if (!msg->body)
+        return EVENT_MALFORMED;
+    if (strcmp (msg->type, "hello") == 0)
+        return EVENT_HELLO;
+    if (strcmp (msg->type, "heartbeat") == 0)
+        return EVENT_HEARTBEAT;
+    if (strcmp (msg->type, "bye") == 0)
+        return EVENT_BYE;
+    if (strcmp (msg->type, "accept") == 0 || strcmp (msg->type, "decline") == 0
+    ||  strcmp (msg->type, "progress") == 0 || strcmp (msg->type, "resolve") == 0)
+        return EVENT_REPLY;
+    return EVENT_OTHER;
+}
+
 static void
 s_unit_message (dispatch_server_t *self)
 {
@@ -458,61 +733,71 @@ s_unit_message (dispatch_server_t *self)
     if (codec_recv (self->router, true, codec_unit, self->message_max, &msg))
         return;
     unit_session_t *session = dispatch_units_by_identity (self->units, msg.identity);
-    if (!msg.body) {
-        self->refused++;
-        log_warning ("dispatch: message from %s refused: %s",
-                     session ? session->unit_id : "an unknown peer", msg.reason);
-        codec_send_error (self->router, msg.identity, msg.error, "", "%s", msg.reason);
-    }
-    else
-    if (strcmp (msg.type, "hello") == 0)
-        s_hello (self, &msg);
-    else
-    if (!session)
-        codec_send_error (self->router, msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL, "",
-                          "say hello first (or again: your session expired)");
-    else {
+    if (session)
         session->seen_ms = gc_mono_ms ();
-        if (strcmp (msg.type, "heartbeat") == 0)
-            ;
-        else
-        if (strcmp (msg.type, "bye") == 0) {
-            log_info ("dispatch: unit \"%s\" said bye", session->unit_id);
-            dispatch_units_close (self->units, session->unit_id);
-        }
-        else
-        if (strcmp (msg.type, "accept") == 0 || strcmp (msg.type, "decline") == 0
-        ||  strcmp (msg.type, "progress") == 0 || strcmp (msg.type, "resolve") == 0)
-            s_unit_reply (self, session, &msg);
-        else
-            codec_send_error (self->router, msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL,
-                              "", "units do not send \"%s\"", msg.type);
-    }
+    s_fire (self, session, s_event_of (&msg), &msg);
     codec_msg_reset (&msg);
 }
 
-//  Heartbeat quiet units; close the ones silent for liveness intervals.
+//  Heartbeat quiet units; expire the ones silent for liveness intervals
+//  and the ones we cannot reach.
 static void
 s_heartbeat (dispatch_server_t *self)
 {
     long long now = gc_mono_ms ();
     zlist_t *expired = zlist_new ();
+    zlist_t *lost = zlist_new ();
+    if (!expired || !lost) {
+        zlist_destroy (&expired);
+        zlist_destroy (&lost);
+        return;
+    }
     zlist_autofree (expired);
+    zlist_autofree (lost);
     Gridcall__V1__Heartbeat beat = GRIDCALL__V1__HEARTBEAT__INIT;
     for (unit_session_t *s = dispatch_units_first (self->units); s; s = dispatch_units_next (self->units)) {
         if (now - s->seen_ms > (long long) self->heartbeat_ms * self->liveness)
             zlist_append (expired, s->unit_id);
         else
-        if (now - s->sent_ms >= self->heartbeat_ms
-        &&  codec_send (self->router, s->identity, "heartbeat", &beat.base) == 0)
-            s->sent_ms = now;
+        if (now - s->sent_ms >= self->heartbeat_ms) {
+            if (codec_send (self->router, s->identity, "heartbeat", &beat.base) == 0)
+                s->sent_ms = now;
+            else
+                zlist_append (lost, s->unit_id);
+        }
     }
     for (char *id = (char *) zlist_first (expired); id; id = (char *) zlist_next (expired)) {
-        log_warning ("dispatch: unit \"%s\" silent for %d heartbeats; session closed", id,
-                     self->liveness);
-        dispatch_units_close (self->units, id);
+        unit_session_t *session = dispatch_units_by_unit (self->units, id);
+        if (session)
+            s_fire (self, session, EVENT_EXPIRED, NULL);
+    }
+    for (char *id = (char *) zlist_first (lost); id; id = (char *) zlist_next (lost)) {
+        unit_session_t *session = dispatch_units_by_unit (self->units, id);
+        if (session) {
+            log_warning ("dispatch: heartbeat to unit \"%s\" failed: %s; unit is gone", id,
+                         zmq_strerror (zmq_errno ()));
+            s_fire (self, session, EVENT_UNROUTABLE, NULL);
+        }
     }
     zlist_destroy (&expired);
+    zlist_destroy (&lost);
+}
+
+//  Tell Redis which units are connected now (for `gridcall route`).
+static void
+s_units_seen (dispatch_server_t *self)
+{
+    const char *argv [SEEN_MAX];
+    int argc = 0;
+    for (unit_session_t *s = dispatch_units_first (self->units); s; s = dispatch_units_next (self->units)) {
+        argv [argc++] = s->unit_id;
+        if (argc == SEEN_MAX) {
+            json_decref (store_call (self->store, "gc_units_seen", argc, argv, NULL));
+            argc = 0;
+        }
+    }
+    if (argc)
+        json_decref (store_call (self->store, "gc_units_seen", argc, argv, NULL));
 }
 
 static void
@@ -553,14 +838,21 @@ dispatch_server_run (dispatch_server_t *self)
             s_directory_check (self);
             self->next_dir_check = now + self->dir_poll_ms;
         }
+        s_gone_flush (self);
+        if (now >= self->next_seen) {
+            s_units_seen (self);
+            self->next_seen = now + self->heartbeat_ms;
+        }
         if (now >= self->next_sweep) {
             s_sweep (self);
             self->next_sweep = now + self->sweep_ms;
         }
         s_dispatch_todo (self);
+        s_gone_flush (self);
     }
-    log_notice ("dispatch: stopping; %llu offers sent, %llu unit replies, %llu refused",
-                (unsigned long long) self->offers_sent, (unsigned long long) self->replies,
-                (unsigned long long) self->refused);
+    log_notice ("dispatch: stopping; %llu offers sent, %llu unit replies, %llu refused, "
+                "%llu sessions ended", (unsigned long long) self->offers_sent,
+                (unsigned long long) self->replies, (unsigned long long) self->refused,
+                (unsigned long long) self->gone_count);
     return 0;
 }

@@ -10,9 +10,45 @@ struct _dispatch_units_t {
 };
 
 static void
+s_strings_free (char ***list_p, size_t *count)
+{
+    for (size_t i = 0; *list_p && i < *count; i++)
+        free ((*list_p) [i]);
+    free (*list_p);
+    *list_p = NULL;
+    *count = 0;
+}
+
+//  A copy of count strings, or NULL (also for none).
+static char **
+s_strings_dup (char **list, size_t count)
+{
+    char **copy = count ? calloc (count, sizeof (char *)) : NULL;
+    for (size_t i = 0; copy && i < count; i++)
+        if (!(copy [i] = strdup (list [i]))) {
+            s_strings_free (&copy, &i);
+            return NULL;
+        }
+    return copy;
+}
+
+static bool
+s_listed (char **list, size_t count, const char *item)
+{
+    if (count == 0)
+        return true;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp (list [i], item) == 0)
+            return true;
+    return false;
+}
+
+static void
 s_session_destroy (void **item)
 {
     unit_session_t *session = (unit_session_t *) *item;
+    s_strings_free (&session->categories, &session->category_count);
+    s_strings_free (&session->grids, &session->grid_count);
     zframe_destroy (&session->identity);
     free (session->identity_hex);
     free (session->unit_id);
@@ -81,6 +117,29 @@ dispatch_units_open (dispatch_units_t *self, const char *unit_id, zframe_t *iden
     zhashx_insert (self->by_unit, unit_id, session);
     zhashx_insert (self->by_identity, hex, session);
     return session;
+}
+
+int
+dispatch_units_claim (unit_session_t *session, char **categories, size_t category_count,
+                      char **grids, size_t grid_count, unsigned capacity)
+{
+    s_strings_free (&session->categories, &session->category_count);
+    s_strings_free (&session->grids, &session->grid_count);
+    session->categories = s_strings_dup (categories, category_count);
+    session->grids = s_strings_dup (grids, grid_count);
+    session->category_count = session->categories ? category_count : 0;
+    session->grid_count = session->grids ? grid_count : 0;
+    session->capacity = capacity;
+    return (category_count && !session->categories) || (grid_count && !session->grids) ? -1 : 0;
+}
+
+bool
+dispatch_units_accepts (dispatch_units_t *self, const char *unit_id, const char *grid,
+                        const char *category)
+{
+    unit_session_t *session = (unit_session_t *) zhashx_lookup (self->by_unit, unit_id);
+    return session && s_listed (session->categories, session->category_count, category)
+        && s_listed (session->grids, session->grid_count, grid);
 }
 
 unit_session_t *

@@ -13,6 +13,11 @@ typedef struct {
     char *identity_hex;         //  the same as a map key
     long long seen_ms;          //  monotonic time of its last message
     long long sent_ms;          //  monotonic time of our last message to it
+    char **categories;          //  categories claimed at hello (none = all of the record)
+    size_t category_count;
+    char **grids;               //  grids claimed at hello (none = all of the record)
+    size_t grid_count;
+    unsigned capacity;          //  capacity claimed at hello (0 = the record's)
 } unit_session_t;
 
 typedef struct _dispatch_units_t dispatch_units_t;
@@ -24,6 +29,14 @@ void dispatch_units_destroy (dispatch_units_t **self_p);
 //  connection of the same unit is replaced. Returns the session (borrowed).
 unit_session_t *dispatch_units_open (dispatch_units_t *self, const char *unit_id,
                                      zframe_t *identity, long long now_ms);
+//  Record what the unit claimed at hello (already checked against the
+//  directory): categories and grids narrow its record, capacity lowers it.
+//  Returns 0, or -1 when out of memory.
+int dispatch_units_claim (unit_session_t *session, char **categories, size_t category_count,
+                          char **grids, size_t grid_count, unsigned capacity);
+//  True when the unit is connected and its claims cover grid and category.
+bool dispatch_units_accepts (dispatch_units_t *self, const char *unit_id, const char *grid,
+                             const char *category);
 //  Session for a routing id or a unit id, or NULL. Borrowed.
 unit_session_t *dispatch_units_by_identity (dispatch_units_t *self, zframe_t *identity);
 unit_session_t *dispatch_units_by_unit (dispatch_units_t *self, const char *unit_id);

@@ -19,6 +19,10 @@ static const cfg_option_t s_options [] = {
     { "batch_max", CFG_INT, "256", 1, 4096, "messages handled per loop turn" },
     { "message_max", CFG_INT, "65536", 256, 1048576, "largest message body in bytes" },
     { "text_max", CFG_INT, "2000", 1, 65536, "longest progress note or summary in bytes" },
+    { "order_autoplace", CFG_STRING, "", 0, 0,
+      "service categories (and community:ID entries) whose orders place themselves" },
+    { "rota_clock_offset_ms", CFG_INT, "0", -31622400000.0, 31622400000.0,
+      "shift the clock rotas are read with (demos and tests); 0 in production" },
     { NULL, 0, NULL, 0, 0, NULL }
 };
 

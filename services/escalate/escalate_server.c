@@ -22,8 +22,10 @@ struct _escalate_server_t {
     char batch_text [24];       //  arguments for gc_fire
     char scale [32];
     char repeat_ms [24];
-    uint64_t fired;
-    uint64_t climbs;
+    uint64_t fired;             //  timers that acted
+    uint64_t climbs;            //  cases that climbed a tier
+    uint64_t reminders;         //  yellow reminders sent
+    uint64_t returns;           //  parked cases back on their review date
     long long late_max_ms;      //  worst lateness seen, Redis time
 };
 
@@ -82,15 +84,28 @@ s_fire (escalate_server_t *self)
     json_t *item;
     json_array_foreach (json_object_get (reply, "fired"), index, item) {
         long long late = json_integer_value (json_object_get (item, "late_ms"));
+        const char *kind = json_string_value (json_object_get (item, "kind"));
+        const char *id = json_string_value (json_object_get (item, "id"));
         if (late > self->late_max_ms)
             self->late_max_ms = late;
         self->fired++;
-        log_info ("escalate: case \"%s\" overdue, now at tier %lld (%lld ms late)",
-                  json_string_value (json_object_get (item, "id")),
-                  json_integer_value (json_object_get (item, "tier")), late);
+        if (kind && strcmp (kind, "reminder") == 0) {
+            self->reminders++;
+            log_debug ("escalate: case \"%s\" reminded (%lld ms late)", id, late);
+        }
+        else
+        if (kind && strcmp (kind, "review") == 0) {
+            self->returns++;
+            log_info ("escalate: case \"%s\" back from the parked ledger (%lld ms late)", id, late);
+        }
+        else {
+            self->climbs++;
+            log_info ("escalate: case \"%s\" overdue, now at tier %lld (%lld ms late)", id,
+                      json_integer_value (json_object_get (item, "tier")), late);
+        }
     }
+    //  climbs and returns go back to dispatch (commit, then send)
     json_array_foreach (json_object_get (reply, "wake"), index, item) {
-        self->climbs++;
         gc_wake_dispatch (self->dispatch, json_string_value (item), 0);
     }
     gc_wake_notify (self->notify, reply);
@@ -111,10 +126,12 @@ escalate_server_run (escalate_server_t *self)
         if (wait < 0 || wait > self->tick_ms)
             wait = self->tick_ms;
         if (wait > 0)
-            zclock_sleep ((int) wait);
+            zclock_sleep ((int) wait);      //  relative: immune to wall-clock jumps
     }
-    log_notice ("escalate: stopping; %llu timers fired, %llu climbs, worst lateness %lld ms",
+    log_notice ("escalate: stopping; %llu timers fired: %llu climbs or overdue notices, "
+                "%llu reminders, %llu parked cases back; worst lateness %lld ms",
                 (unsigned long long) self->fired, (unsigned long long) self->climbs,
+                (unsigned long long) self->reminders, (unsigned long long) self->returns,
                 self->late_max_ms);
     return 0;
 }

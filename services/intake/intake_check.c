@@ -83,3 +83,58 @@ intake_check_evaluate (const Gridcall__V1__Evaluate *evaluate, size_t text_max,
     }
     return 0;
 }
+
+int
+intake_check_decision (const Gridcall__V1__ExtendDecision *decision, size_t text_max,
+                       char *reason, size_t reasonlen)
+{
+    const field_t fields [] = {
+        { "case_id", decision->case_id, INTAKE_ID_MAX, 1 },
+        { "operator", decision->operator_, INTAKE_KEY_MAX, 1 },
+        { "reason", decision->reason, text_max, 1 },
+    };
+    int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
+    if (rc)
+        return rc;
+    if (decision->verb < GRIDCALL__V1__EXTEND_VERB__EXTEND_APPROVE
+    ||  decision->verb > GRIDCALL__V1__EXTEND_VERB__EXTEND_DIRECT) {
+        snprintf (reason, reasonlen, "verb %d is not approve, refuse or direct", (int) decision->verb);
+        return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+    }
+    if (decision->until_ms < 0
+    ||  (decision->verb == GRIDCALL__V1__EXTEND_VERB__EXTEND_DIRECT && decision->until_ms == 0)) {
+        snprintf (reason, reasonlen, "until_ms is required and positive for a direct extension");
+        return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+    }
+    return 0;
+}
+
+int
+intake_check_park (const Gridcall__V1__Park *park, size_t text_max, char *reason, size_t reasonlen)
+{
+    const field_t fields [] = {
+        { "case_id", park->case_id, INTAKE_ID_MAX, 1 },
+        { "operator", park->operator_, INTAKE_KEY_MAX, 1 },
+        { "reason", park->reason, text_max, 1 },
+    };
+    int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
+    if (rc)
+        return rc;
+    if (park->review_ms <= 0) {
+        snprintf (reason, reasonlen, "review_ms is required: when the case comes back");
+        return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+    }
+    return 0;
+}
+
+int
+intake_check_unpark (const Gridcall__V1__Unpark *unpark, size_t text_max,
+                     char *reason, size_t reasonlen)
+{
+    const field_t fields [] = {
+        { "case_id", unpark->case_id, INTAKE_ID_MAX, 1 },
+        { "operator", unpark->operator_, INTAKE_KEY_MAX, 1 },
+        { "reason", unpark->reason, text_max, 0 },
+    };
+    return s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
+}

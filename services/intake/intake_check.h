@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "gridcall.pb-c.h"
+#include "timers.pb-c.h"
 
 #define INTAKE_KEY_MAX 128      //  idempotency key, person ids
 #define INTAKE_ID_MAX 64        //  grid, category, building, case ids
@@ -19,5 +20,12 @@ int intake_check_verify (const Gridcall__V1__Verify *verify, size_t text_max,
                          char *reason, size_t reasonlen);
 int intake_check_evaluate (const Gridcall__V1__Evaluate *evaluate, size_t text_max,
                            char *reason, size_t reasonlen);
+//  extend.decide, park, unpark: an operator acting on a case's clock.
+int intake_check_decision (const Gridcall__V1__ExtendDecision *decision, size_t text_max,
+                           char *reason, size_t reasonlen);
+int intake_check_park (const Gridcall__V1__Park *park, size_t text_max,
+                       char *reason, size_t reasonlen);
+int intake_check_unpark (const Gridcall__V1__Unpark *unpark, size_t text_max,
+                         char *reason, size_t reasonlen);
 
 #endif

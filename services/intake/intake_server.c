@@ -13,7 +13,7 @@
 #include "log.h"
 #include "store.h"
 
-typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE } request_kind_t;
+typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK } request_kind_t;
 
 typedef struct {
     zframe_t *identity;         //  reporter's routing id (owned)
@@ -36,6 +36,7 @@ struct _intake_server_t {
     char idem_ttl [32];
     uint64_t served;            //  requests answered with success
     uint64_t refused;           //  requests answered with an error
+    uint64_t wakes_dropped;     //  wake-ups left to the next stage's sweep
 };
 
 intake_server_t *
@@ -143,6 +144,45 @@ s_queue (intake_server_t *self, codec_msg_t *msg, request_t *req)
             rc = store_append (self->store, "gc_evaluate", 4, args, NULL);
         }
     }
+    else
+    if (strcmp (msg->type, "extend.decide") == 0) {
+        Gridcall__V1__ExtendDecision *d = (Gridcall__V1__ExtendDecision *) msg->body;
+        static const char *verbs [] = { "", "approve", "refuse", "extend" };
+        ref = d->case_id;
+        req->kind = REQ_CLOCK;
+        code = intake_check_decision (d, self->text_max, reason, sizeof reason);
+        if (!code) {
+            char until [24];
+            snprintf (until, sizeof until, "%lld", (long long) d->until_ms);
+            const char *args [] = { d->case_id, d->operator_, verbs [d->verb], until, d->reason,
+                                    self->scale };
+            rc = store_append (self->store, "gc_extend_decide", 6, args, NULL);
+        }
+    }
+    else
+    if (strcmp (msg->type, "park") == 0) {
+        Gridcall__V1__Park *k = (Gridcall__V1__Park *) msg->body;
+        ref = k->case_id;
+        req->kind = REQ_CLOCK;
+        code = intake_check_park (k, self->text_max, reason, sizeof reason);
+        if (!code) {
+            char review [24];
+            snprintf (review, sizeof review, "%lld", (long long) k->review_ms);
+            const char *args [] = { k->case_id, k->operator_, review, k->reason, self->scale };
+            rc = store_append (self->store, "gc_park", 5, args, NULL);
+        }
+    }
+    else
+    if (strcmp (msg->type, "unpark") == 0) {
+        Gridcall__V1__Unpark *u = (Gridcall__V1__Unpark *) msg->body;
+        ref = u->case_id;
+        req->kind = REQ_CLOCK;
+        code = intake_check_unpark (u, self->text_max, reason, sizeof reason);
+        if (!code) {
+            const char *args [] = { u->case_id, u->operator_, u->reason, self->scale };
+            rc = store_append (self->store, "gc_unpark", 4, args, NULL);
+        }
+    }
     else {
         code = GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE;
         snprintf (reason, sizeof reason, "intake does not take \"%s\" messages", msg->type);
@@ -205,9 +245,9 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
     }
     self->served++;
     if (!duplicate && (req->kind == REQ_REPORT || json_is_true (json_object_get (reply, "redispatch"))))
-        gc_wake_dispatch (self->dispatch, case_id,
-                          (int) json_integer_value (json_object_get (reply, "version")));
-    gc_wake_notify (self->notify, reply);
+        self->wakes_dropped += gc_wake_dispatch (self->dispatch, case_id,
+                               (int) json_integer_value (json_object_get (reply, "version")));
+    self->wakes_dropped += gc_wake_notify (self->notify, reply);
 }
 
 //  One loop turn: read what the ROUTER holds (up to batch_max), pipeline
@@ -249,7 +289,8 @@ intake_server_run (intake_server_t *self)
         if (zpoller_terminated (self->poller))
             break;
     }
-    log_notice ("intake: stopping; %llu requests served, %llu refused",
-                (unsigned long long) self->served, (unsigned long long) self->refused);
+    log_notice ("intake: stopping; %llu requests served, %llu refused, %llu wake-ups left to sweeps",
+                (unsigned long long) self->served, (unsigned long long) self->refused,
+                (unsigned long long) self->wakes_dropped);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*  notify_server.c — the gridcall-notify loop. A JobRef on the PULL or the
-    sweep timer claims due jobs from pending:notify (gc_claim leases them),
-    fetches them (gc_job_get, pipelined), delivers each to the log, the PUB
+    sweep timer claims due jobs from pending:notify (gc_job_claim leases
+    and reads them in one call), delivers each to the log, the PUB
     and the webhooks, and records the round with gc_job_done (pipelined):
     done, retry after a back-off, or dead after max_attempts. */
 #include "notify_server.h"
@@ -221,7 +221,7 @@ s_deliver (notify_server_t *self, notify_job_t *job)
         zlistx_add_end (self->finished, job);
 }
 
-//  Take one gc_job_get reply for id: drop a job that is gone, bury one that
+//  Take one claimed job (shaped like a gc_job_get reply): drop a job that is gone, bury one that
 //  cannot be delivered, start the rest.
 static void
 s_start (notify_server_t *self, const char *id, json_t *reply)
@@ -254,8 +254,8 @@ s_start (notify_server_t *self, const char *id, json_t *reply)
     s_deliver (self, job);
 }
 
-//  Lease due jobs (gc_claim) up to the room left in flight, fetch them in
-//  one pipeline and start them.
+//  Lease due jobs up to the room left in flight and start them; one
+//  gc_job_claim call leases and reads the whole batch.
 static void
 s_claim (notify_server_t *self)
 {
@@ -267,40 +267,26 @@ s_claim (notify_server_t *self)
         return;
     char max_text [24];
     snprintf (max_text, sizeof max_text, "%zu", max);
-    json_t *claim = store_callv (self->store, "gc_claim", "notify", self->lease, max_text, NULL);
-    json_t *items = json_object_get (claim, "items");
+    json_t *claim = store_callv (self->store, "gc_job_claim", self->lease, max_text, NULL);
+    json_t *jobs = json_object_get (claim, "jobs");
     //  cjson writes an empty list as {}: anything but an array is empty
-    size_t count = json_is_array (items) ? json_array_size (items) : 0;
+    size_t count = json_is_array (jobs) ? json_array_size (jobs) : 0;
     if (claim && !json_is_true (json_object_get (claim, "ok")))
-        log_warning ("notify: gc_claim() failed: %s", s_reason (claim));
-    const char **ids = calloc (count ? count : 1, sizeof *ids);
-    json_t **replies = calloc (count ? count : 1, sizeof *replies);
-    if (!ids || !replies)
-        count = 0;
-    size_t fetch = 0;
+        log_warning ("notify: gc_job_claim() failed: %s", s_reason (claim));
     for (size_t i = 0; i < count; i++) {
-        const char *id = json_string_value (json_array_get (items, i));
+        json_t *job = json_array_get (jobs, i);
+        const char *id = json_string_value (json_object_get (job, "id"));
         if (!id || !*id || strlen (id) > NOTIFY_JOB_ID_MAX)
             continue;
         if (zhashx_lookup (self->inflight, id)) {
             log_debug ("notify: job %s is already in flight", id);
             continue;
         }
-        if (store_append (self->store, "gc_job_get", 1, &id, NULL))
-            break;
-        ids [fetch++] = id;
-    }
-    for (size_t i = 0; i < fetch; i++)
-        replies [i] = store_reply (self->store);
-    for (size_t i = 0; i < fetch; i++) {
-        s_start (self, ids [i], replies [i]);
-        json_decref (replies [i]);
+        s_start (self, id, job);
     }
     //  a full batch means more may be due: go again next turn
     if (count == max && count > 0)
         self->claim_now = true;
-    free (replies);
-    free (ids);
     json_decref (claim);
 }
 

@@ -1,6 +1,7 @@
-/*  gridcall-report — live figures for command-center screens: a dashboard
-    page, a read-only JSON API (stats, one case with its timeline) and a
-    health check over HTTP, reading Redis through the store. */
+/*  gridcall-report — live figures for command-center screens: the screen
+    page, a read-only JSON API, a server-sent-event stream, the ledger CSV,
+    /metrics and a health check over HTTP, and a ZeroMQ PUB of the same
+    live events; it only reads Redis, through the store. */
 #include "config.h"
 #include "daemon.h"
 #include "report_server.h"
@@ -14,6 +15,27 @@ static const cfg_option_t s_options [] = {
       "most HTTP connections open at once; more are refused" },
     { "connection_timeout_s", CFG_INT, "30", 1, 3600,
       "close an HTTP connection idle for this many seconds" },
+    { "static_dir", CFG_STRING, "build/web", 0, 0,
+      "folder of the screen page (index.html, screen.js, echarts.min.js); scripts/build-web.sh fills it" },
+    { "redis_pool", CFG_INT, "4", 1, 64, "Redis connections HTTP requests share (one each at a time)" },
+    { "pub_bind", CFG_STRING, "", 0, 0,
+      "ZeroMQ PUB endpoint for screen events and snapshots (proto/report.proto); empty: none" },
+    { "poll_ms", CFG_INT, "100", 10, 10000, "how often the live feed reads the events stream" },
+    { "snapshot_ms", CFG_INT, "5000", 100, 600000, "send a fresh screen snapshot at least this often" },
+    { "snapshot_min_ms", CFG_INT, "300", 0, 600000,
+      "after changes, send a snapshot at most this often" },
+    { "stream_buffer", CFG_INT, "1024", 16, 1000000,
+      "live frames kept for slow screens; one further behind gets a fresh snapshot" },
+    { "yellow_fraction", CFG_DOUBLE, "0.25", 0, 1,
+      "yellow list: open cases due within this fraction of their tier's time limit" },
+    { "list_max", CFG_INT, "50", 1, 1000, "rows of the red and yellow lists" },
+    { "perf_sample", CFG_INT, "500", 1, 100000,
+      "latest closed cases the per-tier and per-unit performance figures read" },
+    { "ledger_dir", CFG_STRING, "", 0, 0,
+      "folder for daily ledger files ledger-YYYYMMDD.csv; empty: none" },
+    { "ledger_interval_s", CFG_INT, "0", 0, 86400,
+      "also rewrite today's ledger file this often; 0: only yesterday's, after local midnight" },
+    { "ledger_max_rows", CFG_INT, "1000000", 1, 100000000, "most rows of one ledger export or file" },
     { NULL, 0, NULL, 0, 0, NULL }
 };
 

@@ -5,12 +5,15 @@
 #include "report_api.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
 #define CASES_PREFIX "/api/cases/"
+#define STATIC_PREFIX "/static/"
 
 static const char *s_tiers [] = { "GRID", "COMMUNITY", "STREET", "DISTRICT", NULL };
 
@@ -42,6 +45,24 @@ report_api_route (const char *path, char *id)
         return REPORT_ROUTE_STATS;
     if (strcmp (path, "/healthz") == 0)
         return REPORT_ROUTE_HEALTH;
+    static const struct { const char *path; report_route_t route; } exact [] = {
+        { "/api/cases", REPORT_ROUTE_CASES }, { "/api/units", REPORT_ROUTE_UNITS },
+        { "/api/snapshot", REPORT_ROUTE_SNAPSHOT }, { "/api/stream", REPORT_ROUTE_STREAM },
+        { "/api/ledger.csv", REPORT_ROUTE_LEDGER }, { "/metrics", REPORT_ROUTE_METRICS }
+    };
+    for (size_t i = 0; i < sizeof exact / sizeof exact [0]; i++)
+        if (strcmp (path, exact [i].path) == 0)
+            return exact [i].route;
+    size_t slen = strlen (STATIC_PREFIX);
+    if (len > slen && strncmp (path, STATIC_PREFIX, slen) == 0) {
+        const char *name = path + slen;
+        size_t n = len - slen;
+        if (n > REPORT_CASE_ID_MAX || name [0] == '.' || !report_api_case_id_valid (name, n))
+            return REPORT_ROUTE_NOT_FOUND;
+        memcpy (id, name, n);
+        id [n] = 0;
+        return REPORT_ROUTE_STATIC;
+    }
     size_t plen = strlen (CASES_PREFIX);
     if (len > plen && strncmp (path, CASES_PREFIX, plen) == 0) {
         const char *rest = path + plen;
@@ -87,10 +108,8 @@ report_api_error (const char *code, const char *message)
     return json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", code, "message", message);
 }
 
-//  Read an integer from a JSON integer, an integral real or a decimal
-//  string (how Redis hashes hold counters). Returns false when it is none.
-static bool
-s_int (const json_t *json, long long *value)
+bool
+report_api_int (const json_t *json, long long *value)
 {
     if (json_is_integer (json)) {
         *value = json_integer_value (json);
@@ -123,7 +142,7 @@ static void
 s_put_int (json_t *out, const char *key, const json_t *src)
 {
     long long v;
-    json_object_set_new (out, key, s_int (src, &v) ? json_integer (v) : json_null ());
+    json_object_set_new (out, key, report_api_int (src, &v) ? json_integer (v) : json_null ());
 }
 
 //  Set key to src's integer only when src holds one.
@@ -131,7 +150,7 @@ static void
 s_put_int_opt (json_t *out, const char *key, const json_t *src)
 {
     long long v;
-    if (s_int (src, &v))
+    if (report_api_int (src, &v))
         json_object_set_new (out, key, json_integer (v));
 }
 
@@ -157,7 +176,7 @@ static void
 s_put_tier (json_t *out, const char *key, const json_t *src)
 {
     long long tier;
-    const char *name = s_int (src, &tier) ? report_api_tier_name (tier) : NULL;
+    const char *name = report_api_int (src, &tier) ? report_api_tier_name (tier) : NULL;
     json_object_set_new (out, key, name ? json_string (name) : json_null ());
 }
 
@@ -264,7 +283,7 @@ s_counts (const json_t *src, const char **fill)
     json_t *value;
     json_object_foreach ((json_t *) src, key, value) {
         long long n;
-        if (s_int (value, &n))
+        if (report_api_int (value, &n))
             json_object_set_new (out, key, json_integer (n));
         else
             log_debug ("report: stats counter \"%s\" is not an integer; skipped", key);
@@ -296,7 +315,7 @@ report_api_stats (const json_t *s)
     json_object_set_new (out, "totals", s_counts (json_object_get (s, "total"), s_totals));
     json_object_set_new (out, "pending", s_counts (json_object_get (s, "pending"), s_pending));
     long long timers = 0;
-    s_int (json_object_get (s, "timers"), &timers);
+    report_api_int (json_object_get (s, "timers"), &timers);
     json_object_set_new (out, "timers", json_integer (timers));
     json_object_set_new (out, "dead", s_counts (json_object_get (s, "dead"), s_dead));
     return out;
@@ -360,4 +379,143 @@ report_api_health_answer (const json_t *reply, int *status)
     }
     *status = 503;
     return json_pack ("{s:b, s:s}", "ok", 0, "redis", reply ? "error" : "down");
+}
+
+//  Parse a time argument: Unix ms (digits) or a local date YYYY-MM-DD,
+//  meaning that day's local midnight. Returns 0 or -1.
+static int
+s_time_arg (const char *text, int utc_offset_min, long long *ms)
+{
+    size_t len = strlen (text);
+    int y, m, d;
+    char tail;
+    if (len == 10 && sscanf (text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3
+    &&  y >= 1970 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+        struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
+        time_t t = timegm (&tm);
+        *ms = (long long) t * 1000 - (long long) utc_offset_min * 60000;
+        return 0;
+    }
+    if (len == 0 || len > 15 || strspn (text, "0123456789") != len)
+        return -1;
+    *ms = strtoll (text, NULL, 10);
+    return 0;
+}
+
+//  Copy an id argument into out (REPORT_ID_MAX + 1 bytes). Returns 0 or -1.
+static int
+s_id_arg (const char *text, char *out)
+{
+    size_t len = strlen (text);
+    if (len == 0 || len > REPORT_ID_MAX || !report_api_case_id_valid (text, len))
+        return -1;
+    memcpy (out, text, len + 1);
+    return 0;
+}
+
+//  Check a state list "A,B" against the lifecycle; "open" sets *open.
+static int
+s_states_arg (const char *text, char *out, size_t size, bool *open)
+{
+    if (strcmp (text, "open") == 0) {
+        *open = true;
+        out [0] = 0;
+        return 0;
+    }
+    if (strlen (text) >= size)
+        return -1;
+    char copy [160];
+    snprintf (copy, sizeof copy, "%s", text);
+    char *save = NULL;
+    for (char *s = strtok_r (copy, ",", &save); s; s = strtok_r (NULL, ",", &save)) {
+        bool known = false;
+        for (int i = 0; s_states [i]; i++)
+            if (strcmp (s_states [i], s) == 0)
+                known = true;
+        if (!known)
+            return -1;
+    }
+    snprintf (out, size, "%s", text);
+    return 0;
+}
+
+int
+report_api_filter_parse (report_filter_t *f, const char *(*get) (void *ctx, const char *name),
+                         void *ctx, int utc_offset_min, char *err, size_t errlen)
+{
+    memset (f, 0, sizeof *f);
+    f->limit = 50;
+    const char *v;
+    if ((v = get (ctx, "from")) && s_time_arg (v, utc_offset_min, &f->from_ms)) {
+        snprintf (err, errlen, "from: Unix milliseconds or a date YYYY-MM-DD");
+        return -1;
+    }
+    if ((v = get (ctx, "to")) && s_time_arg (v, utc_offset_min, &f->to_ms)) {
+        snprintf (err, errlen, "to: Unix milliseconds or a date YYYY-MM-DD");
+        return -1;
+    }
+    if (f->from_ms && f->to_ms && f->to_ms <= f->from_ms) {
+        snprintf (err, errlen, "to must be after from");
+        return -1;
+    }
+    static const char *names [] = { "grid", "community", "category", "unit" };
+    char *outs [] = { f->grid, f->community, f->category, f->unit };
+    for (int i = 0; i < 4; i++)
+        if ((v = get (ctx, names [i])) && s_id_arg (v, outs [i])) {
+            snprintf (err, errlen, "%s: 1 to %d characters of A-Z a-z 0-9 . _ -", names [i],
+                      REPORT_ID_MAX);
+            return -1;
+        }
+    if ((v = get (ctx, "state")) && s_states_arg (v, f->states, sizeof f->states, &f->open)) {
+        snprintf (err, errlen, "state: \"open\" or states of the lifecycle, comma-separated");
+        return -1;
+    }
+    if ((v = get (ctx, "cursor"))) {
+        size_t len = strlen (v);
+        if (len == 0 || len > 12 || strspn (v, "0123456789") != len) {
+            snprintf (err, errlen, "cursor: the next_cursor of the previous page");
+            return -1;
+        }
+        f->cursor = strtoll (v, NULL, 10);
+    }
+    if ((v = get (ctx, "limit"))) {
+        size_t len = strlen (v);
+        long n = len > 0 && len <= 5 && strspn (v, "0123456789") == len ? strtol (v, NULL, 10) : 0;
+        if (n < 1 || n > REPORT_LIMIT_MAX) {
+            snprintf (err, errlen, "limit: 1 to %d", REPORT_LIMIT_MAX);
+            return -1;
+        }
+        f->limit = (int) n;
+    }
+    return 0;
+}
+
+char *
+report_api_filter_json (const report_filter_t *f, long long cursor, int limit)
+{
+    json_t *doc = json_pack ("{s:I, s:i, s:b}", "cursor", (json_int_t) cursor, "limit", limit,
+                             "open", f->open);
+    if (!doc)
+        return NULL;
+    if (f->from_ms)
+        json_object_set_new (doc, "from", json_integer (f->from_ms));
+    if (f->to_ms)
+        json_object_set_new (doc, "to", json_integer (f->to_ms));
+    static const char *names [] = { "grid", "community", "category", "unit" };
+    const char *values [] = { f->grid, f->community, f->category, f->unit };
+    for (int i = 0; i < 4; i++)
+        if (*values [i])
+            json_object_set_new (doc, names [i], json_string (values [i]));
+    if (*f->states) {
+        json_t *states = json_array ();
+        char copy [160];
+        snprintf (copy, sizeof copy, "%s", f->states);
+        char *save = NULL;
+        for (char *s = strtok_r (copy, ",", &save); s; s = strtok_r (NULL, ",", &save))
+            json_array_append_new (states, json_string (s));
+        json_object_set_new (doc, "states", states);
+    }
+    char *text = json_dumps (doc, JSON_COMPACT);
+    json_decref (doc);
+    return text;
 }

@@ -11,19 +11,56 @@
 #define REPORT_CASE_ID_MAX 64       //  longest case id in a URL, in bytes
 #define REPORT_URL_MAX 512          //  longest URL path we route
 
+#define REPORT_ID_MAX 64            //  longest grid, unit, community or category id
+#define REPORT_LIMIT_MAX 1000       //  most rows one page of /api/cases holds
+
 typedef enum {
     REPORT_ROUTE_NOT_FOUND = 0,     //  no such path (404)
-    REPORT_ROUTE_PAGE,              //  GET /: the dashboard page
+    REPORT_ROUTE_PAGE,              //  GET /: the screen page
     REPORT_ROUTE_STATS,             //  GET /api/stats
     REPORT_ROUTE_CASE,              //  GET /api/cases/<id>
     REPORT_ROUTE_HEALTH,            //  GET /healthz
     REPORT_ROUTE_BAD_ID,            //  /api/cases/<id> with an invalid id (400)
-    REPORT_ROUTE_TOO_LONG           //  URL longer than REPORT_URL_MAX (414)
+    REPORT_ROUTE_TOO_LONG,          //  URL longer than REPORT_URL_MAX (414)
+    REPORT_ROUTE_CASES,             //  GET /api/cases: filters and paging
+    REPORT_ROUTE_UNITS,             //  GET /api/units
+    REPORT_ROUTE_SNAPSHOT,          //  GET /api/snapshot: what the screen shows
+    REPORT_ROUTE_STREAM,            //  GET /api/stream: server-sent events
+    REPORT_ROUTE_LEDGER,            //  GET /api/ledger.csv
+    REPORT_ROUTE_METRICS,           //  GET /metrics
+    REPORT_ROUTE_STATIC             //  GET /static/<name>: a file of static_dir
 } report_route_t;
 
 //  Match a URL path (no query string) to a route. For REPORT_ROUTE_CASE
-//  the case id is copied into id, which holds REPORT_CASE_ID_MAX + 1 bytes.
+//  the case id is copied into id, which holds REPORT_CASE_ID_MAX + 1 bytes;
+//  for REPORT_ROUTE_STATIC the file name, checked to be [A-Za-z0-9._-]
+//  without a leading dot (else REPORT_ROUTE_NOT_FOUND).
 report_route_t report_api_route (const char *path, char *id);
+
+//  Filters of /api/cases, /api/stats and /api/ledger.csv.
+typedef struct {
+    long long from_ms;              //  created at or after; 0 = no bound
+    long long to_ms;                //  created before; 0 = no bound
+    char grid [REPORT_ID_MAX + 1];  //  "" = any
+    char community [REPORT_ID_MAX + 1];
+    char category [REPORT_ID_MAX + 1];
+    char unit [REPORT_ID_MAX + 1];
+    char states [160];              //  comma-separated states, "" = any
+    bool open;                      //  only open cases
+    long long cursor;               //  paging: where the last page stopped
+    int limit;                      //  rows per page, 1..REPORT_LIMIT_MAX
+} report_filter_t;
+
+//  Read filters from query arguments through get (returns a value or NULL).
+//  Times are Unix ms or a local date YYYY-MM-DD (utc_offset_min from the
+//  street). Returns 0, or -1 with the problem in err.
+int report_api_filter_parse (report_filter_t *filter,
+                             const char *(*get) (void *ctx, const char *name), void *ctx,
+                             int utc_offset_min, char *err, size_t errlen);
+
+//  The filters as the JSON argument of gc_report_cases, with this cursor
+//  and limit. Caller frees; NULL on no memory.
+char *report_api_filter_json (const report_filter_t *filter, long long cursor, int limit);
 
 //  True when the method is one the API serves (GET, and HEAD alike).
 bool report_api_method_ok (const char *method);
@@ -44,6 +81,10 @@ json_t *report_api_stats_answer (const json_t *reply, int *status);
 
 //  Same for GET /healthz from any store reply (we use gc_stats).
 json_t *report_api_health_answer (const json_t *reply, int *status);
+
+//  Read an integer from a JSON integer, an integral real or a decimal
+//  string (how Redis hashes hold counters). Returns false when it is none.
+bool report_api_int (const json_t *json, long long *value);
 
 //  An error body {"ok":false,"code":code,"message":message}; caller decrefs.
 json_t *report_api_error (const char *code, const char *message);

@@ -1,10 +1,12 @@
-/*  report_http.c — libmicrohttpd server for the report: one internal
-    polling thread routes every request and answers it, so the store is
-    used by that one thread only. No request here has a body. */
+/*  report_http.c — libmicrohttpd server for the report, a thread per
+    connection. A JSON request borrows a Redis connection from the pool for
+    its calls; the ledger CSV borrows one per page; a stream connection
+    copies frames from the hub and blocks only its own thread. */
 #include "report_http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -13,22 +15,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "report_api.h"
+#include "report_ledger.h"
 #include "report_page.h"
+#include "report_screen.h"
 
 #define HTTP_MEMORY_LIMIT (16 * 1024)   //  per-connection pool: request line and headers
+#define POOL_WAIT_MS 2000               //  longest wait for a free Redis connection
+#define ARG_MAX 256                     //  longest query argument value, decoded
+#define ARGS_MAX 12                     //  query arguments one request may decode
+#define FRESH_WAIT_MS 1500              //  longest wait for a fresh snapshot on connect
+#define STREAM_BLOCK 65536              //  bytes handed to libmicrohttpd per call
 #define JSON_TYPE "application/json; charset=utf-8"
 #define HTML_TYPE "text/html; charset=utf-8"
-#define PAGE_CSP "default-src 'none'; script-src 'unsafe-inline'; " \
-                 "style-src 'unsafe-inline'; connect-src 'self'"
+#define PAGE_CSP "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " \
+                 "img-src 'self' data:; connect-src 'self'"
+#define OLD_PAGE_CSP "default-src 'none'; script-src 'unsafe-inline'; " \
+                     "style-src 'unsafe-inline'; connect-src 'self'"
 
 struct _report_http_t {
-    struct MHD_Daemon *daemon;  //  the server, running its own thread
-    store_t *store;             //  borrowed; used only from the server thread
+    struct MHD_Daemon *daemon;  //  the server and its threads
+    report_pool_t *pool;        //  borrowed: Redis connections
+    report_hub_t *hub;          //  borrowed: the live feed
+    metrics_t *metrics;         //  borrowed: the registry /metrics renders
+    char *static_dir;           //  page files (index.html, screen.js, echarts.min.js, ...)
+    long long ledger_max_rows;  //  most rows one CSV export holds
+    int keepalive_ms;           //  stream comment when nothing else was sent this long
     int port;                   //  port actually bound
-    unsigned long requests;     //  requests answered (written by the server thread)
+    metric_t *requests;         //  requests answered
+    metric_t *streams;          //  stream connections open
+    metric_t *exports;          //  ledger exports started
 };
 
 //  libmicrohttpd's own messages go to our log as warnings.
@@ -44,8 +64,9 @@ s_mhd_log (void *cls, const char *fmt, va_list ap)
     log_warning ("report: libmicrohttpd: %s", line);
 }
 
-//  Leave URLs as sent: no route or case id needs a %-escape, and decoding
-//  would let "/api/cases/a%00b" reach the store as "a". Returns the length.
+//  Leave URLs and arguments as sent: no route needs a %-escape, and
+//  decoding would let "/api/cases/a%00b" reach the store as "a". Query
+//  values are decoded by s_arg, which refuses %00.
 static size_t
 s_unescape_none (void *cls, struct MHD_Connection *conn, char *text)
 {
@@ -54,11 +75,28 @@ s_unescape_none (void *cls, struct MHD_Connection *conn, char *text)
     return strlen (text);
 }
 
-//  Queue one response with the common headers. text is freed by
-//  libmicrohttpd when must_free, else it must be static.
+//  Add the common headers and queue response; destroys it.
+static enum MHD_Result
+s_queue (struct MHD_Connection *conn, int status, const char *type,
+         struct MHD_Response *response, const char *csp)
+{
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header (response, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    if (csp)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY, csp);
+    enum MHD_Result rc = MHD_queue_response (conn, (unsigned int) status, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+//  Queue one response from memory. text is freed by libmicrohttpd when
+//  must_free, else it must be static.
 static enum MHD_Result
 s_send (struct MHD_Connection *conn, int status, const char *type, char *text,
-        size_t len, bool must_free)
+        size_t len, bool must_free, const char *csp)
 {
     struct MHD_Response *response = MHD_create_response_from_buffer (
         len, text, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -67,16 +105,7 @@ s_send (struct MHD_Connection *conn, int status, const char *type, char *text,
             free (text);
         return MHD_NO;
     }
-    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header (response, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    if (strcmp (type, HTML_TYPE) == 0)
-        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY, PAGE_CSP);
-    enum MHD_Result rc = MHD_queue_response (conn, (unsigned int) status, response);
-    MHD_destroy_response (response);
-    return rc;
+    return s_queue (conn, status, type, response, csp);
 }
 
 //  Send body as JSON and decref it. Out of memory becomes a 500.
@@ -87,8 +116,9 @@ s_send_json (struct MHD_Connection *conn, int status, json_t *body)
     char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
     json_decref (body);
     if (!text)
-        return s_send (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, JSON_TYPE, oom, strlen (oom), false);
-    return s_send (conn, status, JSON_TYPE, text, strlen (text), true);
+        return s_send (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, JSON_TYPE, oom, strlen (oom), false,
+                       NULL);
+    return s_send (conn, status, JSON_TYPE, text, strlen (text), true, NULL);
 }
 
 //  True when the request announces a body (none of our routes takes one).
@@ -129,36 +159,253 @@ s_refuse (struct MHD_Connection *conn, const char *url, const char *method, int 
     return NULL;
 }
 
-//  Serve a request s_refuse let through. Sets *status and returns the
-//  JSON body, or sets *page for the dashboard. Only the store calls here
-//  touch Redis; each is bounded by the store's timeout.
-static json_t *
-s_serve (report_http_t *self, const char *url, int *status, bool *page)
+//  Query arguments, decoded on demand into per-request buffers.
+typedef struct {
+    struct MHD_Connection *conn;        //  the request
+    char values [ARGS_MAX][ARG_MAX];    //  decoded values handed out
+    int used;                           //  values in use
+    bool bad;                           //  an argument could not be decoded
+} args_t;
+
+static int
+s_hex (char c)
 {
-    char id [REPORT_CASE_ID_MAX + 1];
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+//  The decoded value of query argument name, or NULL when absent. A value
+//  too long or with a bad or NUL escape is taken as absent and marks bad.
+static const char *
+s_arg (void *ctx, const char *name)
+{
+    args_t *args = (args_t *) ctx;
+    const char *raw = MHD_lookup_connection_value (args->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!raw)
+        return NULL;
+    if (args->used >= ARGS_MAX) {
+        args->bad = true;
+        return NULL;
+    }
+    char *out = args->values [args->used];
+    size_t n = 0;
+    for (const char *p = raw; *p; p++) {
+        char c = *p;
+        if (c == '%') {
+            int hi = s_hex (p [1]), lo = hi >= 0 ? s_hex (p [2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0)) {
+                args->bad = true;
+                return NULL;
+            }
+            c = (char) (hi * 16 + lo);
+            p += 2;
+        }
+        else
+        if (c == '+')
+            c = ' ';
+        if (n + 1 >= ARG_MAX) {
+            args->bad = true;
+            return NULL;
+        }
+        out [n++] = c;
+    }
+    out [n] = 0;
+    args->used++;
+    return out;
+}
+
+//  Parse the filters of a request. Returns NULL, or a 400 body.
+static json_t *
+s_filters (struct MHD_Connection *conn, report_conn_t *rc, report_filter_t *filter)
+{
+    args_t *args = calloc (1, sizeof *args);
+    if (!args)
+        return report_api_error ("INTERNAL", "out of memory");
+    args->conn = conn;
+    const directory_t *dir = rc ? report_dir_get (rc->dir, rc->store) : NULL;
+    char err [160];
+    int offset = dir ? directory_utc_offset_minutes (dir) : 0;
+    int parsed = report_api_filter_parse (filter, s_arg, args, offset, err, sizeof err);
+    bool bad = args->bad;
+    free (args);
+    if (bad)
+        return report_api_error ("BAD_VALUE", "a query argument is too long or badly escaped");
+    return parsed ? report_api_error ("BAD_VALUE", err) : NULL;
+}
+
+//  The answer when Redis was not reachable or refused.
+static json_t *
+s_unavailable (int *status)
+{
+    *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    return report_api_error ("UNAVAILABLE", "the store is unreachable; retry shortly");
+}
+
+//  A function reply that is {"ok":true,...}, else NULL with *status and *body set.
+static bool
+s_reply_ok (const json_t *reply, int *status, json_t **body)
+{
+    if (reply && json_is_true (json_object_get (reply, "ok")))
+        return true;
+    if (!reply)
+        *body = s_unavailable (status);
+    else {
+        *status = MHD_HTTP_BAD_GATEWAY;
+        *body = report_api_error ("STORE_ERROR", "the store answered with an error");
+    }
+    return false;
+}
+
+//  GET /api/cases: one page of cases.
+static json_t *
+s_cases (struct MHD_Connection *conn, report_conn_t *rc, int *status)
+{
+    report_filter_t filter;
+    json_t *body = s_filters (conn, rc, &filter);
+    if (body) {
+        *status = MHD_HTTP_BAD_REQUEST;
+        return body;
+    }
+    char *args = report_api_filter_json (&filter, filter.cursor, filter.limit);
+    json_t *reply = args ? store_callv (rc->store, "gc_report_cases", args, NULL) : NULL;
+    free (args);
+    if (s_reply_ok (reply, status, &body)) {
+        const directory_t *dir = report_dir_get (rc->dir, rc->store);
+        json_t *items = json_array ();
+        size_t i;
+        json_t *row;
+        json_array_foreach (json_object_get (reply, "items"), i, row)
+            json_array_append_new (items, report_screen_row (row, dir));
+        json_t *next = json_object_get (reply, "next");
+        json_t *total = json_object_get (reply, "total");
+        body = json_pack ("{s:o, s:O, s:O, s:I, s:I}", "items", items,
+                          "next_cursor", json_is_integer (next) ? next : json_null (),
+                          "total", json_is_integer (total) ? total : json_null (),
+                          "scanned", (json_int_t) json_integer_value (json_object_get (reply, "scanned")),
+                          "at_ms", (json_int_t) json_integer_value (json_object_get (reply, "now")));
+        *status = MHD_HTTP_OK;
+    }
+    json_decref (reply);
+    return body;
+}
+
+//  GET /api/stats: the live counters, or with from/to the cases created in
+//  that range per state, grid, community, category and unit.
+static json_t *
+s_stats (struct MHD_Connection *conn, report_conn_t *rc, int *status)
+{
+    report_filter_t filter;
+    json_t *body = s_filters (conn, rc, &filter);
+    if (body) {
+        *status = MHD_HTTP_BAD_REQUEST;
+        return body;
+    }
+    if (!filter.from_ms && !filter.to_ms) {
+        json_t *reply = store_callv (rc->store, "gc_stats", NULL);
+        body = report_api_stats_answer (reply, status);
+        json_decref (reply);
+        return body;
+    }
+    char from [24] = "", to [24] = "";
+    if (filter.from_ms)
+        snprintf (from, sizeof from, "%lld", filter.from_ms);
+    if (filter.to_ms)
+        snprintf (to, sizeof to, "%lld", filter.to_ms);
+    json_t *reply = store_callv (rc->store, "gc_report_range", from, to, NULL);
+    if (s_reply_ok (reply, status, &body)) {
+        body = json_pack ("{s:I, s:o, s:o, s:I, s:O, s:O, s:O, s:O, s:O}",
+            "at_ms", (json_int_t) json_integer_value (json_object_get (reply, "now")),
+            "from_ms", filter.from_ms ? json_integer (filter.from_ms) : json_null (),
+            "to_ms", filter.to_ms ? json_integer (filter.to_ms) : json_null (),
+            "created", (json_int_t) json_integer_value (json_object_get (reply, "created")),
+            "by_state", json_object_get (reply, "by_state"),
+            "by_grid", json_object_get (reply, "by_grid"),
+            "by_community", json_object_get (reply, "by_community"),
+            "by_category", json_object_get (reply, "by_category"),
+            "by_unit", json_object_get (reply, "by_unit"));
+        *status = MHD_HTTP_OK;
+    }
+    json_decref (reply);
+    return body;
+}
+
+//  GET /api/units: every unit, its load and whether it is on duty now.
+static json_t *
+s_units (report_conn_t *rc, int *status)
+{
+    json_t *body = NULL;
+    json_t *reply = store_callv (rc->store, "gc_report_units", NULL);
+    if (s_reply_ok (reply, status, &body)) {
+        const directory_t *dir = report_dir_get (rc->dir, rc->store);
+        long long now = json_integer_value (json_object_get (reply, "now"));
+        int weekday, minute;
+        report_dir_local (dir, now, &weekday, &minute, NULL);
+        json_t *units = json_array ();
+        size_t i;
+        json_t *u;
+        json_array_foreach (json_object_get (reply, "units"), i, u) {
+            const char *id = json_string_value (json_object_get (u, "id"));
+            const dir_unit_t *du = dir && id ? directory_unit_find (dir, id) : NULL;
+            json_t *row = json_copy (u);
+            json_object_set_new (row, "kind", json_string (du && du->kind ? du->kind : ""));
+            json_object_set_new (row, "on_duty", json_boolean (du ? dir_unit_on_duty (du, weekday, minute)
+                                                                  : true));
+            json_array_append_new (units, row);
+        }
+        body = json_pack ("{s:I, s:o}", "at_ms", (json_int_t) now, "units", units);
+        *status = MHD_HTTP_OK;
+    }
+    json_decref (reply);
+    return body;
+}
+
+//  GET /api/snapshot: what the screen shows, read now.
+static json_t *
+s_snapshot (report_conn_t *rc, int *status)
+{
+    json_t *body = NULL;
+    json_t *reply = store_callv (rc->store, "gc_report_screen", "0.25", "1", "50", "500", "30",
+                                 NULL);
+    if (s_reply_ok (reply, status, &body)) {
+        body = report_screen_compose (reply, report_dir_get (rc->dir, rc->store));
+        *status = body ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR;
+        if (!body)
+            body = report_api_error ("INTERNAL", "the snapshot could not be built");
+    }
+    json_decref (reply);
+    return body;
+}
+
+//  A request that needs Redis: borrow a connection, answer, give it back.
+static json_t *
+s_serve_json (report_http_t *self, struct MHD_Connection *conn, report_route_t route,
+              const char *id, int *status)
+{
+    report_conn_t *rc = report_pool_take (self->pool, POOL_WAIT_MS);
+    if (!rc)
+        return s_unavailable (status);
     json_t *reply = NULL;
     json_t *body = NULL;
-    switch (report_api_route (url, id)) {
-        case REPORT_ROUTE_BAD_ID:
-            *status = MHD_HTTP_BAD_REQUEST;
-            body = report_api_error ("BAD_VALUE",
-                                     "a case id is 1 to 64 characters of A-Z a-z 0-9 . _ -");
-            break;
-        case REPORT_ROUTE_PAGE:
-            *status = MHD_HTTP_OK;
-            *page = true;
-            break;
+    switch (route) {
         case REPORT_ROUTE_STATS:
-            reply = store_callv (self->store, "gc_stats", NULL);
-            body = report_api_stats_answer (reply, status);
+            body = s_stats (conn, rc, status);
             break;
         case REPORT_ROUTE_CASE:
-            reply = store_callv (self->store, "gc_case_get", id, NULL);
+            reply = store_callv (rc->store, "gc_case_get", id, NULL);
             body = report_api_case_answer (reply, status);
             break;
         case REPORT_ROUTE_HEALTH:
-            reply = store_callv (self->store, "gc_stats", NULL);
+            reply = store_callv (rc->store, "gc_stats", NULL);
             body = report_api_health_answer (reply, status);
+            break;
+        case REPORT_ROUTE_CASES:
+            body = s_cases (conn, rc, status);
+            break;
+        case REPORT_ROUTE_UNITS:
+            body = s_units (rc, status);
+            break;
+        case REPORT_ROUTE_SNAPSHOT:
+            body = s_snapshot (rc, status);
             break;
         default:
             *status = MHD_HTTP_NOT_FOUND;
@@ -166,14 +413,265 @@ s_serve (report_http_t *self, const char *url, int *status, bool *page)
             break;
     }
     json_decref (reply);
+    report_pool_give (self->pool, rc);
     return body;
+}
+
+//  ----------------------------------------------------------------------
+//  Static files: the page and what it loads, from static_dir.
+
+static const char *
+s_type_of (const char *name)
+{
+    static const char *map [][2] = {
+        { ".html", HTML_TYPE }, { ".js", "text/javascript; charset=utf-8" },
+        { ".css", "text/css; charset=utf-8" }, { ".png", "image/png" },
+        { ".svg", "image/svg+xml" }, { ".json", JSON_TYPE }, { ".ico", "image/x-icon" }
+    };
+    const char *dot = strrchr (name, '.');
+    for (size_t i = 0; dot && i < sizeof map / sizeof map [0]; i++)
+        if (strcmp (dot, map [i][0]) == 0)
+            return map [i][1];
+    return "application/octet-stream";
+}
+
+//  Serve static_dir/name. Returns MHD_YES/NO, or -1 when there is no such file.
+static int
+s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
+{
+    char path [4096];
+    if ((size_t) snprintf (path, sizeof path, "%s/%s", self->static_dir, name) >= sizeof path)
+        return -1;
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat info;
+    if (fstat (fd, &info) != 0 || !S_ISREG (info.st_mode)) {
+        close (fd);
+        return -1;
+    }
+    struct MHD_Response *response = MHD_create_response_from_fd ((uint64_t) info.st_size, fd);
+    if (!response) {
+        close (fd);
+        return MHD_NO;
+    }
+    bool html = strcmp (s_type_of (name), HTML_TYPE) == 0;
+    return s_queue (conn, MHD_HTTP_OK, s_type_of (name), response, html ? PAGE_CSP : NULL);
+}
+
+//  ----------------------------------------------------------------------
+//  The event stream: a snapshot first, then frames as the hub gets them.
+
+typedef struct {
+    report_http_t *http;        //  the server
+    uint64_t seq;               //  next frame wanted from the hub
+    char *pending;              //  text not yet handed to libmicrohttpd
+    size_t pending_len;         //  its length
+    size_t pending_at;          //  bytes of it already handed over
+} stream_t;
+
+static void
+s_stream_free (void *cls)
+{
+    stream_t *s = (stream_t *) cls;
+    report_hub_detach (s->http->hub);
+    metric_add (s->http->streams, -1);
+    free (s->pending);
+    free (s);
+}
+
+static ssize_t
+s_stream_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void) pos;
+    stream_t *s = (stream_t *) cls;
+    if (s->pending_at >= s->pending_len) {
+        free (s->pending);
+        s->pending = NULL;
+        s->pending_len = s->pending_at = 0;
+        bool lost = false;
+        uint64_t next = s->seq;
+        char *frames = report_hub_wait (s->http->hub, s->seq, s->http->keepalive_ms, &next, &lost);
+        if (report_hub_closed (s->http->hub)) {
+            free (frames);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        if (lost)
+            log_info ("report: a stream reader fell behind; it gets a fresh snapshot");
+        s->pending = frames ? frames : strdup (": keepalive\n\n");
+        if (!s->pending)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        s->seq = next;
+        s->pending_len = strlen (s->pending);
+    }
+    size_t n = s->pending_len - s->pending_at;
+    if (n > max)
+        n = max;
+    memcpy (buf, s->pending + s->pending_at, n);
+    s->pending_at += n;
+    return (ssize_t) n;
+}
+
+static enum MHD_Result
+s_stream (report_http_t *self, struct MHD_Connection *conn)
+{
+    stream_t *s = calloc (1, sizeof *s);
+    if (!s)
+        return MHD_NO;
+    s->http = self;
+    char *snapshot = report_hub_start_fresh (self->hub, FRESH_WAIT_MS, &s->seq);
+    if (asprintf (&s->pending, "retry: 2000\n\n%s", snapshot ? snapshot : "") < 0)
+        s->pending = NULL;
+    free (snapshot);
+    if (!s->pending) {
+        free (s);
+        return MHD_NO;
+    }
+    s->pending_len = strlen (s->pending);
+    report_hub_attach (self->hub);
+    metric_inc (self->streams);
+    struct MHD_Response *response = MHD_create_response_from_callback (
+        MHD_SIZE_UNKNOWN, STREAM_BLOCK, s_stream_read, s, s_stream_free);
+    if (!response) {
+        s_stream_free (s);
+        return MHD_NO;
+    }
+    MHD_add_response_header (response, "X-Accel-Buffering", "no");
+    return s_queue (conn, MHD_HTTP_OK, "text/event-stream; charset=utf-8", response, NULL);
+}
+
+//  ----------------------------------------------------------------------
+//  The ledger CSV: pages of rows as the client reads them.
+
+typedef struct {
+    report_http_t *http;        //  the server
+    report_ledger_t *ledger;    //  the export's cursor
+    char *pending;              //  text not yet handed over
+    size_t pending_len;
+    size_t pending_at;
+} export_t;
+
+static void
+s_export_free (void *cls)
+{
+    export_t *e = (export_t *) cls;
+    report_ledger_destroy (&e->ledger);
+    free (e->pending);
+    free (e);
+}
+
+static ssize_t
+s_export_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void) pos;
+    export_t *e = (export_t *) cls;
+    if (e->pending_at >= e->pending_len) {
+        free (e->pending);
+        e->pending = NULL;
+        e->pending_len = e->pending_at = 0;
+        report_conn_t *rc = report_pool_take (e->http->pool, POOL_WAIT_MS);
+        if (!rc)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        bool failed = false;
+        e->pending = report_ledger_next (e->ledger, rc->store, report_dir_get (rc->dir, rc->store),
+                                         &failed);
+        report_pool_give (e->http->pool, rc);
+        if (failed) {
+            log_warning ("report: ledger export cut short after %lld rows: the store failed",
+                         report_ledger_rows (e->ledger));
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (!e->pending)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        e->pending_len = strlen (e->pending);
+    }
+    size_t n = e->pending_len - e->pending_at;
+    if (n > max)
+        n = max;
+    memcpy (buf, e->pending + e->pending_at, n);
+    e->pending_at += n;
+    return (ssize_t) n;
+}
+
+static enum MHD_Result
+s_export (report_http_t *self, struct MHD_Connection *conn)
+{
+    report_filter_t filter;
+    report_conn_t *rc = report_pool_take (self->pool, POOL_WAIT_MS);
+    int status = MHD_HTTP_BAD_REQUEST;
+    json_t *body = rc ? s_filters (conn, rc, &filter) : s_unavailable (&status);
+    report_pool_give (self->pool, rc);
+    if (body)
+        return s_send_json (conn, status, body);
+    export_t *e = calloc (1, sizeof *e);
+    if (!e)
+        return MHD_NO;
+    e->http = self;
+    e->ledger = report_ledger_new (&filter, self->ledger_max_rows);
+    if (!e->ledger) {
+        free (e);
+        return MHD_NO;
+    }
+    metric_inc (self->exports);
+    struct MHD_Response *response = MHD_create_response_from_callback (
+        MHD_SIZE_UNKNOWN, STREAM_BLOCK, s_export_read, e, s_export_free);
+    if (!response) {
+        s_export_free (e);
+        return MHD_NO;
+    }
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+                             "attachment; filename=\"ledger.csv\"");
+    return s_queue (conn, MHD_HTTP_OK, "text/csv; charset=utf-8", response, NULL);
+}
+
+//  ----------------------------------------------------------------------
+
+//  Answer an admitted request.
+static enum MHD_Result
+s_serve (report_http_t *self, struct MHD_Connection *conn, const char *url)
+{
+    char id [REPORT_CASE_ID_MAX + 1];
+    int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    report_route_t route = report_api_route (url, id);
+    switch (route) {
+        case REPORT_ROUTE_BAD_ID:
+            return s_send_json (conn, MHD_HTTP_BAD_REQUEST, report_api_error ("BAD_VALUE",
+                                "a case id is 1 to 64 characters of A-Z a-z 0-9 . _ -"));
+        case REPORT_ROUTE_PAGE: {
+            int rc = s_static (self, conn, "index.html");
+            if (rc >= 0)
+                return (enum MHD_Result) rc;
+            //  no built page (scripts/build-web.sh not run): the plain one
+            return s_send (conn, MHD_HTTP_OK, HTML_TYPE, (char *) report_page_html,
+                           strlen (report_page_html), false, OLD_PAGE_CSP);
+        }
+        case REPORT_ROUTE_STATIC: {
+            int rc = s_static (self, conn, id);
+            if (rc >= 0)
+                return (enum MHD_Result) rc;
+            return s_send_json (conn, MHD_HTTP_NOT_FOUND,
+                                report_api_error ("NOT_FOUND", "no such file"));
+        }
+        case REPORT_ROUTE_METRICS: {
+            char *text = metrics_render (self->metrics);
+            if (!text)
+                return MHD_NO;
+            return s_send (conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text,
+                           strlen (text), true, NULL);
+        }
+        case REPORT_ROUTE_STREAM:
+            return s_stream (self, conn);
+        case REPORT_ROUTE_LEDGER:
+            return s_export (self, conn);
+        default:
+            return s_send_json (conn, status, s_serve_json (self, conn, route, id, &status));
+    }
 }
 
 //  libmicrohttpd access handler. The first call sees the request line and
 //  headers: a refusal is sent at once (libmicrohttpd then closes the
 //  connection, leaving any body unread). A served request is answered on
-//  the second call, once the (empty) request is complete, so the
-//  connection can be kept alive for the next poll.
+//  the second call, once the (empty) request is complete.
 static enum MHD_Result
 s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
           const char *version, const char *upload_data, size_t *upload_data_size,
@@ -189,21 +687,16 @@ s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *m
             *con_cls = self;        //  marks the request as admitted
             return MHD_YES;
         }
-        self->requests++;
+        metric_inc (self->requests);
         log_debug ("report: %s \"%.80s\" %d", method, url, status);
         return s_send_json (conn, status, refusal);
     }
     //  a body nobody announced (we refuse announced ones): drop the client
     if (*upload_data_size != 0)
         return MHD_NO;
-    bool page = false;
-    json_t *body = s_serve (self, url, &status, &page);
-    self->requests++;
-    log_debug ("report: %s \"%.80s\" %d", method, url, status);
-    if (page)
-        return s_send (conn, status, HTML_TYPE, (char *) report_page_html,
-                       strlen (report_page_html), false);
-    return s_send_json (conn, status, body);
+    metric_inc (self->requests);
+    log_debug ("report: %s \"%.80s\"", method, url);
+    return s_serve (self, conn, url);
 }
 
 int
@@ -215,7 +708,8 @@ report_http_check_bind (const char *bind)
 }
 
 report_http_t *
-report_http_new (const config_t *config, store_t *store)
+report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
+                 metrics_t *metrics)
 {
     const char *bind = config_str (config, "http_bind");
     int port = (int) config_int (config, "http_port");
@@ -223,7 +717,8 @@ report_http_new (const config_t *config, store_t *store)
     memset (&addr, 0, sizeof addr);
     struct sockaddr_in *in4 = (struct sockaddr_in *) &addr;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &addr;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+                       | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     bool v6 = false;
     if (inet_pton (AF_INET, bind, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
@@ -245,7 +740,20 @@ report_http_new (const config_t *config, store_t *store)
         log_error ("report: calloc() failed: out of memory");
         return NULL;
     }
-    self->store = store;
+    self->pool = pool;
+    self->hub = hub;
+    self->metrics = metrics;
+    self->static_dir = strdup (config_str (config, "static_dir"));
+    self->ledger_max_rows = config_int (config, "ledger_max_rows");
+    int timeout_s = (int) config_int (config, "connection_timeout_s");
+    self->keepalive_ms = timeout_s * 1000 / 2 < 15000 ? timeout_s * 1000 / 2 : 15000;
+    self->requests = metrics_counter (metrics, "http_requests_total", "HTTP requests answered");
+    self->streams = metrics_gauge (metrics, "stream_connections", "event-stream screens connected");
+    self->exports = metrics_counter (metrics, "ledger_exports_total", "ledger CSV exports started");
+    if (!self->static_dir) {
+        free (self);
+        return NULL;
+    }
     errno = 0;
     self->daemon = MHD_start_daemon (
         flags, (uint16_t) port, NULL, NULL, s_answer, self,
@@ -253,12 +761,14 @@ report_http_new (const config_t *config, store_t *store)
         MHD_OPTION_UNESCAPE_CALLBACK, s_unescape_none, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config_int (config, "connection_limit"),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) config_int (config, "connection_timeout_s"),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_MEMORY_LIMIT,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t) (256 * 1024),
         MHD_OPTION_END);
     if (!self->daemon) {
         log_error ("report: MHD_start_daemon() \"%s%s%s:%d\" failed: %s", v6 ? "[" : "", bind,
                    v6 ? "]" : "", port, errno ? strerror (errno) : "see the lines above");
+        free (self->static_dir);
         free (self);
         return NULL;
     }
@@ -278,6 +788,7 @@ report_http_destroy (report_http_t **self_p)
     report_http_t *self = *self_p;
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
+    free (self->static_dir);
     free (self);
     *self_p = NULL;
 }
@@ -291,5 +802,5 @@ report_http_port (const report_http_t *self)
 unsigned long
 report_http_requests (const report_http_t *self)
 {
-    return self->requests;
+    return (unsigned long) metric_value (self->requests);
 }

@@ -1,20 +1,28 @@
-/*  report_server.c — the report daemon's server object. The HTTP server's
-    thread does all the work and is the only user of the store; this class
-    owns both and waits, on the main thread, for the stop signal. */
+/*  report_server.c — the report daemon's server object. It owns the
+    parts and their order: the hub and metrics first, then the feed
+    thread (its own store), then the HTTP server (a pool of stores); it
+    stops them in reverse, closing the hub first so streams end. */
 #include "report_server.h"
 
 #include <czmq.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "log.h"
+#include "metrics.h"
+#include "report_feed.h"
 #include "report_http.h"
-#include "store.h"
+#include "report_hub.h"
+#include "report_pool.h"
 
 #define RUN_POLL_MS 100             //  how often run looks at zsys_interrupted
 
 struct _report_server_t {
-    store_t *store;             //  Redis access, used by the HTTP thread only
-    report_http_t *http;        //  the HTTP server and its thread
+    metrics_t *metrics;         //  what /metrics shows
+    report_hub_t *hub;          //  live frames for stream connections
+    report_feed_t *feed;        //  the feed thread
+    report_pool_t *pool;        //  Redis connections for HTTP requests
+    report_http_t *http;        //  the HTTP server and its threads
 };
 
 report_server_t *
@@ -25,18 +33,28 @@ report_server_new (const config_t *config)
         log_error ("report: http_bind \"%s\" is not a numeric IPv4 or IPv6 address", bind);
         return NULL;
     }
+    //  a write to a Redis or HTTP peer that has gone must fail with EPIPE,
+    //  not end the process (several threads here write to sockets)
+    signal (SIGPIPE, SIG_IGN);
     report_server_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->store = store_new (config, "report");
-    if (!self->store) {
-        log_error ("report: store_new() failed: out of memory");
+    self->metrics = metrics_new ("gridcall_report_");
+    self->hub = report_hub_new ((size_t) config_int (config, "stream_buffer"));
+    self->pool = report_pool_new (config, (int) config_int (config, "redis_pool"));
+    if (!self->metrics || !self->hub || !self->pool) {
+        log_error ("report: report_server_new() failed: out of memory");
         report_server_destroy (&self);
         return NULL;
     }
+    report_conn_t *rc = report_pool_take (self->pool, 0);
     //  connect now so an outage shows in the log at start; requests retry
-    store_ensure (self->store);
-    self->http = report_http_new (config, self->store);
+    if (rc)
+        store_ensure (rc->store);
+    report_pool_give (self->pool, rc);
+    self->feed = report_feed_new (config, self->hub, self->metrics);
+    if (self->feed)
+        self->http = report_http_new (config, self->pool, self->hub, self->metrics);
     if (!self->http)
         report_server_destroy (&self);
     return self;
@@ -48,9 +66,13 @@ report_server_destroy (report_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     report_server_t *self = *self_p;
-    //  the HTTP thread uses the store: stop it first
+    if (self->hub)
+        report_hub_close (self->hub);
     report_http_destroy (&self->http);
-    store_destroy (&self->store);
+    report_feed_destroy (&self->feed);
+    report_pool_destroy (&self->pool);
+    report_hub_destroy (&self->hub);
+    metrics_destroy (&self->metrics);
     free (self);
     *self_p = NULL;
 }

@@ -43,7 +43,45 @@ struct _unitkit_t {
     void *offer_arg;            //  its argument
     unitkit_event_fn *event_fn; //  event callback
     void *event_arg;            //  its argument
+    char **claim_categories;    //  hello claims (NULL: the directory record's)
+    size_t claim_category_count;
+    char **claim_grids;
+    size_t claim_grid_count;
+    unsigned claim_capacity;    //  0: the directory's capacity
 };
+
+static void
+s_strings_free (char ***list_p, size_t *count)
+{
+    for (size_t i = 0; *list_p && i < *count; i++)
+        free ((*list_p) [i]);
+    free (*list_p);
+    *list_p = NULL;
+    *count = 0;
+}
+
+//  Copy a NULL-terminated list; count set. Returns 0 or -1.
+static int
+s_strings_set (char ***list_p, size_t *count, const char **list)
+{
+    s_strings_free (list_p, count);
+    size_t n = 0;
+    while (list && list [n])
+        n++;
+    if (n == 0)
+        return 0;
+    *list_p = calloc (n, sizeof (char *));
+    if (!*list_p)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!((*list_p) [i] = strdup (list [i]))) {
+            *count = i;
+            s_strings_free (list_p, count);
+            return -1;
+        }
+    *count = n;
+    return 0;
+}
 
 static void
 s_reply_destroy (void **item_p)
@@ -88,6 +126,11 @@ s_connect (unitkit_t *self)
     Gridcall__V1__Hello hello = GRIDCALL__V1__HELLO__INIT;
     hello.unit_id = self->unit_id;
     hello.protocol = UNITKIT_PROTOCOL;
+    hello.categories = self->claim_categories;
+    hello.n_categories = self->claim_category_count;
+    hello.grids = self->claim_grids;
+    hello.n_grids = self->claim_grid_count;
+    hello.capacity = self->claim_capacity;
     codec_send (self->sock, NULL, "hello", &hello.base);
     self->state = S_HELLO;
     self->last_recv = self->last_send = zclock_mono ();
@@ -149,10 +192,23 @@ unitkit_destroy (unitkit_t **self_p)
     }
     zsock_destroy (&self->sock);
     zlistx_destroy (&self->outbox);
+    s_strings_free (&self->claim_categories, &self->claim_category_count);
+    s_strings_free (&self->claim_grids, &self->claim_grid_count);
     free (self->unit_id);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
+}
+
+int
+unitkit_set_claims (unitkit_t *self, const char **categories, const char **grids,
+                    unsigned capacity)
+{
+    self->claim_capacity = capacity;
+    if (s_strings_set (&self->claim_categories, &self->claim_category_count, categories)
+    ||  s_strings_set (&self->claim_grids, &self->claim_grid_count, grids))
+        return -1;
+    return 0;
 }
 
 void

@@ -10,6 +10,11 @@
             ;                   //  on_offer calls unitkit_accept (...)
         unitkit_destroy (&unit);
 
+    Offers carry role "lead" or "assist" (joint handling: an assisting
+    unit's unitkit_resolve reports its part). After a reconnect the
+    UNITKIT_WELCOME event lists the cases still held, and dispatch sends
+    their offers and every offer still waiting again.
+
     Many units in one poller: add each unitkit_socket () to a zpoller, call
     unitkit_handle () on input and unitkit_tick () every turn; rebuild the
     poller when unitkit_socket_changed () says so (see unit_sim.c).
@@ -70,6 +75,12 @@ void unitkit_destroy (unitkit_t **self_p);
 //  Install the callbacks. Without an offer handler, offers are declined.
 void unitkit_set_offer_handler (unitkit_t *self, unitkit_offer_fn *fn, void *arg);
 void unitkit_set_event_handler (unitkit_t *self, unitkit_event_fn *fn, void *arg);
+//  Claims for the next hello: categories and grids (NULL-terminated lists,
+//  NULL for the whole directory record) and capacity (0 for the
+//  directory's). Dispatch refuses a claim beyond the directory with
+//  UNITKIT_REJECTED, code NOT_PERMITTED. Returns 0, or -1 out of memory.
+int unitkit_set_claims (unitkit_t *self, const char **categories, const char **grids,
+                        unsigned capacity);
 //  Heartbeat interval until dispatch's Welcome sets it (default 1000 ms).
 void unitkit_set_heartbeat (unitkit_t *self, int heartbeat_ms);
 

@@ -189,8 +189,9 @@ def street():
     try:
         a = register(redis, "idem-a", "G01", "垃圾桶满了")
         b = register(redis, "idem-b", "G02", '楼道堆物 "3号楼"', reporter="bob")
-        offer = redis.fcall("gc_offer", b, 60000, 5000, "U1")
+        offer = redis.fcall("gc_offer", b, 60000, 5000, 1, 0, "", "U1")
         assert offer["ok"], offer
+        offer = offer["offers"][0]
         assert redis.fcall("gc_unit_reply", "accept", "U1", offer["offer_id"], b, "", "")["ok"]
         assert redis.fcall("gc_unit_reply", "progress", "U1", offer["offer_id"], b,
                            "已到现场 on site", "")["ok"]
@@ -271,7 +272,8 @@ def test_bad_case_id_is_400(street, case_id):
     assert body["ok"] is False and body["code"] == "BAD_VALUE"
 
 
-@pytest.mark.parametrize("path", ["/nothing", "/api", "/api/stats/", "/api/cases/", "/metrics"])
+@pytest.mark.parametrize("path", ["/nothing", "/api", "/api/stats/", "/api/cases/", "/metrics/",
+                                  "/static/", "/static/.x", "/static/a/b.js"])
 def test_unknown_path_is_404(street, path):
     status, body = get_json(street["base"], path)
     assert status == 404
@@ -316,10 +318,11 @@ def test_dashboard_page(street):
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert "default-src 'none'" in headers["Content-Security-Policy"]
     page = body.decode()
-    assert "/api/stats" in page
-    assert "实时统计" in page and "Live figures" in page
-    # nothing loaded from elsewhere
+    assert "指挥中心" in page and "/static/echarts.min.js" in page
+    # nothing loaded from elsewhere, and the files it loads are served
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    for name in re.findall(r'(?:src|href)="/static/([^"]+)"', page):
+        assert request(street["base"], "/static/" + name)[0] == 200, name
 
 
 def test_connection_kept_alive_between_polls(street):

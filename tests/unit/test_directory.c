@@ -559,6 +559,95 @@ test_error_category_not_served (void **state)
                     "test.json: categories[0]: no unit serves \"env.garbage\" at its start tier GRID");
 }
 
+//  ---------------------------------------------------------------------
+//  The working calendar and the clock rules of categories
+
+//  The demo street's 2026 calendar: office hours, National Day off, the
+//  make-up Saturday on 10 October working Monday's hours.
+static void
+test_demo_calendar (void **state)
+{
+    const directory_t *dir = *state;
+    const dir_calendar_t *cal = directory_calendar (dir);
+    assert_non_null (cal);
+    assert_true (dir_calendar_works (cal, 2026, 9, 30, 3, 9 * 60));      //  Wednesday 09:00
+    assert_false (dir_calendar_works (cal, 2026, 9, 30, 3, 13 * 60));    //  lunch break
+    assert_false (dir_calendar_works (cal, 2026, 9, 30, 3, 19 * 60));    //  evening
+    assert_false (dir_calendar_works (cal, 2026, 10, 1, 4, 9 * 60));     //  National Day
+    assert_false (dir_calendar_works (cal, 2026, 10, 7, 3, 9 * 60));     //  still the holiday
+    assert_true (dir_calendar_works (cal, 2026, 10, 8, 4, 9 * 60));      //  back at work
+    assert_true (dir_calendar_works (cal, 2026, 10, 10, 6, 9 * 60));     //  make-up Saturday
+    assert_false (dir_calendar_works (cal, 2026, 10, 17, 6, 9 * 60));    //  an ordinary Saturday
+    const dir_category_t *meal = directory_category_find (dir, "svc.meal");
+    const dir_category_t *gas = directory_category_find (dir, "safety.gas_leak");
+    const dir_category_t *fire = directory_category_find (dir, "safety.fire_hazard");
+    assert_true (meal->working_time);
+    assert_false (gas->working_time);                                   //  emergencies: wall time
+    assert_true (gas->reminder_fraction > 0 && gas->reminder_fraction < meal->reminder_fraction);
+    assert_int_equal (dir_category_joint_units (fire, DIR_TIER_GRID), 1);
+    assert_int_equal (dir_category_joint_units (fire, DIR_TIER_STREET), 2);
+    assert_int_equal (dir_category_joint_units (fire, DIR_TIER_DISTRICT), 3);
+}
+
+#define CALENDAR "{'working_hours': [{'weekday': 1, 'from': '08:30', 'to': '12:00'}]," \
+                 " 'holidays': ['2026-01-01'], 'makeup_days': ['2026-01-04']}"
+#define CATEGORY_WITH(fields) "[{'code': 'env.garbage', 'name': '垃圾清运', 'kind': 'incident'," \
+                   " 'start_tier': 'GRID', 'limits_minutes': " LIMITS ", " fields "}]"
+#define DOCUMENT_CAL(calendar, categories) \
+    "{'version': 1, 'street': " STREET ", 'communities': " COMMUNITIES \
+    ", 'grids': " GRIDS ", 'calendar': " calendar ", 'categories': " categories \
+    ", 'units': " UNITS "}"
+
+//  Directories without a calendar still load: every clock is wall time.
+static void
+test_calendar_optional (void **state)
+{
+    (void) state;
+    directory_t *dir = parse_ok (DOCUMENT (CATEGORIES, UNITS));
+    assert_null (directory_calendar (dir));
+    const dir_category_t *cat = directory_category (dir, 0);
+    assert_false (cat->working_time);
+    assert_true (cat->reminder_fraction == 0.75);
+    assert_int_equal (dir_category_joint_units (cat, DIR_TIER_STREET), 1);
+    directory_destroy (&dir);
+    dir = parse_ok (DOCUMENT_CAL (CALENDAR, CATEGORY_WITH ("'clock': 'working', "
+                    "'reminder_fraction': 0.5, 'joint_by_tier': {'STREET': 2}")));
+    const dir_calendar_t *cal = directory_calendar (dir);
+    assert_int_equal (cal->hour_count, 1);
+    assert_int_equal (cal->makeup_weekday, 1);
+    assert_true (dir_calendar_works (cal, 2026, 1, 4, 7, 9 * 60));      //  make-up Sunday
+    assert_false (dir_calendar_works (cal, 2026, 1, 1, 4, 9 * 60));
+    assert_true (directory_category (dir, 0)->working_time);
+    assert_int_equal (dir_category_joint_units (directory_category (dir, 0), DIR_TIER_STREET), 2);
+    directory_destroy (&dir);
+}
+
+static void
+test_error_calendar (void **state)
+{
+    (void) state;
+    assert_refused (DOCUMENT (CATEGORY_WITH ("'clock': 'working'"), UNITS),
+                    "categories[0].clock: \"working\" needs a \"calendar\" section");
+    assert_refused (DOCUMENT (CATEGORY_WITH ("'clock': 'night'"), UNITS),
+                    "categories[0].clock: \"night\" is neither");
+    assert_refused (DOCUMENT (CATEGORY_WITH ("'reminder_fraction': 1"), UNITS),
+                    "categories[0].reminder_fraction: 1 is out of range");
+    assert_refused (DOCUMENT (CATEGORY_WITH ("'joint_by_tier': {'STREET': 11}"), UNITS),
+                    "categories[0].joint_by_tier.STREET: 11 is out of range 1..10");
+    assert_refused (DOCUMENT_CAL ("{'working_hours': []}", CATEGORIES),
+                    "calendar.working_hours: must not be empty");
+    assert_refused (DOCUMENT_CAL ("{'working_hours': [{'weekday': 1, 'from': '08:30', 'to': '12:00'}],"
+                                  " 'holidays': ['2026-02-30']}", CATEGORIES),
+                    "calendar.holidays[0]: \"2026-02-30\" is not a date");
+    assert_refused (DOCUMENT_CAL ("{'working_hours': [{'weekday': 1, 'from': '08:30', 'to': '12:00'}],"
+                                  " 'holidays': ['2026-01-04'], 'makeup_days': ['2026-01-04']}",
+                                  CATEGORIES),
+                    "calendar.makeup_days[0]: date \"2026-01-04\" listed twice (first at calendar.holidays[0])");
+    assert_refused (DOCUMENT_CAL ("{'working_hours': [{'weekday': 8, 'from': '08:30', 'to': '12:00'}]}",
+                                  CATEGORIES),
+                    "calendar.working_hours[0].weekday: 8 is out of range 1..7");
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -575,6 +664,7 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_unit_fits),
         cmocka_unit_test (test_every_case_finds_units),
         cmocka_unit_test (test_normalised_json),
+        cmocka_unit_test (test_demo_calendar),
     };
     const struct CMUnitTest documents [] = {
         cmocka_unit_test (test_tier_names),
@@ -591,6 +681,8 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_error_strings),
         cmocka_unit_test (test_error_utc_offset),
         cmocka_unit_test (test_error_category_not_served),
+        cmocka_unit_test (test_calendar_optional),
+        cmocka_unit_test (test_error_calendar),
     };
     int failed = cmocka_run_group_tests_name ("directory: demo street", demo,
                                               load_demo, destroy_demo);

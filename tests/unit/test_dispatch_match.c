@@ -1,7 +1,9 @@
-/*  test_dispatch_match.c — which units dispatch may offer a case to. */
+/*  test_dispatch_match.c — which units dispatch may offer a case to, and
+    when a unit off duty is next on duty (unit_route). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -28,17 +30,21 @@ static const char *s_directory =
     "\"rota\":[{\"weekday\":3,\"from\":\"14:00\",\"to\":\"18:00\"}]}]}";
 
 static bool
-s_all_connected (void *arg, const char *unit_id)
+s_all_connected (void *arg, const char *unit_id, const char *grid, const char *category)
 {
     (void) arg;
     (void) unit_id;
+    (void) grid;
+    (void) category;
     return true;
 }
 
 static bool
-s_not_clean (void *arg, const char *unit_id)
+s_not_clean (void *arg, const char *unit_id, const char *grid, const char *category)
 {
     (void) arg;
+    (void) grid;
+    (void) category;
     return strcmp (unit_id, "CLEAN") != 0;
 }
 
@@ -52,26 +58,43 @@ s_load (void)
     return directory;
 }
 
+//  Local time on a given weekday of the week of 2026-11-23 (a Monday).
+static unit_route_time_t
+s_at (const directory_t *directory, int weekday, int hour, int minute)
+{
+    char text [32];
+    snprintf (text, sizeof text, "2026-11-%02dT%02d:%02d", 22 + weekday, hour, minute);
+    unit_route_time_t at;
+    assert_int_equal (unit_route_parse (directory, text, 0, &at), 0);
+    assert_int_equal (at.weekday, weekday);
+    return at;
+}
+
 static void
 test_fit_by_grid_and_tier (void **state)
 {
     (void) state;
     directory_t *directory = s_load ();
+    unit_route_time_t at = s_at (directory, 1, 10, 0);
     const char *out [8];
-    size_t n = dispatch_match (directory, DIR_TIER_GRID, "G01", "env.garbage", 1, 600,
+    size_t n = dispatch_match (directory, DIR_TIER_GRID, "G01", "env.garbage", &at,
                                s_all_connected, NULL, 0, out, 8);
     assert_int_equal (n, 2);
     assert_string_equal (out [0], "PROP1");
     assert_string_equal (out [1], "CLEAN");
     //  G03 is outside the property company's community
-    n = dispatch_match (directory, DIR_TIER_GRID, "G03", "env.garbage", 1, 600,
+    n = dispatch_match (directory, DIR_TIER_GRID, "G03", "env.garbage", &at,
                         s_all_connected, NULL, 0, out, 8);
     assert_int_equal (n, 1);
     assert_string_equal (out [0], "CLEAN");
     //  at COMMUNITY tier only the street-wide team serves
-    n = dispatch_match (directory, DIR_TIER_COMMUNITY, "G01", "env.garbage", 1, 600,
+    n = dispatch_match (directory, DIR_TIER_COMMUNITY, "G01", "env.garbage", &at,
                         s_all_connected, NULL, 0, out, 8);
     assert_int_equal (n, 1);
+    assert_int_equal (unit_route_check (directory, directory_unit_find (directory, "PROP1"),
+                                        DIR_TIER_GRID, "G03", "env.garbage", &at), UNIT_ROUTE_GRID);
+    assert_int_equal (unit_route_check (directory, directory_unit_find (directory, "PROP1"),
+                                        DIR_TIER_STREET, "G01", "env.garbage", &at), UNIT_ROUTE_TIER);
     directory_destroy (&directory);
 }
 
@@ -80,13 +103,14 @@ test_connected_and_round_robin (void **state)
 {
     (void) state;
     directory_t *directory = s_load ();
+    unit_route_time_t at = s_at (directory, 1, 10, 0);
     const char *out [8];
-    size_t n = dispatch_match (directory, DIR_TIER_GRID, "G01", "env.garbage", 1, 600,
+    size_t n = dispatch_match (directory, DIR_TIER_GRID, "G01", "env.garbage", &at,
                                s_not_clean, NULL, 0, out, 8);
     assert_int_equal (n, 1);
     assert_string_equal (out [0], "PROP1");
     //  the next turn starts further down the list
-    n = dispatch_match (directory, DIR_TIER_GRID, "G01", "env.garbage", 1, 600,
+    n = dispatch_match (directory, DIR_TIER_GRID, "G01", "env.garbage", &at,
                         s_all_connected, NULL, 1, out, 8);
     assert_int_equal (n, 2);
     assert_string_equal (out [0], "CLEAN");
@@ -101,12 +125,43 @@ test_rota (void **state)
     directory_t *directory = s_load ();
     const char *out [8];
     //  Wednesday 15:00 the lawyers are on duty; Wednesday 19:00 and Thursday they are not
-    assert_int_equal (dispatch_match (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", 3, 900,
+    unit_route_time_t at = s_at (directory, 3, 15, 0);
+    assert_int_equal (dispatch_match (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", &at,
                                       s_all_connected, NULL, 0, out, 8), 1);
-    assert_int_equal (dispatch_match (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", 3, 1140,
+    at = s_at (directory, 3, 19, 0);
+    assert_int_equal (dispatch_match (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", &at,
                                       s_all_connected, NULL, 0, out, 8), 0);
-    assert_int_equal (dispatch_match (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", 4, 900,
+    at = s_at (directory, 4, 15, 0);
+    assert_int_equal (dispatch_match (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", &at,
                                       s_all_connected, NULL, 0, out, 8), 0);
+    directory_destroy (&directory);
+}
+
+static void
+test_next_duty_is_the_next_wednesday_afternoon (void **state)
+{
+    (void) state;
+    directory_t *directory = s_load ();
+    const char *unit_id;
+    //  Thursday 10:00: the lawyers are next on duty Wednesday 2026-12-02 14:00
+    unit_route_time_t at = s_at (directory, 4, 10, 0);
+    long long next = dispatch_match_next_duty (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal",
+                                               &at, &unit_id);
+    assert_string_equal (unit_id, "LAW");
+    unit_route_time_t slot;
+    unit_route_local (directory, next, &slot);
+    assert_int_equal (slot.weekday, 3);
+    assert_int_equal (slot.day, 2);
+    assert_int_equal (slot.month, 12);
+    assert_int_equal (slot.minute, 14 * 60);
+    //  Wednesday 11:00: the same afternoon
+    at = s_at (directory, 3, 11, 0);
+    next = dispatch_match_next_duty (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", &at, &unit_id);
+    assert_int_equal (next - at.unix_ms, 3 * 3600000LL);
+    //  on duty now: now
+    at = s_at (directory, 3, 15, 0);
+    next = dispatch_match_next_duty (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", &at, &unit_id);
+    assert_int_equal (next, at.unix_ms);
     directory_destroy (&directory);
 }
 
@@ -117,6 +172,7 @@ main (void)
         cmocka_unit_test (test_fit_by_grid_and_tier),
         cmocka_unit_test (test_connected_and_round_robin),
         cmocka_unit_test (test_rota),
+        cmocka_unit_test (test_next_duty_is_the_next_wednesday_afternoon),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -93,6 +93,41 @@ test_verify_and_evaluate (void **state)
     assert_int_equal (intake_check_evaluate (&evaluate, 2000, reason, sizeof reason), 0);
 }
 
+static void
+test_clock_requests (void **state)
+{
+    (void) state;
+    char reason [256];
+    Gridcall__V1__ExtendDecision decision = GRIDCALL__V1__EXTEND_DECISION__INIT;
+    decision.case_id = "TJ-20261126-000001";
+    decision.operator_ = "community operator";
+    decision.verb = GRIDCALL__V1__EXTEND_VERB__EXTEND_DIRECT;
+    decision.until_ms = 1795800000000;
+    assert_int_equal (intake_check_decision (&decision, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+    assert_string_equal (reason, "reason is required");
+    decision.reason = "材料待补";
+    assert_int_equal (intake_check_decision (&decision, 2000, reason, sizeof reason), 0);
+    decision.until_ms = 0;
+    assert_int_equal (intake_check_decision (&decision, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    decision.verb = (Gridcall__V1__ExtendVerb) 9;
+    assert_int_equal (intake_check_decision (&decision, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    Gridcall__V1__Park park = GRIDCALL__V1__PARK__INIT;
+    park.case_id = "TJ-20261126-000001";
+    park.operator_ = "street leader";
+    park.reason = "等待区级立项";
+    assert_int_equal (intake_check_park (&park, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    park.review_ms = 1795800000000;
+    assert_int_equal (intake_check_park (&park, 2000, reason, sizeof reason), 0);
+    Gridcall__V1__Unpark unpark = GRIDCALL__V1__UNPARK__INIT;
+    unpark.case_id = "TJ-20261126-000001";
+    assert_int_equal (intake_check_unpark (&unpark, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+}
+
 int
 main (void)
 {
@@ -101,6 +136,7 @@ main (void)
         cmocka_unit_test (test_missing_fields),
         cmocka_unit_test (test_sizes_and_encoding),
         cmocka_unit_test (test_verify_and_evaluate),
+        cmocka_unit_test (test_clock_requests),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

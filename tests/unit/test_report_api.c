@@ -60,7 +60,9 @@ test_route_unknown_paths (void **state)
     char id [REPORT_CASE_ID_MAX + 1];
     assert_int_equal (report_api_route ("", id), REPORT_ROUTE_NOT_FOUND);
     assert_int_equal (report_api_route ("/api/stats/", id), REPORT_ROUTE_NOT_FOUND);
-    assert_int_equal (report_api_route ("/api/cases", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/api/cases", id), REPORT_ROUTE_CASES);
+    assert_int_equal (report_api_route ("/static/.hidden", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/static/a/b.js", id), REPORT_ROUTE_NOT_FOUND);
     assert_int_equal (report_api_route ("/api/cases/", id), REPORT_ROUTE_NOT_FOUND);
     assert_int_equal (report_api_route ("/index.html", id), REPORT_ROUTE_NOT_FOUND);
     assert_int_equal (report_api_route ("/API/STATS", id), REPORT_ROUTE_NOT_FOUND);

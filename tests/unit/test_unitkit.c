@@ -472,6 +472,27 @@ test_dispatch_forgot_us (void **state)
 }
 
 static void
+test_claims_go_with_the_next_hello (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    const char *categories [] = { "env.garbage", NULL };
+    const char *grids [] = { "G01", "G02", NULL };
+    assert_int_equal (unitkit_set_claims (fx->unit, categories, grids, 3), 0);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL, "");
+    UNTIL (fx->events [UNITKIT_LOST] == 1);
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    Gridcall__V1__Hello *hello = (Gridcall__V1__Hello *) msg.body;
+    assert_int_equal (hello->n_categories, 1);
+    assert_string_equal (hello->categories [0], "env.garbage");
+    assert_int_equal (hello->n_grids, 2);
+    assert_string_equal (hello->grids [1], "G02");
+    assert_int_equal (hello->capacity, 3);
+    codec_msg_reset (&msg);
+}
+
+static void
 test_bad_input_is_ignored (void **state)
 {
     fixture_t *fx = (fixture_t *) *state;
@@ -589,6 +610,7 @@ main (void)
     gc_log_init ("test_unitkit", GC_LOG_ERROR);
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_hello_welcome, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_claims_go_with_the_next_hello, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_heartbeats_flow, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_offer_accept_progress_resolve, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_decline_refused_as_stale, s_setup, s_teardown),

@@ -1,16 +1,152 @@
--- Dispatch: offers, unit replies, what units hold.
+-- Dispatch: offers, unit replies, what units hold, joint parties, the
+-- live set of connected units. docs/unit-protocol.md describes the wire;
+-- this file is the Redis side of it.
+--
+-- Keys of this file (besides the case hash):
+--   unit:{u}            capacity, open, claim (capacity claimed at hello),
+--                       offers_n, accepts_n, declines_n, expired_n,
+--                       resolved_n, ontime_n (the track record)
+--   unit:{u}:offers     zset case id -> answer-by: offers waiting for u
+--   unit:{u}:cases      set of cases u holds (lead or assisting)
+--   case:{id}:parties   hash unit -> JSON {offer, role, state, by}: the
+--                       assisting units of a joint case
+--   case:{id}:tried     units that declined or let an offer expire
+--   units:connected     hash unit -> Redis ms last seen (dispatch writes)
+--   dispatch:waiting    zset of cases no unit could take (pulled forward
+--                       when a unit says hello)
+--   stats:services      hash category -> service orders delivered
 
--- A newly registered case goes to dispatch at once.
-local function route_new(P, c)
+local LEAD_STATES = { REGISTERED = true, DISPATCHED = true, REOPENED = true, ESCALATED = true }
+
+local function party_all(P, id)
+  local out = {}
+  local flat = redis.call('HGETALL', P .. 'case:' .. id .. ':parties')
+  for i = 1, #flat, 2 do
+    local p = cjson.decode(flat[i + 1]); p.unit = flat[i]; out[flat[i]] = p
+  end
+  return out
+end
+
+local function party_set(P, id, p)
+  redis.call('HSET', P .. 'case:' .. id .. ':parties', p.unit, cjson.encode(
+             { offer = p.offer, role = p.role, state = p.state, by = p.by, round = p.round }))
+end
+
+-- Count a unit's track record: what is offers_n, accepts_n, ...
+local function record(P, u, what, d)
+  redis.call('HINCRBY', P .. 'unit:' .. u, what, d or 1)
+end
+
+-- A unit's standing for ranking: spare capacity (capacity, or the smaller
+-- capacity it claimed at hello, less open cases and offers waiting), then
+-- accept rate, then on-time rate (both smoothed so a new unit starts at 1/2).
+local function standing(P, u, now)
+  local h = redis.call('HMGET', P .. 'unit:' .. u, 'capacity', 'claim', 'open', 'offers_n',
+                       'accepts_n', 'resolved_n', 'ontime_n')
+  local cap = tonumber(h[1]) or 0
+  local claim = tonumber(h[2]) or 0
+  if claim > 0 and claim < cap then cap = claim end
+  local waiting = redis.call('ZCOUNT', P .. 'unit:' .. u .. ':offers', now, '+inf')
+  local open = tonumber(h[3]) or 0
+  return { unit = u, capacity = cap, open = open, waiting = waiting,
+           spare = cap - open - waiting,
+           accept = ((tonumber(h[5]) or 0) + 1) / ((tonumber(h[4]) or 0) + 2),
+           ontime = ((tonumber(h[7]) or 0) + 1) / ((tonumber(h[6]) or 0) + 2) }
+end
+
+-- True when standing a ranks before b (b may be nil). Equal standings keep
+-- the caller's order, which dispatch rotates (round robin).
+local function better(a, b)
+  if not b then return true end
+  if a.spare ~= b.spare then return a.spare > b.spare end
+  if math.abs(a.accept - b.accept) > 1e-9 then return a.accept > b.accept end
+  if math.abs(a.ontime - b.ontime) > 1e-9 then return a.ontime > b.ontime end
+  return false
+end
+
+local function why(s, pos, n)
+  return string.format('candidate %d of %d: spare %d of %d, accept rate %.2f, on time %.2f',
+                       pos, n, s.spare, s.capacity, s.accept, s.ontime)
+end
+
+-- Pick the best candidate with spare capacity not in skip; returns its
+-- standing, its position and the runner-up's standing (or nil).
+local function pick(P, cands, skip, now)
+  local best, second, pos = nil, nil, 0
+  for i, u in ipairs(cands) do
+    if not skip[u] then
+      local s = standing(P, u, now)
+      if s.spare > 0 then
+        if better(s, best) then second = best; best = s; pos = i
+        elseif better(s, second) then second = s end
+      end
+    end
+  end
+  return best, pos, second
+end
+
+-- Ask for n assisting units on case c (joint handling). Escalation and any
+-- later step summon units this way: the next dispatch round offers the
+-- "assist" role to the best fitting units that are not yet parties.
+-- The caller saves the case.
+local function summon_parties(P, c, n)
+  if (tonumber(c.parties_needed) or 0) < n then c.parties_needed = n end
   redis.call('ZADD', P .. 'pending:dispatch', c._now, c.id)
 end
 
--- offer(P, case_id, answer_ms, retry_ms, cand1, cand2, ...): candidates
--- come ranked by the caller (fit, connected, round robin); pick the first
--- untried one with the most spare capacity and commit the offer.
+-- Forget the parties of an earlier round (the case escalated or reopened):
+-- assisting units that accepted give the case back. The caller saves.
+local function release_parties(P, c, note)
+  local any = false
+  for u, p in pairs(party_all(P, c.id)) do
+    any = true
+    if p.state == 'ACCEPTED' then
+      redis.call('HINCRBY', P .. 'unit:' .. u, 'open', -1)
+      redis.call('SREM', P .. 'unit:' .. u .. ':cases', c.id)
+    end
+    redis.call('ZREM', P .. 'unit:' .. u .. ':offers', c.id)
+  end
+  redis.call('DEL', P .. 'case:' .. c.id .. ':parties')
+  c.lead_resolved = ''
+  if note and any then log_event(P, c, 'parties_released', 'dispatch', note) end
+end
+
+-- Every party has reported and the lead has resolved: the case is RESOLVED.
+local function resolve_case(P, c, who, note, jobs)
+  local kind = redis.call('HGET', P .. 'dir:cat:' .. c.category, 'kind')
+  c.resolved = c._now
+  move_state(P, c, 'RESOLVED')
+  save(P, c, { 'resolved', 'lead_resolved' })
+  redis.call('ZREM', P .. 'timers', c.id .. '|deadline')
+  redis.call('ZREM', P .. 'pending:dispatch', c.id)
+  total(P, 'resolved')
+  if c._now <= (tonumber(c.resolve_by) or 0) then total(P, 'resolved_on_time') end
+  if kind == 'service' then redis.call('HINCRBY', P .. 'stats:services', c.category, 1) end
+  log_event(P, c, 'resolved', who, note)
+  notify(P, c, 'case.resolved', 'grid:' .. c.grid, note, jobs)
+end
+
+local function offer_out(c, unit, offer_id, role, by)
+  return { offer_id = offer_id, unit = unit, role = role, answer_by = by, case_id = c.id,
+           ledger = c.ledger, grid = c.grid, category = c.category, text = c.text,
+           tier = tonumber(c.tier), resolve_by = tonumber(c.resolve_by) or 0,
+           appointment = tonumber(c.appointment) or 0 }
+end
+
+-- offer(P, case_id, answer_ms, retry_ms, joint, book_at, book_note,
+--       cand1, cand2, ...): candidates come from dispatch in round-robin
+-- order (fit, connected, on duty, claims). Expire overdue offers, offer the
+-- lead role when the case has no lead, and the assist role while a joint
+-- case lacks parties; rank by spare capacity, track record, then order.
+-- When nothing fits now and book_at > 0 (a service order: the earliest
+-- next rota slot of a fitting unit), record the appointment and wait.
+-- Returns the offers to send (commit, then send).
 local function offer(keys, a)
   local P, id = a[1], a[2]
   local answer_ms, retry_ms = tonumber(a[3]), tonumber(a[4])
+  local joint, book_at, book_note = tonumber(a[5]) or 1, tonumber(a[6]) or 0, a[7] or ''
+  local cands = {}
+  for i = 8, #a do cands[#cands + 1] = a[i] end
   local pkey = P .. 'pending:dispatch'
   local c = load_case(P, id)
   if not c then
@@ -18,75 +154,230 @@ local function offer(keys, a)
     return fail('UNKNOWN_CASE', 'no case ' .. id)
   end
   local s = c.state
-  if s ~= 'REGISTERED' and s ~= 'DISPATCHED' and s ~= 'REOPENED' and s ~= 'ESCALATED' then
+  if not LEAD_STATES[s] and s ~= 'ACCEPTED' then
     redis.call('ZREM', pkey, id)
+    redis.call('ZREM', P .. 'dispatch:waiting', id)
     return fail('STALE', 'case ' .. id .. ' is ' .. s)
   end
-  local jobs = {}
+  local now = c._now
   local tried = P .. 'case:' .. id .. ':tried'
+  local fields = {}
+  -- a new round (first dispatch, escalation, reopening) sets the parties
+  local round = c.tier .. ':' .. s .. ':' .. (c.resolve_by or '')
+  if (s == 'REGISTERED' or s == 'ESCALATED' or s == 'REOPENED') and c.round ~= round then
+    if s ~= 'REGISTERED' then release_parties(P, c, 'a new round: ' .. s) end
+    c.round = round
+    c.parties_needed = math.max(joint - 1, 0)
+    table.insert(fields, 'round'); table.insert(fields, 'parties_needed')
+    table.insert(fields, 'lead_resolved')
+  end
+  -- an appointment not yet due: wait for it
+  local appt = tonumber(c.appointment) or 0
+  if LEAD_STATES[s] and appt > now and s ~= 'DISPATCHED' then
+    redis.call('ZADD', pkey, appt, id)
+    return fail('BOOKED', 'appointment at ' .. appt, { retry_at = appt })
+  end
+  -- overdue offers expire: the lead's, then assisting units'
   local offer_by = tonumber(c.offer_by) or 0
-  if s == 'DISPATCHED' and offer_by > 0 then
-    if offer_by > c._now then
-      redis.call('ZADD', pkey, offer_by, id)
-      return fail('OFFER_LIVE', 'offer ' .. c.offer_id .. ' still open', { retry_at = offer_by })
-    end
+  if s == 'DISPATCHED' and offer_by > 0 and offer_by <= now then
     redis.call('SADD', tried, c.offer_unit)
+    redis.call('ZREM', P .. 'unit:' .. c.offer_unit .. ':offers', id)
+    record(P, c.offer_unit, 'expired_n')
     total(P, 'offers_expired')
     log_event(P, c, 'offer_expired', 'dispatch', 'no answer from ' .. c.offer_unit ..
               ' by the deadline', { offer = c.offer_id })
-    c.offer_by = 0
+    c.offer_by = 0; c.offer_unit = ''
+    table.insert(fields, 'offer_by'); table.insert(fields, 'offer_unit')
   end
-  local best, best_spare, rank = nil, -1, 0
-  local untried = 0
-  for i = 5, #a do
-    local u = a[i]
-    if redis.call('SISMEMBER', tried, u) == 0 then
-      untried = untried + 1
-      local h = redis.call('HMGET', P .. 'unit:' .. u, 'capacity', 'open')
-      local spare = (tonumber(h[1]) or 0) - (tonumber(h[2]) or 0)
-      if spare > best_spare and spare > 0 then best, best_spare, rank = u, spare, i - 4 end
+  local parties = party_all(P, id)
+  local skip, have, next_due = {}, 0, nil
+  for u, p in pairs(parties) do
+    if p.state == 'OFFERED' and p.by <= now then
+      redis.call('HDEL', P .. 'case:' .. id .. ':parties', u)
+      redis.call('SADD', tried, u)
+      redis.call('ZREM', P .. 'unit:' .. u .. ':offers', id)
+      record(P, u, 'expired_n')
+      total(P, 'offers_expired')
+      log_event(P, c, 'offer_expired', 'dispatch', 'no answer from ' .. u ..
+                ' (assist) by the deadline', { offer = p.offer })
+    else
+      skip[u] = true; have = have + 1
+      if p.state == 'OFFERED' and (not next_due or p.by < next_due) then next_due = p.by end
     end
   end
-  if not best then
-    if untried == 0 and #a >= 5 then redis.call('DEL', tried) end
-    redis.call('ZADD', pkey, c._now + retry_ms, id)
-    local why = (#a < 5) and 'no connected unit fits' or
-                (untried == 0 and 'every fitting unit declined' or 'every fitting unit is at capacity')
-    if c.waiting ~= why then
-      c.waiting = why
-      if s == 'DISPATCHED' then c.offer_id = ''; c.offer_unit = '' end
-      save(P, c, { 'waiting', 'offer_by', 'offer_id', 'offer_unit' })
-      log_event(P, c, 'waiting', 'dispatch', why)
-    end
-    return fail('NO_UNIT', why, { retry_at = c._now + retry_ms, jobs = jobs })
+  for _, u in ipairs(redis.call('SMEMBERS', tried)) do skip[u] = true end
+  if c.unit and c.unit ~= '' then skip[c.unit] = true end
+  local lead_live = s == 'DISPATCHED' and (tonumber(c.offer_by) or 0) > now
+  if lead_live then
+    skip[c.offer_unit] = true
+    if not next_due or tonumber(c.offer_by) < next_due then next_due = tonumber(c.offer_by) end
   end
-  c.offer_id = tostring(redis.call('INCR', P .. 'seq:offer'))
-  c.offer_unit = best
-  c.offer_by = c._now + answer_ms
-  c.waiting = ''
-  move_state(P, c, 'DISPATCHED')
-  save(P, c, { 'offer_id', 'offer_unit', 'offer_by', 'waiting' })
-  redis.call('ZADD', pkey, c.offer_by, id)
-  total(P, 'offers')
-  log_event(P, c, 'offered', 'dispatch', string.format(
-            'offered to %s: candidate %d of %d, spare capacity %d', best, rank,
-            #a - 4, best_spare), { offer = c.offer_id, offer_unit = best,
-            answer_by = c.offer_by })
-  return ok(case_reply(c, { offer_id = c.offer_id, unit = best, answer_by = c.offer_by,
-            ledger = c.ledger, grid = c.grid, category = c.category, text = c.text }))
+  local offers, unmet, why_not = {}, false, nil
+  local function make_offer(best, pos, second, role)
+    local oid = tostring(redis.call('INCR', P .. 'seq:offer'))
+    local by = now + answer_ms
+    redis.call('ZADD', P .. 'unit:' .. best.unit .. ':offers', by, id)
+    record(P, best.unit, 'offers_n')
+    total(P, 'offers')
+    skip[best.unit] = true
+    if not next_due or by < next_due then next_due = by end
+    local note = string.format('offered to %s as %s: %s', best.unit, role, why(best, pos, #cands))
+    if second then
+      note = note .. string.format('; next %s: spare %d, accept rate %.2f, on time %.2f',
+                                   second.unit, second.spare, second.accept, second.ontime)
+    end
+    table.insert(offers, offer_out(c, best.unit, oid, role, by))
+    return oid, by, note
+  end
+  -- the lead
+  if LEAD_STATES[s] and not lead_live then
+    local best, pos, second = pick(P, cands, skip, now)
+    if not best and #cands > 0 then
+      -- every fitting unit declined: forget the refusals and try again
+      -- after the retry interval
+      local any_untried = false
+      for _, u in ipairs(cands) do
+        if redis.call('SISMEMBER', tried, u) == 0 then any_untried = true end
+      end
+      if not any_untried then
+        redis.call('DEL', tried)
+        why_not = 'every fitting unit declined'
+      end
+    end
+    if best then
+      local oid, by, note = make_offer(best, pos, second, 'lead')
+      c.offer_id = oid; c.offer_unit = best.unit; c.offer_by = by; c.waiting = ''
+      move_state(P, c, 'DISPATCHED')
+      for _, f in ipairs({ 'offer_id', 'offer_unit', 'offer_by', 'waiting' }) do
+        table.insert(fields, f)
+      end
+      log_event(P, c, 'offered', 'dispatch', note, { offer = oid, offer_unit = best.unit,
+                answer_by = by, role = 'lead' })
+    else
+      unmet = true
+      why_not = why_not or ((#cands == 0) and 'no connected unit on duty fits' or
+                            'every fitting unit is at capacity or declined')
+    end
+  end
+  -- assisting units of a joint case
+  local needed = tonumber(c.parties_needed) or 0
+  while have < needed do
+    local best, pos, second = pick(P, cands, skip, now)
+    if not best then
+      unmet = true
+      why_not = why_not or string.format('%d of %d assisting units found', have, needed)
+      break
+    end
+    local oid, by, note = make_offer(best, pos, second, 'assist')
+    party_set(P, id, { unit = best.unit, offer = oid, role = 'assist', state = 'OFFERED', by = by,
+                       round = c.round })
+    have = have + 1
+    log_event(P, c, 'offered', 'dispatch', note, { offer = oid, offer_unit = best.unit,
+              answer_by = by, role = 'assist' })
+  end
+  -- a service order that cannot be served now gets the next rota slot
+  if unmet and #offers == 0 and LEAD_STATES[s] and not lead_live and book_at > now then
+    c.appointment = book_at; c.waiting = 'booked'
+    table.insert(fields, 'appointment'); table.insert(fields, 'waiting')
+    save(P, c, fields)
+    redis.call('ZADD', pkey, book_at, id)
+    redis.call('ZREM', P .. 'dispatch:waiting', id)
+    total(P, 'appointments')
+    log_event(P, c, 'booked', 'dispatch', 'no unit on duty now; appointment at the next rota slot: '
+              .. book_note, { appointment = book_at })
+    return fail('BOOKED', 'appointment ' .. book_note, { retry_at = book_at, appointment = book_at })
+  end
+  -- cases no unit could take are pulled forward when a unit says hello
+  if unmet and #offers == 0 and LEAD_STATES[s] and not lead_live then
+    redis.call('ZADD', P .. 'dispatch:waiting', now, id)
+  else
+    redis.call('ZREM', P .. 'dispatch:waiting', id)
+  end
+  if unmet and (not next_due or now + retry_ms < next_due) then next_due = now + retry_ms end
+  if next_due then redis.call('ZADD', pkey, next_due, id) else redis.call('ZREM', pkey, id) end
+  if unmet and #offers == 0 then
+    if c.waiting ~= why_not then
+      c.waiting = why_not
+      table.insert(fields, 'waiting')
+      save(P, c, fields)
+      log_event(P, c, 'waiting', 'dispatch', why_not)
+    elseif #fields > 0 then
+      save(P, c, fields)
+    end
+    return fail('NO_UNIT', why_not, { retry_at = next_due })
+  end
+  if #fields > 0 or #offers > 0 then save(P, c, fields) end
+  if #offers == 0 then return fail('OFFER_LIVE', 'offers still open', { retry_at = next_due }) end
+  return ok(case_reply(c, { offers = offers }))
 end
 
 -- unit_reply(P, kind, unit, offer_id, case_id, note, reason):
--- kind is accept, decline, progress or resolve. Idempotent by offer id.
+-- kind is accept, decline, progress or resolve; the offer id says whether
+-- the unit speaks as the lead or as an assisting unit. Idempotent by offer id.
 local function unit_reply(keys, a)
   local P, kind, unit, offer_id, id, note, reason = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
   local jobs = {}
+  local pjs = redis.call('HGET', P .. 'case:' .. id .. ':parties', unit)
+  local party = pjs and cjson.decode(pjs)
+  if party and party.offer == offer_id then
+    party.unit = unit
+    -- an assisting unit: its own part and state
+    if kind == 'accept' then
+      if party.state ~= 'OFFERED' then return ok(case_reply(c, { duplicate = true, role = 'assist' })) end
+      if party.by < c._now then return fail('STALE', 'offer ' .. offer_id .. ' expired') end
+      party.state = 'ACCEPTED'
+      party_set(P, id, party)
+      redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', 1)
+      redis.call('SADD', P .. 'unit:' .. unit .. ':cases', id)
+      redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
+      record(P, unit, 'accepts_n')
+      log_event(P, c, 'assist_accepted', unit, '', { offer = offer_id, role = 'assist' })
+      return ok(case_reply(c, { role = 'assist' }))
+    elseif kind == 'decline' then
+      if party.state ~= 'OFFERED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' was accepted') end
+      redis.call('HDEL', P .. 'case:' .. id .. ':parties', unit)
+      redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
+      redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
+      redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
+      record(P, unit, 'declines_n')
+      total(P, 'declines')
+      log_event(P, c, 'declined', unit, reason .. (note ~= '' and (': ' .. note) or ''),
+                { offer = offer_id, role = 'assist' })
+      return ok(case_reply(c, { redispatch = true, role = 'assist' }))
+    elseif kind == 'progress' then
+      if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
+      log_event(P, c, 'progress', unit, note, { role = 'assist' })
+      return ok(case_reply(c, { role = 'assist' }))
+    elseif kind == 'resolve' then
+      if party.state == 'REPORTED' then return ok(case_reply(c, { duplicate = true, role = 'assist' })) end
+      if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
+      party.state = 'REPORTED'
+      party_set(P, id, party)
+      redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', -1)
+      redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
+      record(P, unit, 'resolved_n')
+      if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
+      log_event(P, c, 'assist_reported', unit, note, { role = 'assist' })
+      local left = 0
+      for _, p in pairs(party_all(P, id)) do if p.state ~= 'REPORTED' then left = left + 1 end end
+      local needed = tonumber(c.parties_needed) or 0
+      local count = 0
+      for _ in pairs(party_all(P, id)) do count = count + 1 end
+      if c.state == 'ACCEPTED' and (c.lead_resolved or '') ~= '' and left == 0 and count >= needed then
+        resolve_case(P, c, unit, 'every party has reported', jobs)
+      end
+      return ok(case_reply(c, { jobs = jobs, role = 'assist' }))
+    end
+    return fail('PROTOCOL', 'unknown reply kind ' .. kind)
+  end
   local mine = (c.unit == unit and c.offer_id == offer_id)
   local live = (c.state == 'DISPATCHED' and c.offer_id == offer_id and c.offer_unit == unit)
   if kind == 'accept' then
-    if c.state == 'ACCEPTED' and mine then return ok(case_reply(c, { duplicate = true })) end
+    if mine and (c.state == 'ACCEPTED' or c.state == 'RESOLVED') then
+      return ok(case_reply(c, { duplicate = true }))
+    end
     if not live then return fail('STALE', 'offer ' .. offer_id .. ' is not open for ' .. unit) end
     if tonumber(c.offer_by) < c._now then
       return fail('STALE', 'offer ' .. offer_id .. ' expired')
@@ -98,10 +389,16 @@ local function unit_reply(keys, a)
     redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', 1)
     redis.call('SADD', P .. 'unit:' .. unit .. ':cases', id)
     redis.call('ZADD', P .. 'idx:unit:' .. unit, c.created, id)
-    redis.call('ZREM', P .. 'pending:dispatch', id)
+    redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
+    record(P, unit, 'accepts_n')
+    -- a joint case still finding parties stays in dispatch's pending set
+    local parties = redis.call('HLEN', P .. 'case:' .. id .. ':parties')
+    if parties >= (tonumber(c.parties_needed) or 0) then
+      redis.call('ZREM', P .. 'pending:dispatch', id)
+    end
     redis.call('DEL', P .. 'case:' .. id .. ':tried')
     log_event(P, c, 'accepted', unit, c.responsible ~= '' and ('responsible: ' .. c.responsible) or '',
-              { offer = offer_id })
+              { offer = offer_id, role = 'lead' })
     notify(P, c, 'case.accepted', 'grid:' .. c.grid, nil, jobs)
     return ok(case_reply(c, { jobs = jobs }))
   elseif kind == 'decline' then
@@ -110,8 +407,10 @@ local function unit_reply(keys, a)
     end
     if not live then return fail('STALE', 'offer ' .. offer_id .. ' is not open for ' .. unit) end
     redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
-    c.offer_by = 0
-    save(P, c, { 'offer_by' })
+    redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
+    record(P, unit, 'declines_n')
+    c.offer_by = 0; c.offer_unit = ''
+    save(P, c, { 'offer_by', 'offer_unit' })
     redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
     total(P, 'declines')
     log_event(P, c, 'declined', unit, reason .. (note ~= '' and (': ' .. note) or ''),
@@ -127,21 +426,28 @@ local function unit_reply(keys, a)
     log_event(P, c, 'progress', unit, note)
     return ok(case_reply(c, {}))
   elseif kind == 'resolve' then
-    if c.state == 'RESOLVED' or c.state == 'VERIFIED' or c.state == 'CLOSED' then
+    if c.state == 'RESOLVED' or c.state == 'VERIFIED' or c.state == 'CLOSED'
+    or (c.lead_resolved or '') ~= '' then
       return ok(case_reply(c, { duplicate = true }))
     end
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
-    local ontime = c._now <= tonumber(c.resolve_by)
-    c.resolved = c._now
-    move_state(P, c, 'RESOLVED')
-    save(P, c, { 'resolved' })
     redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', -1)
     redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
-    redis.call('ZREM', P .. 'timers', id .. '|deadline')
-    total(P, 'resolved')
-    if ontime then total(P, 'resolved_on_time') end
-    log_event(P, c, 'resolved', unit, note)
-    notify(P, c, 'case.resolved', 'grid:' .. c.grid, note, jobs)
+    record(P, unit, 'resolved_n')
+    if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
+    c.lead_resolved = c._now
+    local needed = tonumber(c.parties_needed) or 0
+    local left, count = 0, 0
+    for _, p in pairs(party_all(P, id)) do
+      count = count + 1
+      if p.state ~= 'REPORTED' then left = left + 1 end
+    end
+    if left > 0 or count < needed then
+      save(P, c, { 'lead_resolved' })
+      log_event(P, c, 'lead_resolved', unit, note, { waiting_for = (needed - count) + left })
+      return ok(case_reply(c, { waiting_for = (needed - count) + left }))
+    end
+    resolve_case(P, c, unit, note, jobs)
     return ok(case_reply(c, { jobs = jobs }))
   end
   return fail('PROTOCOL', 'unknown reply kind ' .. kind)
@@ -151,10 +457,11 @@ end
 local function case_brief(keys, a)
   local out = {}
   for i = 2, #a do
-    local h = redis.call('HMGET', a[1] .. 'case:' .. a[i], 'state', 'tier', 'grid', 'category')
+    local h = redis.call('HMGET', a[1] .. 'case:' .. a[i], 'state', 'tier', 'grid', 'category',
+                         'channel')
     if h[1] then
       table.insert(out, { id = a[i], state = h[1], tier = tonumber(h[2]), grid = h[3],
-                          category = h[4] })
+                          category = h[4], channel = h[5] })
     else
       redis.call('ZREM', a[1] .. 'pending:dispatch', a[i])
     end
@@ -162,23 +469,134 @@ local function case_brief(keys, a)
   return ok({ cases = out })
 end
 
--- unit_cases(P, unit): cases the unit holds (accepted, not resolved).
--- With each, what a unit needs to go on with it after a reconnect.
-local function unit_cases(keys, a)
-  local held = {}
-  for _, id in ipairs(redis.call('SMEMBERS', a[1] .. 'unit:' .. a[2] .. ':cases')) do
-    local h = redis.call('HMGET', a[1] .. 'case:' .. id, 'offer_id', 'ledger', 'grid', 'category',
-                         'tier', 'text', 'resolve_by', 'unit', 'state')
-    if h[8] == a[2] and h[9] == 'ACCEPTED' then
-      table.insert(held, { case_id = id, offer_id = h[1], ledger = h[2], grid = h[3],
-                           category = h[4], tier = tonumber(h[5]), text = h[6],
-                           resolve_by = tonumber(h[7]) })
+-- The offers still waiting for unit u, checked against their cases.
+local function live_offers(P, u, now)
+  local out = {}
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'unit:' .. u .. ':offers', now, '+inf')) do
+    local c = hgetall(P .. 'case:' .. id)
+    if c then
+      if c.state == 'DISPATCHED' and c.offer_unit == u and (tonumber(c.offer_by) or 0) > now then
+        table.insert(out, offer_out(c, u, c.offer_id, 'lead', tonumber(c.offer_by)))
+      else
+        local pjs = redis.call('HGET', P .. 'case:' .. id .. ':parties', u)
+        local p = pjs and cjson.decode(pjs)
+        if p and p.state == 'OFFERED' and p.by > now then
+          table.insert(out, offer_out(c, u, p.offer, 'assist', p.by))
+        end
+      end
     end
   end
-  return ok({ cases = held })
+  return out
+end
+
+-- unit_cases(P, unit): cases the unit holds (lead or assisting, accepted
+-- and not reported), with what a unit needs to go on with each after a
+-- reconnect, and the offers still waiting for its answer.
+local function unit_cases(keys, a)
+  local P, u = a[1], a[2]
+  local now = now_ms()
+  local held = {}
+  for _, id in ipairs(redis.call('SMEMBERS', P .. 'unit:' .. u .. ':cases')) do
+    local c = hgetall(P .. 'case:' .. id)
+    if c and c.unit == u and c.state == 'ACCEPTED' and (c.lead_resolved or '') == '' then
+      table.insert(held, offer_out(c, u, c.offer_id, 'lead', 0))
+    elseif c then
+      local pjs = redis.call('HGET', P .. 'case:' .. id .. ':parties', u)
+      local p = pjs and cjson.decode(pjs)
+      if p and p.state == 'ACCEPTED' then table.insert(held, offer_out(c, u, p.offer, 'assist', 0)) end
+    end
+  end
+  return ok({ cases = held, offers = live_offers(P, u, now) })
+end
+
+-- unit_hello(P, unit, claim): a unit connected; claim is the capacity it
+-- claimed (0 = the directory's).
+local function unit_hello(keys, a)
+  local P, u = a[1], a[2]
+  local now = now_ms()
+  redis.call('HSET', P .. 'unit:' .. u, 'claim', tonumber(a[3]) or 0, 'hello_at', now)
+  redis.call('HSET', P .. 'units:connected', u, now)
+  -- cases that waited for a unit are looked at again now
+  local waiting = redis.call('ZRANGE', P .. 'dispatch:waiting', 0, 999)
+  for _, id in ipairs(waiting) do redis.call('ZADD', P .. 'pending:dispatch', 'XX', now, id) end
+  return ok({ now = now, waiting = #waiting })
+end
+
+-- units_seen(P, unit...): these units are connected now.
+local function units_seen(keys, a)
+  local now = now_ms()
+  local args = {}
+  for i = 2, #a do table.insert(args, a[i]); table.insert(args, now) end
+  if #args > 0 then redis.call('HSET', a[1] .. 'units:connected', unpack(args)) end
+  return ok({ now = now })
+end
+
+-- units_reset(P): dispatch starts with no sessions.
+local function units_reset(keys, a)
+  redis.call('DEL', a[1] .. 'units:connected')
+  return ok({})
+end
+
+-- unit_gone(P, unit, why): the unit's session ended (bye, silence,
+-- unroutable). Its waiting offers move on now; it keeps accepted cases.
+-- Returns the cases to dispatch again.
+local function unit_gone(keys, a)
+  local P, u, reason = a[1], a[2], a[3] or 'gone'
+  local now = now_ms()
+  redis.call('HDEL', P .. 'units:connected', u)
+  local moved = {}
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'unit:' .. u .. ':offers', 0, -1)) do
+    local c = load_case(P, id)
+    if c then
+      local withdrawn = nil
+      if c.state == 'DISPATCHED' and c.offer_unit == u and (tonumber(c.offer_by) or 0) > now then
+        withdrawn = c.offer_id
+        c.offer_by = 0; c.offer_unit = ''
+        save(P, c, { 'offer_by', 'offer_unit' })
+      else
+        local pjs = redis.call('HGET', P .. 'case:' .. id .. ':parties', u)
+        local p = pjs and cjson.decode(pjs)
+        if p and p.state == 'OFFERED' then
+          withdrawn = p.offer
+          redis.call('HDEL', P .. 'case:' .. id .. ':parties', u)
+        end
+      end
+      if withdrawn then
+        record(P, u, 'expired_n')
+        total(P, 'offers_withdrawn')
+        log_event(P, c, 'offer_withdrawn', 'dispatch', u .. ' went away (' .. reason ..
+                  '); the offer moves on', { offer = withdrawn })
+        redis.call('ZADD', P .. 'pending:dispatch', now, id)
+        table.insert(moved, id)
+      end
+    end
+  end
+  redis.call('DEL', P .. 'unit:' .. u .. ':offers')
+  return ok({ moved = moved })
+end
+
+-- route_rank(P, cand...): the standing of each candidate, for a dry run.
+local function route_rank(keys, a)
+  local P, now = a[1], now_ms()
+  local out = {}
+  local connected = {}
+  for i = 2, #a do
+    local s = standing(P, a[i], now)
+    local h = redis.call('HMGET', P .. 'unit:' .. a[i], 'offers_n', 'accepts_n', 'resolved_n', 'ontime_n')
+    s.offers_n = tonumber(h[1]) or 0; s.accepts_n = tonumber(h[2]) or 0
+    s.resolved_n = tonumber(h[3]) or 0; s.ontime_n = tonumber(h[4]) or 0
+    s.seen = tonumber(redis.call('HGET', P .. 'units:connected', a[i])) or 0
+    table.insert(out, s)
+  end
+  return ok({ now = now, units = out })
 end
 
 redis.register_function('gc_offer', offer)
 redis.register_function('gc_unit_reply', unit_reply)
 redis.register_function('gc_case_brief', case_brief)
+redis.register_function('gc_unit_hello', unit_hello)
+redis.register_function('gc_units_seen', units_seen)
+redis.register_function('gc_units_reset', units_reset)
+redis.register_function('gc_unit_gone', unit_gone)
 redis.register_function{ function_name = 'gc_unit_cases', callback = unit_cases, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'gc_route_rank', callback = route_rank, flags = { 'no-writes' } }

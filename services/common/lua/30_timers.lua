@@ -1,8 +1,103 @@
--- Timers: deadlines fall due and cases climb tiers.
+-- Timers: reminders fall due, deadlines pass and cases climb tiers, parked
+-- cases come back on their review date. Overdue figures live here too:
+-- idx:overdue holds the open cases that passed a deadline (score: when
+-- they first went red); parking takes a case out of it.
+
+-- Units a case of this category summons at a tier (the community call):
+-- the directory's joint_by_tier, else joint_units, else 1.
+local function joint_rule(P, category, tier)
+  local h = redis.call('HMGET', P .. 'dir:cat:' .. category, 'joint_' .. tier, 'joint_units')
+  return tonumber(h[1]) or tonumber(h[2]) or 1
+end
+
+-- A parked case comes back: dispatched again at its tier with a fresh
+-- clock from from_ms (its review time, or now by hand). The caller has
+-- checked the state; it saves here.
+local function unpark_case(P, c, from_ms, who, note, scale, jobs)
+  c.review_at = 0
+  move_state(P, c, 'REOPENED')
+  c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0; c.waiting = ''
+  start_clock(P, c, from_ms, scale)
+  save(P, c, { 'review_at', 'unit', 'offer_id', 'offer_unit', 'offer_by', 'waiting',
+               'resolve_by' })
+  redis.call('DEL', P .. 'case:' .. c.id .. ':tried')
+  redis.call('ZADD', P .. 'pending:dispatch', c._now, c.id)
+  total(P, 'unparked')
+  log_event(P, c, 'unparked', who, note)
+  notify(P, c, 'case.unparked', 'tier:' .. TIERS[tonumber(c.tier)], note, jobs)
+end
+
+-- The yellow light: a reminder to whoever handles the case, then the
+-- timer moves on to the deadline.
+local function remind(P, c, at, jobs)
+  c.light = 'yellow'
+  save(P, c, { 'light' })
+  total(P, 'reminders')
+  local _, working, fraction = clock_rule(P, c.category, tonumber(c.tier))
+  log_event(P, c, 'reminder', 'escalate', string.format('%d%% of the %s limit used (%s time); deadline %d',
+            math.floor(fraction * 100 + 0.5), TIERS[tonumber(c.tier)],
+            working and 'working' or 'wall', tonumber(c.resolve_by)),
+            { late_ms = c._now - at, due = at, light = 'yellow' })
+  local audience = (c.unit or '') ~= '' and ('unit:' .. c.unit) or ('tier:' .. TIERS[tonumber(c.tier)])
+  notify(P, c, 'case.reminder', audience, nil, jobs)
+  redis.call('ZADD', P .. 'timers', c.resolve_by, c.id .. '|deadline')
+end
+
+-- The red light at tier < top: climb one tier, re-based on the due time
+-- (a late escalate catches up on every climb it missed), summon the new
+-- tier's units, notify its leaders.
+local function climb(P, c, at, scale, jobs)
+  local id, tier = c.id, tonumber(c.tier)
+  local from = TIERS[tier]
+  local held = ''
+  if c.state == 'ACCEPTED' and (c.unit or '') ~= '' then
+    -- the holding unit gives the case back (docs/escalation.md)
+    held = c.unit
+    redis.call('HINCRBY', P .. 'unit:' .. c.unit, 'open', -1)
+    redis.call('SREM', P .. 'unit:' .. c.unit .. ':cases', id)
+  end
+  c.tier = tier + 1
+  -- counters follow the tier: leave the old tier's open count
+  redis.call('HINCRBY', P .. 'stats:open_tier', from, -1)
+  redis.call('HINCRBY', P .. 'stats:open_tier', TIERS[tier + 1], 1)
+  c.prev_unit = held
+  c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0; c.waiting = ''
+  c.joint = joint_rule(P, c.category, tier + 1)
+  c.climbs = (tonumber(c.climbs) or 0) + 1
+  start_clock(P, c, at, scale)
+  move_state(P, c, 'ESCALATED')
+  save(P, c, { 'tier', 'unit', 'prev_unit', 'offer_id', 'offer_unit', 'offer_by', 'waiting',
+               'resolve_by', 'joint', 'climbs' })
+  redis.call('DEL', P .. 'case:' .. id .. ':tried')
+  redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
+  redis.call('ZADD', P .. 'idx:overdue', 'NX', at, id)
+  total(P, 'escalations')
+  local note = 'deadline passed at ' .. from .. '; climbs to ' .. TIERS[tier + 1]
+  if c.joint > 1 then note = note .. '; community call: ' .. c.joint .. ' units (lead and assisting)' end
+  if held ~= '' then note = note .. '; ' .. held .. ' gives the case back' end
+  log_event(P, c, 'escalated', 'escalate', note,
+            { late_ms = c._now - at, due = at, from_tier = tier, joint = c.joint,
+              prev_unit = held, light = 'red' })
+  notify(P, c, 'case.escalated', 'tier:' .. TIERS[tier + 1], note, jobs)
+end
+
+-- The red light at the top tier: stays red, re-notified every repeat_ms.
+local function overdue_top(P, c, at, repeat_ms, jobs)
+  c.resolve_by = at + repeat_ms
+  c.light = 'red'
+  c.overdue_notices = (tonumber(c.overdue_notices) or 0) + 1
+  save(P, c, { 'resolve_by', 'light', 'overdue_notices' })
+  redis.call('ZADD', P .. 'timers', c.resolve_by, c.id .. '|deadline')
+  redis.call('ZADD', P .. 'idx:overdue', 'NX', at, c.id)
+  total(P, 'overdue_repeats')
+  log_event(P, c, 'overdue', 'escalate', 'still overdue at the top tier (notice ' ..
+            c.overdue_notices .. ')', { late_ms = c._now - at, due = at, light = 'red' })
+  notify(P, c, 'case.overdue', 'tier:' .. TIERS[tonumber(c.tier)], nil, jobs)
+end
 
 -- fire(P, max, scale, repeat_ms): claim due timers and act on each, in due
--- order. A climb re-bases the deadline on the due time, not on now, so a
--- late escalate catches up on every climb it missed.
+-- order, in one atomic step: a timer fires once however many escalate
+-- instances run. Each firing is fenced by the case's own due fields.
 local function fire(keys, a)
   local P, max, scale, repeat_ms = a[1], tonumber(a[2]), tonumber(a[3]), tonumber(a[4])
   local now = now_ms()
@@ -14,40 +109,33 @@ local function fire(keys, a)
     redis.call('ZREM', P .. 'timers', member)
     local id = string.match(member, '^(.*)|deadline$')
     local c = id and load_case(P, id)
-    if c and OPEN[c.state] and c.state ~= 'RESOLVED' and tonumber(c.resolve_by) == at then
-      local tier = tonumber(c.tier)
-      local late = now - at
-      if tier < #TIERS then
-        if c.state == 'ACCEPTED' then
-          redis.call('HINCRBY', P .. 'unit:' .. c.unit, 'open', -1)
-          redis.call('SREM', P .. 'unit:' .. c.unit .. ':cases', id)
-        end
-        local from = TIERS[tier]
-        c.tier = tier + 1
-        -- counters follow the tier: leave the old tier's open count
-        redis.call('HINCRBY', P .. 'stats:open_tier', from, -1)
-        redis.call('HINCRBY', P .. 'stats:open_tier', TIERS[tier + 1], 1)
-        c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0; c.waiting = ''
-        start_clock(P, c, at, scale)
-        move_state(P, c, 'ESCALATED')
-        save(P, c, { 'tier', 'unit', 'offer_id', 'offer_unit', 'offer_by', 'waiting', 'resolve_by' })
-        redis.call('DEL', P .. 'case:' .. id .. ':tried')
-        redis.call('ZADD', P .. 'pending:dispatch', now, id)
-        total(P, 'escalations')
-        log_event(P, c, 'escalated', 'escalate', 'deadline passed at ' .. from ..
-                  '; climbs to ' .. TIERS[tier + 1], { late_ms = late, due = at })
-        notify(P, c, 'case.escalated', 'tier:' .. TIERS[tier + 1], nil, jobs)
-        table.insert(wake, id)
-      else
-        c.resolve_by = at + repeat_ms
-        save(P, c, { 'resolve_by' })
-        redis.call('ZADD', P .. 'timers', c.resolve_by, id .. '|deadline')
-        total(P, 'overdue_repeats')
-        log_event(P, c, 'overdue', 'escalate', 'still overdue at the top tier',
-                  { late_ms = late, due = at })
-        notify(P, c, 'case.overdue', 'tier:' .. TIERS[tier], nil, jobs)
+    local kind = nil
+    if c and c.state == 'PARKED' then
+      if tonumber(c.review_at) == at then
+        unpark_case(P, c, at, 'escalate', 'review date reached', scale, jobs)
+        kind = 'review'
       end
-      table.insert(fired, { id = id, late_ms = late, tier = tonumber(c.tier) })
+    elseif c and OPEN[c.state] and c.state ~= 'RESOLVED' then
+      local tier = tonumber(c.tier)
+      if tonumber(c.remind_at) == at and (c.light or '') == '' and at < tonumber(c.resolve_by) then
+        remind(P, c, at, jobs)
+        kind = 'reminder'
+      elseif tonumber(c.resolve_by) == at then
+        if tier < #TIERS then
+          climb(P, c, at, scale, jobs)
+          kind = 'climb'
+        else
+          overdue_top(P, c, at, repeat_ms, jobs)
+          kind = 'overdue'
+        end
+      end
+    elseif c then
+      redis.call('ZREM', P .. 'idx:overdue', id)
+    end
+    if kind then
+      if kind == 'climb' or kind == 'review' then table.insert(wake, id) end
+      table.insert(fired, { id = id, kind = kind, late_ms = now - at, due = at,
+                            tier = tonumber(c.tier) })
     end
   end
   local nxt = redis.call('ZRANGE', P .. 'timers', 0, 0, 'WITHSCORES')
@@ -55,4 +143,20 @@ local function fire(keys, a)
               next_due = tonumber(nxt[2]) or 0, scanned = #due / 2 })
 end
 
+-- timer_stats(P): pending timers, overdue and parked cases, the next due.
+local function timer_stats(keys, a)
+  local P = a[1]
+  local nxt = redis.call('ZRANGE', P .. 'timers', 0, 0, 'WITHSCORES')
+  local overdue = 0
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'idx:overdue', 0, -1)) do
+    local s = redis.call('HGET', P .. 'case:' .. id, 'state')
+    if s and OPEN[s] and s ~= 'RESOLVED' then overdue = overdue + 1 end
+  end
+  return ok({ now = now_ms(), timers = redis.call('ZCARD', P .. 'timers'),
+              next_due = tonumber(nxt[2]) or 0, overdue = overdue,
+              parked = redis.call('ZCARD', P .. 'idx:state:PARKED'),
+              totals = hgetall(P .. 'stats:total') or {} })
+end
+
 redis.register_function('gc_fire', fire)
+redis.register_function{ function_name = 'gc_timer_stats', callback = timer_stats, flags = { 'no-writes' } }

@@ -8,6 +8,27 @@ local function job_get(keys, a)
   return ok(j)
 end
 
+-- job_claim(P, lease_ms, max): lease due jobs of pending:notify and return
+-- them whole, each shaped like a job_get reply, in one call. A pending id
+-- whose job is gone is dropped.
+local function job_claim(keys, a)
+  local P, key = a[1], a[1] .. 'pending:notify'
+  local now = now_ms()
+  local jobs = {}
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, tonumber(a[3]))) do
+    local j = hgetall(P .. 'job:' .. id)
+    if j then
+      redis.call('ZADD', key, 'XX', now + tonumber(a[2]), id)
+      j.id = id
+      j.ok = true
+      table.insert(jobs, j)
+    else
+      redis.call('ZREM', key, id)
+    end
+  end
+  return ok({ jobs = jobs, now = now })
+end
+
 -- job_done(P, job_id, done_mask, retry_ms, max_attempts): done_mask names
 -- the targets delivered so far; retry_ms 0 means every target is done.
 local function job_done(keys, a)
@@ -36,4 +57,5 @@ local function job_done(keys, a)
 end
 
 redis.register_function('gc_job_done', job_done)
+redis.register_function('gc_job_claim', job_claim)
 redis.register_function{ function_name = 'gc_job_get', callback = job_get, flags = { 'no-writes' } }

@@ -1,5 +1,34 @@
 -- The directory as Redis holds it.
 
+-- The working calendar as 05_clock.lua reads it: dir:cal w1..w7 = sorted
+-- "from-to,..." minute spans per weekday, d:YYYYMMDD = off (holiday) or
+-- on (make-up day), makeup_weekday. No calendar: no key, every clock wall.
+local function dir_load_calendar(P, cal)
+  redis.call('DEL', P .. 'dir:cal')
+  if type(cal) ~= 'table' then return end
+  local days = {}
+  for _, h in ipairs(cal.working_hours or {}) do
+    local f1, f2 = string.match(h.from, '^(%d%d):(%d%d)$')
+    local t1, t2 = string.match(h.to, '^(%d%d):(%d%d)$')
+    days[h.weekday] = days[h.weekday] or {}
+    table.insert(days[h.weekday], { tonumber(f1) * 60 + tonumber(f2), tonumber(t1) * 60 + tonumber(t2) })
+  end
+  local args = { 'makeup_weekday', cal.makeup_weekday or 1 }
+  for wd, spans in pairs(days) do
+    table.sort(spans, function(x, y) return x[1] < y[1] end)
+    local parts = {}
+    for _, sp in ipairs(spans) do table.insert(parts, sp[1] .. '-' .. sp[2]) end
+    table.insert(args, 'w' .. wd); table.insert(args, table.concat(parts, ','))
+  end
+  for _, d in ipairs(cal.holidays or {}) do
+    table.insert(args, 'd:' .. string.gsub(d, '-', '')); table.insert(args, 'off')
+  end
+  for _, d in ipairs(cal.makeup_days or {}) do
+    table.insert(args, 'd:' .. string.gsub(d, '-', '')); table.insert(args, 'on')
+  end
+  redis.call('HSET', P .. 'dir:cal', unpack(args))
+end
+
 -- dir_load(P, json): replace the directory with a validated one (the CLI
 -- validates it in C first). Unit load counters survive a reload.
 local function dir_load(keys, a)
@@ -25,10 +54,18 @@ local function dir_load(keys, a)
       if c.limits_minutes[t] then
         table.insert(args, 'limit_' .. i); table.insert(args, c.limits_minutes[t])
       end
+      if c.joint_by_tier and c.joint_by_tier[t] then
+        table.insert(args, 'joint_' .. i); table.insert(args, c.joint_by_tier[t])
+      end
     end
+    -- the clock (05_clock.lua): working or wall time, reminder fraction
+    table.insert(args, 'clock'); table.insert(args, c.clock or 'wall')
+    table.insert(args, 'remind'); table.insert(args, c.reminder_fraction or 0.75)
+    table.insert(args, 'joint_units'); table.insert(args, c.joint_units or 1)
     redis.call('HSET', P .. 'dir:cat:' .. c.code, unpack(args))
     redis.call('SADD', P .. 'dir:cats', c.code)
   end
+  dir_load_calendar(P, d.calendar)
   for _, u in ipairs(d.units) do
     redis.call('HSET', P .. 'unit:' .. u.id, 'name', u.name, 'capacity', u.capacity,
                'responsible', u.responsible or '')

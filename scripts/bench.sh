@@ -1,0 +1,309 @@
+#!/bin/bash
+# bench.sh: `make bench`. Starts a private Redis (deploy/redis.conf, AOF
+# everysec) and intake, dispatch, escalate and notify on ipc:// endpoints in
+# a temporary folder, measures Redis's own ceiling beside our figures (this
+# machine drifts run to run; DESIGN.md §9), prints a summary, stops it all.
+# Each phase starts from an empty street: FLUSHALL and the directory reloaded.
+# Env: BENCH_CALLS (gc_register calls, 20000), BENCH_UNBATCHED (3000),
+# BENCH_REPORTS (intake phase, 20000), BENCH_LIFECYCLES (5000),
+# BENCH_WINDOW (open lifecycles, 200), BENCH_SINGLES (lifecycles one at a
+# time, 300), BENCH_KEEP=1 keeps the folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+calls=${BENCH_CALLS:-20000}
+unbatched=${BENCH_UNBATCHED:-3000}
+reports=${BENCH_REPORTS:-20000}
+lifecycles=${BENCH_LIFECYCLES:-5000}
+window=${BENCH_WINDOW:-200}
+singles=${BENCH_SINGLES:-300}
+directory=deploy/tianjiao/directory.json
+
+for b in gridcall gridcall-intake gridcall-dispatch gridcall-escalate gridcall-notify gridcall-bench; do
+    [ -x "build/$b" ] || { echo "bench: build/$b is missing; run make all build/gridcall-bench" >&2; exit 1; }
+done
+for b in redis-server redis-cli redis-benchmark; do
+    command -v "$b" >/dev/null || { echo "bench: $b not found (Debian: redis-server, redis-tools)" >&2; exit 1; }
+done
+
+# ipc paths must fit sockaddr_un (107 bytes): keep the folder short
+dir=$(mktemp -d /tmp/gcbench.XXXXXX)
+sock=$dir/redis/redis.sock
+results=$dir/results
+pids=()
+names=()
+started=$(date +%s)
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+    if [ ${#pids[@]} -gt 0 ]; then
+        # a daemon that does not stop within 5 s is killed
+        ( trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+          sleep 5 & nap=$!; wait "$nap"; kill -KILL "${pids[@]}" 2>/dev/null ) &
+        local watchdog=$!
+        for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+        kill "$watchdog" 2>/dev/null || true
+        wait "$watchdog" 2>/dev/null || true
+    fi
+    scripts/redis-local.sh stop "$dir/redis"
+    if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $dir"; else rm -rf "$dir"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+rcli() { redis-cli -s "$sock" "$@"; }
+# info SECTION FIELD: one INFO field, e.g. info memory used_memory
+info() { rcli info "$1" | tr -d '\r' | awk -F: -v k="$2" '$1 == k { print $2 }'; }
+# FCALL calls and usec so far, from INFO commandstats ("calls=N,usec=M,...")
+fcall_stats() {
+    rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '$1 == "cmdstat_fcall" { print $3, $5 }'
+}
+# calc EXPR: floating point arithmetic (awk; bc is not always installed)
+calc() { awk "BEGIN { printf \"%.6f\\n\", $* }"; }
+result() { awk -v k="$1" '$1 == k { v = $2 } END { print v }' "$results"; }
+r0() { printf %.0f "$(result "$1")"; }
+r2() { printf %.2f "$(result "$1")"; }
+now_ms() { date +%s%3N; }
+# wait_until SECONDS WHAT COMMAND...: poll COMMAND until it succeeds; 1 on timeout
+wait_until() {
+    local limit=$1 what=$2 deadline
+    shift 2
+    deadline=$(( $(now_ms) + limit * 1000 ))
+    until "$@"; do
+        if [ "$(now_ms)" -gt "$deadline" ]; then
+            echo "bench: gave up after ${limit} s waiting for $what" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+load_directory() {   # load_directory PREFIX
+    build/gridcall --set "redis_socket=$sock" --set "key_prefix=$1" --set redis_timeout_ms=10000 \
+        directory load "$directory" >"$dir/load.log" 2>&1 ||
+        { cat "$dir/load.log" >&2; tail -n 5 "$dir/redis/redis.log" >&2; exit 1; }
+}
+reset_street() {     # every phase starts from an empty street
+    rcli flushall >/dev/null
+    load_directory gc:
+}
+bench() {            # bench PHASE OPTIONS...: one phase of the load generator
+    local phase=$1
+    shift
+    timeout 150 build/gridcall-bench --set "redis_socket=$sock" --set redis_timeout_ms=10000 \
+        --set log_level=warning \
+        --set "directory=$directory" --set "results=$results" \
+        --set "intake_endpoint=ipc://$dir/intake" --set "dispatch_endpoint=ipc://$dir/units" \
+        --set "phase=$phase" "$@"
+}
+start() {            # start NAME ARGS...: a daemon in the background, log in the folder
+    local name=$1
+    shift
+    local conf=()
+    [ -f "deploy/$name.conf" ] && conf=(-c "deploy/$name.conf")
+    "build/$name" "${conf[@]}" "$@" 2>>"$dir/$name.log" &
+    pids+=($!)
+    names+=("$name")
+}
+pid_of() {
+    for i in "${!names[@]}"; do [ "${names[i]}" = "$1" ] && echo "${pids[i]}"; done
+}
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$(pid_of "$1")/status"; }
+notify_done() { [ "$(rcli zcard gc:pending:notify)" = 0 ]; }
+# aof_mark, then aof_per N: AOF bytes written per case since the mark
+# ("?" when a rewrite came between)
+aof_mark() {
+    aof_at=$(info persistence aof_current_size)
+    aof_rw=$(info persistence aof_rewrites)
+}
+aof_per() {
+    if [ "$(info persistence aof_rewrites)" = "$aof_rw" ] && [ "${1:-0}" -gt 0 ]; then
+        echo $(( ($(info persistence aof_current_size) - aof_at) / $1 ))
+    else
+        echo "?"
+    fi
+}
+
+scripts/redis-local.sh start "$dir/redis"
+echo "gridcall bench: redis $(info server redis_version), AOF $(rcli config get appendfsync | tail -1);" \
+     "folder $dir"
+
+# 1. The machine's ceiling for the primitive commands a transition is made of.
+rb=$(redis-benchmark -s "$sock" -t set,lpush,zadd -P 16 -n 200000 --csv | tr -d '"')
+rb1=$(redis-benchmark -s "$sock" -t set -c 1 -n 20000 --csv | tr -d '"')
+rb_rate() { echo "$1" | awk -F, -v t="$2" '$1 == t { printf "%.0f", $2 }'; }
+set_p=$(rb_rate "$rb" SET); lpush_p=$(rb_rate "$rb" LPUSH); zadd_p=$(rb_rate "$rb" ZADD)
+set_1=$(rb_rate "$rb1" SET)
+echo "redis ceiling  SET $set_p/s LPUSH $lpush_p/s ZADD $zadd_p/s (50 clients, pipeline 16);" \
+     "SET $set_1/s (1 client, one round trip each)"
+rcli flushall >/dev/null
+
+# Our own transition straight against Redis, under its own key prefix.
+load_directory bench:
+mem0=$(info memory used_memory)
+bench register --set key_prefix=bench: --set "count=$calls" --set "unbatched_count=$unbatched" \
+    || status_register=$?
+mem1=$(info memory used_memory)
+for depth in 64 250; do
+    aof_mark
+    bench register --set "label=depth$depth" --set key_prefix=bench: --set count=5000 \
+        --set unbatched_count=0 --set "depth=$depth" >/dev/null || status_register=$?
+    reg_aof=$(aof_per 5000)
+done
+echo "               per registered case (no daemon involved): redis memory" \
+     "$(( (mem1 - mem0) / (calls + unbatched) )) bytes, AOF $reg_aof bytes"
+echo "               pipelined at depth 64: $(r0 depth64_pipelined)/s, at depth 250:" \
+     "$(r0 depth250_pipelined)/s (5000 calls each)"
+
+# The cluster.
+reset_street
+common=(--set "redis_socket=$sock" --set log_level=warning --set time_scale=1)
+ends=(--set "dispatch_endpoint=ipc://$dir/work" --set "notify_endpoint=ipc://$dir/notify")
+start gridcall-notify "${common[@]}" --set "work_bind=ipc://$dir/notify" \
+    --set "pub_bind=ipc://$dir/events"
+start gridcall-dispatch "${common[@]}" --set "unit_bind=ipc://$dir/units" \
+    --set "work_bind=ipc://$dir/work" --set "notify_endpoint=ipc://$dir/notify" \
+    --set offer_timeout_ms=30000
+start gridcall-escalate "${common[@]}" "${ends[@]}"
+start gridcall-intake "${common[@]}" "${ends[@]}" --set "bind=ipc://$dir/intake"
+up() {
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done
+    for s in intake units work notify; do [ -S "$dir/$s" ] || return 1; done
+}
+wait_until 10 "the daemons to bind" up || { tail -n 20 "$dir"/*.log >&2; exit 1; }
+
+# CPU of each process over a phase, as % of one core (the machine has $(nproc)).
+cpu_pids() {
+    echo "$(cat "$dir/redis/redis.pid") $(pid_of gridcall-intake) $(pid_of gridcall-dispatch)" \
+         "$(pid_of gridcall-notify) $(pid_of gridcall-escalate)"
+}
+cpu_ticks() { for p in $(cpu_pids); do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | paste -sd' '; }
+cpu_line() {    # cpu_line TICKS_BEFORE TICKS_AFTER WALL_MS BENCH_CPU_S
+    awk -v a="$1" -v b="$2" -v ms="$3" -v own="${4:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " ")
+        split("redis intake dispatch notify escalate", name, " ")
+        printf "               CPU (%% of one core):"
+        for (i = 1; i <= n; i++) printf " %s %.0f%%", name[i], 100 * (y[i] - x[i]) / hz / (ms / 1000)
+        printf " bench %.0f%%\n", 100 * own / (ms / 1000) }'
+}
+# not_seen: cases of pending:dispatch that dispatch has not looked at yet
+not_seen() {
+    rcli eval "local n = 0
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+            if not redis.call('HGET', ARGV[1] .. id, 'waiting') then n = n + 1 end
+        end
+        return n" 1 gc:pending:dispatch gc:case:
+}
+dispatch_done() { [ "$(not_seen)" = 0 ]; }
+
+# 2. Reports through intake. No unit is connected: dispatch reads each case,
+#    finds no unit and records "waiting", as it would on a quiet night.
+mem0=$(info memory used_memory)
+read -r calls0 usec0 < <(fcall_stats)
+ticks0=$(cpu_ticks)
+t0=$(now_ms)
+bench intake --set "count=$reports" --set sockets=4 --set window=500 || status_intake=$?
+t1=$(now_ms)
+ticks1=$(cpu_ticks)
+unseen=$(not_seen)
+wait_until 90 "dispatch to look at every case" dispatch_done || true
+wait_until 30 "notify to deliver every job" notify_done || true
+settle=$(calc "($(now_ms) - $t1) / 1000")
+read -r calls1 usec1 < <(fcall_stats)
+mem1=$(info memory used_memory)
+in_n=$(result intake_reports)
+in_n=${in_n:-0}
+cpu_line "$ticks0" "$ticks1" $((t1 - t0)) "$(result intake_cpu_s)"
+if [ "$in_n" -gt 0 ]; then
+    in_bytes=$(( (mem1 - mem0) / in_n ))
+    printf "               dispatch had not looked at %d cases when the last reply came;" "$unseen"
+    printf " it had %.1f s later (%s)\n" "$settle" "$(dispatch_done && echo done || echo NOT done)"
+    printf "               per report: %.1f FCALLs, %.0f us of Redis, %d bytes of Redis memory\n" \
+        "$(calc "($calls1 - $calls0) / $in_n")" "$(calc "($usec1 - $usec0) / $in_n")" "$in_bytes"
+fi
+
+# 3. Full lifecycles: the bench plays all units and the grid workers.
+reset_street
+mem0=$(info memory used_memory)
+read -r calls0 usec0 < <(fcall_stats)
+ticks0=$(cpu_ticks)
+t0=$(now_ms)
+bench lifecycle --set "count=$lifecycles" --set "window=$window" --set sockets=4 || status_life=$?
+t1=$(now_ms)
+ticks1=$(cpu_ticks)
+wait_until 30 "notify to deliver every job" notify_done || true
+read -r calls1 usec1 < <(fcall_stats)
+mem1=$(info memory used_memory)
+lc_n=$(result lifecycle_closed)
+lc_n=${lc_n:-0}
+cpu_line "$ticks0" "$ticks1" $((t1 - t0)) "$(result lifecycle_cpu_s)"
+if [ "$lc_n" -gt 0 ]; then
+    lc_bytes=$(( (mem1 - mem0) / lc_n ))
+    lc_usec=$(calc "($usec1 - $usec0) / $lc_n")
+    printf "               per closed case: %.1f FCALLs, %.0f us of Redis (alone it would allow" \
+        "$(calc "($calls1 - $calls0) / $lc_n")" "$lc_usec"
+    printf " %.0f cases/s), %d bytes of Redis memory\n" "$(calc "1000000 / $lc_usec")" "$lc_bytes"
+fi
+
+# The same lifecycle one case at a time: the latency of the chain unloaded,
+# and the AOF it writes (Redis 7 logs a function's effects, not the FCALL).
+aof_mark
+bench lifecycle --set label=single --set "count=$singles" --set window=1 --set sockets=1 \
+    || status_life=$?
+wait_until 30 "notify to deliver every job" notify_done || true
+single_aof=$(aof_per "$(result single_closed)")
+echo "               AOF written per closed case: $single_aof bytes"
+
+# 4. Memory.
+intake_rss=$(rss_mib gridcall-intake)
+dispatch_rss=$(rss_mib gridcall-dispatch)
+notify_rss=$(rss_mib gridcall-notify)
+escalate_rss=$(rss_mib gridcall-escalate)
+echo "memory         redis ${lc_bytes:-?} bytes per closed case, ${in_bytes:-?} per registered" \
+     "waiting case; RSS intake $intake_rss MiB, dispatch $dispatch_rss MiB," \
+     "notify $notify_rss MiB, escalate $escalate_rss MiB"
+
+# Anything the daemons complained about (they log warnings and errors only).
+odd=0
+for name in "${names[@]}"; do
+    n=$(wc -l <"$dir/$name.log")
+    if [ "$n" -gt 0 ]; then
+        odd=1
+        echo "$name logged $n line(s); the first distinct ones:"
+        cut -d' ' -f3- "$dir/$name.log" | sort | uniq -c | sort -rn | head -n 5 | sed 's/^/    /'
+    fi
+done
+# Redis logs warnings with "#" (slow fsyncs, memory, the machine), past its
+# start-up banner
+redis_warnings() {
+    grep ' # ' "$dir/redis/redis.log" | grep -v -e 'Redis is starting' -e 'Redis version=' \
+        -e 'Configuration loaded' -e 'Server initialized' || true
+}
+n=$(redis_warnings | wc -l)
+if [ "$n" -gt 0 ]; then
+    odd=1
+    echo "redis logged $n warning(s):"
+    redis_warnings | cut -d' ' -f6- | cut -c1-160 | sort | uniq -c | sort -rn | head -n 5 | sed 's/^/    /'
+fi
+rewrites=$(grep -c 'Background append only file rewriting started' "$dir/redis/redis.log" || true)
+[ "$rewrites" -gt 0 ] && echo "redis rewrote its AOF $rewrites time(s) during the run (a fork each)"
+[ $odd = 0 ] && echo "logs: no warnings or errors from the daemons or Redis"
+
+cat <<SUMMARY
+
+gridcall bench ($(nproc) cores, $(date '+%Y-%m-%d %H:%M'), $(( $(date +%s) - started )) s)
+redis ceiling   SET pipelined $set_p /s   ZADD $zadd_p /s   LPUSH $lpush_p /s   SET 1 client $set_1 /s
+gc_register     pipelined $(r0 register_pipelined) /s   unbatched $(r0 register_unbatched) /s   (depth $(result register_depth))
+intake          $(r0 intake_rate) reports/s  ($(r0 intake_reports) of $reports, errors $(r0 intake_errors))
+lifecycle       $(r0 lifecycle_rate) closed cases/s ($(r0 lifecycle_closed) of $lifecycles, window $window), report->offer p50 $(r2 lifecycle_p50_ms) ms p99 $(r2 lifecycle_p99_ms) ms max $(r2 lifecycle_max_ms) ms
+                one at a time: report->offer p50 $(r2 single_p50_ms) ms p99 $(r2 single_p99_ms) ms ($singles cases, $(r0 single_rate) closed/s)
+                duplicate offers $(r0 lifecycle_duplicate_offers), not closed $(r0 lifecycle_not_closed), errors $(r0 lifecycle_errors)
+memory          redis ${lc_bytes:-?} bytes/case; intake RSS $intake_rss MiB; dispatch RSS $dispatch_rss MiB
+                AOF ${single_aof:-?} bytes written per closed case
+SUMMARY
+if [ -n "${status_register:-}${status_intake:-}${status_life:-}" ]; then
+    echo "bench: FAILED (see the lines above)" >&2
+    exit 1
+fi

@@ -1,0 +1,341 @@
+/*  cli_timers.c — extend, park, unpark and clock: the operator's commands
+    on case clocks. Each is one Redis Function call (35_extend.lua,
+    05_clock.lua); times are the street's local case time. */
+#include "cli_timers.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+//  Value of "--name value" in argv, or fallback.
+static const char *
+s_opt (int argc, char **argv, const char *name, const char *fallback)
+{
+    for (int i = 0; i < argc - 1; i++)
+        if (strcmp (argv [i], name) == 0)
+            return argv [i + 1];
+    return fallback;
+}
+
+static bool
+s_flag (int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp (argv [i], name) == 0)
+            return true;
+    return false;
+}
+
+//  The first word that is neither an option nor an option's value; the
+//  flags below take no value.
+static const char *
+s_positional (int argc, char **argv)
+{
+    static const char *const flags [] = { "--approve", "--refuse", "--request", "--json", NULL };
+    for (int i = 0; i < argc; i++) {
+        if (strncmp (argv [i], "--", 2) == 0) {
+            bool flag = false;
+            for (int k = 0; flags [k]; k++)
+                flag = flag || strcmp (argv [i], flags [k]) == 0;
+            if (!flag)
+                i++;
+            continue;
+        }
+        return argv [i];
+    }
+    return NULL;
+}
+
+//  Who acts: --by, else $USER, else "operator".
+static const char *
+s_who (int argc, char **argv)
+{
+    const char *user = getenv ("USER");
+    return s_opt (argc, argv, "--by", user && *user ? user : "operator");
+}
+
+static store_t *
+s_store (const config_t *config)
+{
+    store_t *store = store_new (config, "gridcall");
+    if (!store || store_ensure (store)) {
+        fprintf (stderr, "gridcall: cannot reach Redis\n");
+        store_destroy (&store);
+    }
+    return store;
+}
+
+//  Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
+static long long
+s_days_from_civil (int y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+//  Parse TIME into case ms: "YYYY-MM-DD[ HH:MM]" or "YYYY-MM-DDTHH:MM" in
+//  the street's local time, or "+N" with m, h or d (case time from now).
+//  Returns 0, or -1 when malformed.
+static int
+s_parse_time (const char *text, long long case_now, int offset_minutes, long long *out)
+{
+    if (text [0] == '+') {
+        char *end;
+        long long n = strtoll (text + 1, &end, 10);
+        long long unit = *end == 'm' ? 60000LL : *end == 'h' ? 3600000LL : *end == 'd' ? 86400000LL : 0;
+        if (n <= 0 || end == text + 1 || !unit || end [1])
+            return -1;
+        *out = case_now + n * unit;
+        return 0;
+    }
+    int y, mo, d, h = 0, mi = 0, used = 0;
+    if (sscanf (text, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10)
+        return -1;
+    if (text [10]) {
+        int more = 0;
+        if ((text [10] != ' ' && text [10] != 'T')
+        ||  sscanf (text + 11, "%2d:%2d%n", &h, &mi, &more) != 2 || more != 5 || text [16])
+            return -1;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || y < 1970)
+        return -1;
+    *out = (s_days_from_civil (y, mo, d) * 1440 + h * 60 + mi - offset_minutes) * 60000LL;
+    return 0;
+}
+
+//  Format case ms as local "YYYY-MM-DD HH:MM" into buf.
+static void
+s_format_time (long long case_ms, int offset_minutes, char *buf, size_t size)
+{
+    long long minutes = case_ms / 60000 + offset_minutes;
+    long long days = minutes / 1440;
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    long long d = doy - (153 * mp + 2) / 5 + 1;
+    long long m = mp < 10 ? mp + 3 : mp - 9;
+    long long y = yoe + era * 400 + (m <= 2);
+    snprintf (buf, size, "%04lld-%02lld-%02lld %02lld:%02lld", y, m, d,
+              (minutes % 1440) / 60, minutes % 60);
+}
+
+//  The case clock now: case ms and the street's offset. Returns 0 or -1.
+static int
+s_case_now (store_t *store, const char *scale, long long *case_now, int *offset)
+{
+    json_t *reply = store_callv (store, "gc_clock_get", scale, NULL);
+    if (!json_is_true (json_object_get (reply, "ok"))) {
+        json_decref (reply);
+        return -1;
+    }
+    *case_now = (long long) json_number_value (json_object_get (reply, "case_now"));
+    *offset = (int) json_integer_value (json_object_get (reply, "utc_offset_minutes"));
+    json_decref (reply);
+    return 0;
+}
+
+//  Print a function's reply: ok_text with the case and state, or the error.
+//  Returns the exit status.
+static int
+s_report (const char *what, json_t *reply, const char *ok_text)
+{
+    if (!reply) {
+        fprintf (stderr, "gridcall: %s: Redis did not answer\n", what);
+        return 1;
+    }
+    if (!json_is_true (json_object_get (reply, "ok"))) {
+        fprintf (stderr, "gridcall: %s: %s: %s\n", what,
+                 json_string_value (json_object_get (reply, "code")),
+                 json_string_value (json_object_get (reply, "message")));
+        return 1;
+    }
+    printf ("case %s %s%s; now %s\n", json_string_value (json_object_get (reply, "case_id")),
+            ok_text, json_is_true (json_object_get (reply, "duplicate")) ? " (already done)" : "",
+            json_string_value (json_object_get (reply, "state")));
+    return 0;
+}
+
+//  Common start: store, scale text, case clock, the case id. Returns the
+//  store or NULL (message printed).
+static store_t *
+s_begin (const config_t *config, char *scale, size_t size, long long *case_now, int *offset)
+{
+    snprintf (scale, size, "%.17g", config_double (config, "time_scale"));
+    store_t *store = s_store (config);
+    if (store && s_case_now (store, scale, case_now, offset)) {
+        fprintf (stderr, "gridcall: cannot read the case clock\n");
+        store_destroy (&store);
+    }
+    return store;
+}
+
+int
+cli_extend (const config_t *config, int argc, char **argv)
+{
+    const char *id = s_positional (argc, argv);
+    const char *until = s_opt (argc, argv, "--until", NULL);
+    const char *reason = s_opt (argc, argv, "--reason", NULL);
+    bool approve = s_flag (argc, argv, "--approve");
+    bool refuse = s_flag (argc, argv, "--refuse");
+    bool request = s_flag (argc, argv, "--request");
+    const char *unit = s_opt (argc, argv, "--unit", NULL);
+    if (!id || !reason || approve + refuse + request > 1 || (refuse && until)
+    ||  (!approve && !refuse && !until) || (request && !unit)) {
+        fprintf (stderr, "usage: gridcall extend ID --until TIME --reason TEXT [--by WHO]\n"
+                 "       gridcall extend ID --approve [--until TIME] --reason TEXT [--by WHO]\n"
+                 "       gridcall extend ID --refuse --reason TEXT [--by WHO]\n"
+                 "       gridcall extend ID --request --unit U [--offer O] --until TIME --reason TEXT\n"
+                 "TIME: YYYY-MM-DD[ HH:MM] (street local time) or +N[m|h|d] from now\n");
+        return 2;
+    }
+    char scale [32], until_text [32] = "0", shown [64] = "";
+    long long case_now, until_ms = 0;
+    int offset;
+    store_t *store = s_begin (config, scale, sizeof scale, &case_now, &offset);
+    if (!store)
+        return 1;
+    if (until && s_parse_time (until, case_now, offset, &until_ms)) {
+        fprintf (stderr, "gridcall: extend: \"%s\" is not a time (YYYY-MM-DD[ HH:MM] or +N[m|h|d])\n", until);
+        store_destroy (&store);
+        return 2;
+    }
+    snprintf (until_text, sizeof until_text, "%lld", until_ms);
+    if (until_ms)
+        s_format_time (until_ms, offset, shown, sizeof shown);
+    json_t *reply;
+    char done [128];
+    if (request) {
+        reply = store_callv (store, "gc_extend_request", id, unit, s_opt (argc, argv, "--offer", ""),
+                             until_text, reason, scale, NULL);
+        snprintf (done, sizeof done, "extension to %s requested", shown);
+    }
+    else {
+        const char *verb = approve ? "approve" : refuse ? "refuse" : "extend";
+        reply = store_callv (store, "gc_extend_decide", id, s_who (argc, argv), verb, until_text,
+                             reason, scale, NULL);
+        if (refuse)
+            snprintf (done, sizeof done, "extension refused");
+        else {
+            long long granted = json_integer_value (json_object_get (reply, "until_case"));
+            if (granted)
+                s_format_time (granted, offset, shown, sizeof shown);
+            snprintf (done, sizeof done, "deadline extended to %s", shown);
+        }
+    }
+    int rc = s_report ("extend", reply, done);
+    json_decref (reply);
+    store_destroy (&store);
+    return rc;
+}
+
+int
+cli_park (const config_t *config, int argc, char **argv)
+{
+    const char *id = s_positional (argc, argv);
+    const char *until = s_opt (argc, argv, "--until", NULL);
+    const char *reason = s_opt (argc, argv, "--reason", NULL);
+    if (!id || !until || !reason) {
+        fprintf (stderr, "usage: gridcall park ID --until DATE --reason TEXT [--by WHO]\n"
+                 "DATE: YYYY-MM-DD[ HH:MM] (street local time; a date alone is 00:00) or +N[m|h|d]\n");
+        return 2;
+    }
+    char scale [32], review_text [32], shown [64], done [96];
+    long long case_now, review;
+    int offset;
+    store_t *store = s_begin (config, scale, sizeof scale, &case_now, &offset);
+    if (!store)
+        return 1;
+    if (s_parse_time (until, case_now, offset, &review)) {
+        fprintf (stderr, "gridcall: park: \"%s\" is not a date (YYYY-MM-DD[ HH:MM] or +N[m|h|d])\n", until);
+        store_destroy (&store);
+        return 2;
+    }
+    snprintf (review_text, sizeof review_text, "%lld", review);
+    s_format_time (review, offset, shown, sizeof shown);
+    snprintf (done, sizeof done, "parked until %s", shown);
+    json_t *reply = store_callv (store, "gc_park", id, s_who (argc, argv), review_text, reason,
+                                 scale, NULL);
+    int rc = s_report ("park", reply, done);
+    json_decref (reply);
+    store_destroy (&store);
+    return rc;
+}
+
+int
+cli_unpark (const config_t *config, int argc, char **argv)
+{
+    const char *id = s_positional (argc, argv);
+    if (!id) {
+        fprintf (stderr, "usage: gridcall unpark ID [--reason TEXT] [--by WHO]\n");
+        return 2;
+    }
+    char scale [32];
+    snprintf (scale, sizeof scale, "%.17g", config_double (config, "time_scale"));
+    store_t *store = s_store (config);
+    if (!store)
+        return 1;
+    json_t *reply = store_callv (store, "gc_unpark", id, s_who (argc, argv),
+                                 s_opt (argc, argv, "--reason", ""), scale, NULL);
+    int rc = s_report ("unpark", reply, "back from the parked ledger");
+    json_decref (reply);
+    store_destroy (&store);
+    return rc;
+}
+
+int
+cli_clock (const config_t *config, int argc, char **argv)
+{
+    const char *set = s_opt (argc, argv, "--set", NULL);
+    char scale [32], shown [64];
+    long long case_now, at;
+    int offset;
+    store_t *store = s_begin (config, scale, sizeof scale, &case_now, &offset);
+    if (!store)
+        return 1;
+    int rc = 0;
+    if (set) {
+        char at_text [32];
+        if (s_parse_time (set, case_now, offset, &at)) {
+            fprintf (stderr, "gridcall: clock: \"%s\" is not a time (YYYY-MM-DD[ HH:MM] or +N[m|h|d])\n", set);
+            store_destroy (&store);
+            return 2;
+        }
+        snprintf (at_text, sizeof at_text, "%lld", at);
+        json_t *reply = store_callv (store, "gc_clock_set", scale, at_text, NULL);
+        rc = json_is_true (json_object_get (reply, "ok")) ? 0 : 1;
+        json_decref (reply);
+        case_now = at;
+    }
+    s_format_time (case_now, offset, shown, sizeof shown);
+    if (s_flag (argc, argv, "--json"))
+        printf ("{\"case_now\": %lld, \"local\": \"%s\", \"scale\": %s}\n", case_now, shown, scale);
+    else
+        printf ("case time %s (UTC%+d:%02d), %s case seconds per second\n", shown, offset / 60,
+                abs (offset % 60), scale);
+    store_destroy (&store);
+    return rc;
+}
+
+int
+cli_case_timers (const config_t *config, int argc, char **argv)
+{
+    if (argc < 1)
+        return 2;
+    if (strcmp (argv [0], "extend") == 0)
+        return cli_extend (config, argc - 1, argv + 1);
+    if (strcmp (argv [0], "park") == 0)
+        return cli_park (config, argc - 1, argv + 1);
+    if (strcmp (argv [0], "unpark") == 0)
+        return cli_unpark (config, argc - 1, argv + 1);
+    return 2;
+}

@@ -1,0 +1,297 @@
+/*  cli_units.c — `gridcall route` shows which units dispatch would offer a
+    case to, ranked, with the reason each unit is in or out; `gridcall
+    order` places service-card orders and lists what waits and what was
+    delivered. Both read Redis through the store; neither changes a case
+    except `order place`. */
+#include "cli_units.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+
+#include "directory.h"
+#include "store.h"
+#include "unit_route.h"
+
+#define RANK_MAX 200            //  store calls carry at most 256 arguments
+#define STALE_MS 3000           //  a unit not seen for this long is not connected
+
+static const char *
+s_option (int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp (argv [i], name) == 0)
+            return argv [i + 1];
+    return NULL;
+}
+
+static bool
+s_flag (int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp (argv [i], name) == 0)
+            return true;
+    return false;
+}
+
+static store_t *
+s_store (const config_t *config)
+{
+    store_t *store = store_new (config, "gridcall");
+    if (!store || store_ensure (store)) {
+        fprintf (stderr, "gridcall: cannot reach Redis\n");
+        store_destroy (&store);
+    }
+    return store;
+}
+
+//  The directory Redis holds, or NULL (the reason printed).
+static directory_t *
+s_directory (store_t *store)
+{
+    json_t *reply = store_callv (store, "gc_dir_get", NULL);
+    const char *text = json_string_value (json_object_get (reply, "json"));
+    char err [512];
+    directory_t *directory = text ? directory_parse (text, "redis dir:json", err, sizeof err) : NULL;
+    if (!directory)
+        fprintf (stderr, "gridcall: %s\n", text ? err : reply
+                 ? json_string_value (json_object_get (reply, "message")) : "Redis did not answer");
+    json_decref (reply);
+    return directory;
+}
+
+typedef struct {
+    const dir_unit_t *unit;     //  borrowed from the directory
+    unit_route_why_t why;       //  the directory's verdict
+    bool connected;             //  seen by dispatch lately
+    json_t *standing;           //  spare, accept, ontime... (borrowed from the reply)
+    int rank;                   //  1.. for candidates, 0 when out
+} s_row_t;
+
+//  Candidates first, ordered as dispatch ranks them: spare capacity, then
+//  accept rate, then on-time rate.
+static int
+s_compare (const void *a, const void *b)
+{
+    const s_row_t *x = (const s_row_t *) a, *y = (const s_row_t *) b;
+    bool xin = x->why == UNIT_ROUTE_IN && x->connected, yin = y->why == UNIT_ROUTE_IN && y->connected;
+    if (xin != yin)
+        return xin ? -1 : 1;
+    if (!xin)
+        return (int) x->why - (int) y->why;
+    const char *keys [] = { "spare", "accept", "ontime" };
+    for (int k = 0; k < 3; k++) {
+        double p = json_number_value (json_object_get (x->standing, keys [k]));
+        double q = json_number_value (json_object_get (y->standing, keys [k]));
+        if (p != q)
+            return p > q ? -1 : 1;
+    }
+    return 0;
+}
+
+int
+cli_route (const config_t *config, int argc, char **argv)
+{
+    const char *grid = s_option (argc, argv, "--grid");
+    const char *category = s_option (argc, argv, "--category");
+    if (!grid || !category) {
+        fprintf (stderr, "usage: gridcall route --grid G --category C [--tier T] "
+                         "[--at YYYY-MM-DDTHH:MM] [--json]\n");
+        return 2;
+    }
+    store_t *store = s_store (config);
+    if (!store)
+        return 1;
+    directory_t *directory = s_directory (store);
+    if (!directory) {
+        store_destroy (&store);
+        return 1;
+    }
+    int rc = 1;
+    s_row_t *rows = NULL;
+    json_t *ranks = NULL;
+    const dir_category_t *cat = directory_category_find (directory, category);
+    if (!cat || !directory_grid_find (directory, grid)) {
+        fprintf (stderr, "gridcall: %s \"%s\" is not in the directory\n", cat ? "grid" : "category",
+                 cat ? grid : category);
+        goto cleanup;
+    }
+    int tier = s_option (argc, argv, "--tier") ? dir_tier_parse (s_option (argc, argv, "--tier"))
+                                               : cat->start_tier;
+    if (tier == 0) {
+        fprintf (stderr, "gridcall: --tier takes GRID, COMMUNITY, STREET or DISTRICT\n");
+        goto cleanup;
+    }
+    unit_route_time_t at;
+    if (unit_route_parse (directory, s_option (argc, argv, "--at"), zclock_time (), &at)) {
+        fprintf (stderr, "gridcall: --at takes YYYY-MM-DDTHH:MM in the street's local time\n");
+        goto cleanup;
+    }
+    size_t count = directory_unit_count (directory);
+    rows = calloc (count ? count : 1, sizeof *rows);
+    const char **ids = calloc (count ? count : 1, sizeof (char *));
+    if (!rows || !ids) {
+        free (ids);
+        goto cleanup;
+    }
+    size_t fitting = 0;
+    for (size_t i = 0; i < count; i++) {
+        rows [i].unit = directory_unit (directory, i);
+        rows [i].why = unit_route_check (directory, rows [i].unit, tier, grid, category, &at);
+        if (rows [i].why == UNIT_ROUTE_IN || rows [i].why == UNIT_ROUTE_OFF_DUTY
+        ||  rows [i].why == UNIT_ROUTE_HOLIDAY)
+            ids [fitting++] = rows [i].unit->id;
+    }
+    //  the standing of the units that fit (Redis: capacity, load, record)
+    ranks = json_array ();
+    for (size_t start = 0; start < fitting; start += RANK_MAX) {
+        size_t n = fitting - start < RANK_MAX ? fitting - start : RANK_MAX;
+        json_t *reply = store_call (store, "gc_route_rank", (int) n, ids + start, NULL);
+        json_array_extend (ranks, json_object_get (reply, "units"));
+        json_decref (reply);
+    }
+    free (ids);
+    long long now = zclock_time ();
+    for (size_t i = 0; i < count; i++) {
+        size_t k;
+        json_t *item;
+        json_array_foreach (ranks, k, item)
+            if (strcmp (json_string_value (json_object_get (item, "unit")), rows [i].unit->id) == 0) {
+                rows [i].standing = item;
+                long long seen = json_integer_value (json_object_get (item, "seen"));
+                rows [i].connected = seen > 0 && now - seen < STALE_MS;
+            }
+    }
+    qsort (rows, count, sizeof *rows, s_compare);
+    json_t *out = json_array ();
+    int rank = 0;
+    if (!s_flag (argc, argv, "--json"))
+        printf ("route %s %s at %s, local %04d-%02d-%02d %02d:%02d (weekday %d)\n", grid, category,
+                dir_tier_name (tier), at.year, at.month, at.day, at.minute / 60, at.minute % 60,
+                at.weekday);
+    for (size_t i = 0; i < count; i++) {
+        s_row_t *r = &rows [i];
+        bool in = r->why == UNIT_ROUTE_IN && r->connected;
+        if (!in && r->why != UNIT_ROUTE_IN && r->why != UNIT_ROUTE_OFF_DUTY
+        &&  r->why != UNIT_ROUTE_HOLIDAY && !s_flag (argc, argv, "--all"))
+            continue;           //  units that do not fit at all: only with --all
+        char reason [160];
+        if (in) {
+            r->rank = ++rank;
+            snprintf (reason, sizeof reason, "spare %lld of %lld, accept rate %.2f, on time %.2f",
+                      json_integer_value (json_object_get (r->standing, "spare")),
+                      json_integer_value (json_object_get (r->standing, "capacity")),
+                      json_number_value (json_object_get (r->standing, "accept")),
+                      json_number_value (json_object_get (r->standing, "ontime")));
+            if (json_integer_value (json_object_get (r->standing, "spare")) <= 0)
+                strcat (reason, " (full: skipped until a case closes)");
+        }
+        else
+        if (r->why == UNIT_ROUTE_IN)
+            snprintf (reason, sizeof reason, "not connected");
+        else
+        if (r->why == UNIT_ROUTE_OFF_DUTY || r->why == UNIT_ROUTE_HOLIDAY) {
+            long long next = unit_route_next_duty (directory, r->unit, &at);
+            unit_route_time_t slot;
+            unit_route_local (directory, next, &slot);
+            if (next > 0)
+                snprintf (reason, sizeof reason, "%s; next on duty %04d-%02d-%02d %02d:%02d%s",
+                          unit_route_why_text (r->why), slot.year, slot.month, slot.day,
+                          slot.minute / 60, slot.minute % 60, r->connected ? "" : ", not connected");
+            else
+                snprintf (reason, sizeof reason, "%s", unit_route_why_text (r->why));
+        }
+        else
+            snprintf (reason, sizeof reason, "%s", unit_route_why_text (r->why));
+        if (s_flag (argc, argv, "--json"))
+            json_array_append_new (out, json_pack ("{s:s, s:b, s:i, s:s, s:b}", "unit", r->unit->id,
+                                                   "in", in, "rank", r->rank, "reason", reason,
+                                                   "connected", r->connected));
+        else
+        if (in)
+            printf ("  %2d. %-10s %s\n", r->rank, r->unit->id, reason);
+        else
+            printf ("   out %-10s %s\n", r->unit->id, reason);
+    }
+    if (s_flag (argc, argv, "--json")) {
+        char *text = json_dumps (out, JSON_INDENT (2));
+        printf ("%s\n", text);
+        free (text);
+    }
+    else
+    if (rank == 0)
+        printf ("  no unit can take it now%s\n", cat->service ? "; a service order waits for the "
+                "earliest next duty slot above" : "; the case waits");
+    json_decref (out);
+    rc = 0;
+cleanup:
+    json_decref (ranks);
+    free (rows);
+    directory_destroy (&directory);
+    store_destroy (&store);
+    return rc;
+}
+
+int
+cli_order (const config_t *config, int argc, char **argv)
+{
+    const char *what = argc > 0 ? argv [0] : "";
+    if (strcmp (what, "place") != 0 && strcmp (what, "list") != 0) {
+        fprintf (stderr, "usage: gridcall order place ID [--who NAME] | order list [--json]\n");
+        return 2;
+    }
+    if (strcmp (what, "place") == 0 && (argc < 2 || argv [1][0] == '-')) {
+        fprintf (stderr, "usage: gridcall order place ID [--who NAME]\n");
+        return 2;
+    }
+    store_t *store = s_store (config);
+    if (!store)
+        return 1;
+    int rc = 1;
+    json_t *reply;
+    if (strcmp (what, "place") == 0) {
+        const char *who = s_option (argc, argv, "--who");
+        reply = store_callv (store, "gc_order_place", argv [1], who ? who : "operator", NULL);
+        if (json_is_true (json_object_get (reply, "ok"))) {
+            printf ("%s placed%s: %s\n", argv [1],
+                    json_is_true (json_object_get (reply, "duplicate")) ? " already" : "",
+                    json_string_value (json_object_get (reply, "state")));
+            rc = 0;
+        }
+        else
+            fprintf (stderr, "gridcall: order place %s: %s\n", argv [1], reply
+                     ? json_string_value (json_object_get (reply, "message")) : "Redis did not answer");
+    }
+    else {
+        reply = store_callv (store, "gc_orders", "100", NULL);
+        if (reply && s_flag (argc, argv, "--json")) {
+            char *text = json_dumps (reply, JSON_INDENT (2) | JSON_SORT_KEYS);
+            printf ("%s\n", text);
+            free (text);
+            rc = 0;
+        }
+        else
+        if (reply) {
+            printf ("orders waiting to be placed: %lld\n",
+                    json_integer_value (json_object_get (reply, "waiting_count")));
+            size_t i;
+            json_t *item;
+            json_array_foreach (json_object_get (reply, "waiting"), i, item)
+                printf ("  %s  %-16s %-6s %s\n", json_string_value (json_object_get (item, "case_id")),
+                        json_string_value (json_object_get (item, "category")),
+                        json_string_value (json_object_get (item, "grid")),
+                        json_string_value (json_object_get (item, "text")));
+            printf ("services delivered by category:\n");
+            const char *key;
+            json_t *value;
+            json_object_foreach (json_object_get (reply, "delivered"), key, value)
+                printf ("  %-20s %s\n", key, json_string_value (value));
+            rc = 0;
+        }
+    }
+    json_decref (reply);
+    store_destroy (&store);
+    return rc;
+}

@@ -1,0 +1,328 @@
+-- Report: read-only queries for screens, the API and the ledger. Each one
+-- reads the indexes and counters the transitions keep (idx:*, stats:*,
+-- timers, unit:*, events) and is bounded by a page or sample size: no
+-- KEYS, no SCAN, no walk over every case.
+
+local REPORT_SCAN_MAX = 5000        -- index entries one cases call may look at
+local REPORT_PAGE_MAX = 1000        -- rows one cases call may return
+local REPORT_FIELDS = { 'id', 'ledger', 'grid', 'community', 'category', 'channel',
+                        'reporter', 'tier', 'unit', 'responsible', 'resolve_by', 'state',
+                        'created', 'resolved', 'closed', 'satisfaction', 'text', 'waiting' }
+local REPORT_STATES = { 'REPORTED', 'REGISTERED', 'DISPATCHED', 'ACCEPTED', 'RESOLVED',
+                        'VERIFIED', 'CLOSED', 'REOPENED', 'ESCALATED', 'REJECTED', 'DUPLICATE' }
+local DAY_MS = 86400000
+
+-- A case's ledger row as a table, or nil when the case hash is gone.
+local function report_row(P, id)
+  local h = redis.call('HMGET', P .. 'case:' .. id, unpack(REPORT_FIELDS))
+  if not h[1] then return nil end
+  local r = {}
+  for i, f in ipairs(REPORT_FIELDS) do r[f] = h[i] or '' end
+  r.tier = tonumber(r.tier) or 0
+  for _, f in ipairs({ 'resolve_by', 'created', 'resolved', 'closed', 'satisfaction' }) do
+    r[f] = tonumber(r[f]) or 0
+  end
+  return r
+end
+
+-- The street's local time offset in ms and the start of this local week
+-- (Monday 00:00) in Unix ms, for now.
+local function report_week(P, now)
+  local off = (tonumber(redis.call('HGET', P .. 'dir:street', 'utc_offset_minutes')) or 0) * 60000
+  local days = math.floor((now + off) / DAY_MS)
+  local dow = (days + 3) % 7          -- 1970-01-01 was a Thursday; 0 = Monday
+  return off, (days - dow) * DAY_MS - off
+end
+
+-- cases(P, filters_json): one page of cases, newest first. Filters: from,
+-- to (created ms, to exclusive), grid, community, category, unit, states
+-- (array), open (bool), cursor (entries of the chosen index consumed so
+-- far), limit. The most selective filter picks the index; the others are
+-- checked per case, looking at REPORT_SCAN_MAX entries at most per call.
+-- Returns items, next (cursor, or null at the end), total (exact when the
+-- index alone decides, else null) and scanned.
+local function report_cases(keys, a)
+  local P = a[1]
+  local ok_, f = pcall(cjson.decode, a[2] or '{}')
+  if not ok_ or type(f) ~= 'table' then return fail('BAD_VALUE', 'filters are not a JSON object') end
+  local limit = math.min(math.max(tonumber(f.limit) or 50, 1), REPORT_PAGE_MAX)
+  local cursor = math.max(tonumber(f.cursor) or 0, 0)
+  local lo = tonumber(f.from) and tostring(tonumber(f.from)) or '-inf'
+  local hi = tonumber(f.to) and ('(' .. tostring(tonumber(f.to))) or '+inf'
+  local states = nil
+  if type(f.states) == 'table' and #f.states > 0 then
+    states = {}
+    for _, s in ipairs(f.states) do states[s] = true end
+  end
+  local open = f.open == true
+  -- pick the index; 'checked' names the filter it already decides
+  local key, checked
+  if type(f.unit) == 'string' and f.unit ~= '' then key, checked = 'idx:unit:' .. f.unit, 'unit'
+  elseif type(f.grid) == 'string' and f.grid ~= '' then key, checked = 'idx:grid:' .. f.grid, 'grid'
+  elseif type(f.category) == 'string' and f.category ~= '' then
+    key, checked = 'idx:category:' .. f.category, 'category'
+  elseif type(f.community) == 'string' and f.community ~= '' then
+    key, checked = 'idx:community:' .. f.community, 'community'
+  elseif states and #f.states == 1 and not open then
+    key, checked = 'idx:state:' .. f.states[1], 'states'
+  else key, checked = 'idx:created', '' end
+  key = P .. key
+  local exact = true
+  for _, name in ipairs({ 'unit', 'grid', 'category', 'community' }) do
+    if name ~= checked and type(f[name]) == 'string' and f[name] ~= '' then exact = false end
+  end
+  if (states and checked ~= 'states') or open then exact = false end
+  local items, scanned, pos, done = {}, 0, cursor, false
+  while #items < limit and scanned < REPORT_SCAN_MAX do
+    local want = exact and (limit - #items) or math.min(REPORT_SCAN_MAX - scanned, 500)
+    local ids = redis.call('ZREVRANGEBYSCORE', key, hi, lo, 'LIMIT', pos, want)
+    if #ids == 0 then done = true; break end
+    for _, id in ipairs(ids) do
+      pos = pos + 1; scanned = scanned + 1
+      local r = report_row(P, id)
+      local keep = r ~= nil
+      if keep and checked ~= 'unit' and f.unit and f.unit ~= '' and r.unit ~= f.unit then keep = false end
+      if keep and checked ~= 'grid' and f.grid and f.grid ~= '' and r.grid ~= f.grid then keep = false end
+      if keep and checked ~= 'category' and f.category and f.category ~= ''
+         and r.category ~= f.category then keep = false end
+      if keep and checked ~= 'community' and f.community and f.community ~= ''
+         and r.community ~= f.community then keep = false end
+      if keep and states and not states[r.state] then keep = false end
+      if keep and open and not OPEN[r.state] then keep = false end
+      if keep then table.insert(items, r) end
+      if #items >= limit then break end
+    end
+    if #ids < want and #items < limit then done = true; break end
+  end
+  local out = { items = items, scanned = scanned, now = now_ms() }
+  if exact then out.total = redis.call('ZCOUNT', key, lo, hi) end
+  if not done and not (exact and pos >= out.total) then out.next = pos end
+  return ok(out)
+end
+
+-- range(P, from, to): cases created in [from, to) per state, grid,
+-- community, category and unit: one ZCOUNT per directory entry.
+local function report_range(keys, a)
+  local P = a[1]
+  local lo = tonumber(a[2]) and tostring(tonumber(a[2])) or '-inf'
+  local hi = tonumber(a[3]) and ('(' .. tostring(tonumber(a[3]))) or '+inf'
+  local out = { created = redis.call('ZCOUNT', P .. 'idx:created', lo, hi),
+                by_state = {}, by_grid = {}, by_community = {}, by_category = {}, by_unit = {} }
+  for _, s in ipairs(REPORT_STATES) do
+    out.by_state[s] = redis.call('ZCOUNT', P .. 'idx:state:' .. s, lo, hi)
+  end
+  local communities = {}
+  for _, g in ipairs(redis.call('SMEMBERS', P .. 'dir:grids')) do
+    out.by_grid[g] = redis.call('ZCOUNT', P .. 'idx:grid:' .. g, lo, hi)
+    local c = redis.call('HGET', P .. 'dir:grid:' .. g, 'community')
+    if c then communities[c] = true end
+  end
+  for c in pairs(communities) do
+    out.by_community[c] = redis.call('ZCOUNT', P .. 'idx:community:' .. c, lo, hi)
+  end
+  for _, c in ipairs(redis.call('SMEMBERS', P .. 'dir:cats')) do
+    out.by_category[c] = redis.call('ZCOUNT', P .. 'idx:category:' .. c, lo, hi)
+  end
+  for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
+    out.by_unit[u] = redis.call('ZCOUNT', P .. 'idx:unit:' .. u, lo, hi)
+  end
+  out.now = now_ms()
+  return ok(out)
+end
+
+-- A red or yellow list row: the case's ledger fields and its time left.
+local function report_due_row(P, id, due, now)
+  local r = report_row(P, id)
+  if not r or not OPEN[r.state] then return nil end
+  return { id = r.id, ledger = r.ledger, grid = r.grid, community = r.community,
+           category = r.category, tier = r.tier, unit = r.unit, state = r.state,
+           created = r.created, due = due, left_ms = due - now }
+end
+
+local function report_newest_first(rows)
+  table.sort(rows, function(x, y)
+    if x.created ~= y.created then return x.created > y.created end
+    return x.id > y.id
+  end)
+  return rows
+end
+
+-- The red list: open cases whose deadline has passed (a due timer escalate
+-- has not fired yet, or top-tier overdue), that stand ESCALATED, or that
+-- idx:late holds (cases that missed a deadline at some tier, where the
+-- transitions keep it). late_grids gets every grid of a row seen.
+local function report_red(P, now, max, late_grids)
+  local seen, rows = {}, {}
+  local function add(id, due)
+    if seen[id] then return end
+    seen[id] = true
+    local r = report_due_row(P, id, due, now)
+    if r then
+      late_grids[r.grid] = (late_grids[r.grid] or 0) + 1
+      table.insert(rows, r)
+    end
+  end
+  local due = redis.call('ZRANGEBYSCORE', P .. 'timers', '-inf', now, 'WITHSCORES', 'LIMIT', 0, max)
+  for i = 1, #due, 2 do
+    local id = string.match(due[i], '^(.*)|deadline$')
+    if id then add(id, tonumber(due[i + 1])) end
+  end
+  for _, k in ipairs({ 'idx:late', 'idx:state:ESCALATED' }) do
+    for _, id in ipairs(redis.call('ZREVRANGE', P .. k, 0, max - 1)) do
+      add(id, tonumber(redis.call('HGET', P .. 'case:' .. id, 'resolve_by')) or now)
+    end
+  end
+  return rows
+end
+
+-- The yellow list: open cases due within fraction of their tier's limit,
+-- soonest first among the next max * 4 timers.
+local function report_yellow(P, now, fraction, scale, max, red_ids)
+  local rows = {}
+  local due = redis.call('ZRANGEBYSCORE', P .. 'timers', '(' .. now, '+inf', 'WITHSCORES',
+                         'LIMIT', 0, max * 4)
+  for i = 1, #due, 2 do
+    local id = string.match(due[i], '^(.*)|deadline$')
+    if id and not red_ids[id] then
+      local at = tonumber(due[i + 1])
+      local h = redis.call('HMGET', P .. 'case:' .. id, 'category', 'tier')
+      if h[1] and at - now <= fraction * limit_ms(P, h[1], tonumber(h[2]) or 1, scale) then
+        local r = report_due_row(P, id, at, now)
+        if r then table.insert(rows, r) end
+        if #rows >= max then break end
+      end
+    end
+  end
+  return rows
+end
+
+-- How the latest closed cases did, per tier and per unit: count, on time,
+-- handling time, satisfaction, tiers climbed. sample bounds the work.
+local function report_perf(P, sample)
+  local by_tier, by_unit, start = {}, {}, {}
+  local all = { n = 0, on_time = 0, handling_ms = 0, sat_sum = 0, sat_n = 0, escalations = 0 }
+  local function acc(t, k)
+    t[k] = t[k] or { n = 0, on_time = 0, handling_ms = 0, sat_sum = 0, sat_n = 0, escalations = 0 }
+    return t[k]
+  end
+  for _, id in ipairs(redis.call('ZREVRANGE', P .. 'idx:state:CLOSED', 0, sample - 1)) do
+    local h = redis.call('HMGET', P .. 'case:' .. id, 'created', 'resolved', 'closed',
+                         'resolve_by', 'tier', 'unit', 'category', 'satisfaction')
+    local created, resolved, closed = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+    if created and closed then
+      local tier = tonumber(h[5]) or 1
+      if start[h[7]] == nil then
+        start[h[7]] = tonumber(redis.call('HGET', P .. 'dir:cat:' .. (h[7] or ''), 'start_tier')) or tier
+      end
+      local climbed = math.max(tier - start[h[7]], 0)
+      local on_time = resolved and tonumber(h[4]) and resolved <= tonumber(h[4])
+      local sat = tonumber(h[8])
+      for _, t in ipairs({ all, acc(by_tier, TIERS[tier] or 'GRID'),
+                           acc(by_unit, (h[6] and h[6] ~= '') and h[6] or '-') }) do
+        t.n = t.n + 1
+        if on_time then t.on_time = t.on_time + 1 end
+        t.handling_ms = t.handling_ms + (closed - created)
+        if sat then t.sat_sum = t.sat_sum + sat; t.sat_n = t.sat_n + 1 end
+        t.escalations = t.escalations + climbed
+      end
+    end
+  end
+  return { sample = all, by_tier = by_tier, by_unit = by_unit }
+end
+
+-- A stream entry's fields as the ticker shows them.
+local function report_stream_entry(e)
+  local f = {}
+  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+  local okd, ev = pcall(cjson.decode, f.event or '{}')
+  if not okd or type(ev) ~= 'table' then ev = {} end
+  return { sid = e[1], case = f.case or '', grid = f.grid or '', category = f.category or '',
+           at = tonumber(ev.at) or 0, what = ev.what or '', who = ev.who or '',
+           state = ev.state or '', tier = tonumber(ev.tier) or 0, unit = ev.unit or '',
+           note = ev.note or '' }
+end
+
+-- screen(P, yellow_fraction, time_scale, list_max, sample, ticker): what a
+-- command-center screen shows, in one atomic read: counters, this week and
+-- last by category and grid, red and yellow lists, units' load, the
+-- latest closed cases' performance and the newest events.
+local function report_screen(keys, a)
+  local P = a[1]
+  local fraction, scale = tonumber(a[2]) or 0.25, tonumber(a[3]) or 1
+  local max, sample, ticker = tonumber(a[4]) or 50, tonumber(a[5]) or 500, tonumber(a[6]) or 30
+  local now = now_ms()
+  local off, week = report_week(P, now)
+  local last = week - 7 * DAY_MS
+  local t = { now = now, week_start = week, utc_offset_ms = off }
+  for _, k in ipairs({ 'state', 'open_tier', 'open_grid', 'open_category', 'total',
+                       'reported_category' }) do
+    t[k] = hgetall(P .. 'stats:' .. k) or {}
+  end
+  t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
+                notify = redis.call('ZCARD', P .. 'pending:notify') }
+  t.timers = redis.call('ZCARD', P .. 'timers')
+  t.dead = { notify = redis.call('ZCARD', P .. 'dead:notify') }
+  local first = redis.call('ZRANGE', P .. 'timers', 0, 0, 'WITHSCORES')
+  t.timer_lag_ms = (first[2] and tonumber(first[2]) < now) and (now - tonumber(first[2])) or 0
+  local demand = { category = {}, grid = {} }
+  for _, c in ipairs(redis.call('SMEMBERS', P .. 'dir:cats')) do
+    demand.category[c] = { redis.call('ZCOUNT', P .. 'idx:category:' .. c, week, '+inf'),
+                           redis.call('ZCOUNT', P .. 'idx:category:' .. c, last, '(' .. week) }
+  end
+  for _, g in ipairs(redis.call('SMEMBERS', P .. 'dir:grids')) do
+    demand.grid[g] = { redis.call('ZCOUNT', P .. 'idx:grid:' .. g, week, '+inf'),
+                       redis.call('ZCOUNT', P .. 'idx:grid:' .. g, last, '(' .. week) }
+  end
+  t.demand = demand
+  local late = {}
+  t.red = report_newest_first(report_red(P, now, max, late))
+  t.late_grids = late
+  local red_ids = {}
+  for _, r in ipairs(t.red) do red_ids[r.id] = true end
+  t.yellow = report_newest_first(report_yellow(P, now, fraction, scale, max, red_ids))
+  local units = {}
+  for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
+    local h = redis.call('HMGET', P .. 'unit:' .. u, 'capacity', 'open')
+    units[u] = { tonumber(h[1]) or 0, tonumber(h[2]) or 0 }
+  end
+  t.units = units
+  t.perf = report_perf(P, sample)
+  local ev = redis.call('XREVRANGE', P .. 'events', '+', '-', 'COUNT', ticker)
+  t.ticker = {}
+  for _, e in ipairs(ev) do table.insert(t.ticker, report_stream_entry(e)) end
+  t.stream_last = ev[1] and ev[1][1] or '0-0'
+  t.dir_version = tonumber(redis.call('GET', P .. 'dir:version')) or 0
+  return ok(t)
+end
+
+-- events(P, after, count): stream entries after id after (exclusive), for
+-- the live feed; with after "" only the newest id, to start from now.
+local function report_events(keys, a)
+  local P, after, count = a[1], a[2], math.min(tonumber(a[3]) or 200, 1000)
+  if after == nil or after == '' or after == '$' then
+    local last = redis.call('XREVRANGE', P .. 'events', '+', '-', 'COUNT', 1)
+    return ok({ events = {}, last = last[1] and last[1][1] or '0-0' })
+  end
+  local out = {}
+  local ev = redis.call('XRANGE', P .. 'events', '(' .. after, '+', 'COUNT', count)
+  for _, e in ipairs(ev) do table.insert(out, report_stream_entry(e)) end
+  return ok({ events = out, last = ev[#ev] and ev[#ev][1] or after })
+end
+
+-- units(P): every unit of the directory with capacity and open cases.
+local function report_units(keys, a)
+  local P, out = a[1], {}
+  for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
+    local h = redis.call('HMGET', P .. 'unit:' .. u, 'name', 'capacity', 'open', 'responsible')
+    table.insert(out, { id = u, name = h[1] or '', capacity = tonumber(h[2]) or 0,
+                        open = tonumber(h[3]) or 0, responsible = h[4] or '' })
+  end
+  table.sort(out, function(x, y) return x.id < y.id end)
+  return ok({ units = out, now = now_ms() })
+end
+
+redis.register_function{ function_name = 'gc_report_cases', callback = report_cases, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'gc_report_range', callback = report_range, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'gc_report_screen', callback = report_screen, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'gc_report_events', callback = report_events, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'gc_report_units', callback = report_units, flags = { 'no-writes' } }

@@ -1,0 +1,32 @@
+/*  report_dir.h — the street directory as the report reads it: fetched
+    from Redis (gc_dir_get) and parsed with the directory class, refetched
+    when its version moves, so names, kinds and duty rotas are at hand. */
+#ifndef REPORT_DIR_H
+#define REPORT_DIR_H
+
+#include "directory.h"
+#include "store.h"
+
+typedef struct _report_dir_t report_dir_t;
+
+//  Create an empty cache. NULL on no memory.
+report_dir_t *report_dir_new (void);
+void report_dir_destroy (report_dir_t **self_p);
+
+//  The directory, refreshed through store when its version has moved (looked
+//  at no more than once a second). NULL while none is loaded or Redis is
+//  away and none was read before. Borrowed until the next call.
+const directory_t *report_dir_get (report_dir_t *self, store_t *store);
+
+//  Names for ids, or the id itself when unknown (dir may be NULL).
+const char *report_dir_grid_name (const directory_t *dir, const char *id);
+const char *report_dir_community_name (const directory_t *dir, const char *id);
+const char *report_dir_category_name (const directory_t *dir, const char *code);
+const char *report_dir_unit_name (const directory_t *dir, const char *id);
+
+//  The street's local time for Unix ms at: weekday 1..7 (Monday 1), minute
+//  of the day, and "YYYY-MM-DD HH:MM:SS" into text (20 bytes) when not NULL.
+void report_dir_local (const directory_t *dir, long long at_ms, int *weekday, int *minute,
+                       char *text);
+
+#endif

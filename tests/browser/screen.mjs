@@ -1,0 +1,74 @@
+// screen.mjs — drives the command-center screen in Debian's chromium
+// (headless) with playwright-core, as tests/integration/test_report_screen.py
+// asks over stdin/stdout, one JSON object a line:
+//   out {"ready": true}                         page loaded, first snapshot shown
+//   in  {"case": ID, "grid": G}                 a report was just filed
+//   out {"seen_ms": N, "ticker": true, "map": true}   it reached ticker and map
+//   in  {"await_red": G}                        wait for the grid to turn red
+//   out {"red_ms": N}
+//   in  {"screenshot": PATH}                    save a screenshot
+//   out {"saved": PATH}
+// Usage: node screen.mjs URL
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import readline from "node:readline";
+
+const url = process.argv[2];
+const RED = "#ff4d4f";
+const profile = mkdtempSync(join(tmpdir(), "gc-chromium-"));
+const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+
+// a fresh profile folder: playwright passes it as --user-data-dir
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  viewport: { width: 1920, height: 1080 },
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+let code = 0;
+try {
+  const page = browser.pages()[0] || await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+  page.on("request", (r) => { if (!r.url().startsWith(url)) problems.push("outside request " + r.url()); });
+  await page.goto(url, { waitUntil: "load" });
+  await page.waitForFunction(() => window.gridcall && window.gridcall.snapshot, null, { timeout: 10000 });
+  say({ ready: true, title: await page.title() });
+  const lines = readline.createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const cmd = JSON.parse(line);
+    if (cmd.case) {
+      const t0 = Date.now();
+      await page.waitForFunction(({ id, grid }) => {
+        const inTicker = [...document.querySelectorAll("#ticker li")].some((li) => li.dataset.case === id);
+        const s = window.gridcall.snapshot;
+        const g = s && s.communities.flatMap((c) => c.grids).find((x) => x.id === grid);
+        return inTicker && g && g.open > 0 && window.gridcall.gridColor(grid) !== null;
+      }, { id: cmd.case, grid: cmd.grid }, { timeout: 5000, polling: 50 });
+      say({ seen_ms: Date.now() - t0, ticker: true, map: true });
+    } else if (cmd.await_red) {
+      const t0 = Date.now();
+      await page.waitForFunction((g) => window.gridcall.gridColor(g) === "#ff4d4f", cmd.await_red,
+                                 { timeout: 20000, polling: 50 });
+      const row = await page.$$eval("#red tbody tr", (rows) => rows.map((r) => r.dataset.case || ""));
+      say({ red_ms: Date.now() - t0, red_rows: row, color: RED });
+    } else if (cmd.screenshot) {
+      await page.waitForTimeout(300);    // let ECharts finish its frame
+      await page.screenshot({ path: cmd.screenshot });
+      say({ saved: cmd.screenshot, problems });
+    } else if (cmd.quit) {
+      break;
+    }
+  }
+} catch (e) {
+  say({ error: String(e && e.message || e) });
+  code = 1;
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(code);

@@ -1,0 +1,96 @@
+"""test_report_screen.py — the command-center screen in a real browser.
+
+Debian's chromium, headless, driven by playwright-core from npm
+(tests/browser/screen.mjs), against a real cluster: intake, escalate and
+gridcall-report serving build/web. A report filed through intake must reach
+the screen's ticker and map within 2 s, and its escalation must turn its
+grid red; the screenshot is kept as build/artifacts/screen.png (and copied
+to docs/screen.png for the README).
+"""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gc_cluster import ROOT
+
+BROWSER_DIR = ROOT / "tests" / "browser"
+WEB = ROOT / "build" / "web"
+ARTIFACTS = ROOT / "build" / "artifacts"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+NODE = shutil.which("node")
+
+
+def _missing():
+    if not NODE:
+        return "node is not installed (scripts/install-browser.sh)"
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing (scripts/install-browser.sh)"
+    if not (BROWSER_DIR / "node_modules" / "playwright-core").exists():
+        return "tests/browser/node_modules is missing (scripts/install-browser.sh)"
+    if not (WEB / "index.html").exists() or not (WEB / "echarts.min.js").exists():
+        return "build/web is not built (scripts/build-web.sh)"
+    return None
+
+
+class Screen:
+    """tests/browser/screen.mjs as a child: one JSON line each way."""
+
+    def __init__(self, url):
+        self.proc = subprocess.Popen([NODE, str(BROWSER_DIR / "screen.mjs"), url],
+                                     cwd=BROWSER_DIR, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError("the browser driver ended: " + self.proc.stderr.read())
+        out = json.loads(line)
+        assert "error" not in out, out["error"]
+        return out
+
+    def ask(self, **cmd):
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
+                self.proc.stdin.close()
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+def test_screen_shows_a_report_live_and_turns_its_grid_red(cluster, gc_directory):
+    grid, category = gc_directory.choose("GRID")
+    limit = gc_directory.limit_minutes(category, "GRID")
+    scale = limit * 60 / 4.0            # the GRID deadline passes 4 s after the report
+    c = cluster("intake", "escalate", "report", time_scale=scale,
+                report={"static_dir": WEB, "snapshot_min_ms": 100, "poll_ms": 50})
+    host, port = c["report"].ready_match.groups()
+    screen = Screen(f"http://{host}:{port}/")
+    try:
+        ready = screen.read()
+        assert ready["ready"] and "指挥中心" in ready["title"]
+        reply = c.reporter().report(grid, category, "小区门口井盖破损，存在安全隐患")
+        seen = screen.ask(case=reply.case_id, grid=grid)
+        assert seen["seen_ms"] <= 2000, f"the report took {seen['seen_ms']} ms to show"
+        red = screen.ask(await_red=grid)
+        assert c.state(reply.case_id) == "ESCALATED"
+        assert reply.case_id in red["red_rows"]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "screen.png"
+        saved = screen.ask(screenshot=str(shot))
+        assert shot.stat().st_size > 20000
+        assert not saved["problems"], saved["problems"]
+        shutil.copyfile(shot, ROOT / "docs" / "screen.png")
+    finally:
+        screen.close()
