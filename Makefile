@@ -25,7 +25,12 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 .SECONDEXPANSION:
 .SECONDARY:
 .PHONY: all deps run test test-unit test-integration bench clean check-config
-all: $(BINS) $(PYGEN)
+all: $(BINS) $(PYGEN) $(BUILD)/web/index.html
+
+# The command-center page: web/src plus ECharts from npm (web/package-lock.json).
+$(BUILD)/web/index.html: $(wildcard web/src/*) web/package-lock.json
+	@scripts/build-web.sh
+	@touch $@
 
 deps:
 	@scripts/bootstrap.sh
@@ -63,7 +68,7 @@ $(LIB): $(LIB_OBJ)
 
 $(BUILD)/gridcall-%: $(LIB) $$(wildcard services/$$*/*.c services/$$*/*.h)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/$* $(wildcard services/$*/*.c) $(LIB) $(LIBS) \
-	    $(if $(filter notify,$*),-lcurl -lcrypto) $(if $(filter report,$*),-lmicrohttpd) -o $@
+	    -lmicrohttpd $(if $(filter notify,$*),-lcurl -lcrypto) -o $@
 
 $(BUILD)/gridcall: $(LIB) $(wildcard services/cli/*.c) $(wildcard services/cli/*.h)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/cli $(wildcard services/cli/*.c) $(LIB) $(LIBS) -o $@

@@ -6,6 +6,8 @@ PACKAGES="build-essential pkg-config libczmq-dev libzmq3-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libhiredis-dev libmicrohttpd-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libcmocka-dev redis-server redis-tools python3-zmq python3-protobuf
 python3-pytest"
+# the screen's page is built with npm (ECharts from web/package-lock.json)
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -6,6 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 what=${1:-all}
 failed=0
+# chromium, CJK fonts and playwright-core for the browser test of the screen
+scripts/install-browser.sh
 if [ "$what" = all ] || [ "$what" = unit ]; then
     echo "== C unit tests"
     for t in build/tests/test_*; do

@@ -76,6 +76,7 @@ local function move_state(P, c, new)
   redis.call('ZADD', P .. 'idx:state:' .. new, c.created, c.id)
   local was_open = old and OPEN[old] or false
   local is_open = OPEN[new] or false
+  if was_open and not is_open then redis.call('ZREM', P .. 'idx:late', c.id) end
   if was_open ~= is_open then
     local d = is_open and 1 or -1
     redis.call('HINCRBY', P .. 'stats:open_tier', TIERS[tonumber(c.tier)], d)

@@ -119,6 +119,7 @@ local function resolve_case(P, c, who, note, jobs)
   save(P, c, { 'resolved', 'lead_resolved' })
   redis.call('ZREM', P .. 'timers', c.id .. '|deadline')
   redis.call('ZREM', P .. 'pending:dispatch', c.id)
+  redis.call('ZREM', P .. 'idx:overdue', c.id)
   total(P, 'resolved')
   if c._now <= (tonumber(c.resolve_by) or 0) then total(P, 'resolved_on_time') end
   if kind == 'service' then redis.call('HINCRBY', P .. 'stats:services', c.category, 1) end

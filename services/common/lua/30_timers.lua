@@ -61,6 +61,10 @@ local function climb(P, c, at, scale, jobs)
   redis.call('HINCRBY', P .. 'stats:open_tier', from, -1)
   redis.call('HINCRBY', P .. 'stats:open_tier', TIERS[tier + 1], 1)
   c.prev_unit = held
+  -- a waiting offer stops counting against its unit's spare capacity
+  if (c.offer_unit or '') ~= '' then
+    redis.call('ZREM', P .. 'unit:' .. c.offer_unit .. ':offers', id)
+  end
   c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0; c.waiting = ''
   c.joint = joint_rule(P, c.category, tier + 1)
   c.climbs = (tonumber(c.climbs) or 0) + 1
@@ -75,6 +79,8 @@ local function climb(P, c, at, scale, jobs)
   local note = 'deadline passed at ' .. from .. '; climbs to ' .. TIERS[tier + 1]
   if c.joint > 1 then note = note .. '; community call: ' .. c.joint .. ' units (lead and assisting)' end
   if held ~= '' then note = note .. '; ' .. held .. ' gives the case back' end
+  -- late cases for the red list, until they close (00_core move_state)
+  redis.call('ZADD', P .. 'idx:late', c.created, id)
   log_event(P, c, 'escalated', 'escalate', note,
             { late_ms = c._now - at, due = at, from_tier = tier, joint = c.joint,
               prev_unit = held, light = 'red' })
@@ -90,6 +96,7 @@ local function overdue_top(P, c, at, repeat_ms, jobs)
   redis.call('ZADD', P .. 'timers', c.resolve_by, c.id .. '|deadline')
   redis.call('ZADD', P .. 'idx:overdue', 'NX', at, c.id)
   total(P, 'overdue_repeats')
+  redis.call('ZADD', P .. 'idx:late', c.created, c.id)
   log_event(P, c, 'overdue', 'escalate', 'still overdue at the top tier (notice ' ..
             c.overdue_notices .. ')', { late_ms = c._now - at, due = at, light = 'red' })
   notify(P, c, 'case.overdue', 'tier:' .. TIERS[tonumber(c.tier)], nil, jobs)
