@@ -5,7 +5,7 @@ WARN     := -std=c11 -Wall -Wextra -Wstrict-prototypes -Werror -D_GNU_SOURCE
 BUILD    := build
 GEN      := $(BUILD)/gen
 INCLUDES := -Iservices/common -Iservices/unitkit -I$(GEN)
-LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson
+LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 COMMON_SRC := $(wildcard services/common/*.c)
@@ -68,7 +68,7 @@ $(LIB): $(LIB_OBJ)
 
 $(BUILD)/gridcall-%: $(LIB) $$(wildcard services/$$*/*.c services/$$*/*.h)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/$* $(wildcard services/$*/*.c) $(LIB) $(LIBS) \
-	    -lmicrohttpd $(if $(filter notify,$*),-lcurl -lcrypto) -o $@
+	    $(if $(filter notify,$*),-lcurl -lcrypto) -o $@
 
 $(BUILD)/gridcall: $(LIB) $(wildcard services/cli/*.c) $(wildcard services/cli/*.h)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/cli $(wildcard services/cli/*.c) $(LIB) $(LIBS) -o $@

@@ -28,7 +28,9 @@ typedef struct {
     { "redis_timeout_ms", CFG_INT, "2000", 10, 60000, "timeout of one Redis call" }, \
     { "key_prefix", CFG_STRING, "gc:", 0, 0, "prefix of every Redis key" }, \
     { "log_level", CFG_STRING, "info", 0, 0, "debug, info, notice, warning or error" }, \
-    { "time_scale", CFG_DOUBLE, "1", 0.001, 1000000, "case seconds per wall second (3600: an hour a second)" }
+    { "time_scale", CFG_DOUBLE, "1", 0.001, 1000000, "case seconds per wall second (3600: an hour a second)" }, \
+    { "metrics_bind", CFG_STRING, "127.0.0.1", 0, 0, "address of the GET /metrics endpoint" }, \
+    { "metrics_port", CFG_INT, "0", 0, 65535, "port of the GET /metrics endpoint (Prometheus text); 0 = off" }
 
 typedef struct _config_t config_t;
 

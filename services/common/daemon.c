@@ -106,6 +106,19 @@ gc_daemon_main (int argc, char **argv, const char *name, const cfg_option_t *opt
     return EXIT_SUCCESS;
 }
 
+metrics_http_t *
+gc_metrics_serve (const config_t *config, metrics_t *metrics)
+{
+    int port = (int) config_int (config, "metrics_port");
+    if (port == 0 || !metrics)
+        return NULL;
+    metrics_http_t *http = metrics_http_start (metrics, config_str (config, "metrics_bind"), port);
+    if (http)
+        log_notice ("metrics on http://%s:%d/metrics", config_str (config, "metrics_bind"),
+                    metrics_http_port (http));
+    return http;
+}
+
 long long
 gc_mono_ms (void)
 {

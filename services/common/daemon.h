@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "metrics.h"
 
 //  Parse the command line into config and set up logging and signals.
 //  Returns 0 to run, 1 to exit with success (--help, a valid
@@ -24,6 +25,10 @@ typedef struct {
 //  Returns the process exit status.
 int gc_daemon_main (int argc, char **argv, const char *name, const cfg_option_t *options,
                     const gc_server_ops_t *ops);
+
+//  Serve the registry at GET /metrics on metrics_bind:metrics_port.
+//  Returns the endpoint, or NULL when metrics_port is 0 or it failed (logged).
+metrics_http_t *gc_metrics_serve (const config_t *config, metrics_t *metrics);
 
 //  Monotonic milliseconds, for local waits only (due times come from Redis).
 long long gc_mono_ms (void);

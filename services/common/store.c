@@ -30,6 +30,7 @@ struct _store_t {
     int backoff_ms;
     bool outage_logged;         //  one log line per outage
     int pending;                //  appended calls whose replies are unread
+    unsigned long long failures;    //  connection and call failures so far
 };
 
 static long long
@@ -85,9 +86,16 @@ store_prefix (const store_t *self)
     return self->prefix;
 }
 
+unsigned long long
+store_failures (const store_t *self)
+{
+    return self->failures;
+}
+
 static void
 s_drop (store_t *self, const char *reason)
 {
+    self->failures++;
     if (!self->outage_logged && *self->socket)
         log_warning ("%s: redis \"%s\" failed: %s", self->who, self->socket, reason);
     else

@@ -22,6 +22,8 @@ void store_destroy (store_t **self_p);
 //  connected, -1 otherwise (the reason is logged once per outage).
 int store_ensure (store_t *self);
 const char *store_prefix (const store_t *self);
+//  Redis failures seen so far (connects and calls), for metrics.
+unsigned long long store_failures (const store_t *self);
 
 //  Call function fn (e.g. "gc_register") with the prefix and argc arguments.
 //  Returns the decoded JSON reply (the caller decrefs), or NULL when Redis

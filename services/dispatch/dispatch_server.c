@@ -17,6 +17,7 @@
 #include "dispatch_match.h"
 #include "dispatch_units.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 #define CANDIDATES_MAX 200      //  store calls carry at most 256 arguments
@@ -59,6 +60,9 @@ struct _dispatch_server_t {
     uint64_t replies;
     uint64_t refused;
     uint64_t gone_count;        //  sessions ended by bye, silence or unroutable
+    metrics_t *metrics;         //  counters for GET /metrics
+    metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
+    metric_t *m [5];            //  see s_metrics_update
 };
 
 //  The events of the unit conversation and the peer's states.
@@ -119,6 +123,13 @@ dispatch_server_new (const config_t *config)
         zlist_autofree (self->gone);
     self->units = dispatch_units_new ();
     self->store = store_new (config, "dispatch");
+    self->metrics = metrics_new ("gridcall_dispatch_");
+    self->m [0] = metrics_gauge (self->metrics, "units_connected", "responder units connected now");
+    self->m [1] = metrics_counter (self->metrics, "offers_sent_total", "offers sent to units");
+    self->m [2] = metrics_counter (self->metrics, "unit_replies_total", "unit replies committed (accept, decline, progress, resolve)");
+    self->m [3] = metrics_counter (self->metrics, "refused_total", "unit messages answered with an error");
+    self->m [4] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
+    self->metrics_http = gc_metrics_serve (config, self->metrics);
     self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "unit_bind"), "dispatch");
     self->work = gc_socket_bind (ZMQ_PULL, config_str (config, "work_bind"), "dispatch");
     self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "dispatch");
@@ -149,6 +160,8 @@ dispatch_server_destroy (dispatch_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     dispatch_server_t *self = *self_p;
+    metrics_http_stop (&self->metrics_http);
+    metrics_destroy (&self->metrics);
     if (self->todo)
         s_todo_clear (self);
     free (self->todo);
@@ -816,6 +829,17 @@ s_work_messages (dispatch_server_t *self)
     }
 }
 
+//  Copy the loop's counters into the metrics registry (cheap atomics).
+static void
+s_metrics_update (dispatch_server_t *self)
+{
+    metric_set (self->m [0], (int64_t) dispatch_units_size (self->units));
+    metric_set (self->m [1], (int64_t) self->offers_sent);
+    metric_set (self->m [2], (int64_t) self->replies);
+    metric_set (self->m [3], (int64_t) self->refused);
+    metric_set (self->m [4], (int64_t) store_failures (self->store));
+}
+
 int
 dispatch_server_run (dispatch_server_t *self)
 {
@@ -832,6 +856,7 @@ dispatch_server_run (dispatch_server_t *self)
         now = gc_mono_ms ();
         if (now >= self->next_heartbeat) {
             s_heartbeat (self);
+            s_metrics_update (self);
             self->next_heartbeat = now + self->heartbeat_ms / 2;
         }
         if (now >= self->next_dir_check) {

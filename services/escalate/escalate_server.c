@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 struct _escalate_server_t {
@@ -27,6 +28,9 @@ struct _escalate_server_t {
     uint64_t reminders;         //  yellow reminders sent
     uint64_t returns;           //  parked cases back on their review date
     long long late_max_ms;      //  worst lateness seen, Redis time
+    metrics_t *metrics;         //  counters for GET /metrics
+    metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
+    metric_t *m [6];            //  see s_metrics_update
 };
 
 escalate_server_t *
@@ -45,6 +49,14 @@ escalate_server_new (const config_t *config)
     snprintf (self->repeat_ms, sizeof self->repeat_ms, "%lld",
               (long long) (config_int (config, "top_repeat_minutes") * 60000.0 / scale) + 1);
     self->store = store_new (config, "escalate");
+    self->metrics = metrics_new ("gridcall_escalate_");
+    self->m [0] = metrics_counter (self->metrics, "timers_fired_total", "timers that acted");
+    self->m [1] = metrics_counter (self->metrics, "climbs_total", "cases that climbed a tier");
+    self->m [2] = metrics_counter (self->metrics, "reminders_total", "yellow reminders sent");
+    self->m [3] = metrics_counter (self->metrics, "returns_total", "parked cases back on their review date");
+    self->m [4] = metrics_gauge (self->metrics, "lateness_max_ms", "worst firing lateness seen, Redis time");
+    self->m [5] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
+    self->metrics_http = gc_metrics_serve (config, self->metrics);
     self->dispatch = gc_socket_connect (ZMQ_PUSH, config_str (config, "dispatch_endpoint"), "escalate");
     self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "escalate");
     if (!self->store || !self->dispatch || !self->notify) {
@@ -62,6 +74,8 @@ escalate_server_destroy (escalate_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     escalate_server_t *self = *self_p;
+    metrics_http_stop (&self->metrics_http);
+    metrics_destroy (&self->metrics);
     zsock_destroy (&self->notify);
     zsock_destroy (&self->dispatch);
     store_destroy (&self->store);
@@ -118,11 +132,24 @@ s_fire (escalate_server_t *self)
     return next_due ? (next_due > now ? next_due - now : 0) : self->tick_ms;
 }
 
+//  Copy the loop's counters into the metrics registry (cheap atomics).
+static void
+s_metrics_update (escalate_server_t *self)
+{
+    metric_set (self->m [0], (int64_t) self->fired);
+    metric_set (self->m [1], (int64_t) self->climbs);
+    metric_set (self->m [2], (int64_t) self->reminders);
+    metric_set (self->m [3], (int64_t) self->returns);
+    metric_set (self->m [4], self->late_max_ms);
+    metric_set (self->m [5], (int64_t) store_failures (self->store));
+}
+
 int
 escalate_server_run (escalate_server_t *self)
 {
     while (!zsys_interrupted) {
         long long wait = s_fire (self);
+        s_metrics_update (self);
         if (wait < 0 || wait > self->tick_ms)
             wait = self->tick_ms;
         if (wait > 0)

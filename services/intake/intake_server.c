@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "intake_check.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK } request_kind_t;
@@ -37,6 +38,9 @@ struct _intake_server_t {
     uint64_t served;            //  requests answered with success
     uint64_t refused;           //  requests answered with an error
     uint64_t wakes_dropped;     //  wake-ups left to the next stage's sweep
+    metrics_t *metrics;         //  counters for GET /metrics
+    metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
+    metric_t *m [4];            //  see s_metrics_update
 };
 
 intake_server_t *
@@ -53,6 +57,12 @@ intake_server_new (const config_t *config)
     snprintf (self->idem_ttl, sizeof self->idem_ttl, "%lld", config_int (config, "idempotency_ttl_s"));
     self->batch = calloc (self->batch_max, sizeof (request_t));
     self->store = store_new (config, "intake");
+    self->metrics = metrics_new ("gridcall_intake_");
+    self->m [0] = metrics_counter (self->metrics, "requests_total", "requests answered with success");
+    self->m [1] = metrics_counter (self->metrics, "refused_total", "requests answered with an error");
+    self->m [2] = metrics_counter (self->metrics, "wakeups_dropped_total", "wake-ups left to the next stage sweep");
+    self->m [3] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
+    self->metrics_http = gc_metrics_serve (config, self->metrics);
     self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "bind"), "intake");
     self->dispatch = gc_socket_connect (ZMQ_PUSH, config_str (config, "dispatch_endpoint"), "intake");
     self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "intake");
@@ -76,6 +86,8 @@ intake_server_destroy (intake_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     intake_server_t *self = *self_p;
+    metrics_http_stop (&self->metrics_http);
+    metrics_destroy (&self->metrics);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->notify);
     zsock_destroy (&self->dispatch);
@@ -278,13 +290,25 @@ s_turn (intake_server_t *self)
     }
 }
 
+//  Copy the loop's counters into the metrics registry (cheap atomics).
+static void
+s_metrics_update (intake_server_t *self)
+{
+    metric_set (self->m [0], (int64_t) self->served);
+    metric_set (self->m [1], (int64_t) self->refused);
+    metric_set (self->m [2], (int64_t) self->wakes_dropped);
+    metric_set (self->m [3], (int64_t) store_failures (self->store));
+}
+
 int
 intake_server_run (intake_server_t *self)
 {
     while (!zsys_interrupted) {
         void *which = zpoller_wait (self->poller, 1000);
-        if (which == self->router)
+        if (which == self->router) {
             s_turn (self);
+            s_metrics_update (self);
+        }
         else
         if (zpoller_terminated (self->poller))
             break;

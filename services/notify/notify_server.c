@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify_job.h"
 #include "notify_webhook.h"
 #include "store.h"
@@ -57,6 +58,9 @@ struct _notify_server_t {
     uint64_t delivered;
     uint64_t retried;
     uint64_t dead;
+    metrics_t *metrics;         //  counters for GET /metrics
+    metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
+    metric_t *m [9];            //  see s_metrics_update
 };
 
 //  The next pseudo-random 32 bits (xorshift64*): jitter only, not secrets.
@@ -137,6 +141,17 @@ notify_server_new (const config_t *config)
                      "waits about retry_max_ms", self->retry_max_ms, self->retry_base_ms);
 
     self->store = store_new (config, "notify");
+    self->metrics = metrics_new ("gridcall_notify_");
+    self->m [0] = metrics_counter (self->metrics, "delivered_total", "notification jobs delivered to every channel");
+    self->m [1] = metrics_counter (self->metrics, "retried_total", "delivery rounds that will be retried");
+    self->m [2] = metrics_counter (self->metrics, "dead_total", "jobs moved to dead letters");
+    self->m [3] = metrics_counter (self->metrics, "published_total", "notifications published on the PUB socket");
+    self->m [4] = metrics_counter (self->metrics, "webhook_posts_total{result=\"ok\"}", "webhook POSTs");
+    self->m [5] = metrics_counter (self->metrics, "webhook_posts_total{result=\"failed\"}", "webhook POSTs");
+    self->m [6] = metrics_counter (self->metrics, "malformed_total", "wake-up messages refused");
+    self->m [7] = metrics_gauge (self->metrics, "inflight", "jobs being delivered now");
+    self->m [8] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
+    self->metrics_http = gc_metrics_serve (config, self->metrics);
     self->inflight = zhashx_new ();
     self->finished = zlistx_new ();
     self->webhook = notify_webhook_new (config_str (config, "webhook_secret"), (long) timeout_ms,
@@ -164,6 +179,8 @@ notify_server_destroy (notify_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     notify_server_t *self = *self_p;
+    metrics_http_stop (&self->metrics_http);
+    metrics_destroy (&self->metrics);
     //  the webhook goes first: its transfers point at jobs in inflight
     notify_webhook_destroy (&self->webhook);
     if (self->inflight && zhashx_size (self->inflight))
@@ -469,6 +486,21 @@ s_drain (notify_server_t *self)
     }
 }
 
+//  Copy the loop's counters into the metrics registry (cheap atomics).
+static void
+s_metrics_update (notify_server_t *self)
+{
+    metric_set (self->m [0], (int64_t) self->delivered);
+    metric_set (self->m [1], (int64_t) self->retried);
+    metric_set (self->m [2], (int64_t) self->dead);
+    metric_set (self->m [3], (int64_t) self->published);
+    metric_set (self->m [4], (int64_t) self->posts_ok);
+    metric_set (self->m [5], (int64_t) self->posts_failed);
+    metric_set (self->m [6], (int64_t) self->malformed);
+    metric_set (self->m [7], (int64_t) (self->inflight ? zhashx_size (self->inflight) : 0));
+    metric_set (self->m [8], (int64_t) store_failures (self->store));
+}
+
 int
 notify_server_run (notify_server_t *self)
 {
@@ -477,6 +509,7 @@ notify_server_run (notify_server_t *self)
     while (!zsys_interrupted) {
         long long now = gc_mono_ms ();
         bool room = zhashx_size (self->inflight) < self->inflight_max;
+        s_metrics_update (self);
         if (room && (self->claim_now || now >= self->next_sweep))
             s_claim (self);
         s_flush (self);

@@ -1,0 +1,64 @@
+"""test_metrics.py — every daemon serves GET /metrics in Prometheus text
+format when metrics_port is set, and the figures move with the work."""
+
+import socket
+import urllib.request
+
+from gc_cluster import wait_for
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return text, values
+
+
+def test_every_daemon_serves_metrics(cluster, gc_directory):
+    ports = {name: free_port() for name in ("notify", "escalate", "dispatch", "intake")}
+    c = cluster("notify", "escalate", "dispatch", "intake",
+                **{name: {"metrics_port": str(port)} for name, port in ports.items()})
+    grid, category = gc_directory.choose("GRID")
+    unit_id = gc_directory.fitting("GRID", grid, category)[0]
+    unit = c.unit(unit_id)
+    reporter = c.reporter()
+    reply = reporter.report(grid, category, "metrics")
+    offer = unit.expect_offer(reply.case_id)
+    assert unit.accept(offer)[0] == "ok"
+    bad = reporter.request("report", reporter.new_report("NO-SUCH-GRID", category, "x"))
+    assert bad[0] == "error"
+
+    text, intake = scrape(ports["intake"])
+    assert "# TYPE gridcall_intake_requests_total counter" in text
+    assert intake["gridcall_intake_requests_total"] >= 1
+    assert intake["gridcall_intake_refused_total"] >= 1
+    assert intake["gridcall_intake_redis_failures_total"] == 0
+
+    def dispatch_counts():
+        _, d = scrape(ports["dispatch"])
+        return d if d["gridcall_dispatch_unit_replies_total"] >= 1 else None
+    dispatch = wait_for(dispatch_counts, 5, "dispatch metrics to show the accept")
+    assert dispatch["gridcall_dispatch_units_connected"] == 1
+    assert dispatch["gridcall_dispatch_offers_sent_total"] >= 1
+
+    def notified():
+        _, n = scrape(ports["notify"])
+        return n if n["gridcall_notify_published_total"] >= 2 else None
+    notify = wait_for(notified, 5, "notify metrics to count the registered and accepted notices")
+    assert notify['gridcall_notify_webhook_posts_total{result="failed"}'] == 0
+
+    _, escalate = scrape(ports["escalate"])
+    assert "gridcall_escalate_timers_fired_total" in escalate
+    unit.close()
