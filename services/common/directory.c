@@ -22,6 +22,7 @@
 #define DIR_JOINT_MAX   10                  //  most units on one joint case
 #define DIR_PATH_MAX    192                 //  longest path in a message
 #define DIR_REMINDER_DEFAULT 0.75           //  reminder fraction when not given
+#define DIR_VERIFY_DEFAULT 1440             //  minutes to verify a resolved case when not given
 
 struct _directory_t {
     json_t *root;                   //  normalised document; owns every string
@@ -655,7 +656,7 @@ parse_categories (parse_t *p, directory_t *self, json_t *root)
 {
     static const char *const keys [] = {
         "code", "name", "kind", "start_tier", "limits_minutes", "joint_units",
-        "joint_by_tier", "clock", "reminder_fraction", NULL
+        "joint_by_tier", "clock", "reminder_fraction", "verify_minutes", NULL
     };
     json_t *list, *item;
     const char *kind, *start_tier, *clock;
@@ -671,6 +672,7 @@ parse_categories (parse_t *p, directory_t *self, json_t *root)
         dir_category_t *category = &self->categories [i];
         category->joint_units = 1;
         category->reminder_fraction = DIR_REMINDER_DEFAULT;
+        category->verify_minutes = DIR_VERIFY_DEFAULT;
         size_t item_mark = path_index (p, i);
         if (check_object (p, item)
         ||  check_keys (p, item, keys)
@@ -680,6 +682,8 @@ parse_categories (parse_t *p, directory_t *self, json_t *root)
         ||  get_string (p, item, "start_tier", STR_ID, true, &start_tier)
         ||  get_int (p, item, "joint_units", 1, DIR_JOINT_MAX, false,
                      &category->joint_units)
+        ||  get_int (p, item, "verify_minutes", 1, DIR_LIMIT_MAX, false,
+                     &category->verify_minutes)
         ||  index_add (p, self->category_index, "code", category->code, i, "categories"))
             return -1;
         size_t field_mark = path_key (p, "kind");

@@ -38,6 +38,7 @@ typedef struct {
     int joint_by_tier [DIR_TIERS + 1];  //  per tier override, 0 = joint_units
     bool working_time;          //  limits count working time (the calendar)
     double reminder_fraction;   //  yellow reminder at this part of a limit; 0 = none
+    int verify_minutes;         //  grid worker's time to verify a resolved case
 } dir_category_t;
 
 typedef struct {

@@ -608,7 +608,11 @@ test_calendar_optional (void **state)
     const dir_category_t *cat = directory_category (dir, 0);
     assert_false (cat->working_time);
     assert_true (cat->reminder_fraction == 0.75);
+    assert_int_equal (cat->verify_minutes, 1440);
     assert_int_equal (dir_category_joint_units (cat, DIR_TIER_STREET), 1);
+    directory_destroy (&dir);
+    dir = parse_ok (DOCUMENT (CATEGORY_WITH ("'verify_minutes': 120"), UNITS));
+    assert_int_equal (directory_category (dir, 0)->verify_minutes, 120);
     directory_destroy (&dir);
     dir = parse_ok (DOCUMENT_CAL (CALENDAR, CATEGORY_WITH ("'clock': 'working', "
                     "'reminder_fraction': 0.5, 'joint_by_tier': {'STREET': 2}")));
@@ -632,6 +636,8 @@ test_error_calendar (void **state)
                     "categories[0].clock: \"night\" is neither");
     assert_refused (DOCUMENT (CATEGORY_WITH ("'reminder_fraction': 1"), UNITS),
                     "categories[0].reminder_fraction: 1 is out of range");
+    assert_refused (DOCUMENT (CATEGORY_WITH ("'verify_minutes': 0"), UNITS),
+                    "categories[0].verify_minutes: 0 is out of range");
     assert_refused (DOCUMENT (CATEGORY_WITH ("'joint_by_tier': {'STREET': 11}"), UNITS),
                     "categories[0].joint_by_tier.STREET: 11 is out of range 1..10");
     assert_refused (DOCUMENT_CAL ("{'working_hours': []}", CATEGORIES),

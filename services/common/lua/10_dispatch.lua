@@ -116,8 +116,9 @@ local function resolve_case(P, c, who, note, jobs)
   local kind = redis.call('HGET', P .. 'dir:cat:' .. c.category, 'kind')
   c.resolved = c._now
   move_state(P, c, 'RESOLVED')
-  save(P, c, { 'resolved', 'lead_resolved' })
-  redis.call('ZREM', P .. 'timers', c.id .. '|deadline')
+  -- the resolve-by clock stops; the grid worker's verify-by clock starts
+  start_verify_clock(P, c, c._now)
+  save(P, c, { 'resolved', 'lead_resolved', 'verify_by' })
   redis.call('ZREM', P .. 'pending:dispatch', c.id)
   redis.call('ZREM', P .. 'idx:overdue', c.id)
   total(P, 'resolved')

@@ -27,10 +27,10 @@ local function register(keys, a)
   local c = { id = id, ledger = id, grid = grid, community = g.community,
               category = category, text = a[5], channel = a[6], reporter = a[7],
               building = a[8], location = a[9], tier = tier, unit = '',
-              created = now, version = 0, _now = now, idem = idem }
+              created = now, version = 0, _now = now, idem = idem, scale = scale }
   start_clock(P, c, now, scale)
   move_state(P, c, 'REGISTERED')
-  save(P, c, { 'id', 'ledger', 'grid', 'community', 'category', 'text', 'channel',
+  save(P, c, { 'id', 'ledger', 'grid', 'community', 'category', 'text', 'channel', 'scale',
                'reporter', 'building', 'location', 'tier', 'unit', 'created',
                'resolve_by', 'idem' })
   redis.call('SET', ikey, id, 'EX', tonumber(a[11]) or 86400)
@@ -65,6 +65,7 @@ local function verify(keys, a)
     move_state(P, c, 'CLOSED')
     c.closed = c._now
     save(P, c, { 'closed' })
+    redis.call('ZREM', P .. 'timers', id .. '|deadline')
     total(P, 'closed')
     log_event(P, c, 'closed', who, '')
     notify(P, c, 'case.closed', 'reporter:' .. (c.reporter or ''), nil, jobs)

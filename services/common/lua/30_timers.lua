@@ -102,6 +102,19 @@ local function overdue_top(P, c, at, repeat_ms, jobs)
   notify(P, c, 'case.overdue', 'tier:' .. TIERS[tonumber(c.tier)], nil, jobs)
 end
 
+-- A resolved case the grid worker has not verified in time: the grid is
+-- reminded, then the community on every later notice, and the clock re-arms.
+local function verify_overdue(P, c, at, jobs)
+  c.verify_notices = (tonumber(c.verify_notices) or 0) + 1
+  start_verify_clock(P, c, at)
+  save(P, c, { 'verify_by', 'verify_notices' })
+  total(P, 'verify_overdue')
+  local audience = c.verify_notices == 1 and ('grid:' .. c.grid) or ('community:' .. (c.community or ''))
+  log_event(P, c, 'verify_overdue', 'escalate', 'resolved but not verified in time (notice ' ..
+            c.verify_notices .. ', to ' .. audience .. ')', { due = at, late_ms = c._now - at })
+  notify(P, c, 'case.verify_overdue', audience, nil, jobs)
+end
+
 -- fire(P, max, scale, repeat_ms): claim due timers and act on each, in due
 -- order, in one atomic step: a timer fires once however many escalate
 -- instances run. Each firing is fenced by the case's own due fields.
@@ -122,7 +135,12 @@ local function fire(keys, a)
         unpark_case(P, c, at, 'escalate', 'review date reached', scale, jobs)
         kind = 'review'
       end
-    elseif c and OPEN[c.state] and c.state ~= 'RESOLVED' then
+    elseif c and c.state == 'RESOLVED' then
+      if tonumber(c.verify_by) == at then
+        verify_overdue(P, c, at, jobs)
+        kind = 'verify'
+      end
+    elseif c and OPEN[c.state] then
       local tier = tonumber(c.tier)
       if tonumber(c.remind_at) == at and (c.light or '') == '' and at < tonumber(c.resolve_by) then
         remind(P, c, at, jobs)

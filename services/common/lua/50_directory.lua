@@ -62,6 +62,7 @@ local function dir_load(keys, a)
     table.insert(args, 'clock'); table.insert(args, c.clock or 'wall')
     table.insert(args, 'remind'); table.insert(args, c.reminder_fraction or 0.75)
     table.insert(args, 'joint_units'); table.insert(args, c.joint_units or 1)
+    table.insert(args, 'verify_minutes'); table.insert(args, c.verify_minutes or 1440)
     redis.call('HSET', P .. 'dir:cat:' .. c.code, unpack(args))
     redis.call('SADD', P .. 'dir:cats', c.code)
   end
