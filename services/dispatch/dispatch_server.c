@@ -60,6 +60,7 @@ struct _dispatch_server_t {
     uint64_t replies;
     uint64_t refused;
     uint64_t gone_count;        //  sessions ended by bye, silence or unroutable
+    char scale [32];            //  time_scale as text, for extension requests
     metrics_t *metrics;         //  counters for GET /metrics
     metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
     metric_t *m [5];            //  see s_metrics_update
@@ -122,6 +123,7 @@ dispatch_server_new (const config_t *config)
     if (self->gone)
         zlist_autofree (self->gone);
     self->units = dispatch_units_new ();
+    snprintf (self->scale, sizeof self->scale, "%.17g", config_double (config, "time_scale"));
     self->store = store_new (config, "dispatch");
     self->metrics = metrics_new ("gridcall_dispatch_");
     self->m [0] = metrics_gauge (self->metrics, "units_connected", "responder units connected now");
@@ -645,11 +647,12 @@ s_decline_reason (int reason)
     }
 }
 
-//  accept / decline / progress / resolve: one transition, then the answer.
+//  accept / decline / progress / resolve / extend: one transition, then the answer.
 static void
 s_do_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
 {
     const char *offer_id = "", *case_id = "", *note = "", *reason = "";
+    char until [24] = "";        //  an extension's requested deadline
     if (strcmp (msg->type, "accept") == 0) {
         Gridcall__V1__Accept *m = (Gridcall__V1__Accept *) msg->body;
         offer_id = m->offer_id; case_id = m->case_id;
@@ -664,6 +667,12 @@ s_do_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
     if (strcmp (msg->type, "progress") == 0) {
         Gridcall__V1__Progress *m = (Gridcall__V1__Progress *) msg->body;
         offer_id = m->offer_id; case_id = m->case_id; note = m->note;
+    }
+    else
+    if (strcmp (msg->type, "extend") == 0) {
+        Gridcall__V1__ExtendRequest *m = (Gridcall__V1__ExtendRequest *) msg->body;
+        offer_id = m->offer_id; case_id = m->case_id; note = m->reason;
+        snprintf (until, sizeof until, "%lld", (long long) m->until_ms);
     }
     else {
         Gridcall__V1__Resolve *m = (Gridcall__V1__Resolve *) msg->body;
@@ -687,8 +696,12 @@ s_do_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
                           ? offer_id : "", "%s", problem);
         return;
     }
-    json_t *reply = store_callv (self->store, "gc_unit_reply", msg->type, session->unit_id,
-                                 offer_id, case_id, note, reason, NULL);
+    //  an extension request is the unit asking the tier for more time
+    json_t *reply = *until
+        ? store_callv (self->store, "gc_extend_request", case_id, session->unit_id, offer_id,
+                       until, note, self->scale, NULL)
+        : store_callv (self->store, "gc_unit_reply", msg->type, session->unit_id,
+                       offer_id, case_id, note, reason, NULL);
     if (!reply) {
         codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
                           offer_id, "the case store is unavailable; send the same reply again");
@@ -734,7 +747,8 @@ s_event_of (const codec_msg_t *msg)
     if (strcmp (msg->type, "bye") == 0)
         return EVENT_BYE;
     if (strcmp (msg->type, "accept") == 0 || strcmp (msg->type, "decline") == 0
-    ||  strcmp (msg->type, "progress") == 0 || strcmp (msg->type, "resolve") == 0)
+    ||  strcmp (msg->type, "progress") == 0 || strcmp (msg->type, "resolve") == 0
+    ||  strcmp (msg->type, "extend") == 0)
         return EVENT_REPLY;
     return EVENT_OTHER;
 }
