@@ -15,6 +15,8 @@ static const cfg_option_t s_options [] = {
       "most HTTP connections open at once; more are refused" },
     { "connection_timeout_s", CFG_INT, "30", 1, 3600,
       "close an HTTP connection idle for this many seconds" },
+    { "screen_token", CFG_STRING, "", 0, 0,
+      "read-only bearer token every request must carry (Authorization: Bearer, or ?token=); empty: open, for the demo" },
     { "static_dir", CFG_STRING, "build/web", 0, 0,
       "folder of the screen page (index.html, screen.js, echarts.min.js); scripts/build-web.sh fills it" },
     { "redis_pool", CFG_INT, "4", 1, 64, "Redis connections HTTP requests share (one each at a time)" },

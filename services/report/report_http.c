@@ -43,6 +43,7 @@ struct _report_http_t {
     report_hub_t *hub;          //  borrowed: the live feed
     metrics_t *metrics;         //  borrowed: the registry /metrics renders
     char *static_dir;           //  page files (index.html, screen.js, echarts.min.js, ...)
+    char *token;                //  read-only bearer token; empty = open
     long long ledger_max_rows;  //  most rows one CSV export holds
     int keepalive_ms;           //  stream comment when nothing else was sent this long
     int port;                   //  port actually bound
@@ -132,11 +133,40 @@ s_has_body (struct MHD_Connection *conn)
     return chunked || (length && strcmp (length, "0") != 0);
 }
 
+//  Compare without leaking where the first difference is.
+static bool
+s_same_secret (const char *given, const char *secret)
+{
+    size_t n = strlen (secret);
+    if (!given || strlen (given) != n)
+        return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char) (given [i] ^ secret [i]);
+    return diff == 0;
+}
+
+//  True when the request carries the screen token (or none is set).
+//  Browsers' EventSource cannot set headers, hence the query form too.
+static bool
+s_token_ok (report_http_t *self, struct MHD_Connection *conn)
+{
+    if (!*self->token)
+        return true;
+    const char *auth = MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && strncmp (auth, "Bearer ", 7) == 0 && s_same_secret (auth + 7, self->token))
+        return true;
+    return s_same_secret (MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, "token"),
+                          self->token);
+}
+
 //  Refuse a request from its request line and headers alone: an unknown
-//  path, a wrong method or an announced body. Returns the error body and
-//  sets *status, or NULL when the request is one we serve.
+//  path, a wrong method, an announced body or a missing token. Returns the
+//  error body and sets *status, or NULL when the request is one we serve.
 static json_t *
-s_refuse (struct MHD_Connection *conn, const char *url, const char *method, int *status)
+s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, const char *method,
+          int *status)
 {
     char id [REPORT_CASE_ID_MAX + 1];
     report_route_t route = report_api_route (url, id);
@@ -155,6 +185,12 @@ s_refuse (struct MHD_Connection *conn, const char *url, const char *method, int 
     if (s_has_body (conn)) {
         *status = MHD_HTTP_CONTENT_TOO_LARGE;
         return report_api_error ("TOO_LARGE", "request bodies are not accepted");
+    }
+    //  the page and its files hold no data; everything with data needs the token
+    if (route != REPORT_ROUTE_HEALTH && route != REPORT_ROUTE_PAGE && route != REPORT_ROUTE_STATIC
+    &&  !s_token_ok (self, conn)) {
+        *status = MHD_HTTP_UNAUTHORIZED;
+        return report_api_error ("UNAUTHORIZED", "this screen needs its read-only token");
     }
     return NULL;
 }
@@ -682,7 +718,7 @@ s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     (void) upload_data;
     int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     if (*con_cls == NULL) {
-        json_t *refusal = s_refuse (conn, url, method, &status);
+        json_t *refusal = s_refuse (self, conn, url, method, &status);
         if (!refusal) {
             *con_cls = self;        //  marks the request as admitted
             return MHD_YES;
@@ -744,13 +780,14 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
     self->hub = hub;
     self->metrics = metrics;
     self->static_dir = strdup (config_str (config, "static_dir"));
+    self->token = strdup (config_str (config, "screen_token"));
     self->ledger_max_rows = config_int (config, "ledger_max_rows");
     int timeout_s = (int) config_int (config, "connection_timeout_s");
     self->keepalive_ms = timeout_s * 1000 / 2 < 15000 ? timeout_s * 1000 / 2 : 15000;
     self->requests = metrics_counter (metrics, "http_requests_total", "HTTP requests answered");
     self->streams = metrics_gauge (metrics, "stream_connections", "event-stream screens connected");
     self->exports = metrics_counter (metrics, "ledger_exports_total", "ledger CSV exports started");
-    if (!self->static_dir) {
+    if (!self->static_dir || !self->token) {
         free (self);
         return NULL;
     }
@@ -769,6 +806,8 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
         log_error ("report: MHD_start_daemon() \"%s%s%s:%d\" failed: %s", v6 ? "[" : "", bind,
                    v6 ? "]" : "", port, errno ? strerror (errno) : "see the lines above");
         free (self->static_dir);
+    free (self->token);
+        free (self->token);
         free (self);
         return NULL;
     }
@@ -789,6 +828,7 @@ report_http_destroy (report_http_t **self_p)
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
     free (self->static_dir);
+    free (self->token);
     free (self);
     *self_p = NULL;
 }

@@ -195,3 +195,22 @@ def test_daily_ledger_file_and_pub(cluster, gc_directory, tmp_path):
     rows = wait_for(ledger_rows, 10, "today's ledger file with the case")
     assert rows[0][0] == "台账编号" and any("路灯不亮" in cell for r in rows for cell in r)
     sub.close(0)
+
+
+def test_screen_token_guards_the_data_not_the_page(cluster):
+    c = cluster("report", report={"screen_token": "s3cret-screen"})
+    host, port = c["report"].ready_match.groups()
+    base = f"http://{host}:{port}"
+    status, body = get_json(base, "/api/stats")
+    assert status == 401 and body["code"] == "UNAUTHORIZED"
+    assert get(base, "/api/stats", token="wrong")[0] == 401
+    assert get(base, "/api/stats", token="s3cret-screen")[0] == 200
+    req = urllib.request.Request(base + "/api/stats",
+                                 headers={"Authorization": "Bearer s3cret-screen"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200 and "by_state" in json.loads(r.read())
+    assert get(base, "/api/ledger.csv")[0] == 401
+    # the page and health carry no data: open, so a screen can load and a
+    # load balancer can probe
+    assert get(base, "/")[0] == 200
+    assert get(base, "/healthz")[0] == 200

@@ -3,6 +3,15 @@
    figure (first on connect, then after changes and every few seconds) and
    a "case" event per case event for the ticker. No polling loop: a
    reconnecting EventSource gets a fresh snapshot first. */
+
+/* A production screen is opened as /?token=READ_ONLY_TOKEN (the report's
+   screen_token); every request the page makes carries it on. */
+var SCREEN_TOKEN = new URLSearchParams(window.location.search).get("token");
+function withToken(url) {
+    if (!SCREEN_TOKEN) return url;
+    return url + (url.indexOf("?") < 0 ? "?" : "&") + "token=" + encodeURIComponent(SCREEN_TOKEN);
+}
+
 "use strict";
 (function () {
   var RED = "#ff4d4f", YELLOW = "#fadb14";
@@ -212,7 +221,7 @@
     $("drawer-title").textContent = name + "（" + id + "）在办案件";
     var body = $("drawer-cases").tBodies[0]; body.textContent = "";
     $("drawer").hidden = false;
-    fetch("/api/cases?state=open&limit=100&grid=" + encodeURIComponent(id), { cache: "no-store" })
+    fetch(withToken("/api/cases?state=open&limit=100&grid=" + encodeURIComponent(id)), { cache: "no-store" })
       .then(function (r) { return r.json(); })
       .then(function (d) {
         (d.items || []).forEach(function (c) {
@@ -227,7 +236,7 @@
   }
 
   function connect() {
-    var es = new EventSource("/api/stream");
+    var es = new EventSource(withToken("/api/stream"));
     es.addEventListener("snapshot", function (m) { render(JSON.parse(m.data)); });
     es.addEventListener("case", function (m) { onCase(JSON.parse(m.data)); });
     es.addEventListener("status", function (m) { var d = JSON.parse(m.data); if (!d.ok) status("数据源中断 · 重试中", true); });
