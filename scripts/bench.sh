@@ -6,6 +6,7 @@
 # Each phase starts from an empty street: FLUSHALL and the directory reloaded.
 # Env: BENCH_CALLS (gc_register calls, 20000), BENCH_UNBATCHED (3000),
 # BENCH_REPORTS (intake phase, 20000), BENCH_LIFECYCLES (5000),
+# BENCH_ALWAYS (intake phase under appendfsync always, 5000),
 # BENCH_WINDOW (open lifecycles, 200), BENCH_SINGLES (lifecycles one at a
 # time, 300), BENCH_KEEP=1 keeps the folder.
 set -euo pipefail
@@ -15,6 +16,7 @@ calls=${BENCH_CALLS:-20000}
 unbatched=${BENCH_UNBATCHED:-3000}
 reports=${BENCH_REPORTS:-20000}
 lifecycles=${BENCH_LIFECYCLES:-5000}
+always=${BENCH_ALWAYS:-5000}
 window=${BENCH_WINDOW:-200}
 singles=${BENCH_SINGLES:-300}
 directory=deploy/tianjiao/directory.json
@@ -256,6 +258,18 @@ wait_until 30 "notify to deliver every job" notify_done || true
 single_aof=$(aof_per "$(result single_closed)")
 echo "               AOF written per closed case: $single_aof bytes"
 
+# 5. Durability: the intake phase again with appendfsync always, where every
+#    acknowledged report is on disk before its answer (one fsync covers each
+#    pipelined batch intake sends).
+reset_street
+rcli config set appendfsync always >/dev/null
+bench intake --set label=always --set "count=$always" --set sockets=4 --set window=500 \
+    || status_intake=$?
+rcli config set appendfsync everysec >/dev/null
+wait_until 90 "dispatch to look at every case" dispatch_done || true
+echo "durability     appendfsync always: $(r0 always_rate) reports/s;" \
+     "everysec (above): $(r0 intake_rate) reports/s"
+
 # 4. Memory.
 intake_rss=$(rss_mib gridcall-intake)
 dispatch_rss=$(rss_mib gridcall-dispatch)
@@ -300,6 +314,7 @@ intake          $(r0 intake_rate) reports/s  ($(r0 intake_reports) of $reports, 
 lifecycle       $(r0 lifecycle_rate) closed cases/s ($(r0 lifecycle_closed) of $lifecycles, window $window), report->offer p50 $(r2 lifecycle_p50_ms) ms p99 $(r2 lifecycle_p99_ms) ms max $(r2 lifecycle_max_ms) ms
                 one at a time: report->offer p50 $(r2 single_p50_ms) ms p99 $(r2 single_p99_ms) ms ($singles cases, $(r0 single_rate) closed/s)
                 duplicate offers $(r0 lifecycle_duplicate_offers), not closed $(r0 lifecycle_not_closed), errors $(r0 lifecycle_errors)
+durability      appendfsync always $(r0 always_rate) reports/s (everysec $(r0 intake_rate) reports/s)
 memory          redis ${lc_bytes:-?} bytes/case; intake RSS $intake_rss MiB; dispatch RSS $dispatch_rss MiB
                 AOF ${single_aof:-?} bytes written per closed case
 SUMMARY
