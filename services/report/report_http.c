@@ -788,6 +788,8 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
     self->streams = metrics_gauge (metrics, "stream_connections", "event-stream screens connected");
     self->exports = metrics_counter (metrics, "ledger_exports_total", "ledger CSV exports started");
     if (!self->static_dir || !self->token) {
+        free (self->static_dir);
+        free (self->token);
         free (self);
         return NULL;
     }
@@ -806,7 +808,6 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
         log_error ("report: MHD_start_daemon() \"%s%s%s:%d\" failed: %s", v6 ? "[" : "", bind,
                    v6 ? "]" : "", port, errno ? strerror (errno) : "see the lines above");
         free (self->static_dir);
-    free (self->token);
         free (self->token);
         free (self);
         return NULL;
