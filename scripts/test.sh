@@ -9,6 +9,10 @@ failed=0
 # chromium, CJK fonts and playwright-core for the browser test of the screen
 scripts/install-browser.sh
 if [ "$what" = all ] || [ "$what" = unit ]; then
+    echo "== sample configurations"
+    for d in intake dispatch escalate notify report; do
+        build/gridcall-$d -c deploy/gridcall-$d.conf --check-config || failed=1
+    done
     echo "== C unit tests"
     for t in build/tests/test_*; do
         [ -x "$t" ] || continue
