@@ -8,58 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "cli_client.h"
 #include "codec.h"
 #include "directory.h"
 #include "store.h"
 
-//  Find "--name value" in argv; returns the value or fallback.
-static const char *
-s_opt (int argc, char **argv, const char *name, const char *fallback)
-{
-    for (int i = 0; i < argc - 1; i++)
-        if (strcmp (argv [i], name) == 0)
-            return argv [i + 1];
-    return fallback;
-}
-
-static bool
-s_flag (int argc, char **argv, const char *name)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp (argv [i], name) == 0)
-            return true;
-    return false;
-}
-
-//  The first word that is neither an option nor an option's value.
-static const char *
-s_positional (int argc, char **argv, int skip)
-{
-    for (int i = 0; i < argc; i++) {
-        if (strncmp (argv [i], "--", 2) == 0) {
-            if (strcmp (argv [i], "--json") && strcmp (argv [i], "--pass") && strcmp (argv [i], "--fail"))
-                i++;
-            continue;
-        }
-        if (skip-- == 0)
-            return argv [i];
-    }
-    return NULL;
-}
-
-static store_t *
-s_store (const config_t *config)
-{
-    store_t *store = store_new (config, "gridcall");
-    if (!store || store_ensure (store)) {
-        fprintf (stderr, "gridcall: cannot reach Redis at %s:%lld%s%s\n",
-                 config_str (config, "redis_host"), config_int (config, "redis_port"),
-                 *config_str (config, "redis_socket") ? " / " : "", config_str (config, "redis_socket"));
-        store_destroy (&store);
-    }
-    return store;
-}
+//  Options of these commands that take no value.
+static const char *const s_flags [] = { "--json", "--pass", "--fail", NULL };
 
 //  Print an error reply from a store function or intake; returns 1.
 static int
@@ -72,8 +28,8 @@ s_fail (const char *what, const char *code, const char *message)
 int
 cli_directory (const config_t *config, int argc, char **argv)
 {
-    const char *verb = s_positional (argc, argv, 0);
-    const char *file = s_positional (argc, argv, 1);
+    const char *verb = cli_positional (argc, argv, 0, s_flags);
+    const char *file = cli_positional (argc, argv, 1, s_flags);
     if (!verb || !file || (strcmp (verb, "load") && strcmp (verb, "check"))) {
         fprintf (stderr, "usage: gridcall directory load|check FILE\n");
         return 2;
@@ -90,7 +46,7 @@ cli_directory (const config_t *config, int argc, char **argv)
             directory_unit_count (directory));
     int rc = 0;
     if (strcmp (verb, "load") == 0) {
-        store_t *store = s_store (config);
+        store_t *store = cli_store (config);
         json_t *reply = store ? store_directory_load (store, directory_json (directory)) : NULL;
         if (!json_is_true (json_object_get (reply, "ok")))
             rc = reply ? s_fail ("directory load", json_string_value (json_object_get (reply, "code")),
@@ -148,9 +104,9 @@ s_intake (const config_t *config, const char *type, const ProtobufCMessage *body
 int
 cli_report (const config_t *config, int argc, char **argv)
 {
-    const char *text = s_positional (argc, argv, 0);
-    const char *grid = s_opt (argc, argv, "--grid", NULL);
-    const char *category = s_opt (argc, argv, "--category", NULL);
+    const char *text = cli_positional (argc, argv, 0, s_flags);
+    const char *grid = cli_opt (argc, argv, "--grid", NULL);
+    const char *category = cli_opt (argc, argv, "--category", NULL);
     if (!text || !grid || !category) {
         fprintf (stderr, "usage: gridcall report --grid G --category C [--reporter R] "
                  "[--channel CHANNEL] [--building B] [--key KEY] \"text\"\n");
@@ -160,13 +116,13 @@ cli_report (const config_t *config, int argc, char **argv)
     snprintf (key, sizeof key, "cli-%d-%lld-%u", (int) getpid (), (long long) zclock_time (),
               (unsigned) randof (1000000));
     Gridcall__V1__Report report = GRIDCALL__V1__REPORT__INIT;
-    report.idempotency_key = (char *) s_opt (argc, argv, "--key", key);
+    report.idempotency_key = (char *) cli_opt (argc, argv, "--key", key);
     report.grid = (char *) grid;
     report.category = (char *) category;
     report.text = (char *) text;
-    report.reporter = (char *) s_opt (argc, argv, "--reporter", getenv ("USER") ? getenv ("USER") : "operator");
-    report.building = (char *) s_opt (argc, argv, "--building", "");
-    int channel = codec_channel_parse (s_opt (argc, argv, "--channel", "OPERATOR"));
+    report.reporter = (char *) cli_opt (argc, argv, "--reporter", getenv ("USER") ? getenv ("USER") : "operator");
+    report.building = (char *) cli_opt (argc, argv, "--building", "");
+    int channel = codec_channel_parse (cli_opt (argc, argv, "--channel", "OPERATOR"));
     if (!channel) {
         fprintf (stderr, "gridcall: unknown channel (GRID_WORKER, RESIDENT_APP, HOTLINE, "
                  "SERVICE_CARD, OPEN311, OPERATOR)\n");
@@ -179,25 +135,25 @@ cli_report (const config_t *config, int argc, char **argv)
 int
 cli_verify (const config_t *config, int argc, char **argv)
 {
-    const char *id = s_positional (argc, argv, 0);
-    bool pass = s_flag (argc, argv, "--pass");
-    if (!id || pass == s_flag (argc, argv, "--fail")) {
+    const char *id = cli_positional (argc, argv, 0, s_flags);
+    bool pass = cli_flag (argc, argv, "--pass");
+    if (!id || pass == cli_flag (argc, argv, "--fail")) {
         fprintf (stderr, "usage: gridcall verify ID --pass|--fail [--note TEXT] [--verifier WHO]\n");
         return 2;
     }
     Gridcall__V1__Verify verify = GRIDCALL__V1__VERIFY__INIT;
     verify.case_id = (char *) id;
     verify.pass = pass;
-    verify.note = (char *) s_opt (argc, argv, "--note", "");
-    verify.verifier = (char *) s_opt (argc, argv, "--verifier", "operator");
+    verify.note = (char *) cli_opt (argc, argv, "--note", "");
+    verify.verifier = (char *) cli_opt (argc, argv, "--verifier", "operator");
     return s_intake (config, "verify", &verify.base);
 }
 
 int
 cli_evaluate (const config_t *config, int argc, char **argv)
 {
-    const char *id = s_positional (argc, argv, 0);
-    const char *score = s_positional (argc, argv, 1);
+    const char *id = cli_positional (argc, argv, 0, s_flags);
+    const char *score = cli_positional (argc, argv, 1, s_flags);
     if (!id || !score) {
         fprintf (stderr, "usage: gridcall evaluate ID SCORE(1-5) [--comment TEXT]\n");
         return 2;
@@ -205,8 +161,8 @@ cli_evaluate (const config_t *config, int argc, char **argv)
     Gridcall__V1__Evaluate evaluate = GRIDCALL__V1__EVALUATE__INIT;
     evaluate.case_id = (char *) id;
     evaluate.score = (uint32_t) atoi (score);
-    evaluate.comment = (char *) s_opt (argc, argv, "--comment", "");
-    evaluate.resident = (char *) s_opt (argc, argv, "--resident", "resident");
+    evaluate.comment = (char *) cli_opt (argc, argv, "--comment", "");
+    evaluate.resident = (char *) cli_opt (argc, argv, "--resident", "resident");
     return s_intake (config, "evaluate", &evaluate.base);
 }
 
@@ -225,12 +181,12 @@ s_print_time (const char *label, json_t *ms)
 int
 cli_case (const config_t *config, int argc, char **argv)
 {
-    const char *id = s_positional (argc, argv, 0);
+    const char *id = cli_positional (argc, argv, 0, s_flags);
     if (!id) {
         fprintf (stderr, "usage: gridcall case ID [--json]\n");
         return 2;
     }
-    store_t *store = s_store (config);
+    store_t *store = cli_store (config);
     if (!store)
         return 1;
     json_t *reply = store_callv (store, "gc_case_get", id, NULL);
@@ -240,7 +196,7 @@ cli_case (const config_t *config, int argc, char **argv)
         rc = reply ? s_fail ("case", json_string_value (json_object_get (reply, "code")),
                              json_string_value (json_object_get (reply, "message"))) : 1;
     else
-    if (s_flag (argc, argv, "--json")) {
+    if (cli_flag (argc, argv, "--json")) {
         //  the timeline entries are JSON texts; print them as objects
         json_t *timeline = json_array ();
         size_t i;
@@ -311,7 +267,7 @@ s_print_counts (const char *title, json_t *object)
 int
 cli_stats (const config_t *config, int argc, char **argv)
 {
-    store_t *store = s_store (config);
+    store_t *store = cli_store (config);
     if (!store)
         return 1;
     json_t *reply = store_callv (store, "gc_stats", NULL);
@@ -319,7 +275,7 @@ cli_stats (const config_t *config, int argc, char **argv)
         store_destroy (&store);
         return 1;
     }
-    if (s_flag (argc, argv, "--json")) {
+    if (cli_flag (argc, argv, "--json")) {
         char *text = json_dumps (reply, JSON_INDENT (2) | JSON_SORT_KEYS);
         printf ("%s\n", text);
         free (text);

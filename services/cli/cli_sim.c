@@ -3,6 +3,7 @@
     directory; grid workers verify what units resolve (most pass); some
     residents evaluate closed cases. They learn of resolved and closed
     cases from notify's PUB, like any app would. */
+#include "cli_args.h"
 #include "cli_commands.h"
 
 #include <czmq.h>
@@ -36,15 +37,6 @@ static double
 s_uniform (void)
 {
     return (double) random () / ((double) RAND_MAX + 1.0);
-}
-
-static const char *
-s_opt (int argc, char **argv, const char *name, const char *fallback)
-{
-    for (int i = 0; i < argc - 1; i++)
-        if (strcmp (argv [i], name) == 0)
-            return argv [i + 1];
-    return fallback;
 }
 
 static void
@@ -125,17 +117,17 @@ cli_simulate (const config_t *config, int argc, char **argv)
     }
     sim_t sim = { .config = config };
     char err [1024];
-    sim.directory = directory_load (s_opt (argc, argv, "--directory", "deploy/tianjiao/directory.json"),
+    sim.directory = directory_load (cli_opt (argc, argv, "--directory", "deploy/tianjiao/directory.json"),
                                     err, sizeof err);
     if (!sim.directory) {
         fprintf (stderr, "gridcall: %s\n", err);
         return 1;
     }
-    sim.rate = atof (s_opt (argc, argv, "--rate", "2"));
-    sim.count = atoll (s_opt (argc, argv, "--count", "0"));
-    sim.pass_rate = atof (s_opt (argc, argv, "--pass-rate", "0.9"));
-    sim.evaluate_rate = atof (s_opt (argc, argv, "--evaluate-rate", "0.3"));
-    srandom ((unsigned) atoi (s_opt (argc, argv, "--seed", "1")));
+    sim.rate = atof (cli_opt (argc, argv, "--rate", "2"));
+    sim.count = atoll (cli_opt (argc, argv, "--count", "0"));
+    sim.pass_rate = atof (cli_opt (argc, argv, "--pass-rate", "0.9"));
+    sim.evaluate_rate = atof (cli_opt (argc, argv, "--evaluate-rate", "0.3"));
+    srandom ((unsigned) atoi (cli_opt (argc, argv, "--seed", "1")));
     if (sim.rate <= 0 || sim.rate > 100000) {
         fprintf (stderr, "gridcall: --rate must be in (0, 100000]\n");
         directory_destroy (&sim.directory);

@@ -9,63 +9,17 @@
 #include <string.h>
 
 #include "store.h"
+#include "cli_args.h"
 
-//  Value of "--name value" in argv, or fallback.
-static const char *
-s_opt (int argc, char **argv, const char *name, const char *fallback)
-{
-    for (int i = 0; i < argc - 1; i++)
-        if (strcmp (argv [i], name) == 0)
-            return argv [i + 1];
-    return fallback;
-}
-
-static bool
-s_flag (int argc, char **argv, const char *name)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp (argv [i], name) == 0)
-            return true;
-    return false;
-}
-
-//  The first word that is neither an option nor an option's value; the
-//  flags below take no value.
-static const char *
-s_positional (int argc, char **argv)
-{
-    static const char *const flags [] = { "--approve", "--refuse", "--request", "--json", NULL };
-    for (int i = 0; i < argc; i++) {
-        if (strncmp (argv [i], "--", 2) == 0) {
-            bool flag = false;
-            for (int k = 0; flags [k]; k++)
-                flag = flag || strcmp (argv [i], flags [k]) == 0;
-            if (!flag)
-                i++;
-            continue;
-        }
-        return argv [i];
-    }
-    return NULL;
-}
+//  Options of these commands that take no value.
+static const char *const s_flags [] = { "--approve", "--refuse", "--request", "--json", NULL };
 
 //  Who acts: --by, else $USER, else "operator".
 static const char *
 s_who (int argc, char **argv)
 {
     const char *user = getenv ("USER");
-    return s_opt (argc, argv, "--by", user && *user ? user : "operator");
-}
-
-static store_t *
-s_store (const config_t *config)
-{
-    store_t *store = store_new (config, "gridcall");
-    if (!store || store_ensure (store)) {
-        fprintf (stderr, "gridcall: cannot reach Redis\n");
-        store_destroy (&store);
-    }
-    return store;
+    return cli_opt (argc, argv, "--by", user && *user ? user : "operator");
 }
 
 //  Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
@@ -171,7 +125,7 @@ static store_t *
 s_begin (const config_t *config, char *scale, size_t size, long long *case_now, int *offset)
 {
     snprintf (scale, size, "%.17g", config_double (config, "time_scale"));
-    store_t *store = s_store (config);
+    store_t *store = cli_store (config);
     if (store && s_case_now (store, scale, case_now, offset)) {
         fprintf (stderr, "gridcall: cannot read the case clock\n");
         store_destroy (&store);
@@ -182,13 +136,13 @@ s_begin (const config_t *config, char *scale, size_t size, long long *case_now, 
 int
 cli_extend (const config_t *config, int argc, char **argv)
 {
-    const char *id = s_positional (argc, argv);
-    const char *until = s_opt (argc, argv, "--until", NULL);
-    const char *reason = s_opt (argc, argv, "--reason", NULL);
-    bool approve = s_flag (argc, argv, "--approve");
-    bool refuse = s_flag (argc, argv, "--refuse");
-    bool request = s_flag (argc, argv, "--request");
-    const char *unit = s_opt (argc, argv, "--unit", NULL);
+    const char *id = cli_positional (argc, argv, 0, s_flags);
+    const char *until = cli_opt (argc, argv, "--until", NULL);
+    const char *reason = cli_opt (argc, argv, "--reason", NULL);
+    bool approve = cli_flag (argc, argv, "--approve");
+    bool refuse = cli_flag (argc, argv, "--refuse");
+    bool request = cli_flag (argc, argv, "--request");
+    const char *unit = cli_opt (argc, argv, "--unit", NULL);
     if (!id || !reason || approve + refuse + request > 1 || (refuse && until)
     ||  (!approve && !refuse && !until) || (request && !unit)) {
         fprintf (stderr, "usage: gridcall extend ID --until TIME --reason TEXT [--by WHO]\n"
@@ -215,7 +169,7 @@ cli_extend (const config_t *config, int argc, char **argv)
     json_t *reply;
     char done [128];
     if (request) {
-        reply = store_callv (store, "gc_extend_request", id, unit, s_opt (argc, argv, "--offer", ""),
+        reply = store_callv (store, "gc_extend_request", id, unit, cli_opt (argc, argv, "--offer", ""),
                              until_text, reason, scale, NULL);
         snprintf (done, sizeof done, "extension to %s requested", shown);
     }
@@ -241,9 +195,9 @@ cli_extend (const config_t *config, int argc, char **argv)
 int
 cli_park (const config_t *config, int argc, char **argv)
 {
-    const char *id = s_positional (argc, argv);
-    const char *until = s_opt (argc, argv, "--until", NULL);
-    const char *reason = s_opt (argc, argv, "--reason", NULL);
+    const char *id = cli_positional (argc, argv, 0, s_flags);
+    const char *until = cli_opt (argc, argv, "--until", NULL);
+    const char *reason = cli_opt (argc, argv, "--reason", NULL);
     if (!id || !until || !reason) {
         fprintf (stderr, "usage: gridcall park ID --until DATE --reason TEXT [--by WHO]\n"
                  "DATE: YYYY-MM-DD[ HH:MM] (street local time; a date alone is 00:00) or +N[m|h|d]\n");
@@ -274,18 +228,18 @@ cli_park (const config_t *config, int argc, char **argv)
 int
 cli_unpark (const config_t *config, int argc, char **argv)
 {
-    const char *id = s_positional (argc, argv);
+    const char *id = cli_positional (argc, argv, 0, s_flags);
     if (!id) {
         fprintf (stderr, "usage: gridcall unpark ID [--reason TEXT] [--by WHO]\n");
         return 2;
     }
     char scale [32];
     snprintf (scale, sizeof scale, "%.17g", config_double (config, "time_scale"));
-    store_t *store = s_store (config);
+    store_t *store = cli_store (config);
     if (!store)
         return 1;
     json_t *reply = store_callv (store, "gc_unpark", id, s_who (argc, argv),
-                                 s_opt (argc, argv, "--reason", ""), scale, NULL);
+                                 cli_opt (argc, argv, "--reason", ""), scale, NULL);
     int rc = s_report ("unpark", reply, "back from the parked ledger");
     json_decref (reply);
     store_destroy (&store);
@@ -295,7 +249,7 @@ cli_unpark (const config_t *config, int argc, char **argv)
 int
 cli_clock (const config_t *config, int argc, char **argv)
 {
-    const char *set = s_opt (argc, argv, "--set", NULL);
+    const char *set = cli_opt (argc, argv, "--set", NULL);
     char scale [32], shown [64];
     long long case_now, at;
     int offset;
@@ -317,7 +271,7 @@ cli_clock (const config_t *config, int argc, char **argv)
         case_now = at;
     }
     s_format_time (case_now, offset, shown, sizeof shown);
-    if (s_flag (argc, argv, "--json"))
+    if (cli_flag (argc, argv, "--json"))
         printf ("{\"case_now\": %lld, \"local\": \"%s\", \"scale\": %s}\n", case_now, shown, scale);
     else
         printf ("case time %s (UTC%+d:%02d), %s case seconds per second\n", shown, offset / 60,

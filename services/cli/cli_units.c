@@ -3,6 +3,7 @@
     order` places service-card orders and lists what waits and what was
     delivered. Both read Redis through the store; neither changes a case
     except `order place`. */
+#include "cli_args.h"
 #include "cli_units.h"
 
 #include <stdio.h>
@@ -17,35 +18,6 @@
 
 #define RANK_MAX 200            //  store calls carry at most 256 arguments
 #define STALE_MS 3000           //  a unit not seen for this long is not connected
-
-static const char *
-s_option (int argc, char **argv, const char *name)
-{
-    for (int i = 0; i + 1 < argc; i++)
-        if (strcmp (argv [i], name) == 0)
-            return argv [i + 1];
-    return NULL;
-}
-
-static bool
-s_flag (int argc, char **argv, const char *name)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp (argv [i], name) == 0)
-            return true;
-    return false;
-}
-
-static store_t *
-s_store (const config_t *config)
-{
-    store_t *store = store_new (config, "gridcall");
-    if (!store || store_ensure (store)) {
-        fprintf (stderr, "gridcall: cannot reach Redis\n");
-        store_destroy (&store);
-    }
-    return store;
-}
 
 //  The directory Redis holds, or NULL (the reason printed).
 static directory_t *
@@ -94,14 +66,14 @@ s_compare (const void *a, const void *b)
 int
 cli_route (const config_t *config, int argc, char **argv)
 {
-    const char *grid = s_option (argc, argv, "--grid");
-    const char *category = s_option (argc, argv, "--category");
+    const char *grid = cli_opt (argc, argv, "--grid", NULL);
+    const char *category = cli_opt (argc, argv, "--category", NULL);
     if (!grid || !category) {
         fprintf (stderr, "usage: gridcall route --grid G --category C [--tier T] "
                          "[--at YYYY-MM-DDTHH:MM] [--json]\n");
         return 2;
     }
-    store_t *store = s_store (config);
+    store_t *store = cli_store (config);
     if (!store)
         return 1;
     directory_t *directory = s_directory (store);
@@ -118,14 +90,14 @@ cli_route (const config_t *config, int argc, char **argv)
                  cat ? grid : category);
         goto cleanup;
     }
-    int tier = s_option (argc, argv, "--tier") ? dir_tier_parse (s_option (argc, argv, "--tier"))
+    int tier = cli_opt (argc, argv, "--tier", NULL) ? dir_tier_parse (cli_opt (argc, argv, "--tier", NULL))
                                                : cat->start_tier;
     if (tier == 0) {
         fprintf (stderr, "gridcall: --tier takes GRID, COMMUNITY, STREET or DISTRICT\n");
         goto cleanup;
     }
     unit_route_time_t at;
-    if (unit_route_parse (directory, s_option (argc, argv, "--at"), zclock_time (), &at)) {
+    if (unit_route_parse (directory, cli_opt (argc, argv, "--at", NULL), zclock_time (), &at)) {
         fprintf (stderr, "gridcall: --at takes YYYY-MM-DDTHH:MM in the street's local time\n");
         goto cleanup;
     }
@@ -167,7 +139,7 @@ cli_route (const config_t *config, int argc, char **argv)
     qsort (rows, count, sizeof *rows, s_compare);
     json_t *out = json_array ();
     int rank = 0;
-    if (!s_flag (argc, argv, "--json"))
+    if (!cli_flag (argc, argv, "--json"))
         printf ("route %s %s at %s, local %04d-%02d-%02d %02d:%02d (weekday %d)\n", grid, category,
                 dir_tier_name (tier), at.year, at.month, at.day, at.minute / 60, at.minute % 60,
                 at.weekday);
@@ -175,7 +147,7 @@ cli_route (const config_t *config, int argc, char **argv)
         s_row_t *r = &rows [i];
         bool in = r->why == UNIT_ROUTE_IN && r->connected;
         if (!in && r->why != UNIT_ROUTE_IN && r->why != UNIT_ROUTE_OFF_DUTY
-        &&  r->why != UNIT_ROUTE_HOLIDAY && !s_flag (argc, argv, "--all"))
+        &&  r->why != UNIT_ROUTE_HOLIDAY && !cli_flag (argc, argv, "--all"))
             continue;           //  units that do not fit at all: only with --all
         char reason [160];
         if (in) {
@@ -205,7 +177,7 @@ cli_route (const config_t *config, int argc, char **argv)
         }
         else
             snprintf (reason, sizeof reason, "%s", unit_route_why_text (r->why));
-        if (s_flag (argc, argv, "--json"))
+        if (cli_flag (argc, argv, "--json"))
             json_array_append_new (out, json_pack ("{s:s, s:b, s:i, s:s, s:b}", "unit", r->unit->id,
                                                    "in", in, "rank", r->rank, "reason", reason,
                                                    "connected", r->connected));
@@ -215,7 +187,7 @@ cli_route (const config_t *config, int argc, char **argv)
         else
             printf ("   out %-10s %s\n", r->unit->id, reason);
     }
-    if (s_flag (argc, argv, "--json")) {
+    if (cli_flag (argc, argv, "--json")) {
         char *text = json_dumps (out, JSON_INDENT (2));
         printf ("%s\n", text);
         free (text);
@@ -246,13 +218,13 @@ cli_order (const config_t *config, int argc, char **argv)
         fprintf (stderr, "usage: gridcall order place ID [--who NAME]\n");
         return 2;
     }
-    store_t *store = s_store (config);
+    store_t *store = cli_store (config);
     if (!store)
         return 1;
     int rc = 1;
     json_t *reply;
     if (strcmp (what, "place") == 0) {
-        const char *who = s_option (argc, argv, "--who");
+        const char *who = cli_opt (argc, argv, "--who", NULL);
         reply = store_callv (store, "gc_order_place", argv [1], who ? who : "operator", NULL);
         if (json_is_true (json_object_get (reply, "ok"))) {
             printf ("%s placed%s: %s\n", argv [1],
@@ -266,7 +238,7 @@ cli_order (const config_t *config, int argc, char **argv)
     }
     else {
         reply = store_callv (store, "gc_orders", "100", NULL);
-        if (reply && s_flag (argc, argv, "--json")) {
+        if (reply && cli_flag (argc, argv, "--json")) {
             char *text = json_dumps (reply, JSON_INDENT (2) | JSON_SORT_KEYS);
             printf ("%s\n", text);
             free (text);

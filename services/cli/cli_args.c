@@ -1,0 +1,56 @@
+/*  cli_args.c — command words and the store for the gridcall commands. */
+#include "cli_args.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *
+cli_opt (int argc, char **argv, const char *name, const char *fallback)
+{
+    for (int i = 0; i < argc - 1; i++)
+        if (strcmp (argv [i], name) == 0)
+            return argv [i + 1];
+    return fallback;
+}
+
+bool
+cli_flag (int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp (argv [i], name) == 0)
+            return true;
+    return false;
+}
+
+const char *
+cli_positional (int argc, char **argv, int skip, const char *const *flags)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strncmp (argv [i], "--", 2) == 0) {
+            bool flag = false;
+            for (int k = 0; flags && flags [k] && !flag; k++)
+                flag = strcmp (argv [i], flags [k]) == 0;
+            if (!flag)
+                i++;                //  skip the option's value
+            continue;
+        }
+        if (skip-- == 0)
+            return argv [i];
+    }
+    return NULL;
+}
+
+store_t *
+cli_store (const config_t *config)
+{
+    store_t *store = store_new (config, "gridcall");
+    if (!store || store_ensure (store)) {
+        if (*config_str (config, "redis_socket"))
+            fprintf (stderr, "gridcall: cannot reach Redis at %s\n", config_str (config, "redis_socket"));
+        else
+            fprintf (stderr, "gridcall: cannot reach Redis at %s:%lld\n",
+                     config_str (config, "redis_host"), config_int (config, "redis_port"));
+        store_destroy (&store);
+    }
+    return store;
+}

@@ -1,0 +1,21 @@
+/*  cli_args.h — what every gridcall command does with its words: options
+    ("--name value"), flags ("--json"), positional words, and the store. */
+#ifndef CLI_ARGS_H
+#define CLI_ARGS_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "store.h"
+
+//  The value after "--name", or fallback. Borrowed from argv.
+const char *cli_opt (int argc, char **argv, const char *name, const char *fallback);
+//  True when "--name" is among the words.
+bool cli_flag (int argc, char **argv, const char *name);
+//  The skip-th word that is neither an option nor an option's value; flags
+//  (NULL-terminated) are the options that take no value. NULL when absent.
+const char *cli_positional (int argc, char **argv, int skip, const char *const *flags);
+//  A connected store, or NULL with the reason printed. The caller destroys it.
+store_t *cli_store (const config_t *config);
+
+#endif
