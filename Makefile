@@ -85,11 +85,15 @@ $(BUILD)/gridcall-bench: $(LIB) tests/bench/gridcall_bench.c
 # Unit tests build their class and the common sources under the sanitizers.
 # tests/unit/test_<daemon>_<class>.c also gets services/<daemon>/<daemon>_<class>.c.
 TEST_CLASS = $(wildcard services/$(word 1,$(subst _, ,$(1)))/$(1).c)
+# A class that calls other classes of its daemon names them here:
+# TEST_DEPS_<daemon>_<class> is compiled into that class's test too.
+TEST_DEPS_report_screen := services/report/report_api.c services/report/report_dir.c
+TEST_DEPS_report_ledger := $(TEST_DEPS_report_screen) services/report/report_screen.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h \
-                       $$(call TEST_CLASS,$$*)
+                       $$(call TEST_CLASS,$$*) $$(TEST_DEPS_$$*)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(WARN) $(SAN) $(INCLUDES) -Iservices/$(word 1,$(subst _, ,$*)) $< \
-	    $(filter-out $(COMMON_SRC) $(UNITKIT_SRC),$(call TEST_CLASS,$*)) \
+	    $(filter-out $(COMMON_SRC) $(UNITKIT_SRC),$(call TEST_CLASS,$*)) $(TEST_DEPS_$*) \
 	    $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(LIBS) -lcurl -lcrypto -lmicrohttpd -lcmocka -o $@
 
 run: deps all

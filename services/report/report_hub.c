@@ -162,6 +162,8 @@ report_hub_wait (report_hub_t *self, uint64_t seq, int timeout_ms, uint64_t *nex
     }
     *lost = false;
     char *out = NULL;
+    if (seq == 0)
+        seq = 1;                //  frames are numbered from 1
     pthread_mutex_lock (&self->lock);
     while (!self->closed && seq >= self->head) {
         if (pthread_cond_timedwait (&self->changed, &self->lock, &until) == ETIMEDOUT)
