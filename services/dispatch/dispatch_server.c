@@ -332,9 +332,17 @@ s_send_offer (dispatch_server_t *self, json_t *item)
     offer.role = (char *) json_string_value (json_object_get (item, "role"));
     if (!offer.role)
         offer.role = "lead";
-    if (!offer.offer_id || !offer.case_id || !offer.ledger_no || !offer.grid || !offer.category
-    ||  !offer.text)
+    if (!offer.offer_id || !offer.case_id)
         return;
+    //  an old case missing a descriptive field is still offered, not lost
+    if (!offer.ledger_no)
+        offer.ledger_no = offer.case_id;
+    if (!offer.grid)
+        offer.grid = "";
+    if (!offer.category)
+        offer.category = "";
+    if (!offer.text)
+        offer.text = "";
     if (s_send_unit (self, session, "offer", &offer.base) == 0) {
         self->offers_sent++;
         log_debug ("dispatch: offered \"%s\" to \"%s\" as %s (offer %s)", offer.case_id, unit_id,

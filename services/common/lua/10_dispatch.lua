@@ -394,9 +394,16 @@ local function unit_reply(keys, a)
     redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
     record(P, unit, 'accepts_n')
     -- a joint case still finding parties stays in dispatch's pending set
+    -- and so does one whose assist offers are still open: they must expire
     local parties = redis.call('HLEN', P .. 'case:' .. id .. ':parties')
-    if parties >= (tonumber(c.parties_needed) or 0) then
+    local settled = parties >= (tonumber(c.parties_needed) or 0)
+    for _, p in pairs(party_all(P, id)) do
+      if p.state == 'OFFERED' then settled = false end
+    end
+    if settled then
       redis.call('ZREM', P .. 'pending:dispatch', id)
+    else
+      redis.call('ZADD', P .. 'pending:dispatch', 'NX', c._now, id)
     end
     redis.call('DEL', P .. 'case:' .. id .. ':tried')
     log_event(P, c, 'accepted', unit, c.responsible ~= '' and ('responsible: ' .. c.responsible) or '',

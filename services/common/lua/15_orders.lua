@@ -45,7 +45,10 @@ local function order_place(keys, a)
   end
   c.placed = c._now; c.placed_by = who
   move_state(P, c, 'REGISTERED')
-  save(P, c, { 'placed', 'placed_by' })
+  -- the case's clock runs from its placing: an order waiting to be placed
+  -- is the community's, not yet a unit's, and its timer has lapsed
+  start_clock(P, c, c._now, tonumber(c.scale) or 1)
+  save(P, c, { 'placed', 'placed_by', 'resolve_by' })
   redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
   total(P, 'orders_placed')
   log_event(P, c, 'placed', who, 'the community placed the order')

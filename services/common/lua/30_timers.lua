@@ -50,7 +50,8 @@ local function climb(P, c, at, scale, jobs)
   local id, tier = c.id, tonumber(c.tier)
   local from = TIERS[tier]
   local held = ''
-  if c.state == 'ACCEPTED' and (c.unit or '') ~= '' then
+  -- a lead that already resolved its part gave its load back then
+  if c.state == 'ACCEPTED' and (c.unit or '') ~= '' and (c.lead_resolved or '') == '' then
     -- the holding unit gives the case back (docs/escalation.md)
     held = c.unit
     redis.call('HINCRBY', P .. 'unit:' .. c.unit, 'open', -1)

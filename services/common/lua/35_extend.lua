@@ -131,10 +131,11 @@ local function park(keys, a)
     return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ': it cannot be parked')
   end
   local held = c.unit or ''
-  if c.state == 'ACCEPTED' and held ~= '' then
+  if c.state == 'ACCEPTED' and held ~= '' and (c.lead_resolved or '') == '' then
     redis.call('HINCRBY', P .. 'unit:' .. held, 'open', -1)
     redis.call('SREM', P .. 'unit:' .. held .. ':cases', id)
   end
+  redis.call('ZREM', P .. 'dispatch:waiting', id)
   if (c.offer_unit or '') ~= '' then
     redis.call('ZREM', P .. 'unit:' .. c.offer_unit .. ':offers', id)
   end
