@@ -50,6 +50,13 @@ local function ymd(days)
   return string.format('%04d%02d%02d', y, m, d)
 end
 
+-- What a unit may add to one timeline by messages (progress notes,
+-- extension requests): the ledger stays readable and memory bounded.
+local TIMELINE_UNIT_MAX = 2000
+local function timeline_full(P, id)
+  return redis.call('LLEN', P .. 'case:' .. id .. ':log') >= TIMELINE_UNIT_MAX
+end
+
 -- Append one timeline entry and mirror it on the capped event stream.
 local function log_event(P, c, what, who, note, extra)
   local ev = { at = c._now, what = what, who = who or '', state = c.state,

@@ -350,6 +350,7 @@ local function unit_reply(keys, a)
       return ok(case_reply(c, { redispatch = true, role = 'assist' }))
     elseif kind == 'progress' then
       if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
+      if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
       log_event(P, c, 'progress', unit, note, { role = 'assist' })
       return ok(case_reply(c, { role = 'assist' }))
     elseif kind == 'resolve' then
@@ -432,6 +433,7 @@ local function unit_reply(keys, a)
   end
   if kind == 'progress' then
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
+    if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
     log_event(P, c, 'progress', unit, note)
     return ok(case_reply(c, {}))
   elseif kind == 'resolve' then

@@ -30,6 +30,7 @@ local function extend_request(keys, a)
   if not until_c or reason == '' then
     return fail('BAD_VALUE', 'an extension needs a new deadline and a reason')
   end
+  if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
   if c.state ~= 'ACCEPTED' or c.unit ~= unit or (offer_id ~= '' and c.offer_id ~= offer_id) then
     return fail('NOT_PERMITTED', 'case ' .. id .. ' is not held by ' .. unit ..
                 (offer_id ~= '' and (' under offer ' .. offer_id) or ''))
