@@ -37,8 +37,8 @@ struct _dispatch_server_t {
     long long dir_version;      //  its version, to notice reloads
     bool started;               //  connected set reset and options written to Redis
     size_t turn;                //  round-robin start for candidate lists
-    char **todo;                //  case ids to dispatch this turn (owned)
-    size_t todo_count;
+    char **due;                 //  case ids to dispatch this turn (owned)
+    size_t due_count;
     zlist_t *gone;              //  "unit\treason" of sessions ended this turn (owned)
     size_t batch_max;
     size_t message_max;
@@ -118,7 +118,7 @@ dispatch_server_new (const config_t *config)
     snprintf (self->retry_ms, sizeof self->retry_ms, "%lld", config_int (config, "retry_ms"));
     snprintf (self->lease_ms, sizeof self->lease_ms, "%lld", config_int (config, "lease_ms"));
     snprintf (self->batch_text, sizeof self->batch_text, "%zu", self->batch_max);
-    self->todo = calloc (self->batch_max * 3, sizeof (char *));
+    self->due = calloc (self->batch_max * 3, sizeof (char *));
     self->gone = zlist_new ();
     if (self->gone)
         zlist_autofree (self->gone);
@@ -135,7 +135,7 @@ dispatch_server_new (const config_t *config)
     self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "unit_bind"), "dispatch");
     self->work = gc_socket_bind (ZMQ_PULL, config_str (config, "work_bind"), "dispatch");
     self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "dispatch");
-    if (!self->todo || !self->gone || !self->units || !self->store || !self->router || !self->work
+    if (!self->due || !self->gone || !self->units || !self->store || !self->router || !self->work
     ||  !self->notify) {
         dispatch_server_destroy (&self);
         return NULL;
@@ -149,11 +149,11 @@ dispatch_server_new (const config_t *config)
 }
 
 static void
-s_todo_clear (dispatch_server_t *self)
+s_due_clear (dispatch_server_t *self)
 {
-    for (size_t i = 0; i < self->todo_count; i++)
-        free (self->todo [i]);
-    self->todo_count = 0;
+    for (size_t i = 0; i < self->due_count; i++)
+        free (self->due [i]);
+    self->due_count = 0;
 }
 
 void
@@ -164,9 +164,9 @@ dispatch_server_destroy (dispatch_server_t **self_p)
     dispatch_server_t *self = *self_p;
     metrics_http_stop (&self->metrics_http);
     metrics_destroy (&self->metrics);
-    if (self->todo)
-        s_todo_clear (self);
-    free (self->todo);
+    if (self->due)
+        s_due_clear (self);
+    free (self->due);
     zlist_destroy (&self->gone);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->notify);
@@ -182,16 +182,16 @@ dispatch_server_destroy (dispatch_server_t **self_p)
 //  Queue a case for this turn's dispatch round; duplicates are harmless
 //  (the transition sees the live offer) but skipped when cheap to see.
 static void
-s_todo_add (dispatch_server_t *self, const char *case_id)
+s_due_add (dispatch_server_t *self, const char *case_id)
 {
-    if (!case_id || self->todo_count >= self->batch_max * 3 || !*case_id || strlen (case_id) > ID_MAX)
+    if (!case_id || self->due_count >= self->batch_max * 3 || !*case_id || strlen (case_id) > ID_MAX)
         return;
-    for (size_t i = 0; i < self->todo_count; i++)
-        if (strcmp (self->todo [i], case_id) == 0)
+    for (size_t i = 0; i < self->due_count; i++)
+        if (strcmp (self->due [i], case_id) == 0)
             return;
     char *copy = strdup (case_id);
     if (copy)
-        self->todo [self->todo_count++] = copy;
+        self->due [self->due_count++] = copy;
 }
 
 //  Once Redis answers after a start: no unit is connected yet, and the
@@ -273,7 +273,7 @@ s_gone_flush (dispatch_server_t *self)
             size_t index;
             json_t *item;
             json_array_foreach (json_object_get (reply, "moved"), index, item)
-                s_todo_add (self, json_string_value (item));
+                s_due_add (self, json_string_value (item));
             if (json_array_size (json_object_get (reply, "moved")))
                 log_info ("dispatch: %zu offers of \"%s\" move on",
                           json_array_size (json_object_get (reply, "moved")), entry);
@@ -424,18 +424,18 @@ s_dispatch_round (dispatch_server_t *self, char **ids, size_t count)
 }
 
 static void
-s_dispatch_todo (dispatch_server_t *self)
+s_dispatch_due (dispatch_server_t *self)
 {
-    if (self->todo_count == 0)
+    if (self->due_count == 0)
         return;
     if (!self->directory)
         s_directory_check (self);
     if (self->directory)
-        for (size_t start = 0; start < self->todo_count; start += BRIEF_MAX) {
-            size_t n = self->todo_count - start < BRIEF_MAX ? self->todo_count - start : BRIEF_MAX;
-            s_dispatch_round (self, self->todo + start, n);
+        for (size_t start = 0; start < self->due_count; start += BRIEF_MAX) {
+            size_t n = self->due_count - start < BRIEF_MAX ? self->due_count - start : BRIEF_MAX;
+            s_dispatch_round (self, self->due + start, n);
         }
-    s_todo_clear (self);
+    s_due_clear (self);
 }
 
 //  Lease the cases whose time has come: new work whose wake-up was lost,
@@ -448,7 +448,7 @@ s_sweep (dispatch_server_t *self)
     size_t index;
     json_t *item;
     json_array_foreach (json_object_get (reply, "items"), index, item)
-        s_todo_add (self, json_string_value (item));
+        s_due_add (self, json_string_value (item));
     json_decref (reply);
 }
 
@@ -726,7 +726,7 @@ s_do_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
                   ack.duplicate ? " (repeat)" : "");
         gc_wake_notify (self->notify, reply);
         if (json_is_true (json_object_get (reply, "redispatch")))
-            s_todo_add (self, case_id);
+            s_due_add (self, case_id);
         s_send_unit (self, session, "ok", &ack.base);   //  may end the session
     }
     else {
@@ -843,7 +843,7 @@ s_work_messages (dispatch_server_t *self)
         if (codec_recv (self->work, false, codec_work, self->message_max, &msg))
             break;
         if (msg.body && strcmp (msg.type, "case.dispatch") == 0)
-            s_todo_add (self, ((Gridcall__V1__CaseRef *) msg.body)->case_id);
+            s_due_add (self, ((Gridcall__V1__CaseRef *) msg.body)->case_id);
         else
             log_warning ("dispatch: work message \"%s\" dropped: %s", msg.type,
                          msg.body ? "not for dispatch" : msg.reason);
@@ -894,7 +894,7 @@ dispatch_server_run (dispatch_server_t *self)
             s_sweep (self);
             self->next_sweep = now + self->sweep_ms;
         }
-        s_dispatch_todo (self);
+        s_dispatch_due (self);
         s_gone_flush (self);
     }
     log_notice ("dispatch: stopping; %llu offers sent, %llu unit replies, %llu refused, "
