@@ -1,6 +1,6 @@
 /*  report_page.c — the dashboard page served at "/": live counts fetched
     from /api/stats every two seconds, labelled in Chinese and English. A
-    placeholder for the ECharts screen; it loads nothing from elsewhere. */
+    fallback when static_dir holds no built screen; it loads nothing from elsewhere. */
 #include "report_page.h"
 
 const char report_page_html [] =
