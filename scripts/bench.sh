@@ -228,6 +228,7 @@ fi
 
 # 3. Full lifecycles: the bench plays all units and the grid workers.
 reset_street
+rcli config resetstat >/dev/null
 mem0=$(info memory used_memory)
 read -r calls0 usec0 < <(fcall_stats)
 ticks0=$(cpu_ticks)
@@ -247,6 +248,21 @@ if [ "$lc_n" -gt 0 ]; then
     printf "               per closed case: %.1f FCALLs, %.0f us of Redis (alone it would allow" \
         "$(calc "($calls1 - $calls0) / $lc_n")" "$lc_usec"
     printf " %.0f cases/s), %d bytes of Redis memory\n" "$(calc "1000000 / $lc_usec")" "$lc_bytes"
+fi
+
+# Where Redis's time went per closed case: the functions' own commands
+# (counted inside FCALL too) and the rest, which is Lua itself.
+if [ "$lc_n" -gt 0 ]; then
+    rcli info commandstats | tr -d '\r' | awk -F'[:=,]' -v n="$lc_n" '
+        /^cmdstat_/ { sub("cmdstat_", "", $1); calls[$1] = $3; usec[$1] = $5 }
+        END {
+            line = "               redis time per closed case:"
+            for (c in usec) if (c != "fcall" && usec[c] / n >= 1) inner += usec[c]
+            printf "%s FCALL %.0f us, of it commands", line, usec["fcall"] / n
+            for (c in usec) if (c != "fcall" && usec[c] / n >= 2)
+                printf " %s %.0f us (%.1f)", c, usec[c] / n, calls[c] / n
+            printf "\n"
+        }'
 fi
 
 # The same lifecycle one case at a time: the latency of the chain unloaded,

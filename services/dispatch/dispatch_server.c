@@ -1,7 +1,9 @@
 /*  dispatch_server.c — offers cases to responder units and moves them on.
     Work arrives as "case.dispatch" wake-ups and from a sweep of
-    pending:dispatch (so a lost wake-up or a crash only delays a case);
-    each batch is read and offered with two pipelined rounds to Redis.
+    pending:dispatch (so a lost wake-up or a crash only delays a case).
+    A loop turn reads what the sockets hold; units' replies go to Redis in
+    one pipeline (dispatch_reply), then the turn's offers in another
+    (dispatch_round); answers and offers are sent after each commits.
     The conversation with each unit is the state table s_table below
     (docs/unit-protocol.md shows the same table). */
 #include "dispatch_server.h"
@@ -15,13 +17,14 @@
 #include "daemon.h"
 #include "directory.h"
 #include "dispatch_match.h"
+#include "dispatch_reply.h"
+#include "dispatch_round.h"
 #include "dispatch_units.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
 
 #define CANDIDATES_MAX 200      //  store calls carry at most 256 arguments
-#define BRIEF_MAX 200           //  cases read per gc_case_brief call
 #define SEEN_MAX 200            //  units per gc_units_seen call
 #define ID_MAX 64
 
@@ -36,9 +39,8 @@ struct _dispatch_server_t {
     directory_t *directory;     //  the directory as Redis holds it
     long long dir_version;      //  its version, to notice reloads
     bool started;               //  connected set reset and options written to Redis
-    size_t turn;                //  round-robin start for candidate lists
-    char **due;                 //  case ids to dispatch this turn (owned)
-    size_t due_count;
+    dispatch_round_t *round;    //  cases to offer this turn
+    dispatch_reply_t *replies;  //  units' replies of this turn, pipelined
     zlist_t *gone;              //  "unit\treason" of sessions ended this turn (owned)
     size_t batch_max;
     size_t message_max;
@@ -52,15 +54,11 @@ struct _dispatch_server_t {
     long long next_heartbeat;
     long long next_dir_check;
     long long next_seen;        //  next refresh of units:connected
-    char answer_ms [24];        //  arguments for gc_offer and gc_claim
-    char retry_ms [24];
-    char lease_ms [24];
+    char lease_ms [24];         //  arguments for gc_claim
     char batch_text [24];
     uint64_t offers_sent;
-    uint64_t replies;
-    uint64_t refused;
+    uint64_t refused;           //  messages refused here (the replies count their own)
     uint64_t gone_count;        //  sessions ended by bye, silence or unroutable
-    char scale [32];            //  time_scale as text, for extension requests
     metrics_t *metrics;         //  counters for GET /metrics
     metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
     metric_t *m [5];            //  see s_metrics_update
@@ -77,6 +75,7 @@ typedef void (s_action_fn) (dispatch_server_t *self, unit_session_t *session, co
 
 static s_action_fn s_do_hello, s_do_alive, s_do_reply, s_do_bye, s_do_expired,
                    s_do_unroutable, s_do_refuse, s_do_say_hello;
+static void s_replies_flush (dispatch_server_t *self);
 
 //  state × event → action. The action decides the next state (a refused
 //  hello leaves the peer UNKNOWN); the last column says what it does.
@@ -114,16 +113,19 @@ dispatch_server_new (const config_t *config)
     self->sweep_ms = config_int (config, "sweep_ms");
     self->dir_poll_ms = config_int (config, "directory_poll_ms");
     self->rota_offset_ms = config_int (config, "rota_clock_offset_ms");
-    snprintf (self->answer_ms, sizeof self->answer_ms, "%lld", config_int (config, "offer_timeout_ms"));
-    snprintf (self->retry_ms, sizeof self->retry_ms, "%lld", config_int (config, "retry_ms"));
+    char answer_ms [24], retry_ms [24], scale [32];
+    snprintf (answer_ms, sizeof answer_ms, "%lld", config_int (config, "offer_timeout_ms"));
+    snprintf (retry_ms, sizeof retry_ms, "%lld", config_int (config, "retry_ms"));
+    snprintf (scale, sizeof scale, "%.17g", config_double (config, "time_scale"));
     snprintf (self->lease_ms, sizeof self->lease_ms, "%lld", config_int (config, "lease_ms"));
     snprintf (self->batch_text, sizeof self->batch_text, "%zu", self->batch_max);
-    self->due = calloc (self->batch_max * 3, sizeof (char *));
+    //  a turn offers what it read: wake-ups, the sweep's batch, redispatches
+    self->round = dispatch_round_new (self->batch_max * 3, answer_ms, retry_ms, self->rota_offset_ms);
+    self->replies = dispatch_reply_new (self->batch_max, self->text_max, scale);
     self->gone = zlist_new ();
     if (self->gone)
         zlist_autofree (self->gone);
     self->units = dispatch_units_new ();
-    snprintf (self->scale, sizeof self->scale, "%.17g", config_double (config, "time_scale"));
     self->store = store_new (config, "dispatch");
     self->metrics = metrics_new ("gridcall_dispatch_");
     self->m [0] = metrics_gauge (self->metrics, "units_connected", "responder units connected now");
@@ -135,7 +137,7 @@ dispatch_server_new (const config_t *config)
     self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "unit_bind"), "dispatch");
     self->work = gc_socket_bind (ZMQ_PULL, config_str (config, "work_bind"), "dispatch");
     self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "dispatch");
-    if (!self->due || !self->gone || !self->units || !self->store || !self->router || !self->work
+    if (!self->round || !self->replies || !self->gone || !self->units || !self->store || !self->router || !self->work
     ||  !self->notify) {
         dispatch_server_destroy (&self);
         return NULL;
@@ -148,14 +150,6 @@ dispatch_server_new (const config_t *config)
     return self;
 }
 
-static void
-s_due_clear (dispatch_server_t *self)
-{
-    for (size_t i = 0; i < self->due_count; i++)
-        free (self->due [i]);
-    self->due_count = 0;
-}
-
 void
 dispatch_server_destroy (dispatch_server_t **self_p)
 {
@@ -164,9 +158,8 @@ dispatch_server_destroy (dispatch_server_t **self_p)
     dispatch_server_t *self = *self_p;
     metrics_http_stop (&self->metrics_http);
     metrics_destroy (&self->metrics);
-    if (self->due)
-        s_due_clear (self);
-    free (self->due);
+    dispatch_reply_destroy (&self->replies);
+    dispatch_round_destroy (&self->round);
     zlist_destroy (&self->gone);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->notify);
@@ -179,19 +172,12 @@ dispatch_server_destroy (dispatch_server_t **self_p)
     *self_p = NULL;
 }
 
-//  Queue a case for this turn's dispatch round; duplicates are harmless
-//  (the transition sees the live offer) but skipped when cheap to see.
+//  Queue a case for this turn's offer round; the sweep finds what does
+//  not fit (it stays in pending:dispatch).
 static void
 s_due_add (dispatch_server_t *self, const char *case_id)
 {
-    if (!case_id || self->due_count >= self->batch_max * 3 || !*case_id || strlen (case_id) > ID_MAX)
-        return;
-    for (size_t i = 0; i < self->due_count; i++)
-        if (strcmp (self->due [i], case_id) == 0)
-            return;
-    char *copy = strdup (case_id);
-    if (copy)
-        self->due [self->due_count++] = copy;
+    dispatch_round_add (self->round, case_id, NULL, 0, NULL, NULL);
 }
 
 //  Once Redis answers after a start: no unit is connected yet, and the
@@ -304,13 +290,6 @@ s_accepts (void *arg, const char *unit_id, const char *grid, const char *categor
     return dispatch_units_accepts ((dispatch_units_t *) arg, unit_id, grid, category);
 }
 
-//  Now in the street's local time, for rotas (shifted by rota_clock_offset_ms).
-static void
-s_local_now (dispatch_server_t *self, unit_route_time_t *at)
-{
-    unit_route_local (self->directory, zclock_time () + self->rota_offset_ms, at);
-}
-
 //  Send one offer a committed gc_offer reply (or gc_unit_cases) describes.
 static void
 s_send_offer (dispatch_server_t *self, json_t *item)
@@ -350,92 +329,23 @@ s_send_offer (dispatch_server_t *self, json_t *item)
     }
 }
 
-//  Offer a batch of cases: read what each needs, pick candidates, commit
-//  offers (pipelined), then send them.
 static void
-s_dispatch_round (dispatch_server_t *self, char **ids, size_t count)
+s_send_offer_cb (void *arg, json_t *item)
 {
-    json_t *briefs = store_call (self->store, "gc_case_brief", (int) count,
-                                 (const char **) ids, NULL);
-    json_t *cases = json_object_get (briefs, "cases");
-    unit_route_time_t at;
-    s_local_now (self, &at);
-    const char *argv [CANDIDATES_MAX + 8];
-    char book_at [24], book_note [160], joint [8];
-    size_t appended = 0;
-    size_t index;
-    json_t *brief;
-    json_array_foreach (cases, index, brief) {
-        const char *state = json_string_value (json_object_get (brief, "state"));
-        if (!state || !(strcmp (state, "REGISTERED") == 0 || strcmp (state, "DISPATCHED") == 0
-        ||  strcmp (state, "REOPENED") == 0 || strcmp (state, "ESCALATED") == 0
-        ||  strcmp (state, "ACCEPTED") == 0))
-            continue;
-        const char *grid = json_string_value (json_object_get (brief, "grid"));
-        const char *category = json_string_value (json_object_get (brief, "category"));
-        grid = grid ? grid : "";
-        category = category ? category : "";
-        int tier = (int) json_integer_value (json_object_get (brief, "tier"));
-        const dir_category_t *cat = directory_category_find (self->directory, category);
-        snprintf (joint, sizeof joint, "%d", cat ? dir_category_joint_units (cat, tier) : 1);
-        //  a service order no unit can take now waits for the next rota slot
-        snprintf (book_at, sizeof book_at, "0");
-        book_note [0] = 0;
-        if (cat && cat->service) {
-            const char *unit_id;
-            long long next = dispatch_match_next_duty (self->directory, tier, grid, category,
-                                                       &at, &unit_id);
-            if (next > at.unix_ms) {
-                unit_route_time_t slot;
-                unit_route_local (self->directory, next, &slot);
-                static const char *days [] = { "", "Monday", "Tuesday", "Wednesday", "Thursday",
-                                               "Friday", "Saturday", "Sunday" };
-                snprintf (book_at, sizeof book_at, "%lld", next - self->rota_offset_ms);
-                snprintf (book_note, sizeof book_note, "%s %04d-%02d-%02d %02d:%02d local (%s)",
-                          days [slot.weekday], slot.year, slot.month, slot.day, slot.minute / 60,
-                          slot.minute % 60, unit_id);
-            }
-        }
-        argv [0] = json_string_value (json_object_get (brief, "id"));
-        argv [1] = self->answer_ms;
-        argv [2] = self->retry_ms;
-        argv [3] = joint;
-        argv [4] = book_at;
-        argv [5] = book_note;
-        size_t found = dispatch_match (self->directory, tier, grid, category, &at, s_accepts,
-                                       self->units, self->turn++, argv + 6, CANDIDATES_MAX);
-        if (store_append (self->store, "gc_offer", (int) (6 + found), argv, NULL) == 0)
-            appended++;
-    }
-    for (size_t i = 0; i < appended; i++) {
-        json_t *reply = store_reply (self->store);
-        if (json_is_true (json_object_get (reply, "ok"))) {
-            size_t k;
-            json_t *item;
-            json_array_foreach (json_object_get (reply, "offers"), k, item)
-                s_send_offer (self, item);
-        }
-        else
-        if (reply)
-            log_debug ("dispatch: no offer: %s", json_string_value (json_object_get (reply, "message")));
-        json_decref (reply);
-    }
-    json_decref (briefs);
+    s_send_offer ((dispatch_server_t *) arg, item);
 }
 
+//  Offer this turn's cases (one pipeline), then send the offers.
 static void
 s_dispatch_due (dispatch_server_t *self)
 {
-    if (self->due_count == 0)
+    if (dispatch_round_size (self->round) == 0)
         return;
     if (!self->directory)
         s_directory_check (self);
     if (self->directory)
-        for (size_t start = 0; start < self->due_count; start += BRIEF_MAX) {
-            size_t n = self->due_count - start < BRIEF_MAX ? self->due_count - start : BRIEF_MAX;
-            s_dispatch_round (self, self->due + start, n);
-        }
-    s_due_clear (self);
+        dispatch_round_run (self->round, self->store, self->directory, s_accepts, self->units,
+                            s_send_offer_cb, self);
 }
 
 //  Lease the cases whose time has come: new work whose wake-up was lost,
@@ -471,6 +381,7 @@ static void
 s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
 {
     (void) known;
+    s_replies_flush (self);
     Gridcall__V1__Hello *hello = (Gridcall__V1__Hello *) msg->body;
     const char *ref = hello->unit_id;
     if (!self->directory)
@@ -644,102 +555,36 @@ s_fire (dispatch_server_t *self, unit_session_t *session, peer_event_t event, co
         }
 }
 
-static const char *
-s_decline_reason (int reason)
-{
-    switch (reason) {
-        case GRIDCALL__V1__DECLINE_REASON__DECLINE_NOT_OURS: return "not our responsibility";
-        case GRIDCALL__V1__DECLINE_REASON__DECLINE_NO_CAPACITY: return "no capacity";
-        case GRIDCALL__V1__DECLINE_REASON__DECLINE_OFF_DUTY: return "off duty";
-        default: return "other";
-    }
-}
-
-//  accept / decline / progress / resolve / extend: one transition, then the answer.
+//  accept / decline / progress / resolve / extend: checked and appended to
+//  this turn's pipeline; answered when the turn flushes (s_replies_flush).
 static void
 s_do_reply (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
 {
-    const char *offer_id = "", *case_id = "", *note = "", *reason = "";
-    char until [24] = "";        //  an extension's requested deadline
-    if (strcmp (msg->type, "accept") == 0) {
-        Gridcall__V1__Accept *m = (Gridcall__V1__Accept *) msg->body;
-        offer_id = m->offer_id; case_id = m->case_id;
-    }
-    else
-    if (strcmp (msg->type, "decline") == 0) {
-        Gridcall__V1__Decline *m = (Gridcall__V1__Decline *) msg->body;
-        offer_id = m->offer_id; case_id = m->case_id; note = m->note;
-        reason = s_decline_reason (m->reason);
-    }
-    else
-    if (strcmp (msg->type, "progress") == 0) {
-        Gridcall__V1__Progress *m = (Gridcall__V1__Progress *) msg->body;
-        offer_id = m->offer_id; case_id = m->case_id; note = m->note;
-    }
-    else
-    if (strcmp (msg->type, "extend") == 0) {
-        Gridcall__V1__ExtendRequest *m = (Gridcall__V1__ExtendRequest *) msg->body;
-        offer_id = m->offer_id; case_id = m->case_id; note = m->reason;
-        snprintf (until, sizeof until, "%lld", (long long) m->until_ms);
-    }
-    else {
-        Gridcall__V1__Resolve *m = (Gridcall__V1__Resolve *) msg->body;
-        offer_id = m->offer_id; case_id = m->case_id; note = m->summary;
-    }
-    char problem [256];
-    int code = 0;
-    if (!*offer_id || !*case_id) {
-        code = GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD;
-        snprintf (problem, sizeof problem, "offer_id and case_id are required");
-    }
-    else
-    if ((code = codec_check_text ("offer_id", offer_id, ID_MAX, problem, sizeof problem)) == 0
-    &&  (code = codec_check_text ("case_id", case_id, ID_MAX, problem, sizeof problem)) == 0)
-        code = codec_check_text ("note", note, self->text_max, problem, sizeof problem);
-    if (code) {
-        self->refused++;
-        log_warning ("dispatch: %s from unit \"%s\" refused: %s", msg->type, session->unit_id, problem);
-        codec_send_error (self->router, msg->identity, code,
-                          codec_utf8_valid (offer_id, strlen (offer_id)) && strlen (offer_id) <= ID_MAX
-                          ? offer_id : "", "%s", problem);
-        return;
-    }
-    //  an extension request is the unit asking the tier for more time
-    json_t *reply = *until
-        ? store_callv (self->store, "gc_extend_request", case_id, session->unit_id, offer_id,
-                       until, note, self->scale, NULL)
-        : store_callv (self->store, "gc_unit_reply", msg->type, session->unit_id,
-                       offer_id, case_id, note, reason, NULL);
-    if (!reply) {
-        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
-                          offer_id, "the case store is unavailable; send the same reply again");
-        return;
-    }
-    self->replies++;
-    if (json_is_true (json_object_get (reply, "ok"))) {
-        Gridcall__V1__UnitAck ack = GRIDCALL__V1__UNIT_ACK__INIT;
-        ack.offer_id = (char *) offer_id;
-        ack.case_id = (char *) case_id;
-        ack.state = codec_state_parse (json_string_value (json_object_get (reply, "state")));
-        ack.duplicate = json_is_true (json_object_get (reply, "duplicate"));
-        log_info ("dispatch: unit \"%s\" %s \"%s\"%s", session->unit_id, msg->type, case_id,
-                  ack.duplicate ? " (repeat)" : "");
-        gc_wake_notify (self->notify, reply);
-        if (json_is_true (json_object_get (reply, "redispatch")))
-            s_due_add (self, case_id);
-        s_send_unit (self, session, "ok", &ack.base);   //  may end the session
-    }
-    else {
-        const char *code_name = json_string_value (json_object_get (reply, "code"));
-        const char *message = json_string_value (json_object_get (reply, "message"));
-        int error = codec_error_parse (code_name);
-        log_info ("dispatch: %s from unit \"%s\" refused: %s", msg->type, session->unit_id,
-                  message ? message : "?");
-        codec_send_error (self->router, msg->identity,
-                          error ? error : GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, offer_id,
-                          "%s", message ? message : "store error");
-    }
-    json_decref (reply);
+    dispatch_reply_append (self->replies, self->store, self->router, session->unit_id, msg);
+}
+
+//  After a committed reply: wake notify, offer the case again when it
+//  moves on, end the session of a unit that cannot be reached.
+static void
+s_reply_done (void *arg, const char *unit_id, const char *case_id, const json_t *reply,
+              bool answered)
+{
+    dispatch_server_t *self = (dispatch_server_t *) arg;
+    gc_wake_notify (self->notify, reply);
+    if (json_is_true (json_object_get (reply, "redispatch")))
+        s_due_add (self, case_id);
+    unit_session_t *session = dispatch_units_by_unit (self->units, unit_id);
+    if (!answered && session)
+        s_do_unroutable (self, session, NULL);
+}
+
+//  Answer the replies appended this turn; every synchronous store call
+//  comes after this (a pipeline's replies are read in order).
+static void
+s_replies_flush (dispatch_server_t *self)
+{
+    if (dispatch_reply_pending (self->replies))
+        dispatch_reply_flush (self->replies, self->store, self->router, s_reply_done, self);
 }
 
 //  What a received message is in the conversation.
@@ -857,8 +702,8 @@ s_metrics_update (dispatch_server_t *self)
 {
     metric_set (self->m [0], (int64_t) dispatch_units_size (self->units));
     metric_set (self->m [1], (int64_t) self->offers_sent);
-    metric_set (self->m [2], (int64_t) self->replies);
-    metric_set (self->m [3], (int64_t) self->refused);
+    metric_set (self->m [2], (int64_t) dispatch_reply_committed (self->replies));
+    metric_set (self->m [3], (int64_t) (self->refused + dispatch_reply_refused (self->replies)));
     metric_set (self->m [4], (int64_t) store_failures (self->store));
 }
 
@@ -874,6 +719,7 @@ dispatch_server_run (dispatch_server_t *self)
             break;
         for (size_t n = 0; n < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN); n++)
             s_unit_message (self);
+        s_replies_flush (self);
         s_work_messages (self);
         now = gc_mono_ms ();
         if (now >= self->next_heartbeat) {
@@ -899,7 +745,8 @@ dispatch_server_run (dispatch_server_t *self)
     }
     log_notice ("dispatch: stopping; %llu offers sent, %llu unit replies, %llu refused, "
                 "%llu sessions ended", (unsigned long long) self->offers_sent,
-                (unsigned long long) self->replies, (unsigned long long) self->refused,
+                (unsigned long long) dispatch_reply_committed (self->replies),
+                (unsigned long long) (self->refused + dispatch_reply_refused (self->replies)),
                 (unsigned long long) self->gone_count);
     return 0;
 }

@@ -24,6 +24,7 @@
 #define WAKE_BYTES_MAX  1024    //  a JobRef is a few bytes; more is malformed
 #define WAKE_TURN_MAX   1000    //  wake-ups read per loop turn
 #define DRAIN_MS        1000    //  grace for running transfers at shutdown
+#define DONE_BATCH      200     //  job ids per gc_jobs_done call (store argument limit)
 #define LOG_FIRST       10      //  repeated warnings: log these, then every 1000th
 
 struct _notify_server_t {
@@ -307,8 +308,10 @@ s_claim (notify_server_t *self)
     json_decref (claim);
 }
 
-//  Record the finished rounds with gc_job_done in one pipeline, then drop
-//  those jobs from the in-flight set.
+//  Record the finished rounds, then drop those jobs from the in-flight set:
+//  jobs every target took go in gc_jobs_done calls of up to DONE_BATCH ids
+//  (one call for a whole turn's deliveries), the others one gc_job_done
+//  each (attempts, the targets done, the retry time); all one pipeline.
 static void
 s_flush (notify_server_t *self)
 {
@@ -316,37 +319,53 @@ s_flush (notify_server_t *self)
     if (count == 0)
         return;
     notify_job_t **jobs = calloc (count, sizeof *jobs);
-    bool *appended = calloc (count, sizeof *appended);
+    bool *complete = calloc (count, sizeof *complete);
     long long *delays = calloc (count, sizeof *delays);
-    if (!jobs || !appended || !delays) {
+    const char **done = calloc (count, sizeof *done);
+    if (!jobs || !complete || !delays || !done) {
         free (jobs);
-        free (appended);
+        free (complete);
         free (delays);
+        free (done);
         return;                 //  out of memory: try again next turn
     }
     char mask [NOTIFY_MASK_MAX];
     char retry [24];
-    size_t n = 0;
+    size_t n = 0, done_n = 0, appended = 0;
     for (notify_job_t *job = zlistx_first (self->finished); job && n < count;
-         job = zlistx_next (self->finished)) {
+         job = zlistx_next (self->finished), n++) {
         jobs [n] = job;
-        bool complete = notify_job_complete (job, self->targets);
-        long long delay = complete ? 0 : notify_backoff_ms (self->retry_base_ms,
-            self->retry_max_ms, notify_job_attempts (job), s_random (self));
+        complete [n] = notify_job_complete (job, self->targets);
+        if (complete [n]) {
+            done [done_n++] = notify_job_id (job);
+            continue;
+        }
+        delays [n] = notify_backoff_ms (self->retry_base_ms, self->retry_max_ms,
+                                        notify_job_attempts (job), s_random (self));
         if (notify_job_mask (job, self->token_of, self->targets, mask, sizeof mask))
             mask [0] = 0;       //  cannot happen with NOTIFY_MASK_MAX; redeliver all
-        delays [n] = delay;
-        snprintf (retry, sizeof retry, "%lld", delay);
+        snprintf (retry, sizeof retry, "%lld", delays [n]);
         const char *argv [4] = { notify_job_id (job), mask, retry, self->max_attempts };
-        appended [n] = store_append (self->store, "gc_job_done", 4, argv, NULL) == 0;
-        if (!complete)
+        if (store_append (self->store, "gc_job_done", 4, argv, NULL) == 0)
+            appended++;
+        else
+            delays [n] = -1;    //  not recorded: its lease expires, a sweep retries
+        if (delays [n] >= 0)
             log_info ("notify: job %s round %d incomplete; retry in %lld ms",
-                      notify_job_id (job), notify_job_attempts (job) + 1, delay);
-        n++;
+                      notify_job_id (job), notify_job_attempts (job) + 1, delays [n]);
+    }
+    size_t batches = 0;
+    for (size_t at = 0; at < done_n; at += DONE_BATCH) {
+        int argc = (int) (done_n - at < DONE_BATCH ? done_n - at : DONE_BATCH);
+        if (store_append (self->store, "gc_jobs_done", argc, done + at, NULL) == 0)
+            batches++;
     }
     zlistx_purge (self->finished);
-    for (size_t i = 0; i < n; i++) {
-        json_t *reply = appended [i] ? store_reply (self->store) : NULL;
+    for (size_t i = 0; i < n && appended; i++) {
+        if (complete [i] || delays [i] < 0)
+            continue;
+        appended--;
+        json_t *reply = store_reply (self->store);
         const char *id = notify_job_id (jobs [i]);
         if (!reply)
             log_info ("notify: job %s: result not recorded (store down); it is redelivered "
@@ -354,9 +373,6 @@ s_flush (notify_server_t *self)
         else
         if (!json_is_true (json_object_get (reply, "ok")))
             log_warning ("notify: gc_job_done() \"%s\" failed: %s", id, s_reason (reply));
-        else
-        if (json_is_true (json_object_get (reply, "done")))
-            self->delivered++;
         else
         if (json_is_true (json_object_get (reply, "dead"))) {
             self->dead++;
@@ -372,10 +388,24 @@ s_flush (notify_server_t *self)
                 self->next_sweep = due;
         }
         json_decref (reply);
-        zhashx_delete (self->inflight, id);
     }
+    for (size_t b = 0; b < batches; b++) {
+        json_t *reply = store_reply (self->store);
+        if (!reply)
+            log_info ("notify: %zu delivered jobs not recorded (store down); they are "
+                      "redelivered when their leases expire", done_n);
+        else
+        if (!json_is_true (json_object_get (reply, "ok")))
+            log_warning ("notify: gc_jobs_done() failed: %s", s_reason (reply));
+        else
+            self->delivered += (uint64_t) json_integer_value (json_object_get (reply, "done"));
+        json_decref (reply);
+    }
+    for (size_t i = 0; i < n; i++)
+        zhashx_delete (self->inflight, notify_job_id (jobs [i]));
+    free (done);
     free (delays);
-    free (appended);
+    free (complete);
     free (jobs);
 }
 

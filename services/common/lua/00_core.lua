@@ -57,28 +57,113 @@ local function timeline_full(P, id)
   return redis.call('LLEN', P .. 'case:' .. id .. ':log') >= TIMELINE_UNIT_MAX
 end
 
--- Append one timeline entry and mirror it on the capped event stream.
-local function log_event(P, c, what, who, note, extra)
-  local ev = { at = c._now, what = what, who = who or '', state = c.state,
-               tier = tonumber(c.tier), unit = c.unit or '',
-               deadline = tonumber(c.resolve_by) or 0, note = note or '',
-               version = tonumber(c.version) }
-  if extra then for k, v in pairs(extra) do ev[k] = v end end
-  local js = cjson.encode(ev)
-  redis.call('RPUSH', P .. 'case:' .. c.id .. ':log', js)
-  redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAX, '*',
-             'case', c.id, 'grid', c.grid, 'category', c.category, 'event', js)
+-- A timeline entry is a JSON array in fixed positions (the same nine keys
+-- in every entry cost more than the data, in memory and in the AOF):
+--   [at, what, who, state, tier, unit, deadline, note, version, extra]
+-- extra is an object of event-specific fields, absent when none; its
+-- "job" field, when present, is the notification queued with the entry:
+-- [event, audience, note-if-not-the-entry's]. event_decode turns an entry
+-- back into the keyed object every reader sees.
+local EVENT_KEYS = { 'at', 'what', 'who', 'state', 'tier', 'unit', 'deadline', 'note', 'version' }
+
+local function event_decode(text)
+  local okd, v = pcall(cjson.decode, text)
+  if not okd or type(v) ~= 'table' then return nil end
+  if v[1] == nil then return v end
+  local ev = {}
+  for i, k in ipairs(EVENT_KEYS) do ev[k] = v[i] end
+  if type(v[10]) == 'table' then
+    for k, x in pairs(v[10]) do if k ~= 'job' then ev[k] = x end end
+  end
+  return ev, v[10] and v[10].job
 end
 
--- Move the live counters from the case's old state to its new one.
+-- The jobs a call queued, for its reply (nil when none: cjson would write
+-- an empty table as {}).
+local function jobs_of(c)
+  if c._jobs and #c._jobs > 0 then return c._jobs end
+  return nil
+end
+
+-- Queue notification job id for notify (commit, then send: the caller
+-- wakes notify with the ids of jobs_of after the call returns). A job is
+-- the timeline entry it notifies of: id '<case>:<entry number>'.
+local function queue_job(P, c, n)
+  local id = c.id .. ':' .. n
+  redis.call('ZADD', P .. 'pending:notify', c._now, id)
+  c._jobs = c._jobs or {}
+  table.insert(c._jobs, id)
+  return id
+end
+
+-- Append one timeline entry and announce it on the capped event stream
+-- (the stream names the entry; readers fetch it from the timeline). job,
+-- { event, audience [, note] }, queues a notification of this entry.
+local function log_event(P, c, what, who, note, extra, job)
+  local ev = { c._now, what, who or '', c.state, tonumber(c.tier) or 0, c.unit or '',
+               tonumber(c.resolve_by) or 0, note or '', tonumber(c.version) or 0 }
+  if job then
+    extra = extra or {}
+    if job[3] == nil or job[3] == (note or '') then job[3] = nil end
+    extra.job = job
+  end
+  if extra then ev[10] = extra end
+  local key = P .. 'case:' .. c.id .. ':log'
+  local n = redis.call('RPUSH', key, cjson.encode(ev))
+  redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAX, '*', 'c', c.id, 'n', n)
+  c._ev, c._evn = ev, n
+  if job then queue_job(P, c, n) end
+  return n
+end
+
+-- The fields of an events stream entry ({field, value, ...}) as readers
+-- want them: case, grid, category and the keyed event as JSON text. Nil
+-- when the case or its entry is gone.
+local function stream_event(P, fields)
+  local f = {}
+  for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+  if f.event then return f end
+  local id, n = f.c, tonumber(f.n)
+  if not id or not n then return nil end
+  local text = redis.call('LINDEX', P .. 'case:' .. id .. ':log', n - 1)
+  local ev = text and event_decode(text)
+  if not ev then return nil end
+  local h = redis.call('HMGET', P .. 'case:' .. id, 'grid', 'category')
+  return { case = id, grid = h[1] or '', category = h[2] or '', event = cjson.encode(ev) }
+end
+
+-- Every state, as proto/gridcall.proto's CaseState names them (a test
+-- checks the two agree). idx:state:<S> holds the cases in S, so the
+-- count of a state is its ZCARD.
+local STATES = { 'REPORTED', 'REGISTERED', 'DISPATCHED', 'ACCEPTED', 'RESOLVED', 'VERIFIED',
+                 'CLOSED', 'REJECTED', 'DUPLICATE', 'REOPENED', 'ESCALATED', 'ORDERED',
+                 'PARKED' }
+
+local function state_counts(P)
+  local t = {}
+  for _, s in ipairs(STATES) do
+    local n = redis.call('ZCARD', P .. 'idx:state:' .. s)
+    if n > 0 then t[s] = n end
+  end
+  return t
+end
+
+-- Cases reported per category: idx:category:<code> holds them all.
+local function category_counts(P)
+  local t = {}
+  for _, code in ipairs(redis.call('SMEMBERS', P .. 'dir:cats')) do
+    local n = redis.call('ZCARD', P .. 'idx:category:' .. code)
+    if n > 0 then t[code] = n end
+  end
+  return t
+end
+
+-- Move the case from its old state to its new one: the state index, and
+-- the open counters when it opens or closes.
 local function move_state(P, c, new)
   local old = c.state
   if old == new then return end
-  if old then
-    redis.call('HINCRBY', P .. 'stats:state', old, -1)
-    redis.call('ZREM', P .. 'idx:state:' .. old, c.id)
-  end
-  redis.call('HINCRBY', P .. 'stats:state', new, 1)
+  if old then redis.call('ZREM', P .. 'idx:state:' .. old, c.id) end
   -- cases by state, oldest first, for lists and screens (no scans)
   redis.call('ZADD', P .. 'idx:state:' .. new, c.created, c.id)
   local was_open = old and OPEN[old] or false
@@ -97,24 +182,44 @@ local function total(P, what, d)
   redis.call('HINCRBY', P .. 'stats:total', what, d or 1)
 end
 
--- Queue a notification job for notify; its id goes back to the caller,
--- who wakes notify after this call returns (commit, then send).
+-- Queue a notification of the entry this call logged last (every caller
+-- logs first): its id goes to jobs and to jobs_of(c). The hot paths pass
+-- the job to log_event instead, which saves rewriting the entry here.
 local function notify(P, c, event, audience, note, jobs)
-  local id = tostring(redis.call('INCR', P .. 'seq:job'))
-  redis.call('HSET', P .. 'job:' .. id, 'event', event, 'case', c.id,
-             'grid', c.grid, 'category', c.category, 'tier', c.tier,
-             'state', c.state, 'unit', c.unit or '', 'at', c._now,
-             'audience', audience, 'note', note or '', 'attempts', 0, 'done', '')
-  redis.call('ZADD', P .. 'pending:notify', c._now, id)
-  table.insert(jobs, id)
+  if not c._ev then log_event(P, c, 'notified', '', note) end
+  local ev = c._ev
+  local extra = ev[10] or {}
+  extra.job = { event, audience }
+  if (note or '') ~= ev[8] then extra.job[3] = note or '' end
+  ev[10] = extra
+  redis.call('LSET', P .. 'case:' .. c.id .. ':log', c._evn - 1, cjson.encode(ev))
+  local id = queue_job(P, c, c._evn)
+  if jobs and jobs ~= c._jobs then table.insert(jobs, id) end
 end
 
+-- Mark fields of c to be written by the next save (helpers that change
+-- a case, like start_clock, leave the one write to their caller).
+local function touch(c, ...)
+  c._dirty = c._dirty or {}
+  for _, f in ipairs({ ... }) do c._dirty[f] = true end
+end
+
+-- Write the case: version + 1, its state, fields and the touched fields,
+-- in one HSET.
 local function save(P, c, fields)
   c.version = tonumber(c.version) + 1
   local args = { 'version', c.version, 'state', c.state }
+  local seen = {}
   for _, f in ipairs(fields) do
-    table.insert(args, f); table.insert(args, c[f] == nil and '' or c[f])
+    if not seen[f] then
+      seen[f] = true
+      table.insert(args, f); table.insert(args, c[f] == nil and '' or c[f])
+    end
   end
+  for f in pairs(c._dirty or {}) do
+    if not seen[f] then table.insert(args, f); table.insert(args, c[f] == nil and '' or c[f]) end
+  end
+  c._dirty = nil
   redis.call('HSET', P .. 'case:' .. c.id, unpack(args))
 end
 
@@ -128,6 +233,7 @@ local function case_reply(c, extra)
   local t = extra or {}
   t.case_id = c.id; t.state = c.state; t.tier = tonumber(c.tier)
   t.version = tonumber(c.version); t.resolve_by = tonumber(c.resolve_by) or 0
+  if t.jobs == nil or (type(t.jobs) == 'table' and #t.jobs == 0) then t.jobs = jobs_of(c) end
   return t
 end
 

@@ -127,17 +127,16 @@ local function deadline_for(P, c, from_ms, minutes, working, fraction, scale)
 end
 
 -- Set the case's resolve-by (and reminder) for its tier, counted from
--- from_ms (wall ms, Redis time), and (re)arm its timer. The caller saves
--- the case with 'resolve_by' among its fields; the clock's own fields
--- (remind_at, light, clock, limit_min) are written here.
+-- from_ms (wall ms, Redis time), and (re)arm its timer. The caller's next
+-- save writes the clock's fields (touched here).
 local function start_clock(P, c, from_ms, scale)
   local minutes, working, fraction = clock_rule(P, c.category, tonumber(c.tier))
   c.resolve_by, c.remind_at = deadline_for(P, c, from_ms, minutes, working, fraction, scale)
   c.light = ''
   c.clock = working and 'working' or 'wall'
   c.limit_min = minutes
-  redis.call('HSET', P .. 'case:' .. c.id, 'remind_at', c.remind_at, 'light', '',
-             'clock', c.clock, 'limit_min', minutes, 'clock_from', from_ms)
+  c.clock_from = from_ms
+  touch(c, 'resolve_by', 'remind_at', 'light', 'clock', 'limit_min', 'clock_from')
   arm(P, c)
 end
 
@@ -149,8 +148,8 @@ local function rebase_clock(P, c, now, rb)
   c.remind_at = fraction > 0 and (now + math.floor((rb - now) * fraction)) or 0
   if c.remind_at <= now or c.remind_at >= rb then c.remind_at = 0 end
   c.light = ''
-  redis.call('HSET', P .. 'case:' .. c.id, 'remind_at', c.remind_at, 'light', '',
-             'clock_from', now)
+  c.clock_from = now
+  touch(c, 'resolve_by', 'remind_at', 'light', 'clock_from')
   arm(P, c)
 end
 

@@ -64,25 +64,28 @@ local function better(a, b)
   return false
 end
 
-local function why(s, pos, n)
-  return string.format('candidate %d of %d: spare %d of %d, accept rate %.2f, on time %.2f',
-                       pos, n, s.spare, s.capacity, s.accept, s.ontime)
+-- Why this unit: it ranked first of the n that fit and had room.
+local function why(s, n)
+  return string.format('ranked 1 of %d: spare %d of %d, accept rate %.2f, on time %.2f',
+                       n, s.spare, s.capacity, s.accept, s.ontime)
 end
 
 -- Pick the best candidate with spare capacity not in skip; returns its
--- standing, its position and the runner-up's standing (or nil).
+-- standing, how many were ranked (fit, not skipped, with room) and the
+-- runner-up's standing (or nil).
 local function pick(P, cands, skip, now)
-  local best, second, pos = nil, nil, 0
-  for i, u in ipairs(cands) do
+  local best, second, ranked = nil, nil, 0
+  for _, u in ipairs(cands) do
     if not skip[u] then
       local s = standing(P, u, now)
       if s.spare > 0 then
-        if better(s, best) then second = best; best = s; pos = i
+        ranked = ranked + 1
+        if better(s, best) then second = best; best = s
         elseif better(s, second) then second = s end
       end
     end
   end
-  return best, pos, second
+  return best, ranked, second
 end
 
 -- Ask for n assisting units on case c (joint handling). Escalation and any
@@ -124,8 +127,7 @@ local function resolve_case(P, c, who, note, jobs)
   total(P, 'resolved')
   if c._now <= (tonumber(c.resolve_by) or 0) then total(P, 'resolved_on_time') end
   if kind == 'service' then redis.call('HINCRBY', P .. 'stats:services', c.category, 1) end
-  log_event(P, c, 'resolved', who, note)
-  notify(P, c, 'case.resolved', 'grid:' .. c.grid, note, jobs)
+  log_event(P, c, 'resolved', who, note, nil, { 'case.resolved', 'grid:' .. c.grid })
 end
 
 local function offer_out(c, unit, offer_id, role, by)
@@ -223,7 +225,7 @@ local function offer(keys, a)
     total(P, 'offers')
     skip[best.unit] = true
     if not next_due or by < next_due then next_due = by end
-    local note = string.format('offered to %s as %s: %s', best.unit, role, why(best, pos, #cands))
+    local note = string.format('offered to %s as %s: %s', best.unit, role, why(best, pos))
     if second then
       note = note .. string.format('; next %s: spare %d, accept rate %.2f, on time %.2f',
                                    second.unit, second.spare, second.accept, second.ontime)
@@ -408,9 +410,8 @@ local function unit_reply(keys, a)
     end
     redis.call('DEL', P .. 'case:' .. id .. ':tried')
     log_event(P, c, 'accepted', unit, c.responsible ~= '' and ('responsible: ' .. c.responsible) or '',
-              { offer = offer_id, role = 'lead' })
-    notify(P, c, 'case.accepted', 'grid:' .. c.grid, nil, jobs)
-    return ok(case_reply(c, { jobs = jobs }))
+              { offer = offer_id, role = 'lead' }, { 'case.accepted', 'grid:' .. c.grid })
+    return ok(case_reply(c, {}))
   elseif kind == 'decline' then
     if redis.call('SISMEMBER', P .. 'case:' .. id .. ':tried', unit) == 1 and not live then
       return ok(case_reply(c, { duplicate = true }))

@@ -16,21 +16,22 @@ local function auto_places(P, c)
 end
 
 -- A newly registered case goes to dispatch at once, except a service-card
--- order that waits for the community to place it. register calls this.
-local function route_new(P, c)
-  local kind = redis.call('HGET', P .. 'dir:cat:' .. c.category, 'kind')
+-- order that waits for the community to place it. register calls this
+-- with the category's kind; it returns the case's first state and touches
+-- the order fields for register's one save.
+local function route_new(P, c, kind)
   if kind == 'service' and c.channel == 'SERVICE_CARD' then
     total(P, 'orders')
     if not auto_places(P, c) then
       c.ordered = c._now
-      move_state(P, c, 'ORDERED')
-      save(P, c, { 'ordered' })
-      return
+      touch(c, 'ordered')
+      return 'ORDERED'
     end
     c.placed = c._now; c.placed_by = 'auto'
-    save(P, c, { 'placed', 'placed_by' })
+    touch(c, 'placed', 'placed_by')
   end
   redis.call('ZADD', P .. 'pending:dispatch', c._now, c.id)
+  return 'REGISTERED'
 end
 
 -- order_place(P, case_id, who): the community operator places an order;
@@ -51,10 +52,9 @@ local function order_place(keys, a)
   save(P, c, { 'placed', 'placed_by', 'resolve_by' })
   redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
   total(P, 'orders_placed')
-  log_event(P, c, 'placed', who, 'the community placed the order')
-  local jobs = {}
-  notify(P, c, 'case.placed', 'grid:' .. c.grid, nil, jobs)
-  return ok(case_reply(c, { jobs = jobs, redispatch = true }))
+  log_event(P, c, 'placed', who, 'the community placed the order', nil,
+            { 'case.placed', 'grid:' .. c.grid })
+  return ok(case_reply(c, { redispatch = true }))
 end
 
 -- orders(P, max): orders waiting to be placed, oldest first; and the

@@ -8,43 +8,49 @@ local function register(keys, a)
   local ikey = P .. 'idem:' .. idem
   local seen = redis.call('GET', ikey)
   if seen then
-    local c = hgetall(P .. 'case:' .. seen)
-    if c then return ok(case_reply(c, { duplicate = true, ledger = c.ledger })) end
+    local h = redis.call('HMGET', P .. 'case:' .. seen, 'state', 'tier', 'version', 'resolve_by')
+    if h[1] then
+      return ok({ duplicate = true, ledger = seen, case_id = seen, state = h[1],
+                  tier = tonumber(h[2]), version = tonumber(h[3]),
+                  resolve_by = tonumber(h[4]) or 0 })
+    end
   end
-  local g = hgetall(P .. 'dir:grid:' .. grid)
-  if not g then return fail('UNKNOWN_GRID', 'grid "' .. grid .. '" is not in the directory') end
-  local cat = hgetall(P .. 'dir:cat:' .. category)
-  if not cat then
+  local community = redis.call('HGET', P .. 'dir:grid:' .. grid, 'community')
+  if not community then return fail('UNKNOWN_GRID', 'grid "' .. grid .. '" is not in the directory') end
+  local cat = redis.call('HMGET', P .. 'dir:cat:' .. category, 'start_tier', 'kind')
+  if not cat[1] then
     return fail('UNKNOWN_CATEGORY', 'category "' .. category .. '" is not in the directory')
   end
   local now = now_ms()
-  local offset = tonumber(redis.call('HGET', P .. 'dir:street', 'utc_offset_minutes')) or 0
-  local code = redis.call('HGET', P .. 'dir:street', 'code') or 'GC'
-  local day = ymd(math.floor((now + offset * 60000) / 86400000))
+  local street = redis.call('HMGET', P .. 'dir:street', 'utc_offset_minutes', 'code')
+  local day = ymd(math.floor((now + (tonumber(street[1]) or 0) * 60000) / 86400000))
   local seq = redis.call('INCR', P .. 'seq:day:' .. day)
-  local id = string.format('%s-%s-%06d', code, day, seq)
-  local tier = tonumber(cat.start_tier)
-  local c = { id = id, ledger = id, grid = grid, community = g.community,
+  local id = string.format('%s-%s-%06d', street[2] or 'GC', day, seq)
+  local tier = tonumber(cat[1])
+  local c = { id = id, ledger = id, grid = grid, community = community,
               category = category, text = a[5], channel = a[6], reporter = a[7],
               building = a[8], location = a[9], tier = tier, unit = '',
               created = now, version = 0, _now = now, idem = idem, scale = scale }
   start_clock(P, c, now, scale)
-  move_state(P, c, 'REGISTERED')
-  save(P, c, { 'id', 'ledger', 'grid', 'community', 'category', 'text', 'channel', 'scale',
-               'reporter', 'building', 'location', 'tier', 'unit', 'created',
-               'resolve_by', 'idem' })
+  -- the deadline the case started with: "on time" is measured against it
+  c.due0 = c.resolve_by
+  move_state(P, c, route_new(P, c, cat[2]))
+  local fields = { 'id', 'ledger', 'grid', 'community', 'category', 'text', 'channel', 'scale',
+                   'reporter', 'tier', 'created', 'idem', 'due0' }
+  -- empty optional fields are not stored: a missing field reads as ''
+  for _, f in ipairs({ 'building', 'location' }) do
+    if c[f] ~= '' then table.insert(fields, f) end
+  end
+  save(P, c, fields)
   redis.call('SET', ikey, id, 'EX', tonumber(a[11]) or 86400)
-  for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:community:' .. g.community,
+  for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:community:' .. community,
                        'idx:category:' .. category }) do
     redis.call('ZADD', P .. k, now, id)
   end
-  route_new(P, c)
   total(P, 'reported')
-  redis.call('HINCRBY', P .. 'stats:reported_category', category, 1)
-  log_event(P, c, 'registered', a[7], 'tier ' .. TIERS[tier] .. ', channel ' .. a[6])
-  local jobs = {}
-  notify(P, c, 'case.registered', 'grid:' .. grid, nil, jobs)
-  return ok(case_reply(c, { duplicate = false, ledger = id, jobs = jobs }))
+  log_event(P, c, 'registered', a[7],
+            'tier ' .. TIERS[tier] .. ', channel ' .. a[6], nil, { 'case.registered', 'grid:' .. grid })
+  return ok(case_reply(c, { duplicate = false, ledger = id }))
 end
 
 -- verify(P, case_id, pass, note, who, scale)
@@ -58,28 +64,35 @@ local function verify(keys, a)
   if c.state ~= 'RESOLVED' then
     return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ', not RESOLVED')
   end
-  local jobs = {}
   if pass then
-    move_state(P, c, 'VERIFIED')
+    -- verified and closed in one step: the timeline shows both, the
+    -- state index moves once
+    c.state = 'VERIFIED'
     log_event(P, c, 'verified', who, note)
+    c.state = 'RESOLVED'
     move_state(P, c, 'CLOSED')
     c.closed = c._now
     save(P, c, { 'closed' })
     redis.call('ZREM', P .. 'timers', id .. '|deadline')
     total(P, 'closed')
-    log_event(P, c, 'closed', who, '')
-    notify(P, c, 'case.closed', 'reporter:' .. (c.reporter or ''), nil, jobs)
+    log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. (c.reporter or '') })
   else
     move_state(P, c, 'REOPENED')
+    -- the unit that failed is offered the case last (case:{id}:tried)
+    if (c.unit or '') ~= '' then
+      redis.call('SADD', P .. 'case:' .. id .. ':tried', c.unit)
+      c.prev_unit = c.unit
+      touch(c, 'prev_unit')
+    end
     c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0
     start_clock(P, c, c._now, tonumber(a[6]) or 1)
-    save(P, c, { 'unit', 'offer_id', 'offer_unit', 'offer_by', 'resolve_by' })
+    save(P, c, { 'unit', 'offer_id', 'offer_unit', 'offer_by' })
     redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
     total(P, 'reopened')
-    log_event(P, c, 'reopened', who, note)
-    notify(P, c, 'case.reopened', 'grid:' .. c.grid, note, jobs)
+    log_event(P, c, 'reopened', who, note, { prev_unit = c.prev_unit },
+              { 'case.reopened', 'grid:' .. c.grid })
   end
-  return ok(case_reply(c, { jobs = jobs, redispatch = not pass }))
+  return ok(case_reply(c, { redispatch = not pass }))
 end
 
 -- evaluate(P, case_id, score, comment, who)
@@ -105,17 +118,23 @@ end
 local function case_get(keys, a)
   local c = hgetall(a[1] .. 'case:' .. a[2])
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. a[2]) end
-  c.timeline = redis.call('LRANGE', a[1] .. 'case:' .. a[2] .. ':log', 0, -1)
+  local timeline = {}
+  for i, text in ipairs(redis.call('LRANGE', a[1] .. 'case:' .. a[2] .. ':log', 0, -1)) do
+    local ev = event_decode(text)
+    timeline[i] = ev and cjson.encode(ev) or text
+  end
+  c.timeline = timeline
   return ok({ case = c })
 end
 
 local function stats(keys, a)
   local P = a[1]
   local t = { now = now_ms() }
-  for _, k in ipairs({ 'state', 'open_tier', 'open_grid', 'open_category', 'total',
-                       'reported_category' }) do
+  for _, k in ipairs({ 'open_tier', 'open_grid', 'open_category', 'total' }) do
     t[k] = hgetall(P .. 'stats:' .. k) or {}
   end
+  t.state = state_counts(P)
+  t.reported_category = category_counts(P)
   t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
                 notify = redis.call('ZCARD', P .. 'pending:notify') }
   t.timers = redis.call('ZCARD', P .. 'timers')
