@@ -150,11 +150,19 @@ gc_wake_notify (void *push, const json_t *reply)
 }
 
 int
-gc_wake_dispatch (void *push, const char *case_id, int version)
+gc_wake_dispatch (void *push, const char *case_id, const json_t *reply)
 {
     Gridcall__V1__CaseRef ref = GRIDCALL__V1__CASE_REF__INIT;
     ref.case_id = (char *) case_id;
-    ref.version = (uint32_t) version;
+    const char *grid = json_string_value (json_object_get (reply, "grid"));
+    const char *category = json_string_value (json_object_get (reply, "category"));
+    if (grid && category) {
+        ref.version = (uint32_t) json_integer_value (json_object_get (reply, "version"));
+        ref.state = codec_state_parse (json_string_value (json_object_get (reply, "state")));
+        ref.tier = (uint32_t) json_integer_value (json_object_get (reply, "tier"));
+        ref.grid = (char *) grid;
+        ref.category = (char *) category;
+    }
     return codec_send (push, NULL, "case.dispatch", &ref.base) ? 1 : 0;
 }
 

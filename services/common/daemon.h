@@ -36,9 +36,10 @@ long long gc_mono_ms (void);
 //  After a commit: push a "notify.job" JobRef for each id in reply.jobs.
 //  Returns how many could not be queued (the sweep will find them).
 int gc_wake_notify (void *push, const json_t *reply);
-//  Push a "case.dispatch" CaseRef for one case. Returns 1 when it could
-//  not be queued, else 0.
-int gc_wake_dispatch (void *push, const char *case_id, int version);
+//  Push a "case.dispatch" CaseRef for one case; reply, when not NULL, is
+//  the committed transition's answer, whose version, state, tier, grid and
+//  category spare dispatch a read. Returns 1 when it could not be queued.
+int gc_wake_dispatch (void *push, const char *case_id, const json_t *reply);
 
 //  Create a socket and bind or connect it to endpoint. Returns the socket or
 //  NULL with a log line. Linger is set so queued messages get a chance.

@@ -687,8 +687,11 @@ s_work_messages (dispatch_server_t *self)
         codec_msg_t msg;
         if (codec_recv (self->work, false, codec_work, self->message_max, &msg))
             break;
-        if (msg.body && strcmp (msg.type, "case.dispatch") == 0)
-            s_due_add (self, ((Gridcall__V1__CaseRef *) msg.body)->case_id);
+        if (msg.body && strcmp (msg.type, "case.dispatch") == 0) {
+            Gridcall__V1__CaseRef *ref = (Gridcall__V1__CaseRef *) msg.body;
+            dispatch_round_add (self->round, ref->case_id, codec_state_name (ref->state),
+                                (int) ref->tier, ref->grid, ref->category);
+        }
         else
             log_warning ("dispatch: work message \"%s\" dropped: %s", msg.type,
                          msg.body ? "not for dispatch" : msg.reason);

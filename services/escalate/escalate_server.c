@@ -120,7 +120,7 @@ s_fire (escalate_server_t *self)
     }
     //  climbs and returns go back to dispatch (commit, then send)
     json_array_foreach (json_object_get (reply, "wake"), index, item) {
-        gc_wake_dispatch (self->dispatch, json_string_value (item), 0);
+        gc_wake_dispatch (self->dispatch, json_string_value (item), NULL);
     }
     gc_wake_notify (self->notify, reply);
     long long scanned = json_integer_value (json_object_get (reply, "scanned"));

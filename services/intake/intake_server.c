@@ -257,8 +257,7 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
     }
     self->served++;
     if (!duplicate && (req->kind == REQ_REPORT || json_is_true (json_object_get (reply, "redispatch"))))
-        self->wakes_dropped += gc_wake_dispatch (self->dispatch, case_id,
-                               (int) json_integer_value (json_object_get (reply, "version")));
+        self->wakes_dropped += gc_wake_dispatch (self->dispatch, case_id, reply);
     self->wakes_dropped += gc_wake_notify (self->notify, reply);
 }
 

@@ -231,3 +231,30 @@ def test_failed_verification_reopens_and_redispatches(cluster, gc_directory):
     assert kind == "error", err
     assert error_name(err.code) in ("ERROR_NOT_PERMITTED", "ERROR_STALE"), err
     assert timeline_whats(c.case(reply.case_id)).count("resolved") == 2
+
+
+def test_reopened_case_goes_to_another_unit_first(cluster, gc_directory):
+    """A case whose resolution failed verification is offered to another
+    fitting unit, and the "why this unit" note gives its rank."""
+    grid, category = gc_directory.choose("GRID", min_units=2)
+    first_id, second_id = gc_directory.fitting("GRID", grid, category)[:2]
+    c = cluster("intake", "dispatch")
+    units = {first_id: c.unit(first_id), second_id: c.unit(second_id)}
+    reporter = c.reporter()
+    reply = reporter.report(grid, category, "lamp out again")
+    case = c.wait_event(reply.case_id, "offered")
+    holder = case["offer_unit"]
+    offer = units[holder].expect_offer(reply.case_id)
+    assert units[holder].accept(offer)[0] == "ok"
+    assert units[holder].resolve(offer, "bulb changed")[0] == "ok"
+    kind, ack = reporter.verify(reply.case_id, False, note="still dark", verifier="worker-3")
+    assert kind == "ack" and ack.state == pb.STATE_REOPENED, ack
+
+    other = second_id if holder == first_id else first_id
+    again = units[other].expect_offer(reply.case_id)
+    assert again.offer_id != offer.offer_id
+    case = c.wait_event(reply.case_id, "offered", count=2)
+    offered = [e for e in case["timeline"] if e["what"] == "offered"]
+    assert offered[-1]["offer_unit"] == other
+    assert "ranked 1 of " in offered[-1]["note"], offered[-1]["note"]
+    assert case["prev_unit"] == holder

@@ -232,6 +232,7 @@ end
 local function case_reply(c, extra)
   local t = extra or {}
   t.case_id = c.id; t.state = c.state; t.tier = tonumber(c.tier)
+  t.grid = c.grid; t.category = c.category
   t.version = tonumber(c.version); t.resolve_by = tonumber(c.resolve_by) or 0
   if t.jobs == nil or (type(t.jobs) == 'table' and #t.jobs == 0) then t.jobs = jobs_of(c) end
   return t

@@ -235,7 +235,15 @@ local function offer(keys, a)
   end
   -- the lead
   if LEAD_STATES[s] and not lead_live then
-    local best, pos, second = pick(P, cands, skip, now)
+    local best, pos, second
+    -- a reopened case goes to another unit than the one whose work failed
+    -- verification, unless no other can take it
+    if s == 'REOPENED' and (c.prev_unit or '') ~= '' and not skip[c.prev_unit] then
+      skip[c.prev_unit] = true
+      best, pos, second = pick(P, cands, skip, now)
+      skip[c.prev_unit] = nil
+    end
+    if not best then best, pos, second = pick(P, cands, skip, now) end
     if not best and #cands > 0 then
       -- every fitting unit declined: forget the refusals and try again
       -- after the retry interval

@@ -78,9 +78,8 @@ local function verify(keys, a)
     log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. (c.reporter or '') })
   else
     move_state(P, c, 'REOPENED')
-    -- the unit that failed is offered the case last (case:{id}:tried)
+    -- the unit whose work failed comes last in the next round (offer)
     if (c.unit or '') ~= '' then
-      redis.call('SADD', P .. 'case:' .. id .. ':tried', c.unit)
       c.prev_unit = c.unit
       touch(c, 'prev_unit')
     end
