@@ -134,15 +134,43 @@ gc_mono_ms (void)
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+//  A text field of a JSON object, "" when missing.
+static const char *
+s_text (const json_t *object, const char *name)
+{
+    const char *text = json_string_value (json_object_get (object, name));
+    return text ? text : "";
+}
+
 int
 gc_wake_notify (void *push, const json_t *reply)
 {
     int dropped = 0;
     size_t i;
     json_t *job;
+    json_t *infos = json_object_get (reply, "job_info");
     json_array_foreach (json_object_get (reply, "jobs"), i, job) {
         Gridcall__V1__JobRef ref = GRIDCALL__V1__JOB_REF__INIT;
+        Gridcall__V1__Notification note = GRIDCALL__V1__NOTIFICATION__INIT;
         ref.job_id = (char *) json_string_value (job);
+        const json_t *info = json_array_get (infos, i);
+        const char *id = json_string_value (json_object_get (info, "id"));
+        if (id && ref.job_id && strcmp (id, ref.job_id) == 0) {
+            //  the job as committed: notify delivers it without a read
+            note.job_id = ref.job_id;
+            note.event = (char *) s_text (info, "event");
+            note.case_id = (char *) s_text (info, "case");
+            note.ledger_no = (char *) s_text (info, "ledger");
+            note.grid = (char *) s_text (info, "grid");
+            note.category = (char *) s_text (info, "category");
+            note.tier = (Gridcall__V1__Tier) json_integer_value (json_object_get (info, "tier"));
+            note.state = codec_state_parse (s_text (info, "state"));
+            note.unit = (char *) s_text (info, "unit");
+            note.at_ms = json_integer_value (json_object_get (info, "at"));
+            note.audience = (char *) s_text (info, "audience");
+            note.note = (char *) s_text (info, "note");
+            ref.job = &note;
+        }
         if (ref.job_id && codec_send (push, NULL, "notify.job", &ref.base))
             dropped++;
     }

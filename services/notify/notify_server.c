@@ -24,6 +24,7 @@
 #define WAKE_BYTES_MAX  1024    //  a JobRef is a few bytes; more is malformed
 #define WAKE_TURN_MAX   1000    //  wake-ups read per loop turn
 #define DRAIN_MS        1000    //  grace for running transfers at shutdown
+#define JOBS_GET_MAX    200     //  job ids per gc_jobs_get call (store argument limit)
 #define DONE_BATCH      200     //  job ids per gc_jobs_done call (store argument limit)
 #define LOG_FIRST       10      //  repeated warnings: log these, then every 1000th
 
@@ -49,9 +50,11 @@ struct _notify_server_t {
     size_t inflight_max;        //  jobs delivered at once
     bool log_channel;           //  write one notice line per notification
     long long next_sweep;       //  monotonic ms of the next sweep
-    bool claim_now;             //  a wake-up or a full batch: claim next turn
+    bool claim_now;             //  a full batch: claim again next turn
+    bool started;               //  the job grace is written to Redis
+    zlistx_t *woken;            //  ids of jobs woken this turn (owned strings)
     uint64_t rng;               //  xorshift state for the retry jitter
-    uint64_t woken;             //  counters, logged at exit
+    uint64_t woken_n;           //  counters, logged at exit
     uint64_t malformed;
     uint64_t published;
     uint64_t posts_ok;
@@ -121,6 +124,11 @@ notify_server_new (const config_t *config)
         self->token_of [i] = self->tokens [i];
     }
     snprintf (self->lease, sizeof self->lease, "%lld", config_int (config, "lease_ms"));
+    self->woken = zlistx_new ();
+    if (self->woken) {
+        zlistx_set_destructor (self->woken, (zlistx_destructor_fn *) zstr_free);
+        zlistx_set_duplicator (self->woken, (zlistx_duplicator_fn *) strdup);
+    }
     snprintf (self->max_attempts, sizeof self->max_attempts, "%lld",
               config_int (config, "max_attempts"));
     self->retry_base_ms = config_int (config, "retry_base_ms");
@@ -189,6 +197,7 @@ notify_server_destroy (notify_server_t **self_p)
                     "lease expires", zhashx_size (self->inflight),
                     zhashx_size (self->inflight) == 1 ? "" : "s");
     zlistx_destroy (&self->finished);
+    zlistx_destroy (&self->woken);
     zhashx_destroy (&self->inflight);
     zsock_destroy (&self->pub);
     zsock_destroy (&self->pull);
@@ -272,6 +281,61 @@ s_start (notify_server_t *self, const char *id, json_t *reply)
     s_deliver (self, job);
 }
 
+//  Once Redis answers after a start: a new job waits our lease before a
+//  sweep may claim it, the time its wake-up has to reach us.
+static void
+s_begin (notify_server_t *self)
+{
+    if (self->started)
+        return;
+    json_t *reply = store_callv (self->store, "gc_notify_grace", self->lease, NULL);
+    self->started = json_is_true (json_object_get (reply, "ok"));
+    json_decref (reply);
+}
+
+//  Start the jobs woken this turn: read them, JOBS_GET_MAX a call in one
+//  pipeline, no lease (a job waits the grace before a sweep may claim it;
+//  the in-flight set keeps this instance from starting one twice).
+static void
+s_start_woken (notify_server_t *self)
+{
+    size_t count = self->woken ? zlistx_size (self->woken) : 0;
+    if (count == 0)
+        return;
+    s_begin (self);
+    size_t room = self->inflight_max - zhashx_size (self->inflight);
+    const char *ids [JOBS_GET_MAX];
+    size_t n = 0, calls = 0, taken = 0;
+    for (const char *id = zlistx_first (self->woken); id && taken < room;
+         id = zlistx_next (self->woken)) {
+        if (zhashx_lookup (self->inflight, id))
+            continue;
+        ids [n++] = id;
+        taken++;
+        if (n == JOBS_GET_MAX) {
+            calls += store_append (self->store, "gc_jobs_get", (int) n, ids, NULL) == 0;
+            n = 0;
+        }
+    }
+    if (n)
+        calls += store_append (self->store, "gc_jobs_get", (int) n, ids, NULL) == 0;
+    for (size_t c = 0; c < calls; c++) {
+        json_t *reply = store_reply (self->store);
+        json_t *jobs = json_object_get (reply, "jobs");
+        size_t k;
+        json_t *job;
+        if (json_is_array (jobs))
+            json_array_foreach (jobs, k, job) {
+                const char *id = json_string_value (json_object_get (job, "id"));
+                if (id && *id && strlen (id) <= NOTIFY_JOB_ID_MAX && !zhashx_lookup (self->inflight, id))
+                    s_start (self, id, job);
+            }
+        json_decref (reply);
+    }
+    //  woken jobs beyond the room left wait for a sweep, after the grace
+    zlistx_purge (self->woken);
+}
+
 //  Lease due jobs up to the room left in flight and start them; one
 //  gc_job_claim call leases and reads the whole batch.
 static void
@@ -283,6 +347,7 @@ s_claim (notify_server_t *self)
     size_t max = room < self->batch_max ? room : self->batch_max;
     if (max == 0)
         return;
+    s_begin (self);
     char max_text [24];
     snprintf (max_text, sizeof max_text, "%zu", max);
     json_t *claim = store_callv (self->store, "gc_job_claim", self->lease, max_text, NULL);
@@ -422,6 +487,20 @@ s_valid_id (const char *id)
     return true;
 }
 
+//  A wake-up's job in the shape of a gc_job_get reply (a first round:
+//  no attempts, no target done yet).
+static json_t *
+s_job_json (const Gridcall__V1__JobRef *ref)
+{
+    const Gridcall__V1__Notification *n = ref->job;
+    return json_pack ("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:i, s:s}",
+                      "ok", 1, "id", ref->job_id, "event", n->event, "case", n->case_id,
+                      "ledger", n->ledger_no, "grid", n->grid, "category", n->category,
+                      "tier", (int) n->tier, "state", codec_state_name (n->state),
+                      "unit", n->unit, "at", (json_int_t) n->at_ms, "audience", n->audience,
+                      "note", n->note, "attempts", 0, "done", "");
+}
+
 //  Read the wake-ups waiting on the PULL. A valid one asks for a claim; the
 //  claim leases the job, so a stale or repeated wake-up changes nothing.
 static void
@@ -450,10 +529,21 @@ s_read_wakeups (notify_server_t *self)
         else
         if (zhashx_lookup (self->inflight, ref->job_id))
             log_debug ("notify: wake-up for job %s, already in flight", ref->job_id);
-        else {
+        else
+        if (ref->job && ref->job->event && *ref->job->event
+        &&  zhashx_size (self->inflight) < self->inflight_max) {
+            //  the wake-up carries the job as committed: deliver it now
+            log_debug ("notify: wake-up with job %s", ref->job_id);
+            self->woken_n++;
+            json_t *job = s_job_json (ref);
+            s_start (self, ref->job_id, job);
+            json_decref (job);
+        }
+        else
+        if (self->woken) {
             log_debug ("notify: wake-up for job %s", ref->job_id);
-            self->woken++;
-            self->claim_now = true;
+            self->woken_n++;
+            zlistx_add_end (self->woken, ref->job_id);
         }
         codec_msg_reset (&msg);
     }
@@ -557,8 +647,10 @@ notify_server_run (notify_server_t *self)
             break;
         }
         notify_webhook_dispatch (self->webhook, self->items + 1, count - 1);
-        if (self->items [0].revents & ZMQ_POLLIN)
+        if (self->items [0].revents & ZMQ_POLLIN) {
             s_read_wakeups (self);
+            s_start_woken (self);
+        }
         s_flush (self);
     }
     s_drain (self);
@@ -566,6 +658,6 @@ notify_server_run (notify_server_t *self)
     log_info ("notify: %" PRIu64 " delivered, %" PRIu64 " retried, %" PRIu64 " dead, %"
               PRIu64 " published, %" PRIu64 " POSTs ok, %" PRIu64 " failed, %" PRIu64
               " wake-ups, %" PRIu64 " malformed", self->delivered, self->retried, self->dead,
-              self->published, self->posts_ok, self->posts_failed, self->woken, self->malformed);
+              self->published, self->posts_ok, self->posts_failed, self->woken_n, self->malformed);
     return rc;
 }

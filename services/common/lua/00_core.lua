@@ -85,14 +85,25 @@ local function jobs_of(c)
   return nil
 end
 
--- Queue notification job id for notify (commit, then send: the caller
--- wakes notify with the ids of jobs_of after the call returns). A job is
--- the timeline entry it notifies of: id '<case>:<entry number>'.
-local function queue_job(P, c, n)
+-- Queue the notification job of entry n (job = { event, audience, note? },
+-- note defaulting to the entry's) for notify (commit, then send: the
+-- caller wakes notify with jobs_of and the job's content, job_info, after
+-- the call returns). A job is the timeline entry it notifies of: id
+-- '<case>:<entry number>'.
+local function queue_job(P, c, n, job, entry_note)
   local id = c.id .. ':' .. n
-  redis.call('ZADD', P .. 'pending:notify', c._now, id)
+  -- due for a sweep after notify's grace: the wake-up normally gets there
+  -- first and carries the job, so notify need not read it
+  c._grace = c._grace or tonumber(redis.call('GET', P .. 'cfg:job_grace')) or 0
+  redis.call('ZADD', P .. 'pending:notify', c._now + c._grace, id)
   c._jobs = c._jobs or {}
+  c._job_info = c._job_info or {}
   table.insert(c._jobs, id)
+  table.insert(c._job_info, { id = id, event = job[1], audience = job[2] or '',
+                              note = job[3] or entry_note or '', case = c.id,
+                              ledger = c.ledger or c.id, grid = c.grid or '',
+                              category = c.category or '', tier = tonumber(c.tier) or 0,
+                              state = c.state, unit = c.unit or '', at = c._now })
   return id
 end
 
@@ -112,7 +123,7 @@ local function log_event(P, c, what, who, note, extra, job)
   local n = redis.call('RPUSH', key, cjson.encode(ev))
   redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAX, '*', 'c', c.id, 'n', n)
   c._ev, c._evn = ev, n
-  if job then queue_job(P, c, n) end
+  if job then queue_job(P, c, n, job, note) end
   return n
 end
 
@@ -193,7 +204,7 @@ local function notify(P, c, event, audience, note, jobs)
   if (note or '') ~= ev[8] then extra.job[3] = note or '' end
   ev[10] = extra
   redis.call('LSET', P .. 'case:' .. c.id .. ':log', c._evn - 1, cjson.encode(ev))
-  local id = queue_job(P, c, c._evn)
+  local id = queue_job(P, c, c._evn, extra.job, ev[8])
   if jobs and jobs ~= c._jobs then table.insert(jobs, id) end
 end
 
@@ -235,6 +246,7 @@ local function case_reply(c, extra)
   t.grid = c.grid; t.category = c.category
   t.version = tonumber(c.version); t.resolve_by = tonumber(c.resolve_by) or 0
   if t.jobs == nil or (type(t.jobs) == 'table' and #t.jobs == 0) then t.jobs = jobs_of(c) end
+  if t.jobs and c._job_info then t.job_info = c._job_info end
   return t
 end
 

@@ -36,6 +36,30 @@ local function job_get(keys, a)
   return ok(j)
 end
 
+-- jobs_get(P, job_id...): the jobs a wake-up named, shaped like job_get
+-- replies; jobs that are gone or done are left out. No lease: a new job
+-- is not due for a sweep before the grace notify set (gc_notify_grace).
+local function jobs_get(keys, a)
+  local P = a[1]
+  local jobs = {}
+  for i = 2, #a do
+    if redis.call('ZSCORE', P .. 'pending:notify', a[i]) then
+      local j = job_read(P, a[i])
+      if j then j.ok = true; table.insert(jobs, j) end
+    end
+  end
+  return ok({ jobs = jobs })
+end
+
+-- notify_grace(P, ms): how long a new job waits for its wake-up before a
+-- sweep may claim it (notify's lease).
+local function notify_grace(keys, a)
+  local ms = tonumber(a[2])
+  if not ms or ms < 0 then return fail('BAD_VALUE', 'grace must be a number of ms') end
+  redis.call('SET', a[1] .. 'cfg:job_grace', math.floor(ms))
+  return ok({ grace = math.floor(ms) })
+end
+
 -- job_claim(P, lease_ms, max): lease due jobs of pending:notify and return
 -- them whole, each shaped like a job_get reply, in one call. A pending id
 -- whose job is gone is dropped.
@@ -97,4 +121,6 @@ end
 redis.register_function('gc_job_done', job_done)
 redis.register_function('gc_jobs_done', jobs_done)
 redis.register_function('gc_job_claim', job_claim)
+redis.register_function('gc_notify_grace', notify_grace)
+redis.register_function{ function_name = 'gc_jobs_get', callback = jobs_get, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_job_get', callback = job_get, flags = { 'no-writes' } }
