@@ -11,11 +11,21 @@
 local TIERS = { 'GRID', 'COMMUNITY', 'STREET', 'DISTRICT' }
 local OPEN = { REGISTERED = true, DISPATCHED = true, ACCEPTED = true,
                REOPENED = true, ESCALATED = true, RESOLVED = true }
-local EVENTS_MAX = 10000
+local EVENTS_MAX = '10000'
 
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A number as Redis wants it. Redis formats a Lua number argument with
+-- "%.17g" and Lua a number with "%.14g", both through the C library's
+-- floating-point printf; integers formatted as integers cost a fraction.
+local function I(x)
+  if type(x) == 'number' and x == math.floor(x) and x > -1e15 and x < 1e15 then
+    return string.format('%d', x)
+  end
+  return tostring(x)
 end
 
 local function ok(t) t.ok = true; return cjson.encode(t) end
@@ -85,6 +95,16 @@ local function jobs_of(c)
   return nil
 end
 
+-- How long a new job waits for its wake-up before a sweep may claim it
+-- (cfg:job_grace, notify's lease, written by gc_notify_grace), read once
+-- per library load: only gc_notify_grace changes it, and updates this.
+local job_grace_ms = nil
+local function job_grace(P, set)
+  if set then job_grace_ms = set end
+  if not job_grace_ms then job_grace_ms = tonumber(redis.call('GET', P .. 'cfg:job_grace')) or 0 end
+  return job_grace_ms
+end
+
 -- Queue the notification job of entry n (job = { event, audience, note? },
 -- note defaulting to the entry's) for notify (commit, then send: the
 -- caller wakes notify with jobs_of and the job's content, job_info, after
@@ -94,8 +114,7 @@ local function queue_job(P, c, n, job, entry_note)
   local id = c.id .. ':' .. n
   -- due for a sweep after notify's grace: the wake-up normally gets there
   -- first and carries the job, so notify need not read it
-  c._grace = c._grace or tonumber(redis.call('GET', P .. 'cfg:job_grace')) or 0
-  redis.call('ZADD', P .. 'pending:notify', c._now + c._grace, id)
+  redis.call('ZADD', P .. 'pending:notify', I(c._now + job_grace(P)), id)
   c._jobs = c._jobs or {}
   c._job_info = c._job_info or {}
   table.insert(c._jobs, id)
@@ -121,7 +140,7 @@ local function log_event(P, c, what, who, note, extra, job)
   if extra then ev[10] = extra end
   local key = P .. 'case:' .. c.id .. ':log'
   local n = redis.call('RPUSH', key, cjson.encode(ev))
-  redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAX, '*', 'c', c.id, 'n', n)
+  redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAX, '*', 'c', c.id, 'n', I(n))
   c._ev, c._evn = ev, n
   if job then queue_job(P, c, n, job, note) end
   return n
@@ -176,12 +195,12 @@ local function move_state(P, c, new)
   if old == new then return end
   if old then redis.call('ZREM', P .. 'idx:state:' .. old, c.id) end
   -- cases by state, oldest first, for lists and screens (no scans)
-  redis.call('ZADD', P .. 'idx:state:' .. new, c.created, c.id)
+  redis.call('ZADD', P .. 'idx:state:' .. new, I(c.created), c.id)
   local was_open = old and OPEN[old] or false
   local is_open = OPEN[new] or false
   if was_open and not is_open then redis.call('ZREM', P .. 'idx:late', c.id) end
   if was_open ~= is_open then
-    local d = is_open and 1 or -1
+    local d = is_open and '1' or '-1'
     redis.call('HINCRBY', P .. 'stats:open_tier', TIERS[tonumber(c.tier)], d)
     redis.call('HINCRBY', P .. 'stats:open_grid', c.grid, d)
     redis.call('HINCRBY', P .. 'stats:open_category', c.category, d)
@@ -190,7 +209,7 @@ local function move_state(P, c, new)
 end
 
 local function total(P, what, d)
-  redis.call('HINCRBY', P .. 'stats:total', what, d or 1)
+  redis.call('HINCRBY', P .. 'stats:total', what, d and I(d) or '1')
 end
 
 -- Queue a notification of the entry this call logged last (every caller
@@ -203,7 +222,7 @@ local function notify(P, c, event, audience, note, jobs)
   extra.job = { event, audience }
   if (note or '') ~= ev[8] then extra.job[3] = note or '' end
   ev[10] = extra
-  redis.call('LSET', P .. 'case:' .. c.id .. ':log', c._evn - 1, cjson.encode(ev))
+  redis.call('LSET', P .. 'case:' .. c.id .. ':log', I(c._evn - 1), cjson.encode(ev))
   local id = queue_job(P, c, c._evn, extra.job, ev[8])
   if jobs and jobs ~= c._jobs then table.insert(jobs, id) end
 end
@@ -219,26 +238,52 @@ end
 -- in one HSET.
 local function save(P, c, fields)
   c.version = tonumber(c.version) + 1
-  local args = { 'version', c.version, 'state', c.state }
+  local args = { 'version', I(c.version), 'state', c.state }
+  local was = c._was or {}
   local seen = {}
-  for _, f in ipairs(fields) do
-    if not seen[f] then
-      seen[f] = true
-      table.insert(args, f); table.insert(args, c[f] == nil and '' or c[f])
-    end
+  local function put(f)
+    if seen[f] then return end
+    seen[f] = true
+    local v = c[f] == nil and '' or I(c[f])
+    -- unchanged since loaded: not written again (a smaller AOF)
+    if was[f] ~= nil and was[f] == v then return end
+    table.insert(args, f); table.insert(args, v)
+    was[f] = v
   end
-  for f in pairs(c._dirty or {}) do
-    if not seen[f] then table.insert(args, f); table.insert(args, c[f] == nil and '' or c[f]) end
-  end
+  for _, f in ipairs(fields) do put(f) end
+  for f in pairs(c._dirty or {}) do put(f) end
   c._dirty = nil
   redis.call('HSET', P .. 'case:' .. c.id, unpack(args))
 end
 
-local function load_case(P, id)
-  local c = hgetall(P .. 'case:' .. id)
-  if c then c._now = now_ms() end
+-- Load case id: every field, or only the fields listed (a hot transition
+-- reads what it uses; a field it does not load reads as nil). c._was keeps
+-- the loaded values so save writes only what changed.
+local function load_case(P, id, fields)
+  local c, was = {}, {}
+  if fields then
+    local h = redis.call('HMGET', P .. 'case:' .. id, unpack(fields))
+    if not h[1] then return nil end         -- fields[1] is always 'state'
+    for i, f in ipairs(fields) do
+      local v = h[i]
+      if v then c[f] = v; was[f] = v end
+    end
+  else
+    local flat = redis.call('HGETALL', P .. 'case:' .. id)
+    if #flat == 0 then return nil end
+    for i = 1, #flat, 2 do c[flat[i]] = flat[i + 1]; was[flat[i]] = flat[i + 1] end
+  end
+  c.id = id
+  c._was = was
+  c._now = now_ms()
   return c
 end
+
+-- The fields the unit transitions use (reply, offer, verify).
+local CASE_REPLY_FIELDS = { 'state', 'tier', 'grid', 'category', 'version', 'created',
+  'resolve_by', 'unit', 'ledger', 'scale', 'offer_id', 'offer_unit', 'offer_by',
+  'lead_resolved', 'parties_needed', 'reporter', 'prev_unit', 'round', 'appointment',
+  'waiting', 'text' }
 
 local function case_reply(c, extra)
   local t = extra or {}

@@ -101,7 +101,7 @@ end
 local function arm(P, c)
   local rb, ra = tonumber(c.resolve_by) or 0, tonumber(c.remind_at) or 0
   local due = (ra > 0 and c.light == '') and ra or rb
-  redis.call('ZADD', P .. 'timers', due, c.id .. '|deadline')
+  redis.call('ZADD', P .. 'timers', I(due), c.id .. '|deadline')
 end
 
 -- Deadline (and reminder) for span_min case minutes of this case's kind
@@ -182,5 +182,5 @@ redis.register_function('gc_clock_set', clock_set)
 local function start_verify_clock(P, c, from_ms)
   local minutes = tonumber(redis.call('HGET', P .. 'dir:cat:' .. c.category, 'verify_minutes')) or 1440
   c.verify_by = from_ms + math.floor(minutes * 60000 / (tonumber(c.scale) or 1))
-  redis.call('ZADD', P .. 'timers', c.verify_by, c.id .. '|deadline')
+  redis.call('ZADD', P .. 'timers', I(c.verify_by), c.id .. '|deadline')
 end

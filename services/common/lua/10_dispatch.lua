@@ -34,7 +34,7 @@ end
 
 -- Count a unit's track record: what is offers_n, accepts_n, ...
 local function record(P, u, what, d)
-  redis.call('HINCRBY', P .. 'unit:' .. u, what, d or 1)
+  redis.call('HINCRBY', P .. 'unit:' .. u, what, d and I(d) or '1')
 end
 
 -- A unit's standing for ranking: spare capacity (capacity, or the smaller
@@ -46,7 +46,7 @@ local function standing(P, u, now)
   local cap = tonumber(h[1]) or 0
   local claim = tonumber(h[2]) or 0
   if claim > 0 and claim < cap then cap = claim end
-  local waiting = redis.call('ZCOUNT', P .. 'unit:' .. u .. ':offers', now, '+inf')
+  local waiting = redis.call('ZCOUNT', P .. 'unit:' .. u .. ':offers', I(now), '+inf')
   local open = tonumber(h[3]) or 0
   return { unit = u, capacity = cap, open = open, waiting = waiting,
            spare = cap - open - waiting,
@@ -94,7 +94,7 @@ end
 -- The caller saves the case.
 local function summon_parties(P, c, n)
   if (tonumber(c.parties_needed) or 0) < n then c.parties_needed = n end
-  redis.call('ZADD', P .. 'pending:dispatch', c._now, c.id)
+  redis.call('ZADD', P .. 'pending:dispatch', I(c._now), c.id)
 end
 
 -- Forget the parties of an earlier round (the case escalated or reopened):
@@ -104,7 +104,7 @@ local function release_parties(P, c, note)
   for u, p in pairs(party_all(P, c.id)) do
     any = true
     if p.state == 'ACCEPTED' then
-      redis.call('HINCRBY', P .. 'unit:' .. u, 'open', -1)
+      redis.call('HINCRBY', P .. 'unit:' .. u, 'open', '-1')
       redis.call('SREM', P .. 'unit:' .. u .. ':cases', c.id)
     end
     redis.call('ZREM', P .. 'unit:' .. u .. ':offers', c.id)
@@ -126,7 +126,7 @@ local function resolve_case(P, c, who, note, jobs)
   redis.call('ZREM', P .. 'idx:overdue', c.id)
   total(P, 'resolved')
   if c._now <= (tonumber(c.resolve_by) or 0) then total(P, 'resolved_on_time') end
-  if kind == 'service' then redis.call('HINCRBY', P .. 'stats:services', c.category, 1) end
+  if kind == 'service' then redis.call('HINCRBY', P .. 'stats:services', c.category, '1') end
   log_event(P, c, 'resolved', who, note, nil, { 'case.resolved', 'grid:' .. c.grid })
 end
 
@@ -152,7 +152,7 @@ local function offer(keys, a)
   local cands = {}
   for i = 8, #a do cands[#cands + 1] = a[i] end
   local pkey = P .. 'pending:dispatch'
-  local c = load_case(P, id)
+  local c = load_case(P, id, CASE_REPLY_FIELDS)
   if not c then
     redis.call('ZREM', pkey, id)
     return fail('UNKNOWN_CASE', 'no case ' .. id)
@@ -220,7 +220,7 @@ local function offer(keys, a)
   local function make_offer(best, pos, second, role)
     local oid = tostring(redis.call('INCR', P .. 'seq:offer'))
     local by = now + answer_ms
-    redis.call('ZADD', P .. 'unit:' .. best.unit .. ':offers', by, id)
+    redis.call('ZADD', P .. 'unit:' .. best.unit .. ':offers', I(by), id)
     record(P, best.unit, 'offers_n')
     total(P, 'offers')
     skip[best.unit] = true
@@ -301,12 +301,12 @@ local function offer(keys, a)
   end
   -- cases no unit could take are pulled forward when a unit says hello
   if unmet and #offers == 0 and LEAD_STATES[s] and not lead_live then
-    redis.call('ZADD', P .. 'dispatch:waiting', now, id)
+    redis.call('ZADD', P .. 'dispatch:waiting', I(now), id)
   else
     redis.call('ZREM', P .. 'dispatch:waiting', id)
   end
   if unmet and (not next_due or now + retry_ms < next_due) then next_due = now + retry_ms end
-  if next_due then redis.call('ZADD', pkey, next_due, id) else redis.call('ZREM', pkey, id) end
+  if next_due then redis.call('ZADD', pkey, I(next_due), id) else redis.call('ZREM', pkey, id) end
   if unmet and #offers == 0 then
     if c.waiting ~= why_not then
       c.waiting = why_not
@@ -328,10 +328,13 @@ end
 -- the unit speaks as the lead or as an assisting unit. Idempotent by offer id.
 local function unit_reply(keys, a)
   local P, kind, unit, offer_id, id, note, reason = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-  local c = load_case(P, id)
+  local c = load_case(P, id, CASE_REPLY_FIELDS)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
   local jobs = {}
-  local pjs = redis.call('HGET', P .. 'case:' .. id .. ':parties', unit)
+  local needed = tonumber(c.parties_needed) or 0
+  -- the lead's offer is on the case; only a joint case has parties to look at
+  local pjs = needed > 0 and c.offer_id ~= offer_id
+              and redis.call('HGET', P .. 'case:' .. id .. ':parties', unit)
   local party = pjs and cjson.decode(pjs)
   if party and party.offer == offer_id then
     party.unit = unit
@@ -341,7 +344,7 @@ local function unit_reply(keys, a)
       if party.by < c._now then return fail('STALE', 'offer ' .. offer_id .. ' expired') end
       party.state = 'ACCEPTED'
       party_set(P, id, party)
-      redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', 1)
+      redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', '1')
       redis.call('SADD', P .. 'unit:' .. unit .. ':cases', id)
       redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
       record(P, unit, 'accepts_n')
@@ -352,7 +355,7 @@ local function unit_reply(keys, a)
       redis.call('HDEL', P .. 'case:' .. id .. ':parties', unit)
       redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
       redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
-      redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
+      redis.call('ZADD', P .. 'pending:dispatch', I(c._now), id)
       record(P, unit, 'declines_n')
       total(P, 'declines')
       log_event(P, c, 'declined', unit, reason .. (note ~= '' and (': ' .. note) or ''),
@@ -368,7 +371,7 @@ local function unit_reply(keys, a)
       if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
       party.state = 'REPORTED'
       party_set(P, id, party)
-      redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', -1)
+      redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', '-1')
       redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
       record(P, unit, 'resolved_n')
       if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
@@ -399,22 +402,24 @@ local function unit_reply(keys, a)
     c.responsible = redis.call('HGET', P .. 'unit:' .. unit, 'responsible') or ''
     move_state(P, c, 'ACCEPTED')
     save(P, c, { 'unit', 'offer_by', 'responsible' })
-    redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', 1)
+    redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', '1')
     redis.call('SADD', P .. 'unit:' .. unit .. ':cases', id)
-    redis.call('ZADD', P .. 'idx:unit:' .. unit, c.created, id)
+    redis.call('ZADD', P .. 'idx:unit:' .. unit, I(c.created), id)
     redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
     record(P, unit, 'accepts_n')
     -- a joint case still finding parties stays in dispatch's pending set
     -- and so does one whose assist offers are still open: they must expire
-    local parties = redis.call('HLEN', P .. 'case:' .. id .. ':parties')
-    local settled = parties >= (tonumber(c.parties_needed) or 0)
-    for _, p in pairs(party_all(P, id)) do
-      if p.state == 'OFFERED' then settled = false end
+    local settled = true
+    if needed > 0 then
+      settled = redis.call('HLEN', P .. 'case:' .. id .. ':parties') >= needed
+      for _, p in pairs(party_all(P, id)) do
+        if p.state == 'OFFERED' then settled = false end
+      end
     end
     if settled then
       redis.call('ZREM', P .. 'pending:dispatch', id)
     else
-      redis.call('ZADD', P .. 'pending:dispatch', 'NX', c._now, id)
+      redis.call('ZADD', P .. 'pending:dispatch', 'NX', I(c._now), id)
     end
     redis.call('DEL', P .. 'case:' .. id .. ':tried')
     log_event(P, c, 'accepted', unit, c.responsible ~= '' and ('responsible: ' .. c.responsible) or '',
@@ -430,7 +435,7 @@ local function unit_reply(keys, a)
     record(P, unit, 'declines_n')
     c.offer_by = 0; c.offer_unit = ''
     save(P, c, { 'offer_by', 'offer_unit' })
-    redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
+    redis.call('ZADD', P .. 'pending:dispatch', I(c._now), id)
     total(P, 'declines')
     log_event(P, c, 'declined', unit, reason .. (note ~= '' and (': ' .. note) or ''),
               { offer = offer_id })
@@ -451,16 +456,17 @@ local function unit_reply(keys, a)
       return ok(case_reply(c, { duplicate = true }))
     end
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
-    redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', -1)
+    redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', '-1')
     redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
     record(P, unit, 'resolved_n')
     if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
     c.lead_resolved = c._now
-    local needed = tonumber(c.parties_needed) or 0
     local left, count = 0, 0
-    for _, p in pairs(party_all(P, id)) do
-      count = count + 1
-      if p.state ~= 'REPORTED' then left = left + 1 end
+    if needed > 0 then
+      for _, p in pairs(party_all(P, id)) do
+        count = count + 1
+        if p.state ~= 'REPORTED' then left = left + 1 end
+      end
     end
     if left > 0 or count < needed then
       save(P, c, { 'lead_resolved' })

@@ -30,7 +30,7 @@ local function route_new(P, c, kind)
     c.placed = c._now; c.placed_by = 'auto'
     touch(c, 'placed', 'placed_by')
   end
-  redis.call('ZADD', P .. 'pending:dispatch', c._now, c.id)
+  redis.call('ZADD', P .. 'pending:dispatch', I(c._now), c.id)
   return 'REGISTERED'
 end
 
@@ -50,7 +50,7 @@ local function order_place(keys, a)
   -- is the community's, not yet a unit's, and its timer has lapsed
   start_clock(P, c, c._now, tonumber(c.scale) or 1)
   save(P, c, { 'placed', 'placed_by', 'resolve_by' })
-  redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
+  redis.call('ZADD', P .. 'pending:dispatch', I(c._now), id)
   total(P, 'orders_placed')
   log_event(P, c, 'placed', who, 'the community placed the order', nil,
             { 'case.placed', 'grid:' .. c.grid })

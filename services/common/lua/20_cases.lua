@@ -42,10 +42,11 @@ local function register(keys, a)
     if c[f] ~= '' then table.insert(fields, f) end
   end
   save(P, c, fields)
-  redis.call('SET', ikey, id, 'EX', tonumber(a[11]) or 86400)
+  redis.call('SET', ikey, id, 'EX', (a[11] and a[11] ~= '') and a[11] or '86400')
+  local nows = I(now)
   for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:community:' .. community,
                        'idx:category:' .. category }) do
-    redis.call('ZADD', P .. k, now, id)
+    redis.call('ZADD', P .. k, nows, id)
   end
   total(P, 'reported')
   log_event(P, c, 'registered', a[7],
@@ -56,7 +57,7 @@ end
 -- verify(P, case_id, pass, note, who, scale)
 local function verify(keys, a)
   local P, id, pass, note, who = a[1], a[2], a[3] == '1', a[4], a[5]
-  local c = load_case(P, id)
+  local c = load_case(P, id, CASE_REPLY_FIELDS)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
   if pass and (c.state == 'VERIFIED' or c.state == 'CLOSED') then
     return ok(case_reply(c, { duplicate = true }))
@@ -86,7 +87,7 @@ local function verify(keys, a)
     c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0
     start_clock(P, c, c._now, tonumber(a[6]) or 1)
     save(P, c, { 'unit', 'offer_id', 'offer_unit', 'offer_by' })
-    redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
+    redis.call('ZADD', P .. 'pending:dispatch', I(c._now), id)
     total(P, 'reopened')
     log_event(P, c, 'reopened', who, note, { prev_unit = c.prev_unit },
               { 'case.reopened', 'grid:' .. c.grid })

@@ -56,7 +56,8 @@ end
 local function notify_grace(keys, a)
   local ms = tonumber(a[2])
   if not ms or ms < 0 then return fail('BAD_VALUE', 'grace must be a number of ms') end
-  redis.call('SET', a[1] .. 'cfg:job_grace', math.floor(ms))
+  redis.call('SET', a[1] .. 'cfg:job_grace', I(math.floor(ms)))
+  job_grace(a[1], math.floor(ms))
   return ok({ grace = math.floor(ms) })
 end
 
