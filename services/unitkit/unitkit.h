@@ -17,8 +17,14 @@
 
     Many units in one poller: add each unitkit_socket () to a zpoller, call
     unitkit_handle () on input and unitkit_tick () every turn; rebuild the
-    poller when unitkit_socket_changed () says so (see unit_sim.c).
-    A kit is not thread-safe; callbacks must not destroy the kit. */
+    poller when unitkit_socket_changed () says so (see services/unitsim/).
+    A kit is not thread-safe; callbacks must not destroy the kit.
+
+    The kit is a client library: it needs the generated code of proto/,
+    libczmq and libprotobuf-c, nothing of the cluster. Link
+    build/libgridcall-unitkit.a. It logs through a hook the application
+    sets (unitkit_set_log_handler); until then warnings and errors go to
+    stderr, one line each, "unitkit U01: ...". */
 #ifndef GC_UNITKIT_H
 #define GC_UNITKIT_H
 
@@ -26,6 +32,7 @@
 #include <stdbool.h>
 
 #include "gridcall.pb-c.h"
+#include "timers.pb-c.h"
 
 #define UNITKIT_PROTOCOL 1          //  Hello.protocol this kit speaks
 #define UNITKIT_HEARTBEAT_MS 1000   //  until Welcome says otherwise
@@ -59,11 +66,24 @@ typedef struct {
     size_t held_count;          //  WELCOME: entries in held_cases
 } unitkit_event_t;
 
+//  How much a log line matters; a handler gets lines at or above its level.
+typedef enum {
+    UNITKIT_LOG_DEBUG = 0,      //  every message in and out
+    UNITKIT_LOG_INFO,           //  sessions starting
+    UNITKIT_LOG_NOTICE,         //  sessions lost and retried
+    UNITKIT_LOG_WARNING,        //  refusals, bad input from dispatch
+    UNITKIT_LOG_ERROR           //  the kit cannot go on as asked (no socket)
+} unitkit_log_level_t;
+
 //  Called for each offer; everything in offer is borrowed for the call.
 //  Answer now or later with unitkit_accept or unitkit_decline.
 typedef void (unitkit_offer_fn) (unitkit_t *unit, const Gridcall__V1__Offer *offer, void *arg);
 //  Called for each event above; everything in event is borrowed for the call.
 typedef void (unitkit_event_fn) (unitkit_t *unit, const unitkit_event_t *event, void *arg);
+//  Called for each log line at or above the handler's level; line is
+//  borrowed for the call and has no newline.
+typedef void (unitkit_log_fn) (const unitkit_t *unit, unitkit_log_level_t level,
+                               const char *line, void *arg);
 
 //  Create a unit that connects to dispatch at endpoint as unit_id and says
 //  hello. Returns the kit or NULL (bad arguments, no socket).
@@ -75,6 +95,10 @@ void unitkit_destroy (unitkit_t **self_p);
 //  Install the callbacks. Without an offer handler, offers are declined.
 void unitkit_set_offer_handler (unitkit_t *self, unitkit_offer_fn *fn, void *arg);
 void unitkit_set_event_handler (unitkit_t *self, unitkit_event_fn *fn, void *arg);
+//  Send log lines at level and above to fn (NULL: drop every line). The
+//  kit formats a line only when it passes the level.
+void unitkit_set_log_handler (unitkit_t *self, unitkit_log_level_t level,
+                              unitkit_log_fn *fn, void *arg);
 //  Claims for the next hello: categories and grids (NULL-terminated lists,
 //  NULL for the whole directory record) and capacity (0 for the
 //  directory's). Dispatch refuses a claim beyond the directory with
@@ -86,7 +110,8 @@ void unitkit_set_heartbeat (unitkit_t *self, int heartbeat_ms);
 
 //  Replies to an offer. Each is queued, sent when connected, and sent again
 //  after a reconnect until dispatch acknowledges it. Returns 0, or -1 when
-//  an argument is empty or too long, or the outbox is full.
+//  an argument is empty or too long, or the outbox is full. Text that is
+//  not UTF-8 is refused by dispatch (UNITKIT_REFUSED, INVALID_UTF8).
 int unitkit_accept (unitkit_t *self, const char *offer_id, const char *case_id);
 int unitkit_decline (unitkit_t *self, const char *offer_id, const char *case_id,
                      int reason, const char *note);

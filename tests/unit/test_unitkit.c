@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "codec.h"
-#include "log.h"
 #include "unitkit.h"
+#include "unitkit_wire.h"
 
 #define WAIT_MS 3000            //  deadline of one expectation
 
@@ -37,7 +37,20 @@ typedef struct {
     bool duplicate;             //  last ACKED duplicate flag
     size_t held_count;          //  last WELCOME held cases
     char held_first [64];       //  first of them
+    int warnings;               //  kit log lines at WARNING or above
+    char last_log [256];        //  the last of them
 } fixture_t;
+
+//  The kit's log hook: count what the kit warns about.
+static void
+s_on_log (const unitkit_t *unit, unitkit_log_level_t level, const char *line, void *arg)
+{
+    (void) unit;
+    fixture_t *fx = (fixture_t *) arg;
+    assert_true (level >= UNITKIT_LOG_WARNING);
+    fx->warnings++;
+    snprintf (fx->last_log, sizeof fx->last_log, "%s", line);
+}
 
 static void
 s_on_offer (unitkit_t *unit, const Gridcall__V1__Offer *offer, void *arg)
@@ -94,6 +107,7 @@ s_setup (void **state)
     fx->answer = ANSWER_ACCEPT;
     unitkit_set_offer_handler (fx->unit, s_on_offer, fx);
     unitkit_set_event_handler (fx->unit, s_on_event, fx);
+    unitkit_set_log_handler (fx->unit, UNITKIT_LOG_WARNING, s_on_log, fx);
     unitkit_set_heartbeat (fx->unit, 50);
     *state = fx;
     return 0;
@@ -519,6 +533,9 @@ test_bad_input_is_ignored (void **state)
     assert_true (unitkit_connected (fx->unit));
     assert_int_equal (fx->events [UNITKIT_ACKED], 0);
     assert_int_equal (fx->events [UNITKIT_WELCOME], 1);
+    //  each piece of bad input is one warning through the log hook
+    assert_int_equal (fx->warnings, 6);
+    assert_non_null (strstr (fx->last_log, "unitkit U01: "));
 }
 
 static void
@@ -528,7 +545,8 @@ test_replies_wait_for_welcome (void **state)
     codec_msg_t msg;
     assert_int_equal (unitkit_accept (fx->unit, "", "C1"), -1);
     assert_int_equal (unitkit_accept (fx->unit, "O1", NULL), -1);
-    assert_int_equal (unitkit_progress (fx->unit, "O1", "C1", "\xc3\x28"), -1);
+    assert_int_equal (fx->warnings, 2);
+    assert_string_equal (fx->last_log, "unitkit U01: accept() refused: empty offer or case id");
     char *long_note = calloc (1, UNITKIT_NOTE_MAX + 2);
     memset (long_note, 'x', UNITKIT_NOTE_MAX + 1);
     assert_int_equal (unitkit_resolve (fx->unit, "O1", "C1", long_note), -1);
@@ -545,6 +563,59 @@ test_replies_wait_for_welcome (void **state)
     assert_int_equal (s_expect (fx, "progress", &msg), 0);
     assert_string_equal (((Gridcall__V1__Progress *) msg.body)->note, "queued before welcome");
     codec_msg_reset (&msg);
+}
+
+//  Text that is not UTF-8 is dispatch's to judge: queued, sent, refused.
+static void
+test_bad_text_refused_by_dispatch (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    assert_int_equal (unitkit_progress (fx->unit, "O9", "C9", "\xc3\x28"), 0);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8, "O9");
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_REFUSED], 1);
+    assert_int_equal (fx->code, GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8);
+    assert_string_equal (fx->kind, "progress");
+    assert_non_null (strstr (fx->last_log, "ERROR_INVALID_UTF8"));
+}
+
+//  Silence is a choice: without a log hook the kit writes nothing.
+static void
+test_log_hook_off (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    unitkit_set_log_handler (fx->unit, UNITKIT_LOG_DEBUG, NULL, NULL);
+    assert_int_equal (unitkit_accept (fx->unit, "", "C1"), -1);
+    assert_int_equal (fx->warnings, 0);
+}
+
+//  The kit's own wire table and the cluster's codec_unit name the same
+//  message for every type: one conversation, two readers of proto/.
+static void
+test_wire_matches_the_cluster_codec (void **state)
+{
+    (void) state;
+    const unitkit_wire_type_t *tables [] = { unitkit_wire_from_dispatch, unitkit_wire_to_dispatch };
+    size_t kit_types = 0;
+    for (size_t t = 0; t < 2; t++)
+        for (const unitkit_wire_type_t *k = tables [t]; k->type; k++) {
+            const codec_entry_t *c = codec_unit;
+            while (c->type && !streq (c->type, k->type))
+                c++;
+            assert_non_null (c->type);
+            assert_ptr_equal (c->desc, k->desc);
+            kit_types += t == 0 || !streq (k->type, "heartbeat");     //  both ways: once
+        }
+    size_t codec_types = 0;
+    for (const codec_entry_t *c = codec_unit; c->type; c++)
+        codec_types++;
+    assert_int_equal (kit_types, codec_types);
+    assert_string_equal (unitkit_wire_error_name (GRIDCALL__V1__ERROR_CODE__ERROR_STALE),
+                         "ERROR_STALE");
 }
 
 static void
@@ -607,7 +678,6 @@ test_two_units_one_poller (void **state)
 int
 main (void)
 {
-    gc_log_init ("test_unitkit", GC_LOG_ERROR);
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_hello_welcome, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_claims_go_with_the_next_hello, s_setup, s_teardown),
@@ -622,6 +692,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_dispatch_forgot_us, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_input_is_ignored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replies_wait_for_welcome, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_text_refused_by_dispatch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_log_hook_off, s_setup, s_teardown),
+        cmocka_unit_test (test_wire_matches_the_cluster_codec),
         cmocka_unit_test_setup_teardown (test_bye_on_destroy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_two_units_one_poller, s_setup, s_teardown),
     };
