@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "cli_args.h"
+#include "store.h"
+#include "street.h"
 
 //  Options of these commands that take no value.
 static const char *const s_flags [] = { "--approve", "--refuse", "--request", "--json", NULL };
@@ -22,45 +23,19 @@ s_who (int argc, char **argv)
     return cli_opt (argc, argv, "--by", user && *user ? user : "operator");
 }
 
-//  Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-static long long
-s_days_from_civil (int y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-//  Parse TIME into case ms: "YYYY-MM-DD[ HH:MM]" or "YYYY-MM-DDTHH:MM" in
-//  the street's local time, or "+N" with m, h or d (case time from now).
-//  Returns 0, or -1 when malformed.
+//  Parse TIME into case ms: a local date and time (street_parse) or "+N"
+//  with m, h or d (case time from now). Returns 0, or -1 when malformed.
 static int
 s_parse_time (const char *text, long long case_now, int offset_minutes, long long *out)
 {
-    if (text [0] == '+') {
-        char *end;
-        long long n = strtoll (text + 1, &end, 10);
-        long long unit = *end == 'm' ? 60000LL : *end == 'h' ? 3600000LL : *end == 'd' ? 86400000LL : 0;
-        if (n <= 0 || end == text + 1 || !unit || end [1])
-            return -1;
-        *out = case_now + n * unit;
-        return 0;
-    }
-    int y, mo, d, h = 0, mi = 0, used = 0;
-    if (sscanf (text, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10)
+    if (text [0] != '+')
+        return street_parse (offset_minutes, text, out);
+    char *end;
+    long long n = strtoll (text + 1, &end, 10);
+    long long unit = *end == 'm' ? 60000LL : *end == 'h' ? 3600000LL : *end == 'd' ? 86400000LL : 0;
+    if (n <= 0 || end == text + 1 || !unit || end [1])
         return -1;
-    if (text [10]) {
-        int more = 0;
-        if ((text [10] != ' ' && text [10] != 'T')
-        ||  sscanf (text + 11, "%2d:%2d%n", &h, &mi, &more) != 2 || more != 5 || text [16])
-            return -1;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || y < 1970)
-        return -1;
-    *out = (s_days_from_civil (y, mo, d) * 1440 + h * 60 + mi - offset_minutes) * 60000LL;
+    *out = case_now + n * unit;
     return 0;
 }
 
@@ -68,19 +43,9 @@ s_parse_time (const char *text, long long case_now, int offset_minutes, long lon
 static void
 s_format_time (long long case_ms, int offset_minutes, char *buf, size_t size)
 {
-    long long minutes = case_ms / 60000 + offset_minutes;
-    long long days = minutes / 1440;
-    long long z = days + 719468;
-    long long era = (z >= 0 ? z : z - 146096) / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    long long d = doy - (153 * mp + 2) / 5 + 1;
-    long long m = mp < 10 ? mp + 3 : mp - 9;
-    long long y = yoe + era * 400 + (m <= 2);
-    snprintf (buf, size, "%04lld-%02lld-%02lld %02lld:%02lld", y, m, d,
-              (minutes % 1440) / 60, minutes % 60);
+    street_time_t at;
+    street_time (offset_minutes, case_ms, &at);
+    street_format (&at, buf, size);
 }
 
 //  The case clock now: case ms and the street's offset. Returns 0 or -1.
