@@ -13,8 +13,8 @@
 #define UNITKIT_DRAIN_MAX 100           //  messages handled per unitkit_handle
 
 typedef enum { S_DISCONNECTED, S_HELLO, S_READY } s_state_t;
-typedef enum { R_ACCEPT, R_DECLINE, R_PROGRESS, R_RESOLVE } s_kind_t;
-static const char *s_kind_names [] = { "accept", "decline", "progress", "resolve" };
+typedef enum { R_ACCEPT, R_DECLINE, R_PROGRESS, R_RESOLVE, R_EXTEND } s_kind_t;
+static const char *s_kind_names [] = { "accept", "decline", "progress", "resolve", "extend" };
 
 //  One reply waiting for dispatch's acknowledgement.
 typedef struct {
@@ -22,7 +22,8 @@ typedef struct {
     char *offer_id;             //  the offer it answers
     char *case_id;              //  the case of that offer
     int reason;                 //  decline reason
-    char *text;                 //  decline or progress note, resolve summary
+    int64_t until_ms;           //  extend: the deadline asked for
+    char *text;                 //  decline or progress note, resolve summary, extend reason
     bool sent;                  //  sent in this session, ack not yet seen
     int64_t send_at;            //  earliest time to send it (retry after UNAVAILABLE)
 } s_reply_t;
@@ -304,12 +305,21 @@ s_reply_send (unitkit_t *self, s_reply_t *r)
         m.note = r->text;
         rc = unitkit_wire_send (self->sock, "progress", &m.base);
     }
-    else {
+    else
+    if (r->kind == R_RESOLVE) {
         Gridcall__V1__Resolve m = GRIDCALL__V1__RESOLVE__INIT;
         m.offer_id = r->offer_id;
         m.case_id = r->case_id;
         m.summary = r->text;
         rc = unitkit_wire_send (self->sock, "resolve", &m.base);
+    }
+    else {
+        Gridcall__V1__ExtendRequest m = GRIDCALL__V1__EXTEND_REQUEST__INIT;
+        m.offer_id = r->offer_id;
+        m.case_id = r->case_id;
+        m.until_ms = r->until_ms;
+        m.reason = r->text;
+        rc = unitkit_wire_send (self->sock, "extend", &m.base);
     }
     int64_t now = zclock_mono ();
     if (rc == 0) {
@@ -345,12 +355,14 @@ s_outbox_flush (unitkit_t *self)
 //  Queue a reply and send it now if we can. Returns 0 or -1.
 static int
 s_reply (unitkit_t *self, s_kind_t kind, const char *offer_id, const char *case_id,
-         int reason, const char *text)
+         int reason, int64_t until_ms, const char *text)
 {
     const char *why = !offer_id || !*offer_id || !case_id || !*case_id ? "empty offer or case id"
                     : strlen (offer_id) > UNITKIT_ID_MAX || strlen (case_id) > UNITKIT_ID_MAX
                     ? "offer or case id too long"
-                    : text && strlen (text) > UNITKIT_NOTE_MAX ? "note too long" : NULL;
+                    : text && strlen (text) > UNITKIT_NOTE_MAX ? "note too long"
+                    : kind == R_EXTEND && (until_ms <= 0 || !text || !*text)
+                    ? "an extension needs a deadline and a reason" : NULL;
     if (why) {
         s_log (self, UNITKIT_LOG_WARNING, "%s() refused: %s", s_kind_names [kind], why);
         return -1;
@@ -364,6 +376,7 @@ s_reply (unitkit_t *self, s_kind_t kind, const char *offer_id, const char *case_
         return -1;
     r->kind = kind;
     r->reason = reason;
+    r->until_ms = until_ms;
     r->offer_id = strdup (offer_id);
     r->case_id = strdup (case_id);
     r->text = strdup (text ? text : "");
@@ -378,26 +391,33 @@ s_reply (unitkit_t *self, s_kind_t kind, const char *offer_id, const char *case_
 int
 unitkit_accept (unitkit_t *self, const char *offer_id, const char *case_id)
 {
-    return s_reply (self, R_ACCEPT, offer_id, case_id, 0, NULL);
+    return s_reply (self, R_ACCEPT, offer_id, case_id, 0, 0, NULL);
 }
 
 int
 unitkit_decline (unitkit_t *self, const char *offer_id, const char *case_id,
                  int reason, const char *note)
 {
-    return s_reply (self, R_DECLINE, offer_id, case_id, reason, note);
+    return s_reply (self, R_DECLINE, offer_id, case_id, reason, 0, note);
 }
 
 int
 unitkit_progress (unitkit_t *self, const char *offer_id, const char *case_id, const char *note)
 {
-    return s_reply (self, R_PROGRESS, offer_id, case_id, 0, note);
+    return s_reply (self, R_PROGRESS, offer_id, case_id, 0, 0, note);
 }
 
 int
 unitkit_resolve (unitkit_t *self, const char *offer_id, const char *case_id, const char *summary)
 {
-    return s_reply (self, R_RESOLVE, offer_id, case_id, 0, summary);
+    return s_reply (self, R_RESOLVE, offer_id, case_id, 0, 0, summary);
+}
+
+int
+unitkit_extend (unitkit_t *self, const char *offer_id, const char *case_id, int64_t until_ms,
+                const char *reason)
+{
+    return s_reply (self, R_EXTEND, offer_id, case_id, 0, until_ms, reason);
 }
 
 //  The oldest reply in flight for this offer id, or for any offer when the
@@ -424,7 +444,7 @@ s_on_ack (unitkit_t *self, const Gridcall__V1__UnitAck *ack)
     void *handle = zlistx_cursor (self->outbox);
     unitkit_event_t event = { .type = UNITKIT_ACKED, .kind = s_kind_names [r->kind],
         .offer_id = r->offer_id, .case_id = r->case_id, .state = ack->state,
-        .duplicate = ack->duplicate };
+        .duplicate = ack->duplicate, .role = ack->role, .waiting_for = ack->waiting_for };
     s_emit (self, &event);
     zlistx_delete (self->outbox, handle);
 }
@@ -484,6 +504,32 @@ s_on_offer (unitkit_t *self, const Gridcall__V1__Offer *offer)
                          GRIDCALL__V1__DECLINE_REASON__DECLINE_OTHER, "no offer handler");
 }
 
+//  "withdrawn": the case is no longer ours. Replies to its offer not yet
+//  sent are dropped (dispatch would refuse them); one in flight gets its
+//  answer as usual.
+static void
+s_on_withdrawn (unitkit_t *self, const Gridcall__V1__Withdrawn *withdrawn)
+{
+    if (!*withdrawn->offer_id || !*withdrawn->case_id) {
+        s_log (self, UNITKIT_LOG_WARNING, "withdrawn without offer_id or case_id ignored");
+        return;
+    }
+    s_reply_t *r = zlistx_first (self->outbox);
+    while (r) {
+        void *handle = zlistx_cursor (self->outbox);
+        s_reply_t *next = zlistx_next (self->outbox);
+        if (!r->sent && streq (r->offer_id, withdrawn->offer_id))
+            zlistx_delete (self->outbox, handle);
+        r = next;
+    }
+    s_log (self, UNITKIT_LOG_INFO, "case %s (offer %s) withdrawn: %s", withdrawn->case_id,
+           withdrawn->offer_id, withdrawn->note);
+    unitkit_event_t event = { .type = UNITKIT_WITHDRAWN, .offer_id = withdrawn->offer_id,
+        .case_id = withdrawn->case_id, .reason = withdrawn->reason, .state = withdrawn->state,
+        .tier = withdrawn->tier, .message = withdrawn->note };
+    s_emit (self, &event);
+}
+
 //  One message from dispatch: the unit side of the state table.
 static void
 s_on_message (unitkit_t *self, unitkit_wire_msg_t *msg)
@@ -524,6 +570,9 @@ s_on_message (unitkit_t *self, unitkit_wire_msg_t *msg)
     else
     if (self->state == S_READY && streq (type, "offer"))
         s_on_offer (self, (Gridcall__V1__Offer *) msg->body);
+    else
+    if (self->state == S_READY && streq (type, "withdrawn"))
+        s_on_withdrawn (self, (Gridcall__V1__Withdrawn *) msg->body);
     else
     if (self->state == S_READY && streq (type, "ok"))
         s_on_ack (self, (Gridcall__V1__UnitAck *) msg->body);

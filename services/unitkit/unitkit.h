@@ -11,9 +11,14 @@
         unitkit_destroy (&unit);
 
     Offers carry role "lead" or "assist" (joint handling: an assisting
-    unit's unitkit_resolve reports its part). After a reconnect the
-    UNITKIT_WELCOME event lists the cases still held, and dispatch sends
-    their offers and every offer still waiting again.
+    unit's unitkit_resolve reports its part; the lead's resolve is
+    acknowledged with waiting_for > 0 until every assisting unit has).
+    After a reconnect the UNITKIT_WELCOME event lists the cases still held,
+    and dispatch sends their offers and every offer still waiting again,
+    each with offer->resent set (answer_by_ms 0: a held case, already
+    yours). A case taken back from the unit (it climbed a tier, was parked
+    or reopened) comes as UNITKIT_WITHDRAWN. unitkit_extend asks for more
+    time on a held case.
 
     Many units in one poller: add each unitkit_socket () to a zpoller, call
     unitkit_handle () on input and unitkit_tick () every turn; rebuild the
@@ -50,18 +55,23 @@ typedef enum {
     UNITKIT_REJECTED,           //  dispatch refused our hello: code, message
     UNITKIT_LOST,               //  dispatch went silent or forgot us; reconnecting
     UNITKIT_ACKED,              //  dispatch committed a reply: kind, ids, state, duplicate
-    UNITKIT_REFUSED             //  dispatch refused a reply for good: kind, ids, code, message
+    UNITKIT_REFUSED,            //  dispatch refused a reply for good: kind, ids, code, message
+    UNITKIT_WITHDRAWN           //  dispatch took a case back: ids, reason, state, tier, message
 } unitkit_event_type_t;
 
 typedef struct {
     unitkit_event_type_t type;  //  what happened
-    const char *kind;           //  "accept", "decline", "progress", "resolve" or NULL
-    const char *offer_id;       //  the reply's offer id, or NULL
-    const char *case_id;        //  the reply's case id, or NULL
-    int state;                  //  ACKED: case state after it (GRIDCALL__V1__CASE_STATE__*)
+    const char *kind;           //  "accept", "decline", "progress", "resolve", "extend" or NULL
+    const char *offer_id;       //  the reply's (WITHDRAWN: the void offer's) id, or NULL
+    const char *case_id;        //  the reply's or withdrawn case id, or NULL
+    int state;                  //  ACKED, WITHDRAWN: case state after it (GRIDCALL__V1__CASE_STATE__*)
     bool duplicate;             //  ACKED: dispatch had already applied this reply
+    const char *role;           //  ACKED: our part, "lead" or "assist" ("" from an older dispatch)
+    unsigned waiting_for;       //  ACKED: joint case, assisting units yet to report (0: none)
+    int reason;                 //  WITHDRAWN: GRIDCALL__V1__WITHDRAW_REASON__*
+    int tier;                   //  WITHDRAWN: the case's tier now (GRIDCALL__V1__TIER__*)
     int code;                   //  REJECTED, REFUSED: GRIDCALL__V1__ERROR_CODE__*
-    const char *message;        //  REJECTED, REFUSED, LOST: why, for a log line
+    const char *message;        //  REJECTED, REFUSED, LOST: why; WITHDRAWN: dispatch's note
     char **held_cases;          //  WELCOME: cases we hold (accepted, not resolved)
     size_t held_count;          //  WELCOME: entries in held_cases
 } unitkit_event_t;
@@ -119,6 +129,12 @@ int unitkit_progress (unitkit_t *self, const char *offer_id, const char *case_id
                       const char *note);
 int unitkit_resolve (unitkit_t *self, const char *offer_id, const char *case_id,
                      const char *summary);
+//  Ask for more time on a case we hold (lead): a deadline until_ms (case
+//  time, Unix ms) and a reason (required). An operator decides later; the
+//  ok says only that the request is recorded. Returns 0 or -1 as above
+//  (also for until_ms <= 0 or an empty reason).
+int unitkit_extend (unitkit_t *self, const char *offer_id, const char *case_id,
+                    int64_t until_ms, const char *reason);
 
 //  One turn for a unit with its own loop: wait up to timeout_ms for input,
 //  handle it, then do timers. Returns 0, or -1 when interrupted.

@@ -7,6 +7,7 @@ const unitkit_wire_type_t unitkit_wire_from_dispatch [] = {
     { "welcome", &gridcall__v1__welcome__descriptor },
     { "heartbeat", &gridcall__v1__heartbeat__descriptor },
     { "offer", &gridcall__v1__offer__descriptor },
+    { "withdrawn", &gridcall__v1__withdrawn__descriptor },
     { "ok", &gridcall__v1__unit_ack__descriptor },
     { "error", &gridcall__v1__error__descriptor },
     { NULL, NULL }

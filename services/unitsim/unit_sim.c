@@ -63,7 +63,7 @@ typedef struct {
     int accept_delay_ms;
     int resolve_delay_ms;
     int progress_notes;
-    size_t offers, accepts, declines, silences, progresses, resolves, refusals;
+    size_t offers, accepts, declines, silences, progresses, resolves, refusals, withdrawals;
 } sim_t;
 
 //  Uniform double in [0, 1).
@@ -169,6 +169,23 @@ s_on_event (unitkit_t *unit, const unitkit_event_t *event, void *arg)
     }
     if (event->type == UNITKIT_REFUSED)
         self->refusals++;
+    if (event->type == UNITKIT_WITHDRAWN) {
+        //  the case is gone from us: forget the offer and its planned work
+        self->withdrawals++;
+        log_info ("%s case %s withdrawn (offer %s), now %s at %s", unitkit_id (unit),
+                  event->case_id, event->offer_id, codec_state_name (event->state),
+                  codec_tier_name (event->tier));
+        zhashx_delete (self->active, event->offer_id);
+        job_t *job = zlistx_first (self->jobs);
+        while (job) {
+            void *handle = zlistx_cursor (self->jobs);
+            job_t *next = zlistx_next (self->jobs);
+            if (job->unit == unit && streq (job->offer_id, event->offer_id))
+                zlistx_delete (self->jobs, handle);
+            job = next;
+        }
+        return;
+    }
     if ((event->type == UNITKIT_ACKED || event->type == UNITKIT_REFUSED)
     &&  (streq (event->kind, "decline") || streq (event->kind, "resolve")
     ||   (streq (event->kind, "accept") && event->type == UNITKIT_REFUSED)))
@@ -372,9 +389,9 @@ sim_run (void *server)
         wait = s_run_jobs (self, wait);
     }
     log_notice ("unit-sim: stopping: %zu offers, %zu accepted, %zu declined, %zu silent, "
-                "%zu progress notes, %zu resolved, %zu refused", self->offers, self->accepts,
-                self->declines, self->silences, self->progresses, self->resolves,
-                self->refusals);
+                "%zu progress notes, %zu resolved, %zu refused, %zu withdrawn", self->offers,
+                self->accepts, self->declines, self->silences, self->progresses, self->resolves,
+                self->refusals, self->withdrawals);
     return 0;
 }
 
