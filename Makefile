@@ -9,11 +9,21 @@ LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 COMMON_SRC := $(wildcard services/common/*.c)
-UNITKIT_SRC := $(filter-out services/unitkit/unit_sim.c services/unitkit/unit_example.c,$(wildcard services/unitkit/*.c))
 GEN_SRC    = $(PROTO_GEN)
 LIB        := $(BUILD)/libgridcall.a
-LIB_OBJ    = $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC) $(UNITKIT_SRC)) \
+LIB_OBJ    = $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC)) \
              $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_GEN))
+
+# The unit kit is a client library of its own: the wire contract (the
+# generated code of the protos it speaks), libczmq and libprotobuf-c. Its
+# sources see only their own folder and the generated headers, so a
+# cluster header cannot creep in.
+UNITKIT_SRC := $(filter-out services/unitkit/unit_example.c,$(wildcard services/unitkit/*.c))
+KIT_LIB     := $(BUILD)/libgridcall-unitkit.a
+KIT_OBJ     = $(patsubst %.c,$(BUILD)/obj/%.o,$(UNITKIT_SRC)) \
+              $(BUILD)/obj/gen/gridcall.pb-c.o $(BUILD)/obj/gen/timers.pb-c.o
+KIT_INCLUDES := -Iservices/unitkit -I$(GEN)
+KIT_LIBS    := -lczmq -lzmq -lprotobuf-c
 
 DAEMONS := intake dispatch escalate notify report
 BINS    := $(addprefix $(BUILD)/gridcall-,$(DAEMONS)) $(BUILD)/gridcall $(BUILD)/gridcall-unit-sim \
@@ -63,7 +73,16 @@ $(BUILD)/obj/%.o: %.c $(PROTO_GEN:.c=.h) $(GEN)/gridcall_lua.h $(wildcard servic
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
 
+$(BUILD)/obj/services/unitkit/%.o: services/unitkit/%.c $(PROTO_GEN:.c=.h) $(wildcard services/unitkit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(KIT_INCLUDES) -c $< -o $@
+
 $(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(KIT_LIB): $(KIT_OBJ)
+	rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/gridcall-%: $(LIB) $$(wildcard services/$$*/*.c services/$$*/*.h)
@@ -73,11 +92,13 @@ $(BUILD)/gridcall-%: $(LIB) $$(wildcard services/$$*/*.c services/$$*/*.h)
 $(BUILD)/gridcall: $(LIB) $(wildcard services/cli/*.c) $(wildcard services/cli/*.h)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Iservices/cli $(wildcard services/cli/*.c) $(LIB) $(LIBS) -o $@
 
-$(BUILD)/gridcall-unit-sim: $(LIB) services/unitkit/unit_sim.c
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) services/unitkit/unit_sim.c $(LIB) $(LIBS) -o $@
+# The simulator: a kit user that also links the cluster's library.
+$(BUILD)/gridcall-unit-sim: $(KIT_LIB) $(LIB) $(wildcard services/unitsim/*.c)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) $(wildcard services/unitsim/*.c) $(KIT_LIB) $(LIB) $(LIBS) -o $@
 
-$(BUILD)/gridcall-unit-example: $(LIB) services/unitkit/unit_example.c
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) services/unitkit/unit_example.c $(LIB) $(LIBS) -o $@
+# The example unit links the kit and nothing of the cluster.
+$(BUILD)/gridcall-unit-example: $(KIT_LIB) services/unitkit/unit_example.c
+	$(CC) $(CFLAGS) $(WARN) $(KIT_INCLUDES) services/unitkit/unit_example.c $(KIT_LIB) $(KIT_LIBS) -o $@
 
 $(BUILD)/gridcall-bench: $(LIB) tests/bench/gridcall_bench.c
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) tests/bench/gridcall_bench.c $(LIB) $(LIBS) -lm -o $@

@@ -88,3 +88,36 @@ cli_client_request (cli_client_t *self, const char *type, const ProtobufCMessage
     }
     return -1;
 }
+
+int
+cli_client_ask (const config_t *config, const char *type, const ProtobufCMessage *body,
+                codec_msg_t *reply)
+{
+    const char *endpoint = config_str (config, "intake_endpoint");
+    cli_client_t *client = cli_client_new (endpoint, (int) config_int (config, "request_timeout_ms"), 2);
+    int rc = client ? cli_client_request (client, type, body, reply) : -1;
+    if (rc)
+        fprintf (stderr, "gridcall: intake at %s did not answer\n", endpoint);
+    cli_client_destroy (&client);
+    return rc;
+}
+
+int
+cli_client_refused (const char *what, const codec_msg_t *reply)
+{
+    const char *code = NULL, *message = NULL;
+    if (!reply->body) {
+        code = codec_error_name (reply->error);
+        message = reply->reason;
+    }
+    else
+    if (streq (reply->type, "error")) {
+        const Gridcall__V1__Error *e = (const Gridcall__V1__Error *) reply->body;
+        code = codec_error_name (e->code);
+        message = e->message;
+    }
+    if (!code)
+        return 0;
+    fprintf (stderr, "gridcall: %s: %s: %s\n", what, code, message);
+    return 1;
+}

@@ -65,24 +65,11 @@ cli_directory (const config_t *config, int argc, char **argv)
 static int
 s_intake (const config_t *config, const char *type, const ProtobufCMessage *body)
 {
-    cli_client_t *client = cli_client_new (config_str (config, "intake_endpoint"),
-                                           (int) config_int (config, "request_timeout_ms"), 2);
     codec_msg_t reply;
-    if (!client || cli_client_request (client, type, body, &reply)) {
-        fprintf (stderr, "gridcall: intake at %s did not answer\n", config_str (config, "intake_endpoint"));
-        cli_client_destroy (&client);
+    if (cli_client_ask (config, type, body, &reply))
         return 1;
-    }
-    int rc = 0;
-    if (!reply.body)
-        rc = s_fail (type, codec_error_name (reply.error), reply.reason);
-    else
-    if (strcmp (reply.type, "error") == 0) {
-        Gridcall__V1__Error *e = (Gridcall__V1__Error *) reply.body;
-        rc = s_fail (type, codec_error_name (e->code), e->message);
-    }
-    else
-    if (strcmp (reply.type, "report.ok") == 0) {
+    int rc = cli_client_refused (type, &reply);
+    if (!rc && strcmp (reply.type, "report.ok") == 0) {
         Gridcall__V1__ReportReply *r = (Gridcall__V1__ReportReply *) reply.body;
         time_t by = (time_t) (r->resolve_by_ms / 1000);
         char when [32];
@@ -91,13 +78,13 @@ s_intake (const config_t *config, const char *type, const ProtobufCMessage *body
                 r->duplicate ? " (already filed with this key)" : "", codec_tier_name (r->tier),
                 codec_state_name (r->state), when);
     }
-    else {
+    else
+    if (!rc) {
         Gridcall__V1__Ack *a = (Gridcall__V1__Ack *) reply.body;
         printf ("case %s is %s%s\n", a->case_id, codec_state_name (a->state),
                 a->duplicate ? " (already done)" : "");
     }
     codec_msg_reset (&reply);
-    cli_client_destroy (&client);
     return rc;
 }
 

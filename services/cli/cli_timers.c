@@ -1,6 +1,8 @@
 /*  cli_timers.c — extend, park, unpark and clock: the operator's commands
-    on case clocks. Each is one Redis Function call (35_extend.lua,
-    05_clock.lua); times are the street's local case time. */
+    on case clocks. Extend, park and unpark are requests to intake
+    (extend.decide, park, unpark), which commits them and wakes dispatch
+    and notify; the CLI reads the case clock from Redis to turn "+2d" and
+    local dates into case time (street.h). clock reads and sets it. */
 #include "cli_timers.h"
 
 #include <stdbool.h>
@@ -8,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
 #include "cli_args.h"
+#include "cli_client.h"
+#include "store.h"
+#include "street.h"
 
 //  Options of these commands that take no value.
-static const char *const s_flags [] = { "--approve", "--refuse", "--request", "--json", NULL };
+static const char *const s_flags [] = { "--approve", "--refuse", "--json", NULL };
 
 //  Who acts: --by, else $USER, else "operator".
 static const char *
@@ -22,45 +26,19 @@ s_who (int argc, char **argv)
     return cli_opt (argc, argv, "--by", user && *user ? user : "operator");
 }
 
-//  Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-static long long
-s_days_from_civil (int y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-//  Parse TIME into case ms: "YYYY-MM-DD[ HH:MM]" or "YYYY-MM-DDTHH:MM" in
-//  the street's local time, or "+N" with m, h or d (case time from now).
-//  Returns 0, or -1 when malformed.
+//  Parse TIME into case ms: a local date and time (street_parse) or "+N"
+//  with m, h or d (case time from now). Returns 0, or -1 when malformed.
 static int
 s_parse_time (const char *text, long long case_now, int offset_minutes, long long *out)
 {
-    if (text [0] == '+') {
-        char *end;
-        long long n = strtoll (text + 1, &end, 10);
-        long long unit = *end == 'm' ? 60000LL : *end == 'h' ? 3600000LL : *end == 'd' ? 86400000LL : 0;
-        if (n <= 0 || end == text + 1 || !unit || end [1])
-            return -1;
-        *out = case_now + n * unit;
-        return 0;
-    }
-    int y, mo, d, h = 0, mi = 0, used = 0;
-    if (sscanf (text, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10)
+    if (text [0] != '+')
+        return street_parse (offset_minutes, text, out);
+    char *end;
+    long long n = strtoll (text + 1, &end, 10);
+    long long unit = *end == 'm' ? 60000LL : *end == 'h' ? 3600000LL : *end == 'd' ? 86400000LL : 0;
+    if (n <= 0 || end == text + 1 || !unit || end [1])
         return -1;
-    if (text [10]) {
-        int more = 0;
-        if ((text [10] != ' ' && text [10] != 'T')
-        ||  sscanf (text + 11, "%2d:%2d%n", &h, &mi, &more) != 2 || more != 5 || text [16])
-            return -1;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || y < 1970)
-        return -1;
-    *out = (s_days_from_civil (y, mo, d) * 1440 + h * 60 + mi - offset_minutes) * 60000LL;
+    *out = case_now + n * unit;
     return 0;
 }
 
@@ -68,19 +46,9 @@ s_parse_time (const char *text, long long case_now, int offset_minutes, long lon
 static void
 s_format_time (long long case_ms, int offset_minutes, char *buf, size_t size)
 {
-    long long minutes = case_ms / 60000 + offset_minutes;
-    long long days = minutes / 1440;
-    long long z = days + 719468;
-    long long era = (z >= 0 ? z : z - 146096) / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    long long d = doy - (153 * mp + 2) / 5 + 1;
-    long long m = mp < 10 ? mp + 3 : mp - 9;
-    long long y = yoe + era * 400 + (m <= 2);
-    snprintf (buf, size, "%04lld-%02lld-%02lld %02lld:%02lld", y, m, d,
-              (minutes % 1440) / 60, minutes % 60);
+    street_time_t at;
+    street_time (offset_minutes, case_ms, &at);
+    street_format (&at, buf, size);
 }
 
 //  The case clock now: case ms and the street's offset. Returns 0 or -1.
@@ -98,25 +66,23 @@ s_case_now (store_t *store, const char *scale, long long *case_now, int *offset)
     return 0;
 }
 
-//  Print a function's reply: ok_text with the case and state, or the error.
-//  Returns the exit status.
+//  Send one operator request to intake and print its answer: ok_text
+//  with the case and its state, or the error. Returns the exit status.
 static int
-s_report (const char *what, json_t *reply, const char *ok_text)
+s_intake (const config_t *config, const char *type, const ProtobufCMessage *body,
+          const char *ok_text)
 {
-    if (!reply) {
-        fprintf (stderr, "gridcall: %s: Redis did not answer\n", what);
+    codec_msg_t reply;
+    if (cli_client_ask (config, type, body, &reply))
         return 1;
+    int rc = cli_client_refused (type, &reply);
+    if (!rc) {
+        const Gridcall__V1__Ack *ack = (const Gridcall__V1__Ack *) reply.body;
+        printf ("case %s %s%s; now %s\n", ack->case_id, ok_text,
+                ack->duplicate ? " (already done)" : "", codec_state_name (ack->state));
     }
-    if (!json_is_true (json_object_get (reply, "ok"))) {
-        fprintf (stderr, "gridcall: %s: %s: %s\n", what,
-                 json_string_value (json_object_get (reply, "code")),
-                 json_string_value (json_object_get (reply, "message")));
-        return 1;
-    }
-    printf ("case %s %s%s; now %s\n", json_string_value (json_object_get (reply, "case_id")),
-            ok_text, json_is_true (json_object_get (reply, "duplicate")) ? " (already done)" : "",
-            json_string_value (json_object_get (reply, "state")));
-    return 0;
+    codec_msg_reset (&reply);
+    return rc;
 }
 
 //  Common start: store, scale text, case clock, the case id. Returns the
@@ -141,55 +107,42 @@ cli_extend (const config_t *config, int argc, char **argv)
     const char *reason = cli_opt (argc, argv, "--reason", NULL);
     bool approve = cli_flag (argc, argv, "--approve");
     bool refuse = cli_flag (argc, argv, "--refuse");
-    bool request = cli_flag (argc, argv, "--request");
-    const char *unit = cli_opt (argc, argv, "--unit", NULL);
-    if (!id || !reason || approve + refuse + request > 1 || (refuse && until)
-    ||  (!approve && !refuse && !until) || (request && !unit)) {
+    if (!id || !reason || (approve && refuse) || (refuse && until) || (!approve && !refuse && !until)) {
         fprintf (stderr, "usage: gridcall extend ID --until TIME --reason TEXT [--by WHO]\n"
                  "       gridcall extend ID --approve [--until TIME] --reason TEXT [--by WHO]\n"
                  "       gridcall extend ID --refuse --reason TEXT [--by WHO]\n"
-                 "       gridcall extend ID --request --unit U [--offer O] --until TIME --reason TEXT\n"
-                 "TIME: YYYY-MM-DD[ HH:MM] (street local time) or +N[m|h|d] from now\n");
+                 "TIME: YYYY-MM-DD[ HH:MM] (street local time) or +N[m|h|d] from now\n"
+                 "(a unit asks for more time with the unit protocol's extend)\n");
         return 2;
     }
-    char scale [32], until_text [32] = "0", shown [64] = "";
+    char scale [32], done [96] = "deadline extended as requested";
     long long case_now, until_ms = 0;
     int offset;
-    store_t *store = s_begin (config, scale, sizeof scale, &case_now, &offset);
-    if (!store)
+    store_t *store = until ? s_begin (config, scale, sizeof scale, &case_now, &offset) : NULL;
+    if (until && !store)
         return 1;
+    store_destroy (&store);
     if (until && s_parse_time (until, case_now, offset, &until_ms)) {
         fprintf (stderr, "gridcall: extend: \"%s\" is not a time (YYYY-MM-DD[ HH:MM] or +N[m|h|d])\n", until);
-        store_destroy (&store);
         return 2;
     }
-    snprintf (until_text, sizeof until_text, "%lld", until_ms);
-    if (until_ms)
+    if (refuse)
+        snprintf (done, sizeof done, "extension refused");
+    else
+    if (until_ms) {
+        char shown [32];
         s_format_time (until_ms, offset, shown, sizeof shown);
-    json_t *reply;
-    char done [128];
-    if (request) {
-        reply = store_callv (store, "gc_extend_request", id, unit, cli_opt (argc, argv, "--offer", ""),
-                             until_text, reason, scale, NULL);
-        snprintf (done, sizeof done, "extension to %s requested", shown);
+        snprintf (done, sizeof done, "deadline extended to %s", shown);
     }
-    else {
-        const char *verb = approve ? "approve" : refuse ? "refuse" : "extend";
-        reply = store_callv (store, "gc_extend_decide", id, s_who (argc, argv), verb, until_text,
-                             reason, scale, NULL);
-        if (refuse)
-            snprintf (done, sizeof done, "extension refused");
-        else {
-            long long granted = json_integer_value (json_object_get (reply, "until_case"));
-            if (granted)
-                s_format_time (granted, offset, shown, sizeof shown);
-            snprintf (done, sizeof done, "deadline extended to %s", shown);
-        }
-    }
-    int rc = s_report ("extend", reply, done);
-    json_decref (reply);
-    store_destroy (&store);
-    return rc;
+    Gridcall__V1__ExtendDecision decision = GRIDCALL__V1__EXTEND_DECISION__INIT;
+    decision.case_id = (char *) id;
+    decision.verb = approve ? GRIDCALL__V1__EXTEND_VERB__EXTEND_APPROVE
+                  : refuse ? GRIDCALL__V1__EXTEND_VERB__EXTEND_REFUSE
+                  : GRIDCALL__V1__EXTEND_VERB__EXTEND_DIRECT;
+    decision.until_ms = until_ms;
+    decision.reason = (char *) reason;
+    decision.operator_ = (char *) s_who (argc, argv);
+    return s_intake (config, "extend.decide", &decision.base, done);
 }
 
 int
@@ -203,26 +156,25 @@ cli_park (const config_t *config, int argc, char **argv)
                  "DATE: YYYY-MM-DD[ HH:MM] (street local time; a date alone is 00:00) or +N[m|h|d]\n");
         return 2;
     }
-    char scale [32], review_text [32], shown [64], done [96];
+    char scale [32], shown [32], done [96];
     long long case_now, review;
     int offset;
     store_t *store = s_begin (config, scale, sizeof scale, &case_now, &offset);
     if (!store)
         return 1;
+    store_destroy (&store);
     if (s_parse_time (until, case_now, offset, &review)) {
         fprintf (stderr, "gridcall: park: \"%s\" is not a date (YYYY-MM-DD[ HH:MM] or +N[m|h|d])\n", until);
-        store_destroy (&store);
         return 2;
     }
-    snprintf (review_text, sizeof review_text, "%lld", review);
     s_format_time (review, offset, shown, sizeof shown);
     snprintf (done, sizeof done, "parked until %s", shown);
-    json_t *reply = store_callv (store, "gc_park", id, s_who (argc, argv), review_text, reason,
-                                 scale, NULL);
-    int rc = s_report ("park", reply, done);
-    json_decref (reply);
-    store_destroy (&store);
-    return rc;
+    Gridcall__V1__Park park = GRIDCALL__V1__PARK__INIT;
+    park.case_id = (char *) id;
+    park.review_ms = review;
+    park.reason = (char *) reason;
+    park.operator_ = (char *) s_who (argc, argv);
+    return s_intake (config, "park", &park.base, done);
 }
 
 int
@@ -233,17 +185,11 @@ cli_unpark (const config_t *config, int argc, char **argv)
         fprintf (stderr, "usage: gridcall unpark ID [--reason TEXT] [--by WHO]\n");
         return 2;
     }
-    char scale [32];
-    snprintf (scale, sizeof scale, "%.17g", config_double (config, "time_scale"));
-    store_t *store = cli_store (config);
-    if (!store)
-        return 1;
-    json_t *reply = store_callv (store, "gc_unpark", id, s_who (argc, argv),
-                                 cli_opt (argc, argv, "--reason", ""), scale, NULL);
-    int rc = s_report ("unpark", reply, "back from the parked ledger");
-    json_decref (reply);
-    store_destroy (&store);
-    return rc;
+    Gridcall__V1__Unpark unpark = GRIDCALL__V1__UNPARK__INIT;
+    unpark.case_id = (char *) id;
+    unpark.reason = (char *) cli_opt (argc, argv, "--reason", "");
+    unpark.operator_ = (char *) s_who (argc, argv);
+    return s_intake (config, "unpark", &unpark.base, "back from the parked ledger");
 }
 
 int

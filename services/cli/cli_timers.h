@@ -1,6 +1,7 @@
 /*  cli_timers.h — the operator's hand on case clocks: extend a deadline
     (approve or refuse a unit's request, or extend directly), park a case
-    until a review date and bring it back, show or set the case clock. */
+    until a review date and bring it back (requests to intake), show or
+    set the case clock. */
 #ifndef CLI_TIMERS_H
 #define CLI_TIMERS_H
 
@@ -9,7 +10,6 @@
 //  gridcall extend ID --until TIME --reason TEXT [--by WHO]
 //  gridcall extend ID --approve [--until TIME] --reason TEXT [--by WHO]
 //  gridcall extend ID --refuse --reason TEXT [--by WHO]
-//  gridcall extend ID --request --unit U [--offer O] --until TIME --reason TEXT
 int cli_extend (const config_t *config, int argc, char **argv);
 //  gridcall park ID --until DATE --reason TEXT [--by WHO]
 int cli_park (const config_t *config, int argc, char **argv);

@@ -14,7 +14,7 @@
 
 #include "directory.h"
 #include "store.h"
-#include "unit_route.h"
+#include "street.h"
 
 #define RANK_MAX 200            //  store calls carry at most 256 arguments
 #define STALE_MS 3000           //  a unit not seen for this long is not connected
@@ -36,11 +36,18 @@ s_directory (store_t *store)
 
 typedef struct {
     const dir_unit_t *unit;     //  borrowed from the directory
-    unit_route_why_t why;       //  the directory's verdict
+    street_why_t why;           //  street_check's verdict
     bool connected;             //  seen by dispatch lately
     json_t *standing;           //  spare, accept, ontime... (borrowed from the reply)
     int rank;                   //  1.. for candidates, 0 when out
 } s_row_t;
+
+//  True when the unit's record fits and only its duty may keep it out.
+static bool
+s_fits_record (street_why_t why)
+{
+    return why == STREET_IN || why == STREET_OFF_DUTY || why == STREET_HOLIDAY;
+}
 
 //  Candidates first, ordered as dispatch ranks them: spare capacity, then
 //  accept rate, then on-time rate.
@@ -48,7 +55,7 @@ static int
 s_compare (const void *a, const void *b)
 {
     const s_row_t *x = (const s_row_t *) a, *y = (const s_row_t *) b;
-    bool xin = x->why == UNIT_ROUTE_IN && x->connected, yin = y->why == UNIT_ROUTE_IN && y->connected;
+    bool xin = x->why == STREET_IN && x->connected, yin = y->why == STREET_IN && y->connected;
     if (xin != yin)
         return xin ? -1 : 1;
     if (!xin)
@@ -96,11 +103,15 @@ cli_route (const config_t *config, int argc, char **argv)
         fprintf (stderr, "gridcall: --tier takes GRID, COMMUNITY, STREET or DISTRICT\n");
         goto cleanup;
     }
-    unit_route_time_t at;
-    if (unit_route_parse (directory, cli_opt (argc, argv, "--at", NULL), zclock_time (), &at)) {
+    const char *when = cli_opt (argc, argv, "--at", "now");
+    long long at_ms = zclock_time ();
+    if (strcmp (when, "now") != 0
+    &&  street_parse (directory_utc_offset_minutes (directory), when, &at_ms)) {
         fprintf (stderr, "gridcall: --at takes YYYY-MM-DDTHH:MM in the street's local time\n");
         goto cleanup;
     }
+    street_time_t at;
+    street_local (directory, at_ms, &at);
     size_t count = directory_unit_count (directory);
     rows = calloc (count ? count : 1, sizeof *rows);
     const char **ids = calloc (count ? count : 1, sizeof (char *));
@@ -111,9 +122,8 @@ cli_route (const config_t *config, int argc, char **argv)
     size_t fitting = 0;
     for (size_t i = 0; i < count; i++) {
         rows [i].unit = directory_unit (directory, i);
-        rows [i].why = unit_route_check (directory, rows [i].unit, tier, grid, category, &at);
-        if (rows [i].why == UNIT_ROUTE_IN || rows [i].why == UNIT_ROUTE_OFF_DUTY
-        ||  rows [i].why == UNIT_ROUTE_HOLIDAY)
+        rows [i].why = street_check (directory, rows [i].unit, tier, grid, category, &at);
+        if (s_fits_record (rows [i].why))
             ids [fitting++] = rows [i].unit->id;
     }
     //  the standing of the units that fit (Redis: capacity, load, record)
@@ -139,15 +149,15 @@ cli_route (const config_t *config, int argc, char **argv)
     qsort (rows, count, sizeof *rows, s_compare);
     json_t *out = json_array ();
     int rank = 0;
+    char local [32];
+    street_format (&at, local, sizeof local);
     if (!cli_flag (argc, argv, "--json"))
-        printf ("route %s %s at %s, local %04d-%02d-%02d %02d:%02d (weekday %d)\n", grid, category,
-                dir_tier_name (tier), at.year, at.month, at.day, at.minute / 60, at.minute % 60,
-                at.weekday);
+        printf ("route %s %s at %s, local %s (weekday %d)\n", grid, category,
+                dir_tier_name (tier), local, at.weekday);
     for (size_t i = 0; i < count; i++) {
         s_row_t *r = &rows [i];
-        bool in = r->why == UNIT_ROUTE_IN && r->connected;
-        if (!in && r->why != UNIT_ROUTE_IN && r->why != UNIT_ROUTE_OFF_DUTY
-        &&  r->why != UNIT_ROUTE_HOLIDAY && !cli_flag (argc, argv, "--all"))
+        bool in = r->why == STREET_IN && r->connected;
+        if (!s_fits_record (r->why) && !cli_flag (argc, argv, "--all"))
             continue;           //  units that do not fit at all: only with --all
         char reason [160];
         if (in) {
@@ -161,22 +171,23 @@ cli_route (const config_t *config, int argc, char **argv)
                 strcat (reason, " (full: skipped until a case closes)");
         }
         else
-        if (r->why == UNIT_ROUTE_IN)
+        if (r->why == STREET_IN)
             snprintf (reason, sizeof reason, "not connected");
         else
-        if (r->why == UNIT_ROUTE_OFF_DUTY || r->why == UNIT_ROUTE_HOLIDAY) {
-            long long next = unit_route_next_duty (directory, r->unit, &at);
-            unit_route_time_t slot;
-            unit_route_local (directory, next, &slot);
+        if (s_fits_record (r->why)) {
+            long long next = street_next_duty (directory, r->unit, &at);
+            street_time_t slot;
+            street_local (directory, next, &slot);
+            char shown [32];
+            street_format (&slot, shown, sizeof shown);
             if (next > 0)
-                snprintf (reason, sizeof reason, "%s; next on duty %04d-%02d-%02d %02d:%02d%s",
-                          unit_route_why_text (r->why), slot.year, slot.month, slot.day,
-                          slot.minute / 60, slot.minute % 60, r->connected ? "" : ", not connected");
+                snprintf (reason, sizeof reason, "%s; next on duty %s%s", street_why_text (r->why),
+                          shown, r->connected ? "" : ", not connected");
             else
-                snprintf (reason, sizeof reason, "%s", unit_route_why_text (r->why));
+                snprintf (reason, sizeof reason, "%s", street_why_text (r->why));
         }
         else
-            snprintf (reason, sizeof reason, "%s", unit_route_why_text (r->why));
+            snprintf (reason, sizeof reason, "%s", street_why_text (r->why));
         if (cli_flag (argc, argv, "--json"))
             json_array_append_new (out, json_pack ("{s:s, s:b, s:i, s:s, s:b}", "unit", r->unit->id,
                                                    "in", in, "rank", r->rank, "reason", reason,

@@ -29,6 +29,7 @@ const codec_entry_t codec_unit [] = {
     { "extend", &gridcall__v1__extend_request__descriptor },
     { "welcome", &gridcall__v1__welcome__descriptor },
     { "offer", &gridcall__v1__offer__descriptor },
+    { "withdrawn", &gridcall__v1__withdrawn__descriptor },
     { "ok", &gridcall__v1__unit_ack__descriptor },
     { "error", &gridcall__v1__error__descriptor },
     { NULL, NULL }

@@ -1287,23 +1287,29 @@ directory_unit_find (const directory_t *self, const char *id)
     return at < 0? NULL: &self->units [at];
 }
 
-//  True when the unit serves this tier, covers the grid and handles the
-//  category; false for a NULL argument or a tier outside 1..4.
-bool
-dir_unit_fits (const dir_unit_t *unit, int tier, const char *grid, const char *category)
+//  The first part of the record that does not fit: tier, category, grid;
+//  a NULL argument or a tier outside 1..4 is a misfit of the tier.
+dir_fit_t
+dir_unit_fit (const dir_unit_t *unit, int tier, const char *grid, const char *category)
 {
     if (!unit || !grid || !category || tier < 1 || tier > DIR_TIERS
     ||  !(unit->tiers & (1u << tier)))
-        return false;
+        return DIR_MISFIT_TIER;
     bool handles = false;
     for (size_t i = 0; i < unit->category_count && !handles; i++)
         handles = strcmp (unit->categories [i], category) == 0;
     if (!handles)
-        return false;
+        return DIR_MISFIT_CATEGORY;
     for (size_t i = 0; i < unit->grid_count; i++)
         if (strcmp (unit->grids [i], grid) == 0)
-            return true;
-    return false;
+            return DIR_FITS;
+    return DIR_MISFIT_GRID;
+}
+
+bool
+dir_unit_fits (const dir_unit_t *unit, int tier, const char *grid, const char *category)
+{
+    return dir_unit_fit (unit, tier, grid, category) == DIR_FITS;
 }
 
 //  True when a rota slot holds weekday (1..7) and minute (0..1439) of
@@ -1359,22 +1365,30 @@ dir_category_joint_units (const dir_category_t *category, int tier)
     return units > 0? units: 1;
 }
 
-//  True when date and minute are working time: not a holiday; a make-up
-//  day has makeup_weekday's hours, any other day its own weekday's.
-bool
-dir_calendar_works (const dir_calendar_t *calendar, int year, int month, int day,
-                    int weekday, int minute)
+//  A holiday has no hours (0); a make-up day has makeup_weekday's.
+int
+dir_calendar_weekday (const dir_calendar_t *calendar, int year, int month, int day, int weekday)
 {
     assert (calendar);
     char date [16];
     snprintf (date, sizeof date, "%04d-%02d-%02d", year, month, day);
     for (size_t i = 0; i < calendar->holiday_count; i++)
         if (strcmp (calendar->holidays [i], date) == 0)
-            return false;
+            return 0;
     for (size_t i = 0; i < calendar->makeup_count; i++)
         if (strcmp (calendar->makeup_days [i], date) == 0)
-            weekday = calendar->makeup_weekday;
-    for (size_t i = 0; i < calendar->hour_count; i++) {
+            return calendar->makeup_weekday;
+    return weekday;
+}
+
+//  True when date and minute are working time: the hours of the weekday
+//  dir_calendar_weekday gives.
+bool
+dir_calendar_works (const dir_calendar_t *calendar, int year, int month, int day,
+                    int weekday, int minute)
+{
+    weekday = dir_calendar_weekday (calendar, year, month, day, weekday);
+    for (size_t i = 0; weekday && i < calendar->hour_count; i++) {
         const dir_slot_t *slot = &calendar->hours [i];
         if (slot->weekday == weekday
         &&  minute >= slot->from_minute && minute < slot->to_minute)

@@ -106,7 +106,19 @@ const dir_unit_t *directory_unit_find (const directory_t *self, const char *id);
 //  The working calendar, or NULL when the directory has none; borrowed.
 const dir_calendar_t *directory_calendar (const directory_t *self);
 
-//  True when the unit serves this tier, grid and category.
+//  What of a unit's record keeps it from a case (DIR_FITS: nothing).
+typedef enum {
+    DIR_FITS = 0,               //  serves the tier, handles the category, covers the grid
+    DIR_MISFIT_TIER,            //  does not answer at the tier
+    DIR_MISFIT_CATEGORY,        //  does not handle the category
+    DIR_MISFIT_GRID             //  does not cover the grid
+} dir_fit_t;
+
+//  Whether the unit's record serves this tier, grid and category, and if
+//  not, the first reason why. Whether it may take a case now (rota,
+//  holidays) is street_check's (street.h), which calls this.
+dir_fit_t dir_unit_fit (const dir_unit_t *unit, int tier, const char *grid, const char *category);
+//  True when dir_unit_fit says DIR_FITS.
 bool dir_unit_fits (const dir_unit_t *unit, int tier, const char *grid, const char *category);
 //  True when the unit is on duty at this local weekday (1..7) and minute.
 bool dir_unit_on_duty (const dir_unit_t *unit, int weekday, int minute);
@@ -114,6 +126,11 @@ bool dir_unit_on_duty (const dir_unit_t *unit, int weekday, int minute);
 //  Units a case of this category summons at tier (1..4): the tier's
 //  joint_by_tier entry, else joint_units.
 int dir_category_joint_units (const dir_category_t *category, int tier);
+//  The weekday whose hours (and rotas) apply on local date (year, month,
+//  day; weekday 1..7): 0 on a holiday, makeup_weekday on a make-up day,
+//  else weekday.
+int dir_calendar_weekday (const dir_calendar_t *calendar, int year, int month, int day,
+                          int weekday);
 //  True when the calendar counts local date (year, month, day; weekday
 //  1..7) and minute (0..1439) as working time. A holiday never works; a
 //  make-up day works makeup_weekday's hours.

@@ -1,6 +1,6 @@
-/*  dispatch_match.h — which units may take a case: the directory record
-    fits the case's tier, grid and category, the unit is on duty (rota and
-    holidays, unit_route.h), connected, and its hello claims cover the case.
+/*  dispatch_match.h — which units may take a case: street_check says so
+    (record fits tier, grid and category; on duty by rota and holidays),
+    the unit is connected, and its hello claims cover the case.
     The list is rotated so equal units take turns; the transition then
     ranks by spare capacity and track record and skips units that declined.
     For a service order no unit can take now, the earliest next duty slot
@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "directory.h"
-#include "unit_route.h"
+#include "street.h"
 
 //  True when the unit is connected and its claims cover grid and category;
 //  the caller's session registry answers.
@@ -23,14 +23,14 @@ typedef bool (dispatch_accepts_fn) (void *arg, const char *unit_id, const char *
 //  candidates for a case at local time at, starting the round at position
 //  turn. Returns the count.
 size_t dispatch_match (const directory_t *directory, int tier, const char *grid,
-                       const char *category, const unit_route_time_t *at,
+                       const char *category, const street_time_t *at,
                        dispatch_accepts_fn *accepts, void *arg, size_t turn,
                        const char **out, size_t max);
 
 //  The earliest next duty slot (Unix ms) among units that fit the case,
 //  connected or not, and that unit in *unit_id (borrowed); -1 when none.
 long long dispatch_match_next_duty (const directory_t *directory, int tier, const char *grid,
-                                    const char *category, const unit_route_time_t *at,
+                                    const char *category, const street_time_t *at,
                                     const char **unit_id);
 
 #endif

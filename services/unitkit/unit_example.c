@@ -1,11 +1,12 @@
 /*  unit_example.c — gridcall-unit-example: the smallest useful responder
     unit. It accepts every offer, sends one progress note, and resolves the
     case after a delay. Start here when you write your own unit in C.
+    It links the kit archive only (build/libgridcall-unitkit.a).
     Usage: gridcall-unit-example UNIT_ID [ENDPOINT] [RESOLVE_DELAY_MS] */
 #include <czmq.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
-#include "log.h"
 #include "unitkit.h"
 
 //  A case we hold and will resolve at its due time.
@@ -21,12 +22,36 @@ typedef struct {
     int delay_ms;               //  accept to resolve
 } example_t;
 
+//  One line on stderr with the wall time: ours and the kit's (its log hook).
+static void s_say (const char *level, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_say (const char *level, const char *fmt, ...)
+{
+    char *when = zclock_timestr ();
+    va_list ap;
+    va_start (ap, fmt);
+    fprintf (stderr, "%s %s ", when, level);
+    vfprintf (stderr, fmt, ap);
+    fputc ('\n', stderr);
+    va_end (ap);
+    zstr_free (&when);
+}
+
+static void
+s_on_log (const unitkit_t *unit, unitkit_log_level_t level, const char *line, void *arg)
+{
+    (void) unit;
+    (void) arg;
+    s_say (level >= UNITKIT_LOG_WARNING ? "WARNING" : "INFO", "%s", line);
+}
+
 //  An offer: take it, say so, and plan to resolve it.
 static void
 s_on_offer (unitkit_t *unit, const Gridcall__V1__Offer *offer, void *arg)
 {
     example_t *self = (example_t *) arg;
-    log_info ("offer %s: case %s in grid %s, %s: \"%s\"", offer->offer_id, offer->ledger_no,
+    s_say ("INFO", "offer %s: case %s in grid %s, %s: \"%s\"", offer->offer_id, offer->ledger_no,
               offer->grid, offer->category, offer->text);
     unitkit_accept (unit, offer->offer_id, offer->case_id);
     unitkit_progress (unit, offer->offer_id, offer->case_id, "on our way");
@@ -45,17 +70,17 @@ s_on_event (unitkit_t *unit, const unitkit_event_t *event, void *arg)
 {
     (void) arg;
     if (event->type == UNITKIT_WELCOME)
-        log_info ("%s is on duty (%zu cases held from before)", unitkit_id (unit),
+        s_say ("INFO", "%s is on duty (%zu cases held from before)", unitkit_id (unit),
                   event->held_count);
     else
     if (event->type == UNITKIT_ACKED)
-        log_info ("dispatch took our %s of case %s", event->kind, event->case_id);
+        s_say ("INFO", "dispatch took our %s of case %s", event->kind, event->case_id);
     else
     if (event->type == UNITKIT_REFUSED)
-        log_warning ("dispatch refused our %s of case %s: %s", event->kind, event->case_id,
+        s_say ("WARNING", "dispatch refused our %s of case %s: %s", event->kind, event->case_id,
                      event->message);
     else
-        log_warning ("%s", event->message);     //  REJECTED or LOST: the kit retries
+        s_say ("WARNING", "%s", event->message);     //  REJECTED or LOST: the kit retries
 }
 
 int
@@ -65,7 +90,6 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: %s UNIT_ID [ENDPOINT] [RESOLVE_DELAY_MS]\n", argv [0]);
         return 1;
     }
-    gc_log_init ("gridcall-unit-example", GC_LOG_INFO);
     zsys_init ();               //  SIGINT and SIGTERM now set zsys_interrupted
     example_t self = { zlist_new (), argc > 3 ? atoi (argv [3]) : 5000 };
     unitkit_t *unit = unitkit_new (argc > 2 ? argv [2] : "tcp://127.0.0.1:5561", argv [1]);
@@ -75,6 +99,7 @@ main (int argc, char **argv)
     }
     unitkit_set_offer_handler (unit, s_on_offer, &self);
     unitkit_set_event_handler (unit, s_on_event, &self);
+    unitkit_set_log_handler (unit, UNITKIT_LOG_INFO, s_on_log, NULL);
 
     //  one loop: the kit's socket and timers, then our own due jobs
     while (unitkit_poll (unit, 100) == 0) {

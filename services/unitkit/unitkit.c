@@ -4,17 +4,17 @@
     Replies live in an outbox until dispatch acknowledges them. */
 #include "unitkit.h"
 
+#include <stdarg.h>
 #include <string.h>
 
-#include "codec.h"
-#include "log.h"
+#include "unitkit_wire.h"
 
 #define UNITKIT_MSG_MAX (256 * 1024)    //  largest message we accept
 #define UNITKIT_DRAIN_MAX 100           //  messages handled per unitkit_handle
 
 typedef enum { S_DISCONNECTED, S_HELLO, S_READY } s_state_t;
-typedef enum { R_ACCEPT, R_DECLINE, R_PROGRESS, R_RESOLVE } s_kind_t;
-static const char *s_kind_names [] = { "accept", "decline", "progress", "resolve" };
+typedef enum { R_ACCEPT, R_DECLINE, R_PROGRESS, R_RESOLVE, R_EXTEND } s_kind_t;
+static const char *s_kind_names [] = { "accept", "decline", "progress", "resolve", "extend" };
 
 //  One reply waiting for dispatch's acknowledgement.
 typedef struct {
@@ -22,7 +22,8 @@ typedef struct {
     char *offer_id;             //  the offer it answers
     char *case_id;              //  the case of that offer
     int reason;                 //  decline reason
-    char *text;                 //  decline or progress note, resolve summary
+    int64_t until_ms;           //  extend: the deadline asked for
+    char *text;                 //  decline or progress note, resolve summary, extend reason
     bool sent;                  //  sent in this session, ack not yet seen
     int64_t send_at;            //  earliest time to send it (retry after UNAVAILABLE)
 } s_reply_t;
@@ -48,7 +49,40 @@ struct _unitkit_t {
     char **claim_grids;
     size_t claim_grid_count;
     unsigned claim_capacity;    //  0: the directory's capacity
+    unitkit_log_fn *log_fn;     //  log hook, or NULL to drop lines
+    void *log_arg;              //  its argument
+    unitkit_log_level_t log_level;  //  lines below it are not even formatted
 };
+
+//  Check the level before formatting, like the cluster's log macros.
+#define s_log(self, lvl, ...) \
+    do { if ((self)->log_fn && (lvl) >= (self)->log_level) \
+             s_log_write (self, lvl, __VA_ARGS__); } while (0)
+
+static void s_log_write (const unitkit_t *self, unitkit_log_level_t level, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_log_write (const unitkit_t *self, unitkit_log_level_t level, const char *fmt, ...)
+{
+    char line [1024];
+    int n = snprintf (line, sizeof line, "unitkit %s: ", self->unit_id);
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (line + n, sizeof line - n, fmt, ap);
+    va_end (ap);
+    self->log_fn (self, level, line, self->log_arg);
+}
+
+//  The default hook: one line on stderr.
+static void
+s_log_stderr (const unitkit_t *unit, unitkit_log_level_t level, const char *line, void *arg)
+{
+    (void) unit;
+    (void) arg;
+    static const char *names [] = { "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR" };
+    fprintf (stderr, "%s %s\n", names [level], line);
+}
 
 static void
 s_strings_free (char ***list_p, size_t *count)
@@ -118,7 +152,7 @@ s_connect (unitkit_t *self)
     zsock_set_heartbeat_ivl (self->sock, self->heartbeat_ms);
     zsock_set_heartbeat_timeout (self->sock, self->heartbeat_ms * UNITKIT_LIVENESS);
     if (zsock_connect (self->sock, "%s", self->endpoint) < 0) {
-        log_error ("unitkit %s: connect() \"%s\" failed: %s", self->unit_id, self->endpoint,
+        s_log (self, UNITKIT_LOG_ERROR, "connect() \"%s\" failed: %s", self->endpoint,
                    zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->sock);
         return -1;
@@ -131,10 +165,10 @@ s_connect (unitkit_t *self)
     hello.grids = self->claim_grids;
     hello.n_grids = self->claim_grid_count;
     hello.capacity = self->claim_capacity;
-    codec_send (self->sock, NULL, "hello", &hello.base);
+    unitkit_wire_send (self->sock, "hello", &hello.base);
     self->state = S_HELLO;
     self->last_recv = self->last_send = zclock_mono ();
-    log_debug ("unitkit %s: hello to %s", self->unit_id, self->endpoint);
+    s_log (self, UNITKIT_LOG_DEBUG, "hello to %s", self->endpoint);
     return 0;
 }
 
@@ -147,7 +181,7 @@ s_disconnect (unitkit_t *self)
     self->state = S_DISCONNECTED;
     //  up to a quarter more, so a hundred units do not all come back at once
     self->reconnect_at = zclock_mono () + self->backoff_ms + randof (self->backoff_ms / 4 + 1);
-    log_debug ("unitkit %s: reconnect in %d ms", self->unit_id, self->backoff_ms);
+    s_log (self, UNITKIT_LOG_DEBUG, "reconnect in %d ms", self->backoff_ms);
     self->backoff_ms = self->backoff_ms * 2 > UNITKIT_BACKOFF_MAX_MS
                      ? UNITKIT_BACKOFF_MAX_MS : self->backoff_ms * 2;
     //  whatever was in flight is resent in the next session
@@ -170,6 +204,8 @@ unitkit_new (const char *endpoint, const char *unit_id)
     self->outbox = zlistx_new ();
     self->heartbeat_ms = UNITKIT_HEARTBEAT_MS;
     self->backoff_ms = UNITKIT_BACKOFF_MIN_MS;
+    self->log_fn = s_log_stderr;
+    self->log_level = UNITKIT_LOG_WARNING;
     if (self->outbox)
         zlistx_set_destructor (self->outbox, s_reply_destroy);
     if (!self->endpoint || !self->unit_id || !self->outbox || s_connect (self)) {
@@ -188,7 +224,7 @@ unitkit_destroy (unitkit_t **self_p)
     if (self->sock && self->state == S_READY) {
         Gridcall__V1__Heartbeat bye = GRIDCALL__V1__HEARTBEAT__INIT;
         zsock_set_linger (self->sock, 500);
-        codec_send (self->sock, NULL, "bye", &bye.base);
+        unitkit_wire_send (self->sock, "bye", &bye.base);
     }
     zsock_destroy (&self->sock);
     zlistx_destroy (&self->outbox);
@@ -226,6 +262,15 @@ unitkit_set_event_handler (unitkit_t *self, unitkit_event_fn *fn, void *arg)
 }
 
 void
+unitkit_set_log_handler (unitkit_t *self, unitkit_log_level_t level, unitkit_log_fn *fn,
+                         void *arg)
+{
+    self->log_fn = fn;
+    self->log_arg = arg;
+    self->log_level = level;
+}
+
+void
 unitkit_set_heartbeat (unitkit_t *self, int heartbeat_ms)
 {
     if (heartbeat_ms > 0)
@@ -241,7 +286,7 @@ s_reply_send (unitkit_t *self, s_reply_t *r)
         Gridcall__V1__Accept m = GRIDCALL__V1__ACCEPT__INIT;
         m.offer_id = r->offer_id;
         m.case_id = r->case_id;
-        rc = codec_send (self->sock, NULL, "accept", &m.base);
+        rc = unitkit_wire_send (self->sock, "accept", &m.base);
     }
     else
     if (r->kind == R_DECLINE) {
@@ -250,7 +295,7 @@ s_reply_send (unitkit_t *self, s_reply_t *r)
         m.case_id = r->case_id;
         m.reason = r->reason;
         m.note = r->text;
-        rc = codec_send (self->sock, NULL, "decline", &m.base);
+        rc = unitkit_wire_send (self->sock, "decline", &m.base);
     }
     else
     if (r->kind == R_PROGRESS) {
@@ -258,14 +303,23 @@ s_reply_send (unitkit_t *self, s_reply_t *r)
         m.offer_id = r->offer_id;
         m.case_id = r->case_id;
         m.note = r->text;
-        rc = codec_send (self->sock, NULL, "progress", &m.base);
+        rc = unitkit_wire_send (self->sock, "progress", &m.base);
     }
-    else {
+    else
+    if (r->kind == R_RESOLVE) {
         Gridcall__V1__Resolve m = GRIDCALL__V1__RESOLVE__INIT;
         m.offer_id = r->offer_id;
         m.case_id = r->case_id;
         m.summary = r->text;
-        rc = codec_send (self->sock, NULL, "resolve", &m.base);
+        rc = unitkit_wire_send (self->sock, "resolve", &m.base);
+    }
+    else {
+        Gridcall__V1__ExtendRequest m = GRIDCALL__V1__EXTEND_REQUEST__INIT;
+        m.offer_id = r->offer_id;
+        m.case_id = r->case_id;
+        m.until_ms = r->until_ms;
+        m.reason = r->text;
+        rc = unitkit_wire_send (self->sock, "extend", &m.base);
     }
     int64_t now = zclock_mono ();
     if (rc == 0) {
@@ -301,20 +355,20 @@ s_outbox_flush (unitkit_t *self)
 //  Queue a reply and send it now if we can. Returns 0 or -1.
 static int
 s_reply (unitkit_t *self, s_kind_t kind, const char *offer_id, const char *case_id,
-         int reason, const char *text)
+         int reason, int64_t until_ms, const char *text)
 {
-    char why [160];
-    if (!offer_id || !*offer_id || !case_id || !*case_id
-    ||  codec_check_text ("offer_id", offer_id, UNITKIT_ID_MAX, why, sizeof why)
-    ||  codec_check_text ("case_id", case_id, UNITKIT_ID_MAX, why, sizeof why)
-    ||  codec_check_text ("note", text, UNITKIT_NOTE_MAX, why, sizeof why)) {
-        if (!offer_id || !*offer_id || !case_id || !*case_id)
-            snprintf (why, sizeof why, "empty offer or case id");
-        log_warning ("unitkit %s: %s() refused: %s", self->unit_id, s_kind_names [kind], why);
+    const char *why = !offer_id || !*offer_id || !case_id || !*case_id ? "empty offer or case id"
+                    : strlen (offer_id) > UNITKIT_ID_MAX || strlen (case_id) > UNITKIT_ID_MAX
+                    ? "offer or case id too long"
+                    : text && strlen (text) > UNITKIT_NOTE_MAX ? "note too long"
+                    : kind == R_EXTEND && (until_ms <= 0 || !text || !*text)
+                    ? "an extension needs a deadline and a reason" : NULL;
+    if (why) {
+        s_log (self, UNITKIT_LOG_WARNING, "%s() refused: %s", s_kind_names [kind], why);
         return -1;
     }
     if (zlistx_size (self->outbox) >= UNITKIT_OUTBOX_MAX) {
-        log_warning ("unitkit %s: %s() refused: outbox full", self->unit_id, s_kind_names [kind]);
+        s_log (self, UNITKIT_LOG_WARNING, "%s() refused: outbox full", s_kind_names [kind]);
         return -1;
     }
     s_reply_t *r = calloc (1, sizeof *r);
@@ -322,6 +376,7 @@ s_reply (unitkit_t *self, s_kind_t kind, const char *offer_id, const char *case_
         return -1;
     r->kind = kind;
     r->reason = reason;
+    r->until_ms = until_ms;
     r->offer_id = strdup (offer_id);
     r->case_id = strdup (case_id);
     r->text = strdup (text ? text : "");
@@ -336,26 +391,33 @@ s_reply (unitkit_t *self, s_kind_t kind, const char *offer_id, const char *case_
 int
 unitkit_accept (unitkit_t *self, const char *offer_id, const char *case_id)
 {
-    return s_reply (self, R_ACCEPT, offer_id, case_id, 0, NULL);
+    return s_reply (self, R_ACCEPT, offer_id, case_id, 0, 0, NULL);
 }
 
 int
 unitkit_decline (unitkit_t *self, const char *offer_id, const char *case_id,
                  int reason, const char *note)
 {
-    return s_reply (self, R_DECLINE, offer_id, case_id, reason, note);
+    return s_reply (self, R_DECLINE, offer_id, case_id, reason, 0, note);
 }
 
 int
 unitkit_progress (unitkit_t *self, const char *offer_id, const char *case_id, const char *note)
 {
-    return s_reply (self, R_PROGRESS, offer_id, case_id, 0, note);
+    return s_reply (self, R_PROGRESS, offer_id, case_id, 0, 0, note);
 }
 
 int
 unitkit_resolve (unitkit_t *self, const char *offer_id, const char *case_id, const char *summary)
 {
-    return s_reply (self, R_RESOLVE, offer_id, case_id, 0, summary);
+    return s_reply (self, R_RESOLVE, offer_id, case_id, 0, 0, summary);
+}
+
+int
+unitkit_extend (unitkit_t *self, const char *offer_id, const char *case_id, int64_t until_ms,
+                const char *reason)
+{
+    return s_reply (self, R_EXTEND, offer_id, case_id, 0, until_ms, reason);
 }
 
 //  The oldest reply in flight for this offer id, or for any offer when the
@@ -376,14 +438,13 @@ s_on_ack (unitkit_t *self, const Gridcall__V1__UnitAck *ack)
 {
     s_reply_t *r = s_outbox_match (self, ack->offer_id);
     if (!r) {
-        log_debug ("unitkit %s: ok for offer \"%s\" matches no reply", self->unit_id,
-                   ack->offer_id);
+        s_log (self, UNITKIT_LOG_DEBUG, "ok for offer \"%s\" matches no reply", ack->offer_id);
         return;
     }
     void *handle = zlistx_cursor (self->outbox);
     unitkit_event_t event = { .type = UNITKIT_ACKED, .kind = s_kind_names [r->kind],
         .offer_id = r->offer_id, .case_id = r->case_id, .state = ack->state,
-        .duplicate = ack->duplicate };
+        .duplicate = ack->duplicate, .role = ack->role, .waiting_for = ack->waiting_for };
     s_emit (self, &event);
     zlistx_delete (self->outbox, handle);
 }
@@ -396,8 +457,8 @@ s_on_error (unitkit_t *self, const Gridcall__V1__Error *error)
 {
     if (!*error->ref && (error->code == GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL
                      ||  error->code == GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_UNIT)) {
-        log_notice ("unitkit %s: dispatch lost our session: %s, reconnecting", self->unit_id,
-                    error->message);
+        s_log (self, UNITKIT_LOG_NOTICE, "dispatch lost our session: %s, reconnecting",
+               error->message);
         unitkit_event_t event = { .type = UNITKIT_LOST, .code = error->code,
                                   .message = error->message };
         s_disconnect (self);
@@ -406,21 +467,21 @@ s_on_error (unitkit_t *self, const Gridcall__V1__Error *error)
     }
     s_reply_t *r = s_outbox_match (self, error->ref);
     if (!r) {
-        log_warning ("unitkit %s: dispatch error %s for \"%s\": %s", self->unit_id,
-                     codec_error_name (error->code), error->ref, error->message);
+        s_log (self, UNITKIT_LOG_WARNING, "dispatch error %s for \"%s\": %s",
+               unitkit_wire_error_name (error->code), error->ref, error->message);
         return;
     }
     if (error->code == GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE) {
         //  dispatch could not commit it now: same reply again in a while
-        log_notice ("unitkit %s: %s offer %s: dispatch unavailable, retrying", self->unit_id,
-                    s_kind_names [r->kind], r->offer_id);
+        s_log (self, UNITKIT_LOG_NOTICE, "%s offer %s: dispatch unavailable, retrying",
+               s_kind_names [r->kind], r->offer_id);
         r->sent = false;
         r->send_at = zclock_mono () + self->heartbeat_ms;
         return;
     }
-    log_warning ("unitkit %s: %s offer %s case %s refused: %s: %s", self->unit_id,
-                 s_kind_names [r->kind], r->offer_id, r->case_id,
-                 codec_error_name (error->code), error->message);
+    s_log (self, UNITKIT_LOG_WARNING, "%s offer %s case %s refused: %s: %s",
+           s_kind_names [r->kind], r->offer_id, r->case_id,
+           unitkit_wire_error_name (error->code), error->message);
     void *handle = zlistx_cursor (self->outbox);
     unitkit_event_t event = { .type = UNITKIT_REFUSED, .kind = s_kind_names [r->kind],
         .offer_id = r->offer_id, .case_id = r->case_id, .code = error->code,
@@ -433,7 +494,7 @@ static void
 s_on_offer (unitkit_t *self, const Gridcall__V1__Offer *offer)
 {
     if (!*offer->offer_id || !*offer->case_id) {
-        log_warning ("unitkit %s: offer without offer_id or case_id ignored", self->unit_id);
+        s_log (self, UNITKIT_LOG_WARNING, "offer without offer_id or case_id ignored");
         return;
     }
     if (self->offer_fn)
@@ -443,13 +504,40 @@ s_on_offer (unitkit_t *self, const Gridcall__V1__Offer *offer)
                          GRIDCALL__V1__DECLINE_REASON__DECLINE_OTHER, "no offer handler");
 }
 
+//  "withdrawn": the case is no longer ours. Replies to its offer not yet
+//  sent are dropped (dispatch would refuse them); one in flight gets its
+//  answer as usual.
+static void
+s_on_withdrawn (unitkit_t *self, const Gridcall__V1__Withdrawn *withdrawn)
+{
+    if (!*withdrawn->offer_id || !*withdrawn->case_id) {
+        s_log (self, UNITKIT_LOG_WARNING, "withdrawn without offer_id or case_id ignored");
+        return;
+    }
+    s_reply_t *r = zlistx_first (self->outbox);
+    while (r) {
+        void *handle = zlistx_cursor (self->outbox);
+        s_reply_t *next = zlistx_next (self->outbox);
+        if (!r->sent && streq (r->offer_id, withdrawn->offer_id))
+            zlistx_delete (self->outbox, handle);
+        r = next;
+    }
+    s_log (self, UNITKIT_LOG_INFO, "case %s (offer %s) withdrawn: %s", withdrawn->case_id,
+           withdrawn->offer_id, withdrawn->note);
+    unitkit_event_t event = { .type = UNITKIT_WITHDRAWN, .offer_id = withdrawn->offer_id,
+        .case_id = withdrawn->case_id, .reason = withdrawn->reason, .state = withdrawn->state,
+        .tier = withdrawn->tier, .message = withdrawn->note };
+    s_emit (self, &event);
+}
+
 //  One message from dispatch: the unit side of the state table.
 static void
-s_on_message (unitkit_t *self, codec_msg_t *msg)
+s_on_message (unitkit_t *self, unitkit_wire_msg_t *msg)
 {
     self->last_recv = zclock_mono ();
     if (!msg->body) {
-        log_warning ("unitkit %s: bad message from dispatch: %s", self->unit_id, msg->reason);
+        s_log (self, UNITKIT_LOG_WARNING, "bad message \"%s\" from dispatch: %s", msg->type,
+               msg->reason);
         return;
     }
     const char *type = msg->type;
@@ -459,9 +547,8 @@ s_on_message (unitkit_t *self, codec_msg_t *msg)
         self->backoff_ms = UNITKIT_BACKOFF_MIN_MS;
         if (welcome->heartbeat_ms >= 10 && welcome->heartbeat_ms <= 60000)
             self->heartbeat_ms = (int) welcome->heartbeat_ms;
-        log_info ("unitkit %s: welcome, heartbeat %d ms, %zu held cases, %zu replies to resend",
-                  self->unit_id, self->heartbeat_ms, welcome->n_held_cases,
-                  zlistx_size (self->outbox));
+        s_log (self, UNITKIT_LOG_INFO, "welcome, heartbeat %d ms, %zu held cases, %zu replies to resend",
+               self->heartbeat_ms, welcome->n_held_cases, zlistx_size (self->outbox));
         unitkit_event_t event = { .type = UNITKIT_WELCOME,
             .held_cases = welcome->held_cases, .held_count = welcome->n_held_cases };
         s_emit (self, &event);
@@ -470,8 +557,8 @@ s_on_message (unitkit_t *self, codec_msg_t *msg)
     else
     if (self->state == S_HELLO && streq (type, "error")) {
         Gridcall__V1__Error *error = (Gridcall__V1__Error *) msg->body;
-        log_warning ("unitkit %s: hello refused: %s: %s", self->unit_id,
-                     codec_error_name (error->code), error->message);
+        s_log (self, UNITKIT_LOG_WARNING, "hello refused: %s: %s",
+               unitkit_wire_error_name (error->code), error->message);
         unitkit_event_t event = { .type = UNITKIT_REJECTED, .code = error->code,
                                   .message = error->message };
         s_disconnect (self);
@@ -484,13 +571,16 @@ s_on_message (unitkit_t *self, codec_msg_t *msg)
     if (self->state == S_READY && streq (type, "offer"))
         s_on_offer (self, (Gridcall__V1__Offer *) msg->body);
     else
+    if (self->state == S_READY && streq (type, "withdrawn"))
+        s_on_withdrawn (self, (Gridcall__V1__Withdrawn *) msg->body);
+    else
     if (self->state == S_READY && streq (type, "ok"))
         s_on_ack (self, (Gridcall__V1__UnitAck *) msg->body);
     else
     if (self->state == S_READY && streq (type, "error"))
         s_on_error (self, (Gridcall__V1__Error *) msg->body);
     else
-        log_warning ("unitkit %s: \"%s\" out of turn ignored", self->unit_id, type);
+        s_log (self, UNITKIT_LOG_WARNING, "\"%s\" out of turn ignored", type);
 }
 
 int
@@ -498,11 +588,11 @@ unitkit_handle (unitkit_t *self)
 {
     for (int i = 0; i < UNITKIT_DRAIN_MAX && self->sock
                     && (zsock_events (self->sock) & ZMQ_POLLIN); i++) {
-        codec_msg_t msg;
+        unitkit_wire_msg_t msg;
         zsock_t *sock = self->sock;
-        if (codec_recv (sock, false, codec_unit, UNITKIT_MSG_MAX, &msg) == 0)
+        if (unitkit_wire_recv (sock, UNITKIT_MSG_MAX, &msg) == 0)
             s_on_message (self, &msg);
-        codec_msg_reset (&msg);
+        unitkit_wire_msg_reset (&msg);
         if (self->sock != sock)
             break;              //  the session ended inside the handler
     }
@@ -523,7 +613,7 @@ unitkit_tick (unitkit_t *self)
     if (now >= expires) {
         unitkit_event_t event = { .type = UNITKIT_LOST,
             .message = self->state == S_READY ? "dispatch went silent" : "no answer to hello" };
-        log_notice ("unitkit %s: %s, reconnecting", self->unit_id, event.message);
+        s_log (self, UNITKIT_LOG_NOTICE, "%s, reconnecting", event.message);
         s_disconnect (self);
         s_emit (self, &event);
         return (int) (self->reconnect_at - now);
@@ -532,7 +622,7 @@ unitkit_tick (unitkit_t *self)
     if (self->state == S_READY) {
         if (now - self->last_send >= self->heartbeat_ms) {
             Gridcall__V1__Heartbeat heartbeat = GRIDCALL__V1__HEARTBEAT__INIT;
-            codec_send (self->sock, NULL, "heartbeat", &heartbeat.base);
+            unitkit_wire_send (self->sock, "heartbeat", &heartbeat.base);
             self->last_send = now;
         }
         if (self->last_send + self->heartbeat_ms < next)

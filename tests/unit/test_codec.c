@@ -79,6 +79,60 @@ s_refusal (pair_t *pair, zmsg_t *zmsg, size_t max)
     return code;
 }
 
+//  The unit conversation's additions: dispatch's "withdrawn", the joint
+//  state in "ok", the resent flag on "offer", and a unit's "extend".
+static void
+test_unit_additions (void **state)
+{
+    pair_t *pair = (pair_t *) *state;
+    Gridcall__V1__ExtendRequest extend = GRIDCALL__V1__EXTEND_REQUEST__INIT;
+    extend.case_id = "C1";
+    extend.offer_id = "O1";
+    extend.until_ms = 1764000000000;
+    extend.reason = "需要吊车";
+    assert_int_equal (codec_send (pair->client, NULL, "extend", &extend.base), 0);
+    codec_msg_t msg;
+    assert_int_equal (codec_recv (pair->server, true, codec_unit, 65536, &msg), 0);
+    assert_string_equal (msg.type, "extend");
+    assert_string_equal (((Gridcall__V1__ExtendRequest *) msg.body)->reason, "需要吊车");
+    zframe_t *peer = zframe_dup (msg.identity);
+    codec_msg_reset (&msg);
+
+    Gridcall__V1__Withdrawn withdrawn = GRIDCALL__V1__WITHDRAWN__INIT;
+    withdrawn.case_id = "C1";
+    withdrawn.offer_id = "O1";
+    withdrawn.reason = GRIDCALL__V1__WITHDRAW_REASON__WITHDRAW_PARKED;
+    withdrawn.state = GRIDCALL__V1__CASE_STATE__STATE_PARKED;
+    withdrawn.tier = GRIDCALL__V1__TIER__TIER_COMMUNITY;
+    assert_int_equal (codec_send (pair->server, peer, "withdrawn", &withdrawn.base), 0);
+    Gridcall__V1__UnitAck ack = GRIDCALL__V1__UNIT_ACK__INIT;
+    ack.offer_id = "O1";
+    ack.case_id = "C1";
+    ack.role = "lead";
+    ack.waiting_for = 1;
+    assert_int_equal (codec_send (pair->server, peer, "ok", &ack.base), 0);
+    Gridcall__V1__Offer offer = GRIDCALL__V1__OFFER__INIT;
+    offer.offer_id = "O2";
+    offer.resent = true;
+    assert_int_equal (codec_send (pair->server, peer, "offer", &offer.base), 0);
+    zframe_destroy (&peer);
+
+    assert_int_equal (codec_recv (pair->client, false, codec_unit, 65536, &msg), 0);
+    assert_string_equal (msg.type, "withdrawn");
+    Gridcall__V1__Withdrawn *w = (Gridcall__V1__Withdrawn *) msg.body;
+    assert_int_equal (w->reason, GRIDCALL__V1__WITHDRAW_REASON__WITHDRAW_PARKED);
+    assert_int_equal (w->state, GRIDCALL__V1__CASE_STATE__STATE_PARKED);
+    assert_int_equal (w->tier, GRIDCALL__V1__TIER__TIER_COMMUNITY);
+    codec_msg_reset (&msg);
+    assert_int_equal (codec_recv (pair->client, false, codec_unit, 65536, &msg), 0);
+    assert_string_equal (((Gridcall__V1__UnitAck *) msg.body)->role, "lead");
+    assert_int_equal (((Gridcall__V1__UnitAck *) msg.body)->waiting_for, 1);
+    codec_msg_reset (&msg);
+    assert_int_equal (codec_recv (pair->client, false, codec_unit, 65536, &msg), 0);
+    assert_true (((Gridcall__V1__Offer *) msg.body)->resent);
+    codec_msg_reset (&msg);
+}
+
 static void
 test_refusals (void **state)
 {
@@ -145,6 +199,7 @@ main (void)
     zsys_init ();
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_round_trip, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unit_additions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_refusals, s_setup, s_teardown),
         cmocka_unit_test (test_utf8),
         cmocka_unit_test (test_names),

@@ -1,5 +1,5 @@
 /*  test_dispatch_match.c — which units dispatch may offer a case to, and
-    when a unit off duty is next on duty (unit_route). */
+    when a unit off duty is next on duty (street.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,13 +59,15 @@ s_load (void)
 }
 
 //  Local time on a given weekday of the week of 2026-11-23 (a Monday).
-static unit_route_time_t
+static street_time_t
 s_at (const directory_t *directory, int weekday, int hour, int minute)
 {
     char text [32];
     snprintf (text, sizeof text, "2026-11-%02dT%02d:%02d", 22 + weekday, hour, minute);
-    unit_route_time_t at;
-    assert_int_equal (unit_route_parse (directory, text, 0, &at), 0);
+    long long ms;
+    assert_int_equal (street_parse (directory_utc_offset_minutes (directory), text, &ms), 0);
+    street_time_t at;
+    street_local (directory, ms, &at);
     assert_int_equal (at.weekday, weekday);
     return at;
 }
@@ -75,7 +77,7 @@ test_fit_by_grid_and_tier (void **state)
 {
     (void) state;
     directory_t *directory = s_load ();
-    unit_route_time_t at = s_at (directory, 1, 10, 0);
+    street_time_t at = s_at (directory, 1, 10, 0);
     const char *out [8];
     size_t n = dispatch_match (directory, DIR_TIER_GRID, "G01", "env.garbage", &at,
                                s_all_connected, NULL, 0, out, 8);
@@ -91,10 +93,10 @@ test_fit_by_grid_and_tier (void **state)
     n = dispatch_match (directory, DIR_TIER_COMMUNITY, "G01", "env.garbage", &at,
                         s_all_connected, NULL, 0, out, 8);
     assert_int_equal (n, 1);
-    assert_int_equal (unit_route_check (directory, directory_unit_find (directory, "PROP1"),
-                                        DIR_TIER_GRID, "G03", "env.garbage", &at), UNIT_ROUTE_GRID);
-    assert_int_equal (unit_route_check (directory, directory_unit_find (directory, "PROP1"),
-                                        DIR_TIER_STREET, "G01", "env.garbage", &at), UNIT_ROUTE_TIER);
+    assert_int_equal (street_check (directory, directory_unit_find (directory, "PROP1"),
+                                    DIR_TIER_GRID, "G03", "env.garbage", &at), STREET_GRID);
+    assert_int_equal (street_check (directory, directory_unit_find (directory, "PROP1"),
+                                    DIR_TIER_STREET, "G01", "env.garbage", &at), STREET_TIER);
     directory_destroy (&directory);
 }
 
@@ -103,7 +105,7 @@ test_connected_and_round_robin (void **state)
 {
     (void) state;
     directory_t *directory = s_load ();
-    unit_route_time_t at = s_at (directory, 1, 10, 0);
+    street_time_t at = s_at (directory, 1, 10, 0);
     const char *out [8];
     size_t n = dispatch_match (directory, DIR_TIER_GRID, "G01", "env.garbage", &at,
                                s_not_clean, NULL, 0, out, 8);
@@ -125,7 +127,7 @@ test_rota (void **state)
     directory_t *directory = s_load ();
     const char *out [8];
     //  Wednesday 15:00 the lawyers are on duty; Wednesday 19:00 and Thursday they are not
-    unit_route_time_t at = s_at (directory, 3, 15, 0);
+    street_time_t at = s_at (directory, 3, 15, 0);
     assert_int_equal (dispatch_match (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal", &at,
                                       s_all_connected, NULL, 0, out, 8), 1);
     at = s_at (directory, 3, 19, 0);
@@ -144,12 +146,12 @@ test_next_duty_is_the_next_wednesday_afternoon (void **state)
     directory_t *directory = s_load ();
     const char *unit_id;
     //  Thursday 10:00: the lawyers are next on duty Wednesday 2026-12-02 14:00
-    unit_route_time_t at = s_at (directory, 4, 10, 0);
+    street_time_t at = s_at (directory, 4, 10, 0);
     long long next = dispatch_match_next_duty (directory, DIR_TIER_COMMUNITY, "G02", "svc.legal",
                                                &at, &unit_id);
     assert_string_equal (unit_id, "LAW");
-    unit_route_time_t slot;
-    unit_route_local (directory, next, &slot);
+    street_time_t slot;
+    street_local (directory, next, &slot);
     assert_int_equal (slot.weekday, 3);
     assert_int_equal (slot.day, 2);
     assert_int_equal (slot.month, 12);

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "codec.h"
-#include "log.h"
 #include "unitkit.h"
+#include "unitkit_wire.h"
 
 #define WAIT_MS 3000            //  deadline of one expectation
 
@@ -29,15 +29,35 @@ typedef struct {
     char offer_text [256];      //  last offer's text
     char offer_role [16];       //  last offer's role
     int offer_tier;             //  last offer's tier
-    int events [UNITKIT_REFUSED + 1];   //  events seen, by type
+    bool offer_resent;          //  last offer's resent flag
+    long long offer_answer_by;  //  last offer's answer_by_ms
+    int events [UNITKIT_WITHDRAWN + 1]; //  events seen, by type
     char kind [16];             //  last ACKED/REFUSED kind
     char event_offer [64];      //  last ACKED/REFUSED offer id
     int code;                   //  last REJECTED/REFUSED code
     int state;                  //  last ACKED state
     bool duplicate;             //  last ACKED duplicate flag
+    char role [16];             //  last ACKED role
+    unsigned waiting_for;       //  last ACKED waiting_for
+    int reason;                 //  last WITHDRAWN reason
+    int tier;                   //  last WITHDRAWN tier
+    char note [128];            //  last WITHDRAWN note
     size_t held_count;          //  last WELCOME held cases
     char held_first [64];       //  first of them
+    int warnings;               //  kit log lines at WARNING or above
+    char last_log [256];        //  the last of them
 } fixture_t;
+
+//  The kit's log hook: count what the kit warns about.
+static void
+s_on_log (const unitkit_t *unit, unitkit_log_level_t level, const char *line, void *arg)
+{
+    (void) unit;
+    fixture_t *fx = (fixture_t *) arg;
+    assert_true (level >= UNITKIT_LOG_WARNING);
+    fx->warnings++;
+    snprintf (fx->last_log, sizeof fx->last_log, "%s", line);
+}
 
 static void
 s_on_offer (unitkit_t *unit, const Gridcall__V1__Offer *offer, void *arg)
@@ -48,6 +68,8 @@ s_on_offer (unitkit_t *unit, const Gridcall__V1__Offer *offer, void *arg)
     snprintf (fx->offer_text, sizeof fx->offer_text, "%s", offer->text);
     snprintf (fx->offer_role, sizeof fx->offer_role, "%s", offer->role);
     fx->offer_tier = offer->tier;
+    fx->offer_resent = offer->resent;
+    fx->offer_answer_by = offer->answer_by_ms;
     if (fx->answer == ANSWER_ACCEPT)
         assert_int_equal (unitkit_accept (unit, offer->offer_id, offer->case_id), 0);
     else
@@ -71,6 +93,14 @@ s_on_event (unitkit_t *unit, const unitkit_event_t *event, void *arg)
     if (event->type == UNITKIT_ACKED) {
         fx->state = event->state;
         fx->duplicate = event->duplicate;
+        snprintf (fx->role, sizeof fx->role, "%s", event->role);
+        fx->waiting_for = event->waiting_for;
+    }
+    if (event->type == UNITKIT_WITHDRAWN) {
+        fx->state = event->state;
+        fx->reason = event->reason;
+        fx->tier = event->tier;
+        snprintf (fx->note, sizeof fx->note, "%s", event->message);
     }
     if (event->type == UNITKIT_WELCOME) {
         fx->held_count = event->held_count;
@@ -94,6 +124,7 @@ s_setup (void **state)
     fx->answer = ANSWER_ACCEPT;
     unitkit_set_offer_handler (fx->unit, s_on_offer, fx);
     unitkit_set_event_handler (fx->unit, s_on_event, fx);
+    unitkit_set_log_handler (fx->unit, UNITKIT_LOG_WARNING, s_on_log, fx);
     unitkit_set_heartbeat (fx->unit, 50);
     *state = fx;
     return 0;
@@ -519,6 +550,9 @@ test_bad_input_is_ignored (void **state)
     assert_true (unitkit_connected (fx->unit));
     assert_int_equal (fx->events [UNITKIT_ACKED], 0);
     assert_int_equal (fx->events [UNITKIT_WELCOME], 1);
+    //  each piece of bad input is one warning through the log hook
+    assert_int_equal (fx->warnings, 6);
+    assert_non_null (strstr (fx->last_log, "unitkit U01: "));
 }
 
 static void
@@ -528,7 +562,8 @@ test_replies_wait_for_welcome (void **state)
     codec_msg_t msg;
     assert_int_equal (unitkit_accept (fx->unit, "", "C1"), -1);
     assert_int_equal (unitkit_accept (fx->unit, "O1", NULL), -1);
-    assert_int_equal (unitkit_progress (fx->unit, "O1", "C1", "\xc3\x28"), -1);
+    assert_int_equal (fx->warnings, 2);
+    assert_string_equal (fx->last_log, "unitkit U01: accept() refused: empty offer or case id");
     char *long_note = calloc (1, UNITKIT_NOTE_MAX + 2);
     memset (long_note, 'x', UNITKIT_NOTE_MAX + 1);
     assert_int_equal (unitkit_resolve (fx->unit, "O1", "C1", long_note), -1);
@@ -545,6 +580,169 @@ test_replies_wait_for_welcome (void **state)
     assert_int_equal (s_expect (fx, "progress", &msg), 0);
     assert_string_equal (((Gridcall__V1__Progress *) msg.body)->note, "queued before welcome");
     codec_msg_reset (&msg);
+}
+
+//  Text that is not UTF-8 is dispatch's to judge: queued, sent, refused.
+static void
+test_bad_text_refused_by_dispatch (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    assert_int_equal (unitkit_progress (fx->unit, "O9", "C9", "\xc3\x28"), 0);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8, "O9");
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_REFUSED], 1);
+    assert_int_equal (fx->code, GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8);
+    assert_string_equal (fx->kind, "progress");
+    assert_non_null (strstr (fx->last_log, "ERROR_INVALID_UTF8"));
+}
+
+//  Silence is a choice: without a log hook the kit writes nothing.
+static void
+test_log_hook_off (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    unitkit_set_log_handler (fx->unit, UNITKIT_LOG_DEBUG, NULL, NULL);
+    assert_int_equal (unitkit_accept (fx->unit, "", "C1"), -1);
+    assert_int_equal (fx->warnings, 0);
+}
+
+//  The kit's own wire table and the cluster's codec_unit name the same
+//  message for every type: one conversation, two readers of proto/.
+static void
+test_wire_matches_the_cluster_codec (void **state)
+{
+    (void) state;
+    const unitkit_wire_type_t *tables [] = { unitkit_wire_from_dispatch, unitkit_wire_to_dispatch };
+    size_t kit_types = 0;
+    for (size_t t = 0; t < 2; t++)
+        for (const unitkit_wire_type_t *k = tables [t]; k->type; k++) {
+            const codec_entry_t *c = codec_unit;
+            while (c->type && !streq (c->type, k->type))
+                c++;
+            assert_non_null (c->type);
+            assert_ptr_equal (c->desc, k->desc);
+            kit_types += t == 0 || !streq (k->type, "heartbeat");     //  both ways: once
+        }
+    size_t codec_types = 0;
+    for (const codec_entry_t *c = codec_unit; c->type; c++)
+        codec_types++;
+    assert_int_equal (kit_types, codec_types);
+    assert_string_equal (unitkit_wire_error_name (GRIDCALL__V1__ERROR_CODE__ERROR_STALE),
+                         "ERROR_STALE");
+}
+
+//  A climb takes the case back: the event says why and where it went; a
+//  reply waiting to be retried for that offer is dropped, not sent again.
+static void
+test_withdrawn_case (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    assert_int_equal (unitkit_progress (fx->unit, "O5", "C5", "crew on site"), 0);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, "O5");
+    assert_int_equal (unitkit_resolve (fx->unit, "O6", "C6", "another case"), 0);
+    assert_int_equal (s_expect (fx, "resolve", &msg), 0);       //  the retry waits a second
+    codec_msg_reset (&msg);
+    assert_int_equal (unitkit_outbox_size (fx->unit), 2);
+    Gridcall__V1__Withdrawn w = GRIDCALL__V1__WITHDRAWN__INIT;
+    w.case_id = "C5";
+    w.offer_id = "O5";
+    w.reason = GRIDCALL__V1__WITHDRAW_REASON__WITHDRAW_ESCALATED;
+    w.state = GRIDCALL__V1__CASE_STATE__STATE_ESCALATED;
+    w.tier = GRIDCALL__V1__TIER__TIER_COMMUNITY;
+    w.note = "deadline passed at GRID";
+    s_send (fx, "withdrawn", &w.base);
+    UNTIL (fx->events [UNITKIT_WITHDRAWN] == 1);
+    assert_string_equal (fx->event_offer, "O5");
+    assert_int_equal (fx->reason, GRIDCALL__V1__WITHDRAW_REASON__WITHDRAW_ESCALATED);
+    assert_int_equal (fx->state, GRIDCALL__V1__CASE_STATE__STATE_ESCALATED);
+    assert_int_equal (fx->tier, GRIDCALL__V1__TIER__TIER_COMMUNITY);
+    assert_string_equal (fx->note, "deadline passed at GRID");
+    //  the progress is gone; the other case's resolve still waits for its ok
+    assert_int_equal (unitkit_outbox_size (fx->unit), 1);
+    s_send_ack (fx, "O6", "C6", GRIDCALL__V1__CASE_STATE__STATE_RESOLVED);
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_REFUSED], 0);
+}
+
+//  A lead's resolve on a joint case: recorded, waiting for the assisting units.
+static void
+test_joint_ack_says_who_we_wait_for (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    assert_int_equal (unitkit_resolve (fx->unit, "O6", "C6", "our part done"), 0);
+    assert_int_equal (s_expect (fx, "resolve", &msg), 0);
+    codec_msg_reset (&msg);
+    Gridcall__V1__UnitAck ack = GRIDCALL__V1__UNIT_ACK__INIT;
+    ack.offer_id = "O6";
+    ack.case_id = "C6";
+    ack.state = GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED;
+    ack.role = "lead";
+    ack.waiting_for = 2;
+    s_send (fx, "ok", &ack.base);
+    UNTIL (fx->events [UNITKIT_ACKED] == 1);
+    assert_string_equal (fx->kind, "resolve");
+    assert_string_equal (fx->role, "lead");
+    assert_int_equal (fx->waiting_for, 2);
+    assert_int_equal (fx->state, GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+}
+
+//  Offers re-sent after welcome carry the flag and their real deadline.
+static void
+test_resent_offers (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    fx->answer = ANSWER_NONE;
+    s_handshake (fx, 1000);
+    Gridcall__V1__Offer offer = GRIDCALL__V1__OFFER__INIT;
+    offer.offer_id = "O3";
+    offer.case_id = "C3";
+    offer.role = "lead";
+    offer.resent = true;
+    offer.answer_by_ms = 0;             //  a held case: already ours
+    s_send (fx, "offer", &offer.base);
+    UNTIL (fx->offers == 1);
+    assert_true (fx->offer_resent);
+    assert_int_equal (fx->offer_answer_by, 0);
+    offer.offer_id = "O4";
+    offer.answer_by_ms = 1764000000000;
+    s_send (fx, "offer", &offer.base);
+    UNTIL (fx->offers == 2);
+    assert_true (fx->offer_resent);
+    assert_true (fx->offer_answer_by == 1764000000000);
+}
+
+//  extend: queued like any reply, on the wire as ExtendRequest, acknowledged.
+static void
+test_extend (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    assert_int_equal (unitkit_extend (fx->unit, "O2", "C2", 0, "no deadline"), -1);
+    assert_int_equal (unitkit_extend (fx->unit, "O2", "C2", 1764000000000, ""), -1);
+    assert_int_equal (unitkit_outbox_size (fx->unit), 0);
+    s_handshake (fx, 1000);
+    assert_int_equal (unitkit_extend (fx->unit, "O2", "C2", 1764000000000, "crane needed"), 0);
+    assert_int_equal (s_expect (fx, "extend", &msg), 0);
+    Gridcall__V1__ExtendRequest *request = (Gridcall__V1__ExtendRequest *) msg.body;
+    assert_string_equal (request->offer_id, "O2");
+    assert_string_equal (request->case_id, "C2");
+    assert_true (request->until_ms == 1764000000000);
+    assert_string_equal (request->reason, "crane needed");
+    codec_msg_reset (&msg);
+    s_send_ack (fx, "O2", "C2", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_string_equal (fx->kind, "extend");
+    assert_int_equal (fx->events [UNITKIT_ACKED], 1);
 }
 
 static void
@@ -607,7 +805,6 @@ test_two_units_one_poller (void **state)
 int
 main (void)
 {
-    gc_log_init ("test_unitkit", GC_LOG_ERROR);
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_hello_welcome, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_claims_go_with_the_next_hello, s_setup, s_teardown),
@@ -622,6 +819,13 @@ main (void)
         cmocka_unit_test_setup_teardown (test_dispatch_forgot_us, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_input_is_ignored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replies_wait_for_welcome, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_text_refused_by_dispatch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_log_hook_off, s_setup, s_teardown),
+        cmocka_unit_test (test_wire_matches_the_cluster_codec),
+        cmocka_unit_test_setup_teardown (test_withdrawn_case, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_joint_ack_says_who_we_wait_for, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_resent_offers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_extend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bye_on_destroy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_two_units_one_poller, s_setup, s_teardown),
     };

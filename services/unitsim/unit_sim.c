@@ -1,7 +1,9 @@
 /*  unit_sim.c — gridcall-unit-sim: plugs many responder units from the
     directory into dispatch from one process and one zpoller loop, and
     accepts, declines, ignores, reports progress on and resolves offers
-    at configurable rates and delays. For demos, load and chaos tests. */
+    at configurable rates and delays. For demos, load and chaos tests.
+    A user of the unit kit that also links the cluster's library (config,
+    daemon start-up, directory, log): the kit's log hook feeds the log. */
 #include <czmq.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,7 +63,7 @@ typedef struct {
     int accept_delay_ms;
     int resolve_delay_ms;
     int progress_notes;
-    size_t offers, accepts, declines, silences, progresses, resolves, refusals;
+    size_t offers, accepts, declines, silences, progresses, resolves, refusals, withdrawals;
 } sim_t;
 
 //  Uniform double in [0, 1).
@@ -167,10 +169,41 @@ s_on_event (unitkit_t *unit, const unitkit_event_t *event, void *arg)
     }
     if (event->type == UNITKIT_REFUSED)
         self->refusals++;
+    if (event->type == UNITKIT_WITHDRAWN) {
+        //  the case is gone from us: forget the offer and its planned work
+        self->withdrawals++;
+        log_info ("%s case %s withdrawn (offer %s), now %s at %s", unitkit_id (unit),
+                  event->case_id, event->offer_id, codec_state_name (event->state),
+                  codec_tier_name (event->tier));
+        zhashx_delete (self->active, event->offer_id);
+        job_t *job = zlistx_first (self->jobs);
+        while (job) {
+            void *handle = zlistx_cursor (self->jobs);
+            job_t *next = zlistx_next (self->jobs);
+            if (job->unit == unit && streq (job->offer_id, event->offer_id))
+                zlistx_delete (self->jobs, handle);
+            job = next;
+        }
+        return;
+    }
     if ((event->type == UNITKIT_ACKED || event->type == UNITKIT_REFUSED)
     &&  (streq (event->kind, "decline") || streq (event->kind, "resolve")
     ||   (streq (event->kind, "accept") && event->type == UNITKIT_REFUSED)))
         zhashx_delete (self->active, event->offer_id);
+}
+
+//  The daemon's log level for each of the kit's (UNITKIT_LOG_DEBUG..ERROR).
+static const gc_log_level_t s_log_levels [] = {
+    GC_LOG_DEBUG, GC_LOG_INFO, GC_LOG_NOTICE, GC_LOG_WARNING, GC_LOG_ERROR
+};
+
+//  The kit's log lines go to the daemon's log.
+static void
+s_on_log (const unitkit_t *unit, unitkit_log_level_t level, const char *line, void *arg)
+{
+    (void) unit;
+    (void) arg;
+    gc_log_write (s_log_levels [level], "%s", line);
 }
 
 //  Do one due job.
@@ -239,6 +272,16 @@ s_poller_refresh (sim_t *self)
             zpoller_add (self->poller, unitkit_socket (self->units [i]));
 }
 
+//  The lowest of the kit's levels the daemon's log_level lets through.
+static unitkit_log_level_t
+s_log_level (void)
+{
+    unitkit_log_level_t level = UNITKIT_LOG_DEBUG;
+    while (level < UNITKIT_LOG_ERROR && !gc_log_enabled (s_log_levels [level]))
+        level++;
+    return level;
+}
+
 //  Plug in the units the options name. Returns 0 or -1.
 static int
 s_units_create (sim_t *self, const config_t *config, const directory_t *dir)
@@ -276,6 +319,7 @@ s_units_create (sim_t *self, const config_t *config, const directory_t *dir)
         }
         unitkit_set_offer_handler (unit, s_on_offer, self);
         unitkit_set_event_handler (unit, s_on_event, self);
+        unitkit_set_log_handler (unit, s_log_level (), s_on_log, NULL);
         self->units [self->unit_count++] = unit;
     }
     zlist_destroy (&ids);
@@ -345,9 +389,9 @@ sim_run (void *server)
         wait = s_run_jobs (self, wait);
     }
     log_notice ("unit-sim: stopping: %zu offers, %zu accepted, %zu declined, %zu silent, "
-                "%zu progress notes, %zu resolved, %zu refused", self->offers, self->accepts,
-                self->declines, self->silences, self->progresses, self->resolves,
-                self->refusals);
+                "%zu progress notes, %zu resolved, %zu refused, %zu withdrawn", self->offers,
+                self->accepts, self->declines, self->silences, self->progresses, self->resolves,
+                self->refusals, self->withdrawals);
     return 0;
 }
 
