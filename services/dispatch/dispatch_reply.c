@@ -173,6 +173,12 @@ s_answer (dispatch_reply_t *self, void *router, s_pending_t *p, json_t *reply)
     ack.case_id = p->case_id;
     ack.state = codec_state_parse (json_string_value (json_object_get (reply, "state")));
     ack.duplicate = json_is_true (json_object_get (reply, "duplicate"));
+    //  a joint case: which part this unit plays, and how many assisting
+    //  units the case still waits for after a lead's resolve
+    const char *role = json_string_value (json_object_get (reply, "role"));
+    ack.role = (char *) (role ? role : "lead");
+    json_int_t waiting = json_integer_value (json_object_get (reply, "waiting_for"));
+    ack.waiting_for = waiting > 0 ? (uint32_t) waiting : 0;
     log_info ("dispatch: unit \"%s\" %s \"%s\"%s", p->unit_id, p->type, p->case_id,
               ack.duplicate ? " (repeat)" : "");
     if (codec_send (router, p->identity, "ok", &ack.base)) {

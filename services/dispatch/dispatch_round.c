@@ -150,7 +150,7 @@ s_dispatchable (int state)
 //  fill book_at (Unix ms, "0" when not booking) and its note.
 static void
 s_booking (dispatch_round_t *self, const directory_t *directory, const s_case_t *c,
-           const dir_category_t *cat, const unit_route_time_t *at,
+           const dir_category_t *cat, const street_time_t *at,
            char *book_at, size_t book_at_size, char *note, size_t note_size)
 {
     snprintf (book_at, book_at_size, "0");
@@ -162,8 +162,8 @@ s_booking (dispatch_round_t *self, const directory_t *directory, const s_case_t 
                                                &unit_id);
     if (next <= at->unix_ms)
         return;
-    unit_route_time_t slot;
-    unit_route_local (directory, next, &slot);
+    street_time_t slot;
+    street_local (directory, next, &slot);
     static const char *days [] = { "", "Monday", "Tuesday", "Wednesday", "Thursday",
                                    "Friday", "Saturday", "Sunday" };
     snprintf (book_at, book_at_size, "%lld", next - self->rota_offset_ms);
@@ -179,8 +179,8 @@ dispatch_round_run (dispatch_round_t *self, store_t *store, const directory_t *d
     if (self->count == 0)
         return;
     s_read_briefs (self, store);
-    unit_route_time_t at;
-    unit_route_local (directory, zclock_time () + self->rota_offset_ms, &at);
+    street_time_t at;
+    street_local (directory, zclock_time () + self->rota_offset_ms, &at);
     const char *argv [CANDIDATES_MAX + 6];
     char book_at [24], book_note [160], joint [8];
     for (size_t i = 0; i < self->count; i++) {

@@ -41,6 +41,7 @@ struct _dispatch_server_t {
     bool started;               //  connected set reset and options written to Redis
     dispatch_round_t *round;    //  cases to offer this turn
     dispatch_reply_t *replies;  //  units' replies of this turn, pipelined
+    bool withdraw_now;          //  look for withdrawn notices this turn
     zlist_t *gone;              //  "unit\treason" of sessions ended this turn (owned)
     size_t batch_max;
     size_t message_max;
@@ -292,7 +293,7 @@ s_accepts (void *arg, const char *unit_id, const char *grid, const char *categor
 
 //  Send one offer a committed gc_offer reply (or gc_unit_cases) describes.
 static void
-s_send_offer (dispatch_server_t *self, json_t *item)
+s_send_offer (dispatch_server_t *self, json_t *item, bool resent)
 {
     const char *unit_id = json_string_value (json_object_get (item, "unit"));
     unit_session_t *session = unit_id ? dispatch_units_by_unit (self->units, unit_id) : NULL;
@@ -309,6 +310,7 @@ s_send_offer (dispatch_server_t *self, json_t *item)
     offer.answer_by_ms = json_integer_value (json_object_get (item, "answer_by"));
     offer.resolve_by_ms = json_integer_value (json_object_get (item, "resolve_by"));
     offer.role = (char *) json_string_value (json_object_get (item, "role"));
+    offer.resent = resent;
     if (!offer.role)
         offer.role = "lead";
     if (!offer.offer_id || !offer.case_id)
@@ -332,7 +334,7 @@ s_send_offer (dispatch_server_t *self, json_t *item)
 static void
 s_send_offer_cb (void *arg, json_t *item)
 {
-    s_send_offer ((dispatch_server_t *) arg, item);
+    s_send_offer ((dispatch_server_t *) arg, item, false);
 }
 
 //  Offer this turn's cases (one pipeline), then send the offers.
@@ -348,11 +350,48 @@ s_dispatch_due (dispatch_server_t *self)
                             s_send_offer_cb, self);
 }
 
+//  Tell units about the cases taken back from them (climbs, parking,
+//  reopening) since the last look: the transitions queued the notices.
+static void
+s_withdrawals (dispatch_server_t *self)
+{
+    json_t *reply = store_callv (self->store, "gc_withdrawals", "200", NULL);
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (reply, "withdrawn"), index, item) {
+        const char *unit_id = json_string_value (json_object_get (item, "unit"));
+        unit_session_t *session = unit_id ? dispatch_units_by_unit (self->units, unit_id) : NULL;
+        if (!session)
+            continue;           //  not connected: its next reply is refused
+        char reason [48];
+        snprintf (reason, sizeof reason, "WITHDRAW_%s",
+                  json_string_value (json_object_get (item, "reason")) ? json_string_value (json_object_get (item, "reason")) : "UNSPECIFIED");
+        const ProtobufCEnumValue *value = protobuf_c_enum_descriptor_get_value_by_name (
+            &gridcall__v1__withdraw_reason__descriptor, reason);
+        Gridcall__V1__Withdrawn out = GRIDCALL__V1__WITHDRAWN__INIT;
+        out.case_id = (char *) json_string_value (json_object_get (item, "case_id"));
+        out.offer_id = (char *) json_string_value (json_object_get (item, "offer_id"));
+        out.note = (char *) json_string_value (json_object_get (item, "note"));
+        out.reason = value ? value->value : GRIDCALL__V1__WITHDRAW_REASON__WITHDRAW_UNSPECIFIED;
+        out.state = codec_state_parse (json_string_value (json_object_get (item, "state")));
+        out.tier = (Gridcall__V1__Tier) json_integer_value (json_object_get (item, "tier"));
+        if (!out.case_id || !out.offer_id)
+            continue;
+        if (!out.note)
+            out.note = "";
+        if (s_send_unit (self, session, "withdrawn", &out.base) == 0)
+            log_info ("dispatch: told \"%s\" case \"%s\" is withdrawn (%s)", unit_id,
+                      out.case_id, reason);
+    }
+    json_decref (reply);
+}
+
 //  Lease the cases whose time has come: new work whose wake-up was lost,
 //  offers that expired, cases waiting for a unit.
 static void
 s_sweep (dispatch_server_t *self)
 {
+    s_withdrawals (self);
     json_t *reply = store_callv (self->store, "gc_claim", "dispatch", self->lease_ms,
                                  self->batch_text, NULL);
     size_t index;
@@ -468,10 +507,10 @@ s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
     json_t *item;
     json_array_foreach (list, index, item)
         if (rc == 0 && dispatch_units_by_unit (self->units, unit->id))
-            s_send_offer (self, item);
+            s_send_offer (self, item, true);
     json_array_foreach (offers, index, item)
         if (rc == 0 && dispatch_units_by_unit (self->units, unit->id))
-            s_send_offer (self, item);
+            s_send_offer (self, item, true);
     json_decref (held);
     //  cases that waited for a unit may fit this one now
     self->next_sweep = 0;
@@ -691,6 +730,10 @@ s_work_messages (dispatch_server_t *self)
             Gridcall__V1__CaseRef *ref = (Gridcall__V1__CaseRef *) msg.body;
             dispatch_round_add (self->round, ref->case_id, codec_state_name (ref->state),
                                 (int) ref->tier, ref->grid, ref->category);
+            //  escalate's wake-ups carry no brief: a climb may have taken
+            //  a case from a unit, so look for notices this turn
+            if (!ref->grid || !*ref->grid)
+                self->withdraw_now = true;
         }
         else
             log_warning ("dispatch: work message \"%s\" dropped: %s", msg.type,
@@ -742,6 +785,10 @@ dispatch_server_run (dispatch_server_t *self)
         if (now >= self->next_sweep) {
             s_sweep (self);
             self->next_sweep = now + self->sweep_ms;
+        }
+        if (self->withdraw_now) {
+            s_withdrawals (self);
+            self->withdraw_now = false;
         }
         s_dispatch_due (self);
         s_gone_flush (self);

@@ -62,7 +62,7 @@ pb = _load_pb2()
 #  Reply types of the two conversations and the message each carries.
 REPORTER_REPLIES = {"report.ok": pb.ReportReply, "ack": pb.Ack, "error": pb.Error}
 UNIT_MESSAGES = {"welcome": pb.Welcome, "offer": pb.Offer, "ok": pb.UnitAck,
-                 "error": pb.Error, "heartbeat": pb.Heartbeat}
+                 "error": pb.Error, "heartbeat": pb.Heartbeat, "withdrawn": pb.Withdrawn}
 
 
 def error_name(code):

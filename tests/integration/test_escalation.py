@@ -122,3 +122,51 @@ def test_deadline_escalates_one_tier(cluster, gc_directory):
     stats = c.stats()
     assert int(stats["total"]["escalations"]) == 1
     assert int(stats["total"]["resolved"]) == 1
+
+
+def test_unit_holding_a_climbing_case_is_told_it_is_withdrawn(cluster, gc_directory):
+    """The unit that holds a case when its deadline passes hears "withdrawn"
+    (reason ESCALATED, the new tier) and its replies under the old offer
+    are refused."""
+    grid, category = gc_directory.choose("GRID", min_units=1, next_tier_units=1)
+    limit_grid = gc_directory.limit_minutes(category, "GRID")
+    scale = limit_grid * 60 * 1000 / 2000          # the GRID limit passes in ~2 s
+    unit_id = gc_directory.fitting("GRID", grid, category)[0]
+    c = cluster("intake", "dispatch", "escalate", time_scale=scale)
+    unit = c.unit(unit_id)
+    reporter = c.reporter()
+    reply = reporter.report(grid, category, "streetlight dark")
+    offer = unit.expect_offer(reply.case_id, tier=pb.TIER_GRID)
+    kind, ack = unit.accept(offer)
+    assert kind == "ok" and ack.role == "lead" and ack.waiting_for == 0, ack
+
+    kind, gone = unit.expect("withdrawn", timeout=12,
+                             where=lambda m: m.case_id == reply.case_id,
+                             what="withdrawn after the climb")
+    assert gone.offer_id == offer.offer_id
+    assert gone.reason == pb.WITHDRAW_ESCALATED
+    assert gone.tier == pb.TIER_COMMUNITY, gone
+    assert "GRID" in gone.note
+    kind, err = unit.resolve(offer, "done anyway")
+    assert kind == "error", err
+
+
+def test_offers_sent_again_after_welcome_are_flagged(cluster, gc_directory):
+    grid, category = gc_directory.choose("GRID")
+    unit_id = gc_directory.fitting("GRID", grid, category)[0]
+    c = cluster("intake", "dispatch", dispatch={"offer_timeout_ms": 60000})
+    unit = c.unit(unit_id)
+    reporter = c.reporter()
+    held = reporter.report(grid, category, "bench broken")
+    first = unit.expect_offer(held.case_id)
+    assert not first.resent
+    assert unit.accept(first)[0] == "ok"
+    waiting = reporter.report(grid, category, "bin overflowing")
+    second = unit.expect_offer(waiting.case_id)
+    assert not second.resent and second.answer_by_ms > 0
+
+    again = c.unit(unit_id)                       # the same unit reconnects
+    offers = {o.case_id: o for o in (again.expect_offer(), again.expect_offer())}
+    assert offers[held.case_id].resent and offers[held.case_id].answer_by_ms == 0
+    assert offers[waiting.case_id].resent
+    assert offers[waiting.case_id].answer_by_ms == second.answer_by_ms

@@ -36,9 +36,13 @@ def test_joint_case_resolves_only_when_every_party_has_reported(street):
     assert c.state(case) == "ACCEPTED"
     kind, ack = by_id["FAM1"].resolve(offers["FAM1"], "agreement drafted")
     assert kind == "ok" and c.state(case) == "ACCEPTED"
+    # the lead's ok says the case waits for the two assisting units
+    assert ack.role == "lead" and ack.waiting_for == 2, ack
+    assert ack.state == pb.STATE_ACCEPTED
     assert "lead_resolved" in timeline_whats(c.case(case))
     assert by_id["FAM2"].progress(offers["FAM2"], "counselling held")[0] == "ok"
-    assert by_id["FAM2"].resolve(offers["FAM2"], "counselling done")[0] == "ok"
+    kind, ack = by_id["FAM2"].resolve(offers["FAM2"], "counselling done")
+    assert kind == "ok" and ack.role == "assist", ack
     assert c.state(case) == "ACCEPTED", "resolved before every party reported"
     kind, ack = by_id["FAM3"].resolve(offers["FAM3"], "allowance arranged")
     assert kind == "ok" and pb.CaseState.Name(ack.state) == "STATE_RESOLVED"

@@ -162,6 +162,16 @@ local function stream_event(P, fields)
   return { case = id, grid = h[1] or '', category = h[2] or '', event = cjson.encode(ev) }
 end
 
+-- Queue a "withdrawn" notice for unit u, whose offer (held or waiting)
+-- for case c this transition takes back; reason is a WithdrawReason name
+-- without its prefix (ESCALATED, PARKED, REOPENED). Dispatch takes the
+-- notices after the commit (gc_withdrawals) and tells the units: advisory,
+-- a unit that misses one is refused on its next reply for that offer.
+local function withdraw(P, c, u, offer, reason, note)
+  if (u or '') == '' or (offer or '') == '' then return end
+  redis.call('RPUSH', P .. 'withdrawals', cjson.encode({ u, c.id, offer, reason, note or '' }))
+end
+
 -- Every state, as proto/gridcall.proto's CaseState names them (a test
 -- checks the two agree). idx:state:<S> holds the cases in S, so the
 -- count of a state is its ZCARD.

@@ -617,8 +617,26 @@ local function route_rank(keys, a)
   return ok({ now = now, units = out })
 end
 
+-- withdrawals(P, max): take up to max withdrawn notices (oldest first),
+-- each with the case's state and tier now, for dispatch to send.
+local function withdrawals(keys, a)
+  local P = a[1]
+  local out = {}
+  local items = redis.call('LPOP', P .. 'withdrawals', tonumber(a[2]) or 100)
+  for _, text in ipairs(items or {}) do
+    local okd, w = pcall(cjson.decode, text)
+    if okd and type(w) == 'table' then
+      local h = redis.call('HMGET', P .. 'case:' .. (w[2] or ''), 'state', 'tier')
+      table.insert(out, { unit = w[1], case_id = w[2], offer_id = w[3], reason = w[4],
+                          note = w[5], state = h[1] or '', tier = tonumber(h[2]) or 0 })
+    end
+  end
+  return ok({ withdrawn = out })
+end
+
 redis.register_function('gc_offer', offer)
 redis.register_function('gc_unit_reply', unit_reply)
+redis.register_function('gc_withdrawals', withdrawals)
 redis.register_function('gc_case_brief', case_brief)
 redis.register_function('gc_unit_hello', unit_hello)
 redis.register_function('gc_units_seen', units_seen)

@@ -83,6 +83,7 @@ local function verify(keys, a)
     if (c.unit or '') ~= '' then
       c.prev_unit = c.unit
       touch(c, 'prev_unit')
+      withdraw(P, c, c.unit, c.offer_id, 'REOPENED', note)
     end
     c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0
     start_clock(P, c, c._now, tonumber(a[6]) or 1)

@@ -54,6 +54,7 @@ local function climb(P, c, at, scale, jobs)
   if c.state == 'ACCEPTED' and (c.unit or '') ~= '' and (c.lead_resolved or '') == '' then
     -- the holding unit gives the case back (docs/escalation.md)
     held = c.unit
+    withdraw(P, c, held, c.offer_id, 'ESCALATED', 'deadline passed at ' .. from)
     redis.call('HINCRBY', P .. 'unit:' .. c.unit, 'open', -1)
     redis.call('SREM', P .. 'unit:' .. c.unit .. ':cases', id)
   end
@@ -65,6 +66,9 @@ local function climb(P, c, at, scale, jobs)
   -- a waiting offer stops counting against its unit's spare capacity
   if (c.offer_unit or '') ~= '' then
     redis.call('ZREM', P .. 'unit:' .. c.offer_unit .. ':offers', id)
+    if c.state == 'DISPATCHED' then
+      withdraw(P, c, c.offer_unit, c.offer_id, 'ESCALATED', 'deadline passed at ' .. from)
+    end
   end
   c.unit = ''; c.offer_id = ''; c.offer_unit = ''; c.offer_by = 0; c.waiting = ''
   c.joint = joint_rule(P, c.category, tier + 1)
