@@ -211,39 +211,39 @@ codec_check_text (const char *field, const char *text, size_t max,
     return 0;
 }
 
-static const char *s_tiers [] = { "", "GRID", "COMMUNITY", "STREET", "DISTRICT" };
-static const char *s_states [] = { "", "REPORTED", "REGISTERED", "DISPATCHED", "ACCEPTED",
-    "RESOLVED", "VERIFIED", "CLOSED", "REJECTED", "DUPLICATE", "REOPENED", "ESCALATED",
-    "ORDERED", "PARKED" };
-static const char *s_channels [] = { "", "GRID_WORKER", "RESIDENT_APP", "HOTLINE",
-    "SERVICE_CARD", "OPEN311", "OPERATOR" };
-static const char *s_errors [] = { "", "MALFORMED", "UNKNOWN_TYPE", "MISSING_FIELD",
-    "BAD_VALUE", "TEXT_TOO_LONG", "INVALID_UTF8", "TOO_LARGE", "UNKNOWN_GRID",
-    "UNKNOWN_CATEGORY", "UNKNOWN_CASE", "WRONG_STATE", "STALE", "UNKNOWN_UNIT",
-    "NOT_PERMITTED", "UNAVAILABLE", "PROTOCOL" };
-
-#define COUNT(a) ((int) (sizeof (a) / sizeof ((a) [0])))
+//  Names of enum values come from the proto's own descriptors, without
+//  the value prefix ("STATE_ACCEPTED" -> "ACCEPTED"): one home for each
+//  name (proto/gridcall.proto), which the Lua library is tested against.
+static const char *
+s_name (const ProtobufCEnumDescriptor *desc, const char *prefix, int value, const char *none)
+{
+    const ProtobufCEnumValue *v = value > 0 ? protobuf_c_enum_descriptor_get_value (desc, value) : NULL;
+    size_t skip = strlen (prefix);
+    return v && strncmp (v->name, prefix, skip) == 0 ? v->name + skip : none;
+}
 
 static int
-s_parse (const char **names, int count, const char *name)
+s_parse (const ProtobufCEnumDescriptor *desc, const char *prefix, const char *name)
 {
-    for (int i = 1; name && i < count; i++)
-        if (strcmp (names [i], name) == 0)
-            return i;
+    size_t skip = strlen (prefix);
+    for (unsigned i = 0; name && *name && i < desc->n_values; i++)
+        if (desc->values [i].value > 0 && strncmp (desc->values [i].name, prefix, skip) == 0
+        &&  strcmp (desc->values [i].name + skip, name) == 0)
+            return desc->values [i].value;
     return 0;
 }
 
 const char *codec_tier_name (int tier)
-{ return tier > 0 && tier < COUNT (s_tiers) ? s_tiers [tier] : ""; }
+{ return s_name (&gridcall__v1__tier__descriptor, "TIER_", tier, ""); }
 const char *codec_state_name (int state)
-{ return state > 0 && state < COUNT (s_states) ? s_states [state] : ""; }
+{ return s_name (&gridcall__v1__case_state__descriptor, "STATE_", state, ""); }
 int codec_state_parse (const char *name)
-{ return s_parse (s_states, COUNT (s_states), name); }
+{ return s_parse (&gridcall__v1__case_state__descriptor, "STATE_", name); }
 const char *codec_channel_name (int channel)
-{ return channel > 0 && channel < COUNT (s_channels) ? s_channels [channel] : "UNSPECIFIED"; }
+{ return s_name (&gridcall__v1__channel__descriptor, "CHANNEL_", channel, "UNSPECIFIED"); }
 int codec_channel_parse (const char *name)
-{ return s_parse (s_channels, COUNT (s_channels), name); }
+{ return s_parse (&gridcall__v1__channel__descriptor, "CHANNEL_", name); }
 const char *codec_error_name (int code)
-{ return code > 0 && code < COUNT (s_errors) ? s_errors [code] : "UNSPECIFIED"; }
+{ return s_name (&gridcall__v1__error_code__descriptor, "ERROR_", code, "UNSPECIFIED"); }
 int codec_error_parse (const char *name)
-{ return s_parse (s_errors, COUNT (s_errors), name); }
+{ return s_parse (&gridcall__v1__error_code__descriptor, "ERROR_", name); }

@@ -198,11 +198,30 @@ local function category_counts(P)
   return t
 end
 
+-- The case lifecycle (docs/escalation.md, DESIGN.md §2): the states a
+-- case may move to from each state ('' is a new case). RESOLVED moves to
+-- CLOSED through VERIFIED in one step (verify). A move outside this table
+-- is a bug in a transition: it stops the call with an error.
+local LIFECYCLE = {
+  [''] = { REGISTERED = true, ORDERED = true },
+  ORDERED = { REGISTERED = true, REJECTED = true },
+  REGISTERED = { DISPATCHED = true, ESCALATED = true, PARKED = true },
+  DISPATCHED = { ACCEPTED = true, ESCALATED = true, PARKED = true },
+  ACCEPTED = { RESOLVED = true, ESCALATED = true, PARKED = true },
+  RESOLVED = { CLOSED = true, REOPENED = true },
+  REOPENED = { DISPATCHED = true, ESCALATED = true, PARKED = true },
+  ESCALATED = { DISPATCHED = true, PARKED = true },
+  PARKED = { REOPENED = true },
+}
+
 -- Move the case from its old state to its new one: the state index, and
 -- the open counters when it opens or closes.
 local function move_state(P, c, new)
   local old = c.state
   if old == new then return end
+  if not (LIFECYCLE[old or ''] or {})[new] then
+    error('gridcall: case ' .. tostring(c.id) .. ' cannot move from ' .. tostring(old) .. ' to ' .. new)
+  end
   if old then redis.call('ZREM', P .. 'idx:state:' .. old, c.id) end
   -- cases by state, oldest first, for lists and screens (no scans)
   redis.call('ZADD', P .. 'idx:state:' .. new, I(c.created), c.id)
