@@ -2,7 +2,8 @@
 # install-browser.sh: what the screen's build and browser test need —
 # Debian's chromium and CJK fonts, node and npm, and the npm packages of
 # web/ (ECharts) and tests/browser/ (playwright-core) from their lock
-# files. Idempotent and quiet when everything is there.
+# files. Idempotent and quiet when everything is there. tests/browser pins
+# a playwright-core whose engines accept Debian 12's own nodejs (18.x).
 set -eu
 cd "$(dirname "$0")/.."
 PACKAGES="chromium fonts-noto-cjk nodejs npm"
@@ -28,3 +29,14 @@ for d in web tests/browser; do
         (cd "$d" && npm ci --no-audit --no-fund --silent)
     fi
 done
+# the node found must be one the pinned playwright-core runs on: say so
+# here rather than fail inside the browser test
+(cd tests/browser && node -e '
+const want = require("playwright-core/package.json").engines.node;
+const min = /^>=\s*(\d+)/.exec(want);
+const have = Number(process.versions.node.split(".")[0]);
+if (min && have < Number(min[1])) {
+    console.error("install-browser: node " + process.versions.node + " is too old for playwright-core " +
+                  require("playwright-core/package.json").version + " (needs node " + want + ")");
+    process.exit(1);
+}') || exit 1

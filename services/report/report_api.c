@@ -10,18 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridcall.pb-c.h"
 #include "log.h"
 
 #define CASES_PREFIX "/api/cases/"
 #define STATIC_PREFIX "/static/"
-
-static const char *s_tiers [] = { "GRID", "COMMUNITY", "STREET", "DISTRICT", NULL };
-
-//  Every state of the lifecycle (DESIGN.md §2), in lifecycle order.
-static const char *s_states [] = {
-    "REPORTED", "REGISTERED", "DISPATCHED", "ACCEPTED", "RESOLVED", "VERIFIED",
-    "CLOSED", "REOPENED", "ESCALATED", "REJECTED", "DUPLICATE", NULL
-};
 
 //  Every stats:total counter the function library moves.
 static const char *s_totals [] = {
@@ -96,10 +89,44 @@ report_api_case_id_valid (const char *id, size_t len)
     return true;
 }
 
+//  The name of the index-th value of a wire enum after UNSPECIFIED, without
+//  its prefix ("STATE_", "TIER_"), or NULL past the last.
+static const char *
+s_enum_name (const ProtobufCEnumDescriptor *enum_, const char *prefix, size_t index)
+{
+    size_t skip = strlen (prefix);
+    size_t seen = 0;
+    for (unsigned i = 0; i < enum_->n_values; i++) {
+        const ProtobufCEnumValue *v = &enum_->values [i];
+        if (v->value == 0 || strncmp (v->name, prefix, skip) != 0)
+            continue;
+        if (seen++ == index)
+            return v->name + skip;
+    }
+    return NULL;
+}
+
+const char *
+report_api_state_name (size_t index)
+{
+    return s_enum_name (&gridcall__v1__case_state__descriptor, "STATE_", index);
+}
+
+bool
+report_api_state_known (const char *name)
+{
+    for (size_t i = 0; name && report_api_state_name (i); i++)
+        if (strcmp (report_api_state_name (i), name) == 0)
+            return true;
+    return false;
+}
+
 const char *
 report_api_tier_name (long long tier)
 {
-    return tier >= 1 && tier <= 4 ? s_tiers [tier - 1] : NULL;
+    const ProtobufCEnumValue *v = tier > 0 && tier < 100
+        ? protobuf_c_enum_descriptor_get_value (&gridcall__v1__tier__descriptor, (int) tier) : NULL;
+    return v && strncmp (v->name, "TIER_", 5) == 0 ? v->name + 5 : NULL;
 }
 
 json_t *
@@ -180,6 +207,14 @@ s_put_tier (json_t *out, const char *key, const json_t *src)
     json_object_set_new (out, key, name ? json_string (name) : json_null ());
 }
 
+//  Set key to the name of src's tier number only when src holds one.
+static void
+s_put_tier_opt (json_t *out, const char *key, const json_t *src)
+{
+    if (src)
+        s_put_tier (out, key, src);
+}
+
 //  Convert one timeline entry (the JSON text the function library pushed)
 //  to the API's event. Returns NULL when the text is not a JSON object.
 static json_t *
@@ -207,6 +242,11 @@ s_event (const char *text, size_t len)
         s_put_int_opt (out, "answer_by_ms", json_object_get (ev, "answer_by"));
         s_put_int_opt (out, "due_ms", json_object_get (ev, "due"));
         s_put_int_opt (out, "late_ms", json_object_get (ev, "late_ms"));
+        //  a climb's details (docs/escalation.md): the tier it left, the
+        //  units the community call summons, the unit that gave it back
+        s_put_tier_opt (out, "from_tier", json_object_get (ev, "from_tier"));
+        s_put_int_opt (out, "joint", json_object_get (ev, "joint"));
+        s_put_str_opt (out, "prev_unit", json_object_get (ev, "prev_unit"));
     }
     json_decref (ev);
     return out;
@@ -259,26 +299,32 @@ report_api_case (const json_t *c)
     s_put_str (out, "waiting", json_object_get (c, "waiting"));
     s_put_int (out, "created_ms", json_object_get (c, "created"));
     s_put_int (out, "resolve_by_ms", json_object_get (c, "resolve_by"));
+    //  the deadline the case started with, kept through climbs and extensions
+    s_put_int (out, "due0_ms", json_object_get (c, "due0"));
     s_put_int (out, "resolved_ms", json_object_get (c, "resolved"));
     s_put_int (out, "closed_ms", json_object_get (c, "closed"));
     s_put_int (out, "version", json_object_get (c, "version"));
     s_put_int (out, "satisfaction", json_object_get (c, "satisfaction"));
+    //  joint handling and climbs: units the tier's community call summons
+    //  (null until a climb records it: the directory's rule applies), the
+    //  unit that held the case before its last climb or parking ("" when
+    //  none), how many tiers it climbed
+    s_put_int (out, "joint", json_object_get (c, "joint"));
+    s_put_str (out, "prev_unit", json_object_get (c, "prev_unit"));
+    long long climbs = 0;
+    report_api_int (json_object_get (c, "climbs"), &climbs);
+    json_object_set_new (out, "climbs", json_integer (climbs));
     const char *id = json_string_value (json_object_get (c, "id"));
     json_object_set_new (out, "timeline", s_timeline (json_object_get (c, "timeline"),
                                                       id ? id : "?"));
     return out;
 }
 
-//  Counts from a stats hash as integers: the names in fill (may be NULL)
-//  first, at zero, then whatever src holds. Non-numeric values are skipped.
+//  Add src's integer counters to out, which is returned. Non-numeric
+//  values are skipped.
 static json_t *
-s_counts (const json_t *src, const char **fill)
+s_counts_add (json_t *out, const json_t *src)
 {
-    json_t *out = json_object ();
-    if (!out)
-        return NULL;
-    for (int i = 0; fill && fill [i]; i++)
-        json_object_set_new (out, fill [i], json_integer (0));
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *) src, key, value) {
@@ -291,6 +337,35 @@ s_counts (const json_t *src, const char **fill)
     return out;
 }
 
+//  Counts from a stats hash as integers: the names in fill (may be NULL)
+//  first, at zero, then whatever src holds.
+static json_t *
+s_counts (const json_t *src, const char **fill)
+{
+    json_t *out = json_object ();
+    for (int i = 0; out && fill && fill [i]; i++)
+        json_object_set_new (out, fill [i], json_integer (0));
+    return out ? s_counts_add (out, src) : NULL;
+}
+
+//  The index-th tier name (GRID first), for s_counts_of.
+static const char *
+s_tier_at (size_t index)
+{
+    return report_api_tier_name ((long long) index + 1);
+}
+
+//  Counts as s_counts, the names to zero-fill coming from name_at (an
+//  enum of the wire contract) until it returns NULL.
+static json_t *
+s_counts_of (const json_t *src, const char *(*name_at) (size_t index))
+{
+    json_t *out = json_object ();
+    for (size_t i = 0; out && name_at (i); i++)
+        json_object_set_new (out, name_at (i), json_integer (0));
+    return out ? s_counts_add (out, src) : NULL;
+}
+
 json_t *
 report_api_stats (const json_t *s)
 {
@@ -300,12 +375,12 @@ report_api_stats (const json_t *s)
     if (!out)
         return NULL;
     s_put_int (out, "at_ms", json_object_get (s, "now"));
-    json_t *by_tier = s_counts (json_object_get (s, "open_tier"), s_tiers);
+    json_t *by_tier = s_counts_of (json_object_get (s, "open_tier"), s_tier_at);
     long long open = 0;
-    for (int i = 0; s_tiers [i]; i++)
-        open += json_integer_value (json_object_get (by_tier, s_tiers [i]));
+    for (int t = 1; report_api_tier_name (t); t++)
+        open += json_integer_value (json_object_get (by_tier, report_api_tier_name (t)));
     json_object_set_new (out, "open", json_integer (open));
-    json_object_set_new (out, "by_state", s_counts (json_object_get (s, "state"), s_states));
+    json_object_set_new (out, "by_state", s_counts_of (json_object_get (s, "state"), report_api_state_name));
     json_object_set_new (out, "open_by_tier", by_tier);
     json_object_set_new (out, "open_by_grid", s_counts (json_object_get (s, "open_grid"), NULL));
     json_object_set_new (out, "open_by_category",
@@ -428,11 +503,7 @@ s_states_arg (const char *text, char *out, size_t size, bool *open)
     snprintf (copy, sizeof copy, "%s", text);
     char *save = NULL;
     for (char *s = strtok_r (copy, ",", &save); s; s = strtok_r (NULL, ",", &save)) {
-        bool known = false;
-        for (int i = 0; s_states [i]; i++)
-            if (strcmp (s_states [i], s) == 0)
-                known = true;
-        if (!known)
+        if (!report_api_state_known (s))
             return -1;
     }
     snprintf (out, size, "%s", text);

@@ -13,6 +13,7 @@
 
 #define REPORT_ID_MAX 64            //  longest grid, unit, community or category id
 #define REPORT_LIMIT_MAX 1000       //  most rows one page of /api/cases holds
+#define REPORT_STATES_MAX 32        //  states of the lifecycle the report can list
 
 typedef enum {
     REPORT_ROUTE_NOT_FOUND = 0,     //  no such path (404)
@@ -68,8 +69,17 @@ bool report_api_method_ok (const char *method);
 //  True when id is 1..REPORT_CASE_ID_MAX bytes of [A-Za-z0-9._-].
 bool report_api_case_id_valid (const char *id, size_t len);
 
-//  Tier number (1..4) to its name ("GRID"..."DISTRICT"), or NULL.
+//  Tier number (1..4) to its name ("GRID"..."DISTRICT"), or NULL; the
+//  names are the wire contract's (proto enum Tier without "TIER_").
 const char *report_api_tier_name (long long tier);
+
+//  The index-th state of the lifecycle (0 = "REPORTED"), or NULL past the
+//  last: the wire contract's CaseState without "STATE_" and UNSPECIFIED,
+//  in enum order. Every list of states the report uses comes from here.
+const char *report_api_state_name (size_t index);
+
+//  True when name is a state of the lifecycle (report_api_state_name).
+bool report_api_state_known (const char *name);
 
 //  Build the answer to GET /api/cases/<id> from the gc_case_get reply
 //  (NULL when Redis is unreachable). Sets *status to the HTTP status and

@@ -2,9 +2,9 @@
     version (gc_dir_version is one GET; gc_dir_get only when it moved). */
 #include "report_dir.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -112,16 +112,28 @@ void
 report_dir_local (const directory_t *dir, long long at_ms, int *weekday, int *minute,
                   char *text)
 {
-    long long offset_ms = dir ? (long long) directory_utc_offset_minutes (dir) * 60000 : 0;
-    long long local_ms = at_ms + offset_ms;
-    time_t secs = (time_t) (local_ms >= 0 ? local_ms / 1000 : (local_ms - 999) / 1000);
-    struct tm tm;
-    gmtime_r (&secs, &tm);
+    unit_route_time_t at;
+    unit_route_local (dir, at_ms, &at);
     if (weekday)
-        *weekday = tm.tm_wday == 0 ? 7 : tm.tm_wday;
+        *weekday = at.weekday;
     if (minute)
-        *minute = tm.tm_hour * 60 + tm.tm_min;
-    if (text)
-        if (strftime (text, 20, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        *minute = at.minute;
+    if (text) {
+        char full [64];
+        int n = snprintf (full, sizeof full, "%04d-%02d-%02d %02d:%02d:%02d", at.year, at.month,
+                          at.day, at.minute / 60, at.minute % 60,
+                          (int) (((at_ms % 60000) + 60000) % 60000 / 1000));
+        //  a year past 9999 does not fit the ledger's format: leave it empty
+        if (n == 19)
+            memcpy (text, full, 20);
+        else
             text [0] = 0;
+    }
+}
+
+bool
+report_dir_on_duty (const directory_t *dir, const char *id, const unit_route_time_t *at)
+{
+    const dir_unit_t *unit = dir && id ? directory_unit_find (dir, id) : NULL;
+    return unit ? unit_route_on_duty (dir, unit, at) : true;
 }

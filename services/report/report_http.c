@@ -347,7 +347,12 @@ s_stats (struct MHD_Connection *conn, report_conn_t *rc, int *status)
         snprintf (from, sizeof from, "%lld", filter.from_ms);
     if (filter.to_ms)
         snprintf (to, sizeof to, "%lld", filter.to_ms);
-    json_t *reply = store_callv (rc->store, "gc_report_range", from, to, NULL);
+    //  the states to count are the wire contract's, not a list in the Lua
+    const char *argv [2 + REPORT_STATES_MAX] = { from, to };
+    int argc = 2;
+    for (size_t i = 0; argc < 2 + REPORT_STATES_MAX && report_api_state_name (i); i++)
+        argv [argc++] = report_api_state_name (i);
+    json_t *reply = store_call (rc->store, "gc_report_range", argc, argv, NULL);
     if (s_reply_ok (reply, status, &body)) {
         body = json_pack ("{s:I, s:o, s:o, s:I, s:O, s:O, s:O, s:O, s:O}",
             "at_ms", (json_int_t) json_integer_value (json_object_get (reply, "now")),
@@ -374,8 +379,8 @@ s_units (report_conn_t *rc, int *status)
     if (s_reply_ok (reply, status, &body)) {
         const directory_t *dir = report_dir_get (rc->dir, rc->store);
         long long now = json_integer_value (json_object_get (reply, "now"));
-        int weekday, minute;
-        report_dir_local (dir, now, &weekday, &minute, NULL);
+        unit_route_time_t at;
+        unit_route_local (dir, now, &at);
         json_t *units = json_array ();
         size_t i;
         json_t *u;
@@ -384,8 +389,7 @@ s_units (report_conn_t *rc, int *status)
             const dir_unit_t *du = dir && id ? directory_unit_find (dir, id) : NULL;
             json_t *row = json_copy (u);
             json_object_set_new (row, "kind", json_string (du && du->kind ? du->kind : ""));
-            json_object_set_new (row, "on_duty", json_boolean (du ? dir_unit_on_duty (du, weekday, minute)
-                                                                  : true));
+            json_object_set_new (row, "on_duty", json_boolean (report_dir_on_duty (dir, id, &at)));
             json_array_append_new (units, row);
         }
         body = json_pack ("{s:I, s:o}", "at_ms", (json_int_t) now, "units", units);
@@ -393,6 +397,20 @@ s_units (report_conn_t *rc, int *status)
     }
     json_decref (reply);
     return body;
+}
+
+//  A case that has not climbed carries no joint rule of its own: dispatch
+//  applies its category's rule at its tier, and so does the answer.
+static void
+s_case_joint (json_t *body, const directory_t *dir)
+{
+    if (!json_is_null (json_object_get (body, "joint")) || !dir)
+        return;
+    const char *code = json_string_value (json_object_get (body, "category"));
+    const dir_category_t *cat = code ? directory_category_find (dir, code) : NULL;
+    int tier = dir_tier_parse (json_string_value (json_object_get (body, "tier")));
+    if (cat && tier)
+        json_object_set_new (body, "joint", json_integer (dir_category_joint_units (cat, tier)));
 }
 
 //  GET /api/snapshot: what the screen shows, read now.
@@ -429,6 +447,8 @@ s_serve_json (report_http_t *self, struct MHD_Connection *conn, report_route_t r
         case REPORT_ROUTE_CASE:
             reply = store_callv (rc->store, "gc_case_get", id, NULL);
             body = report_api_case_answer (reply, status);
+            if (*status == MHD_HTTP_OK)
+                s_case_joint (body, report_dir_get (rc->dir, rc->store));
             break;
         case REPORT_ROUTE_HEALTH:
             reply = store_callv (rc->store, "gc_stats", NULL);

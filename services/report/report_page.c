@@ -1,6 +1,7 @@
 /*  report_page.c — the dashboard page served at "/": live counts fetched
-    from /api/stats every two seconds, labelled in Chinese and English. A
-    fallback when static_dir holds no built screen; it loads nothing from elsewhere. */
+    from /api/snapshot every two seconds, labelled in Chinese (the
+    snapshot's labels of states and tiers) and English. A fallback when
+    static_dir holds no built screen; it loads nothing from elsewhere. */
 #include "report_page.h"
 
 const char report_page_html [] =
@@ -27,14 +28,7 @@ const char report_page_html [] =
     "<div id=\"out\"></div>\n"
     "<script>\n"
     "\"use strict\";\n"
-    "var LABELS = {\n"
-    "  REPORTED: \"上报 reported\", REGISTERED: \"立案 registered\", DISPATCHED: \"派遣 dispatched\",\n"
-    "  ACCEPTED: \"处置 accepted\", RESOLVED: \"反馈 resolved\", VERIFIED: \"核查 verified\",\n"
-    "  CLOSED: \"结案 closed\", REOPENED: \"重办 reopened\", ESCALATED: \"升级 escalated\",\n"
-    "  REJECTED: \"不予受理 rejected\", DUPLICATE: \"重复 duplicate\",\n"
-    "  GRID: \"网格 grid\", COMMUNITY: \"社区 community\", STREET: \"街道 street\", DISTRICT: \"区 district\",\n"
-    "  dispatch: \"待派遣 dispatch\", notify: \"待通知 notify\"\n"
-    "};\n"
+    "var LABELS = { dispatch: \"待派遣 dispatch\", notify: \"待通知 notify\" };\n"
     "var SECTIONS = [\n"
     "  [\"by_state\", \"按状态 · cases by state\"],\n"
     "  [\"open_by_tier\", \"办理中·按层级 · open by tier\"],\n"
@@ -61,7 +55,11 @@ const char report_page_html [] =
     "  section.appendChild(t);\n"
     "  return section;\n"
     "}\n"
-    "function show(d) {\n"
+    "function show(snap) {\n"
+    "  var d = snap.stats;\n"
+    "  [snap.labels.state, snap.labels.tier].forEach(function (names) {\n"
+    "    Object.keys(names).forEach(function (k) { LABELS[k] = names[k] + \" \" + k.toLowerCase(); });\n"
+    "  });\n"
     "  var out = document.getElementById(\"out\");\n"
     "  out.textContent = \"\";\n"
     "  out.appendChild(table(\"概况 · overview\", { \"办理中 open\": d.open, \"定时器 timers\": d.timers }));\n"
@@ -73,7 +71,7 @@ const char report_page_html [] =
     "  p.className = down ? \"down\" : \"\";\n"
     "}\n"
     "function poll() {\n"
-    "  fetch(\"/api/stats\", { cache: \"no-store\" })\n"
+    "  fetch(\"/api/snapshot\", { cache: \"no-store\" })\n"
     "    .then(function (r) { if (!r.ok) throw new Error(\"HTTP \" + r.status); return r.json(); })\n"
     "    .then(function (d) {\n"
     "      show(d);\n"

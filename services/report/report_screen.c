@@ -23,34 +23,75 @@ static const struct {
 };
 #define FUNNEL_STAGES 7
 
+//  What the screen knows of each state of the lifecycle: its Chinese
+//  label and how far along the chain (funnel index) a case in it stands.
+//  The states themselves are the wire contract's (report_api_state_name);
+//  a test checks that every one of them is here.
+static const struct {
+    const char *state;          //  state name as the store writes it
+    const char *label;          //  Chinese label for the screen and the ledger
+    int stage;                  //  funnel index it has reached
+} s_states [] = {
+    { "REPORTED", "上报", 0 }, { "REGISTERED", "立案", 1 }, { "DISPATCHED", "派遣", 2 },
+    { "ACCEPTED", "处置中", 3 }, { "RESOLVED", "已反馈", 4 }, { "VERIFIED", "已核查", 5 },
+    { "CLOSED", "结案", 6 }, { "REJECTED", "不予受理", 0 }, { "DUPLICATE", "重复", 0 },
+    { "REOPENED", "重办", 1 }, { "ESCALATED", "已升级", 1 },
+    //  an order has its ledger number and waits for the community to place it
+    { "ORDERED", "待下单", 1 },
+    //  parked (挂账): registered, taken off the chain until its review date
+    { "PARKED", "挂账", 1 }
+};
+
+//  The entry of s_states for state, or -1.
+static int
+s_state_index (const char *state)
+{
+    for (size_t i = 0; state && i < sizeof s_states / sizeof s_states [0]; i++)
+        if (strcmp (s_states [i].state, state) == 0)
+            return (int) i;
+    return -1;
+}
+
 //  How far along the chain a case in state stands (funnel index), or -1.
 static int
 s_stage (const char *state)
 {
-    static const struct { const char *state; int stage; } map [] = {
-        { "REGISTERED", 1 }, { "REOPENED", 1 }, { "ESCALATED", 1 }, { "DISPATCHED", 2 },
-        { "ACCEPTED", 3 }, { "RESOLVED", 4 }, { "VERIFIED", 5 }, { "CLOSED", 6 },
-        { "REPORTED", 0 }, { "REJECTED", 0 }, { "DUPLICATE", 0 }
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map [0]; i++)
-        if (strcmp (map [i].state, state) == 0)
-            return map [i].stage;
-    return -1;
+    int i = s_state_index (state);
+    return i < 0 ? -1 : s_states [i].stage;
 }
 
 const char *
 report_screen_state_label (const char *state)
 {
-    static const char *map [][2] = {
-        { "REPORTED", "上报" }, { "REGISTERED", "立案" }, { "DISPATCHED", "派遣" },
-        { "ACCEPTED", "处置中" }, { "RESOLVED", "已反馈" }, { "VERIFIED", "已核查" },
-        { "CLOSED", "结案" }, { "REOPENED", "重办" }, { "ESCALATED", "已升级" },
-        { "REJECTED", "不予受理" }, { "DUPLICATE", "重复" }
-    };
-    for (size_t i = 0; state && i < sizeof map / sizeof map [0]; i++)
-        if (strcmp (map [i][0], state) == 0)
-            return map [i][1];
-    return state ? state : "";
+    int i = s_state_index (state);
+    return i >= 0 ? s_states [i].label : state ? state : "";
+}
+
+//  Timeline entries (the "what" the function library writes) in Chinese,
+//  for the ticker. A test checks every what of the library is here.
+static const char *s_whats [][2] = {
+    { "registered", "立案" }, { "placed", "社区下单" }, { "offered", "派遣" },
+    { "offer_expired", "派遣超时" }, { "offer_withdrawn", "撤回派遣" },
+    { "waiting", "等待派遣" }, { "booked", "预约上门" }, { "accepted", "接单" },
+    { "declined", "退回" }, { "progress", "进展" }, { "resolved", "办结反馈" },
+    { "lead_resolved", "牵头单位办结" }, { "assist_accepted", "协办接单" },
+    { "assist_reported", "协办反馈" }, { "parties_released", "协办解除" },
+    { "verified", "核查通过" }, { "closed", "结案" }, { "reopened", "核查未通过·重办" },
+    { "evaluated", "评价" }, { "reminder", "黄灯提醒" }, { "escalated", "升级" },
+    { "overdue", "超期" }, { "verify_overdue", "核查超期" },
+    { "extension_requested", "申请延期" }, { "extension_refused", "延期未批准" },
+    { "extended", "延期" }, { "parked", "挂账" }, { "unparked", "解除挂账" },
+    { "park_review_moved", "挂账复核改期" }
+};
+
+const char *
+report_screen_what_label (const char *what)
+{
+    for (size_t i = 0; what && i < sizeof s_whats / sizeof s_whats [0]; i++)
+        if (strcmp (s_whats [i][0], what) == 0)
+            return s_whats [i][1];
+    //  a what newer than this table: still a Chinese word on the screen
+    return "案件动态";
 }
 
 const char *
@@ -127,7 +168,7 @@ report_screen_row (const json_t *r, const directory_t *dir)
     const char *unit = s_str (r, "unit");
     long long sat = s_get (r, "satisfaction");
     return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-                      " s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s}",
+                      " s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:s}",
         "case_id", s_str (r, "id"), "ledger_no", s_str (r, "ledger"),
         "grid", grid, "grid_name", report_dir_grid_name (dir, grid),
         "community", community, "community_name", report_dir_community_name (dir, community),
@@ -140,7 +181,8 @@ report_screen_row (const json_t *r, const directory_t *dir)
         "resolve_by_ms", (json_int_t) s_get (r, "resolve_by"),
         "resolved_ms", s_time (s_get (r, "resolved")), "closed_ms", s_time (s_get (r, "closed")),
         "satisfaction", sat > 0 ? json_integer (sat) : json_null (),
-        "text", s_str (r, "text"), "waiting", s_str (r, "waiting"));
+        "text", s_str (r, "text"), "waiting", s_str (r, "waiting"),
+        "state_label", report_screen_state_label (s_str (r, "state")));
 }
 
 //  A red or yellow list row.
@@ -169,13 +211,16 @@ report_screen_event (const json_t *e, const directory_t *dir)
     const char *grid = s_str (e, "grid");
     const char *category = s_str (e, "category");
     const char *unit = s_str (e, "unit");
-    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+    const char *what = s_str (e, "what");
+    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+                      " s:s}",
         "sid", s_str (e, "sid"), "case_id", s_str (e, "case"),
         "grid", grid, "grid_name", report_dir_grid_name (dir, grid),
         "category", category, "category_name", report_dir_category_name (dir, category),
-        "at_ms", (json_int_t) s_get (e, "at"), "what", s_str (e, "what"), "who", s_str (e, "who"),
+        "at_ms", (json_int_t) s_get (e, "at"), "what", what, "who", s_str (e, "who"),
         "state", s_str (e, "state"), "tier", s_tier_name (s_get (e, "tier")), "unit", unit,
-        "unit_name", *unit ? report_dir_unit_name (dir, unit) : "", "note", s_str (e, "note"));
+        "unit_name", *unit ? report_dir_unit_name (dir, unit) : "", "note", s_str (e, "note"),
+        "what_label", report_screen_what_label (what));
 }
 
 //  Rows of a Lua list through fn; an empty list may arrive as {}.
@@ -317,15 +362,15 @@ s_demand (const json_t *reply, const directory_t *dir)
 static json_t *
 s_units (const json_t *reply, const directory_t *dir, long long now, json_t **summary)
 {
-    int weekday, minute;
-    report_dir_local (dir, now, &weekday, &minute, NULL);
+    unit_route_time_t at;
+    unit_route_local (dir, now, &at);
     json_t *units = json_array ();
     long long on_duty = 0, open = 0, capacity = 0, total = 0;
     const char *id;
     json_t *pair;
     json_object_foreach (json_object_get (reply, "units"), id, pair) {
         const dir_unit_t *u = dir ? directory_unit_find (dir, id) : NULL;
-        bool duty = u ? dir_unit_on_duty (u, weekday, minute) : true;
+        bool duty = report_dir_on_duty (dir, id, &at);
         long long cap = json_integer_value (json_array_get (pair, 0));
         long long o = json_integer_value (json_array_get (pair, 1));
         total++;
@@ -346,26 +391,29 @@ s_units (const json_t *reply, const directory_t *dir, long long now, json_t **su
     return s_sorted (by_open, "load_pct", 100000);
 }
 
-//  Services delivered: service-card orders by category (ordered, still
-//  open, delivered = ordered - open).
+//  Services (项目清单): per service category of the directory, orders
+//  taken (every report of the category), waiting for the community to
+//  place them, in hand (open), and delivered: placed, handled and closed.
 static json_t *
-s_services (const json_t *stats, const directory_t *dir)
+s_services (const json_t *reply, const json_t *stats, const directory_t *dir)
 {
     json_t *out = json_array ();
     if (!dir)
         return out;
     const json_t *reported = json_object_get (stats, "reported_by_category");
     const json_t *open = json_object_get (stats, "open_by_category");
+    const json_t *counts = json_object_get (reply, "services");
     for (size_t i = 0; i < directory_category_count (dir); i++) {
         const dir_category_t *c = directory_category (dir, i);
         if (!c->service)
             continue;
-        long long ordered = s_get (reported, c->code);
-        long long o = s_get (open, c->code);
+        const json_t *n = json_object_get (counts, c->code);
         json_array_append_new (out, json_pack (
-            "{s:s, s:s, s:I, s:I, s:I}", "code", c->code, "name", c->name,
-            "ordered", (json_int_t) ordered, "open", (json_int_t) o,
-            "delivered", (json_int_t) (ordered > o ? ordered - o : 0)));
+            "{s:s, s:s, s:I, s:I, s:I, s:I}", "code", c->code, "name", c->name,
+            "ordered", (json_int_t) s_get (reported, c->code),
+            "waiting", (json_int_t) s_get (n, "waiting"),
+            "open", (json_int_t) s_get (open, c->code),
+            "delivered", (json_int_t) s_get (n, "delivered")));
     }
     return s_sorted (out, "delivered", 1000);
 }
@@ -376,8 +424,9 @@ s_perf_row (const json_t *acc)
 {
     long long n = s_get (acc, "n");
     long long sat_n = s_get (acc, "sat_n");
-    return json_pack ("{s:I, s:o, s:o, s:o, s:I}", "closed", (json_int_t) n,
+    return json_pack ("{s:I, s:o, s:o, s:o, s:o, s:I}", "closed", (json_int_t) n,
                       "on_time_rate", s_ratio (s_get (acc, "on_time"), n),
+                      "on_time_rate_now", s_ratio (s_get (acc, "on_time_now"), n),
                       "avg_handling_ms", n > 0 ? json_integer (s_get (acc, "handling_ms") / n)
                                               : json_null (),
                       "satisfaction", s_ratio (s_get (acc, "sat_sum"), sat_n),
@@ -408,15 +457,35 @@ s_perf (const json_t *reply, const json_t *stats, const directory_t *dir)
         json_object_set_new (row, "name", json_string (report_dir_unit_name (dir, id)));
         json_array_append_new (by_unit, row);
     }
-    return json_pack ("{s:I, s:I, s:o, s:I, s:o, s:I, s:o, s:o, s:o}",
+    //  on time against the deadline a case started with (a climb means it
+    //  missed it), and against its deadline at the end, both over the
+    //  sample; the running totals count against the deadline at resolve
+    return json_pack ("{s:I, s:I, s:O, s:O, s:I, s:o, s:I, s:o, s:o, s:o}",
         "resolved", (json_int_t) s_get (totals, "resolved"),
         "resolved_on_time", (json_int_t) s_get (totals, "resolved_on_time"),
-        "on_time_rate", s_ratio (s_get (totals, "resolved_on_time"), s_get (totals, "resolved")),
+        "on_time_rate", json_object_get (sample, "on_time_rate"),
+        "on_time_rate_now", json_object_get (sample, "on_time_rate_now"),
         "evaluated", (json_int_t) s_get (totals, "evaluated"),
         "satisfaction", s_ratio (s_get (totals, "satisfaction_sum"), s_get (totals, "evaluated")),
         "escalations", (json_int_t) s_get (totals, "escalations"),
         "sample", sample, "by_tier", by_tier,
         "by_unit", s_sorted (by_unit, "closed", PERF_UNITS_MAX));
+}
+
+//  The labels the page shows, so that it holds no list of its own: every
+//  tier and every state of the wire contract, by name.
+static json_t *
+s_labels (void)
+{
+    json_t *tiers = json_object ();
+    for (int t = 1; report_api_tier_name (t); t++)
+        json_object_set_new (tiers, report_api_tier_name (t),
+                             json_string (report_screen_tier_label (report_api_tier_name (t))));
+    json_t *states = json_object ();
+    for (size_t i = 0; report_api_state_name (i); i++)
+        json_object_set_new (states, report_api_state_name (i),
+                             json_string (report_screen_state_label (report_api_state_name (i))));
+    return json_pack ("{s:o, s:o}", "tier", tiers, "state", states);
 }
 
 json_t *
@@ -454,10 +523,11 @@ report_screen_compose (const json_t *reply, const directory_t *dir)
     json_object_set_new (out, "demand", s_demand (reply, dir));
     json_object_set_new (out, "resources", summary);
     json_object_set_new (out, "units", units);
-    json_object_set_new (out, "services", s_services (stats, dir));
+    json_object_set_new (out, "services", s_services (reply, stats, dir));
     json_object_set_new (out, "perf", s_perf (reply, stats, dir));
     json_object_set_new (out, "ticker", s_rows (json_object_get (reply, "ticker"), dir,
                                                 report_screen_event));
+    json_object_set_new (out, "labels", s_labels ());
     json_object_set_new (out, "stats", stats);
     return out;
 }

@@ -24,6 +24,9 @@ json_t *report_screen_event (const json_t *event, const directory_t *dir);
 //  Chinese labels for the ledger and the screen: a state, a tier name,
 //  a channel; the input itself when unknown.
 const char *report_screen_state_label (const char *state);
+//  A timeline entry's what ("escalated") in Chinese for the ticker; an
+//  unknown one gets a general Chinese word, never the English.
+const char *report_screen_what_label (const char *what);
 const char *report_screen_tier_label (const char *tier);
 const char *report_screen_channel_label (const char *channel);
 

@@ -8,12 +8,18 @@
 //   out {"red_ms": N}
 //   in  {"screenshot": PATH}                    save a screenshot
 //   out {"saved": PATH}
+//   in  {"layout": {"width": W, "height": H, "shot": PATH}}
+//   out {"problems": [...], "measured": {...}, "saved": PATH}
+//                                               the window at W x H: what is
+//                                               unreadable (layout.mjs), and a
+//                                               full-page screenshot
 // Usage: node screen.mjs URL
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import readline from "node:readline";
+import { layoutProblems } from "./layout.mjs";
 
 const url = process.argv[2];
 const RED = "#ff4d4f";
@@ -60,6 +66,14 @@ try {
       await page.waitForTimeout(300);    // let ECharts finish its frame
       await page.screenshot({ path: cmd.screenshot });
       say({ saved: cmd.screenshot, problems });
+    } else if (cmd.layout) {
+      const { width, height, shot } = cmd.layout;
+      await page.setViewportSize({ width, height });
+      // the charts resize on the window's resize event and animate for 1 s
+      await page.waitForTimeout(1500);
+      const found = await page.evaluate(layoutProblems);
+      await page.screenshot({ path: shot, fullPage: true });
+      say({ ...found, saved: shot });
     } else if (cmd.quit) {
       break;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "gridcall.pb-c.h"
 #include "report_api.h"
 
 //  Parse JSON text the way the store hands replies over.
@@ -137,6 +138,71 @@ test_tier_names (void **state)
     assert_null (report_api_tier_name (5));
 }
 
+static void
+test_states_are_the_wire_contracts (void **state)
+{
+    (void) state;
+    //  every CaseState but UNSPECIFIED, in enum order, without its prefix
+    const ProtobufCEnumDescriptor *e = &gridcall__v1__case_state__descriptor;
+    size_t n = 0;
+    for (unsigned i = 0; i < e->n_values; i++) {
+        if (e->values [i].value == 0)
+            continue;
+        assert_non_null (report_api_state_name (n));
+        assert_string_equal (report_api_state_name (n), e->values [i].name + strlen ("STATE_"));
+        n++;
+    }
+    assert_int_equal (n, e->n_values - 1);
+    assert_null (report_api_state_name (n));
+    assert_string_equal (report_api_state_name (0), "REPORTED");
+    assert_true (report_api_state_known ("ORDERED"));
+    assert_true (report_api_state_known ("PARKED"));
+    assert_true (report_api_state_known ("CLOSED"));
+    assert_false (report_api_state_known ("UNSPECIFIED"));
+    assert_false (report_api_state_known ("STATE_CLOSED"));
+    assert_false (report_api_state_known ("closed"));
+    assert_false (report_api_state_known (NULL));
+}
+
+//  Query arguments for report_api_filter_parse, from a NULL-ended list
+//  of name, value pairs.
+static const char *
+s_query (void *ctx, const char *name)
+{
+    const char **pairs = (const char **) ctx;
+    for (int i = 0; pairs [i]; i += 2)
+        if (strcmp (pairs [i], name) == 0)
+            return pairs [i + 1];
+    return NULL;
+}
+
+static void
+test_filter_lists_orders_and_parked_cases (void **state)
+{
+    (void) state;
+    report_filter_t f;
+    char err [160] = "";
+    const char *parked [] = { "state", "PARKED", NULL };
+    assert_int_equal (report_api_filter_parse (&f, s_query, parked, 480, err, sizeof err), 0);
+    assert_string_equal (f.states, "PARKED");
+    assert_false (f.open);
+    const char *both [] = { "state", "ORDERED,PARKED,CLOSED", "grid", "G01", NULL };
+    assert_int_equal (report_api_filter_parse (&f, s_query, both, 480, err, sizeof err), 0);
+    char *text = report_api_filter_json (&f, 0, 50);
+    json_t *doc = s_json (text);
+    json_t *states = json_object_get (doc, "states");
+    assert_int_equal (json_array_size (states), 3);
+    assert_string_equal (json_string_value (json_array_get (states, 0)), "ORDERED");
+    assert_string_equal (json_string_value (json_array_get (states, 1)), "PARKED");
+    assert_string_equal (s_str_at (doc, "grid"), "G01");
+    json_decref (doc);
+    free (text);
+    //  a state the wire contract does not name is refused, with the reason
+    const char *bad [] = { "state", "ORDERED,WAITING", NULL };
+    assert_int_equal (report_api_filter_parse (&f, s_query, bad, 480, err, sizeof err), -1);
+    assert_non_null (strstr (err, "state"));
+}
+
 //  A gc_case_get reply as the function library sends it: hash fields are
 //  strings, the timeline is a list of JSON texts.
 static const char *s_case_reply =
@@ -147,7 +213,8 @@ static const char *s_case_reply =
     "\"tier\":\"2\",\"unit\":\"U1\",\"created\":\"1715900000000\",\"version\":\"4\","
     "\"state\":\"ACCEPTED\",\"resolve_by\":\"1715907200000\",\"idem\":\"k1\","
     "\"responsible\":\"王师傅\",\"offer_id\":\"7\",\"offer_unit\":\"U1\",\"offer_by\":\"0\","
-    "\"waiting\":\"\","
+    "\"waiting\":\"\",\"joint\":\"2\",\"prev_unit\":\"U9\",\"climbs\":\"1\","
+    "\"due0\":\"1715903600000\","
     "\"timeline\":["
     "\"{\\\"at\\\":1715900000000,\\\"what\\\":\\\"registered\\\",\\\"who\\\":\\\"alice\\\","
     "\\\"state\\\":\\\"REGISTERED\\\",\\\"tier\\\":1,\\\"unit\\\":\\\"\\\","
@@ -156,7 +223,8 @@ static const char *s_case_reply =
     "\"{\\\"at\\\":1715903600000,\\\"what\\\":\\\"escalated\\\",\\\"who\\\":\\\"escalate\\\","
     "\\\"state\\\":\\\"ESCALATED\\\",\\\"tier\\\":2,\\\"unit\\\":\\\"\\\","
     "\\\"deadline\\\":1715907200000,\\\"note\\\":\\\"deadline passed\\\",\\\"version\\\":2,"
-    "\\\"late_ms\\\":12,\\\"due\\\":1715903600000}\","
+    "\\\"late_ms\\\":12,\\\"due\\\":1715903600000,\\\"from_tier\\\":1,\\\"joint\\\":2,"
+    "\\\"prev_unit\\\":\\\"U9\\\"}\","
     "\"{\\\"at\\\":1715903601000,\\\"what\\\":\\\"offered\\\",\\\"who\\\":\\\"dispatch\\\","
     "\\\"state\\\":\\\"DISPATCHED\\\",\\\"tier\\\":2,\\\"unit\\\":\\\"\\\","
     "\\\"deadline\\\":1715907200000,\\\"note\\\":\\\"\\\",\\\"version\\\":3,"
@@ -191,6 +259,12 @@ test_case_answer_converts_fields (void **state)
     assert_int_equal (s_int_at (c, "created_ms"), 1715900000000LL);
     assert_int_equal (s_int_at (c, "resolve_by_ms"), 1715907200000LL);
     assert_int_equal (s_int_at (c, "version"), 4);
+    //  the deadline it started with, and what its climb left behind
+    //  (docs/escalation.md): two units summoned, U9 gave the case back
+    assert_int_equal (s_int_at (c, "due0_ms"), 1715903600000LL);
+    assert_int_equal (s_int_at (c, "joint"), 2);
+    assert_string_equal (s_str_at (c, "prev_unit"), "U9");
+    assert_int_equal (s_int_at (c, "climbs"), 1);
     //  not yet evaluated, resolved or closed: null, not 0
     assert_true (json_is_null (json_object_get (c, "satisfaction")));
     assert_true (json_is_null (json_object_get (c, "resolved_ms")));
@@ -229,6 +303,12 @@ test_case_answer_converts_timeline (void **state)
     assert_string_equal (s_str_at (ev, "tier"), "COMMUNITY");
     assert_int_equal (s_int_at (ev, "late_ms"), 12);
     assert_int_equal (s_int_at (ev, "due_ms"), 1715903600000LL);
+    assert_string_equal (s_str_at (ev, "from_tier"), "GRID");
+    assert_int_equal (s_int_at (ev, "joint"), 2);
+    assert_string_equal (s_str_at (ev, "prev_unit"), "U9");
+    //  entries without a climb carry none of it
+    assert_null (json_object_get (json_array_get (timeline, 0), "from_tier"));
+    assert_null (json_object_get (json_array_get (timeline, 0), "prev_unit"));
 
     ev = json_array_get (timeline, 2);
     assert_string_equal (s_str_at (ev, "offer_id"), "7");
@@ -362,7 +442,11 @@ test_stats_answer_converts_counts (void **state)
     //  states nobody has reached yet are there, at zero
     assert_int_equal (s_int_at (by_state, "ESCALATED"), 0);
     assert_int_equal (s_int_at (by_state, "REPORTED"), 0);
-    assert_int_equal (json_object_size (by_state), 11);
+    //  every state of the wire contract, orders and parked cases too
+    assert_int_equal (s_int_at (by_state, "ORDERED"), 0);
+    assert_int_equal (s_int_at (by_state, "PARKED"), 0);
+    assert_int_equal (json_object_size (by_state),
+                      gridcall__v1__case_state__descriptor.n_values - 1);
 
     json_t *tiers = json_object_get (s, "open_by_tier");
     assert_int_equal (json_object_size (tiers), 4);
@@ -515,6 +599,8 @@ main (void)
         cmocka_unit_test (test_case_id_valid),
         cmocka_unit_test (test_methods),
         cmocka_unit_test (test_tier_names),
+        cmocka_unit_test (test_states_are_the_wire_contracts),
+        cmocka_unit_test (test_filter_lists_orders_and_parked_cases),
         cmocka_unit_test (test_case_answer_converts_fields),
         cmocka_unit_test (test_case_answer_converts_timeline),
         cmocka_unit_test (test_case_evaluated_has_satisfaction),

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridcall_lua.h"
+#include "report_api.h"
 #include "report_screen.h"
 
 //  A small street, in single quotes (s_json turns them into double quotes).
@@ -73,12 +75,14 @@ static const char *s_screen_reply =
     " 'late_grids': {'G03': 1},"
     " 'yellow': {},"
     " 'units': {'U1': [5, 4], 'U2': [10, 1], 'U3': [4, 4], 'U4': [10, 8]},"
-    " 'perf': {'sample': {'n': 5, 'on_time': 4, 'handling_ms': 36000000, 'sat_sum': 18,"
-    "                     'sat_n': 4, 'escalations': 3},"
-    "          'by_tier': {'GRID': {'n': 3, 'on_time': 3, 'handling_ms': 10800000, 'sat_sum': 12,"
-    "                               'sat_n': 3, 'escalations': 0},"
-    "                      'COMMUNITY': {'n': 2, 'on_time': 1, 'handling_ms': 25200000,"
-    "                                    'sat_sum': 6, 'sat_n': 1, 'escalations': 3}},"
+    " 'perf': {'sample': {'n': 5, 'on_time': 3, 'on_time_now': 4, 'handling_ms': 36000000,"
+    "                     'sat_sum': 18, 'sat_n': 4, 'escalations': 3},"
+    "          'by_tier': {'GRID': {'n': 3, 'on_time': 3, 'on_time_now': 3,"
+    "                               'handling_ms': 10800000, 'sat_sum': 12, 'sat_n': 3,"
+    "                               'escalations': 0},"
+    "                      'COMMUNITY': {'n': 2, 'on_time': 0, 'on_time_now': 1,"
+    "                                    'handling_ms': 25200000, 'sat_sum': 6, 'sat_n': 1,"
+    "                                    'escalations': 3}},"
     "          'by_unit': {'U2': {'n': 2, 'on_time': 1, 'handling_ms': 25200000, 'sat_sum': 6,"
     "                             'sat_n': 1, 'escalations': 3},"
     "                      'U1': {'n': 3, 'on_time': 3, 'handling_ms': 10800000, 'sat_sum': 12,"
@@ -87,6 +91,8 @@ static const char *s_screen_reply =
     "             'category': 'env.garbage', 'at': 1716172100000, 'what': 'accepted',"
     "             'who': 'U1', 'state': 'ACCEPTED', 'tier': 1, 'unit': 'U1',"
     "             'note': 'responsible: 王师傅'}],"
+    " 'services': {'svc.legal': {'waiting': 1, 'delivered': 0},"
+    "              'svc.meal': {'waiting': 0, 'delivered': 2}},"
     " 'stream_last': '1716172100000-0', 'dir_version': 3}";
 
 //  A fresh store: every hash missing, every list empty ({} from cjson).
@@ -166,20 +172,27 @@ s_array_at (const json_t *obj, const char *key, size_t n)
     return a;
 }
 
+//  Parse a street in single quotes into *state (a directory_t *); takes
+//  the text, which it frees.
 static int
-setup_street (void **state)
+s_setup_directory (char *text, void **state)
 {
-    char *copy = strdup (s_street);
-    for (char *c = copy; *c; c++)
+    for (char *c = text; *c; c++)
         if (*c == '\'')
             *c = '"';
     char err [256] = "";
-    directory_t *dir = directory_parse (copy, "street.json", err, sizeof err);
-    free (copy);
+    directory_t *dir = directory_parse (text, "street.json", err, sizeof err);
+    free (text);
     if (!dir)
         print_error ("directory refused: %s\n", err);
     *state = dir;
     return dir ? 0 : -1;
+}
+
+static int
+setup_street (void **state)
+{
+    return s_setup_directory (strdup (s_street), state);
 }
 
 static int
@@ -405,11 +418,14 @@ test_snapshot_services_delivered (void **state)
     assert_int_equal (s_int_at (meal, "ordered"), 2);
     assert_int_equal (s_int_at (meal, "open"), 0);
     assert_int_equal (s_int_at (meal, "delivered"), 2);
+    //  3 legal orders: one waits for the community to place it, two are in
+    //  hand: none delivered (ordered - open would say 1)
     json_t *legal = json_array_get (services, 1);
     assert_string_equal (s_str_at (legal, "code"), "svc.legal");
     assert_int_equal (s_int_at (legal, "ordered"), 3);
+    assert_int_equal (s_int_at (legal, "waiting"), 1);
     assert_int_equal (s_int_at (legal, "open"), 2);
-    assert_int_equal (s_int_at (legal, "delivered"), 1);
+    assert_int_equal (s_int_at (legal, "delivered"), 0);
     json_decref (snap);
     json_decref (reply);
 }
@@ -421,10 +437,14 @@ test_snapshot_performance (void **state)
     json_t *reply = s_json (s_screen_reply);
     json_t *snap = report_screen_compose (reply, dir);
     json_t *perf = json_object_get (snap, "perf");
+    //  on time: against the deadline each case started with (the two
+    //  COMMUNITY cases climbed: they missed it), and against the deadline
+    //  they ended with, both from the latest closed cases
+    s_assert_rate (perf, "on_time_rate", 3.0 / 5.0);
+    s_assert_rate (perf, "on_time_rate_now", 4.0 / 5.0);
     //  from the running totals
     assert_int_equal (s_int_at (perf, "resolved"), 6);
     assert_int_equal (s_int_at (perf, "resolved_on_time"), 4);
-    s_assert_rate (perf, "on_time_rate", 4.0 / 6.0);
     assert_int_equal (s_int_at (perf, "evaluated"), 4);
     s_assert_rate (perf, "satisfaction", 4.5);
     assert_int_equal (s_int_at (perf, "escalations"), 3);
@@ -432,7 +452,8 @@ test_snapshot_performance (void **state)
     //  from the latest closed cases
     json_t *sample = json_object_get (perf, "sample");
     assert_int_equal (s_int_at (sample, "closed"), 5);
-    s_assert_rate (sample, "on_time_rate", 0.8);
+    s_assert_rate (sample, "on_time_rate", 0.6);
+    s_assert_rate (sample, "on_time_rate_now", 0.8);
     assert_int_equal (s_int_at (sample, "avg_handling_ms"), 7200000);
     s_assert_rate (sample, "satisfaction", 4.5);
 
@@ -445,6 +466,8 @@ test_snapshot_performance (void **state)
     assert_int_equal (s_int_at (grid, "avg_handling_ms"), 3600000);
     json_t *community = json_array_get (by_tier, 1);
     assert_string_equal (s_str_at (community, "tier"), "COMMUNITY");
+    s_assert_rate (community, "on_time_rate", 0.0);
+    s_assert_rate (community, "on_time_rate_now", 0.5);
     assert_int_equal (s_int_at (community, "escalations"), 3);
     json_t *district = json_array_get (by_tier, 3);
     assert_string_equal (s_str_at (district, "tier"), "DISTRICT");
@@ -477,6 +500,7 @@ test_snapshot_ticker (void **state)
     assert_string_equal (s_str_at (ev, "category_name"), "垃圾清运");
     assert_int_equal (s_int_at (ev, "at_ms"), 1716172100000LL);
     assert_string_equal (s_str_at (ev, "what"), "accepted");
+    assert_string_equal (s_str_at (ev, "what_label"), "接单");
     assert_string_equal (s_str_at (ev, "tier"), "GRID");
     assert_string_equal (s_str_at (ev, "unit_name"), "环卫所");
     assert_string_equal (s_str_at (ev, "note"), "responsible: 王师傅");
@@ -642,6 +666,7 @@ test_case_row_for_the_api (void **state)
     assert_string_equal (s_str_at (r, "unit_name"), "环卫所");
     assert_string_equal (s_str_at (r, "responsible"), "王师傅");
     assert_string_equal (s_str_at (r, "state"), "ACCEPTED");
+    assert_string_equal (s_str_at (r, "state_label"), "处置中");
     assert_string_equal (s_str_at (r, "text"), "楼道垃圾没人清");
     assert_int_equal (s_int_at (r, "created_ms"), 1716172200000LL);
     assert_int_equal (s_int_at (r, "resolve_by_ms"), 1716186600000LL);
@@ -739,6 +764,153 @@ test_labels (void **state)
     assert_string_equal (report_screen_channel_label (NULL), "");
 }
 
+//  ---------------------------------------------------------------------
+//  The calendar, states and events the screen must know
+
+//  The street with a working calendar: Monday 2024-05-20 (NOW_MS) is a
+//  holiday, Saturday 2024-05-25 a make-up day that works Monday's hours.
+static int
+setup_holiday_street (void **state)
+{
+    const char *calendar =
+        " 'calendar': {'working_hours': [{'weekday': 1, 'from': '08:30', 'to': '18:00'}],"
+        "              'holidays': ['2024-05-20'], 'makeup_days': ['2024-05-25'],"
+        "              'makeup_weekday': 1},";
+    const char *at = strstr (s_street, " 'units': [");
+    assert_non_null (at);
+    size_t head = (size_t) (at - s_street);
+    char *copy = malloc (strlen (s_street) + strlen (calendar) + 1);
+    assert_non_null (copy);
+    memcpy (copy, s_street, head);
+    strcpy (copy + head, calendar);
+    strcat (copy, at);
+    return s_setup_directory (copy, state);
+}
+
+static void
+test_duty_follows_the_calendar_dispatch_uses (void **state)
+{
+    const directory_t *dir = *state;
+    json_t *reply = s_json (s_screen_reply);
+    //  Monday 10:30 is a holiday: U1's Monday rota does not hold; U2 and
+    //  U4 (no rota) stay on duty, as dispatch would offer them cases
+    json_t *snap = report_screen_compose (reply, dir);
+    assert_int_equal (s_int_at (json_object_get (snap, "resources"), "on_duty"), 2);
+    json_t *units = json_object_get (snap, "units");
+    for (size_t i = 0; i < json_array_size (units); i++) {
+        json_t *u = json_array_get (units, i);
+        if (strcmp (s_str_at (u, "id"), "U1") == 0)
+            assert_false (json_is_true (json_object_get (u, "on_duty")));
+    }
+    json_decref (snap);
+    //  Saturday 10:30, a make-up day: U1 works its Monday rota
+    json_object_set_new (reply, "now", json_integer (NOW_MS + 5 * 86400000LL));
+    snap = report_screen_compose (reply, dir);
+    assert_int_equal (s_int_at (json_object_get (snap, "resources"), "on_duty"), 3);
+    json_decref (snap);
+    //  Sunday 10:30, an ordinary weekend day: U1 off again
+    json_object_set_new (reply, "now", json_integer (NOW_MS + 6 * 86400000LL));
+    snap = report_screen_compose (reply, dir);
+    assert_int_equal (s_int_at (json_object_get (snap, "resources"), "on_duty"), 2);
+    json_decref (snap);
+    json_decref (reply);
+}
+
+//  True when text holds a byte outside ASCII (a Chinese word does).
+static bool
+s_not_ascii (const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *) text; *c; c++)
+        if (*c >= 0x80)
+            return true;
+    return false;
+}
+
+static void
+test_every_state_has_a_label_and_a_funnel_stage (void **state)
+{
+    const directory_t *dir = *state;
+    json_t *labels = NULL;
+    for (size_t i = 0; report_api_state_name (i); i++) {
+        const char *name = report_api_state_name (i);
+        //  one case in this state alone: it counts at the funnel's top
+        json_t *reply = s_json (s_empty_reply);
+        json_object_set_new (json_object_get (reply, "state"), name, json_string ("1"));
+        json_t *snap = report_screen_compose (reply, dir);
+        json_t *funnel = s_array_at (snap, "funnel", 7);
+        if (s_int_at (json_array_get (funnel, 0), "count") != 1)
+            fail_msg ("state %s is missing from the funnel", name);
+        if (!s_not_ascii (report_screen_state_label (name)))
+            fail_msg ("state %s has no Chinese label", name);
+        labels = json_object_get (json_object_get (snap, "labels"), "state");
+        assert_string_equal (s_str_at (labels, name), report_screen_state_label (name));
+        //  orders waiting to be placed and parked cases hold a ledger
+        //  number (立案) and went no further
+        if (strcmp (name, "ORDERED") == 0 || strcmp (name, "PARKED") == 0) {
+            assert_int_equal (s_int_at (json_array_get (funnel, 1), "count"), 1);
+            assert_int_equal (s_int_at (json_array_get (funnel, 2), "count"), 0);
+        }
+        json_decref (snap);
+        json_decref (reply);
+    }
+    assert_string_equal (report_screen_state_label ("ORDERED"), "待下单");
+    assert_string_equal (report_screen_state_label ("PARKED"), "挂账");
+}
+
+static void
+test_every_event_of_the_library_reads_in_chinese (void **state)
+{
+    (void) state;
+    //  every what the function library writes to a timeline
+    //  (log_event (P, c, 'what', ...)) has its own Chinese word
+    size_t found = 0;
+    for (const char *at = strstr (gridcall_lua, "log_event("); at;
+         at = strstr (at + 1, "log_event(")) {
+        const char *eol = strchr (at, '\n');
+        const char *quote = strchr (at, '\'');
+        if (!quote || (eol && quote > eol))
+            continue;           //  the definition, or a what from a variable
+        char what [64];
+        size_t n = strspn (quote + 1, "abcdefghijklmnopqrstuvwxyz_");
+        if (n == 0 || n >= sizeof what || quote [1 + n] != '\'')
+            continue;
+        memcpy (what, quote + 1, n);
+        what [n] = 0;
+        const char *label = report_screen_what_label (what);
+        if (!s_not_ascii (label) || strcmp (label, report_screen_what_label ("no_such_what")) == 0)
+            fail_msg ("timeline entry \"%s\" has no Chinese word for the ticker", what);
+        found++;
+    }
+    //  the scan must see the library's entries, not pass on none
+    assert_true (found >= 25);
+    assert_string_equal (report_screen_what_label ("reminder"), "黄灯提醒");
+    assert_string_equal (report_screen_what_label ("parked"), "挂账");
+    //  an entry newer than the table still reads in Chinese
+    assert_true (s_not_ascii (report_screen_what_label ("teleported")));
+    assert_true (s_not_ascii (report_screen_what_label (NULL)));
+}
+
+static void
+test_snapshot_labels_for_the_page (void **state)
+{
+    const directory_t *dir = *state;
+    json_t *reply = s_json (s_screen_reply);
+    json_t *snap = report_screen_compose (reply, dir);
+    json_t *labels = json_object_get (snap, "labels");
+    json_t *tiers = json_object_get (labels, "tier");
+    assert_int_equal (json_object_size (tiers), 4);
+    assert_string_equal (s_str_at (tiers, "GRID"), "网格");
+    assert_string_equal (s_str_at (tiers, "DISTRICT"), "区");
+    json_t *states = json_object_get (labels, "state");
+    size_t n = 0;
+    while (report_api_state_name (n))
+        n++;
+    assert_int_equal (json_object_size (states), n);
+    assert_string_equal (s_str_at (states, "PARKED"), "挂账");
+    json_decref (snap);
+    json_decref (reply);
+}
+
 int
 main (void)
 {
@@ -762,6 +934,13 @@ main (void)
         cmocka_unit_test_setup_teardown (test_case_row_with_unknown_ids, setup_street, teardown_street),
         cmocka_unit_test_setup_teardown (test_event_for_the_stream, setup_street, teardown_street),
         cmocka_unit_test (test_labels),
+        cmocka_unit_test_setup_teardown (test_duty_follows_the_calendar_dispatch_uses,
+                                         setup_holiday_street, teardown_street),
+        cmocka_unit_test_setup_teardown (test_every_state_has_a_label_and_a_funnel_stage,
+                                         setup_street, teardown_street),
+        cmocka_unit_test (test_every_event_of_the_library_reads_in_chinese),
+        cmocka_unit_test_setup_teardown (test_snapshot_labels_for_the_page, setup_street,
+                                         teardown_street),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

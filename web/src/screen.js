@@ -14,15 +14,12 @@ function withToken(url) {
 
 "use strict";
 (function () {
-  var RED = "#ff4d4f", YELLOW = "#fadb14";
-  var TIER = { GRID: "网格", COMMUNITY: "社区", STREET: "街道", DISTRICT: "区" };
-  var WHAT = { registered: "立案", offered: "派遣", offer_expired: "派遣超时", waiting: "等待派遣",
-    accepted: "接单", declined: "退回", progress: "进展", resolved: "办结反馈", verified: "核查通过",
-    closed: "结案", reopened: "重办", evaluated: "评价", escalated: "升级", overdue: "超期" };
-  var STATE = { REPORTED: "上报", REGISTERED: "立案", DISPATCHED: "派遣", ACCEPTED: "处置中",
-    RESOLVED: "已反馈", VERIFIED: "已核查", CLOSED: "结案", REOPENED: "重办", ESCALATED: "已升级",
-    REJECTED: "不予受理", DUPLICATE: "重复" };
-  var screen = { snapshot: null, charts: {}, events: 0, late: {}, flash: {} };
+  var RED = "#ff4d4f";
+  /* Labels of tiers and states come with every snapshot (report_screen.c
+     holds them, beside the wire contract's names); a timeline entry
+     carries its own Chinese word (what_label). The page keeps no list. */
+  function tierLabel(t) { var s = screen.snapshot; return (s && s.labels.tier[t]) || t || ""; }
+  var screen = { snapshot: null, charts: {}, events: 0, late: {}, flash: {}, colors: {} };
   window.gridcall = screen;
 
   function $(id) { return document.getElementById(id); }
@@ -55,50 +52,60 @@ function withToken(url) {
     var c0 = [38, 110, 190], c1 = [250, 140, 22];
     return "rgb(" + c0.map(function (v, i) { return Math.round(v + (c1[i] - v) * t); }).join(",") + ")";
   }
-  screen.gridColor = function (id) {
-    var opt = screen.charts.map && screen.charts.map.getOption();
-    if (!opt) return null;
-    var found = null;
-    opt.series[0].data.forEach(function (c) { (c.children || []).forEach(function (g) { if (g.id === id) found = g.itemStyle.color; }); });
-    return found;
-  };
+  /* The colour the map shows for a grid, or null before it is drawn. */
+  screen.gridColor = function (id) { return screen.colors[id] || null; };
 
+  /* The map: one box per community, one tile per grid. A tile is as wide
+     as its name needs (CSS), so narrow screens wrap tiles, never cut them. */
   function renderMap(s) {
-    var data = s.communities.map(function (c) {
-      return { name: c.name + "（" + c.open + "）", id: c.id, value: c.grids.length,
-        children: c.grids.map(function (g) {
-          var short = g.name.replace(c.name, "");
-          return { name: short, id: g.id, value: 1, open: g.open, late: g.late, full: g.name,
-            itemStyle: { color: gridColor(g), borderColor: g.late ? "#ffd6d6" : "#07142b",
-                         borderWidth: g.late ? 3 : 1 },
-            label: { formatter: short + "\n" + g.open + (g.late ? " ⚠" : "") } };
-        }) };
+    var map = $("map"); map.textContent = "";
+    var count = 0;
+    screen.colors = {};
+    s.communities.forEach(function (c) {
+      var box = document.createElement("div"); box.className = "community";
+      var h = document.createElement("h3"); h.textContent = c.name + " ";
+      var b = document.createElement("b"); b.textContent = c.open; h.appendChild(b);
+      box.appendChild(h);
+      var tiles = document.createElement("div"); tiles.className = "tiles";
+      c.grids.forEach(function (g) {
+        var late = g.late > 0 || screen.late[g.id];
+        var color = gridColor(g);
+        var t = document.createElement("button"); t.type = "button";
+        t.className = "tile" + (late ? " late" : ""); t.dataset.grid = g.id;
+        t.style.background = color; screen.colors[g.id] = color;
+        t.title = g.name + " · 在办 " + g.open + (g.late ? " · 超期 " + g.late : "");
+        var name = document.createElement("span"); name.className = "name";
+        name.textContent = g.name.indexOf(c.name) === 0 && g.name.length > c.name.length
+          ? g.name.slice(c.name.length) : g.name;
+        var n = document.createElement("span"); n.className = "n"; n.textContent = g.open + (late ? "⚠" : "");
+        t.appendChild(name); t.appendChild(n);
+        t.onclick = function () { openGrid(g.id, g.name); };
+        tiles.appendChild(t); count++;
+      });
+      box.appendChild(tiles); map.appendChild(box);
     });
-    chart("map").setOption({
-      tooltip: { formatter: function (p) { var d = p.data; return d.full ? d.full + "<br>在办 " + d.open + (d.late ? "<br><b style='color:#ff4d4f'>超期 " + d.late + "</b>" : "") : p.name; } },
-      series: [{ type: "treemap", id: "grids", roam: false, nodeClick: false, breadcrumb: { show: false },
-        width: "100%", height: "100%", top: 0, left: 0, animation: false, data: data,
-        label: { show: true, color: "#fff", fontSize: 12, lineHeight: 15 },
-        upperLabel: { show: true, height: 20, color: "#cfe3ff", fontSize: 13 },
-        levels: [ { itemStyle: { borderColor: "#07142b", borderWidth: 3, gapWidth: 3 } },
-                  { itemStyle: { borderColor: "#0d2144", borderWidth: 4, gapWidth: 2 }, upperLabel: { show: true } },
-                  { itemStyle: { gapWidth: 1 } } ] }]
-    });
+    $("grid-count").textContent = count;
   }
 
+  /* The chain's funnel and, on its own canvas beside it, open cases by
+     tier: labels sit inside the funnel, so they never reach the bars. */
   function renderFunnel(s) {
-    var tiers = ["GRID", "COMMUNITY", "STREET", "DISTRICT"];
+    var tiers = Object.keys(s.labels.tier);
     chart("funnel").setOption({
       tooltip: { trigger: "item" },
-      grid: { left: "58%", right: 10, top: 18, bottom: 20 },
-      xAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
-      yAxis: Object.assign({ type: "category", data: tiers.map(function (t) { return TIER[t]; }), inverse: true }, AXIS),
-      title: { text: "在办·按层级", right: 10, top: 0, textStyle: { color: "#8fb0db", fontSize: 12 } },
       series: [
-        { type: "funnel", left: 0, width: "54%", top: 5, bottom: 5, sort: "none", minSize: "20%", gap: 1,
-          label: { color: "#fff", formatter: "{b} {c}" },
+        { type: "funnel", left: 2, right: 2, top: 4, bottom: 4, sort: "none", minSize: "48%", gap: 1,
+          label: { position: "inside", color: "#fff", fontSize: 12, formatter: "{b} {c}" },
           data: s.funnel.map(function (f, i) { return { name: f.label, value: f.count,
-            itemStyle: { color: ["#1677ff", "#2f8cff", "#40a9ff", "#36cfc9", "#73d13d", "#95de64", "#52c41a"][i] } }; }) },
+            itemStyle: { color: ["#1677ff", "#2f8cff", "#40a9ff", "#36cfc9", "#73d13d", "#95de64", "#52c41a"][i] } }; }) } ]
+    });
+    chart("tierbars").setOption({
+      tooltip: { trigger: "axis" },
+      title: { text: "在办·按层级", left: 0, top: 0, textStyle: { color: "#8fb0db", fontSize: 12 } },
+      grid: { left: 4, right: 28, top: 24, bottom: 4, containLabel: true },
+      xAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
+      yAxis: Object.assign({ type: "category", data: tiers.map(tierLabel), inverse: true }, AXIS),
+      series: [
         { type: "bar", data: tiers.map(function (t) { return s.stats.open_by_tier[t] || 0; }),
           itemStyle: { color: function (p) { return ["#40a9ff", "#faad14", "#fa541c", RED][p.dataIndex]; } },
           label: { show: true, position: "right", color: "#fff" } } ]
@@ -110,7 +117,7 @@ function withToken(url) {
     if (!cats.length) cats = s.demand.categories.slice(0, 8);
     chart("demand").setOption({
       tooltip: { trigger: "axis" }, legend: { data: ["本周", "上周"], textStyle: { color: "#9cc8ff" }, top: 0 },
-      grid: { left: 90, right: 16, top: 26, bottom: 20 },
+      grid: { left: 4, right: 16, top: 26, bottom: 4, containLabel: true },
       xAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
       yAxis: Object.assign({ type: "category", inverse: true, data: cats.map(function (c) { return c.name; }) }, AXIS),
       series: [ { name: "本周", type: "bar", data: cats.map(function (c) { return c.week; }), itemStyle: { color: "#40a9ff" } },
@@ -129,27 +136,40 @@ function withToken(url) {
     var units = s.units.filter(function (u) { return u.on_duty; }).slice(0, 8);
     chart("units").setOption({
       tooltip: { trigger: "axis" },
-      grid: { left: 120, right: 30, top: 8, bottom: 20 },
+      /* the grid makes room for the longest name: none is cut at the edge */
+      grid: { left: 4, right: 44, top: 8, bottom: 4, containLabel: true },
       xAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
-      yAxis: Object.assign({ type: "category", inverse: true, data: units.map(function (u) { return u.name; }),
-        axisLabel: { color: "#9cc8ff", width: 110, overflow: "truncate" } }, AXIS),
+      yAxis: Object.assign({ type: "category", inverse: true, data: units.map(function (u) { return u.name; }) }, AXIS),
       series: [ { name: "在办", type: "bar", stack: "c", data: units.map(function (u) { return u.open; }),
                   itemStyle: { color: function (p) { var u = units[p.dataIndex]; return u.load_pct >= 90 ? RED : u.load_pct >= 60 ? "#faad14" : "#52c41a"; } },
-                  label: { show: true, color: "#fff", formatter: function (p) { return units[p.dataIndex].open + "/" + units[p.dataIndex].capacity; } } },
+                },
+                /* open/capacity right of the whole bar, clear of the names */
                 { name: "空闲容量", type: "bar", stack: "c", data: units.map(function (u) { return Math.max(u.capacity - u.open, 0); }),
-                  itemStyle: { color: "#1f3b66" } } ]
+                  itemStyle: { color: "#1f3b66" },
+                  label: { show: true, position: "right", color: "#fff",
+                           formatter: function (p) { return units[p.dataIndex].open + "/" + units[p.dataIndex].capacity; } } } ]
     });
   }
 
+  /* 项目清单: per service category one bar of its orders — delivered
+     (placed, handled and closed), in hand, waiting for the community to
+     place them — and delivered/ordered beside it. Names read across. */
   function renderServices(s) {
     var svc = s.services.slice(0, 9);
+    var part = function (name, key, color) {
+      return { name: name, type: "bar", stack: "o", barMaxWidth: 14, itemStyle: { color: color },
+               data: svc.map(function (c) { return c[key]; }) };
+    };
+    var waiting = part("待下单", "waiting", "#faad14");
+    waiting.label = { show: true, position: "right", color: "#fff",
+                      formatter: function (p) { return svc[p.dataIndex].delivered + "/" + svc[p.dataIndex].ordered; } };
     chart("services").setOption({
-      tooltip: { trigger: "axis" }, legend: { data: ["点单", "已办结"], textStyle: { color: "#9cc8ff" }, top: 0 },
-      grid: { left: 40, right: 10, top: 26, bottom: 44 },
-      xAxis: Object.assign({ type: "category", data: svc.map(function (c) { return c.name; }) }, AXIS, { axisLabel: { color: "#9cc8ff", rotate: 30, fontSize: 11 } }),
-      yAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
-      series: [ { name: "点单", type: "bar", data: svc.map(function (c) { return c.ordered; }), itemStyle: { color: "#2f8cff" } },
-                { name: "已办结", type: "bar", data: svc.map(function (c) { return c.delivered; }), itemStyle: { color: "#52c41a" } } ]
+      tooltip: { trigger: "axis" },
+      legend: { data: ["已办结", "办理中", "待下单"], textStyle: { color: "#9cc8ff" }, top: 0 },
+      grid: { left: 4, right: 44, top: 26, bottom: 4, containLabel: true },
+      xAxis: Object.assign({ type: "value", minInterval: 1 }, AXIS),
+      yAxis: Object.assign({ type: "category", inverse: true, data: svc.map(function (c) { return c.name; }) }, AXIS),
+      series: [ part("已办结", "delivered", "#52c41a"), part("办理中", "open", "#2f8cff"), waiting ]
     });
   }
 
@@ -158,16 +178,24 @@ function withToken(url) {
     rows.forEach(function (r) {
       var tr = body.insertRow(); tr.dataset.case = r.case_id;
       cell(tr, r.ledger_no); cell(tr, r.grid_name, r.grid); cell(tr, r.category_name, r.category);
-      cell(tr, TIER[r.tier] || r.tier); cell(tr, r.unit_name || "待派遣", r.unit); cell(tr, dur(r.left_ms));
+      cell(tr, tierLabel(r.tier)); cell(tr, r.unit_name || "待派遣", r.unit_name || r.unit).className = "unit";
+      cell(tr, dur(r.left_ms));
     });
     if (!rows.length) { var tr = body.insertRow(); cell(tr, "暂无"); }
+    /* whole rows only: those past the panel's height are counted, not cut */
+    var box = $(id).parentElement.getBoundingClientRect(), hidden = 0;
+    while (body.rows.length > 1 && body.rows[body.rows.length - 1].getBoundingClientRect().bottom > box.bottom + 0.5) {
+      body.deleteRow(body.rows.length - 1); hidden++;
+    }
+    $(id + "-more").textContent = hidden ? "· 另有" + hidden + "条" : "";
   }
 
   function renderTiers(s) {
     var body = $("tiers").tBodies[0]; body.textContent = "";
     s.perf.by_tier.forEach(function (t) {
       var tr = body.insertRow();
-      cell(tr, TIER[t.tier]); cell(tr, t.closed); cell(tr, pct(t.on_time_rate)); cell(tr, dur(t.avg_handling_ms));
+      cell(tr, tierLabel(t.tier)); cell(tr, t.closed); cell(tr, pct(t.on_time_rate)); cell(tr, pct(t.on_time_rate_now));
+      cell(tr, dur(t.avg_handling_ms));
       cell(tr, t.satisfaction === null ? "–" : t.satisfaction.toFixed(2)); cell(tr, t.escalations);
     });
   }
@@ -176,7 +204,10 @@ function withToken(url) {
     $("street").textContent = s.street.name || "街道";
     $("kpi-open").textContent = s.stats.open;
     $("kpi-reported").textContent = s.stats.totals.reported;
+    /* on time: within the deadline a case started with; beside it, within
+       the deadline it ended with (after climbs and extensions) */
     $("kpi-ontime").textContent = pct(s.perf.on_time_rate);
+    $("kpi-ontime-now").textContent = "按现时限 " + pct(s.perf.on_time_rate_now);
     $("kpi-handling").textContent = dur(s.perf.sample.avg_handling_ms);
     $("kpi-satisfaction").textContent = s.perf.satisfaction === null ? "–" : s.perf.satisfaction.toFixed(2) + "/5";
     $("kpi-escalations").textContent = s.perf.escalations;
@@ -189,7 +220,7 @@ function withToken(url) {
     var t = document.createElement("span"); t.className = "t"; t.textContent = hhmmss(e.at_ms);
     li.appendChild(t);
     li.appendChild(document.createTextNode(e.case_id + " · " + e.grid_name + " · " + e.category_name + " · " +
-      (WHAT[e.what] || e.what) + (e.tier ? "（" + (TIER[e.tier] || e.tier) + "）" : "") + (e.note ? " " + e.note : "")));
+      e.what_label + (e.tier ? "（" + tierLabel(e.tier) + "）" : "") + (e.note ? " " + e.note : "")));
     return li;
   }
 
@@ -226,8 +257,8 @@ function withToken(url) {
       .then(function (d) {
         (d.items || []).forEach(function (c) {
           var tr = body.insertRow();
-          cell(tr, c.ledger_no); cell(tr, c.category_name); cell(tr, STATE[c.state] || c.state);
-          cell(tr, TIER[c.tier] || c.tier); cell(tr, c.unit_name || "待派遣"); cell(tr, hhmmss(c.created_ms));
+          cell(tr, c.ledger_no); cell(tr, c.category_name); cell(tr, c.state_label);
+          cell(tr, tierLabel(c.tier)); cell(tr, c.unit_name || "待派遣"); cell(tr, hhmmss(c.created_ms));
           cell(tr, c.text, c.text);
         });
         if (!(d.items || []).length) cell(body.insertRow(), "暂无在办案件");
@@ -245,9 +276,11 @@ function withToken(url) {
   }
 
   function start() {
-    chart("map").on("click", function (p) { if (p.data && p.data.full) openGrid(p.data.id, p.data.full); });
     $("drawer-close").onclick = function () { $("drawer").hidden = true; };
-    window.addEventListener("resize", function () { Object.keys(screen.charts).forEach(function (k) { screen.charts[k].resize(); }); });
+    window.addEventListener("resize", function () {
+      Object.keys(screen.charts).forEach(function (k) { screen.charts[k].resize(); });
+      if (screen.snapshot) { renderList("red", screen.snapshot.red); renderList("yellow", screen.snapshot.yellow); }
+    });
     setInterval(function () { $("now").textContent = new Date().toLocaleTimeString("zh-CN", { hour12: false }); }, 1000);
     connect();
   }

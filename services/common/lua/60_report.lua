@@ -8,8 +8,6 @@ local REPORT_PAGE_MAX = 1000        -- rows one cases call may return
 local REPORT_FIELDS = { 'id', 'ledger', 'grid', 'community', 'category', 'channel',
                         'reporter', 'tier', 'unit', 'responsible', 'resolve_by', 'state',
                         'created', 'resolved', 'closed', 'satisfaction', 'text', 'waiting' }
-local REPORT_STATES = { 'REPORTED', 'REGISTERED', 'DISPATCHED', 'ACCEPTED', 'RESOLVED',
-                        'VERIFIED', 'CLOSED', 'REOPENED', 'ESCALATED', 'REJECTED', 'DUPLICATE' }
 local DAY_MS = 86400000
 
 -- A case's ledger row as a table, or nil when the case hash is gone.
@@ -100,16 +98,17 @@ local function report_cases(keys, a)
   return ok(out)
 end
 
--- range(P, from, to): cases created in [from, to) per state, grid,
--- community, category and unit: one ZCOUNT per directory entry.
+-- range(P, from, to, state...): cases created in [from, to) per state
+-- (the states the caller names: the report passes the wire contract's),
+-- grid, community, category and unit: one ZCOUNT per directory entry.
 local function report_range(keys, a)
   local P = a[1]
   local lo = tonumber(a[2]) and tostring(tonumber(a[2])) or '-inf'
   local hi = tonumber(a[3]) and ('(' .. tostring(tonumber(a[3]))) or '+inf'
   local out = { created = redis.call('ZCOUNT', P .. 'idx:created', lo, hi),
                 by_state = {}, by_grid = {}, by_community = {}, by_category = {}, by_unit = {} }
-  for _, s in ipairs(REPORT_STATES) do
-    out.by_state[s] = redis.call('ZCOUNT', P .. 'idx:state:' .. s, lo, hi)
+  for i = 4, #a do
+    out.by_state[a[i]] = redis.call('ZCOUNT', P .. 'idx:state:' .. a[i], lo, hi)
   end
   local communities = {}
   for _, g in ipairs(redis.call('SMEMBERS', P .. 'dir:grids')) do
@@ -197,30 +196,44 @@ local function report_yellow(P, now, fraction, scale, max, red_ids)
 end
 
 -- How the latest closed cases did, per tier and per unit: count, on time,
--- handling time, satisfaction, tiers climbed. sample bounds the work.
+-- handling time, satisfaction, tiers climbed. On time is against the
+-- deadline the case started with (due0; a case without it, from before
+-- due0 was kept, counts when it never climbed and met resolve_by), and
+-- on_time_now against its deadline at the end (after climbs and
+-- extensions). sample bounds the work.
 local function report_perf(P, sample)
   local by_tier, by_unit, start = {}, {}, {}
-  local all = { n = 0, on_time = 0, handling_ms = 0, sat_sum = 0, sat_n = 0, escalations = 0 }
+  local function fresh()
+    return { n = 0, on_time = 0, on_time_now = 0, handling_ms = 0, sat_sum = 0, sat_n = 0,
+             escalations = 0 }
+  end
+  local all = fresh()
   local function acc(t, k)
-    t[k] = t[k] or { n = 0, on_time = 0, handling_ms = 0, sat_sum = 0, sat_n = 0, escalations = 0 }
+    t[k] = t[k] or fresh()
     return t[k]
   end
   for _, id in ipairs(redis.call('ZREVRANGE', P .. 'idx:state:CLOSED', 0, sample - 1)) do
     local h = redis.call('HMGET', P .. 'case:' .. id, 'created', 'resolved', 'closed',
-                         'resolve_by', 'tier', 'unit', 'category', 'satisfaction', 'scale')
+                         'resolve_by', 'tier', 'unit', 'category', 'satisfaction', 'scale',
+                         'due0', 'climbs')
     local created, resolved, closed = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
     if created and closed then
       local tier = tonumber(h[5]) or 1
       if start[h[7]] == nil then
         start[h[7]] = tonumber(redis.call('HGET', P .. 'dir:cat:' .. (h[7] or ''), 'start_tier')) or tier
       end
-      local climbed = math.max(tier - start[h[7]], 0)
-      local on_time = resolved and tonumber(h[4]) and resolved <= tonumber(h[4])
+      local climbed = math.max(tier - start[h[7]], 0, tonumber(h[11]) or 0)
+      local due_now, due0 = tonumber(h[4]), tonumber(h[10])
+      local on_time_now = resolved ~= nil and due_now ~= nil and resolved <= due_now
+      local on_time
+      if due0 then on_time = resolved ~= nil and resolved <= due0
+      else on_time = on_time_now and climbed == 0 end
       local sat = tonumber(h[8])
       for _, t in ipairs({ all, acc(by_tier, TIERS[tier] or 'GRID'),
                            acc(by_unit, (h[6] and h[6] ~= '') and h[6] or '-') }) do
         t.n = t.n + 1
         if on_time then t.on_time = t.on_time + 1 end
+        if on_time_now then t.on_time_now = t.on_time_now + 1 end
         -- in case time: a demo at 600x handles in seconds what takes hours
         t.handling_ms = t.handling_ms + (closed - created) * (tonumber(h[9]) or 1)
         if sat then t.sat_sum = t.sat_sum + sat; t.sat_n = t.sat_n + 1 end
@@ -229,6 +242,21 @@ local function report_perf(P, sample)
     end
   end
   return { sample = all, by_tier = by_tier, by_unit = by_unit }
+end
+
+-- Service-card orders per service category of the directory: waiting to
+-- be placed (ORDERED) and delivered (placed, handled and CLOSED). Each is
+-- an intersection of two indexes, its cost bounded by the smaller one.
+local function report_services(P)
+  local out = {}
+  for _, c in ipairs(redis.call('SMEMBERS', P .. 'dir:cats')) do
+    if redis.call('HGET', P .. 'dir:cat:' .. c, 'kind') == 'service' then
+      local idx = P .. 'idx:category:' .. c
+      out[c] = { waiting = redis.call('ZINTERCARD', 2, P .. 'idx:state:ORDERED', idx),
+                 delivered = redis.call('ZINTERCARD', 2, P .. 'idx:state:CLOSED', idx) }
+    end
+  end
+  return out
 end
 
 -- A stream entry's fields as the ticker shows them.
@@ -288,6 +316,7 @@ local function report_screen(keys, a)
   end
   t.units = units
   t.perf = report_perf(P, sample)
+  t.services = report_services(P)
   local ev = redis.call('XREVRANGE', P .. 'events', '+', '-', 'COUNT', ticker)
   t.ticker = {}
   for _, e in ipairs(ev) do table.insert(t.ticker, report_stream_entry(e)) end
