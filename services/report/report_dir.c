@@ -112,8 +112,8 @@ void
 report_dir_local (const directory_t *dir, long long at_ms, int *weekday, int *minute,
                   char *text)
 {
-    unit_route_time_t at;
-    unit_route_local (dir, at_ms, &at);
+    street_time_t at;
+    street_local (dir, at_ms, &at);
     if (weekday)
         *weekday = at.weekday;
     if (minute)
@@ -132,8 +132,8 @@ report_dir_local (const directory_t *dir, long long at_ms, int *weekday, int *mi
 }
 
 bool
-report_dir_on_duty (const directory_t *dir, const char *id, const unit_route_time_t *at)
+report_dir_on_duty (const directory_t *dir, const char *id, const street_time_t *at)
 {
     const dir_unit_t *unit = dir && id ? directory_unit_find (dir, id) : NULL;
-    return unit ? unit_route_on_duty (dir, unit, at) : true;
+    return unit ? street_on_duty (dir, unit, at) : true;
 }

@@ -6,7 +6,7 @@
 
 #include "directory.h"
 #include "store.h"
-#include "unit_route.h"
+#include "street.h"
 
 typedef struct _report_dir_t report_dir_t;
 
@@ -25,7 +25,7 @@ const char *report_dir_community_name (const directory_t *dir, const char *id);
 const char *report_dir_category_name (const directory_t *dir, const char *code);
 const char *report_dir_unit_name (const directory_t *dir, const char *id);
 
-//  The street's local time for Unix ms at (unit_route_local, the clock
+//  The street's local time for Unix ms at (street_local, the clock
 //  dispatch reads): weekday 1..7 (Monday 1), minute of the day, and
 //  "YYYY-MM-DD HH:MM:SS" into text (20 bytes); each may be NULL.
 void report_dir_local (const directory_t *dir, long long at_ms, int *weekday, int *minute,
@@ -33,8 +33,8 @@ void report_dir_local (const directory_t *dir, long long at_ms, int *weekday, in
 
 //  True when unit id is on duty at local time at by the rules dispatch
 //  applies (its rota, the calendar's holidays and make-up days:
-//  unit_route_on_duty). A unit the directory does not know (or no
+//  street_on_duty). A unit the directory does not know (or no
 //  directory) counts as on duty.
-bool report_dir_on_duty (const directory_t *dir, const char *id, const unit_route_time_t *at);
+bool report_dir_on_duty (const directory_t *dir, const char *id, const street_time_t *at);
 
 #endif

@@ -379,8 +379,8 @@ s_units (report_conn_t *rc, int *status)
     if (s_reply_ok (reply, status, &body)) {
         const directory_t *dir = report_dir_get (rc->dir, rc->store);
         long long now = json_integer_value (json_object_get (reply, "now"));
-        unit_route_time_t at;
-        unit_route_local (dir, now, &at);
+        street_time_t at;
+        street_local (dir, now, &at);
         json_t *units = json_array ();
         size_t i;
         json_t *u;

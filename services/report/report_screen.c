@@ -362,8 +362,8 @@ s_demand (const json_t *reply, const directory_t *dir)
 static json_t *
 s_units (const json_t *reply, const directory_t *dir, long long now, json_t **summary)
 {
-    unit_route_time_t at;
-    unit_route_local (dir, now, &at);
+    street_time_t at;
+    street_local (dir, now, &at);
     json_t *units = json_array ();
     long long on_duty = 0, open = 0, capacity = 0, total = 0;
     const char *id;

@@ -37,6 +37,8 @@ static const cfg_option_t s_options [] = {
     { "sockets", CFG_INT, "4", 1, 64, "reporter DEALERs to intake" },
     { "window", CFG_INT, "500", 1, 100000,
       "intake: reports outstanding per socket; lifecycle: cases open at once" },
+    { "rate", CFG_INT, "0", 0, 1000000,
+      "lifecycle: file reports at this many per second (window still caps open cases); 0: as fast as the window allows" },
     { "idle_timeout_ms", CFG_INT, "10000", 100, 600000,
       "a phase aborts when nothing arrives for this long" },
     { "results", CFG_STRING, "", 0, 0, "file to append \"label_name value\" result lines to" },
@@ -575,9 +577,11 @@ s_life_heartbeat (life_t *self)
 //  welcomed. Returns -1 when the phase must stop (interrupted, or nothing
 //  arrived for idle_timeout_ms).
 static int
-s_life_turn (life_t *self, const char *waiting_for)
+s_life_turn (life_t *self, const char *waiting_for, int max_wait_ms)
 {
     int timeout = s_life_heartbeat (self);
+    if (timeout > max_wait_ms)
+        timeout = max_wait_ms;
     long long now = s_now_us () / 1000;
     bool all = self->welcomed < self->unit_count || now >= self->idle_poll_ms;
     size_t polled = all ? self->item_count : self->busy_count;
@@ -710,15 +714,20 @@ s_phase_lifecycle (bench_t *bench)
             self->busy_count = self->item_count;
     }
     while (self->welcomed < self->unit_count && self->errors == 0)
-        if (s_life_turn (self, "welcomes"))
+        if (s_life_turn (self, "welcomes", 200))
             goto cleanup;
     if (self->errors)
         goto cleanup;
-    //  file reports while fewer than window cases are open
+    //  file reports while fewer than window cases are open, and at a fixed
+    //  rate when one is set (each report when its time comes)
+    long long rate = config_int (config, "rate");
     long long start = s_now_us ();
     size_t sent = 0;
     while (self->closed < bench->count) {
-        while (sent < bench->count && sent < self->closed + self->errors + window) {
+        size_t due = bench->count;
+        if (rate > 0)
+            due = (size_t) ((s_now_us () - start) * rate / 1000000) + 1;
+        while (sent < bench->count && sent < due && sent < self->closed + self->errors + window) {
             zsock_t *sock = self->reporters [self->next_reporter++ % self->reporter_count];
             if (s_send_report (bench, sock, "l", sent))
                 self->errors++;
@@ -726,7 +735,7 @@ s_phase_lifecycle (bench_t *bench)
         }
         if (sent == bench->count && self->closed + self->errors >= bench->count)
             break;              //  every case closed or failed with a reply
-        if (s_life_turn (self, "cases to close"))
+        if (s_life_turn (self, "cases to close", rate > 0 ? 1 : 200))
             break;
     }
     double seconds = (s_now_us () - start) / 1e6;

@@ -274,15 +274,18 @@ def start_notify(tmp_path, redis, request):
 
 def make_job(redis, prefix, event="case.resolved", case="TJ-20260101-000001", note="清理完毕",
              **fields):
-    """Write a job the way notify() in gridcall.lua does."""
-    jid = str(redis("INCR", prefix + "seq:job"))
+    """Queue a job the way the transitions do (services/common/lua/00_core.lua):
+    a timeline entry whose extra names the job, and its id in pending:notify."""
     now = redis.now_ms()
-    values = {"event": event, "case": case, "grid": "G01", "category": "env.garbage",
-              "tier": "2", "state": "RESOLVED", "unit": "U01", "at": str(now),
-              "audience": "grid:G01", "note": note, "attempts": "0", "done": ""}
+    values = {"grid": "G01", "category": "env.garbage", "tier": 2, "state": "RESOLVED",
+              "unit": "U01", "audience": "grid:G01"}
     values.update(fields)
-    flat = [x for kv in values.items() for x in kv]
-    redis("HSET", prefix + "job:" + jid, *flat)
+    redis("HSET", prefix + "case:" + case, "grid", values["grid"],
+          "category", values["category"], "ledger", case)
+    entry = [now, event.split(".", 1)[-1], "U01", values["state"], int(values["tier"]),
+             values["unit"], now + 3600000, note, 3, {"job": [event, values["audience"]]}]
+    n = redis("RPUSH", prefix + "case:" + case + ":log", json.dumps(entry, ensure_ascii=False))
+    jid = f"{case}:{n}"
     redis("ZADD", prefix + "pending:notify", now, jid)
     return jid
 
@@ -292,8 +295,8 @@ def wake(push, pb, jid):
 
 
 def job_gone(redis, prefix, jid):
-    return (redis("EXISTS", prefix + "job:" + jid) == 0
-            and redis("ZSCORE", prefix + "pending:notify", jid) is None)
+    return (redis("ZSCORE", prefix + "pending:notify", jid) is None
+            and redis("HEXISTS", prefix + "notify:tries", jid) == 0)
 
 
 def connect_push(zctx, notify):
@@ -410,8 +413,9 @@ def test_dead_letter_after_max_attempts(redis, receiver, start_notify, zctx, pb)
     p = notify.prefix
     wait_for(lambda: redis("ZSCORE", p + "dead:notify", jid) is not None, "the dead letter")
     assert redis("ZSCORE", p + "pending:notify", jid) is None
-    assert redis("HGET", p + "job:" + jid, "attempts") == "3"
-    assert "p" in redis("HGET", p + "job:" + jid, "done").split(",")
+    attempts, done = redis("HGET", p + "notify:tries", jid).split("|", 1)
+    assert attempts == "3"
+    assert "p" in done.split(",")
     assert len(receiver.posts(jid)) == 3
     assert f"job {jid} failed 3 times; moved to dead:notify" in notify.log()
     assert notify.stop() == 0
@@ -433,7 +437,7 @@ def test_bad_wakeups_are_dropped_and_counted(redis, receiver, start_notify, zctx
     push.send_multipart([b"notify.job", b"", b"extra"])
     push.send_multipart([b"case.dispatch", pb.CaseRef(case_id="X").SerializeToString()])
     push.send_multipart([b"notify.job", pb.JobRef(job_id="").SerializeToString()])
-    wake(push, pb, "999999")                     # no such job: dropped quietly
+    wake(push, pb, "TJ-20260101-999999:1")       # no such job: dropped quietly
     jid = make_job(redis, notify.prefix)
     wake(push, pb, jid)
     wait_for(lambda: job_gone(redis, notify.prefix, jid), "delivery after the garbage")

@@ -87,13 +87,14 @@ def clock_events(case, kinds=("reminder", "escalated", "overdue", "extended", "p
 
 
 def jobs(c):
-    """Notification jobs queued (no notify runs in these tests): (event, audience)."""
+    """Notification jobs queued (no notify runs in these tests): (event,
+    audience, case), in the order they were queued."""
     out = []
-    for i in range(1, int(c.redis.call("GET", P + "seq:job") or 0) + 1):
-        h = c.redis.call("HMGET", f"{P}job:{i}", "event", "audience", "case")
-        if h[0]:
-            out.append((h[0], h[1], h[2]))
-    return out
+    for jid in c.redis.call("ZRANGE", P + "pending:notify", 0, -1):
+        job = json.loads(c.redis.call("FCALL", "gc_job_get", 0, P, jid))
+        if job.get("ok"):
+            out.append((int(jid.rsplit(":", 1)[1]), job["case"], job["event"], job["audience"]))
+    return [(e, a, case) for _, case, e, a in sorted(out, key=lambda j: (j[1], j[0]))]
 
 
 def test_climbs_every_tier_with_reminders_then_stays_red(cluster, gc_directory):

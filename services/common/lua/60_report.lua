@@ -260,9 +260,8 @@ local function report_services(P)
 end
 
 -- A stream entry's fields as the ticker shows them.
-local function report_stream_entry(e)
-  local f = {}
-  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+local function report_stream_entry(P, e)
+  local f = stream_event(P, e[2]) or {}
   local okd, ev = pcall(cjson.decode, f.event or '{}')
   if not okd or type(ev) ~= 'table' then ev = {} end
   return { sid = e[1], case = f.case or '', grid = f.grid or '', category = f.category or '',
@@ -283,10 +282,11 @@ local function report_screen(keys, a)
   local off, week = report_week(P, now)
   local last = week - 7 * DAY_MS
   local t = { now = now, week_start = week, utc_offset_ms = off }
-  for _, k in ipairs({ 'state', 'open_tier', 'open_grid', 'open_category', 'total',
-                       'reported_category' }) do
+  for _, k in ipairs({ 'open_tier', 'open_grid', 'open_category', 'total' }) do
     t[k] = hgetall(P .. 'stats:' .. k) or {}
   end
+  t.state = state_counts(P)
+  t.reported_category = category_counts(P)
   t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
                 notify = redis.call('ZCARD', P .. 'pending:notify') }
   t.timers = redis.call('ZCARD', P .. 'timers')
@@ -319,7 +319,7 @@ local function report_screen(keys, a)
   t.services = report_services(P)
   local ev = redis.call('XREVRANGE', P .. 'events', '+', '-', 'COUNT', ticker)
   t.ticker = {}
-  for _, e in ipairs(ev) do table.insert(t.ticker, report_stream_entry(e)) end
+  for _, e in ipairs(ev) do table.insert(t.ticker, report_stream_entry(P, e)) end
   t.stream_last = ev[1] and ev[1][1] or '0-0'
   t.dir_version = tonumber(redis.call('GET', P .. 'dir:version')) or 0
   return ok(t)
@@ -335,7 +335,7 @@ local function report_events(keys, a)
   end
   local out = {}
   local ev = redis.call('XRANGE', P .. 'events', '(' .. after, '+', 'COUNT', count)
-  for _, e in ipairs(ev) do table.insert(out, report_stream_entry(e)) end
+  for _, e in ipairs(ev) do table.insert(out, report_stream_entry(P, e)) end
   return ok({ events = out, last = ev[#ev] and ev[#ev][1] or after })
 end
 
