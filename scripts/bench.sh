@@ -8,7 +8,8 @@
 # BENCH_REPORTS (intake phase, 20000), BENCH_LIFECYCLES (5000),
 # BENCH_ALWAYS (intake phase under appendfsync always, 5000),
 # BENCH_WINDOW (open lifecycles, 200), BENCH_SINGLES (lifecycles one at a
-# time, 300), BENCH_KEEP=1 keeps the folder.
+# time, 300), BENCH_RATE and BENCH_RATE_S (the fixed-rate phase: 1000
+# reports/s for 20 s), BENCH_KEEP=1 keeps the folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ lifecycles=${BENCH_LIFECYCLES:-5000}
 always=${BENCH_ALWAYS:-5000}
 window=${BENCH_WINDOW:-200}
 singles=${BENCH_SINGLES:-300}
+fixed_rate=${BENCH_RATE:-1000}
+fixed_s=${BENCH_RATE_S:-20}
 directory=deploy/tianjiao/directory.json
 
 for b in gridcall gridcall-intake gridcall-dispatch gridcall-escalate gridcall-notify gridcall-bench; do
@@ -140,6 +143,17 @@ set_p=$(rb_rate "$rb" SET); lpush_p=$(rb_rate "$rb" LPUSH); zadd_p=$(rb_rate "$r
 set_1=$(rb_rate "$rb1" SET)
 echo "redis ceiling  SET $set_p/s LPUSH $lpush_p/s ZADD $zadd_p/s (50 clients, pipeline 16);" \
      "SET $set_1/s (1 client, one round trip each)"
+# R, the reference transition every figure is set against: one script
+# that writes a 4-field hash, appends to a capped stream and adds to a
+# sorted set, as EVALSHA from 50 clients, pipeline 16.
+ref_sha=$(rcli script load "redis.call('HSET', KEYS[1], 'a', ARGV[1], 'b', ARGV[1], 'c', ARGV[1], 'd', ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'f', ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[1], KEYS[1]) return 1")
+R=$(redis-benchmark -s "$sock" -c 50 -P 16 -n 200000 -r 1000000 --csv \
+      evalsha "$ref_sha" 3 ref:h:__rand_int__ ref:s ref:z 12345 | tr -d '"' | tail -1 |
+    awk -F, '{ printf "%.0f", $2 }')
+echo "reference      R = $R transitions/s (EVALSHA: HSET 4 fields + XADD + ZADD; 50 clients, pipeline 16)"
+ratio() { awk -v x="$1" -v r="$R" 'BEGIN { if (x > 0) printf "R/%.1f", r / x; else print "-" }'; }
 rcli flushall >/dev/null
 
 # Our own transition straight against Redis, under its own key prefix.
@@ -245,6 +259,7 @@ cpu_line "$ticks0" "$ticks1" $((t1 - t0)) "$(result lifecycle_cpu_s)"
 if [ "$lc_n" -gt 0 ]; then
     lc_bytes=$(( (mem1 - mem0) / lc_n ))
     lc_usec=$(calc "($usec1 - $usec0) / $lc_n")
+    lc_calls=$(calc "($calls1 - $calls0) / $lc_n")
     printf "               per closed case: %.1f FCALLs, %.0f us of Redis (alone it would allow" \
         "$(calc "($calls1 - $calls0) / $lc_n")" "$lc_usec"
     printf " %.0f cases/s), %d bytes of Redis memory\n" "$(calc "1000000 / $lc_usec")" "$lc_bytes"
@@ -273,6 +288,18 @@ bench lifecycle --set label=single --set "count=$singles" --set window=1 --set s
 wait_until 30 "notify to deliver every job" notify_done || true
 single_aof=$(aof_per "$(result single_closed)")
 echo "               AOF written per closed case: $single_aof bytes"
+
+# Peak memory of each daemon so far (VmHWM): the lifecycle phases are the
+# busiest they get.
+hwm_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$(pid_of "$1")/status"; }
+peak_rss="intake $(hwm_mib gridcall-intake) dispatch $(hwm_mib gridcall-dispatch)"
+peak_rss="$peak_rss notify $(hwm_mib gridcall-notify) escalate $(hwm_mib gridcall-escalate)"
+
+# Fixed rate: reports at BENCH_RATE/s for BENCH_RATE_S s with every unit
+# connected, as a busy city would send them; the latency a unit sees.
+bench lifecycle --set label=fixed --set "count=$((fixed_rate * fixed_s))" --set "rate=$fixed_rate" \
+    --set window=100000 --set sockets=4 || status_life=$?
+wait_until 30 "notify to deliver every job" notify_done || true
 
 # 5. Durability: the intake phase again with appendfsync always, where every
 #    acknowledged report is on disk before its answer (one fsync covers each
@@ -326,9 +353,13 @@ cat <<SUMMARY
 gridcall bench ($(nproc) cores, $(date '+%Y-%m-%d %H:%M'), $(( $(date +%s) - started )) s)
 redis ceiling   SET pipelined $set_p /s   ZADD $zadd_p /s   LPUSH $lpush_p /s   SET 1 client $set_1 /s
 gc_register     pipelined $(r0 register_pipelined) /s   unbatched $(r0 register_unbatched) /s   (depth $(result register_depth))
-intake          $(r0 intake_rate) reports/s  ($(r0 intake_reports) of $reports, errors $(r0 intake_errors))
-lifecycle       $(r0 lifecycle_rate) closed cases/s ($(r0 lifecycle_closed) of $lifecycles, window $window), report->offer p50 $(r2 lifecycle_p50_ms) ms p99 $(r2 lifecycle_p99_ms) ms max $(r2 lifecycle_max_ms) ms
+reference       R $R /s (the EVALSHA transition above); figures below as R/x
+intake          $(r0 intake_rate) reports/s = $(ratio "$(result intake_rate)")  ($(r0 intake_reports) of $reports, errors $(r0 intake_errors))
+lifecycle       $(r0 lifecycle_rate) closed cases/s = $(ratio "$(result lifecycle_rate)") ($(r0 lifecycle_closed) of $lifecycles, window $window), report->offer p50 $(r2 lifecycle_p50_ms) ms p99 $(r2 lifecycle_p99_ms) ms max $(r2 lifecycle_max_ms) ms
+                per closed case: $(calc "${lc_calls:-0}" | awk '{ printf "%.1f", $1 }') FCALLs, ${lc_usec%.*} us of Redis, ${single_aof:-?} bytes of AOF, ${lc_bytes:-?} bytes of Redis memory
                 one at a time: report->offer p50 $(r2 single_p50_ms) ms p99 $(r2 single_p99_ms) ms ($singles cases, $(r0 single_rate) closed/s)
+fixed rate      $fixed_rate reports/s for $fixed_s s: report->offer p50 $(r2 fixed_p50_ms) ms p99 $(r2 fixed_p99_ms) ms max $(r2 fixed_max_ms) ms ($(r0 fixed_closed) closed, errors $(r0 fixed_errors))
+peak RSS (MiB)  $peak_rss
                 duplicate offers $(r0 lifecycle_duplicate_offers), not closed $(r0 lifecycle_not_closed), errors $(r0 lifecycle_errors)
 durability      appendfsync always $(r0 always_rate) reports/s (everysec $(r0 intake_rate) reports/s)
 memory          redis ${lc_bytes:-?} bytes/case; intake RSS $intake_rss MiB; dispatch RSS $dispatch_rss MiB

@@ -1,6 +1,7 @@
 /*  store.c — Redis access: connection with back-off, function library
     loading, FCALL with JSON replies, pipelining. */
 #include "store.h"
+#include "store_fn.h"
 
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
@@ -201,6 +202,11 @@ store_ensure (store_t *self)
 int
 store_append (store_t *self, const char *fn, int argc, const char **argv, const size_t *lens)
 {
+    char reason [128];
+    if (!store_fn_check (fn, argc, reason, sizeof reason)) {
+        log_error ("%s: store call refused: %s", self->who, reason);
+        return -1;
+    }
     if (argc + 4 > STORE_ARGS_MAX || store_ensure (self))
         return -1;
     const char *args [STORE_ARGS_MAX];

@@ -106,99 +106,138 @@ s_refuse (intake_server_t *self, zframe_t *identity, int code, const char *ref, 
     codec_send_error (self->router, identity, code, ref, "%s", reason);
 }
 
+//  One request's transition: the store function's arguments, and the text
+//  of the numbers among them.
+typedef struct {
+    const char *argv [10];
+    int argc;
+    const char *ref;            //  what the request names: key or case id
+    char num [2][24];
+} s_call_t;
+
+//  Check a decoded body and fill its call. Returns 0, or an error code
+//  with reason filled.
+typedef int (s_build_fn) (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
+                          char *reason, size_t reasonlen);
+
+static int
+s_build_report (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
+                char *reason, size_t reasonlen)
+{
+    const Gridcall__V1__Report *r = (const Gridcall__V1__Report *) body;
+    call->ref = r->idempotency_key;
+    int code = intake_check_report (r, self->text_max, reason, reasonlen);
+    const char *args [] = { r->idempotency_key, r->grid, r->category, r->text,
+        codec_channel_name (r->channel), r->reporter, r->building, r->location,
+        self->scale, self->idem_ttl };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = 10;
+    return code;
+}
+
+static int
+s_build_verify (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
+                char *reason, size_t reasonlen)
+{
+    const Gridcall__V1__Verify *v = (const Gridcall__V1__Verify *) body;
+    call->ref = v->case_id;
+    const char *args [] = { v->case_id, v->pass ? "1" : "0", v->note, v->verifier, self->scale };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = 5;
+    return intake_check_verify (v, self->text_max, reason, reasonlen);
+}
+
+static int
+s_build_evaluate (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
+                  char *reason, size_t reasonlen)
+{
+    const Gridcall__V1__Evaluate *e = (const Gridcall__V1__Evaluate *) body;
+    call->ref = e->case_id;
+    snprintf (call->num [0], sizeof call->num [0], "%u", e->score);
+    const char *args [] = { e->case_id, call->num [0], e->comment, e->resident };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = 4;
+    return intake_check_evaluate (e, self->text_max, reason, reasonlen);
+}
+
+static int
+s_build_decision (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
+                  char *reason, size_t reasonlen)
+{
+    const Gridcall__V1__ExtendDecision *d = (const Gridcall__V1__ExtendDecision *) body;
+    static const char *verbs [] = { "", "approve", "refuse", "extend" };
+    call->ref = d->case_id;
+    int code = intake_check_decision (d, self->text_max, reason, reasonlen);
+    if (code)
+        return code;            //  verb is checked before it indexes verbs
+    snprintf (call->num [0], sizeof call->num [0], "%lld", (long long) d->until_ms);
+    const char *args [] = { d->case_id, d->operator_, verbs [d->verb], call->num [0], d->reason,
+                            self->scale };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = 6;
+    return 0;
+}
+
+static int
+s_build_park (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
+              char *reason, size_t reasonlen)
+{
+    const Gridcall__V1__Park *k = (const Gridcall__V1__Park *) body;
+    call->ref = k->case_id;
+    snprintf (call->num [0], sizeof call->num [0], "%lld", (long long) k->review_ms);
+    const char *args [] = { k->case_id, k->operator_, call->num [0], k->reason, self->scale };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = 5;
+    return intake_check_park (k, self->text_max, reason, reasonlen);
+}
+
+static int
+s_build_unpark (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
+                char *reason, size_t reasonlen)
+{
+    const Gridcall__V1__Unpark *u = (const Gridcall__V1__Unpark *) body;
+    call->ref = u->case_id;
+    const char *args [] = { u->case_id, u->operator_, u->reason, self->scale };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = 4;
+    return intake_check_unpark (u, self->text_max, reason, reasonlen);
+}
+
+//  The requests intake takes: message type, kind of answer, the store
+//  function, and how its call is checked and built.
+static const struct {
+    const char *type;
+    request_kind_t kind;
+    const char *fn;
+    s_build_fn *build;
+} s_kinds [] = {
+    { "report",        REQ_REPORT,   "gc_register",      s_build_report },
+    { "verify",        REQ_VERIFY,   "gc_verify",        s_build_verify },
+    { "evaluate",      REQ_EVALUATE, "gc_evaluate",      s_build_evaluate },
+    { "extend.decide", REQ_CLOCK,    "gc_extend_decide", s_build_decision },
+    { "park",          REQ_CLOCK,    "gc_park",          s_build_park },
+    { "unpark",        REQ_CLOCK,    "gc_unpark",        s_build_unpark },
+};
+
 //  Check one decoded request and append its transition to the pipeline.
 //  Returns 0 when appended (the batch slot is filled), -1 when answered.
 static int
 s_queue (intake_server_t *self, codec_msg_t *msg, request_t *req)
 {
     char reason [256];
-    const char *ref = "";
-    int code = 0;
+    s_call_t call = { .ref = "" };
+    int code = GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE;
     int rc = -1;
-    const char *argv [10];
-    int argc = 0;
-    char score [8];
-    if (strcmp (msg->type, "report") == 0) {
-        Gridcall__V1__Report *r = (Gridcall__V1__Report *) msg->body;
-        ref = r->idempotency_key;
-        req->kind = REQ_REPORT;
-        code = intake_check_report (r, self->text_max, reason, sizeof reason);
-        if (!code) {
-            const char *args [] = { r->idempotency_key, r->grid, r->category, r->text,
-                codec_channel_name (r->channel), r->reporter, r->building, r->location,
-                self->scale, self->idem_ttl };
-            memcpy (argv, args, sizeof args);
-            argc = 10;
-            rc = store_append (self->store, "gc_register", argc, argv, NULL);
+    snprintf (reason, sizeof reason, "intake does not take \"%s\" messages", msg->type);
+    for (size_t i = 0; i < sizeof s_kinds / sizeof s_kinds [0]; i++)
+        if (strcmp (msg->type, s_kinds [i].type) == 0) {
+            req->kind = s_kinds [i].kind;
+            code = s_kinds [i].build (self, msg->body, &call, reason, sizeof reason);
+            if (!code)
+                rc = store_append (self->store, s_kinds [i].fn, call.argc, call.argv, NULL);
+            break;
         }
-    }
-    else
-    if (strcmp (msg->type, "verify") == 0) {
-        Gridcall__V1__Verify *v = (Gridcall__V1__Verify *) msg->body;
-        ref = v->case_id;
-        req->kind = REQ_VERIFY;
-        code = intake_check_verify (v, self->text_max, reason, sizeof reason);
-        if (!code) {
-            const char *args [] = { v->case_id, v->pass ? "1" : "0", v->note, v->verifier,
-                                    self->scale };
-            rc = store_append (self->store, "gc_verify", 5, args, NULL);
-        }
-    }
-    else
-    if (strcmp (msg->type, "evaluate") == 0) {
-        Gridcall__V1__Evaluate *e = (Gridcall__V1__Evaluate *) msg->body;
-        ref = e->case_id;
-        req->kind = REQ_EVALUATE;
-        code = intake_check_evaluate (e, self->text_max, reason, sizeof reason);
-        if (!code) {
-            snprintf (score, sizeof score, "%u", e->score);
-            const char *args [] = { e->case_id, score, e->comment, e->resident };
-            rc = store_append (self->store, "gc_evaluate", 4, args, NULL);
-        }
-    }
-    else
-    if (strcmp (msg->type, "extend.decide") == 0) {
-        Gridcall__V1__ExtendDecision *d = (Gridcall__V1__ExtendDecision *) msg->body;
-        static const char *verbs [] = { "", "approve", "refuse", "extend" };
-        ref = d->case_id;
-        req->kind = REQ_CLOCK;
-        code = intake_check_decision (d, self->text_max, reason, sizeof reason);
-        if (!code) {
-            char until [24];
-            snprintf (until, sizeof until, "%lld", (long long) d->until_ms);
-            const char *args [] = { d->case_id, d->operator_, verbs [d->verb], until, d->reason,
-                                    self->scale };
-            rc = store_append (self->store, "gc_extend_decide", 6, args, NULL);
-        }
-    }
-    else
-    if (strcmp (msg->type, "park") == 0) {
-        Gridcall__V1__Park *k = (Gridcall__V1__Park *) msg->body;
-        ref = k->case_id;
-        req->kind = REQ_CLOCK;
-        code = intake_check_park (k, self->text_max, reason, sizeof reason);
-        if (!code) {
-            char review [24];
-            snprintf (review, sizeof review, "%lld", (long long) k->review_ms);
-            const char *args [] = { k->case_id, k->operator_, review, k->reason, self->scale };
-            rc = store_append (self->store, "gc_park", 5, args, NULL);
-        }
-    }
-    else
-    if (strcmp (msg->type, "unpark") == 0) {
-        Gridcall__V1__Unpark *u = (Gridcall__V1__Unpark *) msg->body;
-        ref = u->case_id;
-        req->kind = REQ_CLOCK;
-        code = intake_check_unpark (u, self->text_max, reason, sizeof reason);
-        if (!code) {
-            const char *args [] = { u->case_id, u->operator_, u->reason, self->scale };
-            rc = store_append (self->store, "gc_unpark", 4, args, NULL);
-        }
-    }
-    else {
-        code = GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE;
-        snprintf (reason, sizeof reason, "intake does not take \"%s\" messages", msg->type);
-    }
+    const char *ref = call.ref ? call.ref : "";
     //  ref is only echoed when it is printable: a bad key is part of the error
     snprintf (req->ref, sizeof req->ref, "%s",
               codec_utf8_valid (ref, strlen (ref)) && strlen (ref) <= INTAKE_KEY_MAX ? ref : "");

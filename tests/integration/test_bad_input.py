@@ -117,6 +117,21 @@ def test_unknown_grid_and_category(intake_cluster, reporter, street):
     assert_still_serving(intake_cluster, reporter, street)
 
 
+def test_building_must_be_in_the_grid(intake_cluster, reporter, street, gc_directory):
+    grid, category = street
+    buildings = [b["id"] for g in gc_directory.doc["grids"] if g["id"] == grid
+                 for b in g.get("buildings", [])]
+    assert buildings, f"grid {grid} has no buildings in the demo directory"
+    kind, err = reporter.request("report", Reporter.new_report(
+        grid, category, key="pytest-bad-building", building="B9999"))
+    assert kind == "error" and err.code == pb.ERROR_BAD_VALUE, (kind, err)
+    assert "B9999" in err.message and grid in err.message
+    kind, ok = reporter.request("report", Reporter.new_report(
+        grid, category, key="pytest-good-building", building=buildings[0]))
+    assert kind == "report.ok", (kind, ok)
+    assert_still_serving(intake_cluster, reporter, street)
+
+
 def test_text_length_is_bounded_in_bytes(intake_cluster, reporter, street):
     text_max = 2000                                  # intake's default text_max
     kind, ok = reporter.request("report", Reporter.new_report(*street, text="a" * text_max))

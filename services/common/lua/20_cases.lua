@@ -15,8 +15,12 @@ local function register(keys, a)
                   resolve_by = tonumber(h[4]) or 0 })
     end
   end
-  local community = redis.call('HGET', P .. 'dir:grid:' .. grid, 'community')
+  local g = redis.call('HMGET', P .. 'dir:grid:' .. grid, 'community', 'buildings')
+  local community = g[1]
   if not community then return fail('UNKNOWN_GRID', 'grid "' .. grid .. '" is not in the directory') end
+  if a[8] ~= '' and g[2] and not string.find(g[2], ' ' .. a[8] .. ' ', 1, true) then
+    return fail('BAD_VALUE', 'building "' .. a[8] .. '" is not in grid ' .. grid)
+  end
   local cat = redis.call('HMGET', P .. 'dir:cat:' .. category, 'start_tier', 'kind')
   if not cat[1] then
     return fail('UNKNOWN_CATEGORY', 'category "' .. category .. '" is not in the directory')

@@ -44,7 +44,11 @@ local function dir_load(keys, a)
   redis.call('HSET', P .. 'dir:street', 'id', s.id, 'code', s.code, 'name', s.name,
              'utc_offset_minutes', s.utc_offset_minutes or 0)
   for _, g in ipairs(d.grids) do
-    redis.call('HSET', P .. 'dir:grid:' .. g.id, 'name', g.name, 'community', g.community)
+    -- the grid's building ids, space-separated and framed, for register's check
+    local ids = {}
+    for _, b in ipairs(g.buildings or {}) do table.insert(ids, b.id) end
+    redis.call('HSET', P .. 'dir:grid:' .. g.id, 'name', g.name, 'community', g.community,
+               'buildings', ' ' .. table.concat(ids, ' ') .. ' ')
     redis.call('SADD', P .. 'dir:grids', g.id)
   end
   for _, c in ipairs(d.categories) do
