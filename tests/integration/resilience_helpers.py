@@ -127,19 +127,23 @@ def log_size(daemon):
 
 
 def processes_under(folder):
-    """(pid, command line) of every process whose command line names folder."""
+    """(pid, command line) of every process whose command line or
+    environment names folder (the demo's simulator finds it by
+    GRIDCALL_CONF), this one aside."""
     out = []
-    folder = str(folder)
+    needle = str(folder).encode()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+                cmd = f.read()
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read()
         except OSError:
             continue
-        if folder in cmd and int(entry) != os.getpid():
-            out.append((int(entry), cmd))
+        if cmd and (needle in cmd or needle in env):
+            out.append((int(entry), cmd.replace(b"\0", b" ").decode("utf-8", "replace")))
     return out
 
 
