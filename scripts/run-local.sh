@@ -3,10 +3,11 @@
 # (var/redis, AOF on), loads deploy/tianjiao/directory.json, starts the five
 # daemons, the simulated units and the simulated street, and prints where to
 # look. Ctrl-C stops everything it started; the next run picks up the data.
+# GRIDCALL_VAR moves the data, sockets and logs elsewhere (default var/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-var=$top/var
+var=${GRIDCALL_VAR:-$top/var}
 run=$var/run
 mkdir -p "$run" "$var/log"
 scale=${GRIDCALL_TIME_SCALE:-600}          # case seconds per wall second
@@ -22,8 +23,13 @@ intake_endpoint ipc://$run/intake
 events_endpoint ipc://$run/events
 CONF
 
+# Each program runs in a session of its own, so Ctrl-C reaches this script
+# only: it stops them in reverse order of start, and none of them seems to
+# have "stopped on its own" because the terminal's SIGINT hit it first.
 pids=()
-stop() {
+names=()
+stop() {    # stop [STATUS]: stop what we started, keep the data, exit
+    local status=${1:-0}
     trap - INT TERM EXIT
     echo
     echo "stopping..."
@@ -31,9 +37,10 @@ stop() {
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     scripts/redis-local.sh stop "$var/redis"
     echo "stopped; data kept in $var/redis (AOF)"
-    exit 0
+    exit "$status"
 }
-trap stop INT TERM EXIT
+trap stop INT TERM           # Ctrl-C: a clean stop, status 0
+trap 'stop $?' EXIT         # a failed start-up keeps its status
 
 scripts/redis-local.sh start "$var/redis"
 common=(--set "redis_socket=$var/redis/redis.sock" --set "time_scale=$scale")
@@ -43,8 +50,9 @@ build/gridcall "${common[@]}" directory load deploy/tianjiao/directory.json
 
 start() {   # start NAME ARGS...: run build/NAME in the background, log to var/log
     local name=$1; shift
-    "build/$name" "$@" 2>>"$var/log/$name.log" &
+    setsid "build/$name" "$@" 2>>"$var/log/$name.log" &
     pids+=($!)
+    names+=("$name")
 }
 start gridcall-notify -c deploy/gridcall-notify.conf "${common[@]}" \
     --set "work_bind=ipc://$run/notify" --set "pub_bind=ipc://$run/events"
@@ -59,9 +67,10 @@ start gridcall-report -c deploy/gridcall-report.conf "${common[@]}" \
 start gridcall-unit-sim "${common[@]}" --set "dispatch_endpoint=ipc://$run/units" \
     --set directory=deploy/tianjiao/directory.json --set units=all \
     --set accept_rate=0.9 --set accept_delay_ms=500 --set resolve_delay_ms=4000
-GRIDCALL_CONF=$run/demo.conf build/gridcall simulate reports --rate "$rate" \
+GRIDCALL_CONF=$run/demo.conf setsid build/gridcall simulate reports --rate "$rate" \
     --directory deploy/tianjiao/directory.json >>"$var/log/simulate.log" 2>&1 &
 pids+=($!)
+names+=(simulate)
 
 cat <<INFO
 
@@ -84,5 +93,15 @@ watch it:
 
 Ctrl-C stops everything.
 INFO
-wait -n "${pids[@]}" || true
-echo "a process of the cluster stopped on its own; see $var/log/"
+# wait -n also returns for a signal (the trap then stops everything) and,
+# in some bash versions, for no child of ours: name a process only when
+# one is really gone
+while true; do
+    wait -n "${pids[@]}" || true
+    for i in "${!pids[@]}"; do
+        if ! kill -0 "${pids[i]}" 2>/dev/null; then
+            echo "${names[i]} stopped on its own; see $var/log/${names[i]}.log"
+            stop 1
+        fi
+    done
+done

@@ -1,12 +1,15 @@
 /*  cli_sim.c — the simulated street for demos and soak runs: reporters
     file reports at a steady rate on random grids and categories from the
-    directory; grid workers verify what units resolve (most pass); some
-    residents evaluate closed cases. They learn of resolved and closed
-    cases from notify's PUB, like any app would. */
+    directory; the community operator places the service-card orders a few
+    case minutes later (declines some, with a reason); grid workers verify
+    what units resolve (most pass); some residents evaluate closed cases.
+    They learn of resolved and closed cases from notify's PUB, like any app
+    would; the operator acts through Redis, as `gridcall order` does. */
 #include "cli_args.h"
 #include "cli_commands.h"
 
 #include <czmq.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,22 @@
 #include "cli_client.h"
 #include "codec.h"
 #include "directory.h"
+#include "store.h"
+
+#define ORDERS_WAITING_MAX 1000     //  orders of an earlier run picked up at start
+
+//  An order the community operator will place or decline at due.
+typedef struct {
+    char case_id [64];
+    long long due;              //  monotonic ms
+} sim_order_t;
+
+//  Why a community declines an order; one is picked at random.
+static const char *s_decline_reasons [] = {
+    "本社区暂无该项服务，已转介街道便民服务中心",
+    "居民已电话撤回需求",
+    "不属于服务卡受理范围，已告知居民其他办理渠道",
+};
 
 typedef struct {
     const config_t *config;     //  borrowed
@@ -25,11 +44,17 @@ typedef struct {
     long long count;            //  reports to file; 0 = until interrupted
     double pass_rate;           //  share of verifications that pass
     double evaluate_rate;       //  share of closed cases evaluated
+    store_t *store;             //  the community operator's door to Redis
+    zlistx_t *orders;           //  sim_order_t waiting for the operator
+    double place_after_ms;      //  mean wait before the operator acts, wall ms
+    double decline_rate;        //  share of orders the community declines
     long long filed;
     long long answered;
     long long refused;
     long long verified;
     long long evaluated;
+    long long placed;
+    long long declined;
     unsigned seq;
 } sim_t;
 
@@ -61,6 +86,88 @@ s_file_report (sim_t *self)
                                        : GRIDCALL__V1__CHANNEL__CHANNEL_GRID_WORKER;
     if (cli_client_send (self->client, "report", &report.base) == 0)
         self->filed++;
+}
+
+//  Queue an order for the operator: due after the mean wait, +-50 %.
+static void
+s_order_queue (sim_t *self, const char *case_id)
+{
+    sim_order_t *order = calloc (1, sizeof *order);
+    if (!order)
+        return;
+    snprintf (order->case_id, sizeof order->case_id, "%s", case_id);
+    order->due = zclock_mono () + (long long) (self->place_after_ms * (0.5 + s_uniform ()));
+    zlistx_add_end (self->orders, order);
+}
+
+//  Pick up orders an earlier run left waiting (a restarted demo).
+static void
+s_orders_waiting (sim_t *self)
+{
+    char max [16];
+    snprintf (max, sizeof max, "%d", ORDERS_WAITING_MAX);
+    json_t *reply = store_callv (self->store, "gc_orders", max, NULL);
+    size_t index;
+    json_t *order;
+    json_array_foreach (json_object_get (reply, "waiting"), index, order) {
+        const char *id = json_string_value (json_object_get (order, "case_id"));
+        if (id)
+            s_order_queue (self, id);
+    }
+    json_decref (reply);
+}
+
+//  Place or decline one order. Returns 0 when done (or refused, logged),
+//  -1 when Redis is unreachable and it must be tried again.
+static int
+s_order_act (sim_t *self, const sim_order_t *order)
+{
+    bool decline = s_uniform () < self->decline_rate;
+    const char *reason = s_decline_reasons [randof ((int) (sizeof s_decline_reasons
+                                                           / sizeof *s_decline_reasons))];
+    json_t *reply = decline
+        ? store_callv (self->store, "gc_order_decline", order->case_id, "community operator",
+                       reason, NULL)
+        : store_callv (self->store, "gc_order_place", order->case_id, "community operator", NULL);
+    if (!reply)
+        return -1;
+    if (!json_is_true (json_object_get (reply, "ok")))
+        fprintf (stderr, "simulate: order %s: %s\n", order->case_id,
+                 json_string_value (json_object_get (reply, "message")));
+    else
+    if (decline)
+        self->declined++;
+    else
+        self->placed++;
+    json_decref (reply);
+    return 0;
+}
+
+//  Act on the orders that are due; one Redis cannot take waits a second.
+static void
+s_orders_act (sim_t *self)
+{
+    long long now = zclock_mono ();
+    sim_order_t *order = (sim_order_t *) zlistx_first (self->orders);
+    while (order) {
+        void *handle = zlistx_cursor (self->orders);
+        bool done = false;
+        if (order->due <= now) {
+            done = s_order_act (self, order) == 0;
+            if (!done)
+                order->due = now + 1000;
+        }
+        order = (sim_order_t *) zlistx_next (self->orders);
+        if (done)
+            zlistx_delete (self->orders, handle);   //  not the cursor any more
+    }
+}
+
+static void
+s_order_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
 }
 
 static void
@@ -104,7 +211,22 @@ s_on_answer (sim_t *self)
         if (msg.body)
             fprintf (stderr, "simulate: refused: %s\n", ((Gridcall__V1__Error *) msg.body)->message);
     }
+    else
+    if (strcmp (msg.type, "report.ok") == 0) {
+        Gridcall__V1__ReportReply *reply = (Gridcall__V1__ReportReply *) msg.body;
+        if (reply->state == GRIDCALL__V1__CASE_STATE__STATE_ORDERED && !reply->duplicate)
+            s_order_queue (self, reply->case_id);
+    }
     codec_msg_reset (&msg);
+}
+
+static void
+s_print (const sim_t *self)
+{
+    printf ("simulate: %lld filed, %lld answers (%lld refused), %lld orders placed, "
+            "%lld declined, %lld verified, %lld evaluated\n", self->filed, self->answered,
+            self->refused, self->placed, self->declined, self->verified, self->evaluated);
+    fflush (stdout);
 }
 
 int
@@ -112,7 +234,8 @@ cli_simulate (const config_t *config, int argc, char **argv)
 {
     if (argc < 1 || strcmp (argv [0], "reports") != 0) {
         fprintf (stderr, "usage: gridcall simulate reports --directory FILE [--rate PER_SECOND] "
-                 "[--count N] [--pass-rate 0.9] [--evaluate-rate 0.3] [--seed N]\n");
+                 "[--count N] [--pass-rate 0.9] [--evaluate-rate 0.3] [--seed N]\n"
+                 "         [--place-after-minutes 10] [--decline-rate 0.1]   (case minutes)\n");
         return 2;
     }
     sim_t sim = { .config = config };
@@ -127,20 +250,36 @@ cli_simulate (const config_t *config, int argc, char **argv)
     sim.count = atoll (cli_opt (argc, argv, "--count", "0"));
     sim.pass_rate = atof (cli_opt (argc, argv, "--pass-rate", "0.9"));
     sim.evaluate_rate = atof (cli_opt (argc, argv, "--evaluate-rate", "0.3"));
+    double place_after = atof (cli_opt (argc, argv, "--place-after-minutes", "10"));
+    sim.decline_rate = atof (cli_opt (argc, argv, "--decline-rate", "0.1"));
+    //  the operator's wait is in case minutes, like every limit of the street
+    sim.place_after_ms = place_after * 60000.0 / config_double (config, "time_scale");
     srandom ((unsigned) atoi (cli_opt (argc, argv, "--seed", "1")));
-    if (sim.rate <= 0 || sim.rate > 100000) {
-        fprintf (stderr, "gridcall: --rate must be in (0, 100000]\n");
+    if (sim.rate <= 0 || sim.rate > 100000 || place_after < 0 || sim.decline_rate < 0
+    ||  sim.decline_rate > 1) {
+        fprintf (stderr, "gridcall: --rate must be in (0, 100000], --place-after-minutes >= 0, "
+                 "--decline-rate in [0, 1]\n");
         directory_destroy (&sim.directory);
         return 2;
     }
+    //  a Redis that restarts under the demo must not kill the street
+    signal (SIGPIPE, SIG_IGN);
     zsys_init ();
     zsys_catch_interrupts ();
+    sim.store = store_new (config, "simulate");
+    sim.orders = zlistx_new ();
+    if (sim.orders)
+        zlistx_set_destructor (sim.orders, s_order_destroy);
+    if (sim.store && sim.orders)
+        s_orders_waiting (&sim);
     sim.client = cli_client_new (config_str (config, "intake_endpoint"), 1000, 0);
     sim.events = zsock_new_sub (config_str (config, "events_endpoint"), "case.resolved");
     if (sim.events)
         zsock_set_subscribe (sim.events, "case.closed");
-    if (!sim.client || !sim.events) {
+    if (!sim.client || !sim.events || !sim.store || !sim.orders) {
         fprintf (stderr, "gridcall: cannot connect to intake or notify\n");
+        zlistx_destroy (&sim.orders);
+        store_destroy (&sim.store);
         cli_client_destroy (&sim.client);
         zsock_destroy (&sim.events);
         directory_destroy (&sim.directory);
@@ -159,25 +298,27 @@ cli_simulate (const config_t *config, int argc, char **argv)
             s_file_report (&sim);
             continue;
         }
-        void *which = zpoller_wait (poller, more ? (int) (due - now) : 200);
+        //  wake at least every 100 ms for the operator's due orders
+        long long wait = more && due - now < 100 ? due - now : 100;
+        void *which = zpoller_wait (poller, (int) wait);
         if (which == sim.events)
             s_on_event (&sim);
         else
         if (which == cli_client_socket (sim.client))
             s_on_answer (&sim);
         else
-        if (zpoller_terminated (poller))
-            break;
+        //  no zpoller_terminated () test: after a 0 ms wait it can report a
+        //  stale EINTR as "terminated"; the loop condition sees a real stop
+        s_orders_act (&sim);
         if (zclock_mono () - last_print >= 10000) {
             last_print = zclock_mono ();
-            printf ("simulate: %lld filed, %lld answers (%lld refused), %lld verified, %lld evaluated\n",
-                    sim.filed, sim.answered, sim.refused, sim.verified, sim.evaluated);
-            fflush (stdout);
+            s_print (&sim);
         }
     }
-    printf ("simulate: %lld filed, %lld answers (%lld refused), %lld verified, %lld evaluated\n",
-            sim.filed, sim.answered, sim.refused, sim.verified, sim.evaluated);
+    s_print (&sim);
     zpoller_destroy (&poller);
+    zlistx_destroy (&sim.orders);
+    store_destroy (&sim.store);
     zsock_destroy (&sim.events);
     cli_client_destroy (&sim.client);
     directory_destroy (&sim.directory);

@@ -2,6 +2,10 @@
 #include "daemon.h"
 
 #include <czmq.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +30,148 @@ s_usage (const char *name, const config_t *config)
     config_print (config);
 }
 
+//  Load -c FILE (when given) and then the --set overrides of argv into
+//  config, and check log_level. Returns 0, or -1 with the reason in err.
+static int
+s_load (config_t *config, const char *file, int argc, char **argv, char *err, size_t errlen)
+{
+    char problem [400];
+    if (file && config_load_file (config, file, problem, sizeof problem)) {
+        snprintf (err, errlen, "%s", problem);
+        return -1;
+    }
+    //  overrides apply after the file whatever their position
+    for (int i = 1; i < argc - 1; i++)
+        if (strcmp (argv [i], "--set") == 0
+        &&  config_set_pair (config, argv [++i], problem, sizeof problem)) {
+            snprintf (err, errlen, "--set %s", problem);
+            return -1;
+        }
+    if (gc_log_level_parse (config_str (config, "log_level")) < 0) {
+        snprintf (err, errlen, "log_level: \"%s\" is not debug, info, notice, warning or error",
+                  config_str (config, "log_level"));
+        return -1;
+    }
+    return 0;
+}
+
+//  What SIGHUP needs to reload. Process-wide like the signal it answers;
+//  written once by init before the signal thread starts, then only read
+//  by that thread (running is its private copy of the values in force).
+static struct {
+    const char *name;               //  daemon name for log lines
+    const cfg_option_t *options;    //  the option table, or NULL when unknown
+    const char *file;               //  -c FILE, or NULL
+    int argc;                       //  main's arguments, for the --set overrides
+    char **argv;
+    config_t *running;              //  the values in force
+    atomic_uint generation;         //  reloads completed
+} s_reload;
+
+//  Append "name" to a comma-separated list in buf.
+static void
+s_list_add (char *buf, size_t size, const char *name)
+{
+    size_t len = strlen (buf);
+    snprintf (buf + len, size - len, "%s%s", len ? ", " : "", name);
+}
+
+//  1 when option opt has the same value in a and b.
+static int
+s_same (const config_t *a, const config_t *b, const cfg_option_t *opt)
+{
+    switch (opt->type) {
+        case CFG_STRING: return strcmp (config_str (a, opt->name), config_str (b, opt->name)) == 0;
+        case CFG_INT:    return config_int (a, opt->name) == config_int (b, opt->name);
+        case CFG_DOUBLE: return config_double (a, opt->name) == config_double (b, opt->name);
+        case CFG_BOOL:   return config_bool (a, opt->name) == config_bool (b, opt->name);
+    }
+    return 0;
+}
+
+//  Re-read the options, apply those that can change at run time
+//  (log_level), name the others that changed, then bump the generation
+//  so loops re-read the directory. A bad file changes nothing.
+static void
+s_reload_now (void)
+{
+    const char *file = s_reload.file ? s_reload.file : "(no -c file)";
+    config_t *fresh = s_reload.options ? config_new (s_reload.options) : NULL;
+    char err [512] = "out of memory";
+    if (!s_reload.options)
+        ;   //  nothing to re-read: the generation alone still re-reads the directory
+    else
+    if (!fresh || s_load (fresh, s_reload.file, s_reload.argc, s_reload.argv, err, sizeof err)) {
+        log_error ("%s: reload of %s failed: %s; the running options stay", s_reload.name,
+                   file, err);
+        config_destroy (&fresh);
+        atomic_fetch_add (&s_reload.generation, 1);
+        return;
+    }
+    char applied [512] = "";
+    char restart [1024] = "";
+    for (const cfg_option_t *opt = s_reload.options; fresh && opt->name; opt++) {
+        if (s_same (s_reload.running, fresh, opt))
+            continue;
+        if (strcmp (opt->name, "log_level") == 0) {
+            const char *level = config_str (fresh, "log_level");
+            snprintf (applied, sizeof applied, "log_level %s -> %s",
+                      config_str (s_reload.running, "log_level"), level);
+            gc_log_set_level ((gc_log_level_t) gc_log_level_parse (level));
+            config_set (s_reload.running, "log_level", level, err, sizeof err);
+        }
+        else
+            s_list_add (restart, sizeof restart, opt->name);
+    }
+    config_destroy (&fresh);
+    unsigned generation = atomic_fetch_add (&s_reload.generation, 1) + 1;
+    //  written whatever the level: the operator asked and waits for it
+    gc_log_write (GC_LOG_NOTICE, "%s: reloaded %s (generation %u): %s%s%s", s_reload.name,
+                  file, generation,
+                  !s_reload.options ? "options not re-read by this daemon"
+                  : *applied ? applied : "no option to apply",
+                  *restart ? "; changed, applied only after a restart: " : "", restart);
+}
+
+//  The one thread that takes SIGHUP: every other thread has it blocked,
+//  so it never interrupts a poller (zpoller would report "terminated").
+static void *
+s_signal_thread (void *args)
+{
+    (void) args;
+    sigset_t set;
+    sigemptyset (&set);
+    sigaddset (&set, SIGHUP);
+    while (true) {
+        int sig;
+        if (sigwait (&set, &sig) == 0 && sig == SIGHUP)
+            s_reload_now ();
+    }
+    return NULL;
+}
+
+//  Ignore SIGPIPE and hand SIGHUP to its own thread. Must run before any
+//  other thread exists, as the mask is inherited. Returns 0 or -1.
+static int
+s_signals_start (void)
+{
+    //  a write to a Redis or peer that went away fails with EPIPE instead
+    signal (SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset (&set);
+    sigaddset (&set, SIGHUP);
+    if (pthread_sigmask (SIG_BLOCK, &set, NULL))
+        return -1;
+    pthread_t thread;
+    if (pthread_create (&thread, NULL, s_signal_thread, NULL))
+        return -1;
+    pthread_detach (thread);
+    return 0;
+}
+
 int
-gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
+gc_daemon_init_options (int argc, char **argv, const char *name, const cfg_option_t *options,
+                        config_t *config)
 {
     char err [512];
     const char *file = NULL;
@@ -52,33 +196,37 @@ gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
         }
         else
         if (strcmp (argv [i], "--set") == 0 && i + 1 < argc)
-            i++;                //  applied below, after the file
+            i++;                //  applied by s_load, after the file
         else {
             fprintf (stderr, "%s: unknown argument \"%s\" (try --help)\n", name, argv [i]);
             return -1;
         }
     }
-    if (file && config_load_file (config, file, err, sizeof err)) {
+    if (s_load (config, file, argc, argv, err, sizeof err)) {
         fprintf (stderr, "%s: %s\n", name, err);
-        return -1;
-    }
-    //  overrides apply after the file whatever their position
-    for (int i = 1; i < argc - 1; i++)
-        if (strcmp (argv [i], "--set") == 0 && config_set_pair (config, argv [++i], err, sizeof err)) {
-            fprintf (stderr, "%s: --set %s\n", name, err);
-            return -1;
-        }
-    int level = gc_log_level_parse (config_str (config, "log_level"));
-    if (level < 0) {
-        fprintf (stderr, "%s: log_level: \"%s\" is not debug, info, notice, warning or error\n",
-                 name, config_str (config, "log_level"));
         return -1;
     }
     if (check) {
         printf ("%s: configuration %s is valid\n", name, file ? file : "(defaults)");
         return 1;
     }
-    gc_log_init (name, level);
+    gc_log_init (name, (gc_log_level_t) gc_log_level_parse (config_str (config, "log_level")));
+    s_reload.name = name;
+    s_reload.file = file;
+    s_reload.argc = argc;
+    s_reload.argv = argv;
+    if (options) {
+        s_reload.running = config_new (options);
+        if (!s_reload.running || s_load (s_reload.running, file, argc, argv, err, sizeof err)) {
+            fprintf (stderr, "%s: out of memory\n", name);
+            return -1;
+        }
+        s_reload.options = options;
+    }
+    if (s_signals_start ()) {
+        fprintf (stderr, "%s: cannot set up signal handling\n", name);
+        return -1;
+    }
     //  receive copies each message into its own allocation: with zero-copy
     //  receive every queued message over 33 bytes pins the whole 8 KB read
     //  buffer it arrived in (18 KB with its counters) until the loop reads it
@@ -90,13 +238,25 @@ gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
 }
 
 int
+gc_daemon_init (int argc, char **argv, const char *name, config_t *config)
+{
+    return gc_daemon_init_options (argc, argv, name, NULL, config);
+}
+
+unsigned
+gc_daemon_reload_generation (void)
+{
+    return atomic_load (&s_reload.generation);
+}
+
+int
 gc_daemon_main (int argc, char **argv, const char *name, const cfg_option_t *options,
                 const gc_server_ops_t *ops)
 {
     config_t *config = config_new (options);
     if (!config)
         return EXIT_FAILURE;
-    int rc = gc_daemon_init (argc, argv, name, config);
+    int rc = gc_daemon_init_options (argc, argv, name, options, config);
     if (rc) {
         config_destroy (&config);
         return rc > 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -1,6 +1,7 @@
 /*  daemon.h — what every gridcall daemon does the same way: command line
     (-c FILE, --set name=value, --check-config, --help), logging set-up,
-    signal handling, and waking the next stage after a commit. */
+    signal handling (SIGPIPE ignored, SIGHUP reloads), and waking the next
+    stage after a commit. */
 #ifndef GC_DAEMON_H
 #define GC_DAEMON_H
 
@@ -9,10 +10,27 @@
 #include "config.h"
 #include "metrics.h"
 
-//  Parse the command line into config and set up logging and signals.
+//  Parse the command line into config and set up logging and signals:
+//  SIGPIPE is ignored (a Redis that dies must not kill us), SIGINT and
+//  SIGTERM set zsys_interrupted, SIGHUP is blocked in every thread and
+//  taken by a thread of its own (see gc_daemon_reload_generation), so it
+//  never interrupts a poller. Call before anything starts a thread.
 //  Returns 0 to run, 1 to exit with success (--help, a valid
 //  --check-config), -1 to exit with failure (the reason is printed).
+//  With this form SIGHUP cannot re-read the options (no table): it only
+//  bumps the reload generation; prefer gc_daemon_init_options.
 int gc_daemon_init (int argc, char **argv, const char *name, config_t *config);
+//  Same, knowing the daemon's option table (the one config was made from):
+//  SIGHUP re-reads -c FILE and the --set overrides, applies log_level at
+//  once, logs "reloaded ..." naming the changed options that need a
+//  restart, then bumps the reload generation. argv must outlive the process.
+int gc_daemon_init_options (int argc, char **argv, const char *name,
+                            const cfg_option_t *options, config_t *config);
+
+//  How many SIGHUP reloads have completed. A server loop compares it with
+//  the value it last saw and re-reads what a reload covers (the directory
+//  from Redis) when it changed. Cheap (one atomic load); any thread.
+unsigned gc_daemon_reload_generation (void);
 
 //  A daemon's server object, as main sees it.
 typedef struct {

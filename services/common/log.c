@@ -1,6 +1,7 @@
 /*  log.c — levelled logging to stderr. */
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -8,14 +9,33 @@
 #include <time.h>
 
 static char s_ident [32] = "gridcall";     //  daemon name on every line
-static gc_log_level_t s_level = GC_LOG_INFO;
+//  the level may change on a reload while other threads log
+static _Atomic int s_level = GC_LOG_INFO;
 static const char *s_names [] = { "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR" };
 
 void
 gc_log_init (const char *ident, gc_log_level_t level)
 {
     snprintf (s_ident, sizeof s_ident, "%s", ident);
-    s_level = level;
+    atomic_store (&s_level, (int) level);
+}
+
+void
+gc_log_set_level (gc_log_level_t level)
+{
+    atomic_store (&s_level, (int) level);
+}
+
+gc_log_level_t
+gc_log_level (void)
+{
+    return (gc_log_level_t) atomic_load (&s_level);
+}
+
+const char *
+gc_log_level_name (gc_log_level_t level)
+{
+    return level <= GC_LOG_ERROR ? s_names [level] : "?";
 }
 
 int
@@ -30,7 +50,7 @@ gc_log_level_parse (const char *name)
 int
 gc_log_enabled (gc_log_level_t level)
 {
-    return level >= s_level;
+    return (int) level >= atomic_load_explicit (&s_level, memory_order_relaxed);
 }
 
 void

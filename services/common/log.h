@@ -16,6 +16,10 @@ typedef enum {
 
 //  Process-wide log settings: set once by main before any thread starts.
 void gc_log_init (const char *ident, gc_log_level_t level);
+//  Change the level while threads run (a reload on SIGHUP); atomic.
+void gc_log_set_level (gc_log_level_t level);
+gc_log_level_t gc_log_level (void);
+const char *gc_log_level_name (gc_log_level_t level);
 //  Parse "debug", "info", "notice", "warning" or "error"; -1 when unknown.
 int gc_log_level_parse (const char *name);
 int gc_log_enabled (gc_log_level_t level);

@@ -15,7 +15,7 @@
 
 #define STORE_ARGS_MAX 256
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS 2000        //  a restarted Redis is back in use within 2 s
 
 struct _store_t {
     redisContext *redis;        //  live connection, or NULL
@@ -111,18 +111,36 @@ s_drop (store_t *self, const char *reason)
     self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
 }
 
+//  True for an error reply that means "not now": Redis answers LOADING to
+//  every command while it reads its AOF or RDB after a restart.
+static bool
+s_unavailable (const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "LOADING", 7) == 0;
+}
+
+//  Drop the connection for a failed setup command or call; a LOADING
+//  answer is an outage like a refused connect, retried with back-off.
+static void
+s_drop_reply (store_t *self, const char *what, const redisReply *reply)
+{
+    char reason [256];
+    if (reply && s_unavailable (reply))
+        snprintf (reason, sizeof reason, "%s: redis is still loading its data; retrying", what);
+    else
+        snprintf (reason, sizeof reason, "%s: %s", what, reply ? reply->str : self->redis->errstr);
+    s_drop (self, reason);
+}
+
 //  Run one setup command; returns 0, or -1 with the connection dropped.
 static int
 s_setup (store_t *self, const char *what, int argc, const char **argv)
 {
     redisReply *reply = redisCommandArgv (self->redis, argc, argv, NULL);
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        char reason [256];
-        snprintf (reason, sizeof reason, "%s: %s", what,
-                  reply ? reply->str : self->redis->errstr);
+        s_drop_reply (self, what, reply);
         if (reply)
             freeReplyObject (reply);
-        s_drop (self, reason);
         return -1;
     }
     freeReplyObject (reply);
@@ -130,11 +148,18 @@ s_setup (store_t *self, const char *what, int argc, const char **argv)
 }
 
 //  1 when Redis already holds exactly this build's function library, so
-//  a connect neither rewrites it nor appends 30 KB to the AOF; 0 otherwise.
+//  a connect neither rewrites it nor appends 30 KB to the AOF; 0 otherwise;
+//  -1 with the connection dropped when Redis cannot answer (loading).
 static int
 s_library_current (store_t *self)
 {
     redisReply *reply = redisCommand (self->redis, "FUNCTION LIST LIBRARYNAME gridcall WITHCODE");
+    if (!reply || s_unavailable (reply)) {
+        s_drop_reply (self, "FUNCTION LIST", reply);
+        if (reply)
+            freeReplyObject (reply);
+        return -1;
+    }
     int current = 0;
     if (reply && reply->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < reply->elements && !current; i++) {
@@ -147,8 +172,7 @@ s_library_current (store_t *self)
                     current = 1;
         }
     }
-    if (reply)
-        freeReplyObject (reply);
+    freeReplyObject (reply);
     return current;
 }
 
@@ -186,7 +210,10 @@ store_ensure (store_t *self)
                         : s_setup (self, "AUTH", 2, (const char *[]) { "AUTH", self->password }))
             return -1;
     }
-    if (s_library_current (self) == 0) {
+    int current = s_library_current (self);
+    if (current < 0)
+        return -1;
+    if (current == 0) {
         const char *load [4] = { "FUNCTION", "LOAD", "REPLACE", gridcall_lua };
         if (s_setup (self, "FUNCTION LOAD", 4, load))
             return -1;
@@ -238,6 +265,13 @@ store_reply (store_t *self)
     redisReply *reply = NULL;
     if (redisGetReply (self->redis, (void **) &reply) != REDIS_OK) {
         s_drop (self, self->redis->errstr);
+        return NULL;
+    }
+    if (s_unavailable (reply)) {
+        //  not a failed call: Redis is back but not ready, so the caller
+        //  retries later as if it were unreachable
+        s_drop_reply (self, "FCALL", reply);
+        freeReplyObject (reply);
         return NULL;
     }
     json_t *json = NULL;
