@@ -47,6 +47,10 @@ cli_directory (const config_t *config, int argc, char **argv)
     int rc = 0;
     if (strcmp (verb, "load") == 0) {
         store_t *store = cli_store (config);
+        //  a Redis still loading its AOF answers LOADING: wait for it (a minute)
+        for (int64_t end = zclock_mono () + 60000; store && store_ensure (store)
+                                                   && zclock_mono () < end; )
+            zclock_sleep (200);
         json_t *reply = store ? store_directory_load (store, directory_json (directory)) : NULL;
         if (!json_is_true (json_object_get (reply, "ok")))
             rc = reply ? s_fail ("directory load", json_string_value (json_object_get (reply, "code")),

@@ -1,6 +1,7 @@
 /*  gridcall — the operator's command: load the directory, file a report,
     show a case, print live counts, verify and evaluate, simulate a street. */
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,8 @@ main (int argc, char **argv)
     config_t *config = config_new (s_options);
     if (!config)
         return EXIT_FAILURE;
+    //  a Redis that goes away mid-command is an error, not a silent death
+    signal (SIGPIPE, SIG_IGN);
     gc_log_init ("gridcall", GC_LOG_ERROR);
     char err [512];
     int i = 1;

@@ -27,6 +27,7 @@ const store_fn_t store_fns [] = {
     { "gc_order_place", 2, 2 },
     { "gc_orders", 1, 1 },
     { "gc_orders_autoplace", 0, -1 },
+    { "gc_order_decline", 3, 3 },
     //  clocks, timers, extensions, parking
     { "gc_clock_get", 1, 1 },
     { "gc_clock_set", 2, 2 },

@@ -38,6 +38,7 @@ struct _dispatch_server_t {
     dispatch_units_t *units;    //  connected sessions
     directory_t *directory;     //  the directory as Redis holds it
     long long dir_version;      //  its version, to notice reloads
+    unsigned generation;        //  the reload generation last acted on (SIGHUP)
     bool started;               //  connected set reset and options written to Redis
     dispatch_round_t *round;    //  cases to offer this turn
     dispatch_reply_t *replies;  //  units' replies of this turn, pipelined
@@ -772,6 +773,12 @@ dispatch_server_run (dispatch_server_t *self)
             s_heartbeat (self);
             s_metrics_update (self);
             self->next_heartbeat = now + self->heartbeat_ms / 2;
+        }
+        if (gc_daemon_reload_generation () != self->generation) {
+            //  SIGHUP: read the directory again now, whatever its version
+            self->generation = gc_daemon_reload_generation ();
+            self->dir_version = -1;
+            self->next_dir_check = 0;
         }
         if (now >= self->next_dir_check) {
             s_directory_check (self);

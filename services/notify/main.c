@@ -49,7 +49,7 @@ main (int argc, char **argv)
         fprintf (stderr, "gridcall-notify: out of memory\n");
         return 1;
     }
-    int rc = gc_daemon_init (argc, argv, "gridcall-notify", config);
+    int rc = gc_daemon_init_options (argc, argv, "gridcall-notify", s_options, config);
     if (rc != 0) {
         config_destroy (&config);
         return rc > 0 ? 0 : 1;

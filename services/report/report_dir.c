@@ -15,6 +15,7 @@ struct _report_dir_t {
     directory_t *dir;           //  parsed directory, or NULL
     long long version;          //  its version in Redis
     long long checked_at;       //  monotonic ms of the last version check
+    unsigned generation;        //  the reload generation it was read in (SIGHUP)
 };
 
 report_dir_t *
@@ -64,12 +65,16 @@ const directory_t *
 report_dir_get (report_dir_t *self, store_t *store)
 {
     long long now = gc_mono_ms ();
-    if (now - self->checked_at < CHECK_MS)
+    //  SIGHUP: read the directory again now, whatever its version says
+    bool reload = gc_daemon_reload_generation () != self->generation;
+    if (now - self->checked_at < CHECK_MS && !reload)
         return self->dir;
     self->checked_at = now;
     json_t *reply = store_callv (store, "gc_dir_version", NULL);
     json_t *v = json_object_get (reply, "version");
-    if (json_is_integer (v) && (json_integer_value (v) != self->version || !self->dir)
+    if (reply)
+        self->generation = gc_daemon_reload_generation ();
+    if (json_is_integer (v) && (json_integer_value (v) != self->version || !self->dir || reload)
     &&  json_integer_value (v) > 0)
         s_fetch (self, store, json_integer_value (v));
     json_decref (reply);

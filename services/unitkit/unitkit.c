@@ -4,6 +4,7 @@
     Replies live in an outbox until dispatch acknowledges them. */
 #include "unitkit.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -196,6 +197,8 @@ unitkit_new (const char *endpoint, const char *unit_id)
 {
     if (!endpoint || !*endpoint || !unit_id || !*unit_id)
         return NULL;
+    //  a peer that goes away must not kill the unit's process with SIGPIPE
+    signal (SIGPIPE, SIG_IGN);
     unitkit_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;

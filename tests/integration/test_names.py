@@ -11,7 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LUA = "\n".join(p.read_text() for p in sorted((ROOT / "services/common/lua").glob("*.lua")))
 
 # codes a transition returns to its own daemon, never sent on the wire
-INTERNAL_CODES = {"BOOKED", "NO_UNIT", "OFFER_LIVE", "UNKNOWN_JOB", "STORE"}
+INTERNAL_CODES = {"BOOKED", "NO_UNIT", "OFFER_LIVE", "UNKNOWN_JOB", "STORE", "NO_DIRECTORY"}
 
 
 def enum_names(enum, prefix):

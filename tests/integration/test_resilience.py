@@ -40,7 +40,7 @@ DAEMONS = ("notify", "dispatch", "intake", "escalate")
 #  notify's main still calls gc_daemon_init without its option table: a
 #  SIGHUP keeps it running and bumps the reload generation, but cannot
 #  re-read its options until it passes the table (gc_daemon_init_options)
-OPTIONS_NOT_REREAD = {"notify"}
+OPTIONS_NOT_REREAD = set()
 
 
 @pytest.fixture
