@@ -64,7 +64,8 @@ rcli() { redis-cli -s "$sock" "$@"; }
 info() { rcli info "$1" | tr -d '\r' | awk -F: -v k="$2" '$1 == k { print $2 }'; }
 # FCALL calls and usec so far, from INFO commandstats ("calls=N,usec=M,...")
 fcall_stats() {
-    rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '$1 == "cmdstat_fcall" { print $3, $5 }'
+    rcli info commandstats | tr -d '\r' |
+        awk -F'[:=,]' '$1 == "cmdstat_fcall" { c = $3; u = $5 } END { print c + 0, u + 0 }'
 }
 # calc EXPR: floating point arithmetic (awk; bc is not always installed)
 calc() { awk "BEGIN { printf \"%.6f\\n\", $* }"; }
