@@ -148,8 +148,8 @@ def test_ranking_by_spare_capacity_then_track_record_is_in_the_timeline(street):
     assert "next CLEAN2" in note
     u1.decline(offer, pb.DECLINE_NOT_OURS, "not ours")
     u2.expect_offer(case)
-    rec = c.redis.call("HMGET", f"{c.key_prefix}unit:CLEAN1", "offers_n", "declines_n")
-    assert rec == ["1", "1"]
+    rec = c.redis.call("HMGET", f"{c.key_prefix}unit:CLEAN1", "accepts_n", "declines_n")
+    assert rec == [None, "1"]          # one offer answered: declined
 
 
 def test_route_dry_run_ranks_and_explains(street):

@@ -177,10 +177,11 @@ redis.register_function('gc_clock_get', clock_get)
 redis.register_function('gc_clock_set', clock_set)
 
 -- The grid worker's clock on a resolved case (verify-by): the category's
--- verify_minutes in wall time from from_ms, at the case's own time scale.
+-- verify_minutes (given, or read) in wall time from from_ms, at the case's
+-- own time scale.
 -- Shares the case's one timer; the caller saves verify_by.
-local function start_verify_clock(P, c, from_ms)
-  local minutes = tonumber(redis.call('HGET', P .. 'dir:cat:' .. c.category, 'verify_minutes')) or 1440
+local function start_verify_clock(P, c, from_ms, minutes)
+  minutes = minutes or tonumber(redis.call('HGET', P .. 'dir:cat:' .. c.category, 'verify_minutes')) or 1440
   c.verify_by = from_ms + math.floor(minutes * 60000 / (tonumber(c.scale) or 1))
   redis.call('ZADD', P .. 'timers', I(c.verify_by), c.id .. '|deadline')
 end

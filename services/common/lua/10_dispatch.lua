@@ -38,19 +38,22 @@ local function record(P, u, what, d)
 end
 
 -- A unit's standing for ranking: spare capacity (capacity, or the smaller
--- capacity it claimed at hello, less open cases and offers waiting), then
--- accept rate, then on-time rate (both smoothed so a new unit starts at 1/2).
+-- capacity it claimed at hello, less the cases it holds and its offers
+-- waiting), then accept rate, then on-time rate (both smoothed so a new
+-- unit starts at 1/2). Offers answered = accepted + declined + expired.
 local function standing(P, u, now)
-  local h = redis.call('HMGET', P .. 'unit:' .. u, 'capacity', 'claim', 'open', 'offers_n',
-                       'accepts_n', 'resolved_n', 'ontime_n')
+  local h = redis.call('HMGET', P .. 'unit:' .. u, 'capacity', 'claim', 'accepts_n',
+                       'declines_n', 'expired_n', 'resolved_n', 'ontime_n')
   local cap = tonumber(h[1]) or 0
   local claim = tonumber(h[2]) or 0
   if claim > 0 and claim < cap then cap = claim end
   local waiting = redis.call('ZCOUNT', P .. 'unit:' .. u .. ':offers', I(now), '+inf')
-  local open = tonumber(h[3]) or 0
+  local open = redis.call('SCARD', P .. 'unit:' .. u .. ':cases')
+  local accepts = tonumber(h[3]) or 0
+  local answered = accepts + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0)
   return { unit = u, capacity = cap, open = open, waiting = waiting,
            spare = cap - open - waiting,
-           accept = ((tonumber(h[5]) or 0) + 1) / ((tonumber(h[4]) or 0) + 2),
+           accept = (accepts + 1) / (answered + 2),
            ontime = ((tonumber(h[7]) or 0) + 1) / ((tonumber(h[6]) or 0) + 2) }
 end
 
@@ -104,7 +107,6 @@ local function release_parties(P, c, note)
   for u, p in pairs(party_all(P, c.id)) do
     any = true
     if p.state == 'ACCEPTED' then
-      redis.call('HINCRBY', P .. 'unit:' .. u, 'open', '-1')
       redis.call('SREM', P .. 'unit:' .. u .. ':cases', c.id)
     end
     redis.call('ZREM', P .. 'unit:' .. u .. ':offers', c.id)
@@ -116,11 +118,12 @@ end
 
 -- Every party has reported and the lead has resolved: the case is RESOLVED.
 local function resolve_case(P, c, who, note, jobs)
-  local kind = redis.call('HGET', P .. 'dir:cat:' .. c.category, 'kind')
+  local cat = redis.call('HMGET', P .. 'dir:cat:' .. c.category, 'kind', 'verify_minutes')
+  local kind = cat[1]
   c.resolved = c._now
   move_state(P, c, 'RESOLVED')
   -- the resolve-by clock stops; the grid worker's verify-by clock starts
-  start_verify_clock(P, c, c._now)
+  start_verify_clock(P, c, c._now, tonumber(cat[2]) or 1440)
   save(P, c, { 'resolved', 'lead_resolved', 'verify_by' })
   redis.call('ZREM', P .. 'pending:dispatch', c.id)
   redis.call('ZREM', P .. 'idx:overdue', c.id)
@@ -221,7 +224,6 @@ local function offer(keys, a)
     local oid = tostring(redis.call('INCR', P .. 'seq:offer'))
     local by = now + answer_ms
     redis.call('ZADD', P .. 'unit:' .. best.unit .. ':offers', I(by), id)
-    record(P, best.unit, 'offers_n')
     total(P, 'offers')
     skip[best.unit] = true
     if not next_due or by < next_due then next_due = by end
@@ -344,7 +346,6 @@ local function unit_reply(keys, a)
       if party.by < c._now then return fail('STALE', 'offer ' .. offer_id .. ' expired') end
       party.state = 'ACCEPTED'
       party_set(P, id, party)
-      redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', '1')
       redis.call('SADD', P .. 'unit:' .. unit .. ':cases', id)
       redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
       record(P, unit, 'accepts_n')
@@ -371,7 +372,6 @@ local function unit_reply(keys, a)
       if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
       party.state = 'REPORTED'
       party_set(P, id, party)
-      redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', '-1')
       redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
       record(P, unit, 'resolved_n')
       if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
@@ -402,7 +402,6 @@ local function unit_reply(keys, a)
     c.responsible = redis.call('HGET', P .. 'unit:' .. unit, 'responsible') or ''
     move_state(P, c, 'ACCEPTED')
     save(P, c, { 'unit', 'offer_by', 'responsible' })
-    redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', '1')
     redis.call('SADD', P .. 'unit:' .. unit .. ':cases', id)
     redis.call('ZADD', P .. 'idx:unit:' .. unit, I(c.created), id)
     redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
@@ -456,7 +455,6 @@ local function unit_reply(keys, a)
       return ok(case_reply(c, { duplicate = true }))
     end
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
-    redis.call('HINCRBY', P .. 'unit:' .. unit, 'open', '-1')
     redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
     record(P, unit, 'resolved_n')
     if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
@@ -608,9 +606,11 @@ local function route_rank(keys, a)
   local connected = {}
   for i = 2, #a do
     local s = standing(P, a[i], now)
-    local h = redis.call('HMGET', P .. 'unit:' .. a[i], 'offers_n', 'accepts_n', 'resolved_n', 'ontime_n')
-    s.offers_n = tonumber(h[1]) or 0; s.accepts_n = tonumber(h[2]) or 0
-    s.resolved_n = tonumber(h[3]) or 0; s.ontime_n = tonumber(h[4]) or 0
+    local h = redis.call('HMGET', P .. 'unit:' .. a[i], 'accepts_n', 'declines_n', 'expired_n',
+                         'resolved_n', 'ontime_n')
+    s.accepts_n = tonumber(h[1]) or 0
+    s.offers_n = s.accepts_n + (tonumber(h[2]) or 0) + (tonumber(h[3]) or 0)
+    s.resolved_n = tonumber(h[4]) or 0; s.ontime_n = tonumber(h[5]) or 0
     s.seen = tonumber(redis.call('HGET', P .. 'units:connected', a[i])) or 0
     table.insert(out, s)
   end

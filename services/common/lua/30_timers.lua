@@ -55,7 +55,6 @@ local function climb(P, c, at, scale, jobs)
     -- the holding unit gives the case back (docs/escalation.md)
     held = c.unit
     withdraw(P, c, held, c.offer_id, 'ESCALATED', 'deadline passed at ' .. from)
-    redis.call('HINCRBY', P .. 'unit:' .. c.unit, 'open', -1)
     redis.call('SREM', P .. 'unit:' .. c.unit .. ':cases', id)
   end
   c.tier = tier + 1

@@ -133,7 +133,6 @@ local function park(keys, a)
   end
   local held = c.unit or ''
   if c.state == 'ACCEPTED' and held ~= '' and (c.lead_resolved or '') == '' then
-    redis.call('HINCRBY', P .. 'unit:' .. held, 'open', -1)
     redis.call('SREM', P .. 'unit:' .. held .. ':cases', id)
     withdraw(P, c, held, c.offer_id, 'PARKED', reason)
   end

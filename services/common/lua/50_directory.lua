@@ -74,7 +74,6 @@ local function dir_load(keys, a)
   for _, u in ipairs(d.units) do
     redis.call('HSET', P .. 'unit:' .. u.id, 'name', u.name, 'capacity', u.capacity,
                'responsible', u.responsible or '')
-    redis.call('HSETNX', P .. 'unit:' .. u.id, 'open', 0)
     redis.call('SADD', P .. 'dir:units', u.id)
   end
   redis.call('SET', P .. 'dir:json', a[2])

@@ -311,8 +311,8 @@ local function report_screen(keys, a)
   t.yellow = report_newest_first(report_yellow(P, now, fraction, scale, max, red_ids))
   local units = {}
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
-    local h = redis.call('HMGET', P .. 'unit:' .. u, 'capacity', 'open')
-    units[u] = { tonumber(h[1]) or 0, tonumber(h[2]) or 0 }
+    local cap = redis.call('HGET', P .. 'unit:' .. u, 'capacity')
+    units[u] = { tonumber(cap) or 0, redis.call('SCARD', P .. 'unit:' .. u .. ':cases') }
   end
   t.units = units
   t.perf = report_perf(P, sample)
@@ -345,7 +345,8 @@ local function report_units(keys, a)
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
     local h = redis.call('HMGET', P .. 'unit:' .. u, 'name', 'capacity', 'open', 'responsible')
     table.insert(out, { id = u, name = h[1] or '', capacity = tonumber(h[2]) or 0,
-                        open = tonumber(h[3]) or 0, responsible = h[4] or '' })
+                        open = redis.call('SCARD', P .. 'unit:' .. u .. ':cases'),
+                        responsible = h[4] or '' })
   end
   table.sort(out, function(x, y) return x.id < y.id end)
   return ok({ units = out, now = now_ms() })
