@@ -338,10 +338,49 @@ gc_wake_notify (void *push, const json_t *reply)
 }
 
 int
+gc_offer_from_json (const json_t *item, Gridcall__V1__Offer *offer)
+{
+    gridcall__v1__offer__init (offer);
+    offer->offer_id = (char *) json_string_value (json_object_get (item, "offer_id"));
+    offer->case_id = (char *) json_string_value (json_object_get (item, "case_id"));
+    if (!offer->offer_id || !offer->case_id)
+        return -1;
+    //  an old case missing a descriptive field is still offered, not lost
+    offer->ledger_no = (char *) s_text (item, "ledger");
+    if (!*offer->ledger_no)
+        offer->ledger_no = offer->case_id;
+    offer->grid = (char *) s_text (item, "grid");
+    offer->category = (char *) s_text (item, "category");
+    offer->text = (char *) s_text (item, "text");
+    offer->tier = (int) json_integer_value (json_object_get (item, "tier"));
+    offer->answer_by_ms = json_integer_value (json_object_get (item, "answer_by"));
+    offer->resolve_by_ms = json_integer_value (json_object_get (item, "resolve_by"));
+    offer->role = (char *) s_text (item, "role");
+    if (!*offer->role)
+        offer->role = "lead";
+    return 0;
+}
+
+int
 gc_wake_dispatch (void *push, const char *case_id, const json_t *reply)
 {
     Gridcall__V1__CaseRef ref = GRIDCALL__V1__CASE_REF__INIT;
     ref.case_id = (char *) case_id;
+    //  offers committed with the case go along for dispatch to send
+    Gridcall__V1__Offer offers [4], *list [4];
+    char *units [4];
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get (reply, "offers"), i, item)
+        if (ref.n_offers < 4 && *s_text (item, "unit")
+        &&  gc_offer_from_json (item, &offers [ref.n_offers]) == 0) {
+            list [ref.n_offers] = &offers [ref.n_offers];
+            units [ref.n_offers] = (char *) s_text (item, "unit");
+            ref.n_offers++;
+        }
+    ref.offers = ref.n_offers ? list : NULL;
+    ref.offer_units = ref.n_offers ? units : NULL;
+    ref.n_offer_units = ref.n_offers;
     const char *grid = json_string_value (json_object_get (reply, "grid"));
     const char *category = json_string_value (json_object_get (reply, "category"));
     if (grid && category) {

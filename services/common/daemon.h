@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "gridcall.pb-c.h"
 
 //  Parse the command line into config and set up logging and signals:
 //  SIGPIPE is ignored (a Redis that dies must not kill us), SIGINT and
@@ -54,6 +55,12 @@ long long gc_mono_ms (void);
 //  After a commit: push a "notify.job" JobRef for each id in reply.jobs.
 //  Returns how many could not be queued (the sweep will find them).
 int gc_wake_notify (void *push, const json_t *reply);
+//  Fill offer from a committed offer as the transitions describe it (an
+//  item of a reply's "offers": offer_id, case_id, ledger, grid, ...). The
+//  strings are borrowed from item. Returns 0, or -1 when offer_id or
+//  case_id is missing.
+int gc_offer_from_json (const json_t *item, Gridcall__V1__Offer *offer);
+
 //  Push a "case.dispatch" CaseRef for one case; reply, when not NULL, is
 //  the committed transition's answer, whose version, state, tier, grid and
 //  category spare dispatch a read. Returns 1 when it could not be queued.

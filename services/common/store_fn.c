@@ -18,11 +18,12 @@ const store_fn_t store_fns [] = {
     { "gc_case_brief", 1, -1 },
     { "gc_unit_hello", 2, 2 },
     { "gc_units_seen", 1, -1 },
-    { "gc_units_reset", 0, 0 },
+    { "gc_units_reset", 1, 1 },
     { "gc_unit_gone", 2, 2 },
     { "gc_unit_cases", 1, 1 },
     { "gc_route_rank", 1, -1 },
     { "gc_withdrawals", 1, 1 },
+    { "gc_ready", 2, -1 },
     //  orders (15_orders.lua)
     { "gc_order_place", 2, 2 },
     { "gc_orders", 1, 1 },

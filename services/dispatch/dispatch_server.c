@@ -25,6 +25,7 @@
 #include "store.h"
 
 #define CANDIDATES_MAX 200      //  store calls carry at most 256 arguments
+#define READY_KEYS_MAX 240       //  ready keys per gc_ready call (store argument limit)
 #define SEEN_MAX 200            //  units per gc_units_seen call
 #define ID_MAX 64
 
@@ -57,6 +58,7 @@ struct _dispatch_server_t {
     long long next_dir_check;
     long long next_seen;        //  next refresh of units:connected
     char lease_ms [24];         //  arguments for gc_claim
+    char answer_ms [24];        //  offer_timeout_ms, for offers made at registration
     char batch_text [24];
     uint64_t offers_sent;
     uint64_t refused;           //  messages refused here (the replies count their own)
@@ -115,14 +117,15 @@ dispatch_server_new (const config_t *config)
     self->sweep_ms = config_int (config, "sweep_ms");
     self->dir_poll_ms = config_int (config, "directory_poll_ms");
     self->rota_offset_ms = config_int (config, "rota_clock_offset_ms");
-    char answer_ms [24], retry_ms [24], scale [32];
-    snprintf (answer_ms, sizeof answer_ms, "%lld", config_int (config, "offer_timeout_ms"));
+    char retry_ms [24], scale [32];
+    snprintf (self->answer_ms, sizeof self->answer_ms, "%lld", config_int (config, "offer_timeout_ms"));
     snprintf (retry_ms, sizeof retry_ms, "%lld", config_int (config, "retry_ms"));
     snprintf (scale, sizeof scale, "%.17g", config_double (config, "time_scale"));
     snprintf (self->lease_ms, sizeof self->lease_ms, "%lld", config_int (config, "lease_ms"));
     snprintf (self->batch_text, sizeof self->batch_text, "%zu", self->batch_max);
     //  a turn offers what it read: wake-ups, the sweep's batch, redispatches
-    self->round = dispatch_round_new (self->batch_max * 3, answer_ms, retry_ms, self->rota_offset_ms);
+    self->round = dispatch_round_new (self->batch_max * 3, self->answer_ms, retry_ms,
+                                      self->rota_offset_ms);
     self->replies = dispatch_reply_new (self->batch_max, self->text_max, scale);
     self->gone = zlist_new ();
     if (self->gone)
@@ -187,7 +190,7 @@ s_due_add (dispatch_server_t *self, const char *case_id)
 static void
 s_start (dispatch_server_t *self)
 {
-    json_t *reply = store_callv (self->store, "gc_units_reset", NULL);
+    json_t *reply = store_callv (self->store, "gc_units_reset", self->answer_ms, NULL);
     if (!reply)
         return;
     json_decref (reply);
@@ -201,6 +204,80 @@ s_start (dispatch_server_t *self)
     json_decref (reply);
     free (list);
     self->started = true;
+}
+
+//  Publish which new cases this unit may be offered at registration: the
+//  ready sets (gc_ready) hold every (grid, category) it fits now at the
+//  category's starting tier (registration offers only there), by its
+//  directory record, its hello claims and its rota (street_check, the test
+//  dispatch_match makes). Redone on hello, when its duty changes and when
+//  the directory changes, and written only when the keys differ from what
+//  was last published; gc_unit_gone takes the unit out.
+static void
+s_ready_publish (dispatch_server_t *self, unit_session_t *session)
+{
+    const dir_unit_t *unit = self->directory
+                           ? directory_unit_find (self->directory, session->unit_id) : NULL;
+    street_time_t at;
+    street_local (self->directory, zclock_time () + self->rota_offset_ms, &at);
+    session->ready_on_duty = unit && street_on_duty (self->directory, unit, &at);
+    const char *argv [READY_KEYS_MAX + 2] = { session->unit_id, "add" };
+    char (*keys) [3 * ID_MAX] = calloc (READY_KEYS_MAX, sizeof *keys);
+    if (!keys)
+        return;
+    //  the keys, and their hash (FNV-1a) to skip a publish that changes nothing
+    uint64_t hash = 14695981039346656037ULL;
+    size_t n = 0, total = 0;
+    bool cleared = false;
+    for (size_t c = 0; session->ready_on_duty && c < unit->category_count; c++) {
+        const char *category = unit->categories [c];
+        const dir_category_t *cat = directory_category_find (self->directory, category);
+        for (size_t g = 0; cat && g < directory_grid_count (self->directory); g++) {
+            const char *grid = directory_grid (self->directory, g)->id;
+            if (street_check (self->directory, unit, cat->start_tier, grid, category, &at) != STREET_IN
+            ||  !dispatch_units_accepts (self->units, session->unit_id, grid, category))
+                continue;
+            snprintf (keys [n], sizeof keys [n], "%d:%s:%s", cat->start_tier, grid, category);
+            for (const char *k = keys [n]; *k; k++)
+                hash = (hash ^ (unsigned char) *k) * 1099511628211ULL;
+            argv [2 + n] = keys [n];
+            total++;
+            if (++n == READY_KEYS_MAX) {
+                if (!cleared)
+                    json_decref (store_callv (self->store, "gc_ready", session->unit_id, "clear", NULL));
+                cleared = true;
+                json_decref (store_call (self->store, "gc_ready", (int) (2 + n), argv, NULL));
+                n = 0;
+            }
+        }
+    }
+    if (total == 0)
+        hash = 1;               //  published: in no set
+    if (hash != session->ready_hash || cleared) {
+        if (!cleared)
+            json_decref (store_callv (self->store, "gc_ready", session->unit_id, "clear", NULL));
+        if (n)
+            json_decref (store_call (self->store, "gc_ready", (int) (2 + n), argv, NULL));
+        session->ready_hash = hash;
+    }
+    free (keys);
+}
+
+//  Republish the units whose duty changed (rotas turn by the minute), or
+//  every unit when all is true (a new directory).
+static void
+s_ready_refresh (dispatch_server_t *self, bool all)
+{
+    if (!self->directory)
+        return;
+    street_time_t at;
+    street_local (self->directory, zclock_time () + self->rota_offset_ms, &at);
+    for (unit_session_t *s = dispatch_units_first (self->units); s; s = dispatch_units_next (self->units)) {
+        const dir_unit_t *unit = directory_unit_find (self->directory, s->unit_id);
+        bool on_duty = unit && street_on_duty (self->directory, unit, &at);
+        if (all || on_duty != s->ready_on_duty)
+            s_ready_publish (self, s);
+    }
 }
 
 //  Reload the directory when Redis holds a newer one.
@@ -222,6 +299,7 @@ s_directory_check (dispatch_server_t *self)
         directory_destroy (&self->directory);
         self->directory = directory;
         self->dir_version = version;
+        s_ready_refresh (self, true);
         log_notice ("dispatch: directory version %lld: %zu units, %zu grids", version,
                     directory_unit_count (directory), directory_grid_count (directory));
     }
@@ -294,42 +372,26 @@ s_accepts (void *arg, const char *unit_id, const char *grid, const char *categor
 
 //  Send one offer a committed gc_offer reply (or gc_unit_cases) describes.
 static void
-s_send_offer (dispatch_server_t *self, json_t *item, bool resent)
+s_send_offer_to (dispatch_server_t *self, const char *unit_id, Gridcall__V1__Offer *offer)
 {
-    const char *unit_id = json_string_value (json_object_get (item, "unit"));
     unit_session_t *session = unit_id ? dispatch_units_by_unit (self->units, unit_id) : NULL;
     if (!session)
-        return;                 //  it left meanwhile: the offer moves on
-    Gridcall__V1__Offer offer = GRIDCALL__V1__OFFER__INIT;
-    offer.offer_id = (char *) json_string_value (json_object_get (item, "offer_id"));
-    offer.case_id = (char *) json_string_value (json_object_get (item, "case_id"));
-    offer.ledger_no = (char *) json_string_value (json_object_get (item, "ledger"));
-    offer.grid = (char *) json_string_value (json_object_get (item, "grid"));
-    offer.category = (char *) json_string_value (json_object_get (item, "category"));
-    offer.text = (char *) json_string_value (json_object_get (item, "text"));
-    offer.tier = (int) json_integer_value (json_object_get (item, "tier"));
-    offer.answer_by_ms = json_integer_value (json_object_get (item, "answer_by"));
-    offer.resolve_by_ms = json_integer_value (json_object_get (item, "resolve_by"));
-    offer.role = (char *) json_string_value (json_object_get (item, "role"));
-    offer.resent = resent;
-    if (!offer.role)
-        offer.role = "lead";
-    if (!offer.offer_id || !offer.case_id)
-        return;
-    //  an old case missing a descriptive field is still offered, not lost
-    if (!offer.ledger_no)
-        offer.ledger_no = offer.case_id;
-    if (!offer.grid)
-        offer.grid = "";
-    if (!offer.category)
-        offer.category = "";
-    if (!offer.text)
-        offer.text = "";
-    if (s_send_unit (self, session, "offer", &offer.base) == 0) {
+        return;                 //  it left meanwhile: the offer expires and moves on
+    if (s_send_unit (self, session, "offer", &offer->base) == 0) {
         self->offers_sent++;
-        log_debug ("dispatch: offered \"%s\" to \"%s\" as %s (offer %s)", offer.case_id, unit_id,
-                   offer.role, offer.offer_id);
+        log_debug ("dispatch: offered \"%s\" to \"%s\" as %s (offer %s)", offer->case_id,
+                   unit_id, offer->role, offer->offer_id);
     }
+}
+
+static void
+s_send_offer (dispatch_server_t *self, json_t *item, bool resent)
+{
+    Gridcall__V1__Offer offer;
+    if (gc_offer_from_json (item, &offer))
+        return;
+    offer.resent = resent;
+    s_send_offer_to (self, json_string_value (json_object_get (item, "unit")), &offer);
 }
 
 static void
@@ -513,6 +575,9 @@ s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
         if (rc == 0 && dispatch_units_by_unit (self->units, unit->id))
             s_send_offer (self, item, true);
     json_decref (held);
+    session = dispatch_units_by_unit (self->units, unit->id);
+    if (rc == 0 && session)
+        s_ready_publish (self, session);
     //  cases that waited for a unit may fit this one now
     self->next_sweep = 0;
     self->next_seen = 0;
@@ -729,8 +794,12 @@ s_work_messages (dispatch_server_t *self)
             break;
         if (msg.body && strcmp (msg.type, "case.dispatch") == 0) {
             Gridcall__V1__CaseRef *ref = (Gridcall__V1__CaseRef *) msg.body;
-            dispatch_round_add (self->round, ref->case_id, codec_state_name (ref->state),
-                                (int) ref->tier, ref->grid, ref->category);
+            //  offered at registration: send it; the sweep minds its expiry
+            for (size_t i = 0; i < ref->n_offers && i < ref->n_offer_units; i++)
+                s_send_offer_to (self, ref->offer_units [i], ref->offers [i]);
+            if (ref->n_offers == 0)
+                dispatch_round_add (self->round, ref->case_id, codec_state_name (ref->state),
+                                    (int) ref->tier, ref->grid, ref->category);
             //  escalate's wake-ups carry no brief: a climb may have taken
             //  a case from a unit, so look for notices this turn
             if (!ref->grid || !*ref->grid)
@@ -771,6 +840,7 @@ dispatch_server_run (dispatch_server_t *self)
         now = gc_mono_ms ();
         if (now >= self->next_heartbeat) {
             s_heartbeat (self);
+            s_ready_refresh (self, false);
             s_metrics_update (self);
             self->next_heartbeat = now + self->heartbeat_ms / 2;
         }

@@ -18,6 +18,8 @@ typedef struct {
     char **grids;               //  grids claimed at hello (none = all of the record)
     size_t grid_count;
     unsigned capacity;          //  capacity claimed at hello (0 = the record's)
+    bool ready_on_duty;         //  on duty when its ready sets were last published
+    uint64_t ready_hash;        //  hash of the ready keys last published (0: none yet)
 } unit_session_t;
 
 typedef struct _dispatch_units_t dispatch_units_t;

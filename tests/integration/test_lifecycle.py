@@ -41,7 +41,8 @@ def test_report_to_closed_with_full_timeline(cluster, gc_directory):
     assert reply.ledger_no == reply.case_id
     assert not reply.duplicate
     assert reply.tier == pb.TIER_GRID
-    assert reply.state == pb.STATE_REGISTERED
+    # the unit is connected and on duty: registered and offered in one step
+    assert reply.state == pb.STATE_DISPATCHED
     assert reply.resolve_by_ms > before_ms
 
     offer = unit.expect_offer(reply.case_id)

@@ -40,7 +40,9 @@ def test_order_waits_for_the_community_then_a_unit_takes_it(street):
     assert whats[:3] == ["registered", "placed", "offered"]
     # a grid worker's report of a service category is not an order
     direct = c.reporter().report("G01", "svc.notary", "on behalf of a resident")
-    assert state_name(direct.state) == "STATE_REGISTERED"
+    # (its unit is connected and on duty: offered at once)
+    assert state_name(direct.state) in ("STATE_REGISTERED", "STATE_DISPATCHED")
+    assert "placed" not in timeline_whats(c.case(direct.case_id))"
 
 
 def test_auto_placing_category(street):

@@ -203,7 +203,7 @@ end
 -- CLOSED through VERIFIED in one step (verify). A move outside this table
 -- is a bug in a transition: it stops the call with an error.
 local LIFECYCLE = {
-  [''] = { REGISTERED = true, ORDERED = true },
+  [''] = { REGISTERED = true, ORDERED = true, DISPATCHED = true },  -- registered and offered in one step
   ORDERED = { REGISTERED = true, REJECTED = true },
   REGISTERED = { DISPATCHED = true, ESCALATED = true, PARKED = true },
   DISPATCHED = { ACCEPTED = true, ESCALATED = true, PARKED = true },

@@ -133,6 +133,16 @@ local function resolve_case(P, c, who, note, jobs)
   log_event(P, c, 'resolved', who, note, nil, { 'case.resolved', 'grid:' .. c.grid })
 end
 
+-- The "why this unit" note of an offer.
+local function offer_note(best, ranked, second, role)
+  local note = string.format('offered to %s as %s: %s', best.unit, role, why(best, ranked))
+  if second then
+    note = note .. string.format('; next %s: spare %d, accept rate %.2f, on time %.2f',
+                                 second.unit, second.spare, second.accept, second.ontime)
+  end
+  return note
+end
+
 local function offer_out(c, unit, offer_id, role, by)
   return { offer_id = offer_id, unit = unit, role = role, answer_by = by, case_id = c.id,
            ledger = c.ledger, grid = c.grid, category = c.category, text = c.text,
@@ -227,11 +237,7 @@ local function offer(keys, a)
     total(P, 'offers')
     skip[best.unit] = true
     if not next_due or by < next_due then next_due = by end
-    local note = string.format('offered to %s as %s: %s', best.unit, role, why(best, pos))
-    if second then
-      note = note .. string.format('; next %s: spare %d, accept rate %.2f, on time %.2f',
-                                   second.unit, second.spare, second.accept, second.ontime)
-    end
+    local note = offer_note(best, pos, second, role)
     table.insert(offers, offer_out(c, best.unit, oid, role, by))
     return oid, by, note
   end
@@ -555,9 +561,61 @@ local function units_seen(keys, a)
   return ok({ now = now })
 end
 
--- units_reset(P): dispatch starts with no sessions.
+-- Units ready to be offered a new case at once (registered and offered
+-- in one step, 20_cases register): ready:<tier>:<grid>:<category> holds the
+-- units dispatch has connected, on duty and fitting that case, by their
+-- directory record and hello claims (dispatch decides, street_check);
+-- ready:unit:<u> the keys unit u is in. Spare capacity is checked when a
+-- case is offered (standing).
+
+-- Take unit u out of every ready set.
+local function ready_clear(P, u)
+  local keys = redis.call('SMEMBERS', P .. 'ready:unit:' .. u)
+  for _, k in ipairs(keys) do redis.call('SREM', P .. 'ready:' .. k, u) end
+  if #keys > 0 then redis.call('DEL', P .. 'ready:unit:' .. u) end
+  redis.call('SREM', P .. 'ready:units', u)
+end
+
+-- ready(P, unit, verb, key...): verb 'clear' takes the unit out of every
+-- ready set, 'add' puts it in the sets of these keys ("<tier>:<grid>:<category>").
+local function ready(keys, a)
+  local P, u, verb = a[1], a[2], a[3]
+  if verb == 'clear' then
+    ready_clear(P, u)
+  elseif verb == 'add' then
+    for i = 4, #a do redis.call('SADD', P .. 'ready:' .. a[i], u) end
+    if #a >= 4 then
+      redis.call('SADD', P .. 'ready:unit:' .. u, unpack(a, 4))
+      redis.call('SADD', P .. 'ready:units', u)
+    end
+  else
+    return fail('BAD_VALUE', 'verb must be clear or add')
+  end
+  return ok({})
+end
+
+-- How long a unit has to answer an offer (dispatch's offer_timeout_ms,
+-- cfg:offer_answer_ms), read once per library load like the job grace.
+local offer_answer_ms = nil
+local function answer_ms_of(P, set)
+  if set then offer_answer_ms = set end
+  if not offer_answer_ms then
+    offer_answer_ms = tonumber(redis.call('GET', P .. 'cfg:offer_answer_ms')) or 30000
+  end
+  return offer_answer_ms
+end
+
+-- units_reset(P, answer_ms): dispatch starts with no sessions; no unit is
+-- ready; offers made at registration give units answer_ms to answer.
 local function units_reset(keys, a)
-  redis.call('DEL', a[1] .. 'units:connected')
+  local P = a[1]
+  redis.call('DEL', P .. 'units:connected')
+  for _, u in ipairs(redis.call('SMEMBERS', P .. 'ready:units')) do ready_clear(P, u) end
+  local ms = tonumber(a[2])
+  if ms and ms > 0 then
+    redis.call('SET', P .. 'cfg:offer_answer_ms', I(ms))
+    answer_ms_of(P, ms)
+  end
   return ok({})
 end
 
@@ -568,6 +626,7 @@ local function unit_gone(keys, a)
   local P, u, reason = a[1], a[2], a[3] or 'gone'
   local now = now_ms()
   redis.call('HDEL', P .. 'units:connected', u)
+  ready_clear(P, u)
   local moved = {}
   for _, id in ipairs(redis.call('ZRANGE', P .. 'unit:' .. u .. ':offers', 0, -1)) do
     local c = load_case(P, id)
@@ -641,6 +700,7 @@ redis.register_function('gc_case_brief', case_brief)
 redis.register_function('gc_unit_hello', unit_hello)
 redis.register_function('gc_units_seen', units_seen)
 redis.register_function('gc_units_reset', units_reset)
+redis.register_function('gc_ready', ready)
 redis.register_function('gc_unit_gone', unit_gone)
 redis.register_function{ function_name = 'gc_unit_cases', callback = unit_cases, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_route_rank', callback = route_rank, flags = { 'no-writes' } }

@@ -18,7 +18,8 @@ end
 -- A newly registered case goes to dispatch at once, except a service-card
 -- order that waits for the community to place it. register calls this
 -- with the category's kind; it returns the case's first state and touches
--- the order fields for register's one save.
+-- the order fields for register's one save (register queues it for
+-- dispatch).
 local function route_new(P, c, kind)
   if kind == 'service' and c.channel == 'SERVICE_CARD' then
     total(P, 'orders')
@@ -30,7 +31,6 @@ local function route_new(P, c, kind)
     c.placed = c._now; c.placed_by = 'auto'
     touch(c, 'placed', 'placed_by')
   end
-  redis.call('ZADD', P .. 'pending:dispatch', I(c._now), c.id)
   return 'REGISTERED'
 end
 

@@ -21,7 +21,8 @@ local function register(keys, a)
   if a[8] ~= '' and g[2] and not string.find(g[2], ' ' .. a[8] .. ' ', 1, true) then
     return fail('BAD_VALUE', 'building "' .. a[8] .. '" is not in grid ' .. grid)
   end
-  local cat = redis.call('HMGET', P .. 'dir:cat:' .. category, 'start_tier', 'kind')
+  local cat = redis.call('HMGET', P .. 'dir:cat:' .. category, 'start_tier', 'kind', 'joint_units',
+                         'joint_1', 'joint_2', 'joint_3', 'joint_4')
   if not cat[1] then
     return fail('UNKNOWN_CATEGORY', 'category "' .. category .. '" is not in the directory')
   end
@@ -38,7 +39,36 @@ local function register(keys, a)
   start_clock(P, c, now, scale)
   -- the deadline the case started with: "on time" is measured against it
   c.due0 = c.resolve_by
-  move_state(P, c, route_new(P, c, cat[2]))
+  local first = route_new(P, c, cat[2])
+  -- registered and offered in one step when a ready unit has room: a
+  -- single-unit case (joint cases and everything else go to dispatch)
+  local best, ranked, second
+  if first == 'REGISTERED' then
+    local joint = tonumber(cat[3 + tier]) or tonumber(cat[3]) or 1
+    if joint <= 1 then
+      local ready = redis.call('SMEMBERS', P .. 'ready:' .. tier .. ':' .. grid .. ':' .. category)
+      if #ready > 0 then best, ranked, second = pick(P, ready, {}, now) end
+    end
+  end
+  local offer
+  if best then
+    c.round = tier .. ':REGISTERED:' .. c.resolve_by
+    c.parties_needed = 0
+    local by = now + answer_ms_of(P)
+    c.offer_id = tostring(redis.call('INCR', P .. 'seq:offer'))
+    c.offer_unit = best.unit; c.offer_by = by
+    redis.call('ZADD', P .. 'unit:' .. best.unit .. ':offers', I(by), id)
+    total(P, 'offers')
+    touch(c, 'round', 'parties_needed', 'offer_id', 'offer_unit', 'offer_by')
+    -- the offer expires by the sweep if it is not answered
+    redis.call('ZADD', P .. 'pending:dispatch', I(by), id)
+    move_state(P, c, 'DISPATCHED')
+    offer = offer_out(c, best.unit, c.offer_id, 'lead', by)
+    offer.note = offer_note(best, ranked, second, 'lead')
+  else
+    if first == 'REGISTERED' then redis.call('ZADD', P .. 'pending:dispatch', I(now), id) end
+    move_state(P, c, first)
+  end
   local fields = { 'id', 'ledger', 'grid', 'community', 'category', 'text', 'channel', 'scale',
                    'reporter', 'tier', 'created', 'idem', 'due0' }
   -- empty optional fields are not stored: a missing field reads as ''
@@ -53,9 +83,18 @@ local function register(keys, a)
     redis.call('ZADD', P .. k, nows, id)
   end
   total(P, 'reported')
+  -- the timeline tells both steps: registered, then offered
+  local state = c.state
+  if offer then c.state = 'REGISTERED' end
   log_event(P, c, 'registered', a[7],
             'tier ' .. TIERS[tier] .. ', channel ' .. a[6], nil, { 'case.registered', 'grid:' .. grid })
-  return ok(case_reply(c, { duplicate = false, ledger = id }))
+  c.state = state
+  if offer then
+    log_event(P, c, 'offered', 'dispatch', offer.note, { offer = c.offer_id, offer_unit = best.unit,
+              answer_by = c.offer_by, role = 'lead' })
+    offer.note = nil
+  end
+  return ok(case_reply(c, { duplicate = false, ledger = id, offers = offer and { offer } or nil }))
 end
 
 -- verify(P, case_id, pass, note, who, scale)
