@@ -264,20 +264,30 @@ s_ready_publish (dispatch_server_t *self, unit_session_t *session)
 }
 
 //  Republish the units whose duty changed (rotas turn by the minute), or
-//  every unit when all is true (a new directory).
+//  every unit when all is true (a new directory). The sessions are listed
+//  first: a publish looks units up, which moves the table's cursor.
 static void
 s_ready_refresh (dispatch_server_t *self, bool all)
 {
-    if (!self->directory)
+    size_t count = dispatch_units_size (self->units);
+    if (!self->directory || count == 0)
         return;
+    unit_session_t **list = calloc (count, sizeof *list);
+    if (!list)
+        return;
+    size_t n = 0;
+    for (unit_session_t *s = dispatch_units_first (self->units); s && n < count;
+         s = dispatch_units_next (self->units))
+        list [n++] = s;
     street_time_t at;
     street_local (self->directory, zclock_time () + self->rota_offset_ms, &at);
-    for (unit_session_t *s = dispatch_units_first (self->units); s; s = dispatch_units_next (self->units)) {
-        const dir_unit_t *unit = directory_unit_find (self->directory, s->unit_id);
+    for (size_t i = 0; i < n; i++) {
+        const dir_unit_t *unit = directory_unit_find (self->directory, list [i]->unit_id);
         bool on_duty = unit && street_on_duty (self->directory, unit, &at);
-        if (all || on_duty != s->ready_on_duty)
-            s_ready_publish (self, s);
+        if (all || on_duty != list [i]->ready_on_duty)
+            s_ready_publish (self, list [i]);
     }
+    free (list);
 }
 
 //  Reload the directory when Redis holds a newer one.

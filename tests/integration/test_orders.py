@@ -42,7 +42,7 @@ def test_order_waits_for_the_community_then_a_unit_takes_it(street):
     direct = c.reporter().report("G01", "svc.notary", "on behalf of a resident")
     # (its unit is connected and on duty: offered at once)
     assert state_name(direct.state) in ("STATE_REGISTERED", "STATE_DISPATCHED")
-    assert "placed" not in timeline_whats(c.case(direct.case_id))"
+    assert "placed" not in timeline_whats(c.case(direct.case_id))
 
 
 def test_auto_placing_category(street):

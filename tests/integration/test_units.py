@@ -167,3 +167,23 @@ def test_route_dry_run_ranks_and_explains(street):
     assert r.returncode == 0, r.stderr
     law = [line for line in r.stdout.splitlines() if "LAW" in line][0]
     assert "out" in law and "off duty" in law and "2026-12-09 14:00" in law and "not connected" in law
+
+
+def test_a_ready_unit_gets_a_new_case_in_the_step_that_registers_it(street):
+    """With CLEAN1 connected and on duty, a report comes back DISPATCHED and
+    its timeline shows registered then offered at once; after CLEAN1 says
+    bye it is no longer ready, and the next report waits REGISTERED."""
+    c = street("intake", "dispatch")
+    u1 = c.unit("CLEAN1")
+    reporter = c.reporter()
+    first = reporter.report("G01", "env.garbage", "bins full")
+    assert first.state == pb.STATE_DISPATCHED, state_name(first.state)
+    assert timeline_whats(c.case(first.case_id)) == ["registered", "offered"]
+    offer = u1.expect_offer(first.case_id)
+    assert offer.answer_by_ms > 0 and not offer.resent
+    assert c.redis.call("SISMEMBER", f"{c.key_prefix}ready:1:G01:env.garbage", "CLEAN1") == 1
+    u1.close()
+    wait_for(lambda: c.redis.call("SISMEMBER", f"{c.key_prefix}ready:1:G01:env.garbage",
+                                  "CLEAN1") == 0, 5, "CLEAN1 out of the ready set")
+    second = reporter.report("G01", "env.garbage", "bins full again")
+    assert second.state == pb.STATE_REGISTERED, state_name(second.state)
