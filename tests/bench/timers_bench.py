@@ -32,6 +32,26 @@ STEADY = int(os.environ.get("BENCH_STEADY", 3000))
 CATEGORY = "env.garbage"
 
 
+# Timeline entries are JSON arrays in fixed positions (docs/wire.md):
+# [at, what, who, state, tier, unit, deadline, note, version, extra?]
+ENTRY_KEYS = ("at", "what", "who", "state", "tier", "unit", "deadline", "note", "version")
+
+
+def entry(text):
+    """A timeline entry as the keyed object readers see."""
+    v = json.loads(text)
+    if isinstance(v, dict):
+        return v
+    out = dict(zip(ENTRY_KEYS, v))
+    if len(v) > 9 and isinstance(v[9], dict):
+        out.update({k: x for k, x in v[9].items() if k != "job"})
+    return out
+
+
+def what_of(text):
+    return entry(text)["what"]
+
+
 def register(c, n, tag):
     cmds = [("FCALL", "gc_register", 0, P, f"bench-{tag}-{i}", "G%02d" % (1 + i % 63), CATEGORY,
              "bench", "GRID_WORKER", "bench", "", "", SCALE, 3600) for i in range(n)]
@@ -90,13 +110,13 @@ def steady_lateness(c):
     c.start("escalate", top_repeat_minutes=525600, log_level="notice")
     target = int(c.stats()["total"].get("escalations", 0))
     wait_for(lambda: all(
-        any(json.loads(e)["what"] == "escalated" for e in c.redis.call("LRANGE", f"{P}case:{i}:log", -12, -1))
+        any(what_of(e) == "escalated" for e in c.redis.call("LRANGE", f"{P}case:{i}:log", -12, -1))
         for i in ids[-50:]), 60, "the steady cases to climb", interval=0.2)
     time.sleep(1.5)
     late = []
     for k in range(0, len(ids), 1000):
         for log in c.redis.pipeline([("LRANGE", f"{P}case:{i}:log", 0, -1) for i in ids[k:k + 1000]]):
-            ev = [json.loads(e) for e in log]
+            ev = [entry(e) for e in log]
             ext = [e for e in ev if e["what"] == "extended"][-1]
             climb = [e for e in ev if e["what"] == "escalated" and e["due"] == ext["deadline"]]
             if climb:
