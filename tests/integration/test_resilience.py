@@ -20,6 +20,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -225,8 +226,8 @@ def test_sighup_reloads_every_daemon(cluster, gc_directory, tmp_path):
     wait_for(lambda: " DEBUG dispatch: offered" in log_text(c["dispatch"], offsets["dispatch"]),
              10, "dispatch's debug line for the offer")
     port = c["report"].ready_match.group(2)
-    subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/healthz"], check=True,
-                   capture_output=True, timeout=10)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+        assert r.status == 200
     wait_for(lambda: " DEBUG report: GET" in log_text(c["report"], offsets["report"]), 10,
              "report's debug line for GET /healthz")
 
