@@ -117,29 +117,25 @@ s_orders_waiting (sim_t *self)
     json_decref (reply);
 }
 
-//  Place or decline one order. Returns 0 when done (or refused, logged),
-//  -1 when Redis is unreachable and it must be tried again.
+//  Place or decline one order, as the community operator would, through
+//  intake (order.decide; the answer comes with the others). Returns 0 when
+//  sent, -1 when it could not be and must be tried again.
 static int
 s_order_act (sim_t *self, const sim_order_t *order)
 {
     bool decline = s_uniform () < self->decline_rate;
-    const char *reason = s_decline_reasons [randof ((int) (sizeof s_decline_reasons
-                                                           / sizeof *s_decline_reasons))];
-    json_t *reply = decline
-        ? store_callv (self->store, "gc_order_decline", order->case_id, "community operator",
-                       reason, NULL)
-        : store_callv (self->store, "gc_order_place", order->case_id, "community operator", NULL);
-    if (!reply)
+    Gridcall__V1__OrderDecision decision = GRIDCALL__V1__ORDER_DECISION__INIT;
+    decision.case_id = (char *) order->case_id;
+    decision.place = !decline;
+    decision.reason = decline ? (char *) s_decline_reasons [randof ((int) (
+        sizeof s_decline_reasons / sizeof *s_decline_reasons))] : "";
+    decision.operator_ = "community operator";
+    if (cli_client_send (self->client, "order.decide", &decision.base))
         return -1;
-    if (!json_is_true (json_object_get (reply, "ok")))
-        fprintf (stderr, "simulate: order %s: %s\n", order->case_id,
-                 json_string_value (json_object_get (reply, "message")));
-    else
     if (decline)
         self->declined++;
     else
         self->placed++;
-    json_decref (reply);
     return 0;
 }
 

@@ -12,6 +12,8 @@
 
 #include <czmq.h>
 
+#include "cli_client.h"
+#include "codec.h"
 #include "directory.h"
 #include "store.h"
 #include "street.h"
@@ -221,12 +223,14 @@ int
 cli_order (const config_t *config, int argc, char **argv)
 {
     const char *what = argc > 0 ? argv [0] : "";
-    if (strcmp (what, "place") != 0 && strcmp (what, "list") != 0) {
-        fprintf (stderr, "usage: gridcall order place ID [--who NAME] | order list [--json]\n");
+    if (strcmp (what, "place") != 0 && strcmp (what, "decline") != 0 && strcmp (what, "list") != 0) {
+        fprintf (stderr, "usage: gridcall order place ID [--who NAME] | order decline ID --reason TEXT "
+                 "[--who NAME] | order list [--json]\n");
         return 2;
     }
-    if (strcmp (what, "place") == 0 && (argc < 2 || argv [1][0] == '-')) {
-        fprintf (stderr, "usage: gridcall order place ID [--who NAME]\n");
+    if ((strcmp (what, "place") == 0 || strcmp (what, "decline") == 0)
+    &&  (argc < 2 || argv [1][0] == '-')) {
+        fprintf (stderr, "usage: gridcall order place|decline ID [--reason TEXT] [--who NAME]\n");
         return 2;
     }
     store_t *store = cli_store (config);
@@ -234,18 +238,26 @@ cli_order (const config_t *config, int argc, char **argv)
         return 1;
     int rc = 1;
     json_t *reply;
-    if (strcmp (what, "place") == 0) {
-        const char *who = cli_opt (argc, argv, "--who", NULL);
-        reply = store_callv (store, "gc_order_place", argv [1], who ? who : "operator", NULL);
-        if (json_is_true (json_object_get (reply, "ok"))) {
-            printf ("%s placed%s: %s\n", argv [1],
-                    json_is_true (json_object_get (reply, "duplicate")) ? " already" : "",
-                    json_string_value (json_object_get (reply, "state")));
-            rc = 0;
+    if (strcmp (what, "place") == 0 || strcmp (what, "decline") == 0) {
+        //  the operator's decision goes through intake, which commits it
+        //  and wakes dispatch (a placed order) and notify (the resident)
+        store_destroy (&store);
+        Gridcall__V1__OrderDecision decision = GRIDCALL__V1__ORDER_DECISION__INIT;
+        decision.case_id = argv [1];
+        decision.place = strcmp (what, "place") == 0;
+        decision.reason = (char *) cli_opt (argc, argv, "--reason", "");
+        decision.operator_ = (char *) cli_opt (argc, argv, "--who", "operator");
+        codec_msg_t answer;
+        if (cli_client_ask (config, "order.decide", &decision.base, &answer))
+            return 1;
+        rc = cli_client_refused (decision.place ? "order place" : "order decline", &answer);
+        if (!rc) {
+            const Gridcall__V1__Ack *ack = (const Gridcall__V1__Ack *) answer.body;
+            printf ("%s %s%s: %s\n", ack->case_id, decision.place ? "placed" : "declined",
+                    ack->duplicate ? " already" : "", codec_state_name (ack->state));
         }
-        else
-            fprintf (stderr, "gridcall: order place %s: %s\n", argv [1], reply
-                     ? json_string_value (json_object_get (reply, "message")) : "Redis did not answer");
+        codec_msg_reset (&answer);
+        return rc;
     }
     else {
         reply = store_callv (store, "gc_orders", "100", NULL);

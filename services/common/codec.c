@@ -12,6 +12,7 @@ const codec_entry_t codec_reporter [] = {
     { "extend.decide", &gridcall__v1__extend_decision__descriptor },
     { "park", &gridcall__v1__park__descriptor },
     { "unpark", &gridcall__v1__unpark__descriptor },
+    { "order.decide", &gridcall__v1__order_decision__descriptor },
     { "report.ok", &gridcall__v1__report_reply__descriptor },
     { "ack", &gridcall__v1__ack__descriptor },
     { "error", &gridcall__v1__error__descriptor },

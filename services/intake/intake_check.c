@@ -138,3 +138,16 @@ intake_check_unpark (const Gridcall__V1__Unpark *unpark, size_t text_max,
     };
     return s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
 }
+
+int
+intake_check_order (const Gridcall__V1__OrderDecision *order, size_t text_max,
+                    char *reason, size_t reasonlen)
+{
+    //  a declined order tells its resident why
+    const field_t fields [] = {
+        { "case_id", order->case_id, INTAKE_ID_MAX, 1 },
+        { "operator", order->operator_, INTAKE_KEY_MAX, 1 },
+        { "reason", order->reason, text_max, !order->place },
+    };
+    return s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
+}

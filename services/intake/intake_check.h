@@ -27,5 +27,9 @@ int intake_check_park (const Gridcall__V1__Park *park, size_t text_max,
                        char *reason, size_t reasonlen);
 int intake_check_unpark (const Gridcall__V1__Unpark *unpark, size_t text_max,
                          char *reason, size_t reasonlen);
+//  order.decide: the community places a service-card order, or declines it
+//  with a reason.
+int intake_check_order (const Gridcall__V1__OrderDecision *order, size_t text_max,
+                        char *reason, size_t reasonlen);
 
 #endif

@@ -112,6 +112,7 @@ typedef struct {
     const char *argv [10];
     int argc;
     const char *ref;            //  what the request names: key or case id
+    const char *fn;             //  the store function, when the kind has two
     char num [2][24];
 } s_call_t;
 
@@ -203,6 +204,20 @@ s_build_unpark (intake_server_t *self, const ProtobufCMessage *body, s_call_t *c
     return intake_check_unpark (u, self->text_max, reason, reasonlen);
 }
 
+static int
+s_build_order (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
+               char *reason, size_t reasonlen)
+{
+    const Gridcall__V1__OrderDecision *o = (const Gridcall__V1__OrderDecision *) body;
+    call->ref = o->case_id;
+    //  gc_order_place (case, who) or gc_order_decline (case, who, reason)
+    const char *args [] = { o->case_id, o->operator_, o->reason };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = o->place ? 2 : 3;
+    call->fn = o->place ? "gc_order_place" : "gc_order_decline";
+    return intake_check_order (o, self->text_max, reason, reasonlen);
+}
+
 //  The requests intake takes: message type, kind of answer, the store
 //  function, and how its call is checked and built.
 static const struct {
@@ -217,6 +232,7 @@ static const struct {
     { "extend.decide", REQ_CLOCK,    "gc_extend_decide", s_build_decision },
     { "park",          REQ_CLOCK,    "gc_park",          s_build_park },
     { "unpark",        REQ_CLOCK,    "gc_unpark",        s_build_unpark },
+    { "order.decide",  REQ_CLOCK,    NULL,               s_build_order },
 };
 
 //  Check one decoded request and append its transition to the pipeline.
@@ -234,7 +250,8 @@ s_queue (intake_server_t *self, codec_msg_t *msg, request_t *req)
             req->kind = s_kinds [i].kind;
             code = s_kinds [i].build (self, msg->body, &call, reason, sizeof reason);
             if (!code)
-                rc = store_append (self->store, s_kinds [i].fn, call.argc, call.argv, NULL);
+                rc = store_append (self->store, call.fn ? call.fn : s_kinds [i].fn, call.argc,
+                                   call.argv, NULL);
             break;
         }
     const char *ref = call.ref ? call.ref : "";

@@ -45,6 +45,30 @@ def test_order_waits_for_the_community_then_a_unit_takes_it(street):
     assert "placed" not in timeline_whats(c.case(direct.case_id))
 
 
+def test_community_declines_an_order_through_intake(street):
+    """`gridcall order decline` is a request to intake (order.decide): the
+    order is REJECTED with its reason on the timeline; a decline without a
+    reason is refused, and a placed order cannot be declined."""
+    c = street("intake", "dispatch")
+    reply = order(c, "svc.notary", "notarise a contract")
+    r = c.cli("order", "decline", reply.case_id, "--who", "community-operator")
+    assert r.returncode != 0 and "MISSING_FIELD" in r.stderr, (r.stdout, r.stderr)
+    assert c.state(reply.case_id) == "ORDERED"
+    r = c.cli("order", "decline", reply.case_id, "--reason", "公证处本周不接此类业务",
+              "--who", "community-operator")
+    assert r.returncode == 0 and "declined" in r.stdout and "REJECTED" in r.stdout, r.stderr
+    case = c.case(reply.case_id)
+    assert case["state"] == "REJECTED"
+    declined = [e for e in case["timeline"] if e["what"] == "declined"]
+    assert declined and "公证处本周不接此类业务" in declined[0]["note"]
+    assert declined[0]["who"] == "community-operator"
+    # a placed order is no longer the community's to decline
+    placed = order(c, "svc.notary", "notarise a deed")
+    assert c.cli("order", "place", placed.case_id).returncode == 0
+    r = c.cli("order", "decline", placed.case_id, "--reason", "too late")
+    assert r.returncode != 0 and "WRONG_STATE" in r.stderr, (r.stdout, r.stderr)
+
+
 def test_auto_placing_category(street):
     c = street("intake", "dispatch", dispatch={"order_autoplace": "svc.notary"})
     u = c.unit("NOTARY")
