@@ -880,6 +880,10 @@ dispatch_server_run (dispatch_server_t *self)
         s_dispatch_due (self);
         s_gone_flush (self);
     }
+    //  a clean stop: no unit is ready through us any more, so new cases wait
+    //  for the next dispatch instead of being offered where nobody sends
+    if (self->started)
+        json_decref (store_callv (self->store, "gc_units_reset", self->answer_ms, NULL));
     log_notice ("dispatch: stopping; %llu offers sent, %llu unit replies, %llu refused, "
                 "%llu sessions ended", (unsigned long long) self->offers_sent,
                 (unsigned long long) dispatch_reply_committed (self->replies),

@@ -187,3 +187,16 @@ def test_a_ready_unit_gets_a_new_case_in_the_step_that_registers_it(street):
                                   "CLEAN1") == 0, 5, "CLEAN1 out of the ready set")
     second = reporter.report("G01", "env.garbage", "bins full again")
     assert second.state == pb.STATE_REGISTERED, state_name(second.state)
+
+
+def test_no_unit_is_ready_after_dispatch_stops(street):
+    """A clean stop of dispatch takes every unit out of the ready sets: new
+    reports wait REGISTERED for the next dispatch instead of being offered
+    where nobody would send the offer."""
+    c = street("intake", "dispatch")
+    c.unit("CLEAN1")
+    reporter = c.reporter()
+    assert reporter.report("G01", "env.garbage", "bins").state == pb.STATE_DISPATCHED
+    assert c.daemons["dispatch"].stop() == 0
+    assert c.redis.call("SCARD", f"{c.key_prefix}ready:1:G01:env.garbage") == 0
+    assert reporter.report("G01", "env.garbage", "more bins").state == pb.STATE_REGISTERED
