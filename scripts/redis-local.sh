@@ -43,9 +43,13 @@ wait_loaded() {
         now=$(date +%s)
         if [ $((now - said)) -ge $progress_s ]; then
             said=$now
-            echo "redis-local: Redis is loading its data: $(field loading_loaded_perc)% of" \
-                 "$(($(field loading_total_bytes) / 1048576)) MB after $((now - start)) s," \
-                 "about $(field loading_eta_seconds) s left"
+            # the fields go away the moment loading ends: read each once
+            perc=$(field loading_loaded_perc)
+            total=$(field loading_total_bytes)
+            eta=$(field loading_eta_seconds)
+            echo "redis-local: Redis is loading its data: ${perc:-100}% of" \
+                 "$(( ${total:-0} / 1048576 )) MB after $((now - start)) s," \
+                 "about ${eta:-0} s left"
         fi
         sleep 0.1
     done
