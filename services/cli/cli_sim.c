@@ -124,11 +124,13 @@ static int
 s_order_act (sim_t *self, const sim_order_t *order)
 {
     bool decline = s_uniform () < self->decline_rate;
+    //  draw the reason either way: a seed gives the same run as before
+    const char *reason = s_decline_reasons [randof ((int) (sizeof s_decline_reasons
+                                                           / sizeof *s_decline_reasons))];
     Gridcall__V1__OrderDecision decision = GRIDCALL__V1__ORDER_DECISION__INIT;
     decision.case_id = (char *) order->case_id;
     decision.place = !decline;
-    decision.reason = decline ? (char *) s_decline_reasons [randof ((int) (
-        sizeof s_decline_reasons / sizeof *s_decline_reasons))] : "";
+    decision.reason = decline ? (char *) reason : "";
     decision.operator_ = "community operator";
     if (cli_client_send (self->client, "order.decide", &decision.base))
         return -1;

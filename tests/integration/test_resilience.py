@@ -391,7 +391,7 @@ def test_simulated_community_places_and_declines_orders(cluster, gc_directory):
     sub.setsockopt(zmq.SUBSCRIBE, b"case.declined")
     sub.connect(c.endpoints["events"])
     argv = ["simulate", "reports", "--rate", "20", "--count", "80", "--seed", "3",
-            "--place-after-minutes", "10", "--decline-rate", "0.3",
+            "--place-after-minutes", "10", "--decline-rate", "0.2",
             "--directory", gc_directory.path]
     options = {**c.common(), "intake_endpoint": c.endpoints["intake"],
                "events_endpoint": c.endpoints["events"]}
