@@ -233,15 +233,10 @@ cli_order (const config_t *config, int argc, char **argv)
         fprintf (stderr, "usage: gridcall order place|decline ID [--reason TEXT] [--who NAME]\n");
         return 2;
     }
-    store_t *store = cli_store (config);
-    if (!store)
-        return 1;
     int rc = 1;
-    json_t *reply;
     if (strcmp (what, "place") == 0 || strcmp (what, "decline") == 0) {
         //  the operator's decision goes through intake, which commits it
         //  and wakes dispatch (a placed order) and notify (the resident)
-        store_destroy (&store);
         Gridcall__V1__OrderDecision decision = GRIDCALL__V1__ORDER_DECISION__INIT;
         decision.case_id = argv [1];
         decision.place = strcmp (what, "place") == 0;
@@ -260,7 +255,10 @@ cli_order (const config_t *config, int argc, char **argv)
         return rc;
     }
     else {
-        reply = store_callv (store, "gc_orders", "100", NULL);
+        store_t *store = cli_store (config);
+        if (!store)
+            return 1;
+        json_t *reply = store_callv (store, "gc_orders", "100", NULL);
         if (reply && cli_flag (argc, argv, "--json")) {
             char *text = json_dumps (reply, JSON_INDENT (2) | JSON_SORT_KEYS);
             printf ("%s\n", text);
@@ -285,8 +283,8 @@ cli_order (const config_t *config, int argc, char **argv)
                 printf ("  %-20s %s\n", key, json_string_value (value));
             rc = 0;
         }
+        json_decref (reply);
+        store_destroy (&store);
     }
-    json_decref (reply);
-    store_destroy (&store);
     return rc;
 }

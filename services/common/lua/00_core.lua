@@ -245,15 +245,21 @@ end
 -- logs first): its id goes to jobs and to jobs_of(c). The hot paths pass
 -- the job to log_event instead, which saves rewriting the entry here.
 local function notify(P, c, event, audience, note, jobs)
-  if not c._ev then log_event(P, c, 'notified', '', note) end
   local ev = c._ev
-  local extra = ev[10] or {}
-  extra.job = { event, audience }
-  if (note or '') ~= ev[8] then extra.job[3] = note or '' end
-  ev[10] = extra
-  redis.call('LSET', P .. 'case:' .. c.id .. ':log', I(c._evn - 1), cjson.encode(ev))
-  local id = queue_job(P, c, c._evn, extra.job, ev[8])
-  if jobs and jobs ~= c._jobs then table.insert(jobs, id) end
+  if not ev or (ev[10] and ev[10].job) then
+    -- nothing logged yet, or the entry already carries a job (one job an
+    -- entry: its id is the entry's): a notice entry of its own
+    log_event(P, c, 'notified', '', note, nil, { event, audience })
+  else
+    local extra = ev[10] or {}
+    extra.job = { event, audience }
+    if (note or '') ~= ev[8] then extra.job[3] = note or '' end
+    ev[10] = extra
+    redis.call('LSET', P .. 'case:' .. c.id .. ':log', I(c._evn - 1), cjson.encode(ev))
+    queue_job(P, c, c._evn, extra.job, ev[8])
+  end
+  local ids = c._jobs
+  if jobs and jobs ~= ids then table.insert(jobs, ids[#ids]) end
 end
 
 -- Mark fields of c to be written by the next save (helpers that change

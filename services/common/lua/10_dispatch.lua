@@ -133,6 +133,17 @@ local function resolve_case(P, c, who, note, jobs)
   log_event(P, c, 'resolved', who, note, nil, { 'case.resolved', 'grid:' .. c.grid })
 end
 
+-- A new offer of case c to unit u, answer due answer_ms from now: its id
+-- and due time; u's waiting offers hold it until answered. The caller
+-- records it on the case or in the case's parties.
+local function new_offer(P, c, u, answer_ms)
+  local oid = tostring(redis.call('INCR', P .. 'seq:offer'))
+  local by = c._now + answer_ms
+  redis.call('ZADD', P .. 'unit:' .. u .. ':offers', I(by), c.id)
+  total(P, 'offers')
+  return oid, by
+end
+
 -- The "why this unit" note of an offer.
 local function offer_note(best, ranked, second, role)
   local note = string.format('offered to %s as %s: %s', best.unit, role, why(best, ranked))
@@ -231,10 +242,7 @@ local function offer(keys, a)
   end
   local offers, unmet, why_not = {}, false, nil
   local function make_offer(best, pos, second, role)
-    local oid = tostring(redis.call('INCR', P .. 'seq:offer'))
-    local by = now + answer_ms
-    redis.call('ZADD', P .. 'unit:' .. best.unit .. ':offers', I(by), id)
-    total(P, 'offers')
+    local oid, by = new_offer(P, c, best.unit, answer_ms)
     skip[best.unit] = true
     if not next_due or by < next_due then next_due = by end
     local note = offer_note(best, pos, second, role)

@@ -54,11 +54,8 @@ local function register(keys, a)
   if best then
     c.round = tier .. ':REGISTERED:' .. c.resolve_by
     c.parties_needed = 0
-    local by = now + answer_ms_of(P)
-    c.offer_id = tostring(redis.call('INCR', P .. 'seq:offer'))
-    c.offer_unit = best.unit; c.offer_by = by
-    redis.call('ZADD', P .. 'unit:' .. best.unit .. ':offers', I(by), id)
-    total(P, 'offers')
+    local oid, by = new_offer(P, c, best.unit, answer_ms_of(P))
+    c.offer_id = oid; c.offer_unit = best.unit; c.offer_by = by
     touch(c, 'round', 'parties_needed', 'offer_id', 'offer_unit', 'offer_by')
     -- the offer expires by the sweep if it is not answered
     redis.call('ZADD', P .. 'pending:dispatch', I(by), id)
