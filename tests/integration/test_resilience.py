@@ -350,7 +350,7 @@ def test_demo_stops_on_ctrl_c_and_restarts_on_its_data(tmp_path):
         def reported():
             r = Redis(sock)
             try:
-                return int(r.call("HGET", "gc:stats:total", "reported") or 0)
+                return int(r.call("ZCARD", "gc:idx:created") or 0)
             finally:
                 r.close()
         wait_for(lambda: reported() >= 10, 30, "the simulated street to file 10 reports")

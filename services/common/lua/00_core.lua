@@ -44,6 +44,13 @@ local function hgetall(key)
   return h
 end
 
+-- A case's hash whole, with its id and ledger number (the key's), or nil.
+local function case_hash(P, id)
+  local c = hgetall(P .. 'case:' .. id)
+  if c then c.id = id; c.ledger = c.ledger or id; c.clock = c.clock or 'wall' end
+  return c
+end
+
 -- Days since 1970-01-01 to civil date (H. Hinnant's algorithm).
 local function ymd(days)
   local z = days + 719468
@@ -76,12 +83,25 @@ end
 -- back into the keyed object every reader sees.
 local EVENT_KEYS = { 'at', 'what', 'who', 'state', 'tier', 'unit', 'deadline', 'note', 'version' }
 
-local function event_decode(text)
+-- The notification an entry's job stands for. An entry written by
+-- log_event keeps the common job as 1: event 'case.<what>', audience the
+-- case's grid ('reporter:<reporter>' when it closes); others spell it out.
+local function job_expand(job, what, grid, reporter)
+  if job ~= 1 then return job end
+  if what == 'closed' then return { 'case.closed', 'reporter:' .. (reporter or '') } end
+  return { 'case.' .. what, 'grid:' .. (grid or '') }
+end
+
+-- Decode one entry. The deadline is written only when it moved since the
+-- entry before (0 otherwise): prev, the decoded entry before, fills it in;
+-- without prev (a single entry read on its own) it stays absent.
+local function event_decode(text, prev)
   local okd, v = pcall(cjson.decode, text)
   if not okd or type(v) ~= 'table' then return nil end
   if v[1] == nil then return v end
   local ev = {}
   for i, k in ipairs(EVENT_KEYS) do ev[k] = v[i] end
+  if ev.deadline == 0 then ev.deadline = prev and prev.deadline or nil end
   if type(v[10]) == 'table' then
     for k, x in pairs(v[10]) do if k ~= 'job' then ev[k] = x end end
   end
@@ -126,22 +146,36 @@ local function queue_job(P, c, n, job, entry_note)
   return id
 end
 
--- Append one timeline entry and announce it on the capped event stream
--- (the stream names the entry; readers fetch it from the timeline). job,
--- { event, audience [, note] }, queues a notification of this entry.
+-- Append one timeline entry and announce it on the event stream (the
+-- stream names the entry; readers fetch it from the timeline). job,
+-- { event, audience [, note] }, queues a notification of this entry. The
+-- entry leaves out what the entry before it already says: the deadline
+-- when it has not moved (0), the job when it is the common one (1).
 local function log_event(P, c, what, who, note, extra, job)
+  local deadline = tonumber(c.resolve_by) or 0
+  local last = c._ev_deadline
+  if last == nil then last = c._deadline0 end
   local ev = { c._now, what, who or '', c.state, tonumber(c.tier) or 0, c.unit or '',
-               tonumber(c.resolve_by) or 0, note or '', tonumber(c.version) or 0 }
+               deadline == last and 0 or deadline, note or '', tonumber(c.version) or 0 }
   if job then
     extra = extra or {}
     if job[3] == nil or job[3] == (note or '') then job[3] = nil end
-    extra.job = job
+    local common = job_expand(1, what, c.grid, c.reporter)
+    if job[3] == nil and job[1] == common[1] and job[2] == common[2] then
+      extra.job = 1
+    else
+      extra.job = job
+    end
   end
   if extra then ev[10] = extra end
   local key = P .. 'case:' .. c.id .. ':log'
   local n = redis.call('RPUSH', key, cjson.encode(ev))
-  redis.call('XADD', P .. 'events', 'MAXLEN', '~', EVENTS_MAX, '*', 'c', c.id, 'n', I(n))
-  c._ev, c._evn = ev, n
+  -- the stream is capped by a trim per new case, not by every XADD: an
+  -- XADD with MAXLEN goes to the AOF with its exact length; a trim that
+  -- removes nothing writes nothing
+  redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n))
+  if n == 1 then redis.call('XTRIM', P .. 'events', 'MAXLEN', '~', EVENTS_MAX) end
+  c._ev, c._evn, c._ev_deadline = ev, n, deadline
   if job then queue_job(P, c, n, job, note) end
   return n
 end
@@ -158,7 +192,9 @@ local function stream_event(P, fields)
   local text = redis.call('LINDEX', P .. 'case:' .. id .. ':log', n - 1)
   local ev = text and event_decode(text)
   if not ev then return nil end
-  local h = redis.call('HMGET', P .. 'case:' .. id, 'grid', 'category')
+  local h = redis.call('HMGET', P .. 'case:' .. id, 'grid', 'category', 'resolve_by')
+  -- an entry that left its deadline out: the case's (the feed shows now)
+  if ev.deadline == nil then ev.deadline = tonumber(h[3]) end
   return { case = id, grid = h[1] or '', category = h[2] or '', event = cjson.encode(ev) }
 end
 
@@ -241,6 +277,16 @@ local function total(P, what, d)
   redis.call('HINCRBY', P .. 'stats:total', what, d and I(d) or '1')
 end
 
+-- The running totals: stats:total, and the three an index or a sequence
+-- already holds (counting them again would cost a write per case).
+local function totals(P)
+  local t = hgetall(P .. 'stats:total') or {}
+  t.reported = I(redis.call('ZCARD', P .. 'idx:created'))
+  t.closed = I(redis.call('ZCARD', P .. 'idx:state:CLOSED'))
+  t.offers = I(tonumber(redis.call('GET', P .. 'seq:offer')) or 0)
+  return t
+end
+
 -- Queue a notification of the entry this call logged last (every caller
 -- logs first): its id goes to jobs and to jobs_of(c). The hot paths pass
 -- the job to log_event instead, which saves rewriting the entry here.
@@ -280,8 +326,10 @@ local function save(P, c, fields)
     if seen[f] then return end
     seen[f] = true
     local v = c[f] == nil and '' or I(c[f])
-    -- unchanged since loaded: not written again (a smaller AOF)
+    -- unchanged since loaded: not written again (a smaller AOF); an
+    -- empty value for a field known to be absent is no change either
     if was[f] ~= nil and was[f] == v then return end
+    if was[f] == nil and v == '' and (c._known == true or (c._known and c._known[f])) then return end
     table.insert(args, f); table.insert(args, v)
     was[f] = v
   end
@@ -299,17 +347,23 @@ local function load_case(P, id, fields)
   if fields then
     local h = redis.call('HMGET', P .. 'case:' .. id, unpack(fields))
     if not h[1] then return nil end         -- fields[1] is always 'state'
+    c._known = {}
     for i, f in ipairs(fields) do
       local v = h[i]
       if v then c[f] = v; was[f] = v end
+      c._known[f] = true
     end
   else
     local flat = redis.call('HGETALL', P .. 'case:' .. id)
     if #flat == 0 then return nil end
     for i = 1, #flat, 2 do c[flat[i]] = flat[i + 1]; was[flat[i]] = flat[i + 1] end
+    c._known = true
   end
   c.id = id
+  c.ledger = c.ledger or id
   c._was = was
+  -- the deadline the timeline last wrote (save moves _was on)
+  c._deadline0 = tonumber(was.resolve_by)
   c._now = now_ms()
   return c
 end

@@ -133,10 +133,9 @@ local function start_clock(P, c, from_ms, scale)
   local minutes, working, fraction = clock_rule(P, c.category, tonumber(c.tier))
   c.resolve_by, c.remind_at = deadline_for(P, c, from_ms, minutes, working, fraction, scale)
   c.light = ''
-  c.clock = working and 'working' or 'wall'
-  c.limit_min = minutes
-  c.clock_from = from_ms
-  touch(c, 'resolve_by', 'remind_at', 'light', 'clock', 'limit_min', 'clock_from')
+  -- a wall clock is the common case: stored only when it is working time
+  c.clock = working and 'working' or ''
+  touch(c, 'resolve_by', 'remind_at', 'light', 'clock')
   arm(P, c)
 end
 
@@ -148,8 +147,7 @@ local function rebase_clock(P, c, now, rb)
   c.remind_at = fraction > 0 and (now + math.floor((rb - now) * fraction)) or 0
   if c.remind_at <= now or c.remind_at >= rb then c.remind_at = 0 end
   c.light = ''
-  c.clock_from = now
-  touch(c, 'resolve_by', 'remind_at', 'light', 'clock_from')
+  touch(c, 'resolve_by', 'remind_at', 'light')
   arm(P, c)
 end
 

@@ -140,7 +140,6 @@ local function new_offer(P, c, u, answer_ms)
   local oid = tostring(redis.call('INCR', P .. 'seq:offer'))
   local by = c._now + answer_ms
   redis.call('ZADD', P .. 'unit:' .. u .. ':offers', I(by), c.id)
-  total(P, 'offers')
   return oid, by
 end
 
@@ -472,7 +471,6 @@ local function unit_reply(keys, a)
     redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
     record(P, unit, 'resolved_n')
     if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
-    c.lead_resolved = c._now
     local left, count = 0, 0
     if needed > 0 then
       for _, p in pairs(party_all(P, id)) do
@@ -481,6 +479,9 @@ local function unit_reply(keys, a)
       end
     end
     if left > 0 or count < needed then
+      -- the lead is done, the case waits for its assisting units (a case
+      -- resolved at once needs no mark: its state says it)
+      c.lead_resolved = c._now
       save(P, c, { 'lead_resolved' })
       log_event(P, c, 'lead_resolved', unit, note, { waiting_for = (needed - count) + left })
       return ok(case_reply(c, { waiting_for = (needed - count) + left }))
@@ -511,7 +512,7 @@ end
 local function live_offers(P, u, now)
   local out = {}
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'unit:' .. u .. ':offers', now, '+inf')) do
-    local c = hgetall(P .. 'case:' .. id)
+    local c = case_hash(P, id)
     if c then
       if c.state == 'DISPATCHED' and c.offer_unit == u and (tonumber(c.offer_by) or 0) > now then
         table.insert(out, offer_out(c, u, c.offer_id, 'lead', tonumber(c.offer_by)))
@@ -535,7 +536,7 @@ local function unit_cases(keys, a)
   local now = now_ms()
   local held = {}
   for _, id in ipairs(redis.call('SMEMBERS', P .. 'unit:' .. u .. ':cases')) do
-    local c = hgetall(P .. 'case:' .. id)
+    local c = case_hash(P, id)
     if c and c.unit == u and c.state == 'ACCEPTED' and (c.lead_resolved or '') == '' then
       table.insert(held, offer_out(c, u, c.offer_id, 'lead', 0))
     elseif c then

@@ -35,7 +35,8 @@ local function register(keys, a)
   local c = { id = id, ledger = id, grid = grid, community = community,
               category = category, text = a[5], channel = a[6], reporter = a[7],
               building = a[8], location = a[9], tier = tier, unit = '',
-              created = now, version = 0, _now = now, idem = idem, scale = scale }
+              created = now, version = 0, _now = now, idem = idem, scale = scale,
+              _known = true }
   start_clock(P, c, now, scale)
   -- the deadline the case started with: "on time" is measured against it
   c.due0 = c.resolve_by
@@ -53,10 +54,9 @@ local function register(keys, a)
   local offer
   if best then
     c.round = tier .. ':REGISTERED:' .. c.resolve_by
-    c.parties_needed = 0
     local oid, by = new_offer(P, c, best.unit, answer_ms_of(P))
     c.offer_id = oid; c.offer_unit = best.unit; c.offer_by = by
-    touch(c, 'round', 'parties_needed', 'offer_id', 'offer_unit', 'offer_by')
+    touch(c, 'round', 'offer_id', 'offer_unit', 'offer_by')
     -- the offer expires by the sweep if it is not answered
     redis.call('ZADD', P .. 'pending:dispatch', I(by), id)
     move_state(P, c, 'DISPATCHED')
@@ -66,20 +66,22 @@ local function register(keys, a)
     if first == 'REGISTERED' then redis.call('ZADD', P .. 'pending:dispatch', I(now), id) end
     move_state(P, c, first)
   end
-  local fields = { 'id', 'ledger', 'grid', 'community', 'category', 'text', 'channel', 'scale',
+  -- the id and ledger number are the key's (a renumbered archive would
+  -- store ledger); empty fields and the common scale 1 are not stored: a
+  -- missing field reads as '' (scale as 1)
+  local fields = { 'grid', 'community', 'category', 'text', 'channel',
                    'reporter', 'tier', 'created', 'idem', 'due0' }
-  -- empty optional fields are not stored: a missing field reads as ''
+  if scale ~= 1 then table.insert(fields, 'scale') end
   for _, f in ipairs({ 'building', 'location' }) do
     if c[f] ~= '' then table.insert(fields, f) end
   end
   save(P, c, fields)
   redis.call('SET', ikey, id, 'EX', (a[11] and a[11] ~= '') and a[11] or '86400')
   local nows = I(now)
-  for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:community:' .. community,
-                       'idx:category:' .. category }) do
+  -- (a community's cases are its grids': no index of their own)
+  for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:category:' .. category }) do
     redis.call('ZADD', P .. k, nows, id)
   end
-  total(P, 'reported')
   -- the timeline tells both steps: registered, then offered
   local state = c.state
   if offer then c.state = 'REGISTERED' end
@@ -115,7 +117,6 @@ local function verify(keys, a)
     c.closed = c._now
     save(P, c, { 'closed' })
     redis.call('ZREM', P .. 'timers', id .. '|deadline')
-    total(P, 'closed')
     log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. (c.reporter or '') })
   else
     move_state(P, c, 'REOPENED')
@@ -157,11 +158,12 @@ end
 
 -- case_get(P, case_id): the case and its timeline.
 local function case_get(keys, a)
-  local c = hgetall(a[1] .. 'case:' .. a[2])
+  local c = case_hash(a[1], a[2])
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. a[2]) end
-  local timeline = {}
+  local timeline, prev = {}, nil
   for i, text in ipairs(redis.call('LRANGE', a[1] .. 'case:' .. a[2] .. ':log', 0, -1)) do
-    local ev = event_decode(text)
+    local ev = event_decode(text, prev)
+    if ev then prev = ev end
     timeline[i] = ev and cjson.encode(ev) or text
   end
   c.timeline = timeline
@@ -171,9 +173,10 @@ end
 local function stats(keys, a)
   local P = a[1]
   local t = { now = now_ms() }
-  for _, k in ipairs({ 'open_tier', 'open_grid', 'open_category', 'total' }) do
+  for _, k in ipairs({ 'open_tier', 'open_grid', 'open_category' }) do
     t[k] = hgetall(P .. 'stats:' .. k) or {}
   end
+  t.total = totals(P)
   t.state = state_counts(P)
   t.reported_category = category_counts(P)
   t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),

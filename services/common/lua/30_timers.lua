@@ -184,7 +184,7 @@ local function timer_stats(keys, a)
   return ok({ now = now_ms(), timers = redis.call('ZCARD', P .. 'timers'),
               next_due = tonumber(nxt[2]) or 0, overdue = overdue,
               parked = redis.call('ZCARD', P .. 'idx:state:PARKED'),
-              totals = hgetall(P .. 'stats:total') or {} })
+              totals = totals(P) })
 end
 
 redis.register_function('gc_fire', fire)

@@ -19,8 +19,10 @@ local function job_read(P, id)
   local text = redis.call('LINDEX', P .. 'case:' .. case_id .. ':log', n - 1)
   if not text then return nil end
   local ev, job = event_decode(text)
-  if not ev or type(job) ~= 'table' or not job[1] then return nil end
-  local h = redis.call('HMGET', P .. 'case:' .. case_id, 'grid', 'category')
+  if not ev or not job then return nil end
+  local h = redis.call('HMGET', P .. 'case:' .. case_id, 'grid', 'category', 'reporter')
+  job = job_expand(job, ev.what, h[1], h[3])
+  if type(job) ~= 'table' or not job[1] then return nil end
   local tries = redis.call('HGET', P .. 'notify:tries', id) or ''
   local attempts, done = string.match(tries, '^(%d+)|(.*)$')
   return { id = id, event = job[1], audience = job[2] or '', note = job[3] or ev.note or '',

@@ -5,8 +5,8 @@
 
 local REPORT_SCAN_MAX = 5000        -- index entries one cases call may look at
 local REPORT_PAGE_MAX = 1000        -- rows one cases call may return
-local REPORT_FIELDS = { 'id', 'ledger', 'grid', 'community', 'category', 'channel',
-                        'reporter', 'tier', 'unit', 'responsible', 'resolve_by', 'state',
+local REPORT_FIELDS = { 'state', 'ledger', 'grid', 'community', 'category', 'channel',
+                        'reporter', 'tier', 'unit', 'responsible', 'resolve_by',
                         'created', 'resolved', 'closed', 'satisfaction', 'text', 'waiting' }
 local DAY_MS = 86400000
 
@@ -16,6 +16,8 @@ local function report_row(P, id)
   if not h[1] then return nil end
   local r = {}
   for i, f in ipairs(REPORT_FIELDS) do r[f] = h[i] or '' end
+  r.id = id
+  if r.ledger == '' then r.ledger = id end
   r.tier = tonumber(r.tier) or 0
   for _, f in ipairs({ 'resolve_by', 'created', 'resolved', 'closed', 'satisfaction' }) do
     r[f] = tonumber(r[f]) or 0
@@ -59,8 +61,6 @@ local function report_cases(keys, a)
   elseif type(f.grid) == 'string' and f.grid ~= '' then key, checked = 'idx:grid:' .. f.grid, 'grid'
   elseif type(f.category) == 'string' and f.category ~= '' then
     key, checked = 'idx:category:' .. f.category, 'category'
-  elseif type(f.community) == 'string' and f.community ~= '' then
-    key, checked = 'idx:community:' .. f.community, 'community'
   elseif states and #f.states == 1 and not open then
     key, checked = 'idx:state:' .. f.states[1], 'states'
   else key, checked = 'idx:created', '' end
@@ -110,14 +110,13 @@ local function report_range(keys, a)
   for i = 4, #a do
     out.by_state[a[i]] = redis.call('ZCOUNT', P .. 'idx:state:' .. a[i], lo, hi)
   end
-  local communities = {}
+  -- a community's figure is the sum of its grids' (no index of its own:
+  -- a grid belongs to one community)
   for _, g in ipairs(redis.call('SMEMBERS', P .. 'dir:grids')) do
-    out.by_grid[g] = redis.call('ZCOUNT', P .. 'idx:grid:' .. g, lo, hi)
+    local n = redis.call('ZCOUNT', P .. 'idx:grid:' .. g, lo, hi)
+    out.by_grid[g] = n
     local c = redis.call('HGET', P .. 'dir:grid:' .. g, 'community')
-    if c then communities[c] = true end
-  end
-  for c in pairs(communities) do
-    out.by_community[c] = redis.call('ZCOUNT', P .. 'idx:community:' .. c, lo, hi)
+    if c then out.by_community[c] = (out.by_community[c] or 0) + n end
   end
   for _, c in ipairs(redis.call('SMEMBERS', P .. 'dir:cats')) do
     out.by_category[c] = redis.call('ZCOUNT', P .. 'idx:category:' .. c, lo, hi)
@@ -282,9 +281,10 @@ local function report_screen(keys, a)
   local off, week = report_week(P, now)
   local last = week - 7 * DAY_MS
   local t = { now = now, week_start = week, utc_offset_ms = off }
-  for _, k in ipairs({ 'open_tier', 'open_grid', 'open_category', 'total' }) do
+  for _, k in ipairs({ 'open_tier', 'open_grid', 'open_category' }) do
     t[k] = hgetall(P .. 'stats:' .. k) or {}
   end
+  t.total = totals(P)
   t.state = state_counts(P)
   t.reported_category = category_counts(P)
   t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
