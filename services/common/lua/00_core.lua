@@ -209,16 +209,45 @@ local function withdraw(P, c, u, offer, reason, note)
 end
 
 -- Every state, as proto/gridcall.proto's CaseState names them (a test
--- checks the two agree). idx:state:<S> holds the cases in S, so the
--- count of a state is its ZCARD.
+-- checks the two agree).
 local STATES = { 'REPORTED', 'REGISTERED', 'DISPATCHED', 'ACCEPTED', 'RESOLVED', 'VERIFIED',
                  'CLOSED', 'REJECTED', 'DUPLICATE', 'REOPENED', 'ESCALATED', 'ORDERED',
                  'PARKED' }
 
-local function state_counts(P)
+-- Where a case is indexed by state: idx:open holds every case in an OPEN
+-- state, idx:state:<S> the cases in each other state (all by created). A
+-- move between two open states, most of a lifecycle, writes no index; the
+-- open cases' figures (by state, tier, grid, category) are counted from
+-- idx:open and the cases when a screen asks, not kept up per transition.
+local function state_index(s)
+  return OPEN[s] and 'idx:open' or ('idx:state:' .. s)
+end
+
+-- Open cases created in [lo, hi] (created ms; nil: all), counted by state,
+-- tier (its name), grid and category; at most OPEN_SCAN_MAX of them.
+local OPEN_SCAN_MAX = 100000
+local function open_counts(P, lo, hi)
+  local ids = redis.call('ZRANGEBYSCORE', P .. 'idx:open', lo or '-inf', hi or '+inf',
+                         'LIMIT', 0, OPEN_SCAN_MAX)
+  local t = { state = {}, tier = {}, grid = {}, category = {}, n = #ids }
+  local function inc(m, k) if k then m[k] = (m[k] or 0) + 1 end end
+  for _, id in ipairs(ids) do
+    local h = redis.call('HMGET', P .. 'case:' .. id, 'state', 'tier', 'grid', 'category')
+    if h[1] then
+      inc(t.state, h[1]); inc(t.tier, TIERS[tonumber(h[2])]); inc(t.grid, h[3])
+      inc(t.category, h[4])
+    end
+  end
+  return t
+end
+
+-- Cases per state: the size of each closed-state index, and the open
+-- states counted from idx:open (open: an open_counts result, or nil).
+local function state_counts(P, open)
+  open = open or open_counts(P)
   local t = {}
   for _, s in ipairs(STATES) do
-    local n = redis.call('ZCARD', P .. 'idx:state:' .. s)
+    local n = OPEN[s] and (open.state[s] or 0) or redis.call('ZCARD', P .. 'idx:state:' .. s)
     if n > 0 then t[s] = n end
   end
   return t
@@ -250,26 +279,20 @@ local LIFECYCLE = {
   PARKED = { REOPENED = true },
 }
 
--- Move the case from its old state to its new one: the state index, and
--- the open counters when it opens or closes.
+-- Move the case from its old state to its new one: its state index when
+-- it opens, closes or moves between closed states (state_index).
 local function move_state(P, c, new)
   local old = c.state
   if old == new then return end
   if not (LIFECYCLE[old or ''] or {})[new] then
     error('gridcall: case ' .. tostring(c.id) .. ' cannot move from ' .. tostring(old) .. ' to ' .. new)
   end
-  if old then redis.call('ZREM', P .. 'idx:state:' .. old, c.id) end
-  -- cases by state, oldest first, for lists and screens (no scans)
-  redis.call('ZADD', P .. 'idx:state:' .. new, I(c.created), c.id)
-  local was_open = old and OPEN[old] or false
-  local is_open = OPEN[new] or false
-  if was_open and not is_open then redis.call('ZREM', P .. 'idx:late', c.id) end
-  if was_open ~= is_open then
-    local d = is_open and '1' or '-1'
-    redis.call('HINCRBY', P .. 'stats:open_tier', TIERS[tonumber(c.tier)], d)
-    redis.call('HINCRBY', P .. 'stats:open_grid', c.grid, d)
-    redis.call('HINCRBY', P .. 'stats:open_category', c.category, d)
+  local from, to = old and state_index(old), state_index(new)
+  if from ~= to then
+    if from then redis.call('ZREM', P .. from, c.id) end
+    redis.call('ZADD', P .. to, I(c.created), c.id)
   end
+  if old and OPEN[old] and not OPEN[new] then redis.call('ZREM', P .. 'idx:late', c.id) end
   c.state = new
 end
 

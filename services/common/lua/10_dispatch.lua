@@ -619,6 +619,16 @@ end
 local function units_reset(keys, a)
   local P = a[1]
   redis.call('DEL', P .. 'units:connected')
+  -- a store from before idx:open: its open cases move there, the open
+  -- counters it kept go (open_counts counts them now)
+  for _, s in ipairs(STATES) do
+    local k = P .. 'idx:state:' .. s
+    if OPEN[s] and redis.call('EXISTS', k) == 1 then
+      redis.call('ZUNIONSTORE', P .. 'idx:open', 2, P .. 'idx:open', k, 'AGGREGATE', 'MIN')
+      redis.call('DEL', k)
+    end
+  end
+  redis.call('DEL', P .. 'stats:open_tier', P .. 'stats:open_grid', P .. 'stats:open_category')
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'ready:units')) do ready_clear(P, u) end
   local ms = tonumber(a[2])
   if ms and ms > 0 then

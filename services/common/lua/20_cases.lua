@@ -173,11 +173,10 @@ end
 local function stats(keys, a)
   local P = a[1]
   local t = { now = now_ms() }
-  for _, k in ipairs({ 'open_tier', 'open_grid', 'open_category' }) do
-    t[k] = hgetall(P .. 'stats:' .. k) or {}
-  end
+  local open = open_counts(P)
+  t.open_tier, t.open_grid, t.open_category = open.tier, open.grid, open.category
   t.total = totals(P)
-  t.state = state_counts(P)
+  t.state = state_counts(P, open)
   t.reported_category = category_counts(P)
   t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
                 notify = redis.call('ZCARD', P .. 'pending:notify') }

@@ -61,8 +61,11 @@ local function report_cases(keys, a)
   elseif type(f.grid) == 'string' and f.grid ~= '' then key, checked = 'idx:grid:' .. f.grid, 'grid'
   elseif type(f.category) == 'string' and f.category ~= '' then
     key, checked = 'idx:category:' .. f.category, 'category'
-  elseif states and #f.states == 1 and not open then
+  elseif states and #f.states == 1 and not open and not OPEN[f.states[1]] then
     key, checked = 'idx:state:' .. f.states[1], 'states'
+  elseif open or (states and #f.states == 1) then
+    -- open cases, or one open state: idx:open (the state checked per case)
+    key, checked = 'idx:open', ''
   else key, checked = 'idx:created', '' end
   key = P .. key
   local exact = true
@@ -107,8 +110,10 @@ local function report_range(keys, a)
   local hi = tonumber(a[3]) and ('(' .. tostring(tonumber(a[3]))) or '+inf'
   local out = { created = redis.call('ZCOUNT', P .. 'idx:created', lo, hi),
                 by_state = {}, by_grid = {}, by_community = {}, by_category = {}, by_unit = {} }
+  local open = open_counts(P, lo, hi)
   for i = 4, #a do
-    out.by_state[a[i]] = redis.call('ZCOUNT', P .. 'idx:state:' .. a[i], lo, hi)
+    out.by_state[a[i]] = OPEN[a[i]] and (open.state[a[i]] or 0)
+                         or redis.call('ZCOUNT', P .. 'idx:state:' .. a[i], lo, hi)
   end
   -- a community's figure is the sum of its grids' (no index of its own:
   -- a grid belongs to one community)
@@ -165,9 +170,18 @@ local function report_red(P, now, max, late_grids)
     local id = string.match(due[i], '^(.*)|deadline$')
     if id then add(id, tonumber(due[i + 1])) end
   end
-  for _, k in ipairs({ 'idx:late', 'idx:state:ESCALATED' }) do
-    for _, id in ipairs(redis.call('ZREVRANGE', P .. k, 0, max - 1)) do
-      add(id, tonumber(redis.call('HGET', P .. 'case:' .. id, 'resolve_by')) or now)
+  for _, id in ipairs(redis.call('ZREVRANGE', P .. 'idx:late', 0, max - 1)) do
+    add(id, tonumber(redis.call('HGET', P .. 'case:' .. id, 'resolve_by')) or now)
+  end
+  -- escalated cases: open ones whose state says so, newest first
+  local open = redis.call('ZREVRANGE', P .. 'idx:open', 0, OPEN_SCAN_MAX - 1)
+  local n = 0
+  for _, id in ipairs(open) do
+    if n >= max then break end
+    local h = redis.call('HMGET', P .. 'case:' .. id, 'state', 'resolve_by')
+    if h[1] == 'ESCALATED' then
+      n = n + 1
+      add(id, tonumber(h[2]) or now)
     end
   end
   return rows
@@ -281,11 +295,10 @@ local function report_screen(keys, a)
   local off, week = report_week(P, now)
   local last = week - 7 * DAY_MS
   local t = { now = now, week_start = week, utc_offset_ms = off }
-  for _, k in ipairs({ 'open_tier', 'open_grid', 'open_category' }) do
-    t[k] = hgetall(P .. 'stats:' .. k) or {}
-  end
+  local open = open_counts(P)
+  t.open_tier, t.open_grid, t.open_category = open.tier, open.grid, open.category
   t.total = totals(P)
-  t.state = state_counts(P)
+  t.state = state_counts(P, open)
   t.reported_category = category_counts(P)
   t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
                 notify = redis.call('ZCARD', P .. 'pending:notify') }
