@@ -49,7 +49,7 @@ def test_joint_case_resolves_only_when_every_party_has_reported(street):
     assert c.state(case) == "RESOLVED"
     whats = timeline_whats(c.case(case))
     assert whats.count("assist_reported") == 2 and whats[-1] == "resolved"
-    opens = [c.redis.call("SCARD", f"{c.key_prefix}unit:FAM{i}:cases") for i in range(1, 4)]
+    opens = [c.redis.call("ZCOUNT", f"{c.key_prefix}unit:FAM{i}:load", "9000000000000000", "9000000000000000") for i in range(1, 4)]
     assert opens == [0, 0, 0]
     # a repeated report changes nothing
     kind, ack = by_id["FAM3"].resolve(offers["FAM3"], "allowance arranged")

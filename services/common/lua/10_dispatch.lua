@@ -6,8 +6,10 @@
 --   unit:{u}            capacity, open, claim (capacity claimed at hello),
 --                       offers_n, accepts_n, declines_n, expired_n,
 --                       resolved_n, ontime_n (the track record)
---   unit:{u}:offers     zset case id -> answer-by: offers waiting for u
---   unit:{u}:cases      set of cases u holds (lead or assisting)
+--   unit:{u}:load       zset case id -> answer-by of an offer waiting for
+--                       u's answer, or HELD for a case u holds (lead or
+--                       assisting): its whole load in one place, so taking
+--                       an offered case is one write and ranking one read
 --   case:{id}:parties   hash unit -> JSON {offer, role, state, by}: the
 --                       assisting units of a joint case
 --   case:{id}:tried     units that declined or let an offer expire
@@ -17,6 +19,17 @@
 --   stats:services      hash category -> service orders delivered
 
 local LEAD_STATES = { REGISTERED = true, DISPATCHED = true, REOPENED = true, ESCALATED = true }
+
+-- A held case's score in unit:{u}:load: after every answer-by.
+local HELD = '9000000000000000'
+local function load_key(P, u) return P .. 'unit:' .. u .. ':load' end
+-- u now holds case id (its offer, if any, is answered by that).
+local function unit_hold(P, u, id) redis.call('ZADD', load_key(P, u), HELD, id) end
+-- u no longer holds, nor is offered, case id.
+local function unit_drop(P, u, id) redis.call('ZREM', load_key(P, u), id) end
+-- The cases u holds.
+local function unit_held(P, u) return redis.call('ZRANGEBYSCORE', load_key(P, u), HELD, HELD) end
+local function unit_held_count(P, u) return redis.call('ZCOUNT', load_key(P, u), HELD, HELD) end
 
 local function party_all(P, id)
   local out = {}
@@ -47,12 +60,12 @@ local function standing(P, u, now)
   local cap = tonumber(h[1]) or 0
   local claim = tonumber(h[2]) or 0
   if claim > 0 and claim < cap then cap = claim end
-  local waiting = redis.call('ZCOUNT', P .. 'unit:' .. u .. ':offers', I(now), '+inf')
-  local open = redis.call('SCARD', P .. 'unit:' .. u .. ':cases')
+  -- held cases and offers still waiting for an answer, in one count
+  local load = redis.call('ZCOUNT', load_key(P, u), I(now), '+inf')
   local accepts = tonumber(h[3]) or 0
   local answered = accepts + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0)
-  return { unit = u, capacity = cap, open = open, waiting = waiting,
-           spare = cap - open - waiting,
+  return { unit = u, capacity = cap, load = load,
+           spare = cap - load,
            accept = (accepts + 1) / (answered + 2),
            ontime = ((tonumber(h[7]) or 0) + 1) / ((tonumber(h[6]) or 0) + 2) }
 end
@@ -106,10 +119,7 @@ local function release_parties(P, c, note)
   local any = false
   for u, p in pairs(party_all(P, c.id)) do
     any = true
-    if p.state == 'ACCEPTED' then
-      redis.call('SREM', P .. 'unit:' .. u .. ':cases', c.id)
-    end
-    redis.call('ZREM', P .. 'unit:' .. u .. ':offers', c.id)
+    unit_drop(P, u, c.id)
   end
   redis.call('DEL', P .. 'case:' .. c.id .. ':parties')
   c.lead_resolved = ''
@@ -139,7 +149,7 @@ end
 local function new_offer(P, c, u, answer_ms)
   local oid = tostring(redis.call('INCR', P .. 'seq:offer'))
   local by = c._now + answer_ms
-  redis.call('ZADD', P .. 'unit:' .. u .. ':offers', I(by), c.id)
+  redis.call('ZADD', load_key(P, u), I(by), c.id)
   return oid, by
 end
 
@@ -208,7 +218,7 @@ local function offer(keys, a)
   local offer_by = tonumber(c.offer_by) or 0
   if s == 'DISPATCHED' and offer_by > 0 and offer_by <= now then
     redis.call('SADD', tried, c.offer_unit)
-    redis.call('ZREM', P .. 'unit:' .. c.offer_unit .. ':offers', id)
+    unit_drop(P, c.offer_unit, id)
     record(P, c.offer_unit, 'expired_n')
     total(P, 'offers_expired')
     log_event(P, c, 'offer_expired', 'dispatch', 'no answer from ' .. c.offer_unit ..
@@ -222,7 +232,7 @@ local function offer(keys, a)
     if p.state == 'OFFERED' and p.by <= now then
       redis.call('HDEL', P .. 'case:' .. id .. ':parties', u)
       redis.call('SADD', tried, u)
-      redis.call('ZREM', P .. 'unit:' .. u .. ':offers', id)
+      unit_drop(P, u, id)
       record(P, u, 'expired_n')
       total(P, 'offers_expired')
       log_event(P, c, 'offer_expired', 'dispatch', 'no answer from ' .. u ..
@@ -359,8 +369,7 @@ local function unit_reply(keys, a)
       if party.by < c._now then return fail('STALE', 'offer ' .. offer_id .. ' expired') end
       party.state = 'ACCEPTED'
       party_set(P, id, party)
-      redis.call('SADD', P .. 'unit:' .. unit .. ':cases', id)
-      redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
+      unit_hold(P, unit, id)
       record(P, unit, 'accepts_n')
       log_event(P, c, 'assist_accepted', unit, '', { offer = offer_id, role = 'assist' })
       return ok(case_reply(c, { role = 'assist' }))
@@ -368,7 +377,7 @@ local function unit_reply(keys, a)
       if party.state ~= 'OFFERED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' was accepted') end
       redis.call('HDEL', P .. 'case:' .. id .. ':parties', unit)
       redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
-      redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
+      unit_drop(P, unit, id)
       redis.call('ZADD', P .. 'pending:dispatch', I(c._now), id)
       record(P, unit, 'declines_n')
       total(P, 'declines')
@@ -385,7 +394,7 @@ local function unit_reply(keys, a)
       if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
       party.state = 'REPORTED'
       party_set(P, id, party)
-      redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
+      unit_drop(P, unit, id)
       record(P, unit, 'resolved_n')
       if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
       log_event(P, c, 'assist_reported', unit, note, { role = 'assist' })
@@ -415,9 +424,8 @@ local function unit_reply(keys, a)
     c.responsible = redis.call('HGET', P .. 'unit:' .. unit, 'responsible') or ''
     move_state(P, c, 'ACCEPTED')
     save(P, c, { 'unit', 'offer_by', 'responsible' })
-    redis.call('SADD', P .. 'unit:' .. unit .. ':cases', id)
+    unit_hold(P, unit, id)
     redis.call('ZADD', P .. 'idx:unit:' .. unit, I(c.created), id)
-    redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
     record(P, unit, 'accepts_n')
     -- a joint case still finding parties stays in dispatch's pending set
     -- and so does one whose assist offers are still open: they must expire
@@ -443,7 +451,7 @@ local function unit_reply(keys, a)
     end
     if not live then return fail('STALE', 'offer ' .. offer_id .. ' is not open for ' .. unit) end
     redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
-    redis.call('ZREM', P .. 'unit:' .. unit .. ':offers', id)
+    unit_drop(P, unit, id)
     record(P, unit, 'declines_n')
     c.offer_by = 0; c.offer_unit = ''
     save(P, c, { 'offer_by', 'offer_unit' })
@@ -468,7 +476,7 @@ local function unit_reply(keys, a)
       return ok(case_reply(c, { duplicate = true }))
     end
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
-    redis.call('SREM', P .. 'unit:' .. unit .. ':cases', id)
+    unit_drop(P, unit, id)
     record(P, unit, 'resolved_n')
     if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
     local left, count = 0, 0
@@ -511,7 +519,7 @@ end
 -- The offers still waiting for unit u, checked against their cases.
 local function live_offers(P, u, now)
   local out = {}
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'unit:' .. u .. ':offers', now, '+inf')) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', load_key(P, u), now, '(' .. HELD)) do
     local c = case_hash(P, id)
     if c then
       if c.state == 'DISPATCHED' and c.offer_unit == u and (tonumber(c.offer_by) or 0) > now then
@@ -535,7 +543,7 @@ local function unit_cases(keys, a)
   local P, u = a[1], a[2]
   local now = now_ms()
   local held = {}
-  for _, id in ipairs(redis.call('SMEMBERS', P .. 'unit:' .. u .. ':cases')) do
+  for _, id in ipairs(unit_held(P, u)) do
     local c = case_hash(P, id)
     if c and c.unit == u and c.state == 'ACCEPTED' and (c.lead_resolved or '') == '' then
       table.insert(held, offer_out(c, u, c.offer_id, 'lead', 0))
@@ -629,6 +637,15 @@ local function units_reset(keys, a)
     end
   end
   redis.call('DEL', P .. 'stats:open_tier', P .. 'stats:open_grid', P .. 'stats:open_category')
+  -- and its units' held cases and offers move to their load sets
+  for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
+    local held, offers = P .. 'unit:' .. u .. ':cases', P .. 'unit:' .. u .. ':offers'
+    for _, id in ipairs(redis.call('SMEMBERS', held)) do unit_hold(P, u, id) end
+    local o = redis.call('ZRANGE', offers, 0, -1, 'WITHSCORES')
+    for i = 1, #o, 2 do redis.call('ZADD', load_key(P, u), 'NX', o[i + 1], o[i]) end
+    if #o > 0 then redis.call('DEL', offers) end
+    redis.call('DEL', held)
+  end
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'ready:units')) do ready_clear(P, u) end
   local ms = tonumber(a[2])
   if ms and ms > 0 then
@@ -647,7 +664,7 @@ local function unit_gone(keys, a)
   redis.call('HDEL', P .. 'units:connected', u)
   ready_clear(P, u)
   local moved = {}
-  for _, id in ipairs(redis.call('ZRANGE', P .. 'unit:' .. u .. ':offers', 0, -1)) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', load_key(P, u), '-inf', '(' .. HELD)) do
     local c = load_case(P, id)
     if c then
       local withdrawn = nil
@@ -673,7 +690,7 @@ local function unit_gone(keys, a)
       end
     end
   end
-  redis.call('DEL', P .. 'unit:' .. u .. ':offers')
+  redis.call('ZREMRANGEBYSCORE', load_key(P, u), '-inf', '(' .. HELD)
   return ok({ moved = moved })
 end
 

@@ -55,16 +55,13 @@ local function climb(P, c, at, scale, jobs)
     -- the holding unit gives the case back (docs/escalation.md)
     held = c.unit
     withdraw(P, c, held, c.offer_id, 'ESCALATED', 'deadline passed at ' .. from)
-    redis.call('SREM', P .. 'unit:' .. c.unit .. ':cases', id)
+    unit_drop(P, c.unit, id)
   end
   c.tier = tier + 1
-  -- counters follow the tier: leave the old tier's open count
-  redis.call('HINCRBY', P .. 'stats:open_tier', from, -1)
-  redis.call('HINCRBY', P .. 'stats:open_tier', TIERS[tier + 1], 1)
   c.prev_unit = held
   -- a waiting offer stops counting against its unit's spare capacity
   if (c.offer_unit or '') ~= '' then
-    redis.call('ZREM', P .. 'unit:' .. c.offer_unit .. ':offers', id)
+    unit_drop(P, c.offer_unit, id)
     if c.state == 'DISPATCHED' then
       withdraw(P, c, c.offer_unit, c.offer_id, 'ESCALATED', 'deadline passed at ' .. from)
     end

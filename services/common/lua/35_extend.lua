@@ -133,12 +133,12 @@ local function park(keys, a)
   end
   local held = c.unit or ''
   if c.state == 'ACCEPTED' and held ~= '' and (c.lead_resolved or '') == '' then
-    redis.call('SREM', P .. 'unit:' .. held .. ':cases', id)
+    unit_drop(P, held, id)
     withdraw(P, c, held, c.offer_id, 'PARKED', reason)
   end
   redis.call('ZREM', P .. 'dispatch:waiting', id)
   if (c.offer_unit or '') ~= '' then
-    redis.call('ZREM', P .. 'unit:' .. c.offer_unit .. ':offers', id)
+    unit_drop(P, c.offer_unit, id)
     if c.state == 'DISPATCHED' then withdraw(P, c, c.offer_unit, c.offer_id, 'PARKED', reason) end
   end
   release_parties(P, c, nil)

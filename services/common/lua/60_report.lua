@@ -325,7 +325,7 @@ local function report_screen(keys, a)
   local units = {}
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
     local cap = redis.call('HGET', P .. 'unit:' .. u, 'capacity')
-    units[u] = { tonumber(cap) or 0, redis.call('SCARD', P .. 'unit:' .. u .. ':cases') }
+    units[u] = { tonumber(cap) or 0, unit_held_count(P, u) }
   end
   t.units = units
   t.perf = report_perf(P, sample)
@@ -358,7 +358,7 @@ local function report_units(keys, a)
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
     local h = redis.call('HMGET', P .. 'unit:' .. u, 'name', 'capacity', 'open', 'responsible')
     table.insert(out, { id = u, name = h[1] or '', capacity = tonumber(h[2]) or 0,
-                        open = redis.call('SCARD', P .. 'unit:' .. u .. ':cases'),
+                        open = unit_held_count(P, u),
                         responsible = h[4] or '' })
   end
   table.sort(out, function(x, y) return x.id < y.id end)
