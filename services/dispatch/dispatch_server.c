@@ -557,6 +557,9 @@ s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
         json_decref (held);
         return;
     }
+    //  ready for new cases before it hears welcome (commit, then send): a
+    //  report filed after the unit's welcome can be offered to it at once
+    s_ready_publish (self, session);
     json_t *list = json_object_get (held, "cases");
     json_t *offers = json_object_get (held, "offers");
     Gridcall__V1__Welcome welcome = GRIDCALL__V1__WELCOME__INIT;
@@ -585,9 +588,6 @@ s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
         if (rc == 0 && dispatch_units_by_unit (self->units, unit->id))
             s_send_offer (self, item, true);
     json_decref (held);
-    session = dispatch_units_by_unit (self->units, unit->id);
-    if (rc == 0 && session)
-        s_ready_publish (self, session);
     //  cases that waited for a unit may fit this one now
     self->next_sweep = 0;
     self->next_seen = 0;

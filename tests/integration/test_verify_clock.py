@@ -2,16 +2,23 @@
 worker leaves unverified is called out to the grid, then to the community,
 and the clock stops once it is verified."""
 
+import json
+
 from gc_cluster import pb, timeline_whats, wait_for
 
 
-def test_unverified_case_is_called_out_then_stops(cluster, gc_directory):
+def test_unverified_case_is_called_out_then_stops(cluster, gc_directory, tmp_path):
     grid, category = gc_directory.choose("GRID")
     unit_id = gc_directory.fitting("GRID", grid, category)[0]
     # 30x: the category's resolve limit is hours away, a 1-minute verify
     # limit is 2 s
     c = cluster("escalate", "dispatch", "intake", time_scale=30)
-    c.redis.call("HSET", c.key_prefix + "dir:cat:" + category, "verify_minutes", 1)
+    # the street gives this category a 1-minute verify limit
+    doc = json.loads(json.dumps(gc_directory.doc))
+    next(k for k in doc["categories"] if k["code"] == category)["verify_minutes"] = 1
+    changed = tmp_path / "directory.json"
+    changed.write_text(json.dumps(doc, ensure_ascii=False))
+    c.load_directory(changed)
     unit = c.unit(unit_id)
     reporter = c.reporter()
     reply = reporter.report(grid, category, "verify clock")

@@ -44,6 +44,72 @@ local function hgetall(key)
   return h
 end
 
+-- The directory's hot parts, kept in the library's memory per key prefix:
+-- a new report's grid, category and street, a unit's responsible person.
+-- The directory changes only through gc_dir_load, which forgets them (a
+-- library load or a Redis restart starts empty), so a transition reads
+-- none of them from the keyspace once they are known.
+local dir_cache = {}
+local function dir_of(P)
+  local d = dir_cache[P]
+  if not d then
+    d = { grid = {}, cat = {}, resp = {} }
+    dir_cache[P] = d
+  end
+  return d
+end
+local function dir_forget(P) dir_cache[P] = nil end
+
+local CAT_FIELDS = { 'start_tier', 'kind', 'joint_units', 'joint_1', 'joint_2', 'joint_3',
+                     'joint_4', 'limit_1', 'limit_2', 'limit_3', 'limit_4', 'clock', 'remind',
+                     'verify_minutes' }
+
+-- A category of the directory as a table of CAT_FIELDS, or nil.
+local function dir_cat(P, code)
+  local d = dir_of(P)
+  local t = d.cat[code]
+  if t then return t end
+  local h = redis.call('HMGET', P .. 'dir:cat:' .. code, unpack(CAT_FIELDS))
+  if not h[1] then return nil end
+  t = {}
+  for i, f in ipairs(CAT_FIELDS) do t[f] = h[i] end
+  d.cat[code] = t
+  return t
+end
+
+-- A grid's community and its buildings (" B1 B2 "), or nil.
+local function dir_grid(P, g)
+  local d = dir_of(P)
+  local t = d.grid[g]
+  if t then return t end
+  local h = redis.call('HMGET', P .. 'dir:grid:' .. g, 'community', 'buildings')
+  if not h[1] then return nil end
+  t = { community = h[1], buildings = h[2] }
+  d.grid[g] = t
+  return t
+end
+
+-- The street's UTC offset (minutes) and ledger code.
+local function dir_street(P)
+  local d = dir_of(P)
+  if not d.street then
+    local h = redis.call('HMGET', P .. 'dir:street', 'utc_offset_minutes', 'code')
+    d.street = { offset = tonumber(h[1]) or 0, code = h[2] or 'GC' }
+  end
+  return d.street
+end
+
+-- The person responsible at unit u ('' when none).
+local function dir_responsible(P, u)
+  local d = dir_of(P)
+  local r = d.resp[u]
+  if r == nil then
+    r = redis.call('HGET', P .. 'unit:' .. u, 'responsible') or ''
+    d.resp[u] = r
+  end
+  return r
+end
+
 -- A case's hash whole, with its id and ledger number (the key's), or nil.
 local function case_hash(P, id)
   local c = hgetall(P .. 'case:' .. id)

@@ -88,8 +88,9 @@ end
 -- The category's clock at a tier: limit minutes, working time or not,
 -- reminder fraction.
 local function clock_rule(P, category, tier)
-  local h = redis.call('HMGET', P .. 'dir:cat:' .. category, 'limit_' .. tier, 'clock', 'remind')
-  return tonumber(h[1]) or 1440, h[2] == 'working', tonumber(h[3]) or REMIND_DEFAULT
+  local cat = dir_cat(P, category) or {}
+  return tonumber(cat['limit_' .. tier]) or 1440, cat.clock == 'working',
+         tonumber(cat.remind) or REMIND_DEFAULT
 end
 
 local function limit_ms(P, category, tier, scale)
@@ -179,7 +180,7 @@ redis.register_function('gc_clock_set', clock_set)
 -- own time scale.
 -- Shares the case's one timer; the caller saves verify_by.
 local function start_verify_clock(P, c, from_ms, minutes)
-  minutes = minutes or tonumber(redis.call('HGET', P .. 'dir:cat:' .. c.category, 'verify_minutes')) or 1440
+  minutes = minutes or tonumber((dir_cat(P, c.category) or {}).verify_minutes) or 1440
   c.verify_by = from_ms + math.floor(minutes * 60000 / (tonumber(c.scale) or 1))
   redis.call('ZADD', P .. 'timers', I(c.verify_by), c.id .. '|deadline')
 end

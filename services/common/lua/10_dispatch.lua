@@ -128,12 +128,12 @@ end
 
 -- Every party has reported and the lead has resolved: the case is RESOLVED.
 local function resolve_case(P, c, who, note, jobs)
-  local cat = redis.call('HMGET', P .. 'dir:cat:' .. c.category, 'kind', 'verify_minutes')
-  local kind = cat[1]
+  local cat = dir_cat(P, c.category) or {}
+  local kind = cat.kind
   c.resolved = c._now
   move_state(P, c, 'RESOLVED')
   -- the resolve-by clock stops; the grid worker's verify-by clock starts
-  start_verify_clock(P, c, c._now, tonumber(cat[2]) or 1440)
+  start_verify_clock(P, c, c._now, tonumber(cat.verify_minutes) or 1440)
   save(P, c, { 'resolved', 'lead_resolved', 'verify_by' })
   redis.call('ZREM', P .. 'pending:dispatch', c.id)
   redis.call('ZREM', P .. 'idx:overdue', c.id)
@@ -421,7 +421,7 @@ local function unit_reply(keys, a)
       return fail('STALE', 'offer ' .. offer_id .. ' expired')
     end
     c.unit = unit; c.offer_by = 0
-    c.responsible = redis.call('HGET', P .. 'unit:' .. unit, 'responsible') or ''
+    c.responsible = dir_responsible(P, unit)
     move_state(P, c, 'ACCEPTED')
     save(P, c, { 'unit', 'offer_by', 'responsible' })
     unit_hold(P, unit, id)

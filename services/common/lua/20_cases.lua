@@ -15,23 +15,22 @@ local function register(keys, a)
                   resolve_by = tonumber(h[4]) or 0 })
     end
   end
-  local g = redis.call('HMGET', P .. 'dir:grid:' .. grid, 'community', 'buildings')
-  local community = g[1]
-  if not community then return fail('UNKNOWN_GRID', 'grid "' .. grid .. '" is not in the directory') end
-  if a[8] ~= '' and g[2] and not string.find(g[2], ' ' .. a[8] .. ' ', 1, true) then
+  local g = dir_grid(P, grid)
+  if not g then return fail('UNKNOWN_GRID', 'grid "' .. grid .. '" is not in the directory') end
+  local community = g.community
+  if a[8] ~= '' and g.buildings and not string.find(g.buildings, ' ' .. a[8] .. ' ', 1, true) then
     return fail('BAD_VALUE', 'building "' .. a[8] .. '" is not in grid ' .. grid)
   end
-  local cat = redis.call('HMGET', P .. 'dir:cat:' .. category, 'start_tier', 'kind', 'joint_units',
-                         'joint_1', 'joint_2', 'joint_3', 'joint_4')
-  if not cat[1] then
+  local cat = dir_cat(P, category)
+  if not cat then
     return fail('UNKNOWN_CATEGORY', 'category "' .. category .. '" is not in the directory')
   end
   local now = now_ms()
-  local street = redis.call('HMGET', P .. 'dir:street', 'utc_offset_minutes', 'code')
-  local day = ymd(math.floor((now + (tonumber(street[1]) or 0) * 60000) / 86400000))
+  local street = dir_street(P)
+  local day = ymd(math.floor((now + street.offset * 60000) / 86400000))
   local seq = redis.call('INCR', P .. 'seq:day:' .. day)
-  local id = string.format('%s-%s-%06d', street[2] or 'GC', day, seq)
-  local tier = tonumber(cat[1])
+  local id = string.format('%s-%s-%06d', street.code, day, seq)
+  local tier = tonumber(cat.start_tier)
   local c = { id = id, ledger = id, grid = grid, community = community,
               category = category, text = a[5], channel = a[6], reporter = a[7],
               building = a[8], location = a[9], tier = tier, unit = '',
@@ -40,12 +39,12 @@ local function register(keys, a)
   start_clock(P, c, now, scale)
   -- the deadline the case started with: "on time" is measured against it
   c.due0 = c.resolve_by
-  local first = route_new(P, c, cat[2])
+  local first = route_new(P, c, cat.kind)
   -- registered and offered in one step when a ready unit has room: a
   -- single-unit case (joint cases and everything else go to dispatch)
   local best, ranked, second
   if first == 'REGISTERED' then
-    local joint = tonumber(cat[3 + tier]) or tonumber(cat[3]) or 1
+    local joint = tonumber(cat['joint_' .. tier]) or tonumber(cat.joint_units) or 1
     if joint <= 1 then
       local ready = redis.call('SMEMBERS', P .. 'ready:' .. tier .. ':' .. grid .. ':' .. category)
       if #ready > 0 then best, ranked, second = pick(P, ready, {}, now) end

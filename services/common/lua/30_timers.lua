@@ -6,8 +6,8 @@
 -- Units a case of this category summons at a tier (the community call):
 -- the directory's joint_by_tier, else joint_units, else 1.
 local function joint_rule(P, category, tier)
-  local h = redis.call('HMGET', P .. 'dir:cat:' .. category, 'joint_' .. tier, 'joint_units')
-  return tonumber(h[1]) or tonumber(h[2]) or 1
+  local cat = dir_cat(P, category) or {}
+  return tonumber(cat['joint_' .. tier]) or tonumber(cat.joint_units) or 1
 end
 
 -- A parked case comes back: dispatched again at its tier with a fresh

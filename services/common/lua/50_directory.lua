@@ -77,6 +77,7 @@ local function dir_load(keys, a)
     redis.call('SADD', P .. 'dir:units', u.id)
   end
   redis.call('SET', P .. 'dir:json', a[2])
+  dir_forget(P)
   local v = redis.call('INCR', P .. 'dir:version')
   return ok({ version = v, grids = #d.grids, categories = #d.categories, units = #d.units })
 end
