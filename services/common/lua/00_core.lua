@@ -217,6 +217,8 @@ end
 -- { event, audience [, note] }, queues a notification of this entry. The
 -- entry leaves out what the entry before it already says: the deadline
 -- when it has not moved (0), the job when it is the common one (1).
+-- Between log_begin and log_flush, entries are held and written together.
+local log_flush
 local function log_event(P, c, what, who, note, extra, job)
   local deadline = tonumber(c.resolve_by) or 0
   local last = c._ev_deadline
@@ -234,34 +236,69 @@ local function log_event(P, c, what, who, note, extra, job)
     end
   end
   if extra then ev[10] = extra end
-  local key = P .. 'case:' .. c.id .. ':log'
-  local n = redis.call('RPUSH', key, cjson.encode(ev))
-  -- the stream is capped by a trim per new case, not by every XADD: an
-  -- XADD with MAXLEN goes to the AOF with its exact length; a trim that
-  -- removes nothing writes nothing
-  redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n))
-  if n == 1 then redis.call('XTRIM', P .. 'events', 'MAXLEN', '~', EVENTS_MAX) end
-  c._ev, c._evn, c._ev_deadline = ev, n, deadline
-  if job then queue_job(P, c, n, job, note) end
+  c._ev_deadline = deadline
+  local held = c._held
+  if held then
+    table.insert(held, { ev, job, note })
+    return nil
+  end
+  c._held = { { ev, job, note } }
+  return log_flush(P, c)
+end
+
+-- Hold the entries of this call (two events of one step: registered and
+-- offered, verified and closed) for one log_flush.
+local function log_begin(c) c._held = {} end
+
+-- Write the held entries in one RPUSH and announce them in one stream
+-- entry, c <case> n <last entry number> k <how many> (k left out when
+-- 1); then queue their jobs. Returns the last entry's number.
+log_flush = function(P, c)
+  local held = c._held
+  c._held = nil
+  if not held or #held == 0 then return c._evn end
+  local texts = {}
+  for i, x in ipairs(held) do texts[i] = cjson.encode(x[1]) end
+  local n = redis.call('RPUSH', P .. 'case:' .. c.id .. ':log', unpack(texts))
+  -- the stream is trimmed by the pending-set claims (gc_claim), not by
+  -- every XADD: an XADD with MAXLEN goes to the AOF with its exact length
+  if #held == 1 then
+    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n))
+  else
+    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n), 'k', I(#held))
+  end
+  c._ev, c._evn = held[#held][1], n
+  local first = n - #held + 1
+  for i, x in ipairs(held) do
+    if x[2] then queue_job(P, c, first + i - 1, x[2], x[3]) end
+  end
   return n
 end
 
--- The fields of an events stream entry ({field, value, ...}) as readers
--- want them: case, grid, category and the keyed event as JSON text. Nil
--- when the case or its entry is gone.
-local function stream_event(P, fields)
+-- The events an events stream entry ({field, value, ...}) names, as
+-- readers want them: case, grid, category and the keyed event as JSON
+-- text, oldest first. Empty when the case or its entries are gone.
+local function stream_events(P, fields)
   local f = {}
   for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
-  if f.event then return f end
-  local id, n = f.c, tonumber(f.n)
-  if not id or not n then return nil end
-  local text = redis.call('LINDEX', P .. 'case:' .. id .. ':log', n - 1)
-  local ev = text and event_decode(text)
-  if not ev then return nil end
+  if f.event then return { f } end
+  local id, n, k = f.c, tonumber(f.n), tonumber(f.k) or 1
+  if not id or not n then return {} end
+  local texts = redis.call('LRANGE', P .. 'case:' .. id .. ':log', n - k, n - 1)
+  if #texts == 0 then return {} end
   local h = redis.call('HMGET', P .. 'case:' .. id, 'grid', 'category', 'resolve_by')
-  -- an entry that left its deadline out: the case's (the feed shows now)
-  if ev.deadline == nil then ev.deadline = tonumber(h[3]) end
-  return { case = id, grid = h[1] or '', category = h[2] or '', event = cjson.encode(ev) }
+  local out, prev = {}, nil
+  for _, text in ipairs(texts) do
+    local ev = event_decode(text, prev)
+    if ev then
+      -- an entry that left its deadline out: the case's (the feed shows now)
+      if ev.deadline == nil then ev.deadline = tonumber(h[3]) end
+      prev = ev
+      table.insert(out, { case = id, grid = h[1] or '', category = h[2] or '',
+                          event = cjson.encode(ev) })
+    end
+  end
+  return out
 end
 
 -- Queue a "withdrawn" notice for unit u, whose offer (held or waiting)

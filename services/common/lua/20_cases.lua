@@ -81,8 +81,9 @@ local function register(keys, a)
   for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:category:' .. category }) do
     redis.call('ZADD', P .. k, nows, id)
   end
-  -- the timeline tells both steps: registered, then offered
+  -- the timeline tells both steps: registered, then offered (one write)
   local state = c.state
+  log_begin(c)
   if offer then c.state = 'REGISTERED' end
   log_event(P, c, 'registered', a[7],
             'tier ' .. TIERS[tier] .. ', channel ' .. a[6], nil, { 'case.registered', 'grid:' .. grid })
@@ -92,6 +93,7 @@ local function register(keys, a)
               answer_by = c.offer_by, role = 'lead' })
     offer.note = nil
   end
+  log_flush(P, c)
   return ok(case_reply(c, { duplicate = false, ledger = id, offers = offer and { offer } or nil }))
 end
 
@@ -110,6 +112,7 @@ local function verify(keys, a)
     -- verified and closed in one step: the timeline shows both, the
     -- state index moves once
     c.state = 'VERIFIED'
+    log_begin(c)
     log_event(P, c, 'verified', who, note)
     c.state = 'RESOLVED'
     move_state(P, c, 'CLOSED')
@@ -117,6 +120,7 @@ local function verify(keys, a)
     save(P, c, { 'closed' })
     redis.call('ZREM', P .. 'timers', id .. '|deadline')
     log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. (c.reporter or '') })
+    log_flush(P, c)
   else
     move_state(P, c, 'REOPENED')
     -- the unit whose work failed comes last in the next round (offer)
@@ -189,6 +193,9 @@ end
 local function claim(keys, a)
   local P, key = a[1], a[1] .. 'pending:' .. a[2]
   local now = now_ms()
+  -- the event stream's cap, kept here (every sweep of every stage) rather
+  -- than on each XADD; a trim that removes nothing writes nothing
+  redis.call('XTRIM', P .. 'events', 'MAXLEN', '~', EVENTS_MAX)
   local due = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, tonumber(a[4]))
   for _, m in ipairs(due) do redis.call('ZADD', key, 'XX', now + tonumber(a[3]), m) end
   return ok({ items = due, now = now })

@@ -272,15 +272,22 @@ local function report_services(P)
   return out
 end
 
--- A stream entry's fields as the ticker shows them.
-local function report_stream_entry(P, e)
-  local f = stream_event(P, e[2]) or {}
-  local okd, ev = pcall(cjson.decode, f.event or '{}')
-  if not okd or type(ev) ~= 'table' then ev = {} end
-  return { sid = e[1], case = f.case or '', grid = f.grid or '', category = f.category or '',
-           at = tonumber(ev.at) or 0, what = ev.what or '', who = ev.who or '',
-           state = ev.state or '', tier = tonumber(ev.tier) or 0, unit = ev.unit or '',
-           note = ev.note or '' }
+-- The events of a stream entry as the ticker shows them, appended to out
+-- oldest first (newest first when newest_first); every row carries the
+-- entry's id as sid.
+local function report_stream_rows(P, e, out, newest_first)
+  local rows = stream_events(P, e[2])
+  local from, to, step = 1, #rows, 1
+  if newest_first then from, to, step = #rows, 1, -1 end
+  for i = from, to, step do
+    local f = rows[i]
+    local okd, ev = pcall(cjson.decode, f.event or '{}')
+    if not okd or type(ev) ~= 'table' then ev = {} end
+    table.insert(out, { sid = e[1], case = f.case or '', grid = f.grid or '',
+                        category = f.category or '', at = tonumber(ev.at) or 0,
+                        what = ev.what or '', who = ev.who or '', state = ev.state or '',
+                        tier = tonumber(ev.tier) or 0, unit = ev.unit or '', note = ev.note or '' })
+  end
 end
 
 -- screen(P, yellow_fraction, time_scale, list_max, sample, ticker): what a
@@ -332,7 +339,11 @@ local function report_screen(keys, a)
   t.services = report_services(P)
   local ev = redis.call('XREVRANGE', P .. 'events', '+', '-', 'COUNT', ticker)
   t.ticker = {}
-  for _, e in ipairs(ev) do table.insert(t.ticker, report_stream_entry(P, e)) end
+  for _, e in ipairs(ev) do
+    if #t.ticker >= ticker then break end
+    report_stream_rows(P, e, t.ticker, true)
+  end
+  while #t.ticker > ticker do table.remove(t.ticker) end
   t.stream_last = ev[1] and ev[1][1] or '0-0'
   t.dir_version = tonumber(redis.call('GET', P .. 'dir:version')) or 0
   return ok(t)
@@ -348,7 +359,7 @@ local function report_events(keys, a)
   end
   local out = {}
   local ev = redis.call('XRANGE', P .. 'events', '(' .. after, '+', 'COUNT', count)
-  for _, e in ipairs(ev) do table.insert(out, report_stream_entry(P, e)) end
+  for _, e in ipairs(ev) do report_stream_rows(P, e, out, false) end
   return ok({ events = out, last = ev[#ev] and ev[#ev][1] or after })
 end
 
