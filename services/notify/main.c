@@ -18,7 +18,7 @@ static const cfg_option_t s_options [] = {
       "PUB endpoint: one Notification per event, topic = event name" },
     { "webhooks", CFG_STRING, "", 0, 0,
       "comma-separated http(s) URLs each notification is POSTed to" },
-    { "webhook_secret", CFG_STRING, "", 0, 0,
+    { "webhook_secret", CFG_SECRET, "", 0, 0,
       "HMAC-SHA256 key for X-Gridcall-Signature; empty: unsigned" },
     { "webhook_timeout_ms", CFG_INT, "5000", 100, 600000,
       "a POST not answered within this is a failure" },
