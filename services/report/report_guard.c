@@ -451,8 +451,9 @@ report_guard_new (const config_t *config, metrics_t *metrics)
         s_each_item (hosts, s_add_host, self);
     else
         s_default_hosts (self, bind);
-    self->cut_metric = metrics_counter (metrics, "header_timeouts_total",
-                                        "connections cut for sending their headers too slowly");
+    self->cut_metric = metrics ? metrics_counter (metrics, "header_timeouts_total",
+                                   "connections cut for sending their headers too slowly")
+                             : NULL;
     if (!self->screen_token || !self->export_token || !self->metrics_token) {
         log_error ("report: report_guard_new() failed: out of memory");
         report_guard_destroy (&self);
