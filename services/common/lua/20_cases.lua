@@ -116,7 +116,7 @@ local function verify(keys, a)
     save(P, c, { 'closed' })
     redis.call('ZREM', P .. 'timers', id .. '|deadline')
     total(P, 'closed')
-    log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. (c.reporter or '') })
+    log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. c.id })
   else
     move_state(P, c, 'REOPENED')
     -- the unit whose work failed comes last in the next round (offer)
