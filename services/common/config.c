@@ -205,6 +205,9 @@ config_set (config_t *self, const char *name, const char *value, char *err, size
             return -1;
         }
         int rc = s_check (&self->table [i], secret, err, errlen);
+        if (rc)
+            snprintf (err, errlen, "%s: \"%s\" holds a control character (one trailing "
+                      "line break is all it may have)", name, value);
         if (rc == 0) {
             free (self->values [i]);
             self->values [i] = secret;
