@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -39,6 +40,7 @@
 #define FRESH_WAIT_MS 1500              //  longest wait for a fresh snapshot on connect
 #define STREAM_BLOCK 65536              //  bytes handed to libmicrohttpd per call
 #define STREAM_RETRY_S "10"             //  Retry-After of a stream refused for the cap
+#define PEER_CHECK_MS 1000              //  a quiet stream looks for a gone screen this often
 #define MHD_LOG_BURST 10                //  libmicrohttpd lines logged per window...
 #define MHD_LOG_WINDOW_S 10             //  ...of this many seconds; the rest are counted
 #define FDS_SPARE 128                   //  descriptors besides connections (Redis, files)
@@ -583,6 +585,7 @@ s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
 
 typedef struct {
     report_http_t *http;        //  the server
+    int fd;                     //  the connection's socket, -1 when unknown
     uint64_t seq;               //  next frame wanted from the hub
     char *pending;              //  text not yet handed to libmicrohttpd
     size_t pending_len;         //  its length
@@ -600,6 +603,15 @@ s_stream_free (void *cls)
     free (s);
 }
 
+//  True when the screen hung up: a stream's client sends nothing after its
+//  request, so end-of-file or an error on the socket means it is gone.
+static bool
+s_peer_gone (int fd)
+{
+    struct pollfd p = { fd, POLLRDHUP, 0 };
+    return fd >= 0 && poll (&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static ssize_t
 s_stream_read (void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -611,10 +623,19 @@ s_stream_read (void *cls, uint64_t pos, char *buf, size_t max)
         s->pending_len = s->pending_at = 0;
         bool lost = false;
         uint64_t next = s->seq;
-        char *frames = report_hub_wait (s->http->hub, s->seq, s->http->keepalive_ms, &next, &lost);
-        if (report_hub_closed (s->http->hub)) {
-            free (frames);
-            return MHD_CONTENT_READER_END_OF_STREAM;
+        //  wait in slices: a screen that left frees its thread and its
+        //  stream_max place within a slice, not at the next keepalive
+        char *frames = NULL;
+        for (int waited = 0; !frames && waited < s->http->keepalive_ms; waited += PEER_CHECK_MS) {
+            int slice = s->http->keepalive_ms - waited < PEER_CHECK_MS
+                      ? s->http->keepalive_ms - waited : PEER_CHECK_MS;
+            frames = report_hub_wait (s->http->hub, s->seq, slice, &next, &lost);
+            if (report_hub_closed (s->http->hub)) {
+                free (frames);
+                return MHD_CONTENT_READER_END_OF_STREAM;
+            }
+            if (!frames && s_peer_gone (s->fd))
+                return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         if (lost)
             log_info ("report: a stream reader fell behind; it gets a fresh snapshot");
@@ -666,6 +687,9 @@ s_stream (report_http_t *self, struct MHD_Connection *conn)
         return MHD_NO;
     }
     s->http = self;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->fd = info ? info->connect_fd : -1;
     char *snapshot = report_hub_start_fresh (self->hub, FRESH_WAIT_MS, &s->seq);
     if (asprintf (&s->pending, "retry: 2000\n\n%s", snapshot ? snapshot : "") < 0)
         s->pending = NULL;
