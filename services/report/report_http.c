@@ -179,6 +179,40 @@ s_has_body (struct MHD_Connection *conn)
     return chunked || (length && strcmp (length, "0") != 0);
 }
 
+static int
+s_hex (char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+//  The ?token= argument %-decoded into buf (the page sends it through
+//  encodeURIComponent; URLs are otherwise left as sent). NULL when absent;
+//  "" (which matches no token) when too long or badly escaped.
+static const char *
+s_query_token (struct MHD_Connection *conn, char *buf, size_t size)
+{
+    const char *raw = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, "token");
+    if (!raw)
+        return NULL;
+    size_t n = 0;
+    for (const char *p = raw; *p; p++) {
+        int c = (unsigned char) *p;
+        if (c == '%') {
+            int hi = s_hex (p [1]), lo = hi >= 0 ? s_hex (p [2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return "";
+            c = hi * 16 + lo;
+            p += 2;
+        }
+        if (n + 1 >= size)
+            return "";
+        buf [n++] = (char) c;
+    }
+    buf [n] = 0;
+    return buf;
+}
+
 //  The role a route needs; 0 for the page, its files and the health check,
 //  which hold no data.
 static int
@@ -231,9 +265,11 @@ s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, con
         *status = MHD_HTTP_CONTENT_TOO_LARGE;
         return report_api_error ("TOO_LARGE", "request bodies are not accepted");
     }
+    char token [CONFIG_SECRET_MAX + 1];
+    const char *query_token = s_query_token (conn, token, sizeof token);
     *roles = report_guard_roles (self->guard,
         MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-        MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, "token"));
+        query_token);
     int needed = s_role_needed (route);
     if (*roles < 0 || (needed && !(*roles & needed))) {
         metric_inc (self->refused_auth);
@@ -241,7 +277,7 @@ s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, con
         bool unknown = *roles < 0;
         bool none = !unknown && !MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
                                                               MHD_HTTP_HEADER_AUTHORIZATION)
-                 && !MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, "token");
+                 && !query_token;
         *status = unknown || none ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN;
         const char *message = unknown ? "the token matches no role"
             : needed == REPORT_ROLE_METRICS
@@ -261,13 +297,6 @@ typedef struct {
     int used;                           //  values in use
     bool bad;                           //  an argument could not be decoded
 } args_t;
-
-static int
-s_hex (char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
 
 //  The decoded value of query argument name, or NULL when absent. A value
 //  too long or with a bad or NUL escape is taken as absent and marks bad.

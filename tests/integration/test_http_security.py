@@ -25,7 +25,7 @@ import zmq
 from gc_cluster import BUILD, wait_for
 
 FLOOD = Path(__file__).resolve().parent / "http_flood.py"
-SCREEN = "screen-token-5d1f0e2a9c"
+SCREEN = "screen+token/5d1f0e2a9c="     # base64 characters travel %-escaped in ?token=
 EXPORT = "export-token-8b7c6d5e4f"
 METRICS = "metrics-token-3a2b1c0d9e"
 PHONE = "13800000000"
@@ -55,7 +55,7 @@ def get(base, path, token=None, bearer=None, headers=None, **query):
 
 def first_snapshot(base, **auth):
     """The first snapshot /api/stream sends."""
-    query = f"?token={auth['token']}" if "token" in auth else ""
+    query = "?token=" + urllib.parse.quote(auth["token"], safe="") if "token" in auth else ""
     req = urllib.request.Request(base + "/api/stream" + query)
     with urllib.request.urlopen(req, timeout=10) as r:
         event = None
