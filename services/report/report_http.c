@@ -80,7 +80,6 @@ struct _report_http_t {
 static char s_admitted_masked;      //  phone numbers masked
 static char s_admitted_full;        //  the export role: phone numbers shown
 
-
 //  libmicrohttpd's own messages go to our log as warnings.
 static void
 s_mhd_log (void *cls, const char *fmt, va_list ap)
