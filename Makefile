@@ -109,7 +109,8 @@ TEST_CLASS = $(wildcard services/$(word 1,$(subst _, ,$(1)))/$(1).c)
 # A class that calls other classes of its daemon names them here:
 # TEST_DEPS_<daemon>_<class> is compiled into that class's test too.
 TEST_DEPS_report_screen := services/report/report_api.c services/report/report_dir.c
-TEST_DEPS_report_ledger := $(TEST_DEPS_report_screen) services/report/report_screen.c
+TEST_DEPS_report_ledger := $(TEST_DEPS_report_screen) services/report/report_screen.c \
+                           services/report/report_mask.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h \
                        $$(call TEST_CLASS,$$*) $$(TEST_DEPS_$$*)
 	@mkdir -p $(dir $@)

@@ -1,6 +1,7 @@
 /*  config.c — table-driven configuration: defaults from the table, values
     from a "name value" file and from --set overrides, each checked against
-    its type and bounds when set. */
+    its type and bounds when set. Secrets also come from NAME_file PATH or
+    the environment, never from --set, and are never printed. */
 #include "config.h"
 
 #include <assert.h>
@@ -11,8 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CONFIG_LINE_MAX 4096
+#define CONFIG_NAME_MAX 128         //  longest option name
+
+static int s_find (const config_t *self, const char *name);
 
 struct _config_t {
     const cfg_option_t *table;  //  borrowed option table
@@ -35,7 +41,17 @@ config_new (const cfg_option_t *table)
         return NULL;
     }
     for (size_t i = 0; i < self->count; i++) {
-        self->values [i] = strdup (table [i].deflt);
+        //  a secret may come from the environment: GRIDCALL_REDIS_PASSWORD
+        const char *env = NULL;
+        char var [CONFIG_NAME_MAX + sizeof CONFIG_ENV_PREFIX];
+        if (table [i].type == CFG_SECRET
+        &&  strlen (table [i].name) < CONFIG_NAME_MAX) {
+            char *v = var + snprintf (var, sizeof var, "%s%s", CONFIG_ENV_PREFIX, table [i].name);
+            for (char *p = var + strlen (CONFIG_ENV_PREFIX); p < v; p++)
+                *p = (char) toupper ((unsigned char) *p);
+            env = getenv (var);
+        }
+        self->values [i] = strdup (env ? env : table [i].deflt);
         if (!self->values [i]) {
             config_destroy (&self);
             return NULL;
@@ -50,8 +66,11 @@ config_destroy (config_t **self_p)
     if (!self_p || !*self_p)
         return;
     config_t *self = *self_p;
-    for (size_t i = 0; i < self->count && self->values; i++)
+    for (size_t i = 0; i < self->count && self->values; i++) {
+        if (self->values [i] && self->table [i].type == CFG_SECRET)
+            explicit_bzero (self->values [i], strlen (self->values [i]));
         free (self->values [i]);
+    }
     free (self->values);
     free (self);
     *self_p = NULL;
@@ -74,6 +93,14 @@ s_check (const cfg_option_t *opt, const char *value, char *err, size_t errlen)
     errno = 0;
     switch (opt->type) {
         case CFG_STRING:
+            return 0;
+        case CFG_SECRET:
+            //  it goes into headers and AUTH: no line breaks or other controls
+            for (const char *p = value; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f) {
+                    snprintf (err, errlen, "%s: the secret holds a control character", opt->name);
+                    return -1;
+                }
             return 0;
         case CFG_BOOL:
             if (strcasecmp (value, "yes") == 0 || strcasecmp (value, "no") == 0
@@ -111,10 +138,86 @@ s_check (const cfg_option_t *opt, const char *value, char *err, size_t errlen)
     return -1;
 }
 
+//  Read a secret file: at most CONFIG_SECRET_MAX bytes, one trailing line
+//  break dropped. Returns the text (caller frees) or NULL with err filled;
+//  err names the option and the path, never the content.
+static char *
+s_read_secret (const char *option, const char *path, char *err, size_t errlen)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (err, errlen, "%s_file: cannot open \"%s\": %s", option, path, strerror (errno));
+        return NULL;
+    }
+    char *text = calloc (1, CONFIG_SECRET_MAX + 2);
+    size_t len = text ? fread (text, 1, CONFIG_SECRET_MAX + 1, file) : 0;
+    bool failed = !text || ferror (file);
+    fclose (file);
+    if (failed) {
+        snprintf (err, errlen, "%s_file: cannot read \"%s\"", option, path);
+        free (text);
+        return NULL;
+    }
+    if (len > CONFIG_SECRET_MAX) {
+        snprintf (err, errlen, "%s_file: \"%s\" is longer than %d bytes", option, path,
+                  CONFIG_SECRET_MAX);
+        free (text);
+        return NULL;
+    }
+    if (len > 0 && text [len - 1] == '\n')
+        text [--len] = 0;
+    if (len > 0 && text [len - 1] == '\r')
+        text [--len] = 0;
+    if (len == 0 || strlen (text) != len) {
+        snprintf (err, errlen, "%s_file: \"%s\" %s", option, path,
+                  len ? "holds a NUL byte" : "is empty");
+        free (text);
+        return NULL;
+    }
+    return text;
+}
+
+//  The secret option whose NAME_file form name is, or -1.
+static int
+s_find_secret_file (const config_t *self, const char *name)
+{
+    size_t len = strlen (name);
+    char base [CONFIG_NAME_MAX];
+    if (len <= 5 || len - 5 >= sizeof base || strcmp (name + len - 5, "_file") != 0)
+        return -1;
+    memcpy (base, name, len - 5);
+    base [len - 5] = 0;
+    int i = s_find (self, base);
+    return i >= 0 && self->table [i].type == CFG_SECRET ? i : -1;
+}
+
 int
 config_set (config_t *self, const char *name, const char *value, char *err, size_t errlen)
 {
     int i = s_find (self, name);
+    if (i < 0 && (i = s_find_secret_file (self, name)) >= 0) {
+        //  NAME_file PATH: the secret is the file's content; "" unsets it
+        char *secret = *value ? s_read_secret (self->table [i].name, value, err, errlen)
+                              : strdup ("");
+        if (!secret) {
+            if (!*value)
+                snprintf (err, errlen, "%s: out of memory", name);
+            return -1;
+        }
+        int rc = s_check (&self->table [i], secret, err, errlen);
+        if (rc)
+            snprintf (err, errlen, "%s: \"%s\" holds a control character (one trailing "
+                      "line break is all it may have)", name, value);
+        if (rc == 0) {
+            free (self->values [i]);
+            self->values [i] = secret;
+        }
+        else {
+            explicit_bzero (secret, strlen (secret));
+            free (secret);
+        }
+        return rc;
+    }
     if (i < 0) {
         snprintf (err, errlen, "unknown option \"%s\"", name);
         return -1;
@@ -147,6 +250,16 @@ config_set_pair (config_t *self, const char *pair, char *err, size_t errlen)
     }
     memcpy (name, pair, n);
     name [n] = 0;
+    if (config_is_secret (self, name)) {
+        char upper [sizeof name];
+        for (size_t k = 0; k <= n; k++)
+            upper [k] = (char) toupper ((unsigned char) name [k]);
+        snprintf (err, errlen, "%s is a secret and a command line shows in ps: give it as "
+                  "--set %s_file=PATH (a file only you can read), as \"%s_file PATH\" in the "
+                  "-c file, or in the environment as " CONFIG_ENV_PREFIX "%s", name, name, name,
+                  upper);
+        return -1;
+    }
     return config_set (self, name, eq + 1, err, errlen);
 }
 
@@ -212,7 +325,8 @@ static const char *
 s_value (const config_t *self, const char *name, cfg_type_t type)
 {
     int i = s_find (self, name);
-    assert (i >= 0 && self->table [i].type == type);
+    assert (i >= 0 && (self->table [i].type == type
+                   ||  (type == CFG_STRING && self->table [i].type == CFG_SECRET)));
     return self->values [i];
 }
 
@@ -220,6 +334,13 @@ const char *
 config_str (const config_t *self, const char *name)
 {
     return s_value (self, name, CFG_STRING);
+}
+
+bool
+config_is_secret (const config_t *self, const char *name)
+{
+    int i = s_find (self, name);
+    return i >= 0 && self->table [i].type == CFG_SECRET;
 }
 
 long long
@@ -247,7 +368,7 @@ config_print (const config_t *self)
     for (size_t i = 0; i < self->count; i++) {
         //  secrets are not printed, only whether they are set
         const char *name = self->table [i].name;
-        bool secret = strstr (name, "secret") || strstr (name, "password");
+        bool secret = self->table [i].type == CFG_SECRET;
         printf ("  %-22s %-14s %s\n", name,
                 secret ? (*self->values [i] ? "(set)" : "(unset)") : self->values [i],
                 self->table [i].help);
@@ -259,7 +380,9 @@ config_print_sample (const config_t *self, const char *title)
 {
     printf ("# %s\n#\n# Every option with its default. Lines are \"name value\"; # starts a\n"
             "# comment. Any option can also be given as --set name=value, which wins\n"
-            "# over this file. Check a file with --check-config.\n", title);
+            "# over this file. Check a file with --check-config. A secret is given as\n"
+            "# NAME_file PATH (a file only the daemon's user can read) or in the\n"
+            "# environment as " CONFIG_ENV_PREFIX "NAME (upper case), never with --set.\n", title);
     for (size_t i = 0; i < self->count; i++) {
         const cfg_option_t *o = &self->table [i];
         printf ("\n# %s", o->help);
@@ -271,6 +394,9 @@ config_print_sample (const config_t *self, const char *title)
         else
         if (o->type == CFG_BOOL)
             printf (" (yes or no)");
-        printf ("\n%s %s\n", o->name, *o->deflt ? o->deflt : "\"\"");
+        if (o->type == CFG_SECRET)
+            printf (". A secret: give the path of a file holding it\n%s_file \"\"\n", o->name);
+        else
+            printf ("\n%s %s\n", o->name, *o->deflt ? o->deflt : "\"\"");
     }
 }

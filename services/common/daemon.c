@@ -30,8 +30,18 @@ s_usage (const char *name, const config_t *config)
     config_print (config);
 }
 
+//  The daemon's own check of its options taken together, or NULL.
+static gc_config_check_fn *s_config_check;
+
+void
+gc_daemon_set_check (gc_config_check_fn *check)
+{
+    s_config_check = check;
+}
+
 //  Load -c FILE (when given) and then the --set overrides of argv into
-//  config, and check log_level. Returns 0, or -1 with the reason in err.
+//  config, and check log_level and the daemon's own rules. Returns 0, or
+//  -1 with the reason in err.
 static int
 s_load (config_t *config, const char *file, int argc, char **argv, char *err, size_t errlen)
 {
@@ -52,7 +62,7 @@ s_load (config_t *config, const char *file, int argc, char **argv, char *err, si
                   config_str (config, "log_level"));
         return -1;
     }
-    return 0;
+    return s_config_check ? s_config_check (config, err, errlen) : 0;
 }
 
 //  What SIGHUP needs to reload. Process-wide like the signal it answers;
@@ -81,7 +91,8 @@ static int
 s_same (const config_t *a, const config_t *b, const cfg_option_t *opt)
 {
     switch (opt->type) {
-        case CFG_STRING: return strcmp (config_str (a, opt->name), config_str (b, opt->name)) == 0;
+        case CFG_STRING:
+        case CFG_SECRET: return strcmp (config_str (a, opt->name), config_str (b, opt->name)) == 0;
         case CFG_INT:    return config_int (a, opt->name) == config_int (b, opt->name);
         case CFG_DOUBLE: return config_double (a, opt->name) == config_double (b, opt->name);
         case CFG_BOOL:   return config_bool (a, opt->name) == config_bool (b, opt->name);

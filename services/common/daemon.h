@@ -28,6 +28,15 @@ int gc_daemon_init (int argc, char **argv, const char *name, config_t *config);
 int gc_daemon_init_options (int argc, char **argv, const char *name,
                             const cfg_option_t *options, config_t *config);
 
+//  A daemon's check of its options taken together (a rule no single
+//  option's bounds can say, like "a non-loopback bind needs a token").
+//  Returns 0, or -1 with what to set in err.
+typedef int (gc_config_check_fn) (const config_t *config, char *err, size_t errlen);
+//  Register check before gc_daemon_main / gc_daemon_init_options: it then
+//  runs after every load (start, --check-config, SIGHUP), and a failure
+//  refuses the configuration like a bad value.
+void gc_daemon_set_check (gc_config_check_fn *check);
+
 //  How many SIGHUP reloads have completed. A server loop compares it with
 //  the value it last saw and re-reads what a reload covers (the directory
 //  from Redis) when it changed. Cheap (one atomic load); any thread.

@@ -18,8 +18,8 @@ static const cfg_option_t s_options [] = {
       "PUB endpoint: one Notification per event, topic = event name" },
     { "webhooks", CFG_STRING, "", 0, 0,
       "comma-separated http(s) URLs each notification is POSTed to" },
-    { "webhook_secret", CFG_STRING, "", 0, 0,
-      "HMAC-SHA256 key for X-Gridcall-Signature; empty: unsigned" },
+    { "webhook_secret", CFG_SECRET, "", 0, 0,
+      "HMAC-SHA256 key for X-Gridcall-Signature (t=,v1=); empty: unsigned, allowed only for webhooks on this machine" },
     { "webhook_timeout_ms", CFG_INT, "5000", 100, 600000,
       "a POST not answered within this is a failure" },
     { "retry_base_ms", CFG_INT, "1000", 1, 86400000,
@@ -49,6 +49,8 @@ main (int argc, char **argv)
         fprintf (stderr, "gridcall-notify: out of memory\n");
         return 1;
     }
+    //  --check-config and every (re)load check the webhooks and their signing
+    gc_daemon_set_check (notify_server_check_config);
     int rc = gc_daemon_init_options (argc, argv, "gridcall-notify", s_options, config);
     if (rc != 0) {
         config_destroy (&config);

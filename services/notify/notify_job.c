@@ -21,7 +21,7 @@ struct _notify_job_t {
     int state;                  //  Gridcall__V1__CaseState value, 0 when unknown
     char *unit;                 //  unit holding the case, or ""
     long long at_ms;            //  Redis time of the transition
-    char *audience;             //  "grid:G01", "tier:COMMUNITY", "reporter:..."
+    char *audience;             //  "grid:G01", "tier:COMMUNITY", "reporter:<case id>"
     char *note;                 //  free text from the transition, or ""
     int attempts;               //  failed rounds before this one
     char *mask;                 //  done mask as stored
@@ -153,6 +153,18 @@ notify_job_new (const json_t *reply, char *reason, size_t reasonlen)
     ||  !s_token_chars (self->event)) {
         snprintf (reason, reasonlen, "event \"%.40s\" is not a case.* name", self->event);
         goto fail;
+    }
+    //  a reporter is named by their case, never by their phone number: a
+    //  job queued before the library said so (or by an older one) is mended
+    if (strncmp (self->audience, "reporter:", 9) == 0
+    &&  strcmp (self->audience + 9, self->case_id) != 0) {
+        char *audience = NULL;
+        if (asprintf (&audience, "reporter:%s", self->case_id) < 0) {
+            snprintf (reason, reasonlen, "out of memory");
+            goto fail;
+        }
+        free (self->audience);
+        self->audience = audience;
     }
     self->tier = *codec_tier_name ((int) tier) ? (int) tier : 0;
     self->state = codec_state_parse (json_string_value (json_object_get (reply, "state")));

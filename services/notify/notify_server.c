@@ -105,6 +105,29 @@ s_webhook_done (void *arg, void *tag, int target, bool ok, long status, const ch
         zlistx_add_end (self->finished, job);
 }
 
+int
+notify_server_check_config (const config_t *config, char *err, size_t errlen)
+{
+    char *urls [NOTIFY_TARGETS_MAX];
+    int count = notify_webhook_parse_list (config_str (config, "webhooks"), urls,
+                                           NOTIFY_TARGETS_MAX, err, errlen);
+    if (count < 0)
+        return -1;
+    int rc = 0;
+    bool signed_ = *config_str (config, "webhook_secret");
+    for (int i = 0; i < count; i++) {
+        //  case data leaving the machine must be signed, or anyone could forge it
+        if (rc == 0 && !signed_ && !notify_webhook_local (urls [i])) {
+            snprintf (err, errlen, "webhooks: \"%s\" is not on this machine and "
+                      "webhook_secret is not set: set webhook_secret_file to a file holding "
+                      "a random key (receivers verify X-Gridcall-Signature with it)", urls [i]);
+            rc = -1;
+        }
+        free (urls [i]);
+    }
+    return rc;
+}
+
 notify_server_t *
 notify_server_new (const config_t *config)
 {
@@ -112,6 +135,10 @@ notify_server_new (const config_t *config)
     if (!self)
         return NULL;
     char err [512];
+    if (notify_server_check_config (config, err, sizeof err)) {
+        log_error ("notify: %s", err);
+        goto fail;
+    }
     self->targets = notify_webhook_parse_list (config_str (config, "webhooks"), self->urls,
                                                NOTIFY_TARGETS_MAX, err, sizeof err);
     if (self->targets < 0) {

@@ -6,7 +6,14 @@
 
 #include "config.h"
 
+#include <stddef.h>
+
 typedef struct _notify_server_t notify_server_t;
+
+//  Check the options taken together: the webhooks list parses, and an
+//  unsigned webhook (webhook_secret unset) goes to this machine only.
+//  Returns 0, or -1 with what to set in err.
+int notify_server_check_config (const config_t *config, char *err, size_t errlen);
 
 //  Bind the sockets and set up the store and webhook client from config
 //  (borrowed for the call only). Returns NULL on a bad webhook list or a

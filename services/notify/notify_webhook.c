@@ -1,17 +1,21 @@
 /*  notify_webhook.c — webhook POSTs on one libcurl multi handle driven by
     the caller's poll loop (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION and
-    curl_multi_socket_action), with HMAC-SHA256 signatures from libcrypto. */
+    curl_multi_socket_action), with HMAC-SHA256 signatures over a timestamp
+    and the body, and random delivery ids, both from libcrypto. */
 #include "notify_webhook.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -185,7 +189,7 @@ s_header (transfer_t *transfer, const char *name, const char *value)
 
 int
 notify_webhook_post (notify_webhook_t *self, const char *url, const char *event,
-                     const char *delivery, int attempt, const char *body, size_t len,
+                     const char *job, int attempt, const char *body, size_t len,
                      void *tag, int target)
 {
     transfer_t *transfer = calloc (1, sizeof *transfer);
@@ -195,21 +199,28 @@ notify_webhook_post (notify_webhook_t *self, const char *url, const char *event,
     transfer->target = target;
     char number [16];
     char signature [NOTIFY_SIGNATURE_MAX];
+    char delivery [NOTIFY_DELIVERY_LEN + 1];
     snprintf (number, sizeof number, "%d", attempt);
+    int rc = notify_webhook_delivery_id (delivery, sizeof delivery);
     //  an empty "Expect:" stops curl waiting for 100-continue on larger bodies
-    int rc = s_header (transfer, "Content-Type", "application/json")
+    if (rc == 0)
+        rc = s_header (transfer, "Content-Type", "application/json")
            | s_header (transfer, "X-Gridcall-Event", event)
+           | s_header (transfer, "X-Gridcall-Job", job)
            | s_header (transfer, "X-Gridcall-Delivery", delivery)
            | s_header (transfer, "X-Gridcall-Attempt", number)
            | s_header (transfer, "Expect", NULL);
     if (rc == 0 && *self->secret) {
-        rc = notify_webhook_sign (self->secret, body, len, signature, sizeof signature);
+        //  signed when sent, so each retry carries a fresh time
+        rc = notify_webhook_sign (self->secret, (long long) time (NULL), body, len,
+                                  signature, sizeof signature);
         if (rc == 0)
             rc = s_header (transfer, "X-Gridcall-Signature", signature);
     }
     CURL *easy = rc == 0 ? curl_easy_init () : NULL;
     if (!easy) {
-        log_error ("notify: curl_easy_init() \"%s\" failed", url);
+        log_error ("notify: cannot prepare the POST to \"%s\": out of memory or no random "
+                   "bytes for its delivery id", url);
         curl_slist_free_all (transfer->headers);
         free (transfer);
         return -1;
@@ -406,19 +417,77 @@ notify_webhook_token (const char *url, char *out, size_t outlen)
     snprintf (out, outlen, "%08x", hash);
 }
 
+bool
+notify_webhook_local (const char *url)
+{
+    CURLU *parsed = curl_url ();
+    char *host = NULL;
+    bool local = false;
+    if (parsed && curl_url_set (parsed, CURLUPART_URL, url, 0) == CURLUE_OK
+    &&  curl_url_get (parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        //  an IPv6 host comes bracketed
+        size_t len = strlen (host);
+        if (len > 2 && host [0] == '[' && host [len - 1] == ']') {
+            memmove (host, host + 1, len - 2);
+            host [len - 2] = 0;
+        }
+        struct in_addr in4;
+        struct in6_addr in6;
+        local = strcasecmp (host, "localhost") == 0
+             || (inet_pton (AF_INET, host, &in4) == 1 && (ntohl (in4.s_addr) >> 24) == 127)
+             || (inet_pton (AF_INET6, host, &in6) == 1 && IN6_IS_ADDR_LOOPBACK (&in6));
+    }
+    curl_free (host);
+    curl_url_cleanup (parsed);
+    return local;
+}
+
 int
-notify_webhook_sign (const char *secret, const char *body, size_t len, char *out,
-                     size_t outlen)
+notify_webhook_hmac_hex (const char *secret, const char *data, size_t len, char *out,
+                         size_t outlen)
 {
     unsigned char md [EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    if (outlen < NOTIFY_SIGNATURE_MAX
-    ||  !HMAC (EVP_sha256 (), secret, (int) strlen (secret), (const unsigned char *) body,
+    if (outlen < NOTIFY_HMAC_HEX
+    ||  !HMAC (EVP_sha256 (), secret, (int) strlen (secret), (const unsigned char *) data,
                len, md, &md_len)
     ||  md_len != 32)
         return -1;
-    memcpy (out, "sha256=", 7);
     for (unsigned int i = 0; i < md_len; i++)
-        snprintf (out + 7 + 2 * i, 3, "%02x", md [i]);
+        snprintf (out + 2 * i, 3, "%02x", md [i]);
+    return 0;
+}
+
+int
+notify_webhook_sign (const char *secret, long long at_s, const char *body, size_t len,
+                     char *out, size_t outlen)
+{
+    if (outlen < NOTIFY_SIGNATURE_MAX)
+        return -1;
+    //  the signed text is "<t>.<body>", the timestamp as it appears in the header
+    char stamp [24];
+    int stamp_len = snprintf (stamp, sizeof stamp, "%lld.", at_s);
+    char *signed_text = malloc ((size_t) stamp_len + len + 1);
+    if (!signed_text)
+        return -1;
+    memcpy (signed_text, stamp, (size_t) stamp_len);
+    memcpy (signed_text + stamp_len, body, len);
+    char hex [NOTIFY_HMAC_HEX];
+    int rc = notify_webhook_hmac_hex (secret, signed_text, (size_t) stamp_len + len, hex,
+                                      sizeof hex);
+    free (signed_text);
+    if (rc == 0)
+        snprintf (out, outlen, "t=%lld,v1=%s", at_s, hex);
+    return rc;
+}
+
+int
+notify_webhook_delivery_id (char *out, size_t outlen)
+{
+    unsigned char bytes [NOTIFY_DELIVERY_LEN / 2];
+    if (outlen < NOTIFY_DELIVERY_LEN + 1 || RAND_bytes (bytes, (int) sizeof bytes) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf (out + 2 * i, 3, "%02x", bytes [i]);
     return 0;
 }

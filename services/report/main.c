@@ -4,6 +4,7 @@
     live events; it only reads Redis, through the store. */
 #include "config.h"
 #include "daemon.h"
+#include "report_guard.h"
 #include "report_server.h"
 
 static const cfg_option_t s_options [] = {
@@ -11,12 +12,24 @@ static const cfg_option_t s_options [] = {
     { "http_bind", CFG_STRING, "127.0.0.1", 0, 0,
       "address the HTTP server binds: numeric IPv4 or IPv6 (0.0.0.0, ::)" },
     { "http_port", CFG_INT, "8080", 0, 65535, "HTTP port; 0 picks a free port and logs it" },
-    { "connection_limit", CFG_INT, "256", 1, 10000,
-      "most HTTP connections open at once; more are refused" },
+    { "http_hosts", CFG_STRING, "", 0, 0,
+      "Host header values served, comma-separated (port ignored; * = any); empty: localhost, the loopback addresses and http_bind (a wildcard bind: this machine's addresses and name)" },
+    { "connection_limit", CFG_INT, "1024", 40, 10000,
+      "most HTTP connections open at once (a thread each); more are refused" },
+    { "connection_limit_per_ip", CFG_INT, "64", 1, 10000,
+      "most HTTP connections open at once from one client address" },
+    { "stream_max", CFG_INT, "256", 1, 10000,
+      "most /api/stream screens at once; more get 503 with Retry-After (at most connection_limit - 32)" },
+    { "header_timeout_s", CFG_INT, "5", 1, 300,
+      "a request's line and headers must arrive within this many seconds of the connection opening or the previous request ending; else the connection is cut" },
     { "connection_timeout_s", CFG_INT, "30", 1, 3600,
       "close an HTTP connection idle for this many seconds" },
-    { "screen_token", CFG_STRING, "", 0, 0,
-      "read-only bearer token every request must carry (Authorization: Bearer, or ?token=); empty: open, for the demo" },
+    { "screen_token", CFG_SECRET, "", 0, 0,
+      "token of the screen role: the page's data with phone numbers masked (Authorization: Bearer, or ?token= from the page); empty: open on a loopback bind, refused on any other" },
+    { "export_token", CFG_SECRET, "", 0, 0,
+      "token of the export role (Authorization: Bearer only): the ledger and cases with phone numbers; empty: phone numbers are never served" },
+    { "metrics_token", CFG_SECRET, "", 0, 0,
+      "token for GET /metrics (Authorization: Bearer only); empty: open on a loopback bind, closed on any other" },
     { "static_dir", CFG_STRING, "build/web", 0, 0,
       "folder of the screen page (index.html, screen.js, echarts.min.js); scripts/build-web.sh fills it" },
     { "redis_pool", CFG_INT, "4", 1, 64, "Redis connections HTTP requests share (one each at a time)" },
@@ -64,5 +77,7 @@ int
 main (int argc, char **argv)
 {
     const gc_server_ops_t ops = { s_create, s_run, s_destroy };
+    //  secure by default: start and --check-config refuse an open non-loopback bind
+    gc_daemon_set_check (report_guard_check_config);
     return gc_daemon_main (argc, argv, "gridcall-report", s_options, &ops);
 }

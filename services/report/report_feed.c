@@ -2,7 +2,9 @@
     for stream entries after the last one seen and relays each as a
     "case" frame; after changes (at most every snapshot_min_ms), when a
     new screen connects, and every snapshot_ms regardless, it builds the
-    snapshot (gc_report_screen, one atomic read) and relays that. */
+    snapshot (gc_report_screen, one atomic read) and relays that. Both
+    leave with phone numbers masked: screens and PUB subscribers hold no
+    export role. */
 #include "report_feed.h"
 
 #include <czmq.h>
@@ -18,6 +20,7 @@
 #include "log.h"
 #include "report_dir.h"
 #include "report_ledger.h"
+#include "report_mask.h"
 #include "report_pub.h"
 #include "report_screen.h"
 #include "store.h"
@@ -92,7 +95,7 @@ s_events (report_feed_t *self, feed_state_t *st, const directory_t *dir)
     json_t *entry;
     json_array_foreach (json_object_get (reply, "events"), i, entry) {
         json_t *ev = report_screen_event (entry, dir);
-        char *text = ev ? json_dumps (ev, JSON_COMPACT) : NULL;
+        char *text = ev && report_mask_json (ev) == 0 ? json_dumps (ev, JSON_COMPACT) : NULL;
         if (text) {
             report_hub_push (self->hub, "case", text, false);
             if (st->pub && report_pub_event (st->pub, ev))
@@ -135,6 +138,10 @@ s_snapshot (report_feed_t *self, feed_state_t *st, const directory_t *dir)
                                  self->list_max, self->sample, "30", NULL);
     json_t *snap = report_screen_compose (reply, dir);
     json_decref (reply);
+    if (snap && report_mask_json (snap)) {
+        json_decref (snap);
+        snap = NULL;
+    }
     if (!snap) {
         metric_inc (self->redis_errors);
         report_hub_push (self->hub, "status", "{\"ok\":false,\"redis\":\"down\"}", false);

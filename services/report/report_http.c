@@ -1,7 +1,9 @@
 /*  report_http.c — libmicrohttpd server for the report, a thread per
     connection. A JSON request borrows a Redis connection from the pool for
     its calls; the ledger CSV borrows one per page; a stream connection
-    copies frames from the hub and blocks only its own thread. */
+    copies frames from the hub and blocks only its own thread. Every
+    request passes the guard first (Host, header deadline, token roles);
+    phone numbers are masked for every role but export. */
 #include "report_http.h"
 
 #include <arpa/inet.h>
@@ -9,18 +11,25 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "report_api.h"
+#include "report_guard.h"
 #include "report_ledger.h"
+#include "report_mask.h"
 #include "report_page.h"
 #include "report_screen.h"
 
@@ -30,6 +39,11 @@
 #define ARGS_MAX 12                     //  query arguments one request may decode
 #define FRESH_WAIT_MS 1500              //  longest wait for a fresh snapshot on connect
 #define STREAM_BLOCK 65536              //  bytes handed to libmicrohttpd per call
+#define STREAM_RETRY_S "10"             //  Retry-After of a stream refused for the cap
+#define PEER_CHECK_MS 1000              //  a quiet stream looks for a gone screen this often
+#define MHD_LOG_BURST 10                //  libmicrohttpd lines logged per window...
+#define MHD_LOG_WINDOW_S 10             //  ...of this many seconds; the rest are counted
+#define FDS_SPARE 128                   //  descriptors besides connections (Redis, files)
 #define JSON_TYPE "application/json; charset=utf-8"
 #define HTML_TYPE "text/html; charset=utf-8"
 #define PAGE_CSP "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " \
@@ -42,27 +56,58 @@ struct _report_http_t {
     report_pool_t *pool;        //  borrowed: Redis connections
     report_hub_t *hub;          //  borrowed: the live feed
     metrics_t *metrics;         //  borrowed: the registry /metrics renders
+    report_guard_t *guard;      //  tokens, Host check, header deadline
     char *static_dir;           //  page files (index.html, screen.js, echarts.min.js, ...)
-    char *token;                //  read-only bearer token; empty = open
     long long ledger_max_rows;  //  most rows one CSV export holds
+    int stream_max;             //  most event streams at once
+    atomic_int streams_open;    //  event streams now
     int keepalive_ms;           //  stream comment when nothing else was sent this long
     int port;                   //  port actually bound
     metric_t *requests;         //  requests answered
     metric_t *streams;          //  stream connections open
     metric_t *exports;          //  ledger exports started
+    metric_t *refused_streams;  //  streams refused for the cap
+    metric_t *refused_auth;     //  requests refused for their token or Host
+    //  libmicrohttpd's lines under a flood ("reached connection limit" for
+    //  every refused connection) are counted, not all written
+    pthread_mutex_t log_lock;   //  guards the three below
+    time_t log_window;          //  when the current window began
+    unsigned log_lines;         //  lines written in it
+    unsigned long log_dropped;  //  lines not written in it
 };
+
+//  What an admitted request may see (its *con_cls marker).
+static char s_admitted_masked;      //  phone numbers masked
+static char s_admitted_full;        //  the export role: phone numbers shown
 
 //  libmicrohttpd's own messages go to our log as warnings.
 static void
 s_mhd_log (void *cls, const char *fmt, va_list ap)
 {
-    (void) cls;
+    report_http_t *self = (report_http_t *) cls;
     char line [512];
     vsnprintf (line, sizeof line, fmt, ap);
     size_t len = strlen (line);
     while (len > 0 && (line [len - 1] == '\n' || line [len - 1] == '\r'))
         line [--len] = 0;
-    log_warning ("report: libmicrohttpd: %s", line);
+    pthread_mutex_lock (&self->log_lock);
+    time_t now = time (NULL);
+    unsigned long dropped = 0;
+    if (now - self->log_window >= MHD_LOG_WINDOW_S) {
+        dropped = self->log_dropped;
+        self->log_dropped = 0;
+        self->log_window = now;
+        self->log_lines = 0;
+    }
+    bool write = self->log_lines++ < MHD_LOG_BURST;
+    if (!write)
+        self->log_dropped++;
+    pthread_mutex_unlock (&self->log_lock);
+    if (dropped)
+        log_warning ("report: libmicrohttpd: %lu more lines in %d s not written", dropped,
+                     MHD_LOG_WINDOW_S);
+    if (write)
+        log_warning ("report: libmicrohttpd: %s", line);
 }
 
 //  Leave URLs and arguments as sent: no route needs a %-escape, and
@@ -133,41 +178,74 @@ s_has_body (struct MHD_Connection *conn)
     return chunked || (length && strcmp (length, "0") != 0);
 }
 
-//  Compare without leaking where the first difference is.
-static bool
-s_same_secret (const char *given, const char *secret)
+static int
+s_hex (char c)
 {
-    size_t n = strlen (secret);
-    if (!given || strlen (given) != n)
-        return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char) (given [i] ^ secret [i]);
-    return diff == 0;
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-//  True when the request carries the screen token (or none is set).
-//  Browsers' EventSource cannot set headers, hence the query form too.
-static bool
-s_token_ok (report_http_t *self, struct MHD_Connection *conn)
+//  The ?token= argument %-decoded into buf (the page sends it through
+//  encodeURIComponent; URLs are otherwise left as sent). NULL when absent;
+//  "" (which matches no token) when too long or badly escaped.
+static const char *
+s_query_token (struct MHD_Connection *conn, char *buf, size_t size)
 {
-    if (!*self->token)
-        return true;
-    const char *auth = MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_AUTHORIZATION);
-    if (auth && strncmp (auth, "Bearer ", 7) == 0 && s_same_secret (auth + 7, self->token))
-        return true;
-    return s_same_secret (MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, "token"),
-                          self->token);
+    const char *raw = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, "token");
+    if (!raw)
+        return NULL;
+    size_t n = 0;
+    for (const char *p = raw; *p; p++) {
+        int c = (unsigned char) *p;
+        if (c == '%') {
+            int hi = s_hex (p [1]), lo = hi >= 0 ? s_hex (p [2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return "";
+            c = hi * 16 + lo;
+            p += 2;
+        }
+        if (n + 1 >= size)
+            return "";
+        buf [n++] = (char) c;
+    }
+    buf [n] = 0;
+    return buf;
 }
 
-//  Refuse a request from its request line and headers alone: an unknown
-//  path, a wrong method, an announced body or a missing token. Returns the
-//  error body and sets *status, or NULL when the request is one we serve.
+//  The role a route needs; 0 for the page, its files and the health check,
+//  which hold no data.
+static int
+s_role_needed (report_route_t route)
+{
+    switch (route) {
+        case REPORT_ROUTE_PAGE:
+        case REPORT_ROUTE_STATIC:
+        case REPORT_ROUTE_HEALTH:
+            return 0;
+        case REPORT_ROUTE_METRICS:
+            return REPORT_ROLE_METRICS;
+        default:
+            return REPORT_ROLE_SCREEN;
+    }
+}
+
+//  Refuse a request from its request line and headers alone: a Host not
+//  ours, an unknown path, a wrong method, an announced body or a missing
+//  or wrong token. Returns the error body and sets *status, or NULL when
+//  the request is one we serve, with *roles the roles it holds.
 static json_t *
 s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, const char *method,
-          int *status)
+          int *status, int *roles)
 {
+    const char *host = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!report_guard_host_ok (self->guard, host)) {
+        //  a name we do not serve (DNS rebinding, a misrouted proxy)
+        metric_inc (self->refused_auth);
+        log_info ("report: refused Host \"%.80s\"", host);
+        *status = 421;
+        return report_api_error ("BAD_HOST", "this server does not answer for that Host "
+                                 "(http_hosts)");
+    }
     char id [REPORT_CASE_ID_MAX + 1];
     report_route_t route = report_api_route (url, id);
     if (route == REPORT_ROUTE_TOO_LONG) {
@@ -186,11 +264,27 @@ s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, con
         *status = MHD_HTTP_CONTENT_TOO_LARGE;
         return report_api_error ("TOO_LARGE", "request bodies are not accepted");
     }
-    //  the page and its files hold no data; everything with data needs the token
-    if (route != REPORT_ROUTE_HEALTH && route != REPORT_ROUTE_PAGE && route != REPORT_ROUTE_STATIC
-    &&  !s_token_ok (self, conn)) {
-        *status = MHD_HTTP_UNAUTHORIZED;
-        return report_api_error ("UNAUTHORIZED", "this screen needs its read-only token");
+    char token [CONFIG_SECRET_MAX + 1];
+    const char *query_token = s_query_token (conn, token, sizeof token);
+    *roles = report_guard_roles (self->guard,
+        MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        query_token);
+    int needed = s_role_needed (route);
+    if (*roles < 0 || (needed && !(*roles & needed))) {
+        metric_inc (self->refused_auth);
+        //  no token at all: 401; a token of another role: 403
+        bool unknown = *roles < 0;
+        bool none = !unknown && !MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_AUTHORIZATION)
+                 && !query_token;
+        *status = unknown || none ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN;
+        const char *message = unknown ? "the token matches no role"
+            : needed == REPORT_ROLE_METRICS
+            ? "/metrics needs the metrics token (Authorization: Bearer)"
+            : "this needs the screen token (Authorization: Bearer, or ?token= for the page) "
+              "or the export token";
+        return report_api_error (*status == MHD_HTTP_FORBIDDEN ? "FORBIDDEN" : "UNAUTHORIZED",
+                                 message);
     }
     return NULL;
 }
@@ -202,13 +296,6 @@ typedef struct {
     int used;                           //  values in use
     bool bad;                           //  an argument could not be decoded
 } args_t;
-
-static int
-s_hex (char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
 
 //  The decoded value of query argument name, or NULL when absent. A value
 //  too long or with a bad or NUL escape is taken as absent and marks bad.
@@ -431,9 +518,10 @@ s_snapshot (report_conn_t *rc, int *status)
 }
 
 //  A request that needs Redis: borrow a connection, answer, give it back.
+//  Phone numbers are masked unless full.
 static json_t *
 s_serve_json (report_http_t *self, struct MHD_Connection *conn, report_route_t route,
-              const char *id, int *status)
+              const char *id, bool full, int *status)
 {
     report_conn_t *rc = report_pool_take (self->pool, POOL_WAIT_MS);
     if (!rc)
@@ -470,6 +558,11 @@ s_serve_json (report_http_t *self, struct MHD_Connection *conn, report_route_t r
     }
     json_decref (reply);
     report_pool_give (self->pool, rc);
+    if (body && !full && *status == MHD_HTTP_OK && report_mask_json (body)) {
+        json_decref (body);
+        *status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        body = report_api_error ("INTERNAL", "out of memory");
+    }
     return body;
 }
 
@@ -520,6 +613,7 @@ s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
 
 typedef struct {
     report_http_t *http;        //  the server
+    int fd;                     //  the connection's socket, -1 when unknown
     uint64_t seq;               //  next frame wanted from the hub
     char *pending;              //  text not yet handed to libmicrohttpd
     size_t pending_len;         //  its length
@@ -532,8 +626,18 @@ s_stream_free (void *cls)
     stream_t *s = (stream_t *) cls;
     report_hub_detach (s->http->hub);
     metric_add (s->http->streams, -1);
+    atomic_fetch_sub (&s->http->streams_open, 1);
     free (s->pending);
     free (s);
+}
+
+//  True when the screen hung up: a stream's client sends nothing after its
+//  request, so end-of-file or an error on the socket means it is gone.
+static bool
+s_peer_gone (int fd)
+{
+    struct pollfd p = { fd, POLLRDHUP, 0 };
+    return fd >= 0 && poll (&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 static ssize_t
@@ -547,10 +651,19 @@ s_stream_read (void *cls, uint64_t pos, char *buf, size_t max)
         s->pending_len = s->pending_at = 0;
         bool lost = false;
         uint64_t next = s->seq;
-        char *frames = report_hub_wait (s->http->hub, s->seq, s->http->keepalive_ms, &next, &lost);
-        if (report_hub_closed (s->http->hub)) {
-            free (frames);
-            return MHD_CONTENT_READER_END_OF_STREAM;
+        //  wait in slices: a screen that left frees its thread and its
+        //  stream_max place within a slice, not at the next keepalive
+        char *frames = NULL;
+        for (int waited = 0; !frames && waited < s->http->keepalive_ms; waited += PEER_CHECK_MS) {
+            int slice = s->http->keepalive_ms - waited < PEER_CHECK_MS
+                      ? s->http->keepalive_ms - waited : PEER_CHECK_MS;
+            frames = report_hub_wait (s->http->hub, s->seq, slice, &next, &lost);
+            if (report_hub_closed (s->http->hub)) {
+                free (frames);
+                return MHD_CONTENT_READER_END_OF_STREAM;
+            }
+            if (!frames && s_peer_gone (s->fd))
+                return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         if (lost)
             log_info ("report: a stream reader fell behind; it gets a fresh snapshot");
@@ -568,18 +681,49 @@ s_stream_read (void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t) n;
 }
 
+//  A stream beyond stream_max: 503 at once with Retry-After, so the
+//  connection and its thread are free again (connections are kept for
+//  the page and the API).
+static enum MHD_Result
+s_stream_busy (report_http_t *self, struct MHD_Connection *conn)
+{
+    metric_inc (self->refused_streams);
+    json_t *body = report_api_error ("BUSY", "too many screens are streaming; retry later");
+    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    json_decref (body);
+    struct MHD_Response *response = text ? MHD_create_response_from_buffer (
+        strlen (text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!response) {
+        free (text);
+        return MHD_NO;
+    }
+    MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, STREAM_RETRY_S);
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONNECTION, "close");
+    return s_queue (conn, MHD_HTTP_SERVICE_UNAVAILABLE, JSON_TYPE, response, NULL);
+}
+
 static enum MHD_Result
 s_stream (report_http_t *self, struct MHD_Connection *conn)
 {
+    if (atomic_fetch_add (&self->streams_open, 1) >= self->stream_max) {
+        atomic_fetch_sub (&self->streams_open, 1);
+        return s_stream_busy (self, conn);
+    }
     stream_t *s = calloc (1, sizeof *s);
-    if (!s)
+    if (!s) {
+        atomic_fetch_sub (&self->streams_open, 1);
         return MHD_NO;
+    }
     s->http = self;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->fd = info ? info->connect_fd : -1;
     char *snapshot = report_hub_start_fresh (self->hub, FRESH_WAIT_MS, &s->seq);
     if (asprintf (&s->pending, "retry: 2000\n\n%s", snapshot ? snapshot : "") < 0)
         s->pending = NULL;
     free (snapshot);
     if (!s->pending) {
+        atomic_fetch_sub (&self->streams_open, 1);
         free (s);
         return MHD_NO;
     }
@@ -650,7 +794,7 @@ s_export_read (void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 static enum MHD_Result
-s_export (report_http_t *self, struct MHD_Connection *conn)
+s_export (report_http_t *self, struct MHD_Connection *conn, bool full)
 {
     report_filter_t filter;
     report_conn_t *rc = report_pool_take (self->pool, POOL_WAIT_MS);
@@ -668,6 +812,8 @@ s_export (report_http_t *self, struct MHD_Connection *conn)
         free (e);
         return MHD_NO;
     }
+    if (!full)
+        report_ledger_mask (e->ledger);
     metric_inc (self->exports);
     struct MHD_Response *response = MHD_create_response_from_callback (
         MHD_SIZE_UNKNOWN, STREAM_BLOCK, s_export_read, e, s_export_free);
@@ -682,9 +828,9 @@ s_export (report_http_t *self, struct MHD_Connection *conn)
 
 //  ----------------------------------------------------------------------
 
-//  Answer an admitted request.
+//  Answer an admitted request; full when it holds the export role.
 static enum MHD_Result
-s_serve (report_http_t *self, struct MHD_Connection *conn, const char *url)
+s_serve (report_http_t *self, struct MHD_Connection *conn, const char *url, bool full)
 {
     char id [REPORT_CASE_ID_MAX + 1];
     int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -718,9 +864,9 @@ s_serve (report_http_t *self, struct MHD_Connection *conn, const char *url)
         case REPORT_ROUTE_STREAM:
             return s_stream (self, conn);
         case REPORT_ROUTE_LEDGER:
-            return s_export (self, conn);
+            return s_export (self, conn, full);
         default:
-            return s_send_json (conn, status, s_serve_json (self, conn, route, id, &status));
+            return s_send_json (conn, status, s_serve_json (self, conn, route, id, full, &status));
     }
 }
 
@@ -738,9 +884,16 @@ s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     (void) upload_data;
     int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     if (*con_cls == NULL) {
-        json_t *refusal = s_refuse (self, conn, url, method, &status);
+        //  the headers are complete: the header deadline is met
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+            conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (info)
+            report_guard_disarm (self->guard, info->socket_context);
+        int roles = 0;
+        json_t *refusal = s_refuse (self, conn, url, method, &status, &roles);
         if (!refusal) {
-            *con_cls = self;        //  marks the request as admitted
+            //  marks the request as admitted, and what it may see
+            *con_cls = roles & REPORT_ROLE_EXPORT ? &s_admitted_full : &s_admitted_masked;
             return MHD_YES;
         }
         metric_inc (self->requests);
@@ -752,15 +905,57 @@ s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         return MHD_NO;
     metric_inc (self->requests);
     log_debug ("report: %s \"%.80s\"", method, url);
-    return s_serve (self, conn, url);
+    return s_serve (self, conn, url, *con_cls == &s_admitted_full);
 }
 
-int
-report_http_check_bind (const char *bind)
+//  A connection opened (watched for its first request's headers) or
+//  closed (no longer watched; libmicrohttpd closes its socket after this).
+static void
+s_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
 {
-    struct in6_addr addr;
-    return inet_pton (AF_INET, bind, &addr) == 1 || inet_pton (AF_INET6, bind, &addr) == 1
-         ? 0 : -1;
+    report_http_t *self = (report_http_t *) cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+            conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? report_guard_watch (self->guard, info->connect_fd) : NULL;
+    }
+    else {
+        report_guard_unwatch (self->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+//  A request ended: the next one on the connection has its headers due
+//  within the deadline again.
+static void
+s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    (void) con_cls;
+    (void) toe;
+    report_http_t *self = (report_http_t *) cls;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (info)
+        report_guard_arm (self->guard, info->socket_context);
+}
+
+//  Each connection is a descriptor: raise the soft limit to cover
+//  connection_limit when the hard one allows (like Redis's maxclients).
+static void
+s_raise_fd_limit (long long connections)
+{
+    struct rlimit limit;
+    rlim_t want = (rlim_t) connections + FDS_SPARE;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= want)
+        return;
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY || limit.rlim_max >= want ? want
+                   : limit.rlim_max;
+    if (setrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < want)
+        log_warning ("report: open files are limited to %llu: fewer than connection_limit "
+                     "%lld needs; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+                     (unsigned long long) limit.rlim_cur, connections);
 }
 
 report_http_t *
@@ -796,39 +991,54 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
         log_error ("report: calloc() failed: out of memory");
         return NULL;
     }
+    pthread_mutex_init (&self->log_lock, NULL);
     self->pool = pool;
     self->hub = hub;
     self->metrics = metrics;
     self->static_dir = strdup (config_str (config, "static_dir"));
-    self->token = strdup (config_str (config, "screen_token"));
+    self->guard = report_guard_new (config, metrics);
     self->ledger_max_rows = config_int (config, "ledger_max_rows");
+    self->stream_max = (int) config_int (config, "stream_max");
+    atomic_init (&self->streams_open, 0);
     int timeout_s = (int) config_int (config, "connection_timeout_s");
     self->keepalive_ms = timeout_s * 1000 / 2 < 15000 ? timeout_s * 1000 / 2 : 15000;
     self->requests = metrics_counter (metrics, "http_requests_total", "HTTP requests answered");
     self->streams = metrics_gauge (metrics, "stream_connections", "event-stream screens connected");
     self->exports = metrics_counter (metrics, "ledger_exports_total", "ledger CSV exports started");
-    if (!self->static_dir || !self->token) {
+    self->refused_streams = metrics_counter (metrics, "stream_refusals_total",
+                                             "event streams refused: stream_max reached");
+    self->refused_auth = metrics_counter (metrics, "auth_refusals_total",
+                                          "requests refused for their token or Host");
+    if (!self->static_dir || !self->guard) {
+        report_guard_destroy (&self->guard);
+        pthread_mutex_destroy (&self->log_lock);
         free (self->static_dir);
-        free (self->token);
         free (self);
         return NULL;
     }
+    long long limit = config_int (config, "connection_limit");
+    s_raise_fd_limit (limit);
     errno = 0;
     self->daemon = MHD_start_daemon (
         flags, (uint16_t) port, NULL, NULL, s_answer, self,
-        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
         MHD_OPTION_UNESCAPE_CALLBACK, s_unescape_none, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config_int (config, "connection_limit"),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned int) config_int (config, "connection_limit_per_ip"),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) timeout_s,
+        MHD_OPTION_NOTIFY_CONNECTION, s_connection, self,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_MEMORY_LIMIT,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t) (256 * 1024),
         MHD_OPTION_END);
     if (!self->daemon) {
         log_error ("report: MHD_start_daemon() \"%s%s%s:%d\" failed: %s", v6 ? "[" : "", bind,
                    v6 ? "]" : "", port, errno ? strerror (errno) : "see the lines above");
+        report_guard_destroy (&self->guard);
+        pthread_mutex_destroy (&self->log_lock);
         free (self->static_dir);
-        free (self->token);
         free (self);
         return NULL;
     }
@@ -848,8 +1058,9 @@ report_http_destroy (report_http_t **self_p)
     report_http_t *self = *self_p;
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
+    report_guard_destroy (&self->guard);
+    pthread_mutex_destroy (&self->log_lock);
     free (self->static_dir);
-    free (self->token);
     free (self);
     *self_p = NULL;
 }

@@ -29,7 +29,4 @@ int report_http_port (const report_http_t *self);
 //  Requests answered so far.
 unsigned long report_http_requests (const report_http_t *self);
 
-//  Check that bind is a numeric IPv4 or IPv6 address. Returns 0 or -1.
-int report_http_check_bind (const char *bind);
-
 #endif

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "report_dir.h"
+#include "report_mask.h"
 #include "report_screen.h"
 
 #define BOM "\xEF\xBB\xBF"
@@ -25,6 +26,7 @@ struct _report_ledger_t {
     long long max_rows;         //  stop after this many
     bool header_sent;           //  BOM and header are out
     bool done;                  //  no more pages
+    bool masked;                //  phone numbers masked (any role but export)
 };
 
 report_ledger_t *
@@ -137,6 +139,12 @@ report_ledger_line (const json_t *row, const directory_t *dir)
     return text;
 }
 
+void
+report_ledger_mask (report_ledger_t *self)
+{
+    self->masked = true;
+}
+
 char *
 report_ledger_next (report_ledger_t *self, store_t *store, const directory_t *dir, bool *failed)
 {
@@ -176,6 +184,11 @@ report_ledger_next (report_ledger_t *self, store_t *store, const directory_t *di
         json_t *items = json_object_get (reply, "items");
         if (out && json_is_array (items))
             json_array_foreach (items, i, row) {
+                if (self->masked && report_mask_json (row)) {
+                    //  a row that cannot be masked is not written
+                    self->rows++;
+                    continue;
+                }
                 char *line = report_ledger_line (row, dir);
                 if (line)
                     fputs (line, out);

@@ -19,6 +19,9 @@ typedef struct _report_ledger_t report_ledger_t;
 //  ignored), at most max_rows rows. NULL on no memory.
 report_ledger_t *report_ledger_new (const report_filter_t *filter, long long max_rows);
 void report_ledger_destroy (report_ledger_t **self_p);
+//  Mask the phone numbers of every row from now on (report_mask_json):
+//  the ledger for any role but export.
+void report_ledger_mask (report_ledger_t *self);
 
 //  The next piece of the CSV: BOM and header first, then a page of rows.
 //  Returns text the caller frees, or NULL at the end; *failed is set when

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "report_feed.h"
+#include "report_guard.h"
 #include "report_http.h"
 #include "report_hub.h"
 #include "report_pool.h"
@@ -28,9 +29,10 @@ struct _report_server_t {
 report_server_t *
 report_server_new (const config_t *config)
 {
-    const char *bind = config_str (config, "http_bind");
-    if (report_http_check_bind (bind)) {
-        log_error ("report: http_bind \"%s\" is not a numeric IPv4 or IPv6 address", bind);
+    //  gc_daemon_main ran the same check; a caller of its own must not skip it
+    char err [512];
+    if (report_guard_check_config (config, err, sizeof err)) {
+        log_error ("report: %s", err);
         return NULL;
     }
     //  a write to a Redis or HTTP peer that has gone must fail with EPIPE,

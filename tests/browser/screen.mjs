@@ -40,7 +40,9 @@ try {
   const problems = [];
   page.on("pageerror", (e) => problems.push(String(e)));
   page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
-  page.on("request", (r) => { if (!r.url().startsWith(url)) problems.push("outside request " + r.url()); });
+  // the page may carry ?token=: compare origins, not the whole URL
+  const origin = new URL(url).origin;
+  page.on("request", (r) => { if (new URL(r.url()).origin !== origin) problems.push("outside request " + r.url()); });
   await page.goto(url, { waitUntil: "load" });
   await page.waitForFunction(() => window.gridcall && window.gridcall.snapshot, null, { timeout: 10000 });
   say({ ready: true, title: await page.title() });

@@ -205,6 +205,26 @@ class RedisServer:
 # ---------------------------------------------------------------------------
 # Daemons
 
+#  Options the daemons take as secrets (CFG_SECRET): never on a command line
+SECRET_SUFFIXES = ("_token", "_secret", "_password")
+
+
+def set_args(options, folder):
+    """--set arguments for options; a secret goes into a file of its own
+    (mode 0600) in folder and is passed as NAME_file=PATH, as the daemons
+    refuse secrets on the command line (ps would show them)."""
+    out = []
+    for k, v in options.items():
+        if k.endswith(SECRET_SUFFIXES):
+            path = Path(folder) / f"secret-{k}"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{v}\n")
+            k, v = f"{k}_file", path
+        out += ["--set", f"{k}={v}"]
+    return out
+
+
 def tail(path, lines=LOG_TAIL_LINES):
     try:
         with open(path, "rb") as f:
@@ -232,10 +252,7 @@ class Daemon:
         self.killed = False          # we sent SIGKILL or SIGTERM ourselves
 
     def argv(self):
-        out = [str(self.binary)]
-        for k, v in self.options.items():
-            out += ["--set", f"{k}={v}"]
-        return out
+        return [str(self.binary)] + set_args(self.options, self.folder)
 
     def start(self, timeout=10):
         if not self.binary.exists():
@@ -669,9 +686,7 @@ class Cluster:
         CompletedProcess (text)."""
         options = {**self.common(), "intake_endpoint": self.endpoints["intake"],
                    "events_endpoint": self.endpoints["events"], **overrides}
-        argv = [str(BUILD / "gridcall")]
-        for k, v in options.items():
-            argv += ["--set", f"{k}={v}"]
+        argv = [str(BUILD / "gridcall")] + set_args(options, self.folder)
         return subprocess.run(argv + [str(a) for a in args], capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
 

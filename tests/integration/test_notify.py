@@ -9,6 +9,7 @@ import http.server
 import importlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -163,9 +164,9 @@ class Receiver:
                 with receiver.lock:
                     receiver.active += 1
                     receiver.max_active = max(receiver.max_active, receiver.active)
-                    job = self.headers.get("X-Gridcall-Delivery")
+                    job = self.headers.get("X-Gridcall-Job")
                     seen = sum(1 for r in receiver.requests if r["path"] == self.path
-                               and r["headers"].get("X-Gridcall-Delivery") == job)
+                               and r["headers"].get("X-Gridcall-Job") == job)
                     fail = (self.path in receiver.always_fail
                             or seen < receiver.fail_first.get(self.path, 0))
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers),
@@ -195,7 +196,7 @@ class Receiver:
     def posts(self, job_id=None, path=None):
         with self.lock:
             return [r for r in self.requests
-                    if (job_id is None or r["headers"].get("X-Gridcall-Delivery") == job_id)
+                    if (job_id is None or r["headers"].get("X-Gridcall-Job") == job_id)
                     and (path is None or r["path"] == path)]
 
     def close(self):
@@ -225,6 +226,12 @@ class Notify:
                 "--set", f"pub_bind={self.pub}", "--set", "log_level=debug",
                 "--set", "sweep_ms=100"]
         for name, value in options.items():
+            if name.endswith("_secret"):
+                # secrets never go on a command line: a file of their own
+                path = tmp / f"{name}.secret"
+                path.write_text(f"{value}\n")
+                path.chmod(0o600)
+                name, value = f"{name}_file", path
             args += ["--set", f"{name}={value}"]
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=subprocess.STDOUT)
@@ -358,9 +365,14 @@ def test_delivers_to_log_pub_and_signed_webhook(redis, receiver, start_notify, z
     headers = post["headers"]
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Gridcall-Event"] == "case.resolved"
-    assert headers["X-Gridcall-Delivery"] == jid
-    expected = hmac.new(b"s3cret", post["body"], hashlib.sha256).hexdigest()
-    assert headers["X-Gridcall-Signature"] == "sha256=" + expected
+    assert headers["X-Gridcall-Job"] == jid
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Gridcall-Delivery"])
+    # t=<unix s>,v1=<hex HMAC-SHA256 of "<t>." + body> (docs/notify.md)
+    m = re.fullmatch(r"t=(\d+),v1=([0-9a-f]{64})", headers["X-Gridcall-Signature"])
+    assert m and abs(int(m.group(1)) - time.time()) < 60
+    expected = hmac.new(b"s3cret", m.group(1).encode() + b"." + post["body"],
+                        hashlib.sha256).hexdigest()
+    assert m.group(2) == expected
     body = json.loads(post["body"])
     assert set(body) == {"job_id", "event", "case_id", "ledger_no", "grid", "category", "tier",
                          "state", "unit", "at_ms", "audience", "note"}
@@ -469,7 +481,7 @@ def test_inflight_cap_bounds_concurrent_deliveries(redis, receiver, start_notify
     for jid in jids:
         wake(push, pb, jid)
     wait_for(lambda: all(job_gone(redis, notify.prefix, j) for j in jids), "all six jobs")
-    assert sorted(p["headers"]["X-Gridcall-Delivery"] for p in receiver.posts()) == sorted(jids)
+    assert sorted(p["headers"]["X-Gridcall-Job"] for p in receiver.posts()) == sorted(jids)
     assert receiver.max_active <= 2
     assert notify.stop() == 0
 
@@ -479,7 +491,7 @@ def test_two_instances_share_the_work_without_duplicates(redis, receiver, start_
     second = start_notify(webhooks=receiver.url("/hook"), sweep_ms=20, batch_max=5)
     jids = [make_job(redis, first.prefix) for _ in range(200)]   # found by the sweeps
     wait_for(lambda: all(job_gone(redis, first.prefix, j) for j in jids), "all 200 jobs")
-    delivered = [p["headers"]["X-Gridcall-Delivery"] for p in receiver.posts()]
+    delivered = [p["headers"]["X-Gridcall-Job"] for p in receiver.posts()]
     assert sorted(delivered) == sorted(jids)            # each exactly once
     assert first.stop() == 0 and second.stop() == 0
     counts = [int(n.log().split(" delivered,")[0].rsplit(" ", 1)[1]) for n in (first, second)]

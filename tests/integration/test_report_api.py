@@ -198,15 +198,15 @@ def test_daily_ledger_file_and_pub(cluster, gc_directory, tmp_path):
 
 
 def test_screen_token_guards_the_data_not_the_page(cluster):
-    c = cluster("report", report={"screen_token": "s3cret-screen"})
+    c = cluster("report", report={"screen_token": "s3cret-screen-token-0123"})
     host, port = c["report"].ready_match.groups()
     base = f"http://{host}:{port}"
     status, body = get_json(base, "/api/stats")
     assert status == 401 and body["code"] == "UNAUTHORIZED"
     assert get(base, "/api/stats", token="wrong")[0] == 401
-    assert get(base, "/api/stats", token="s3cret-screen")[0] == 200
+    assert get(base, "/api/stats", token="s3cret-screen-token-0123")[0] == 200
     req = urllib.request.Request(base + "/api/stats",
-                                 headers={"Authorization": "Bearer s3cret-screen"})
+                                 headers={"Authorization": "Bearer s3cret-screen-token-0123"})
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 200 and "by_state" in json.loads(r.read())
     assert get(base, "/api/ledger.csv")[0] == 401

@@ -73,10 +73,14 @@ def test_screen_shows_a_report_live_and_turns_its_grid_red(cluster, gc_directory
     grid, category = gc_directory.choose("GRID")
     limit = gc_directory.limit_minutes(category, "GRID")
     scale = limit * 60 / 4.0            # the GRID deadline passes 4 s after the report
+    # as in production: the screen role's token, which the page passes on
+    # to every request it makes (its event stream included)
+    token = "wall-screen-token-7f3e9a"
     c = cluster("intake", "escalate", "report", time_scale=scale,
-                report={"static_dir": WEB, "snapshot_min_ms": 100, "poll_ms": 50})
+                report={"static_dir": WEB, "snapshot_min_ms": 100, "poll_ms": 50,
+                        "screen_token": token})
     host, port = c["report"].ready_match.groups()
-    screen = Screen(f"http://{host}:{port}/")
+    screen = Screen(f"http://{host}:{port}/?token={token}")
     try:
         ready = screen.read()
         assert ready["ready"] and "指挥中心" in ready["title"]

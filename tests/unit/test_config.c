@@ -1,4 +1,5 @@
-/*  test_config.c — the option table: defaults, files, overrides, bounds. */
+/*  test_config.c — the option table: defaults, files, overrides, bounds,
+    and secrets (from a file or the environment, never --set, never shown). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <fcntl.h>
 
 #include "config.h"
 
@@ -101,6 +103,160 @@ test_file_errors_name_the_line (void **state)
     free (path);
 }
 
+//  Run fn (config) with stdout going to a file; return what it printed.
+static char *
+s_capture (void (*fn) (const config_t *), const config_t *config)
+{
+    char path [] = "/tmp/gc-config-out-XXXXXX";
+    int fd = mkstemp (path);
+    fflush (stdout);
+    int saved = dup (1);
+    dup2 (fd, 1);
+    fn (config);
+    fflush (stdout);
+    dup2 (saved, 1);
+    close (saved);
+    lseek (fd, 0, SEEK_SET);
+    static char text [65536];
+    ssize_t n = read (fd, text, sizeof text - 1);
+    text [n > 0 ? n : 0] = 0;
+    close (fd);
+    unlink (path);
+    return text;
+}
+
+static void
+s_print_sample (const config_t *config)
+{
+    config_print_sample (config, "test");
+}
+
+static void
+test_secret_from_a_file (void **state)
+{
+    (void) state;
+    char *path = s_write ("hunter2-secret\n");
+    config_t *config = config_new (s_options);
+    char err [512];
+    assert_true (config_is_secret (config, "redis_password"));
+    assert_false (config_is_secret (config, "redis_user"));
+    //  --set NAME_file=PATH, the form a command line may carry
+    char pair [300];
+    snprintf (pair, sizeof pair, "redis_password_file=%s", path);
+    assert_int_equal (config_set_pair (config, pair, err, sizeof err), 0);
+    assert_string_equal (config_str (config, "redis_password"), "hunter2-secret");
+    //  NAME_file "" unsets it
+    assert_int_equal (config_set (config, "redis_password_file", "", err, sizeof err), 0);
+    assert_string_equal (config_str (config, "redis_password"), "");
+    //  and in a -c file
+    char line [400];
+    snprintf (line, sizeof line, "redis_password_file %s\n", path);
+    char *conf = s_write (line);
+    assert_int_equal (config_load_file (config, conf, err, sizeof err), 0);
+    assert_string_equal (config_str (config, "redis_password"), "hunter2-secret");
+    //  only secrets have a _file form
+    assert_int_equal (config_set (config, "batch_max_file", path, err, sizeof err), -1);
+    assert_non_null (strstr (err, "unknown option"));
+    config_destroy (&config);
+    unlink (conf);
+    unlink (path);
+    free (conf);
+    free (path);
+}
+
+static void
+test_secret_refused_on_the_command_line (void **state)
+{
+    (void) state;
+    config_t *config = config_new (s_options);
+    char err [512];
+    assert_int_equal (config_set_pair (config, "redis_password=hunter2", err, sizeof err), -1);
+    assert_non_null (strstr (err, "redis_password_file"));
+    assert_non_null (strstr (err, "GRIDCALL_REDIS_PASSWORD"));
+    assert_null (strstr (err, "hunter2"));
+    assert_string_equal (config_str (config, "redis_password"), "");
+    //  a file line may still hold one (the file is as private as a secret file)
+    char *conf = s_write ("redis_password inline-one\n");
+    assert_int_equal (config_load_file (config, conf, err, sizeof err), 0);
+    assert_string_equal (config_str (config, "redis_password"), "inline-one");
+    config_destroy (&config);
+    unlink (conf);
+    free (conf);
+}
+
+static void
+test_secret_file_errors_never_show_the_content (void **state)
+{
+    (void) state;
+    config_t *config = config_new (s_options);
+    char err [512];
+    assert_int_equal (config_set (config, "redis_password_file", "/nonexistent/pw", err,
+                                  sizeof err), -1);
+    assert_non_null (strstr (err, "cannot open \"/nonexistent/pw\""));
+    char *empty = s_write ("\n");
+    assert_int_equal (config_set (config, "redis_password_file", empty, err, sizeof err), -1);
+    assert_non_null (strstr (err, "is empty"));
+    char *two = s_write ("first-line-secret\nsecond\n");
+    assert_int_equal (config_set (config, "redis_password_file", two, err, sizeof err), -1);
+    assert_non_null (strstr (err, "control character"));
+    assert_null (strstr (err, "first-line-secret"));
+    char big [CONFIG_SECRET_MAX + 10];
+    memset (big, 'a', sizeof big - 1);
+    big [sizeof big - 1] = 0;
+    char *large = s_write (big);
+    assert_int_equal (config_set (config, "redis_password_file", large, err, sizeof err), -1);
+    assert_non_null (strstr (err, "longer than"));
+    //  a refused file leaves the old value
+    assert_string_equal (config_str (config, "redis_password"), "");
+    config_destroy (&config);
+    for (char **p = (char *[]) { empty, two, large, NULL }; *p; p++) {
+        unlink (*p);
+        free (*p);
+    }
+}
+
+static void
+test_secret_from_the_environment (void **state)
+{
+    (void) state;
+    setenv ("GRIDCALL_REDIS_PASSWORD", "from-env", 1);
+    setenv ("GRIDCALL_REDIS_USER", "not-a-secret", 1);
+    config_t *config = config_new (s_options);
+    unsetenv ("GRIDCALL_REDIS_PASSWORD");
+    unsetenv ("GRIDCALL_REDIS_USER");
+    assert_string_equal (config_str (config, "redis_password"), "from-env");
+    //  only secrets are read from the environment
+    assert_string_equal (config_str (config, "redis_user"), "");
+    config_destroy (&config);
+}
+
+static void
+test_secret_is_never_printed (void **state)
+{
+    (void) state;
+    char *path = s_write ("hunter2-secret\n");
+    config_t *config = config_new (s_options);
+    char err [512];
+    assert_int_equal (config_set (config, "redis_password_file", path, err, sizeof err), 0);
+    const char *help = s_capture (config_print, config);
+    assert_null (strstr (help, "hunter2"));
+    assert_non_null (strstr (help, "(set)"));
+    const char *sample = s_capture (s_print_sample, config);
+    assert_null (strstr (sample, "hunter2"));
+    assert_non_null (strstr (sample, "\nredis_password_file \"\"\n"));
+    //  the sample is a valid file: its secret lines leave secrets unset
+    char *conf = s_write (sample);
+    config_t *fresh = config_new (s_options);
+    assert_int_equal (config_load_file (fresh, conf, err, sizeof err), 0);
+    assert_string_equal (config_str (fresh, "redis_password"), "");
+    config_destroy (&fresh);
+    config_destroy (&config);
+    unlink (conf);
+    unlink (path);
+    free (conf);
+    free (path);
+}
+
 int
 main (void)
 {
@@ -109,6 +265,11 @@ main (void)
         cmocka_unit_test (test_file_and_override),
         cmocka_unit_test (test_bad_values),
         cmocka_unit_test (test_file_errors_name_the_line),
+        cmocka_unit_test (test_secret_from_a_file),
+        cmocka_unit_test (test_secret_refused_on_the_command_line),
+        cmocka_unit_test (test_secret_file_errors_never_show_the_content),
+        cmocka_unit_test (test_secret_from_the_environment),
+        cmocka_unit_test (test_secret_is_never_printed),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

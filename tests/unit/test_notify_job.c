@@ -135,6 +135,31 @@ test_job_fills_notification (void **state)
 }
 
 static void
+test_reporter_audience_never_carries_a_phone_number (void **state)
+{
+    (void) state;
+    //  a job queued as the library once did: reporter:<phone>
+    json_t *reply = s_job_reply ();
+    json_object_set_new (reply, "event", json_string ("case.closed"));
+    json_object_set_new (reply, "audience", json_string ("reporter:13800000000"));
+    char reason [160];
+    notify_job_t *job = notify_job_new (reply, reason, sizeof reason);
+    assert_non_null (job);
+    Gridcall__V1__Notification msg = GRIDCALL__V1__NOTIFICATION__INIT;
+    notify_job_notification (job, &msg);
+    assert_string_equal (msg.audience, "reporter:TJ-20260101-000007");
+    assert_null (strstr (notify_job_body (job), "13800000000"));
+    notify_job_destroy (&job);
+    //  as the library queues it now: unchanged
+    json_object_set_new (reply, "audience", json_string ("reporter:TJ-20260101-000007"));
+    job = notify_job_new (reply, reason, sizeof reason);
+    notify_job_notification (job, &msg);
+    assert_string_equal (msg.audience, "reporter:TJ-20260101-000007");
+    notify_job_destroy (&job);
+    json_decref (reply);
+}
+
+static void
 test_job_rejects_undeliverable (void **state)
 {
     (void) state;
@@ -269,6 +294,7 @@ main (void)
         cmocka_unit_test (test_backoff_jitter_stays_within_20_percent),
         cmocka_unit_test (test_job_body_has_every_field),
         cmocka_unit_test (test_job_fills_notification),
+        cmocka_unit_test (test_reporter_audience_never_carries_a_phone_number),
         cmocka_unit_test (test_job_rejects_undeliverable),
         cmocka_unit_test (test_job_tolerates_odd_but_harmless_fields),
         cmocka_unit_test (test_mask_matches_whole_tokens),

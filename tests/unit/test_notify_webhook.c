@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -84,21 +85,67 @@ test_token_is_stable_fnv1a (void **state)
 }
 
 static void
-test_signature_matches_rfc4231 (void **state)
+test_hmac_matches_rfc4231 (void **state)
 {
     (void) state;
-    char sig [NOTIFY_SIGNATURE_MAX];
+    char hex [NOTIFY_HMAC_HEX];
     //  RFC 4231 test case 2
     const char *data = "what do ya want for nothing?";
-    assert_int_equal (notify_webhook_sign ("Jefe", data, strlen (data), sig, sizeof sig), 0);
-    assert_string_equal (sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_int_equal (notify_webhook_hmac_hex ("Jefe", data, strlen (data), hex, sizeof hex), 0);
+    assert_string_equal (hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     //  RFC 4231 test case 1: twenty 0x0b bytes as key
     char key [21];
     memset (key, 0x0b, 20);
     key [20] = 0;
-    assert_int_equal (notify_webhook_sign (key, "Hi There", 8, sig, sizeof sig), 0);
-    assert_string_equal (sig, "sha256=b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
-    assert_int_equal (notify_webhook_sign ("k", "x", 1, sig, 10), -1);
+    assert_int_equal (notify_webhook_hmac_hex (key, "Hi There", 8, hex, sizeof hex), 0);
+    assert_string_equal (hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    assert_int_equal (notify_webhook_hmac_hex ("k", "x", 1, hex, 10), -1);
+}
+
+static void
+test_signature_covers_time_and_body (void **state)
+{
+    (void) state;
+    char sig [NOTIFY_SIGNATURE_MAX];
+    const char *body = "{\"job_id\":\"42\"}";
+    //  Python: hmac.new(b"s3cret", b"1767225600." + body, "sha256").hexdigest()
+    assert_int_equal (notify_webhook_sign ("s3cret", 1767225600LL, body, strlen (body), sig,
+                                           sizeof sig), 0);
+    assert_string_equal (sig, "t=1767225600,v1="
+                         "e1532a9c879c7e3a2b120c55762aa740351999a901a80333db91a36f141cc962");
+    //  another time, another signature: a replay cannot move its timestamp
+    char later [NOTIFY_SIGNATURE_MAX];
+    assert_int_equal (notify_webhook_sign ("s3cret", 1767225601LL, body, strlen (body), later,
+                                           sizeof later), 0);
+    assert_string_not_equal (strchr (sig, 'v'), strchr (later, 'v'));
+    assert_int_equal (notify_webhook_sign ("s3cret", 1, body, strlen (body), sig, 20), -1);
+}
+
+static void
+test_delivery_ids_are_random (void **state)
+{
+    (void) state;
+    char a [NOTIFY_DELIVERY_LEN + 1], b [NOTIFY_DELIVERY_LEN + 1];
+    assert_int_equal (notify_webhook_delivery_id (a, sizeof a), 0);
+    assert_int_equal (notify_webhook_delivery_id (b, sizeof b), 0);
+    assert_int_equal (strlen (a), NOTIFY_DELIVERY_LEN);
+    assert_int_equal (strspn (a, "0123456789abcdef"), NOTIFY_DELIVERY_LEN);
+    assert_string_not_equal (a, b);
+    assert_int_equal (notify_webhook_delivery_id (a, NOTIFY_DELIVERY_LEN), -1);
+}
+
+static void
+test_local_targets (void **state)
+{
+    (void) state;
+    assert_true (notify_webhook_local ("http://127.0.0.1:8080/hook"));
+    assert_true (notify_webhook_local ("http://127.1.2.3/"));
+    assert_true (notify_webhook_local ("http://localhost/x"));
+    assert_true (notify_webhook_local ("http://[::1]:9000/x"));
+    assert_false (notify_webhook_local ("https://hooks.example.org/x"));
+    assert_false (notify_webhook_local ("http://10.0.0.5/x"));
+    assert_false (notify_webhook_local ("http://127.0.0.1.example.org/x"));
+    assert_false (notify_webhook_local ("not a url"));
 }
 
 // ---------------------------------------------------------------------------
@@ -254,15 +301,21 @@ test_post_delivers_signed_body (void **state)
     assert_string_equal (value, "application/json");
     assert_true (s_header_value (&fake, "X-Gridcall-Event", value, sizeof value));
     assert_string_equal (value, "case.resolved");
-    assert_true (s_header_value (&fake, "X-Gridcall-Delivery", value, sizeof value));
+    assert_true (s_header_value (&fake, "X-Gridcall-Job", value, sizeof value));
     assert_string_equal (value, "42");
+    assert_true (s_header_value (&fake, "X-Gridcall-Delivery", value, sizeof value));
+    assert_int_equal (strlen (value), NOTIFY_DELIVERY_LEN);
     assert_true (s_header_value (&fake, "X-Gridcall-Attempt", value, sizeof value));
     assert_string_equal (value, "2");
     assert_false (s_header_value (&fake, "Expect", value, sizeof value));
-    char expected [NOTIFY_SIGNATURE_MAX];
-    assert_int_equal (notify_webhook_sign ("s3cret", body, strlen (body), expected,
-                                           sizeof expected), 0);
+    //  signed over the time it was sent and the body
     assert_true (s_header_value (&fake, "X-Gridcall-Signature", value, sizeof value));
+    long long at = 0;
+    assert_int_equal (sscanf (value, "t=%lld,", &at), 1);
+    assert_true (llabs (at - (long long) time (NULL)) <= 5);
+    char expected [NOTIFY_SIGNATURE_MAX];
+    assert_int_equal (notify_webhook_sign ("s3cret", at, body, strlen (body), expected,
+                                           sizeof expected), 0);
     assert_string_equal (value, expected);
     const char *got = strstr (fake.request, "\r\n\r\n") + 4;
     assert_string_equal (got, body);
@@ -360,7 +413,10 @@ main (void)
         cmocka_unit_test (test_url_list_parses_and_trims),
         cmocka_unit_test (test_url_list_rejects_bad_entries),
         cmocka_unit_test (test_token_is_stable_fnv1a),
-        cmocka_unit_test (test_signature_matches_rfc4231),
+        cmocka_unit_test (test_hmac_matches_rfc4231),
+        cmocka_unit_test (test_signature_covers_time_and_body),
+        cmocka_unit_test (test_delivery_ids_are_random),
+        cmocka_unit_test (test_local_targets),
         cmocka_unit_test (test_post_delivers_signed_body),
         cmocka_unit_test (test_post_unsigned_without_secret),
         cmocka_unit_test (test_post_reports_http_error),

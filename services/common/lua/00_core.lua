@@ -151,10 +151,11 @@ local EVENT_KEYS = { 'at', 'what', 'who', 'state', 'tier', 'unit', 'deadline', '
 
 -- The notification an entry's job stands for. An entry written by
 -- log_event keeps the common job as 1: event 'case.<what>', audience the
--- case's grid ('reporter:<reporter>' when it closes); others spell it out.
-local function job_expand(job, what, grid, reporter)
+-- case's grid ('reporter:<case id>' when it closes: the reporter, named by
+-- the case, never by a phone number); others spell it out.
+local function job_expand(job, what, grid, case_id)
   if job ~= 1 then return job end
-  if what == 'closed' then return { 'case.closed', 'reporter:' .. (reporter or '') } end
+  if what == 'closed' then return { 'case.closed', 'reporter:' .. (case_id or '') } end
   return { 'case.' .. what, 'grid:' .. (grid or '') }
 end
 
@@ -228,7 +229,7 @@ local function log_event(P, c, what, who, note, extra, job)
   if job then
     extra = extra or {}
     if job[3] == nil or job[3] == (note or '') then job[3] = nil end
-    local common = job_expand(1, what, c.grid, c.reporter)
+    local common = job_expand(1, what, c.grid, c.id)
     if job[3] == nil and job[1] == common[1] and job[2] == common[2] then
       extra.job = 1
     else

@@ -22,7 +22,7 @@ local function order_decline(keys, a)
   total(P, 'orders_declined')
   log_event(P, c, 'declined', who, reason)
   local jobs = {}
-  notify(P, c, 'case.declined', 'reporter:' .. (c.reporter or ''), reason, jobs)
+  notify(P, c, 'case.declined', 'reporter:' .. c.id, reason, jobs)
   return ok(case_reply(c, { jobs = jobs }))
 end
 

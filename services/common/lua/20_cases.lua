@@ -119,7 +119,7 @@ local function verify(keys, a)
     c.closed = c._now
     save(P, c, { 'closed' })
     redis.call('ZREM', P .. 'timers', id .. '|deadline')
-    log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. (c.reporter or '') })
+    log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. c.id })
     log_flush(P, c)
   else
     move_state(P, c, 'REOPENED')

@@ -20,8 +20,8 @@ local function job_read(P, id)
   if not text then return nil end
   local ev, job = event_decode(text)
   if not ev or not job then return nil end
-  local h = redis.call('HMGET', P .. 'case:' .. case_id, 'grid', 'category', 'reporter')
-  job = job_expand(job, ev.what, h[1], h[3])
+  local h = redis.call('HMGET', P .. 'case:' .. case_id, 'grid', 'category')
+  job = job_expand(job, ev.what, h[1], case_id)
   if type(job) ~= 'table' or not job[1] then return nil end
   local tries = redis.call('HGET', P .. 'notify:tries', id) or ''
   local attempts, done = string.match(tries, '^(%d+)|(.*)$')
