@@ -52,14 +52,16 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Iproto $<
 
-# The Redis function library: the files of services/common/lua in name order.
+# The Redis function library: the files of services/common/lua in name order,
+# and gc_version answering their SHA-1 (GRIDCALL_LUA_VERSION in C).
 LUA_SRC := $(sort $(wildcard services/common/lua/*.lua))
-$(GEN)/gridcall.lua: $(LUA_SRC)
+$(GEN)/gridcall.lua: $(LUA_SRC) scripts/lua-library.sh
 	@mkdir -p $(GEN)
-	cat $(LUA_SRC) > $@
+	scripts/lua-library.sh $(LUA_SRC) > $@
 
 $(GEN)/gridcall_lua.h: $(GEN)/gridcall.lua
-	scripts/embed.sh gridcall_lua $< > $@
+	{ scripts/embed.sh gridcall_lua $<; \
+	  sed -n "s/^local LIBRARY_VERSION = '\([0-9a-f]*\)'$$/#define GRIDCALL_LUA_VERSION \"\1\"/p" $<; } > $@
 
 $(PYGEN): $(PROTO_SRC)
 	@mkdir -p $(dir $@)
@@ -111,7 +113,7 @@ TEST_CLASS = $(wildcard services/$(word 1,$(subst _, ,$(1)))/$(1).c)
 TEST_DEPS_report_screen := services/report/report_api.c services/report/report_dir.c
 TEST_DEPS_report_ledger := $(TEST_DEPS_report_screen) services/report/report_screen.c \
                            services/report/report_mask.c
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h \
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h \
                        $$(call TEST_CLASS,$$*) $$(TEST_DEPS_$$*)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(WARN) $(SAN) $(INCLUDES) -Iservices/$(word 1,$(subst _, ,$*)) $< \

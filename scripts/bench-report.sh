@@ -18,13 +18,24 @@ N = int(os.environ.get("BENCH_CASES", "1000000"))
 REQS = int(os.environ.get("BENCH_REQUESTS", "500"))
 P = "bench:"
 folder = tempfile.mkdtemp(prefix="gc-bench-report-", dir="/tmp")
-server = RedisServer(folder)
+server = RedisServer(folder, key_prefix=P)
+server.MAXMEMORY = "0"              # a million cases outgrow the tests' limit
 report = None
+
+
+def login(user):
+    """--set options of a Redis user (deploy/redis-users.acl)."""
+    return [w for k, v in server.options(user).items() for w in ("--set", f"{k}={v}")]
+
+
 try:
     server.start()
-    r = Redis(server.socket, timeout=120)
+    r = Redis(server.socket, timeout=120, auth=server.auth())
     cli = ["build/gridcall", "--set", f"redis_socket={server.socket}", "--set", f"key_prefix={P}"]
-    subprocess.run(cli + ["directory", "load", "deploy/tianjiao/directory.json"], check=True,
+    subprocess.run(cli + login("gc-admin")
+                   + ["redis", "setup"], check=True, capture_output=True)
+    subprocess.run(cli + login("gc-operator")
+                   + ["directory", "load", "deploy/tianjiao/directory.json"], check=True,
                    capture_output=True)
     d = Directory()
     pairs = [(g, c) for g in d.grids for c in list(d.categories)[:12]]
@@ -62,6 +73,7 @@ try:
     show("FCALL gc_report_screen:", timed(lambda: r.call("FCALL", "gc_report_screen", 0, P,
                                                          "0.25", "1", "50", "500", "30"), 50))
     report = subprocess.Popen(["build/gridcall-report", "--set", f"redis_socket={server.socket}",
+                               *login("gc-report"),
                                "--set", f"key_prefix={P}", "--set", "http_port=0",
                                "--set", "static_dir=build/web"],
                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)

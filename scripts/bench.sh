@@ -34,6 +34,7 @@ done
 # ipc paths must fit sockaddr_un (107 bytes): keep the folder short
 dir=$(mktemp -d /tmp/gcbench.XXXXXX)
 sock=$dir/redis/redis.sock
+users=$dir/redis/users      # Redis users and passwords (redis-local.sh)
 results=$dir/results
 pids=()
 names=()
@@ -59,7 +60,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
-rcli() { redis-cli -s "$sock" "$@"; }
+rcli() { REDISCLI_AUTH=$(cat "$users/gc-admin.password") redis-cli --no-auth-warning --user gc-admin -s "$sock" "$@"; }
 # info SECTION FIELD: one INFO field, e.g. info memory used_memory
 info() { rcli info "$1" | tr -d '\r' | awk -F: -v k="$2" '$1 == k { print $2 }'; }
 # FCALL calls and usec so far, from INFO commandstats ("calls=N,usec=M,...")
@@ -86,8 +87,9 @@ wait_until() {
         sleep 0.05
     done
 }
-load_directory() {   # load_directory PREFIX
-    build/gridcall --set "redis_socket=$sock" --set "key_prefix=$1" --set redis_timeout_ms=10000 \
+load_directory() {   # load_directory PREFIX (as gc-admin: the bench: prefix is no user's)
+    build/gridcall -c "$users/gc-admin.conf" --set "redis_socket=$sock" --set "key_prefix=$1" \
+        --set redis_timeout_ms=10000 \
         directory load "$directory" >"$dir/load.log" 2>&1 ||
         { cat "$dir/load.log" >&2; tail -n 5 "$dir/redis/redis.log" >&2; exit 1; }
 }
@@ -98,7 +100,8 @@ reset_street() {     # every phase starts from an empty street
 bench() {            # bench PHASE OPTIONS...: one phase of the load generator
     local phase=$1
     shift
-    timeout 150 build/gridcall-bench --set "redis_socket=$sock" --set redis_timeout_ms=10000 \
+    timeout 150 build/gridcall-bench -c "$users/gc-admin.conf" --set "redis_socket=$sock" \
+        --set redis_timeout_ms=10000 \
         --set log_level=warning \
         --set "directory=$directory" --set "results=$results" \
         --set "intake_endpoint=ipc://$dir/intake" --set "dispatch_endpoint=ipc://$dir/units" \
@@ -107,9 +110,9 @@ bench() {            # bench PHASE OPTIONS...: one phase of the load generator
 start() {            # start NAME ARGS...: a daemon in the background, log in the folder
     local name=$1
     shift
-    local conf=()
-    [ -f "deploy/$name.conf" ] && conf=(-c "deploy/$name.conf")
-    "build/$name" "${conf[@]}" "$@" 2>>"$dir/$name.log" &
+    # its sample configuration and its own Redis user (deploy/redis-users.acl)
+    ( umask 077; cat "deploy/$name.conf" "$users/gc-${name#gridcall-}.conf" > "$dir/$name.conf" )
+    "build/$name" -c "$dir/$name.conf" "$@" 2>>"$dir/$name.log" &
     pids+=($!)
     names+=("$name")
 }
@@ -133,15 +136,18 @@ aof_per() {
 }
 
 scripts/redis-local.sh start "$dir/redis"
+build/gridcall -c "$users/gc-admin.conf" --set "redis_socket=$sock" redis setup >/dev/null
 # no automatic AOF rewrite during the run: it would make AOF bytes per case
 # unmeasurable (and a fork costs the run); production keeps its setting
-redis-cli -s "$sock" config set auto-aof-rewrite-percentage 0 >/dev/null
+rcli config set auto-aof-rewrite-percentage 0 >/dev/null
 echo "gridcall bench: redis $(info server redis_version), AOF $(rcli config get appendfsync | tail -1);" \
      "folder $dir"
 
-# 1. The machine's ceiling for the primitive commands a transition is made of.
-rb=$(redis-benchmark -s "$sock" -t set,lpush,zadd -P 16 -n 200000 --csv | tr -d '"')
-rb1=$(redis-benchmark -s "$sock" -t set -c 1 -n 20000 --csv | tr -d '"')
+# 1. The machine's ceiling for the primitive commands a transition is made of
+#    (redis-benchmark takes no password from the environment: a throw-away one)
+rbench() { redis-benchmark --user gc-admin -a "$(cat "$users/gc-admin.password")" "$@" 2>/dev/null; }
+rb=$(rbench -s "$sock" -t set,lpush,zadd -P 16 -n 200000 --csv | tr -d '"')
+rb1=$(rbench -s "$sock" -t set -c 1 -n 20000 --csv | tr -d '"')
 rb_rate() { echo "$1" | awk -F, -v t="$2" '$1 == t { printf "%.0f", $2 }'; }
 set_p=$(rb_rate "$rb" SET); lpush_p=$(rb_rate "$rb" LPUSH); zadd_p=$(rb_rate "$rb" ZADD)
 set_1=$(rb_rate "$rb1" SET)
@@ -153,7 +159,7 @@ echo "redis ceiling  SET $set_p/s LPUSH $lpush_p/s ZADD $zadd_p/s (50 clients, p
 ref_sha=$(rcli script load "redis.call('HSET', KEYS[1], 'a', ARGV[1], 'b', ARGV[1], 'c', ARGV[1], 'd', ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'f', ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[1], KEYS[1]) return 1")
-R=$(redis-benchmark -s "$sock" -c 50 -P 16 -n 200000 -r 1000000 --csv \
+R=$(rbench -s "$sock" -c 50 -P 16 -n 200000 -r 1000000 --csv \
       evalsha "$ref_sha" 3 ref:h:__rand_int__ ref:s ref:z 12345 | tr -d '"' | tail -1 |
     awk -F, '{ printf "%.0f", $2 }')
 echo "reference      R = $R transitions/s (EVALSHA: HSET 4 fields + XADD + ZADD; 50 clients, pipeline 16)"

@@ -3,7 +3,10 @@
 # with deploy/redis.conf, its data and Unix socket in DIR. Prints nothing
 # on success unless Redis takes a while to load its data (then progress);
 # the socket is DIR/redis.sock. GRIDCALL_REDIS_ARGS adds redis-server
-# arguments (e.g. "--maxmemory 2gb").
+# arguments (e.g. "--maxmemory 4gb"). Its users are deploy/redis-users.acl
+# with the passwords of DIR/users (scripts/redis-users.sh; the default
+# user takes no login): DIR/users/USER.conf holds each user's redis_user and
+# redis_password lines, and this script speaks to Redis as gc-admin.
 #
 # "start" returns only when Redis has finished loading its AOF, however
 # long that takes: until then Redis answers every command with LOADING,
@@ -16,14 +19,21 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 sock=$dir/redis.sock
 progress_s=2            # say how the load goes every this many seconds
 
+# rcli ARGS...: redis-cli as gc-admin (the password from the environment,
+# never on a command line)
+rcli() {
+    REDISCLI_AUTH=$(cat "$dir/users/gc-admin.password") \
+        redis-cli --no-auth-warning --user gc-admin -s "$sock" "$@"
+}
+
 # answers: Redis on the socket answers at all (PONG, or LOADING while it loads)
 answers() {
-    redis-cli -s "$sock" ping 2>/dev/null | grep -q -e PONG -e LOADING
+    rcli ping 2>/dev/null | grep -q -e PONG -e LOADING
 }
 
 # field NAME: one field of INFO persistence, or nothing
 field() {
-    redis-cli -s "$sock" info persistence 2>/dev/null | tr -d '\r' | sed -n "s/^$1://p"
+    rcli info persistence 2>/dev/null | tr -d '\r' | sed -n "s/^$1://p"
 }
 
 # running: the redis-server of DIR is alive (per its pid file)
@@ -61,6 +71,7 @@ start)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     sock=$dir/redis.sock
+    "$top/scripts/redis-users.sh" "$dir"
     if [ -S "$sock" ] && answers; then
         wait_loaded
         exit 0
@@ -82,7 +93,7 @@ start)
     wait_loaded
     ;;
 stop)
-    [ -S "$sock" ] && redis-cli -s "$sock" shutdown >/dev/null 2>&1 || true
+    [ -S "$sock" ] && [ -f "$dir/users/gc-admin.password" ] && rcli shutdown >/dev/null 2>&1 || true
     ;;
 *)
     echo "usage: redis-local.sh start|stop DIR [PORT]" >&2

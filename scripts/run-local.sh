@@ -1,9 +1,12 @@
 #!/bin/bash
 # run-local.sh: the demo street on this machine. Starts a private Redis
-# (var/redis, AOF on), loads deploy/tianjiao/directory.json, starts the five
-# daemons, the simulated units and the simulated street, and prints where to
-# look. Ctrl-C stops everything it started; the next run picks up the data.
-# GRIDCALL_VAR moves the data, sockets and logs elsewhere (default var/).
+# (var/redis, AOF on, a user per daemon: deploy/redis-users.acl), loads the
+# function library (gridcall redis setup, as gc-admin) and
+# deploy/tianjiao/directory.json, starts the five daemons (each logged in as
+# its own Redis user), the simulated units and the simulated street, and
+# prints where to look. Ctrl-C stops everything it started; the next run
+# picks up the data. GRIDCALL_VAR moves the data, sockets and logs elsewhere
+# (default var/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -14,14 +17,6 @@ scale=${GRIDCALL_TIME_SCALE:-600}          # case seconds per wall second
 rate=${GRIDCALL_REPORT_RATE:-1}            # simulated reports per second
 http_port=${GRIDCALL_HTTP_PORT:-8080}
 
-# One settings file every program of the demo reads (GRIDCALL_CONF for the CLI).
-cat > "$run/demo.conf" <<CONF
-# written by scripts/run-local.sh; daemon options come from deploy/*.conf
-redis_socket $var/redis/redis.sock
-time_scale $scale
-intake_endpoint ipc://$run/intake
-events_endpoint ipc://$run/events
-CONF
 
 # Each program runs in a session of its own, so Ctrl-C reaches this script
 # only: it stops them in reverse order of start, and none of them seems to
@@ -43,10 +38,32 @@ trap stop INT TERM           # Ctrl-C: a clean stop, status 0
 trap 'stop $?' EXIT         # a failed start-up keeps its status
 
 scripts/redis-local.sh start "$var/redis"
+users=$var/redis/users
+
+# One settings file the CLI and the simulator read (GRIDCALL_CONF), logged
+# in as gc-operator; it holds a password, so only we may read it.
+umask 077
+{
+    echo "# written by scripts/run-local.sh; daemon options come from deploy/*.conf"
+    echo "redis_socket $var/redis/redis.sock"
+    echo "time_scale $scale"
+    echo "intake_endpoint ipc://$run/intake"
+    echo "events_endpoint ipc://$run/events"
+    cat "$users/gc-operator.conf"
+} > "$run/demo.conf"
+# Each daemon's file: its sample configuration and its own Redis user (the
+# password in a file of mode 0600, never on a command line).
+for d in intake dispatch escalate notify report; do
+    cat "deploy/gridcall-$d.conf" "$users/gc-$d.conf" > "$run/gridcall-$d.conf"
+done
+umask 022
+
 common=(--set "redis_socket=$var/redis/redis.sock" --set "time_scale=$scale")
 ends=(--set "dispatch_endpoint=ipc://$run/work" --set "notify_endpoint=ipc://$run/notify")
 
-build/gridcall "${common[@]}" directory load deploy/tianjiao/directory.json
+# the admin step: the daemons' users may not load the library themselves
+build/gridcall -c "$users/gc-admin.conf" "${common[@]}" redis setup
+build/gridcall -c "$run/demo.conf" directory load deploy/tianjiao/directory.json
 
 start() {   # start NAME ARGS...: run build/NAME in the background, log to var/log
     local name=$1; shift
@@ -54,15 +71,15 @@ start() {   # start NAME ARGS...: run build/NAME in the background, log to var/l
     pids+=($!)
     names+=("$name")
 }
-start gridcall-notify -c deploy/gridcall-notify.conf "${common[@]}" \
+start gridcall-notify -c "$run/gridcall-notify.conf" "${common[@]}" \
     --set "work_bind=ipc://$run/notify" --set "pub_bind=ipc://$run/events"
-start gridcall-dispatch -c deploy/gridcall-dispatch.conf "${common[@]}" \
+start gridcall-dispatch -c "$run/gridcall-dispatch.conf" "${common[@]}" \
     --set "unit_bind=ipc://$run/units" --set "work_bind=ipc://$run/work" \
     --set "notify_endpoint=ipc://$run/notify" --set offer_timeout_ms=10000
-start gridcall-escalate -c deploy/gridcall-escalate.conf "${common[@]}" "${ends[@]}"
-start gridcall-intake -c deploy/gridcall-intake.conf "${common[@]}" "${ends[@]}" \
+start gridcall-escalate -c "$run/gridcall-escalate.conf" "${common[@]}" "${ends[@]}"
+start gridcall-intake -c "$run/gridcall-intake.conf" "${common[@]}" "${ends[@]}" \
     --set "bind=ipc://$run/intake"
-start gridcall-report -c deploy/gridcall-report.conf "${common[@]}" \
+start gridcall-report -c "$run/gridcall-report.conf" "${common[@]}" \
     --set "http_port=$http_port"
 start gridcall-unit-sim "${common[@]}" --set "dispatch_endpoint=ipc://$run/units" \
     --set directory=deploy/tianjiao/directory.json --set units=all \

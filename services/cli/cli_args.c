@@ -1,8 +1,10 @@
 /*  cli_args.c — command words and the store for the gridcall commands. */
 #include "cli_args.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *
 cli_opt (int argc, char **argv, const char *name, const char *fallback)
@@ -40,17 +42,29 @@ cli_positional (int argc, char **argv, int skip, const char *const *flags)
     return NULL;
 }
 
+void
+cli_principal (const config_t *config, char *buf, size_t size)
+{
+    //  the password database, not $USER, which the caller sets at will
+    const struct passwd *pw = getpwuid (getuid ());
+    const char *user = config_str (config, "redis_user");
+    snprintf (buf, size, "redis:%s unix:%s", *user ? user : "default", pw ? pw->pw_name : "?");
+}
+
 store_t *
 cli_store (const config_t *config)
 {
     store_t *store = store_new (config, "gridcall");
-    if (!store || store_ensure (store)) {
-        if (*config_str (config, "redis_socket"))
-            fprintf (stderr, "gridcall: cannot reach Redis at %s\n", config_str (config, "redis_socket"));
-        else
-            fprintf (stderr, "gridcall: cannot reach Redis at %s:%lld\n",
-                     config_str (config, "redis_host"), config_int (config, "redis_port"));
-        store_destroy (&store);
-    }
-    return store;
+    if (!store || store_ensure (store) == 0)
+        return store;
+    if (store_refusal (store))
+        fprintf (stderr, "gridcall: %s\n", store_refusal (store));
+    else
+    if (*config_str (config, "redis_socket"))
+        fprintf (stderr, "gridcall: cannot reach Redis at %s\n", config_str (config, "redis_socket"));
+    else
+        fprintf (stderr, "gridcall: cannot reach Redis at %s:%lld\n",
+                 config_str (config, "redis_host"), config_int (config, "redis_port"));
+    store_destroy (&store);
+    return NULL;
 }

@@ -17,5 +17,8 @@ bool cli_flag (int argc, char **argv, const char *name);
 const char *cli_positional (int argc, char **argv, int skip, const char *const *flags);
 //  A connected store, or NULL with the reason printed. The caller destroys it.
 store_t *cli_store (const config_t *config);
+//  Who the command acts as, for the audit chain: the Redis user it logs
+//  in as and the Unix user running it ("redis:gc-operator unix:alice").
+void cli_principal (const config_t *config, char *buf, size_t size);
 
 #endif

@@ -17,11 +17,16 @@
 //  Options of these commands that take no value.
 static const char *const s_flags [] = { "--json", "--pass", "--fail", NULL };
 
-//  Print an error reply from a store function or intake; returns 1.
+//  Print a failed store reply, with Redis's own words when it refused
+//  (the operator's terminal, unlike a client, may see them); returns 1.
 static int
-s_fail (const char *what, const char *code, const char *message)
+s_store_fail (const char *what, const json_t *reply)
 {
-    fprintf (stderr, "gridcall: %s: %s: %s\n", what, code ? code : "ERROR", message ? message : "");
+    const char *detail = json_string_value (json_object_get (reply, "detail"));
+    fprintf (stderr, "gridcall: %s: %s: %s%s%s\n", what,
+             reply ? json_string_value (json_object_get (reply, "code")) : "UNAVAILABLE",
+             reply ? json_string_value (json_object_get (reply, "message")) : "no answer from Redis",
+             detail ? ": " : "", detail ? detail : "");
     return 1;
 }
 
@@ -51,10 +56,11 @@ cli_directory (const config_t *config, int argc, char **argv)
         for (int64_t end = zclock_mono () + 60000; store && store_ensure (store)
                                                    && zclock_mono () < end; )
             zclock_sleep (200);
-        json_t *reply = store ? store_directory_load (store, directory_json (directory)) : NULL;
+        char by [160];
+        cli_principal (config, by, sizeof by);
+        json_t *reply = store ? store_directory_load (store, directory_json (directory), by) : NULL;
         if (!json_is_true (json_object_get (reply, "ok")))
-            rc = reply ? s_fail ("directory load", json_string_value (json_object_get (reply, "code")),
-                                 json_string_value (json_object_get (reply, "message"))) : 1;
+            rc = s_store_fail ("directory load", reply);
         else
             printf ("loaded into Redis as directory version %lld\n",
                     json_integer_value (json_object_get (reply, "version")));
@@ -184,8 +190,7 @@ cli_case (const config_t *config, int argc, char **argv)
     int rc = 0;
     json_t *c = json_object_get (reply, "case");
     if (!c)
-        rc = reply ? s_fail ("case", json_string_value (json_object_get (reply, "code")),
-                             json_string_value (json_object_get (reply, "message"))) : 1;
+        rc = s_store_fail ("case", reply);
     else
     if (cli_flag (argc, argv, "--json")) {
         //  the timeline entries are JSON texts; print them as objects
@@ -262,9 +267,12 @@ cli_stats (const config_t *config, int argc, char **argv)
     if (!store)
         return 1;
     json_t *reply = store_callv (store, "gc_stats", NULL);
-    if (!reply) {
+    //  gc_stats answers its figures without "ok"; a refusal says ok false
+    if (!reply || json_is_false (json_object_get (reply, "ok"))) {
+        int rc = s_store_fail ("stats", reply);
+        json_decref (reply);
         store_destroy (&store);
-        return 1;
+        return rc;
     }
     if (cli_flag (argc, argv, "--json")) {
         char *text = json_dumps (reply, JSON_INDENT (2) | JSON_SORT_KEYS);

@@ -211,7 +211,9 @@ cli_clock (const config_t *config, int argc, char **argv)
             return 2;
         }
         snprintf (at_text, sizeof at_text, "%lld", at);
-        json_t *reply = store_callv (store, "gc_clock_set", scale, at_text, NULL);
+        char by [160];
+        cli_principal (config, by, sizeof by);
+        json_t *reply = store_callv (store, "gc_clock_set", scale, at_text, by, NULL);
         rc = json_is_true (json_object_get (reply, "ok")) ? 0 : 1;
         json_decref (reply);
         case_now = at;

@@ -1,10 +1,12 @@
 /*  gridcall — the operator's command: load the directory, file a report,
-    show a case, print live counts, verify and evaluate, simulate a street. */
+    show a case, print live counts, verify and evaluate, simulate a street,
+    set up Redis, check the audit chain. */
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_admin.h"
 #include "cli_commands.h"
 #include "cli_units.h"
 #include "cli_timers.h"
@@ -39,6 +41,8 @@ static const command_t s_commands [] = {
     { "route", cli_route, "route --grid G --category C [--tier T] [--at TIME] [--all]  who would get it" },
     { "order", cli_order, "order place ID [--who NAME] | order list   service-card orders" },
     { "simulate", cli_simulate, "simulate reports [--rate N] [--count N] [--directory FILE]" },
+    { "redis", cli_redis, "redis setup                   load the function library (admin user)" },
+    { "audit", cli_audit, "audit verify | audit tail [N] [--json]   the chain of operator actions" },
     { NULL, NULL, NULL }
 };
 

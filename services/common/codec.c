@@ -3,6 +3,7 @@
 #include "codec.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 const codec_entry_t codec_reporter [] = {
@@ -119,12 +120,24 @@ codec_recv (void *sock, bool router, const codec_entry_t *conversation,
             s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_TOO_LARGE,
                       "body of %zu bytes exceeds the limit of %zu", size, max_bytes);
         else {
-            msg->body = protobuf_c_message_unpack (
-                entry->desc, NULL, size, body ? zframe_data (body) : (const uint8_t *) "");
+            const uint8_t *data = body ? zframe_data (body) : (const uint8_t *) "";
+            msg->body = protobuf_c_message_unpack (entry->desc, NULL, size, data);
+            const char *nul = msg->body ? codec_nul_field (entry->desc, data, size) : NULL;
             if (!msg->body)
                 s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_MALFORMED,
                           "body is not a valid %s message", entry->desc->short_name);
+            else
+            if (nul) {
+                protobuf_c_message_free_unpacked (msg->body, NULL);
+                msg->body = NULL;
+                s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE,
+                          "%s holds a NUL byte", nul);
+            }
         }
+        //  who the peer authenticated as (ZAP), when the socket has security
+        const char *user_id = zframe_meta (type, "User-Id");
+        if (user_id)
+            snprintf (msg->user_id, sizeof msg->user_id, "%s", user_id);
     }
     zmsg_destroy (&zmsg);
     return rc;
@@ -144,6 +157,27 @@ codec_send (void *sock, zframe_t *identity, const char *type, const ProtobufCMes
     int rc = zmsg_send (&zmsg, sock);
     zmsg_destroy (&zmsg);
     return rc;
+}
+
+int
+codec_digest (const ProtobufCMessage *body, char *hex, size_t hexlen)
+{
+    uint8_t stack [4096];
+    size_t size = protobuf_c_message_get_packed_size (body);
+    uint8_t *packed = size <= sizeof stack ? stack : malloc (size);
+    zdigest_t *digest = packed ? zdigest_new () : NULL;
+    if (!digest) {
+        if (packed != stack)
+            free (packed);
+        return -1;
+    }
+    protobuf_c_message_pack (body, packed);
+    zdigest_update (digest, packed, size);
+    snprintf (hex, hexlen, "%s", zdigest_string (digest));
+    zdigest_destroy (&digest);
+    if (packed != stack)
+        free (packed);
+    return 0;
 }
 
 int
@@ -194,6 +228,129 @@ codec_utf8_valid (const char *text, size_t len)
         i += n + 1;
     }
     return true;
+}
+
+//  Read a varint at data [*pos]; false past the end or when over 10 bytes.
+static bool
+s_varint (const uint8_t *data, size_t len, size_t *pos, uint64_t *value)
+{
+    *value = 0;
+    for (int shift = 0; shift < 64 && *pos < len; shift += 7) {
+        uint8_t byte = data [(*pos)++];
+        *value |= (uint64_t) (byte & 0x7F) << shift;
+        if (!(byte & 0x80))
+            return true;
+    }
+    return false;
+}
+
+//  Walk the wire form itself: after unpacking, a string is a C string and
+//  its length on the wire is gone. depth bounds nested messages.
+static const char *
+s_nul_field (const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len, int depth)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        uint64_t key, n;
+        if (!s_varint (data, len, &pos, &key))
+            return NULL;
+        switch (key & 7) {
+            case 0:
+                if (!s_varint (data, len, &pos, &n))
+                    return NULL;
+                break;
+            case 1: pos += 8; break;
+            case 5: pos += 4; break;
+            case 2: {
+                if (!s_varint (data, len, &pos, &n) || n > len - pos)
+                    return NULL;
+                const ProtobufCFieldDescriptor *field =
+                    protobuf_c_message_descriptor_get_field (desc, (unsigned) (key >> 3));
+                if (field && field->type == PROTOBUF_C_TYPE_STRING && memchr (data + pos, 0, n))
+                    return field->name;
+                if (field && field->type == PROTOBUF_C_TYPE_MESSAGE && depth < 8) {
+                    const char *inner = s_nul_field (field->descriptor, data + pos, n, depth + 1);
+                    if (inner)
+                        return inner;
+                }
+                pos += n;
+                break;
+            }
+            default:
+                return NULL;        //  groups: protobuf-c refused them already
+        }
+    }
+    return NULL;
+}
+
+const char *
+codec_nul_field (const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len)
+{
+    return s_nul_field (desc, data, len, 0);
+}
+
+bool
+codec_id_char (int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+        || c == '.' || c == '_' || c == '-';
+}
+
+bool
+codec_id_valid (const char *text, size_t max)
+{
+    size_t len = text ? strlen (text) : 0;
+    if (len == 0 || len > max)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!codec_id_char ((unsigned char) text [i]))
+            return false;
+    return true;
+}
+
+int
+codec_check_id (const char *field, const char *id, size_t max, char *reason, size_t reasonlen)
+{
+    size_t len = id ? strlen (id) : 0;
+    if (len == 0)
+        return 0;
+    if (!codec_utf8_valid (id, len)) {
+        snprintf (reason, reasonlen, "%s is not valid UTF-8", field);
+        return GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8;
+    }
+    if (len > max) {
+        snprintf (reason, reasonlen, "%s is %zu bytes, more than %zu", field, len, max);
+        return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+    }
+    if (!codec_id_valid (id, max)) {
+        snprintf (reason, reasonlen, "%s may hold only A-Z a-z 0-9 . _ -", field);
+        return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+    }
+    return 0;
+}
+
+int
+codec_check_name (const char *field, const char *name, size_t max, char *reason, size_t reasonlen)
+{
+    int rc = codec_check_text (field, name, max, reason, reasonlen);
+    if (rc)
+        return rc;
+    for (const unsigned char *c = (const unsigned char *) (name ? name : ""); *c; c++)
+        if (*c < 0x20 || *c == 0x7F) {
+            snprintf (reason, reasonlen, "%s holds a control character", field);
+            return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+        }
+    return 0;
+}
+
+int
+codec_check_time (const char *field, int64_t ms, bool optional, char *reason, size_t reasonlen)
+{
+    if ((optional && ms == 0) || (ms > 0 && ms <= CODEC_TIME_MAX))
+        return 0;
+    snprintf (reason, reasonlen, "%s %lld is not a time in Unix ms (1..%lld)", field,
+              (long long) ms, CODEC_TIME_MAX);
+    return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
 }
 
 int

@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
+
 #define DIR_MAX_BYTES   (16 * 1024 * 1024)  //  largest document accepted
 #define DIR_VERSION     1                   //  the format this code reads
-#define DIR_ID_MAX      64                  //  ids and codes, in bytes
+#define DIR_ID_MAX      CODEC_ID_MAX        //  ids and codes, in bytes (the wire's bound)
 #define DIR_TEXT_MAX    256                 //  names, people, contacts, in bytes
 #define DIR_LIMIT_MAX   (366 * 24 * 60)     //  longest time limit, minutes
 #define DIR_CAPACITY_MAX 10000              //  most open cases of one unit
@@ -182,12 +184,12 @@ get_member (parse_t *p, json_t *object, const char *key, json_type type,
     return 0;
 }
 
-//  True for the bytes allowed in ids and codes: A-Z a-z 0-9 . _ -
+//  True for the bytes allowed in ids and codes: the wire's id charset
+//  (codec.h), so every id the directory names can be sent and checked.
 static bool
 is_id_char (char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-        || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    return codec_id_char ((unsigned char) c);
 }
 
 //  Check that value (at the current path) is a string of this kind:

@@ -1,4 +1,4 @@
-/*  log.c — levelled logging to stderr. */
+/*  log.c — levelled logging to stderr, control characters escaped. */
 #include "log.h"
 
 #include <stdatomic.h>
@@ -65,10 +65,43 @@ gc_log_write (gc_log_level_t level, const char *fmt, ...)
                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                       tm.tm_min, tm.tm_sec, (int) (tv.tv_usec / 1000), s_ident,
                       s_names [level]);
+    char text [2048];
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (line + n, sizeof line - n, fmt, ap);
+    vsnprintf (text, sizeof text, fmt, ap);
     va_end (ap);
+    gc_log_escape (text, line + n, sizeof line - n);
     //  one write per line so lines from threads do not interleave
     fprintf (stderr, "%s\n", line);
+}
+
+void
+gc_log_escape (const char *text, char *out, size_t size)
+{
+    static const char hex [] = "0123456789abcdef";
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *) text; *c && k + 5 <= size; c++) {
+        if (*c >= 0x20 && *c != 0x7F) {
+            out [k++] = (char) *c;
+            continue;
+        }
+        //  a control character from a peer (a "\n" in an id) must not
+        //  start a line of its own that looks like ours
+        out [k++] = '\\';
+        if (*c == '\n')
+            out [k++] = 'n';
+        else
+        if (*c == '\r')
+            out [k++] = 'r';
+        else
+        if (*c == '\t')
+            out [k++] = 't';
+        else {
+            out [k++] = 'x';
+            out [k++] = hex [*c >> 4];
+            out [k++] = hex [*c & 15];
+        }
+    }
+    if (size)
+        out [k < size ? k : size - 1] = 0;
 }

@@ -5,6 +5,7 @@
 #define GC_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum {
     GC_LOG_DEBUG = 0,
@@ -23,8 +24,14 @@ const char *gc_log_level_name (gc_log_level_t level);
 //  Parse "debug", "info", "notice", "warning" or "error"; -1 when unknown.
 int gc_log_level_parse (const char *name);
 int gc_log_enabled (gc_log_level_t level);
+//  Write one line; control characters in the formatted message (from ids,
+//  names, texts a peer sent) are escaped (\n, \r, \t, \xNN), so a line
+//  is always one line and a peer cannot forge another.
 void gc_log_write (gc_log_level_t level, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+//  Copy text into out (size bytes, NUL-terminated, cut short when full)
+//  with its control characters escaped as gc_log_write does.
+void gc_log_escape (const char *text, char *out, size_t size);
 
 #define GC_LOG(lvl, ...) \
     do { if (gc_log_enabled (lvl)) gc_log_write (lvl, __VA_ARGS__); } while (0)

@@ -1,5 +1,6 @@
-/*  store.c — Redis access: connection with back-off, function library
-    loading, FCALL with JSON replies, pipelining. */
+/*  store.c — Redis access: connection with back-off, the function
+    library's version check (and its loading, for the admin step), FCALL
+    with JSON replies, pipelining. */
 #include "store.h"
 #include "store_fn.h"
 
@@ -30,6 +31,8 @@ struct _store_t {
     long long retry_at;         //  monotonic ms before which we do not reconnect
     int backoff_ms;
     bool outage_logged;         //  one log line per outage
+    char refusal [320];         //  why Redis refused us (not an outage), or ""
+    bool refusal_logged;        //  a refusal was logged during this outage
     int pending;                //  appended calls whose replies are unread
     unsigned long long failures;    //  connection and call failures so far
 };
@@ -97,12 +100,16 @@ static void
 s_drop (store_t *self, const char *reason)
 {
     self->failures++;
-    if (!self->outage_logged && *self->socket)
+    //  one line per outage, and one for a refusal that comes during it (a
+    //  Redis back without our library says why it is still no use)
+    bool refused = *self->refusal && !self->refusal_logged;
+    if ((!self->outage_logged || refused) && *self->socket)
         log_warning ("%s: redis \"%s\" failed: %s", self->who, self->socket, reason);
     else
-    if (!self->outage_logged)
+    if (!self->outage_logged || refused)
         log_warning ("%s: redis \"%s:%d\" failed: %s", self->who, self->host, self->port, reason);
     self->outage_logged = true;
+    self->refusal_logged = self->refusal_logged || refused;
     if (self->redis)
         redisFree (self->redis);
     self->redis = NULL;
@@ -138,6 +145,10 @@ s_setup (store_t *self, const char *what, int argc, const char **argv)
 {
     redisReply *reply = redisCommandArgv (self->redis, argc, argv, NULL);
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        //  an answer other than LOADING (a wrong password, a user that may
+        //  not do this) is a refusal: retrying will not change it
+        if (reply && !s_unavailable (reply))
+            snprintf (self->refusal, sizeof self->refusal, "%s refused: %s", what, reply->str);
         s_drop_reply (self, what, reply);
         if (reply)
             freeReplyObject (reply);
@@ -147,55 +158,63 @@ s_setup (store_t *self, const char *what, int argc, const char **argv)
     return 0;
 }
 
-//  1 when Redis already holds exactly this build's function library, so
-//  a connect neither rewrites it nor appends 30 KB to the AOF; 0 otherwise;
-//  -1 with the connection dropped when Redis cannot answer (loading).
+//  Check that Redis holds this build's function library: gc_version (a
+//  function make generates from the library's SHA-1) answers this build's
+//  GRIDCALL_LUA_VERSION. Daemons never load the library themselves (their
+//  Redis users may not); `gridcall redis setup` does. Returns 0, or -1
+//  with the connection dropped and, unless Redis was loading, the reason
+//  in self->refusal.
 static int
-s_library_current (store_t *self)
+s_library_check (store_t *self)
 {
-    redisReply *reply = redisCommand (self->redis, "FUNCTION LIST LIBRARYNAME gridcall WITHCODE");
+    redisReply *reply = redisCommand (self->redis, "FCALL_RO gc_version 0 %s", self->prefix);
     if (!reply || s_unavailable (reply)) {
-        s_drop_reply (self, "FUNCTION LIST", reply);
+        s_drop_reply (self, "FCALL_RO gc_version", reply);
         if (reply)
             freeReplyObject (reply);
         return -1;
     }
-    int current = 0;
-    if (reply && reply->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < reply->elements && !current; i++) {
-            redisReply *lib = reply->element [i];
-            for (size_t k = 0; lib->type == REDIS_REPLY_ARRAY && k + 1 < lib->elements; k += 2)
-                if (lib->element [k]->type == REDIS_REPLY_STRING
-                &&  strcmp (lib->element [k]->str, "library_code") == 0
-                &&  lib->element [k + 1]->type == REDIS_REPLY_STRING
-                &&  strcmp (lib->element [k + 1]->str, gridcall_lua) == 0)
-                    current = 1;
-        }
-    }
+    json_t *json = reply->type == REDIS_REPLY_STRING ? json_loadb (reply->str, reply->len, 0, NULL)
+                                                     : NULL;
+    const char *version = json_string_value (json_object_get (json, "version"));
+    if (reply->type == REDIS_REPLY_ERROR && strstr (reply->str, "not found"))
+        snprintf (self->refusal, sizeof self->refusal,
+                  "Redis holds no gridcall function library; run gridcall redis setup");
+    else
+    if (reply->type == REDIS_REPLY_ERROR)
+        snprintf (self->refusal, sizeof self->refusal, "FCALL_RO gc_version refused: %s "
+                  "(check redis_user and deploy/redis-users.acl)", reply->str);
+    else
+    if (!version || strcmp (version, GRIDCALL_LUA_VERSION) != 0)
+        snprintf (self->refusal, sizeof self->refusal,
+                  "Redis holds gridcall function library %.12s, this build needs %.12s; "
+                  "run gridcall redis setup from this build", version ? version : "(unknown)",
+                  GRIDCALL_LUA_VERSION);
+    json_decref (json);
     freeReplyObject (reply);
-    return current;
+    if (*self->refusal) {
+        s_drop (self, self->refusal);
+        return -1;
+    }
+    return 0;
 }
 
-//  Warn when Redis would lose acknowledged reports on a crash.
-static void
-s_check_durability (store_t *self)
+const char *
+store_library_version (void)
 {
-    redisReply *reply = redisCommand (self->redis, "CONFIG GET appendonly");
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-    &&  strcmp (reply->element [1]->str, "no") == 0)
-        log_warning ("%s: redis has appendonly no: a Redis crash loses recent cases; "
-                     "use deploy/redis.conf", self->who);
-    if (reply)
-        freeReplyObject (reply);
+    return GRIDCALL_LUA_VERSION;
 }
 
-int
-store_ensure (store_t *self)
+//  Connect and authenticate; with check, also check the library version.
+//  Returns 0, or -1 (the reason logged once per outage; a refusal kept).
+static int
+s_connect (store_t *self, bool check)
 {
     if (self->redis)
         return 0;
     if (s_mono_ms () < self->retry_at)
         return -1;
+    *self->refusal = 0;
     struct timeval tv = { self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000 };
     self->redis = *self->socket ? redisConnectUnixWithTimeout (self->socket, tv)
                                 : redisConnectWithTimeout (self->host, self->port, tv);
@@ -210,27 +229,114 @@ store_ensure (store_t *self)
                         : s_setup (self, "AUTH", 2, (const char *[]) { "AUTH", self->password }))
             return -1;
     }
-    int current = s_library_current (self);
-    if (current < 0)
+    if (check && s_library_check (self))
         return -1;
-    if (current == 0) {
-        const char *load [4] = { "FUNCTION", "LOAD", "REPLACE", gridcall_lua };
-        if (s_setup (self, "FUNCTION LOAD", 4, load))
-            return -1;
-    }
-    s_check_durability (self);
     if (self->outage_logged)
         log_notice ("%s: redis connection restored", self->who);
     self->outage_logged = false;
+    self->refusal_logged = false;
     self->backoff_ms = BACKOFF_MIN_MS;
     return 0;
+}
+
+int
+store_ensure (store_t *self)
+{
+    return s_connect (self, true);
+}
+
+int
+store_start (store_t *self)
+{
+    if (store_ensure (self) == 0)
+        return 0;
+    if (*self->refusal) {
+        log_error ("%s: %s", self->who, self->refusal);
+        return -1;
+    }
+    log_warning ("%s: redis not reachable yet; requests get UNAVAILABLE until it is", self->who);
+    return 0;
+}
+
+const char *
+store_refusal (const store_t *self)
+{
+    return *self->refusal ? self->refusal : NULL;
+}
+
+//  Add a warning to report when option name of CONFIG GET is not as wanted.
+static void
+s_setting (store_t *self, json_t *warnings, const char *name, const char *want, bool equal,
+           const char *why)
+{
+    redisReply *reply = redisCommand (self->redis, "CONFIG GET %s", name);
+    const char *value = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+                      ? reply->element [1]->str : NULL;
+    if (!value)
+        json_array_append_new (warnings, json_sprintf ("CONFIG GET %s failed", name));
+    else
+    if ((strcmp (value, want) == 0) != equal)
+        json_array_append_new (warnings, json_sprintf ("%s is %s: %s", name, value, why));
+    if (reply)
+        freeReplyObject (reply);
+}
+
+json_t *
+store_setup (store_t *self)
+{
+    if (s_connect (self, false))
+        return json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "UNAVAILABLE", "message",
+                          *self->refusal ? self->refusal : "cannot reach Redis");
+    const char *load [4] = { "FUNCTION", "LOAD", "REPLACE", gridcall_lua };
+    if (s_setup (self, "FUNCTION LOAD", 4, load))
+        return json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "REFUSED", "message",
+                          *self->refusal ? self->refusal : "FUNCTION LOAD failed");
+    if (s_library_check (self))
+        return json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "REFUSED", "message",
+                          self->refusal);
+    //  the settings gridcall relies on (deploy/redis.conf), checked once here
+    json_t *warnings = json_array ();
+    s_setting (self, warnings, "appendonly", "yes", true,
+               "a Redis crash loses recent cases; use deploy/redis.conf");
+    s_setting (self, warnings, "maxmemory-policy", "noeviction", true,
+               "Redis may evict live cases; set noeviction");
+    s_setting (self, warnings, "maxmemory", "0", false,
+               "no memory limit: a full machine fails Redis as a whole; set maxmemory");
+    //  the default user: nobody may log in as it (no nopass), and it must
+    //  keep every command, as Redis 7.0 replays its AOF's transactions as it
+    redisReply *acl = redisCommand (self->redis, "ACL GETUSER default");
+    bool nopass = false, off = false, all = false;
+    for (size_t i = 0; acl && acl->type == REDIS_REPLY_ARRAY && i + 1 < acl->elements; i += 2) {
+        const redisReply *name = acl->element [i], *value = acl->element [i + 1];
+        if (name->type != REDIS_REPLY_STRING)
+            continue;
+        for (size_t k = 0; strcmp (name->str, "flags") == 0 && k < value->elements; k++) {
+            nopass = nopass || strcmp (value->element [k]->str, "nopass") == 0;
+            off = off || strcmp (value->element [k]->str, "off") == 0;
+        }
+        if (strcmp (name->str, "commands") == 0 && value->type == REDIS_REPLY_STRING)
+            all = strcmp (value->str, "+@all") == 0;
+    }
+    if (nopass && !off)
+        json_array_append_new (warnings, json_string (
+            "the default user needs no password: anyone who reaches Redis may do anything; "
+            "use deploy/redis-users.acl"));
+    if (off || !all)
+        json_array_append_new (warnings, json_string (
+            "the default user is off or limited: Redis 7.0 replays the transactions of its "
+            "AOF as that user and drops them at a restart; use deploy/redis-users.acl"));
+    if (acl)
+        freeReplyObject (acl);
+    return json_pack ("{s:b, s:s, s:o}", "ok", 1, "version", GRIDCALL_LUA_VERSION,
+                      "warnings", warnings);
 }
 
 int
 store_append (store_t *self, const char *fn, int argc, const char **argv, const size_t *lens)
 {
     char reason [128];
-    if (!store_fn_check (fn, argc, reason, sizeof reason)) {
+    const store_fn_t *entry = store_fn_check (fn, argc, reason, sizeof reason);
+    if (!entry) {
         log_error ("%s: store call refused: %s", self->who, reason);
         return -1;
     }
@@ -238,7 +344,9 @@ store_append (store_t *self, const char *fn, int argc, const char **argv, const 
         return -1;
     const char *args [STORE_ARGS_MAX];
     size_t arglens [STORE_ARGS_MAX];
-    args [0] = "FCALL";
+    //  a function flagged no-writes goes by FCALL_RO: a read-only user may
+    //  call it, and Redis serves it when full (maxmemory)
+    args [0] = entry->readonly ? "FCALL_RO" : "FCALL";
     args [1] = fn;
     args [2] = "0";
     args [3] = self->prefix;
@@ -254,6 +362,25 @@ store_append (store_t *self, const char *fn, int argc, const char **argv, const 
     }
     self->pending++;
     return 0;
+}
+
+//  The reply for a Redis error: the error itself stays in our log and in
+//  "detail" (for the operator's CLI); a client sees a generic message.
+//  A full Redis (OOM, noeviction) or one that may not write now is
+//  UNAVAILABLE (retry later); anything else, a Lua error or a refused
+//  command, is INTERNAL.
+static json_t *
+s_error_reply (store_t *self, const redisReply *reply)
+{
+    const char *text = reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply type";
+    bool later = strncmp (text, "OOM", 3) == 0 || strncmp (text, "READONLY", 8) == 0
+              || strncmp (text, "BUSY", 4) == 0 || strncmp (text, "MASTERDOWN", 10) == 0;
+    log_warning ("%s: FCALL failed: %s", self->who, text);
+    return json_pack ("{s:b, s:s, s:s, s:s}", "ok", 0,
+                      "code", later ? "UNAVAILABLE" : "INTERNAL",
+                      "message", later ? "the case store cannot take this now; retry later"
+                                       : "the case store failed on this request",
+                      "detail", text);
 }
 
 json_t *
@@ -278,16 +405,14 @@ store_reply (store_t *self)
     if (reply->type == REDIS_REPLY_STRING) {
         json_error_t error;
         json = json_loadb (reply->str, reply->len, 0, &error);
-        if (!json)
-            json = json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "STORE",
-                              "message", "reply is not JSON");
+        if (!json) {
+            log_warning ("%s: FCALL reply is not JSON: %.80s", self->who, reply->str);
+            json = json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "INTERNAL",
+                              "message", "the case store failed on this request");
+        }
     }
-    else {
-        log_warning ("%s: FCALL failed: %s", self->who,
-                     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply type");
-        json = json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "STORE", "message",
-                          reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-    }
+    else
+        json = s_error_reply (self, reply);
     freeReplyObject (reply);
     return json;
 }
@@ -320,7 +445,7 @@ store_callv (store_t *self, const char *fn, ...)
 }
 
 json_t *
-store_directory_load (store_t *self, const char *json)
+store_directory_load (store_t *self, const char *json, const char *by)
 {
-    return store_callv (self, "gc_dir_load", json, NULL);
+    return store_callv (self, "gc_dir_load", json, by, NULL);
 }

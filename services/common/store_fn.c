@@ -6,69 +6,73 @@
 
 const store_fn_t store_fns [] = {
     //  cases (20_cases.lua)
-    { "gc_register", 10, 10 },
-    { "gc_verify", 5, 5 },
-    { "gc_evaluate", 4, 4 },
-    { "gc_case_get", 1, 1 },
-    { "gc_stats", 0, 0 },
-    { "gc_claim", 3, 3 },
+    { "gc_register", 12, 12, false },
+    { "gc_verify", 6, 6, false },
+    { "gc_evaluate", 4, 4, false },
+    { "gc_case_get", 1, 1, true },
+    { "gc_stats", 0, 0, true },
+    { "gc_claim", 3, 3, false },
     //  dispatch (10_dispatch.lua)
-    { "gc_offer", 6, -1 },
-    { "gc_unit_reply", 6, 6 },
-    { "gc_case_brief", 1, -1 },
-    { "gc_unit_hello", 2, 2 },
-    { "gc_units_seen", 1, -1 },
-    { "gc_units_reset", 1, 1 },
-    { "gc_unit_gone", 2, 2 },
-    { "gc_unit_cases", 1, 1 },
-    { "gc_route_rank", 1, -1 },
-    { "gc_withdrawals", 1, 1 },
-    { "gc_ready", 2, -1 },
+    { "gc_offer", 6, -1, false },
+    { "gc_unit_reply", 6, 6, false },
+    { "gc_case_brief", 1, -1, false },
+    { "gc_unit_hello", 2, 2, false },
+    { "gc_units_seen", 1, -1, false },
+    { "gc_units_reset", 1, 1, false },
+    { "gc_unit_gone", 2, 2, false },
+    { "gc_unit_cases", 1, 1, true },
+    { "gc_route_rank", 1, -1, true },
+    { "gc_withdrawals", 1, 1, false },
+    { "gc_ready", 2, -1, false },
     //  orders (15_orders.lua)
-    { "gc_order_place", 2, 2 },
-    { "gc_orders", 1, 1 },
-    { "gc_orders_autoplace", 0, -1 },
-    { "gc_order_decline", 3, 3 },
+    { "gc_order_place", 3, 3, false },
+    { "gc_orders", 1, 1, true },
+    { "gc_orders_autoplace", 0, -1, false },
+    { "gc_order_decline", 4, 4, false },
     //  clocks, timers, extensions, parking
-    { "gc_clock_get", 1, 1 },
-    { "gc_clock_set", 2, 2 },
-    { "gc_fire", 3, 3 },
-    { "gc_extend_request", 6, 6 },
-    { "gc_extend_decide", 6, 6 },
-    { "gc_park", 5, 5 },
-    { "gc_unpark", 4, 4 },
-    { "gc_timer_stats", 0, 0 },
+    { "gc_clock_get", 1, 1, false },
+    { "gc_clock_set", 3, 3, false },
+    { "gc_fire", 3, 3, false },
+    { "gc_extend_request", 6, 6, false },
+    { "gc_extend_decide", 7, 7, false },
+    { "gc_park", 6, 6, false },
+    { "gc_unpark", 5, 5, false },
+    { "gc_timer_stats", 0, 0, true },
     //  notification jobs (40_notify.lua)
-    { "gc_job_claim", 2, 2 },
-    { "gc_job_get", 1, 1 },
-    { "gc_jobs_get", 1, -1 },
-    { "gc_job_done", 4, 4 },
-    { "gc_jobs_done", 1, -1 },
-    { "gc_notify_grace", 1, 1 },
+    { "gc_job_claim", 2, 2, false },
+    { "gc_job_get", 1, 1, true },
+    { "gc_jobs_get", 1, -1, true },
+    { "gc_job_done", 4, 4, false },
+    { "gc_jobs_done", 1, -1, false },
+    { "gc_notify_grace", 1, 1, false },
     //  directory (50_directory.lua)
-    { "gc_dir_load", 1, 1 },
-    { "gc_dir_get", 0, 0 },
-    { "gc_dir_version", 0, 0 },
+    { "gc_dir_load", 2, 2, false },
+    { "gc_dir_get", 0, 0, true },
+    { "gc_dir_version", 0, 0, true },
     //  report reads (60_report.lua)
-    { "gc_report_cases", 1, 1 },
-    { "gc_report_range", 2, -1 },
-    { "gc_report_screen", 5, 5 },
-    { "gc_report_events", 2, 2 },
-    { "gc_report_units", 0, 0 },
-    { NULL, 0, 0 }
+    { "gc_report_cases", 1, 1, true },
+    { "gc_report_range", 2, -1, true },
+    { "gc_report_screen", 5, 5, true },
+    { "gc_report_events", 2, 2, true },
+    { "gc_report_units", 0, 0, true },
+    //  the library's version (generated) and the audit chain (01_audit.lua)
+    { "gc_version", 0, 0, true },
+    { "gc_audit_add", 4, 4, false },
+    { "gc_audit_range", 2, 2, true },
+    { NULL, 0, 0, false }
 };
 
-bool
+const store_fn_t *
 store_fn_check (const char *fn, int argc, char *reason, size_t reasonlen)
 {
     for (const store_fn_t *f = store_fns; f->name; f++)
         if (strcmp (f->name, fn) == 0) {
             if (argc >= f->min_args && (f->max_args < 0 || argc <= f->max_args))
-                return true;
+                return f;
             snprintf (reason, reasonlen, "%s takes %d%s arguments, not %d", fn, f->min_args,
                       f->max_args < 0 ? " or more" : "", argc);
-            return false;
+            return NULL;
         }
     snprintf (reason, reasonlen, "%s is not a gridcall function", fn);
-    return false;
+    return NULL;
 }

@@ -9,7 +9,7 @@
 
 #include "log.h"
 
-#define ID_MAX 64
+#define ID_MAX CODEC_ID_MAX
 
 typedef struct {
     zframe_t *identity;         //  the unit's peer (owned)
@@ -108,15 +108,19 @@ dispatch_reply_append (dispatch_reply_t *self, store_t *store, void *router,
         snprintf (problem, sizeof problem, "offer_id and case_id are required");
     }
     else
-    if ((code = codec_check_text ("offer_id", offer_id, ID_MAX, problem, sizeof problem)) == 0
-    &&  (code = codec_check_text ("case_id", case_id, ID_MAX, problem, sizeof problem)) == 0)
-        code = codec_check_text ("note", note, self->text_max, problem, sizeof problem);
+    if ((code = codec_check_id ("offer_id", offer_id, ID_MAX, problem, sizeof problem)) == 0
+    &&  (code = codec_check_id ("case_id", case_id, ID_MAX, problem, sizeof problem)) == 0
+    &&  (code = codec_check_text ("note", note, self->text_max, problem, sizeof problem)) == 0
+    &&  strcmp (msg->type, "extend") == 0) {
+        //  the transition bounds it by the case clock (at most a year ahead)
+        Gridcall__V1__ExtendRequest *m = (Gridcall__V1__ExtendRequest *) msg->body;
+        code = codec_check_time ("until_ms", m->until_ms, false, problem, sizeof problem);
+    }
     if (code) {
         self->refused++;
         log_warning ("dispatch: %s from unit \"%s\" refused: %s", msg->type, unit_id, problem);
         codec_send_error (router, msg->identity, code,
-                          codec_utf8_valid (offer_id, strlen (offer_id)) && strlen (offer_id) <= ID_MAX
-                          ? offer_id : "", "%s", problem);
+                          codec_id_valid (offer_id, ID_MAX) ? offer_id : "", "%s", problem);
         return -1;
     }
     int rc = -1;

@@ -12,7 +12,7 @@
 
 #define CANDIDATES_MAX 200      //  store calls carry at most 256 arguments
 #define BRIEF_MAX 200           //  cases read per gc_case_brief call
-#define ID_MAX 64
+#define ID_MAX CODEC_ID_MAX
 
 typedef struct {
     char id [ID_MAX + 1];

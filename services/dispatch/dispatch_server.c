@@ -27,7 +27,7 @@
 #define CANDIDATES_MAX 200      //  store calls carry at most 256 arguments
 #define READY_KEYS_MAX 240       //  ready keys per gc_ready call (store argument limit)
 #define SEEN_MAX 200            //  units per gc_units_seen call
-#define ID_MAX 64
+#define ID_MAX CODEC_ID_MAX
 
 struct _dispatch_server_t {
     const config_t *config;     //  borrowed
@@ -132,6 +132,12 @@ dispatch_server_new (const config_t *config)
         zlist_autofree (self->gone);
     self->units = dispatch_units_new ();
     self->store = store_new (config, "dispatch");
+    //  a Redis that refuses us (no library, another build's, a wrong
+    //  password) is a start-up error; one not up yet is waited for
+    if (self->store && store_start (self->store)) {
+        dispatch_server_destroy (&self);
+        return NULL;
+    }
     self->metrics = metrics_new ("gridcall_dispatch_");
     self->m [0] = metrics_gauge (self->metrics, "units_connected", "responder units connected now");
     self->m [1] = metrics_counter (self->metrics, "offers_sent_total", "offers sent to units");
@@ -496,6 +502,19 @@ s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
     s_replies_flush (self);
     Gridcall__V1__Hello *hello = (Gridcall__V1__Hello *) msg->body;
     const char *ref = hello->unit_id;
+    //  ids are the directory's: anything else is refused before a look-up
+    char problem [160];
+    int code = codec_check_id ("unit_id", hello->unit_id, ID_MAX, problem, sizeof problem);
+    for (size_t i = 0; !code && i < hello->n_categories; i++)
+        code = codec_check_id ("categories", hello->categories [i], ID_MAX, problem, sizeof problem);
+    for (size_t i = 0; !code && i < hello->n_grids; i++)
+        code = codec_check_id ("grids", hello->grids [i], ID_MAX, problem, sizeof problem);
+    if (code) {
+        self->refused++;
+        log_warning ("dispatch: hello refused: %s", problem);
+        codec_send_error (self->router, msg->identity, code, "", "%s", problem);
+        return;
+    }
     if (!self->directory)
         s_directory_check (self);
     const dir_unit_t *unit = self->directory && strlen (ref) <= ID_MAX
@@ -802,6 +821,10 @@ s_work_messages (dispatch_server_t *self)
         codec_msg_t msg;
         if (codec_recv (self->work, false, codec_work, self->message_max, &msg))
             break;
+        if (msg.body && strcmp (msg.type, "case.dispatch") == 0
+        &&  !codec_id_valid (((Gridcall__V1__CaseRef *) msg.body)->case_id, ID_MAX))
+            log_warning ("dispatch: work message \"%s\" dropped: case_id is not an id", msg.type);
+        else
         if (msg.body && strcmp (msg.type, "case.dispatch") == 0) {
             Gridcall__V1__CaseRef *ref = (Gridcall__V1__CaseRef *) msg.body;
             //  offered at registration: send it; the sweep minds its expiry

@@ -49,6 +49,11 @@ escalate_server_new (const config_t *config)
     snprintf (self->repeat_ms, sizeof self->repeat_ms, "%lld",
               (long long) (config_int (config, "top_repeat_minutes") * 60000.0 / scale) + 1);
     self->store = store_new (config, "escalate");
+    //  a Redis that refuses us is a start-up error; one not up yet is waited for
+    if (self->store && store_start (self->store)) {
+        escalate_server_destroy (&self);
+        return NULL;
+    }
     self->metrics = metrics_new ("gridcall_escalate_");
     self->m [0] = metrics_counter (self->metrics, "timers_fired_total", "timers that acted");
     self->m [1] = metrics_counter (self->metrics, "climbs_total", "cases that climbed a tier");

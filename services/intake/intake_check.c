@@ -6,11 +6,16 @@
 
 #include "codec.h"
 
+//  What a field holds: an id (it reaches Redis key names), a person's
+//  name (it reaches log lines and audiences), or free text.
+typedef enum { F_TEXT, F_ID, F_NAME } field_kind_t;
+
 typedef struct {
     const char *name;           //  field name as the sender knows it
     const char *value;
     size_t max;                 //  bytes
     int required;
+    field_kind_t kind;
 } field_t;
 
 //  Check each field in order; the first problem wins.
@@ -23,7 +28,9 @@ s_fields (const field_t *fields, size_t count, char *reason, size_t reasonlen)
             snprintf (reason, reasonlen, "%s is required", f->name);
             return GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD;
         }
-        int rc = codec_check_text (f->name, f->value, f->max, reason, reasonlen);
+        int rc = f->kind == F_ID ? codec_check_id (f->name, f->value, f->max, reason, reasonlen)
+               : f->kind == F_NAME ? codec_check_name (f->name, f->value, f->max, reason, reasonlen)
+               : codec_check_text (f->name, f->value, f->max, reason, reasonlen);
         if (rc)
             return rc;
     }
@@ -35,13 +42,13 @@ intake_check_report (const Gridcall__V1__Report *report, size_t text_max,
                      char *reason, size_t reasonlen)
 {
     const field_t fields [] = {
-        { "idempotency_key", report->idempotency_key, INTAKE_KEY_MAX, 1 },
-        { "grid", report->grid, INTAKE_ID_MAX, 1 },
-        { "category", report->category, INTAKE_ID_MAX, 1 },
-        { "text", report->text, text_max, 1 },
-        { "reporter", report->reporter, INTAKE_KEY_MAX, 0 },
-        { "building", report->building, INTAKE_ID_MAX, 0 },
-        { "location", report->location, 256, 0 },
+        { "idempotency_key", report->idempotency_key, INTAKE_KEY_MAX, 1, F_ID },
+        { "grid", report->grid, INTAKE_ID_MAX, 1, F_ID },
+        { "category", report->category, INTAKE_ID_MAX, 1, F_ID },
+        { "text", report->text, text_max, 1, F_TEXT },
+        { "reporter", report->reporter, INTAKE_NAME_MAX, 0, F_NAME },
+        { "building", report->building, INTAKE_ID_MAX, 0, F_ID },
+        { "location", report->location, 256, 0, F_TEXT },
     };
     int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
     if (rc)
@@ -58,9 +65,9 @@ intake_check_verify (const Gridcall__V1__Verify *verify, size_t text_max,
                      char *reason, size_t reasonlen)
 {
     const field_t fields [] = {
-        { "case_id", verify->case_id, INTAKE_ID_MAX, 1 },
-        { "note", verify->note, text_max, 0 },
-        { "verifier", verify->verifier, INTAKE_KEY_MAX, 0 },
+        { "case_id", verify->case_id, INTAKE_ID_MAX, 1, F_ID },
+        { "note", verify->note, text_max, 0, F_TEXT },
+        { "verifier", verify->verifier, INTAKE_NAME_MAX, 0, F_NAME },
     };
     return s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
 }
@@ -70,9 +77,9 @@ intake_check_evaluate (const Gridcall__V1__Evaluate *evaluate, size_t text_max,
                        char *reason, size_t reasonlen)
 {
     const field_t fields [] = {
-        { "case_id", evaluate->case_id, INTAKE_ID_MAX, 1 },
-        { "comment", evaluate->comment, text_max, 0 },
-        { "resident", evaluate->resident, INTAKE_KEY_MAX, 0 },
+        { "case_id", evaluate->case_id, INTAKE_ID_MAX, 1, F_ID },
+        { "comment", evaluate->comment, text_max, 0, F_TEXT },
+        { "resident", evaluate->resident, INTAKE_NAME_MAX, 0, F_NAME },
     };
     int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
     if (rc)
@@ -89,9 +96,9 @@ intake_check_decision (const Gridcall__V1__ExtendDecision *decision, size_t text
                        char *reason, size_t reasonlen)
 {
     const field_t fields [] = {
-        { "case_id", decision->case_id, INTAKE_ID_MAX, 1 },
-        { "operator", decision->operator_, INTAKE_KEY_MAX, 1 },
-        { "reason", decision->reason, text_max, 1 },
+        { "case_id", decision->case_id, INTAKE_ID_MAX, 1, F_ID },
+        { "operator", decision->operator_, INTAKE_NAME_MAX, 1, F_NAME },
+        { "reason", decision->reason, text_max, 1, F_TEXT },
     };
     int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
     if (rc)
@@ -101,30 +108,30 @@ intake_check_decision (const Gridcall__V1__ExtendDecision *decision, size_t text
         snprintf (reason, reasonlen, "verb %d is not approve, refuse or direct", (int) decision->verb);
         return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
     }
-    if (decision->until_ms < 0
-    ||  (decision->verb == GRIDCALL__V1__EXTEND_VERB__EXTEND_DIRECT && decision->until_ms == 0)) {
+    if (decision->verb == GRIDCALL__V1__EXTEND_VERB__EXTEND_DIRECT && decision->until_ms == 0) {
         snprintf (reason, reasonlen, "until_ms is required and positive for a direct extension");
         return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
     }
-    return 0;
+    //  0 approves the deadline as asked; the transition bounds it by the case clock
+    return codec_check_time ("until_ms", decision->until_ms, true, reason, reasonlen);
 }
 
 int
 intake_check_park (const Gridcall__V1__Park *park, size_t text_max, char *reason, size_t reasonlen)
 {
     const field_t fields [] = {
-        { "case_id", park->case_id, INTAKE_ID_MAX, 1 },
-        { "operator", park->operator_, INTAKE_KEY_MAX, 1 },
-        { "reason", park->reason, text_max, 1 },
+        { "case_id", park->case_id, INTAKE_ID_MAX, 1, F_ID },
+        { "operator", park->operator_, INTAKE_NAME_MAX, 1, F_NAME },
+        { "reason", park->reason, text_max, 1, F_TEXT },
     };
     int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
     if (rc)
         return rc;
-    if (park->review_ms <= 0) {
+    if (park->review_ms == 0) {
         snprintf (reason, reasonlen, "review_ms is required: when the case comes back");
         return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
     }
-    return 0;
+    return codec_check_time ("review_ms", park->review_ms, false, reason, reasonlen);
 }
 
 int
@@ -132,9 +139,9 @@ intake_check_unpark (const Gridcall__V1__Unpark *unpark, size_t text_max,
                      char *reason, size_t reasonlen)
 {
     const field_t fields [] = {
-        { "case_id", unpark->case_id, INTAKE_ID_MAX, 1 },
-        { "operator", unpark->operator_, INTAKE_KEY_MAX, 1 },
-        { "reason", unpark->reason, text_max, 0 },
+        { "case_id", unpark->case_id, INTAKE_ID_MAX, 1, F_ID },
+        { "operator", unpark->operator_, INTAKE_NAME_MAX, 1, F_NAME },
+        { "reason", unpark->reason, text_max, 0, F_TEXT },
     };
     return s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
 }
@@ -145,9 +152,9 @@ intake_check_order (const Gridcall__V1__OrderDecision *order, size_t text_max,
 {
     //  a declined order tells its resident why
     const field_t fields [] = {
-        { "case_id", order->case_id, INTAKE_ID_MAX, 1 },
-        { "operator", order->operator_, INTAKE_KEY_MAX, 1 },
-        { "reason", order->reason, text_max, !order->place },
+        { "case_id", order->case_id, INTAKE_ID_MAX, 1, F_ID },
+        { "operator", order->operator_, INTAKE_NAME_MAX, 1, F_NAME },
+        { "reason", order->reason, text_max, !order->place, F_TEXT },
     };
     return s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
 }

@@ -1,16 +1,21 @@
 /*  intake_check.h — validation of reporter requests before they reach
-    Redis: required fields, sizes, UTF-8, enum ranges. What needs the
-    directory (known grid and category) is checked inside the transition. */
+    Redis: required fields, sizes, UTF-8, ids in the id charset, names
+    without control characters, time fields in range, enum ranges. What
+    needs the directory (known grid and category) or the case clock (a
+    deadline not passed, at most a year ahead) is checked inside the
+    transition. */
 #ifndef INTAKE_CHECK_H
 #define INTAKE_CHECK_H
 
 #include <stddef.h>
 
+#include "codec.h"
 #include "gridcall.pb-c.h"
 #include "timers.pb-c.h"
 
-#define INTAKE_KEY_MAX 128      //  idempotency key, person ids
-#define INTAKE_ID_MAX 64        //  grid, category, building, case ids
+#define INTAKE_KEY_MAX CODEC_KEY_MAX    //  idempotency key
+#define INTAKE_ID_MAX CODEC_ID_MAX      //  grid, category, building, case ids
+#define INTAKE_NAME_MAX CODEC_NAME_MAX  //  reporter, verifier, operator, resident
 
 //  Each returns 0 when the request may go on, or an ERROR_CODE with a
 //  sentence for the sender in reason.

@@ -57,6 +57,11 @@ intake_server_new (const config_t *config)
     snprintf (self->idem_ttl, sizeof self->idem_ttl, "%lld", config_int (config, "idempotency_ttl_s"));
     self->batch = calloc (self->batch_max, sizeof (request_t));
     self->store = store_new (config, "intake");
+    //  a Redis that refuses us is a start-up error; one not up yet is waited for
+    if (self->store && store_start (self->store)) {
+        intake_server_destroy (&self);
+        return NULL;
+    }
     self->metrics = metrics_new ("gridcall_intake_");
     self->m [0] = metrics_counter (self->metrics, "requests_total", "requests answered with success");
     self->m [1] = metrics_counter (self->metrics, "refused_total", "requests answered with an error");
@@ -74,8 +79,6 @@ intake_server_new (const config_t *config)
     zsock_set_router_mandatory (self->router, 0);
     zsock_set_sndhwm (self->router, 10000);
     self->poller = zpoller_new (self->router, NULL);
-    if (store_ensure (self->store))
-        log_warning ("intake: redis not reachable yet; reports get UNAVAILABLE until it is");
     log_notice ("intake: serving reporters on %s", config_str (config, "bind"));
     return self;
 }
@@ -109,11 +112,13 @@ s_refuse (intake_server_t *self, zframe_t *identity, int code, const char *ref, 
 //  One request's transition: the store function's arguments, and the text
 //  of the numbers among them.
 typedef struct {
-    const char *argv [10];
+    const char *argv [12];
     int argc;
     const char *ref;            //  what the request names: key or case id
     const char *fn;             //  the store function, when the kind has two
+    const char *principal;      //  who sent it: the idempotency scope, the audit's "by"
     char num [2][24];
+    char hash [48];             //  a report's content, as its key remembers it
 } s_call_t;
 
 //  Check a decoded body and fill its call. Returns 0, or an error code
@@ -128,11 +133,18 @@ s_build_report (intake_server_t *self, const ProtobufCMessage *body, s_call_t *c
     const Gridcall__V1__Report *r = (const Gridcall__V1__Report *) body;
     call->ref = r->idempotency_key;
     int code = intake_check_report (r, self->text_max, reason, reasonlen);
+    //  the key remembers what it was used for: the report without its key
+    Gridcall__V1__Report content = *r;
+    content.idempotency_key = "";
+    if (!code && codec_digest (&content.base, call->hash, sizeof call->hash)) {
+        snprintf (reason, reasonlen, "out of memory");
+        return GRIDCALL__V1__ERROR_CODE__ERROR_INTERNAL;
+    }
     const char *args [] = { r->idempotency_key, r->grid, r->category, r->text,
         codec_channel_name (r->channel), r->reporter, r->building, r->location,
-        self->scale, self->idem_ttl };
+        self->scale, self->idem_ttl, call->principal, call->hash };
     memcpy (call->argv, args, sizeof args);
-    call->argc = 10;
+    call->argc = 12;
     return code;
 }
 
@@ -142,9 +154,10 @@ s_build_verify (intake_server_t *self, const ProtobufCMessage *body, s_call_t *c
 {
     const Gridcall__V1__Verify *v = (const Gridcall__V1__Verify *) body;
     call->ref = v->case_id;
-    const char *args [] = { v->case_id, v->pass ? "1" : "0", v->note, v->verifier, self->scale };
+    const char *args [] = { v->case_id, v->pass ? "1" : "0", v->note, v->verifier, self->scale,
+                            call->principal };
     memcpy (call->argv, args, sizeof args);
-    call->argc = 5;
+    call->argc = 6;
     return intake_check_verify (v, self->text_max, reason, reasonlen);
 }
 
@@ -173,9 +186,9 @@ s_build_decision (intake_server_t *self, const ProtobufCMessage *body, s_call_t 
         return code;            //  verb is checked before it indexes verbs
     snprintf (call->num [0], sizeof call->num [0], "%lld", (long long) d->until_ms);
     const char *args [] = { d->case_id, d->operator_, verbs [d->verb], call->num [0], d->reason,
-                            self->scale };
+                            self->scale, call->principal };
     memcpy (call->argv, args, sizeof args);
-    call->argc = 6;
+    call->argc = 7;
     return 0;
 }
 
@@ -186,9 +199,10 @@ s_build_park (intake_server_t *self, const ProtobufCMessage *body, s_call_t *cal
     const Gridcall__V1__Park *k = (const Gridcall__V1__Park *) body;
     call->ref = k->case_id;
     snprintf (call->num [0], sizeof call->num [0], "%lld", (long long) k->review_ms);
-    const char *args [] = { k->case_id, k->operator_, call->num [0], k->reason, self->scale };
+    const char *args [] = { k->case_id, k->operator_, call->num [0], k->reason, self->scale,
+                            call->principal };
     memcpy (call->argv, args, sizeof args);
-    call->argc = 5;
+    call->argc = 6;
     return intake_check_park (k, self->text_max, reason, reasonlen);
 }
 
@@ -198,9 +212,9 @@ s_build_unpark (intake_server_t *self, const ProtobufCMessage *body, s_call_t *c
 {
     const Gridcall__V1__Unpark *u = (const Gridcall__V1__Unpark *) body;
     call->ref = u->case_id;
-    const char *args [] = { u->case_id, u->operator_, u->reason, self->scale };
+    const char *args [] = { u->case_id, u->operator_, u->reason, self->scale, call->principal };
     memcpy (call->argv, args, sizeof args);
-    call->argc = 4;
+    call->argc = 5;
     return intake_check_unpark (u, self->text_max, reason, reasonlen);
 }
 
@@ -210,10 +224,14 @@ s_build_order (intake_server_t *self, const ProtobufCMessage *body, s_call_t *ca
 {
     const Gridcall__V1__OrderDecision *o = (const Gridcall__V1__OrderDecision *) body;
     call->ref = o->case_id;
-    //  gc_order_place (case, who) or gc_order_decline (case, who, reason)
-    const char *args [] = { o->case_id, o->operator_, o->reason };
-    memcpy (call->argv, args, sizeof args);
-    call->argc = o->place ? 2 : 3;
+    //  gc_order_place (case, who, by) or gc_order_decline (case, who, reason, by)
+    const char *place [] = { o->case_id, o->operator_, call->principal };
+    const char *decline [] = { o->case_id, o->operator_, o->reason, call->principal };
+    if (o->place)
+        memcpy (call->argv, place, sizeof place);
+    else
+        memcpy (call->argv, decline, sizeof decline);
+    call->argc = o->place ? 3 : 4;
     call->fn = o->place ? "gc_order_place" : "gc_order_decline";
     return intake_check_order (o, self->text_max, reason, reasonlen);
 }
@@ -241,7 +259,8 @@ static int
 s_queue (intake_server_t *self, codec_msg_t *msg, request_t *req)
 {
     char reason [256];
-    s_call_t call = { .ref = "" };
+    //  the peer's authenticated identity when the socket has security
+    s_call_t call = { .ref = "", .principal = *msg->user_id ? msg->user_id : "anonymous" };
     int code = GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE;
     int rc = -1;
     snprintf (reason, sizeof reason, "intake does not take \"%s\" messages", msg->type);
@@ -255,9 +274,8 @@ s_queue (intake_server_t *self, codec_msg_t *msg, request_t *req)
             break;
         }
     const char *ref = call.ref ? call.ref : "";
-    //  ref is only echoed when it is printable: a bad key is part of the error
-    snprintf (req->ref, sizeof req->ref, "%s",
-              codec_utf8_valid (ref, strlen (ref)) && strlen (ref) <= INTAKE_KEY_MAX ? ref : "");
+    //  ref is only echoed when it is a valid id: a bad key is part of the error
+    snprintf (req->ref, sizeof req->ref, "%s", codec_id_valid (ref, INTAKE_KEY_MAX) ? ref : "");
     if (code) {
         s_refuse (self, msg->identity, code, req->ref, reason);
         return -1;

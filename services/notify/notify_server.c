@@ -177,6 +177,9 @@ notify_server_new (const config_t *config)
                      "waits about retry_max_ms", self->retry_max_ms, self->retry_base_ms);
 
     self->store = store_new (config, "notify");
+    //  a Redis that refuses us is a start-up error; one not up yet is waited for
+    if (self->store && store_start (self->store))
+        goto fail;
     self->metrics = metrics_new ("gridcall_notify_");
     self->m [0] = metrics_counter (self->metrics, "delivered_total", "notification jobs delivered to every channel");
     self->m [1] = metrics_counter (self->metrics, "retried_total", "delivery rounds that will be retried");

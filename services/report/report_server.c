@@ -50,10 +50,14 @@ report_server_new (const config_t *config)
         return NULL;
     }
     report_conn_t *rc = report_pool_take (self->pool, 0);
-    //  connect now so an outage shows in the log at start; requests retry
-    if (rc)
-        store_ensure (rc->store);
+    //  connect now so an outage shows in the log at start (requests
+    //  retry); a Redis that refuses us is a start-up error
+    int refused = rc ? store_start (rc->store) : 0;
     report_pool_give (self->pool, rc);
+    if (refused) {
+        report_server_destroy (&self);
+        return NULL;
+    }
     self->feed = report_feed_new (config, self->hub, self->metrics);
     if (self->feed)
         self->http = report_http_new (config, self->pool, self->hub, self->metrics);

@@ -202,9 +202,12 @@ s_register_run (bench_t *self, store_t *store, size_t calls, size_t depth, const
             char key [96], text [64];
             snprintf (key, sizeof key, "bench-%s-%s-%zu", kind, self->tag, done + i);
             snprintf (text, sizeof text, "bench t=%lld", s_now_us ());
+            //  intake's arguments: the principal and the content hash (any
+            //  fixed text: each key is used once)
             const char *argv [] = { key, self->grids [(done + i) % self->grid_count],
-                self->category->code, text, "GRID_WORKER", "bench", "", "", "1", "86400" };
-            if (store_append (store, "gc_register", 10, argv, NULL) == 0)
+                self->category->code, text, "GRID_WORKER", "bench", "", "", "1", "86400",
+                "bench", "0000000000000000000000000000000000000000" };
+            if (store_append (store, "gc_register", 12, argv, NULL) == 0)
                 appended++;
             else
                 (*errors)++;

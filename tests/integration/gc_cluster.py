@@ -1,7 +1,9 @@
 """gc_cluster.py — run a throw-away gridcall cluster for the integration tests.
 
 A Cluster owns a temporary folder with a private redis-server (Unix socket,
-no TCP port), ipc:// endpoints for every daemon and each daemon's log. The
+no TCP port; the users of deploy/redis-users.acl with fresh passwords, the
+no login as the default user, maxmemory with noeviction, the function library loaded by
+`gridcall redis setup`), ipc:// endpoints for every daemon and each daemon's log. The
 daemons are the real binaries in build/; the tests talk to them through the
 wire with pyzmq and the protobuf module protoc generated from proto/, a
 second implementation of the wire independent of the C code.
@@ -34,6 +36,8 @@ GEN = Path(__file__).resolve().parent / "gen"
 DIRECTORY = Path(os.environ.get("GRIDCALL_TEST_DIRECTORY",
                                 ROOT / "deploy" / "tianjiao" / "directory.json"))
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_USERS = ROOT / "scripts" / "redis-users.sh"
+ADMIN = "gc-admin"                  # the Redis user of the harness itself
 
 TIERS = ["GRID", "COMMUNITY", "STREET", "DISTRICT"]     # tier n is TIERS[n - 1]
 LOG_TAIL_LINES = 40
@@ -106,15 +110,21 @@ class RedisError(Exception):
 
 
 class Redis:
-    """One connection to a Redis Unix socket. call() raises RedisError on an
-    error reply; pipeline() returns errors in place."""
+    """One connection to a Redis Unix socket, logged in as user when given
+    (auth: (user, password)). call() raises RedisError on an error reply;
+    pipeline() returns errors in place."""
 
-    def __init__(self, path, timeout=10):
+    def __init__(self, path, timeout=10, auth=None):
         self.path = str(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(self.path)
         self.reader = self.sock.makefile("rb")
+        if auth:
+            reply = self.pipeline([("AUTH", *auth)])[0]
+            if isinstance(reply, RedisError):
+                self.close()
+                raise reply
 
     def close(self):
         self.reader.close()
@@ -166,28 +176,50 @@ class Redis:
 
 
 class RedisServer:
-    """A private redis-server on a Unix socket in folder, no TCP port."""
+    """A private redis-server on a Unix socket in folder, no TCP port, with
+    gridcall's users (scripts/redis-users.sh: passwords in folder/users) and
+    the memory policy of deploy/redis.conf."""
 
-    def __init__(self, folder):
+    MAXMEMORY = "1gb"
+
+    def __init__(self, folder, key_prefix="gc:"):
         self.folder = Path(folder)
         self.socket = self.folder / "redis.sock"
         self.log = self.folder / "redis.log"
         self.proc = None
+        subprocess.run([str(REDIS_USERS), str(self.folder), key_prefix], check=True)
+
+    def password(self, user):
+        return (self.folder / "users" / f"{user}.password").read_text().strip()
+
+    def auth(self, user=ADMIN):
+        """(user, password) for Redis(..., auth=)."""
+        return user, self.password(user)
+
+    def options(self, user):
+        """The redis_user and redis_password options of a daemon or the CLI.
+        (On the command line: a throw-away Redis; deployments put them in
+        the daemon's own configuration file.)"""
+        return {"redis_user": user, "redis_password": self.password(user)}
+
+    def argv(self):
+        return [REDIS_SERVER, "--port", "0", "--unixsocket", str(self.socket),
+                "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+                "--dir", str(self.folder), "--logfile", str(self.log),
+                "--aclfile", str(self.folder / "users.acl"),
+                "--maxmemory", self.MAXMEMORY, "--maxmemory-policy", "noeviction"]
 
     def start(self):
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", "0", "--unixsocket", str(self.socket),
-             "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder), "--logfile", str(self.log)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT, start_new_session=True)
 
         def up():
             if self.proc.poll() is not None:
                 raise AssertionError(f"redis-server exited with {self.proc.returncode}:\n"
                                      + tail(self.log))
             try:
-                r = Redis(self.socket, timeout=1)
+                r = Redis(self.socket, timeout=1, auth=self.auth())
                 try:
                     return r.call("PING") == "PONG"
                 finally:
@@ -605,6 +637,11 @@ LIVE_CLUSTERS = []      # clusters open now; conftest prints their logs on failu
 SUMMARY = []            # lines conftest prints at the end of the run (timings)
 
 
+#  The Redis user each program logs in as (deploy/redis-users.acl).
+REDIS_USER = {"intake": "gc-intake", "dispatch": "gc-dispatch", "escalate": "gc-escalate",
+              "notify": "gc-notify", "report": "gc-report", "unit-sim": None}
+
+
 class Cluster:
     """Redis, the directory and any daemons, in one temporary folder."""
 
@@ -619,7 +656,7 @@ class Cluster:
         self.directory_path = Path(directory)
         self.directory = Directory(directory)
         self.ctx = zmq.Context()
-        self.redis_server = RedisServer(self.folder)
+        self.redis_server = RedisServer(self.folder, key_prefix)
         self.daemons = {}
         self.clients = []
         self._redis = None
@@ -628,9 +665,17 @@ class Cluster:
         LIVE_CLUSTERS.append(self)
         try:
             self.redis_server.start()
+            self.setup_redis()
         except BaseException:
             self.close(keep=True)
             raise
+
+    def setup_redis(self):
+        """`gridcall redis setup` as gc-admin: the function library loaded
+        (the daemons' users may not load it)."""
+        r = self.cli("redis", "setup", user=ADMIN)
+        assert r.returncode == 0, f"gridcall redis setup failed: {r.stdout}{r.stderr}"
+        return r
 
     # -- options ------------------------------------------------------------
 
@@ -668,7 +713,7 @@ class Cluster:
         if name in self.daemons and self.daemons[name].alive():
             raise AssertionError(f"{name} is already running")
         options, binds, ready = self._defaults(name)
-        options = {**self.common(), **options, **overrides}
+        options = {**self.common(), **self.credentials(name), **options, **overrides}
         d = Daemon(name, BUILD / f"gridcall-{name}", options, self.folder, binds, ready)
         self.daemons[name] = d
         return d.start()
@@ -676,15 +721,22 @@ class Cluster:
     def __getitem__(self, name):
         return self.daemons[name]
 
+    def credentials(self, name):
+        """The Redis login options of daemon name (none for one that does
+        not use Redis)."""
+        user = REDIS_USER.get(name)
+        return self.redis_server.options(user) if user else {}
+
     def load_directory(self, path=None):
         r = self.cli("directory", "load", str(path or self.directory_path))
         assert r.returncode == 0, f"directory load failed: {r.stdout}{r.stderr}"
         return r
 
-    def cli(self, *args, timeout=30, **overrides):
-        """Run build/gridcall with this cluster's options; returns the
-        CompletedProcess (text)."""
-        options = {**self.common(), "intake_endpoint": self.endpoints["intake"],
+    def cli(self, *args, timeout=30, user="gc-operator", **overrides):
+        """Run build/gridcall with this cluster's options, logged in to Redis
+        as user; returns the CompletedProcess (text)."""
+        options = {**self.common(), **self.redis_server.options(user),
+                   "intake_endpoint": self.endpoints["intake"],
                    "events_endpoint": self.endpoints["events"], **overrides}
         argv = [str(BUILD / "gridcall")] + set_args(options, self.folder)
         return subprocess.run(argv + [str(a) for a in args], capture_output=True, text=True,
@@ -713,8 +765,9 @@ class Cluster:
 
     @property
     def redis(self):
+        """The test's own connection, as gc-admin."""
         if self._redis is None:
-            self._redis = Redis(self.redis_server.socket)
+            self._redis = Redis(self.redis_server.socket, auth=self.redis_server.auth())
         return self._redis
 
     @staticmethod

@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from gc_cluster import BUILD, REDIS_SERVER, Daemon, Redis, RedisError, RedisServer, wait_for
+from gc_cluster import BUILD, Daemon, Redis, RedisError, RedisServer, wait_for
 
 
 class AofRedisServer(RedisServer):
@@ -21,10 +21,7 @@ class AofRedisServer(RedisServer):
         self.slow_load_us = slow_load_us
 
     def start(self):
-        argv = [REDIS_SERVER, "--port", "0", "--unixsocket", str(self.socket),
-                "--unixsocketperm", "700", "--save", "", "--appendonly", "yes",
-                "--appendfsync", "always", "--dir", str(self.folder),
-                "--logfile", str(self.log)]
+        argv = self.argv() + ["--appendonly", "yes", "--appendfsync", "always"]
         if self.slow_load_us:
             #  answer LOADING often while loading, as a large AOF would
             argv += ["--key-load-delay", str(self.slow_load_us),
@@ -37,9 +34,11 @@ class AofRedisServer(RedisServer):
         if self.proc.poll() is not None:
             raise AssertionError(f"redis-server exited with {self.proc.returncode}")
         try:
-            r = Redis(self.socket, timeout=1)
+            r = Redis(self.socket, timeout=1, auth=self.auth())
         except OSError:
             return False
+        except RedisError as e:         # AUTH while loading answers LOADING too
+            return "LOADING" in str(e)
         try:
             reply = r.pipeline([("PING",)])[0]
             return reply == "PONG" or (isinstance(reply, RedisError) and "LOADING" in str(reply))
@@ -47,7 +46,7 @@ class AofRedisServer(RedisServer):
             r.close()
 
     def loading(self):
-        r = Redis(self.socket, timeout=5)
+        r = Redis(self.socket, timeout=5, auth=self.auth())
         try:
             info = r.call("INFO", "persistence")
         finally:
@@ -56,7 +55,7 @@ class AofRedisServer(RedisServer):
 
     def rewrite_aof(self):
         """Fold the AOF into an RDB base (what a slow load delays)."""
-        r = Redis(self.socket)
+        r = Redis(self.socket, auth=self.auth())
         try:
             r.call("BGREWRITEAOF")
             wait_for(lambda: "aof_rewrite_in_progress:0" in r.call("INFO", "persistence")
@@ -76,6 +75,7 @@ def use_aof_redis(cluster, slow_load_us=0):
     cluster.redis_server.stop()
     cluster.redis_server = AofRedisServer(cluster.folder, slow_load_us)
     cluster.redis_server.start()
+    cluster.setup_redis()           # the library goes with the old Redis
     return cluster.redis_server
 
 
@@ -108,7 +108,7 @@ def start_with_conf(cluster, name, conf, **overrides):
     """Like Cluster.start, but the daemon reads conf (-c) and log_level is
     left to that file (a --set would override every reload)."""
     options, binds, ready = cluster._defaults(name)
-    options = {**cluster.common(), **options, **overrides}
+    options = {**cluster.common(), **cluster.credentials(name), **options, **overrides}
     options.pop("log_level", None)
     d = ConfDaemon(conf, name, BUILD / f"gridcall-{name}", options, cluster.folder, binds, ready)
     cluster.daemons[name] = d

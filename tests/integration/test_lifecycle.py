@@ -159,8 +159,9 @@ def test_idempotent_retry_returns_the_same_case(cluster, gc_directory):
     assert again.case_id == first.case_id and again.ledger_no == first.ledger_no
     assert again.idempotency_key == key
 
-    # the CLI's retry with the same key finds the same case
-    r = c.cli("report", "--grid", grid, "--category", category, "--key", key, "street light out")
+    # the CLI's retry with the same key and the same report finds the same case
+    r = c.cli("report", "--grid", grid, "--category", category, "--key", key,
+              "--reporter", "pytest", "--channel", "GRID_WORKER", "street light out")
     assert r.returncode == 0, r.stderr
     assert re.search(rf"^case {re.escape(first.case_id)}\b", r.stdout, re.M), r.stdout
 

@@ -50,19 +50,21 @@ def test_every_error_code_the_lua_returns_is_a_proto_error_code():
 
 def c_store_functions():
     text = (ROOT / "services/common/store_fn.c").read_text()
-    return {m.group(1): (int(m.group(2)), int(m.group(3)))
-            for m in re.finditer(r'\{ "(gc_[a-z_]+)", (-?\d+), (-?\d+) \}', text)}
+    return {m.group(1): (int(m.group(2)), int(m.group(3)), m.group(4) == "true")
+            for m in re.finditer(r'\{ "(gc_[a-z_]+)", (-?\d+), (-?\d+), (true|false) \}', text)}
 
 
 def test_store_function_table_matches_the_loaded_library(cluster):
-    c = cluster(load_directory=False)
-    c.redis.call("FUNCTION", "LOAD", "REPLACE", (ROOT / "build/gen/gridcall.lua").read_text())
+    c = cluster(load_directory=False)       # redis setup loaded build/gen/gridcall.lua
     listed = c.redis.call("FUNCTION", "LIST", "LIBRARYNAME", "gridcall")
     # RESP2: [[b"library_name", b"gridcall", ..., b"functions", [[b"name", ...], ...]]]
     lib = listed[0]
     functions = lib[lib.index("functions") + 1]
-    loaded = {f[f.index("name") + 1] for f in functions}
+    loaded = {f[f.index("name") + 1]: "no-writes" in f[f.index("flags") + 1] for f in functions}
     table = c_store_functions()
-    assert set(table) == loaded, (set(table) ^ loaded)
-    for name, (low, high) in table.items():
+    assert set(table) == set(loaded), (set(table) ^ set(loaded))
+    for name, (low, high, readonly) in table.items():
         assert low >= 0 and (high == -1 or high >= low), name
+        # FCALL_RO for exactly the functions flagged no-writes: report's
+        # read-only Redis user can call them, and nothing else
+        assert readonly == loaded[name], f"{name}: readonly {readonly}, no-writes {loaded[name]}"

@@ -24,6 +24,7 @@ import zmq
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTIFY = ROOT / "build" / "gridcall-notify"
+LUA = ROOT / "build" / "gen" / "gridcall.lua"   # the function library make builds
 PROTO = ROOT / "proto"
 WAIT_S = 10.0
 
@@ -119,7 +120,10 @@ def start_redis(path):
             return None
         return client if client("PING") == "PONG" else None
 
-    return proc, wait_for(ready, "redis-server")
+    client = wait_for(ready, "redis-server")
+    # the admin step (gridcall redis setup): notify checks it and never loads it
+    client("FUNCTION", "LOAD", "REPLACE", LUA.read_bytes())
+    return proc, client
 
 
 def stop_redis(proc, client):

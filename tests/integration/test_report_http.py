@@ -163,10 +163,12 @@ def register(redis, idem, grid, text, reporter="alice"):
 
 
 def make_stack(folder, load=True):
+    """Redis with the function library (the admin step: report never loads
+    it) and, with load, the directory; then report."""
     redis = Redis(folder)
     redis.start()
+    redis.cli("-x", "FUNCTION", "LOAD", "REPLACE", stdin=LUA.read_bytes())
     if load:
-        redis.cli("-x", "FUNCTION", "LOAD", "REPLACE", stdin=LUA.read_bytes())
         assert redis.fcall("gc_dir_load", json.dumps(DIRECTORY, ensure_ascii=False))["ok"]
     report = Report(folder, redis.socket)
     report.start()
@@ -351,8 +353,13 @@ def test_redis_outage_gives_503_then_recovers(folder):
         status, body = get_json(report.base, "/api/cases/TS-20000101-000001")
         assert status == 503 and body["code"] == "UNAVAILABLE"
         assert report.proc.poll() is None, report.log()
-        # a fresh Redis without the library: the store loads it on reconnect
+        # a fresh Redis without the library: report waits, saying why, until
+        # the admin step loads it (report's own user may not)
         redis.start()
+        wait_for(lambda: any("no gridcall function library" in line for line in report.lines),
+                 "report to say the library is missing", 20)
+        assert request(report.base, "/healthz")[0] == 503
+        redis.cli("-x", "FUNCTION", "LOAD", "REPLACE", stdin=LUA.read_bytes())
         wait_for(lambda: request(report.base, "/healthz")[0] == 200, "healthz to recover", 20)
         status, body = get_json(report.base, "/api/stats")
         assert status == 200 and body["open"] == 0

@@ -259,12 +259,17 @@ def _redis_local(*args, env=None, timeout=120):
                           env={**os.environ, **(env or {})})
 
 
+def _admin(folder):
+    """Log in as gc-admin to the Redis redis-local.sh runs in folder."""
+    return "gc-admin", (folder / "users" / "gc-admin.password").read_text().strip()
+
+
 def test_redis_local_waits_for_a_large_aof_to_load(tmp_path, gc_directory):
     folder = tmp_path / "redis"
     sock = folder / "redis.sock"
     assert _redis_local("start", folder).returncode == 0
     try:
-        r = Redis(sock)
+        r = Redis(sock, auth=_admin(folder))
         # 4 MB and more of AOF, as after a long demo
         r.call("EVAL", "for i = 1, 25000 do local v = '' for k = 1, 5 do "
                "v = v .. redis.sha1hex(i .. ':' .. k) end redis.call('SET', 'demo:' .. i, v) "
@@ -279,7 +284,7 @@ def test_redis_local_waits_for_a_large_aof_to_load(tmp_path, gc_directory):
         assert aof > 4_000_000, aof
         assert _redis_local("stop", folder).returncode == 0
         wait_for(lambda: not sock.exists() or subprocess.run(
-            ["redis-cli", "-s", str(sock), "ping"], capture_output=True).returncode != 0,
+            ["redis-cli", "-s", str(sock), "ping"], capture_output=True).stdout.strip() == b"",
             10, "redis to stop")
 
         # loading takes ~3 s here (120 us a key): start must wait it out
@@ -290,15 +295,18 @@ def test_redis_local_waits_for_a_large_aof_to_load(tmp_path, gc_directory):
         assert started.returncode == 0, started.stderr
         assert took > 2, f"start returned after {took:.1f} s: the load cannot have finished"
         assert "Redis is loading its data" in started.stdout, started.stdout
-        r = Redis(sock)
+        r = Redis(sock, auth=_admin(folder))
         assert "loading:0" in r.call("INFO", "persistence")
         assert r.call("DBSIZE") == keys
         r.close()
-        # and the directory loads at once, as make run does next
-        load = subprocess.run([str(ROOT / "build" / "gridcall"), "--set", f"redis_socket={sock}",
-                               "directory", "load", str(gc_directory.path)],
-                              capture_output=True, text=True, timeout=60)
-        assert load.returncode == 0, load.stdout + load.stderr
+        # and the library and the directory load at once, as make run does next
+        for user, words in (("gc-admin", ["redis", "setup"]),
+                            ("gc-operator", ["directory", "load", str(gc_directory.path)])):
+            load = subprocess.run([str(ROOT / "build" / "gridcall"), "-c",
+                                   str(folder / "users" / f"{user}.conf"),
+                                   "--set", f"redis_socket={sock}", *words],
+                                  capture_output=True, text=True, timeout=60)
+            assert load.returncode == 0, load.stdout + load.stderr
     finally:
         _redis_local("stop", folder)
 
@@ -348,13 +356,13 @@ def test_demo_stops_on_ctrl_c_and_restarts_on_its_data(tmp_path):
         demo.wait_running()
 
         def reported():
-            r = Redis(sock)
+            r = Redis(sock, auth=_admin(var / "redis"))
             try:
                 return int(r.call("ZCARD", "gc:idx:created") or 0)
             finally:
                 r.close()
         wait_for(lambda: reported() >= 10, 30, "the simulated street to file 10 reports")
-        r = Redis(sock)
+        r = Redis(sock, auth=_admin(var / "redis"))
         r.call("BGREWRITEAOF")              # an RDB base: the restart below loads slowly
         wait_for(lambda: "aof_rewrite_in_progress:0" in r.call("INFO", "persistence")
                  and "aof_rewrite_scheduled:0" in r.call("INFO", "persistence"), 30, "rewrite")

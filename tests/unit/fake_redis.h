@@ -14,10 +14,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "store.h"
+
 //  ---------------------------------------------------------------------
-//  A stand-in Redis: it accepts the store's setup commands and answers
-//  each FCALL with the next reply queued for that function (the last one
-//  sticks until another is queued), remembering the function and last
+//  A stand-in Redis: it accepts the store's setup commands, answers
+//  gc_version with this build's library version, and answers each FCALL
+//  (or FCALL_RO) with the next reply queued for that function (the last
+//  one sticks until another is queued), remembering the function and last
 //  argument of every call.
 
 #define FAKE_MAX 16
@@ -73,7 +76,11 @@ static char *
 s_fake_answer (fake_redis_t *self, char **argv, size_t *argl, int argc)
 {
     char *out = NULL;
-    if (argc >= 4 && argl [0] == 5 && strncasecmp (argv [0], "FCALL", 5) == 0) {
+    if (argc >= 4 && argl [1] == 10 && strncmp (argv [1], "gc_version", 10) == 0)
+        (void) !asprintf (&out, "$%zu\r\n{\"ok\":true,\"version\":\"%s\"}\r\n",
+                          strlen (store_library_version ()) + 24, store_library_version ());
+    else
+    if (argc >= 4 && (argl [0] == 5 || argl [0] == 8) && strncasecmp (argv [0], "FCALL", 5) == 0) {
         char *fn = strndup (argv [1], argl [1]);
         pthread_mutex_lock (&self->lock);
         if (self->calls < FAKE_MAX) {

@@ -159,6 +159,111 @@ test_refusals (void **state)
     assert_int_equal (s_refusal (pair, zmsg, 65536), GRIDCALL__V1__ERROR_CODE__ERROR_MALFORMED);
 }
 
+//  Send body (size bytes) as type and return the refusal's reason.
+static void
+s_refused_with (pair_t *pair, const char *type, const void *body, size_t size, int code,
+                const char *reason)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, type);
+    zmsg_addmem (zmsg, body, size);
+    zmsg_send (&zmsg, pair->client);
+    codec_msg_t msg;
+    assert_int_equal (codec_recv (pair->server, true, codec_reporter, 65536, &msg), 0);
+    assert_null (msg.body);
+    assert_int_equal (msg.error, code);
+    assert_string_equal (msg.reason, reason);
+    codec_msg_reset (&msg);
+}
+
+static void
+test_nul_in_a_string_is_refused (void **state)
+{
+    pair_t *pair = (pair_t *) *state;
+    //  Report{idempotency_key "k1", grid "G0\0x"}: protobuf-c would read "G0"
+    const uint8_t report [] = { 0x0a, 2, 'k', '1', 0x12, 4, 'G', '0', 0, 'x' };
+    s_refused_with (pair, "report", report, sizeof report,
+                    GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE, "grid holds a NUL byte");
+    //  a NUL in bytes that are not a string field (an unknown field) is fine
+    const uint8_t unknown [] = { 0x0a, 2, 'k', '1', 0xfa, 0x01, 2, 0, 0 };
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, "report");
+    zmsg_addmem (zmsg, unknown, sizeof unknown);
+    zmsg_send (&zmsg, pair->client);
+    codec_msg_t msg;
+    assert_int_equal (codec_recv (pair->server, true, codec_reporter, 65536, &msg), 0);
+    assert_non_null (msg.body);
+    //  no security on this socket: no User-Id
+    assert_string_equal (msg.user_id, "");
+    codec_msg_reset (&msg);
+    //  inside a nested message: CaseRef.offers[0].case_id
+    const uint8_t ref [] = { 0x0a, 1, 'C', 0x3a, 5, 0x12, 3, 'T', 0, 'J' };
+    assert_string_equal (codec_nul_field (&gridcall__v1__case_ref__descriptor, ref, sizeof ref),
+                         "case_id");
+    assert_null (codec_nul_field (&gridcall__v1__case_ref__descriptor, ref, 3));
+}
+
+static void
+test_ids_names_and_times (void **state)
+{
+    (void) state;
+    char reason [160];
+    assert_int_equal (codec_check_id ("grid", "G01", 64, reason, sizeof reason), 0);
+    assert_int_equal (codec_check_id ("case_id", "TJ-20261127-000042", 64, reason, sizeof reason), 0);
+    assert_int_equal (codec_check_id ("category", "env.garbage_2", 64, reason, sizeof reason), 0);
+    assert_int_equal (codec_check_id ("grid", "", 64, reason, sizeof reason), 0);
+    //  a key name of Redis, a log line, a space, a non-ASCII letter
+    const char *bad [] = { "TJ-20261127-000042:log", "G01\nERROR forged", "G 01", "网格1", "a*" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        assert_int_equal (codec_check_id ("case_id", bad [i], 64, reason, sizeof reason),
+                          GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+        assert_string_equal (reason, "case_id may hold only A-Z a-z 0-9 . _ -");
+    }
+    char long_id [70];
+    memset (long_id, 'a', sizeof long_id - 1);
+    long_id [sizeof long_id - 1] = 0;
+    assert_int_equal (codec_check_id ("offer_id", long_id, 64, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_string_equal (reason, "offer_id is 69 bytes, more than 64");
+    assert_true (codec_id_valid ("U009", 64));
+    assert_false (codec_id_valid ("", 64));
+    assert_false (codec_id_valid ("U009", 3));
+
+    assert_int_equal (codec_check_name ("operator", "街道主任 王", 128, reason, sizeof reason), 0);
+    assert_int_equal (codec_check_name ("operator", "王\r\nINFO fake", 128, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_string_equal (reason, "operator holds a control character");
+
+    assert_int_equal (codec_check_time ("until_ms", 1795800000000, false, reason, sizeof reason), 0);
+    assert_int_equal (codec_check_time ("until_ms", 0, true, reason, sizeof reason), 0);
+    assert_int_equal (codec_check_time ("review_ms", 0, false, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_int_equal (codec_check_time ("review_ms", -5, true, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_int_equal (codec_check_time ("until_ms", INT64_MAX, false, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_non_null (strstr (reason, "until_ms 9223372036854775807 is not a time"));
+    assert_int_equal (codec_check_time ("until_ms", CODEC_TIME_MAX, false, reason, sizeof reason), 0);
+}
+
+static void
+test_digest (void **state)
+{
+    (void) state;
+    Gridcall__V1__Report a = GRIDCALL__V1__REPORT__INIT, b;
+    a.grid = "G01";
+    a.text = "楼下垃圾";
+    b = a;
+    char ha [48], hb [48];
+    assert_int_equal (codec_digest (&a.base, ha, sizeof ha), 0);
+    assert_int_equal (codec_digest (&b.base, hb, sizeof hb), 0);
+    assert_int_equal (strlen (ha), 40);
+    assert_string_equal (ha, hb);
+    b.text = "楼下垃圾!";
+    assert_int_equal (codec_digest (&b.base, hb, sizeof hb), 0);
+    assert_string_not_equal (ha, hb);
+}
+
 static void
 test_utf8 (void **state)
 {
@@ -201,6 +306,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_round_trip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unit_additions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_refusals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_nul_in_a_string_is_refused, s_setup, s_teardown),
+        cmocka_unit_test (test_ids_names_and_times),
+        cmocka_unit_test (test_digest),
         cmocka_unit_test (test_utf8),
         cmocka_unit_test (test_names),
     };

@@ -63,7 +63,8 @@ test_sizes_and_encoding (void **state)
     long_grid [sizeof long_grid - 1] = 0;
     report.grid = long_grid;
     assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
-                      GRIDCALL__V1__ERROR_CODE__ERROR_TEXT_TOO_LONG);
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_string_equal (reason, "grid is 99 bytes, more than 64");
     report = s_report ();
     report.channel = (Gridcall__V1__Channel) 77;
     assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
@@ -122,10 +123,58 @@ test_clock_requests (void **state)
                       GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
     park.review_ms = 1795800000000;
     assert_int_equal (intake_check_park (&park, 2000, reason, sizeof reason), 0);
+    //  times beyond any calendar (a deadline that never fires) or before 1970
+    park.review_ms = INT64_MAX;
+    assert_int_equal (intake_check_park (&park, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_non_null (strstr (reason, "review_ms"));
+    park.review_ms = -1;
+    assert_int_equal (intake_check_park (&park, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    decision.verb = GRIDCALL__V1__EXTEND_VERB__EXTEND_APPROVE;
+    decision.until_ms = (int64_t) 1 << 62;
+    assert_int_equal (intake_check_decision (&decision, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_non_null (strstr (reason, "until_ms"));
+    decision.until_ms = 0;          //  approve as the unit asked
+    assert_int_equal (intake_check_decision (&decision, 2000, reason, sizeof reason), 0);
     Gridcall__V1__Unpark unpark = GRIDCALL__V1__UNPARK__INIT;
     unpark.case_id = "TJ-20261126-000001";
     assert_int_equal (intake_check_unpark (&unpark, 2000, reason, sizeof reason),
                       GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+}
+
+static void
+test_ids_and_names (void **state)
+{
+    (void) state;
+    char reason [256];
+    Gridcall__V1__Report report = s_report ();
+    report.idempotency_key = "app-1\nINFO forged line";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_string_equal (reason, "idempotency_key may hold only A-Z a-z 0-9 . _ -");
+    report = s_report ();
+    report.building = "B0101 OR 1";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_string_equal (reason, "building may hold only A-Z a-z 0-9 . _ -");
+    report = s_report ();
+    report.reporter = "13800000000\r\n";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_string_equal (reason, "reporter holds a control character");
+    report.reporter = "居民 李四";          //  a name may hold spaces and any script
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason), 0);
+    Gridcall__V1__Verify verify = GRIDCALL__V1__VERIFY__INIT;
+    verify.case_id = "TJ-20261127-000042:log";
+    assert_int_equal (intake_check_verify (&verify, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    assert_string_equal (reason, "case_id may hold only A-Z a-z 0-9 . _ -");
+    //  a note is free text: lines are fine there
+    verify.case_id = "TJ-20261127-000042";
+    verify.note = "第一行\n第二行";
+    assert_int_equal (intake_check_verify (&verify, 2000, reason, sizeof reason), 0);
 }
 
 int
@@ -137,6 +186,7 @@ main (void)
         cmocka_unit_test (test_sizes_and_encoding),
         cmocka_unit_test (test_verify_and_evaluate),
         cmocka_unit_test (test_clock_requests),
+        cmocka_unit_test (test_ids_and_names),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

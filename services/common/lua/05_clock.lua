@@ -162,13 +162,14 @@ local function clock_get(keys, a)
               anchor_case = cs, scale = sc, utc_offset_minutes = off })
 end
 
--- clock_set(P, scale, case_ms): from now on, case time is case_ms now and
--- runs at scale. For demos and tests; cases keep their deadlines.
+-- clock_set(P, scale, case_ms, principal): from now on, case time is case_ms
+-- now and runs at scale. For demos and tests; cases keep their deadlines.
 local function clock_set(keys, a)
   local P, scale, cs = a[1], tonumber(a[2]), tonumber(a[3])
   if not scale or scale <= 0 or not cs then return fail('BAD_VALUE', 'scale and case time needed') end
   local now = now_ms()
   redis.call('HSET', P .. 'clock', 'wall', now, 'case', cs, 'scale', scale)
+  audit(P, a[4], '', 'clock.set', 'clock', string.format('case time %d at scale %s', cs, a[2]))
   return ok({ now = now, case_now = cs, scale = scale })
 end
 

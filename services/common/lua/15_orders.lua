@@ -34,8 +34,8 @@ local function route_new(P, c, kind)
   return 'REGISTERED'
 end
 
--- order_place(P, case_id, who): the community operator places an order;
--- it goes to dispatch. Placing it again is answered as a repeat.
+-- order_place(P, case_id, who, principal): the community operator places
+-- an order; it goes to dispatch. Placing it again is answered as a repeat.
 local function order_place(keys, a)
   local P, id, who = a[1], a[2], a[3] or ''
   local c = load_case(P, id)
@@ -54,6 +54,7 @@ local function order_place(keys, a)
   total(P, 'orders_placed')
   log_event(P, c, 'placed', who, 'the community placed the order', nil,
             { 'case.placed', 'grid:' .. c.grid })
+  audit(P, a[4], who, 'order.place', id, '')
   return ok(case_reply(c, { redispatch = true }))
 end
 

@@ -3,7 +3,7 @@
 -- ORDERED -> REJECTED, with the reason on the timeline, counted in
 -- stats:total orders_declined, and the reporter told why (case.declined).
 
--- order_decline(P, case_id, who, reason): the community operator declines
+-- order_decline(P, case_id, who, reason, principal): the community operator declines
 -- an order waiting to be placed. Declining it again is answered as a repeat.
 local function order_decline(keys, a)
   local P, id, who, reason = a[1], a[2], a[3] or '', a[4] or ''
@@ -23,6 +23,7 @@ local function order_decline(keys, a)
   log_event(P, c, 'declined', who, reason)
   local jobs = {}
   notify(P, c, 'case.declined', 'reporter:' .. c.id, reason, jobs)
+  audit(P, a[5], who, 'order.decline', id, reason)
   return ok(case_reply(c, { jobs = jobs }))
 end
 

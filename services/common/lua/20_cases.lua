@@ -1,13 +1,20 @@
 -- Cases: registration, verification, evaluation, reads, the pending-set claim.
 
 -- register(P, idem, grid, category, text, channel, reporter, building,
---          location, scale, idem_ttl_s)
+--          location, scale, idem_ttl_s, principal, content_hash): the key is
+-- the principal's own and remembers the report's content; the same key
+-- with other content is a CONFLICT.
 local function register(keys, a)
   local P, idem, grid, category = a[1], a[2], a[3], a[4]
   local scale = tonumber(a[10]) or 1
-  local ikey = P .. 'idem:' .. idem
+  local ikey = P .. 'idem:' .. (a[12] or '') .. ':' .. idem
   local seen = redis.call('GET', ikey)
   if seen then
+    local hash
+    seen, hash = string.match(seen, '^(%S+) ?(%S*)$')
+    if hash ~= (a[13] or '') then
+      return fail('CONFLICT', 'idempotency key ' .. idem .. ' was used for other content (case ' .. seen .. ')')
+    end
     local h = redis.call('HMGET', P .. 'case:' .. seen, 'state', 'tier', 'version', 'resolve_by')
     if h[1] then
       return ok({ duplicate = true, ledger = seen, case_id = seen, state = h[1],
@@ -75,7 +82,7 @@ local function register(keys, a)
     if c[f] ~= '' then table.insert(fields, f) end
   end
   save(P, c, fields)
-  redis.call('SET', ikey, id, 'EX', (a[11] and a[11] ~= '') and a[11] or '86400')
+  redis.call('SET', ikey, id .. ' ' .. (a[13] or ''), 'EX', (a[11] and a[11] ~= '') and a[11] or '86400')
   local nows = I(now)
   -- (a community's cases are its grids': no index of their own)
   for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:category:' .. category }) do
@@ -97,7 +104,7 @@ local function register(keys, a)
   return ok(case_reply(c, { duplicate = false, ledger = id, offers = offer and { offer } or nil }))
 end
 
--- verify(P, case_id, pass, note, who, scale)
+-- verify(P, case_id, pass, note, who, scale, principal)
 local function verify(keys, a)
   local P, id, pass, note, who = a[1], a[2], a[3] == '1', a[4], a[5]
   local c = load_case(P, id, CASE_REPLY_FIELDS)
@@ -137,6 +144,7 @@ local function verify(keys, a)
     log_event(P, c, 'reopened', who, note, { prev_unit = c.prev_unit },
               { 'case.reopened', 'grid:' .. c.grid })
   end
+  audit(P, a[7], who, pass and 'verify.pass' or 'verify.fail', id, note)
   return ok(case_reply(c, { redispatch = not pass }))
 end
 

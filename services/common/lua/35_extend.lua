@@ -9,6 +9,8 @@
 -- States in which a case can be extended or parked.
 local WORKING = { REGISTERED = true, DISPATCHED = true, ACCEPTED = true,
                   REOPENED = true, ESCALATED = true }
+-- The furthest a deadline or review date may be set: a year of case time.
+local AHEAD_MAX_MS = 366 * 86400000
 
 local function fmt_case_time(P, x)
   local off = (tonumber(redis.call('HGET', P .. 'dir:street', 'utc_offset_minutes')) or 0) * 60000
@@ -42,6 +44,9 @@ local function extend_request(keys, a)
     return fail('BAD_VALUE', 'the new deadline ' .. fmt_case_time(P, until_c) ..
                 ' is not after the current one')
   end
+  if until_c > to_case(P, c._now, scale) + AHEAD_MAX_MS then
+    return fail('BAD_VALUE', 'the new deadline is more than a year ahead')
+  end
   c.ext_until = until_c; c.ext_by = unit; c.ext_reason = reason; c.ext_at = c._now
   save(P, c, { 'ext_until', 'ext_by', 'ext_reason', 'ext_at' })
   total(P, 'extension_requests')
@@ -53,7 +58,7 @@ local function extend_request(keys, a)
   return ok(case_reply(c, { jobs = jobs, until_case = until_c }))
 end
 
--- extend_decide(P, case_id, who, verb, until_case_ms, reason, scale): verb
+-- extend_decide(P, case_id, who, verb, until_case_ms, reason, scale, principal): verb
 -- "approve" (the pending request; until 0 = as requested), "refuse" it, or
 -- "extend" directly to until. Approving or extending re-bases the clock.
 local function extend_decide(keys, a)
@@ -85,10 +90,14 @@ local function extend_decide(keys, a)
     total(P, 'extensions_refused')
     log_event(P, c, 'extension_refused', who, reason, { requested_by = asked_by })
     notify(P, c, 'case.extension_refused', audience, reason, jobs)
+    audit(P, a[8], who, 'extend.refuse', id, reason)
     return ok(case_reply(c, { jobs = jobs }))
   end
   if until_c <= to_case(P, c._now, scale) then
     return fail('BAD_VALUE', 'the new deadline ' .. fmt_case_time(P, until_c) .. ' has passed')
+  end
+  if until_c > to_case(P, c._now, scale) + AHEAD_MAX_MS then
+    return fail('BAD_VALUE', 'the new deadline is more than a year ahead')
   end
   local old = tonumber(c.resolve_by)
   rebase_clock(P, c, c._now, to_wall(P, until_c, scale, c._now))
@@ -101,11 +110,13 @@ local function extend_decide(keys, a)
             { until_case = until_c, until_local = fmt_case_time(P, until_c), old_deadline = old,
               requested_by = asked_by, remind_at = c.remind_at })
   notify(P, c, 'case.extended', audience, 'until ' .. fmt_case_time(P, until_c) .. ': ' .. reason, jobs)
+  audit(P, a[8], who, verb == 'extend' and 'extend.direct' or 'extend.approve', id,
+        'until ' .. fmt_case_time(P, until_c) .. ': ' .. reason)
   return ok(case_reply(c, { jobs = jobs, until_case = until_c }))
 end
 
--- park(P, case_id, who, review_case_ms, reason, scale): park the case
--- until its review date. Parking a parked case again moves the date.
+-- park(P, case_id, who, review_case_ms, reason, scale, principal): park
+-- the case until its review date. Parking a parked case again moves the date.
 local function park(keys, a)
   local P, id, who, review_c, reason = a[1], a[2], a[3], tonumber(a[4]), a[5] or ''
   local scale = tonumber(a[6]) or 1
@@ -117,6 +128,9 @@ local function park(keys, a)
   if review_c <= to_case(P, c._now, scale) then
     return fail('BAD_VALUE', 'the review date ' .. fmt_case_time(P, review_c) .. ' has passed')
   end
+  if review_c > to_case(P, c._now, scale) + AHEAD_MAX_MS then
+    return fail('BAD_VALUE', 'the review date is more than a year ahead')
+  end
   local review_at = to_wall(P, review_c, scale, c._now)
   local jobs = {}
   if c.state == 'PARKED' then
@@ -126,6 +140,7 @@ local function park(keys, a)
     redis.call('ZADD', P .. 'timers', review_at, id .. '|deadline')
     log_event(P, c, 'park_review_moved', who, reason,
               { review = review_c, review_local = fmt_case_time(P, review_c) })
+    audit(P, a[7], who, 'park.move', id, 'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason)
     return ok(case_reply(c, { jobs = jobs, review_at = review_at }))
   end
   if not WORKING[c.state] then
@@ -160,10 +175,11 @@ local function park(keys, a)
               prev_unit = held })
   notify(P, c, 'case.parked', 'tier:' .. TIERS[tonumber(c.tier)],
          'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason, jobs)
+  audit(P, a[7], who, 'park', id, 'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason)
   return ok(case_reply(c, { jobs = jobs, review_at = review_at }))
 end
 
--- unpark(P, case_id, who, reason, scale): bring a parked case back now.
+-- unpark(P, case_id, who, reason, scale, principal): bring a parked case back now.
 local function unpark(keys, a)
   local P, id, who, reason = a[1], a[2], a[3] or '', a[4] or ''
   local c = load_case(P, id)
@@ -177,6 +193,7 @@ local function unpark(keys, a)
   end
   local jobs = {}
   unpark_case(P, c, c._now, who, reason ~= '' and reason or 'brought back by hand', tonumber(a[5]) or 1, jobs)
+  audit(P, a[6], who, 'unpark', id, reason)
   return ok(case_reply(c, { jobs = jobs, redispatch = true }))
 end
 

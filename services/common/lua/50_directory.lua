@@ -29,8 +29,8 @@ local function dir_load_calendar(P, cal)
   redis.call('HSET', P .. 'dir:cal', unpack(args))
 end
 
--- dir_load(P, json): replace the directory with a validated one (the CLI
--- validates it in C first). Unit load counters survive a reload.
+-- dir_load(P, json, principal): replace the directory with a validated one
+-- (the CLI validates it in C first). Unit load counters survive a reload.
 local function dir_load(keys, a)
   local P = a[1]
   local d = cjson.decode(a[2])
@@ -79,6 +79,8 @@ local function dir_load(keys, a)
   redis.call('SET', P .. 'dir:json', a[2])
   dir_forget(P)
   local v = redis.call('INCR', P .. 'dir:version')
+  audit(P, a[3], '', 'directory.load', s.id, string.format('version %d: %d grids, %d categories, %d units, sha1 %s',
+        v, #d.grids, #d.categories, #d.units, redis.sha1hex(a[2])))
   return ok({ version = v, grids = #d.grids, categories = #d.categories, units = #d.units })
 end
 
