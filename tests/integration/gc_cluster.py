@@ -12,6 +12,7 @@ Nothing here sleeps to wait: every wait polls a condition with a deadline
 (wait_for), and every process a Cluster starts is killed when it closes.
 """
 
+import hashlib
 import json
 import os
 import queue
@@ -248,7 +249,10 @@ def set_args(options, folder):
     out = []
     for k, v in options.items():
         if k.endswith(SECRET_SUFFIXES):
-            path = Path(folder) / f"secret-{k}"
+            #  one file per value: daemons started one after another each
+            #  read their own (another's would overwrite it before it is read)
+            digest = hashlib.sha1(str(v).encode()).hexdigest()[:12]
+            path = Path(folder) / f"secret-{k}-{digest}"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(f"{v}\n")

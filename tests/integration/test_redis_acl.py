@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from gc_cluster import BUILD, ROOT, Redis, RedisError, Reporter, pb, wait_for
+from gc_cluster import BUILD, ROOT, Redis, RedisError, Reporter, pb, set_args, wait_for
 from resilience_helpers import restart_redis, use_aof_redis
 
 ACL_FILE = ROOT / "deploy" / "redis-users.acl"
@@ -239,9 +239,7 @@ def start_briefly(c, name, **overrides):
     """Run daemon name as Cluster.start would, expecting it to exit."""
     options, _, _ = c._defaults(name)
     options = {**c.common(), **c.credentials(name), **options, **overrides}
-    argv = [str(BUILD / f"gridcall-{name}")]
-    for k, v in options.items():
-        argv += ["--set", f"{k}={v}"]
+    argv = [str(BUILD / f"gridcall-{name}")] + set_args(options, c.folder)
     return subprocess.run(argv, capture_output=True, text=True, timeout=30,
                           stdin=subprocess.DEVNULL)
 

@@ -213,13 +213,41 @@ local function queue_job(P, c, n, job, entry_note)
   return id
 end
 
+-- Hold the entries of this call (two events of one step: registered and
+-- offered, verified and closed) for one log_flush.
+local function log_begin(c) c._held = {} end
+
+-- Write the held entries in one RPUSH and announce them in one stream
+-- entry, c <case> n <last entry number> k <how many> (k left out when
+-- 1); then queue their jobs. Returns the last entry's number.
+local function log_flush(P, c)
+  local held = c._held
+  c._held = nil
+  if not held or #held == 0 then return c._evn end
+  local texts = {}
+  for i, x in ipairs(held) do texts[i] = cjson.encode(x[1]) end
+  local n = redis.call('RPUSH', P .. 'case:' .. c.id .. ':log', unpack(texts))
+  -- the stream is trimmed by the pending-set claims (gc_claim), not by
+  -- every XADD: an XADD with MAXLEN goes to the AOF with its exact length
+  if #held == 1 then
+    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n))
+  else
+    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n), 'k', I(#held))
+  end
+  c._ev, c._evn = held[#held][1], n
+  local first = n - #held + 1
+  for i, x in ipairs(held) do
+    if x[2] then queue_job(P, c, first + i - 1, x[2], x[3]) end
+  end
+  return n
+end
+
 -- Append one timeline entry and announce it on the event stream (the
 -- stream names the entry; readers fetch it from the timeline). job,
 -- { event, audience [, note] }, queues a notification of this entry. The
 -- entry leaves out what the entry before it already says: the deadline
 -- when it has not moved (0), the job when it is the common one (1).
 -- Between log_begin and log_flush, entries are held and written together.
-local log_flush
 local function log_event(P, c, what, who, note, extra, job)
   local deadline = tonumber(c.resolve_by) or 0
   local last = c._ev_deadline
@@ -245,35 +273,6 @@ local function log_event(P, c, what, who, note, extra, job)
   end
   c._held = { { ev, job, note } }
   return log_flush(P, c)
-end
-
--- Hold the entries of this call (two events of one step: registered and
--- offered, verified and closed) for one log_flush.
-local function log_begin(c) c._held = {} end
-
--- Write the held entries in one RPUSH and announce them in one stream
--- entry, c <case> n <last entry number> k <how many> (k left out when
--- 1); then queue their jobs. Returns the last entry's number.
-log_flush = function(P, c)
-  local held = c._held
-  c._held = nil
-  if not held or #held == 0 then return c._evn end
-  local texts = {}
-  for i, x in ipairs(held) do texts[i] = cjson.encode(x[1]) end
-  local n = redis.call('RPUSH', P .. 'case:' .. c.id .. ':log', unpack(texts))
-  -- the stream is trimmed by the pending-set claims (gc_claim), not by
-  -- every XADD: an XADD with MAXLEN goes to the AOF with its exact length
-  if #held == 1 then
-    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n))
-  else
-    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n), 'k', I(#held))
-  end
-  c._ev, c._evn = held[#held][1], n
-  local first = n - #held + 1
-  for i, x in ipairs(held) do
-    if x[2] then queue_job(P, c, first + i - 1, x[2], x[3]) end
-  end
-  return n
 end
 
 -- The events an events stream entry ({field, value, ...}) names, as
