@@ -253,9 +253,12 @@ def set_args(options, folder):
             #  read their own (another's would overwrite it before it is read)
             digest = hashlib.sha1(str(v).encode()).hexdigest()[:12]
             path = Path(folder) / f"secret-{k}-{digest}"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{v}\n")
+            if not path.exists():           # written whole, then named
+                tmp = path.with_suffix(".tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(f"{v}\n")
+                os.replace(tmp, path)
             k, v = f"{k}_file", path
         out += ["--set", f"{k}={v}"]
     return out
