@@ -17,6 +17,7 @@
 #define STORE_ARGS_MAX 256
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000        //  a restarted Redis is back in use within 2 s
+#define BACKOFF_SENTINEL_MAX_MS 500 //  a promoted replica within 0.5 s of Sentinel naming it
 
 struct _store_t {
     redisContext *redis;        //  live connection, or NULL
@@ -121,7 +122,10 @@ s_drop (store_t *self, const char *reason)
     self->redis = NULL;
     self->pending = 0;
     self->retry_at = s_mono_ms () + self->backoff_ms;
-    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
+    //  behind Sentinel a new primary appears within a failover (1-2 s) and
+    //  asking a Sentinel is cheap: retry sooner, not to add 2 s to recovery
+    int max = self->sentinel ? BACKOFF_SENTINEL_MAX_MS : BACKOFF_MAX_MS;
+    self->backoff_ms = self->backoff_ms * 2 > max ? max : self->backoff_ms * 2;
 }
 
 //  True for an error reply that means "not now": Redis answers LOADING to
