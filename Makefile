@@ -34,7 +34,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: all deps run test test-unit test-integration bench clean check-config
+.PHONY: all deps run test test-unit test-integration bench clean check-config install
 all: $(BINS) $(PYGEN) $(BUILD)/web/index.html
 
 # The command-center page: web/src plus ECharts from npm (web/package-lock.json).
@@ -135,6 +135,20 @@ test-integration: all
 bench: deps all $(BUILD)/gridcall-bench
 	@scripts/bench.sh
 	@for b in scripts/bench-*.sh; do [ -x "$$b" ] || continue; "$$b" || exit 1; done
+
+# Install the binaries, the screen's page, the sample configurations and
+# the systemd units (deploy/systemd; docs/cluster.md) under DESTDIR/PREFIX.
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/gridcall/web \
+	    $(DESTDIR)$(PREFIX)/share/gridcall/conf $(DESTDIR)$(PREFIX)/share/gridcall/doc \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	cp -R $(BUILD)/web/. $(DESTDIR)$(PREFIX)/share/gridcall/web/
+	cp -R deploy/tianjiao $(DESTDIR)$(PREFIX)/share/gridcall/
+	install -m 644 deploy/*.conf $(DESTDIR)$(PREFIX)/share/gridcall/conf/
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/gridcall/doc/
+	install -m 644 deploy/systemd/* $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 check-config: all
 	@for d in $(DAEMONS); do $(BUILD)/gridcall-$$d -c deploy/gridcall-$$d.conf --check-config || exit 1; done

@@ -5,7 +5,7 @@ set -eu
 PACKAGES="build-essential pkg-config libczmq-dev libzmq3-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libhiredis-dev libmicrohttpd-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libcmocka-dev redis-server redis-tools python3-zmq python3-protobuf
-python3-pytest"
+python3-pytest python3-yaml"
 # the screen's page is built with npm (ECharts from web/package-lock.json)
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 missing=""

@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 var=${GRIDCALL_VAR:-$top/var}
 run=$var/run
-mkdir -p "$run" "$var/log"
+mkdir -p "$run/pids" "$var/log"
+rm -f "$run"/pids/*
 scale=${GRIDCALL_TIME_SCALE:-600}          # case seconds per wall second
 rate=${GRIDCALL_REPORT_RATE:-1}            # simulated reports per second
 http_port=${GRIDCALL_HTTP_PORT:-8080}
@@ -21,15 +22,25 @@ http_port=${GRIDCALL_HTTP_PORT:-8080}
 # Each program runs in a session of its own, so Ctrl-C reaches this script
 # only: it stops them in reverse order of start, and none of them seems to
 # have "stopped on its own" because the terminal's SIGINT hit it first.
-pids=()
+# run/pids/NAME.pid names each program's process; scripts/rolling-restart.sh
+# replaces a daemon (and its pid file) while NAME.restarting exists.
 names=()
+pid_of() {  # pid_of NAME: the process of NAME now
+    cat "$run/pids/$1.pid" 2>/dev/null || true
+}
 stop() {    # stop [STATUS]: stop what we started, keep the data, exit
     local status=${1:-0}
     trap - INT TERM EXIT
     echo
     echo "stopping..."
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for ((i = ${#names[@]} - 1; i >= 0; i--)); do
+        kill -TERM "$(pid_of "${names[i]}")" 2>/dev/null || true
+    done
+    # wait for each, also those a rolling restart started (not our children)
+    for name in "${names[@]}"; do
+        pid=$(pid_of "$name")
+        for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    done
     scripts/redis-local.sh stop "$var/redis"
     echo "stopped; data kept in $var/redis (AOF)"
     exit "$status"
@@ -68,7 +79,7 @@ build/gridcall -c "$run/demo.conf" directory load deploy/tianjiao/directory.json
 start() {   # start NAME ARGS...: run build/NAME in the background, log to var/log
     local name=$1; shift
     setsid "build/$name" "$@" 2>>"$var/log/$name.log" &
-    pids+=($!)
+    echo $! > "$run/pids/$name.pid"
     names+=("$name")
 }
 start gridcall-notify -c "$run/gridcall-notify.conf" "${common[@]}" \
@@ -86,7 +97,7 @@ start gridcall-unit-sim "${common[@]}" --set "dispatch_endpoint=ipc://$run/units
     --set accept_rate=0.9 --set accept_delay_ms=500 --set resolve_delay_ms=4000
 GRIDCALL_CONF=$run/demo.conf setsid build/gridcall simulate reports --rate "$rate" \
     --directory deploy/tianjiao/directory.json >>"$var/log/simulate.log" 2>&1 &
-pids+=($!)
+echo $! > "$run/pids/simulate.pid"
 names+=(simulate)
 
 cat <<INFO
@@ -108,16 +119,19 @@ watch it:
   build/gridcall case <case id printed above>
   tail -f $var/log/gridcall-dispatch.log
 
+scripts/rolling-restart.sh restarts the daemons one at a time.
 Ctrl-C stops everything.
 INFO
-# wait -n also returns for a signal (the trap then stops everything) and,
-# in some bash versions, for no child of ours: name a process only when
-# one is really gone
+# Watch the pid files (a rolling restart moves a daemon to a new process):
+# a program is gone when its current process is, unless it is being
+# restarted. The sleep runs in the background so Ctrl-C stops at once.
 while true; do
-    wait -n "${pids[@]}" || true
-    for i in "${!pids[@]}"; do
-        if ! kill -0 "${pids[i]}" 2>/dev/null; then
-            echo "${names[i]} stopped on its own; see $var/log/${names[i]}.log"
+    sleep 1 & wait $! || true
+    for name in "${names[@]}"; do
+        [ -e "$run/pids/$name.restarting" ] && continue
+        if ! kill -0 "$(pid_of "$name")" 2>/dev/null; then
+            [ -e "$run/pids/$name.restarting" ] && continue
+            echo "$name stopped on its own; see $var/log/$name.log"
             stop 1
         fi
     done

@@ -33,6 +33,8 @@ typedef struct {
     { "redis_password", CFG_SECRET, "", 0, 0, "Redis AUTH password (ACL user below)" }, \
     { "redis_user", CFG_STRING, "", 0, 0, "Redis ACL user name" }, \
     { "redis_timeout_ms", CFG_INT, "2000", 10, 60000, "timeout of one Redis call" }, \
+    { "sentinels", CFG_STRING, "", 0, 0, "Redis Sentinels (host:port, comma-separated) that name the primary; redis_host, redis_port and redis_socket are then ignored" }, \
+    { "sentinel_master", CFG_STRING, "gridcall", 0, 0, "the name the Sentinels monitor the primary under" }, \
     { "key_prefix", CFG_STRING, "gc:", 0, 0, "prefix of every Redis key" }, \
     { "log_level", CFG_STRING, "info", 0, 0, "debug, info, notice, warning or error" }, \
     { "time_scale", CFG_DOUBLE, "1", 0.001, 1000000, "case seconds per wall second (3600: an hour a second)" }, \

@@ -13,6 +13,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "sentinel.h"
 
 #ifndef ZMQ_ZERO_COPY_RECV
 #define ZMQ_ZERO_COPY_RECV 10   //  libzmq 4.3 context option (draft API header)
@@ -62,6 +63,8 @@ s_load (config_t *config, const char *file, int argc, char **argv, char *err, si
                   config_str (config, "log_level"));
         return -1;
     }
+    if (sentinel_list_check (config_str (config, "sentinels"), err, errlen) < 0)
+        return -1;
     return s_config_check ? s_config_check (config, err, errlen) : 0;
 }
 

@@ -13,10 +13,12 @@
 
 #include "gridcall_lua.h"
 #include "log.h"
+#include "sentinel.h"
 
 #define STORE_ARGS_MAX 256
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000        //  a restarted Redis is back in use within 2 s
+#define BACKOFF_SENTINEL_MAX_MS 500 //  a promoted replica within 0.5 s of Sentinel naming it
 
 struct _store_t {
     redisContext *redis;        //  live connection, or NULL
@@ -24,6 +26,7 @@ struct _store_t {
     char *host;
     int port;
     char *socket;               //  Unix socket path, or empty
+    sentinel_t *sentinel;       //  names the primary (host, port) when sentinels are set
     char *user;
     char *password;
     char *prefix;               //  key prefix passed to every function
@@ -63,6 +66,16 @@ store_new (const config_t *config, const char *who)
     if (!self->who || !self->host || !self->socket || !self->user || !self->password
     ||  !self->prefix)
         store_destroy (&self);
+    else
+    if (*config_str (config, "sentinels")) {
+        //  the primary is wherever Sentinel says, over TCP: no socket
+        *self->socket = 0;
+        self->sentinel = sentinel_new (config_str (config, "sentinels"),
+                                       config_str (config, "sentinel_master"), who,
+                                       self->timeout_ms);
+        if (!self->sentinel)
+            store_destroy (&self);
+    }
     return self;
 }
 
@@ -74,6 +87,7 @@ store_destroy (store_t **self_p)
     store_t *self = *self_p;
     if (self->redis)
         redisFree (self->redis);
+    sentinel_destroy (&self->sentinel);
     free (self->prefix);
     free (self->password);
     free (self->user);
@@ -115,15 +129,22 @@ s_drop (store_t *self, const char *reason)
     self->redis = NULL;
     self->pending = 0;
     self->retry_at = s_mono_ms () + self->backoff_ms;
-    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
+    //  behind Sentinel a new primary appears within a failover (1-2 s) and
+    //  asking a Sentinel is cheap: retry sooner, not to add 2 s to recovery
+    int max = self->sentinel ? BACKOFF_SENTINEL_MAX_MS : BACKOFF_MAX_MS;
+    self->backoff_ms = self->backoff_ms * 2 > max ? max : self->backoff_ms * 2;
 }
 
 //  True for an error reply that means "not now": Redis answers LOADING to
-//  every command while it reads its AOF or RDB after a restart.
+//  every command while it reads its AOF or RDB after a restart; a primary
+//  demoted by a failover answers READONLY, one cut off from its replicas
+//  MASTERDOWN: reconnect (and ask Sentinel again).
 static bool
 s_unavailable (const redisReply *reply)
 {
-    return reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "LOADING", 7) == 0;
+    return reply->type == REDIS_REPLY_ERROR
+        && (strncmp (reply->str, "LOADING", 7) == 0 || strncmp (reply->str, "READONLY", 8) == 0
+        ||  strncmp (reply->str, "MASTERDOWN", 10) == 0);
 }
 
 //  Drop the connection for a failed setup command or call; a LOADING
@@ -132,7 +153,7 @@ static void
 s_drop_reply (store_t *self, const char *what, const redisReply *reply)
 {
     char reason [256];
-    if (reply && s_unavailable (reply))
+    if (reply && strncmp (reply->str, "LOADING", 7) == 0)
         snprintf (reason, sizeof reason, "%s: redis is still loading its data; retrying", what);
     else
         snprintf (reason, sizeof reason, "%s: %s", what, reply ? reply->str : self->redis->errstr);
@@ -205,6 +226,34 @@ store_library_version (void)
     return GRIDCALL_LUA_VERSION;
 }
 
+//  Sentinel: where the primary is now (it becomes host:port). Returns 0,
+//  or -1 with the connection's back-off running when no Sentinel knows.
+static int
+s_sentinel_lookup (store_t *self)
+{
+    char reason [512];
+    char *host = NULL;
+    if (sentinel_master (self->sentinel, &host, &self->port, reason, sizeof reason)) {
+        s_drop (self, reason);
+        return -1;
+    }
+    free (self->host);
+    self->host = host;
+    return 0;
+}
+
+//  Sentinel: the address it gave must be the primary still (its view lags
+//  a failover by a moment). Returns 0, or -1 with the connection dropped.
+static int
+s_sentinel_role (store_t *self)
+{
+    char reason [256];
+    if (sentinel_role_check (self->redis, reason, sizeof reason) == 0)
+        return 0;
+    s_drop (self, reason);
+    return -1;
+}
+
 //  Connect and authenticate; with check, also check the library version.
 //  Returns 0, or -1 (the reason logged once per outage; a refusal kept).
 static int
@@ -215,6 +264,8 @@ s_connect (store_t *self, bool check)
     if (s_mono_ms () < self->retry_at)
         return -1;
     *self->refusal = 0;
+    if (self->sentinel && s_sentinel_lookup (self))
+        return -1;
     struct timeval tv = { self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000 };
     self->redis = *self->socket ? redisConnectUnixWithTimeout (self->socket, tv)
                                 : redisConnectWithTimeout (self->host, self->port, tv);
@@ -229,6 +280,8 @@ s_connect (store_t *self, bool check)
                         : s_setup (self, "AUTH", 2, (const char *[]) { "AUTH", self->password }))
             return -1;
     }
+    if (self->sentinel && s_sentinel_role (self))
+        return -1;
     if (check && s_library_check (self))
         return -1;
     if (self->outage_logged)
@@ -448,4 +501,39 @@ json_t *
 store_directory_load (store_t *self, const char *json, const char *by)
 {
     return store_callv (self, "gc_dir_load", json, by, NULL);
+}
+
+int
+store_wait (store_t *self, int replicas, int timeout_ms, bool advance)
+{
+    if (!self->redis || self->pending > 0)
+        return -1;
+    //  WAIT counts this connection's writes only: a batch that wrote
+    //  nothing (a retry finding its case) first publishes to no one, which
+    //  replicates and so moves this connection's offset past every write
+    //  Redis made before, the case's registration among them
+    int sent = 0;
+    if (advance && redisAppendCommand (self->redis, "PUBLISH %swait 1", self->prefix) == REDIS_OK)
+        sent++;
+    if (redisAppendCommand (self->redis, "WAIT %d %d", replicas, timeout_ms) == REDIS_OK)
+        sent++;
+    long long acked = -1;
+    bool refused = false;
+    for (int i = 0; i < sent; i++) {
+        redisReply *reply = NULL;
+        if (redisGetReply (self->redis, (void **) &reply) != REDIS_OK) {
+            s_drop (self, self->redis->errstr);
+            return -1;
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+            //  not fatal for the connection; the caller answers "retry"
+            log_warning ("%s: WAIT failed: %s", self->who, reply->str);
+            refused = true;
+        }
+        else
+        if (i == sent - 1 && reply->type == REDIS_REPLY_INTEGER)
+            acked = reply->integer;
+        freeReplyObject (reply);
+    }
+    return refused || acked < 0 ? -1 : (int) acked;
 }

@@ -9,6 +9,7 @@
 #define GC_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -57,6 +58,14 @@ json_t *store_callv (store_t *self, const char *fn, ...);
 int store_append (store_t *self, const char *fn, int argc, const char **argv,
                   const size_t *lens);
 json_t *store_reply (store_t *self);
+
+//  Wait until the writes this connection made so far reached replicas
+//  replicas (Redis WAIT), at most timeout_ms (below redis_timeout_ms).
+//  advance first moves the connection's offset to Redis's latest write, for
+//  a batch that wrote nothing itself. Call with no reply unread. Returns
+//  how many replicas have the writes, or -1 when Redis is unreachable or
+//  refuses (the caller cannot tell whether they have them).
+int store_wait (store_t *self, int replicas, int timeout_ms, bool advance);
 
 //  Load the directory JSON (already validated by the directory class);
 //  by names who loads it, for the audit chain.

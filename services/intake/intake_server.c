@@ -30,6 +30,10 @@ struct _intake_server_t {
     zsock_t *notify;            //  PUSH: notify.job wake-ups
     zpoller_t *poller;
     request_t *batch;           //  requests appended to the pipeline this turn
+    json_t **replies;           //  their transitions' replies, read before any answer
+    int wait_replicas;          //  replicas a report must reach before its answer (WAIT)
+    int wait_timeout_ms;
+    uint64_t unconfirmed;       //  reports registered but answered "retry": WAIT fell short
     size_t batch_max;
     size_t text_max;
     size_t message_max;
@@ -40,7 +44,7 @@ struct _intake_server_t {
     uint64_t wakes_dropped;     //  wake-ups left to the next stage's sweep
     metrics_t *metrics;         //  counters for GET /metrics
     metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
-    metric_t *m [4];            //  see s_metrics_update
+    metric_t *m [5];            //  see s_metrics_update
 };
 
 intake_server_t *
@@ -56,6 +60,15 @@ intake_server_new (const config_t *config)
     snprintf (self->scale, sizeof self->scale, "%.17g", config_double (config, "time_scale"));
     snprintf (self->idem_ttl, sizeof self->idem_ttl, "%lld", config_int (config, "idempotency_ttl_s"));
     self->batch = calloc (self->batch_max, sizeof (request_t));
+    self->replies = calloc (self->batch_max, sizeof (json_t *));
+    self->wait_replicas = (int) config_int (config, "wait_replicas");
+    self->wait_timeout_ms = (int) config_int (config, "wait_timeout_ms");
+    if (self->wait_replicas && self->wait_timeout_ms >= config_int (config, "redis_timeout_ms")) {
+        log_error ("intake: wait_timeout_ms %d must be below redis_timeout_ms %lld",
+                   self->wait_timeout_ms, config_int (config, "redis_timeout_ms"));
+        intake_server_destroy (&self);
+        return NULL;
+    }
     self->store = store_new (config, "intake");
     //  a Redis that refuses us is a start-up error; one not up yet is waited for
     if (self->store && store_start (self->store)) {
@@ -67,11 +80,13 @@ intake_server_new (const config_t *config)
     self->m [1] = metrics_counter (self->metrics, "refused_total", "requests answered with an error");
     self->m [2] = metrics_counter (self->metrics, "wakeups_dropped_total", "wake-ups left to the next stage sweep");
     self->m [3] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
+    self->m [4] = metrics_counter (self->metrics, "unconfirmed_total",
+                                   "reports registered but answered retry: fewer than wait_replicas had them");
     self->metrics_http = gc_metrics_serve (config, self->metrics);
     self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "bind"), "intake");
     self->dispatch = gc_socket_connect (ZMQ_PUSH, config_str (config, "dispatch_endpoint"), "intake");
     self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "intake");
-    if (!self->batch || !self->store || !self->router || !self->dispatch || !self->notify) {
+    if (!self->batch || !self->replies || !self->store || !self->router || !self->dispatch || !self->notify) {
         intake_server_destroy (&self);
         return NULL;
     }
@@ -96,6 +111,7 @@ intake_server_destroy (intake_server_t **self_p)
     zsock_destroy (&self->dispatch);
     zsock_destroy (&self->router);
     store_destroy (&self->store);
+    free (self->replies);
     free (self->batch);
     free (self);
     *self_p = NULL;
@@ -335,6 +351,43 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
     self->wakes_dropped += gc_wake_notify (self->notify, reply);
 }
 
+//  wait_replicas: before this turn's reports are acknowledged, WAIT until
+//  that many replicas have them, so a failover cannot lose an acknowledged
+//  report. When they do not in time, each report stays registered but its
+//  reply becomes an error: the reporter gets UNAVAILABLE and retries with
+//  the same key, which finds the case and is confirmed by a later WAIT.
+static void
+s_confirm (intake_server_t *self, size_t queued)
+{
+    size_t reports = 0;
+    bool wrote_nothing = true;
+    for (size_t i = 0; i < queued; i++)
+        if (self->batch [i].kind == REQ_REPORT
+        &&  json_is_true (json_object_get (self->replies [i], "ok"))) {
+            reports++;
+            if (!json_is_true (json_object_get (self->replies [i], "duplicate")))
+                wrote_nothing = false;
+        }
+    if (reports == 0)
+        return;
+    int acked = store_wait (self->store, self->wait_replicas, self->wait_timeout_ms,
+                            wrote_nothing);
+    if (acked >= self->wait_replicas)
+        return;
+    log_warning ("intake: %zu report%s registered but reached %d of %d replicas in %d ms; "
+                 "answered UNAVAILABLE, the reporters retry", reports, reports == 1 ? "" : "s",
+                 acked < 0 ? 0 : acked, self->wait_replicas, self->wait_timeout_ms);
+    for (size_t i = 0; i < queued; i++)
+        if (self->batch [i].kind == REQ_REPORT
+        &&  json_is_true (json_object_get (self->replies [i], "ok"))) {
+            json_decref (self->replies [i]);
+            self->replies [i] = json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "UNAVAILABLE",
+                "message", "registered, but not yet on enough Redis replicas; "
+                           "retry with the same idempotency key");
+            self->unconfirmed++;
+        }
+}
+
 //  One loop turn: read what the ROUTER holds (up to batch_max), pipeline
 //  the transitions, then read the replies and answer in order.
 static void
@@ -355,10 +408,14 @@ s_turn (intake_server_t *self)
             queued++;
         codec_msg_reset (&msg);
     }
+    for (size_t i = 0; i < queued; i++)
+        self->replies [i] = store_reply (self->store);
+    if (self->wait_replicas)
+        s_confirm (self, queued);
     for (size_t i = 0; i < queued; i++) {
-        json_t *reply = store_reply (self->store);
-        s_answer (self, &self->batch [i], reply);
-        json_decref (reply);
+        s_answer (self, &self->batch [i], self->replies [i]);
+        json_decref (self->replies [i]);
+        self->replies [i] = NULL;
         zframe_destroy (&self->batch [i].identity);
     }
 }
@@ -371,6 +428,7 @@ s_metrics_update (intake_server_t *self)
     metric_set (self->m [1], (int64_t) self->refused);
     metric_set (self->m [2], (int64_t) self->wakes_dropped);
     metric_set (self->m [3], (int64_t) store_failures (self->store));
+    metric_set (self->m [4], (int64_t) self->unconfirmed);
 }
 
 int

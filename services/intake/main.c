@@ -13,6 +13,8 @@ static const cfg_option_t s_options [] = {
     { "message_max", CFG_INT, "65536", 256, 1048576, "largest message body in bytes" },
     { "idempotency_ttl_s", CFG_INT, "86400", 60, 2592000, "how long a retry finds its case" },
     { "batch_max", CFG_INT, "256", 1, 4096, "requests pipelined to Redis per loop turn" },
+    { "wait_replicas", CFG_INT, "0", 0, 16, "acknowledge a report only once this many Redis replicas have it (WAIT); 0 = on the primary's word" },
+    { "wait_timeout_ms", CFG_INT, "1000", 1, 60000, "longest WAIT for wait_replicas; below redis_timeout_ms" },
     { NULL, 0, NULL, 0, 0, NULL }
 };
 

@@ -1,0 +1,266 @@
+"""cluster_helpers.py — what the deployment tests need beyond gc_cluster:
+Redis nodes on loopback TCP (replication and Sentinel speak TCP; each node
+also has a Unix socket for the test's own reads), Sentinels, and ReportLoad,
+a reporter that behaves like a real one: it files reports at a steady rate
+and resends any report not yet acknowledged with the same idempotency key,
+recording what was acknowledged and when.
+
+Ports: the kernel picks a free one (bind to port 0) just before a node
+starts; nothing here uses a fixed port.
+"""
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import zmq
+
+import gc_cluster
+from gc_cluster import REDIS_SERVER, Redis, RedisError, Reporter, pb, wait_for
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TcpRedis(Redis):
+    """gc_cluster.Redis over TCP (a Sentinel has no Unix socket here)."""
+
+    def __init__(self, port, timeout=5):          # pylint: disable=super-init-not-called
+        self.path = f"127.0.0.1:{port}"
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.reader = self.sock.makefile("rb")
+
+
+def ask(port, *args, timeout=2):
+    """One command to 127.0.0.1:port; the reply, or None when nobody answers."""
+    try:
+        r = TcpRedis(port, timeout)
+    except OSError:
+        return None
+    try:
+        return r.pipeline([args])[0]
+    except OSError:
+        return None
+    finally:
+        r.close()
+
+
+class RedisNode:
+    """A redis-server on 127.0.0.1:port and a Unix socket in folder/name,
+    optionally a replica of another node. kill9 and start again keep the
+    port, so Sentinel sees the same instance come back."""
+
+    def __init__(self, folder, name, replica_of=None):
+        self.folder = Path(folder) / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.port = free_port()
+        self.socket = self.folder / "redis.sock"
+        self.log = self.folder / "redis.log"
+        self.replica_of = replica_of
+        self.proc = None
+
+    def start(self):
+        argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+                "--save", "", "--appendonly", "no", "--dir", str(self.folder),
+                "--logfile", str(self.log), "--repl-diskless-sync", "yes",
+                "--repl-diskless-sync-delay", "0"]
+        if self.replica_of is not None:
+            argv += ["--replicaof", "127.0.0.1", str(self.replica_of.port)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: self._up(), 10, f"redis {self.name} to answer PING")
+        return self
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"redis {self.name} exited with {self.proc.returncode}:\n"
+                                 + gc_cluster.tail(self.log))
+        return ask(self.port, "PING") == "PONG"
+
+    def redis(self):
+        return Redis(self.socket)
+
+    def info(self, section):
+        text = ask(self.port, "INFO", section)
+        if not isinstance(text, str):
+            return {}
+        return dict(line.split(":", 1) for line in text.replace("\r", "").splitlines()
+                    if ":" in line)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class SentinelNode:
+    """redis-server --sentinel on 127.0.0.1:port, monitoring master under
+    name with quorum; failure detection and failover timeouts short, for a
+    test. Sentinel rewrites its file, so each has its own."""
+
+    def __init__(self, folder, index, master, name="gridcall", quorum=2, down_after_ms=500,
+                 failover_timeout_ms=2000):
+        self.folder = Path(folder)
+        self.index = index
+        self.port = free_port()
+        self.conf = self.folder / f"sentinel-{index}.conf"
+        self.log = self.folder / f"sentinel-{index}.log"
+        self.conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\nlogfile {self.log}\n"
+            f"sentinel monitor {name} 127.0.0.1 {master.port} {quorum}\n"
+            f"sentinel down-after-milliseconds {name} {down_after_ms}\n"
+            f"sentinel failover-timeout {name} {failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {name} 2\n")
+        self.name = name
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([REDIS_SERVER, str(self.conf), "--sentinel"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: ask(self.port, "PING") == "PONG", 10, f"sentinel {self.index} to answer")
+        return self
+
+    def master(self):
+        """The master's "host:port" as this Sentinel sees it."""
+        reply = ask(self.port, "SENTINEL", "get-master-addr-by-name", self.name)
+        return f"{reply[0]}:{reply[1]}" if isinstance(reply, list) else None
+
+    def view(self):
+        reply = ask(self.port, "SENTINEL", "master", self.name)
+        if not isinstance(reply, list):
+            return {}
+        return dict(zip(reply[0::2], reply[1::2]))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class ReportLoad:
+    """A reporter at a steady rate over one DEALER (connected to every
+    endpoint given, so requests spread over several intakes). A report not
+    acknowledged within resend_s, or retry_s after a refusal, is sent again
+    with the same key, as the reporter protocol asks. Call step()
+    often; it never blocks longer than wait_ms."""
+
+    def __init__(self, ctx, endpoints, work, rate, resend_s=1.0, retry_s=0.2, prefix="load"):
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        for e in endpoints:
+            self.sock.connect(e)
+        self.work = work                # [(grid, category)], cycled
+        self.rate = rate
+        self.resend_s = resend_s
+        self.retry_s = retry_s          # resend after a refusal
+        self.prefix = prefix
+        self.t0 = None
+        self.sent = 0                   # distinct reports filed
+        self.sends = 0                  # messages sent, resends included
+        self.last_sent = {}             # key -> monotonic time of its last send
+        self.first_sent = {}            # key -> monotonic time of its first send
+        self.acked = {}                 # key -> case id
+        self.acked_at = {}              # key -> monotonic time of its first report.ok
+        self.conflicts = []             # a key answered with two different case ids
+        self.refusals = {}              # error code name -> count
+        self.filing = True
+
+    def key(self, n):
+        return f"{self.prefix}-{n:05d}"
+
+    def _send(self, n):
+        key = self.key(n)
+        grid, category = self.work[n % len(self.work)]
+        self.sock.send_multipart([b"report", Reporter.new_report(
+            grid, category, f"{self.prefix} report {n}", key=key).SerializeToString()])
+        now = time.monotonic()
+        self.last_sent[key] = now
+        self.first_sent.setdefault(key, now)
+        self.sends += 1
+
+    def step(self, wait_ms=20):
+        now = time.monotonic()
+        if self.t0 is None:
+            self.t0 = now
+        if self.filing:
+            target = int((now - self.t0) * self.rate) + 1
+            while self.sent < target:
+                self._send(self.sent)
+                self.sent += 1
+        if self.sock.poll(wait_ms):
+            while self.sock.poll(0):
+                kind, msg = gc_cluster.parse(gc_cluster.REPORTER_REPLIES,
+                                             self.sock.recv_multipart())
+                if kind == "report.ok":
+                    key = msg.idempotency_key
+                    if key in self.acked and self.acked[key] != msg.case_id:
+                        self.conflicts.append((key, self.acked[key], msg.case_id))
+                    self.acked.setdefault(key, msg.case_id)
+                    self.acked_at.setdefault(key, time.monotonic())
+                elif kind == "error":
+                    name = gc_cluster.error_name(msg.code)
+                    self.refusals[name] = self.refusals.get(name, 0) + 1
+                    if msg.ref in self.last_sent and msg.ref not in self.acked:
+                        # resend soon, not at once: a refusing cluster is not stormed
+                        self.last_sent[msg.ref] = min(self.last_sent[msg.ref],
+                                                      time.monotonic() - self.resend_s
+                                                      + self.retry_s)
+        now = time.monotonic()
+        for n in range(self.sent):
+            key = self.key(n)
+            if key not in self.acked and now - self.last_sent[key] >= self.resend_s:
+                self._send(n)
+
+    def waiting(self):
+        return [self.key(n) for n in range(self.sent) if self.key(n) not in self.acked]
+
+    def run(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.step()
+
+    def drain(self, timeout, what="every report to be acknowledged"):
+        """Stop filing new reports; resend until all are acknowledged."""
+        self.filing = False
+
+        def done():
+            self.step()
+            return not self.waiting()
+        wait_for(done, timeout, f"{what} ({len(self.waiting())} of {self.sent} waiting)",
+                 interval=0)
+
+    def close(self):
+        self.sock.close(0)
+
+
+def case_states(redis, prefix, case_ids):
+    """{case id: state} read in one pipeline (None for a missing case)."""
+    ids = list(case_ids)
+    out = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        replies = redis.pipeline([("HGET", f"{prefix}case:{c}", "state") for c in chunk])
+        for c, s in zip(chunk, replies):
+            if isinstance(s, RedisError):
+                raise s
+            out[c] = s
+    return out
+
+
+__all__ = ["free_port", "TcpRedis", "ask", "RedisNode", "SentinelNode", "ReportLoad",
+           "case_states", "pb"]
