@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 exec /usr/bin/python3 - "$@" <<'PY'
 import http.client, json, os, shutil, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, "tests/integration")
-from gc_cluster import Redis, RedisServer, wait_for, Directory
+from gc_cluster import Redis, RedisServer, wait_for, Directory, set_args
 
 N = int(os.environ.get("BENCH_CASES", "1000000"))
 REQS = int(os.environ.get("BENCH_REQUESTS", "500"))
@@ -24,8 +24,9 @@ report = None
 
 
 def login(user):
-    """--set options of a Redis user (deploy/redis-users.acl)."""
-    return [w for k, v in server.options(user).items() for w in ("--set", f"{k}={v}")]
+    """--set options of a Redis user (deploy/redis-users.acl); the password
+    goes in a file (secrets never on a command line)."""
+    return set_args(server.options(user), folder)
 
 
 try:

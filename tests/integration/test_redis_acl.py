@@ -107,9 +107,9 @@ def test_each_user_may_run_exactly_what_its_functions_need():
 
 def test_reports_functions_are_all_read_only(cluster):
     """Everything report calls is flagged no-writes (FCALL_RO), and every
-    command its user may run is a read (Redis's own @read category)."""
+    command its user may run is a read (Redis's own @read category, TIME and ROLE)."""
     c = cluster(load_directory=False)
-    read = {name.upper() for name in c.redis.call("ACL", "CAT", "read")} | {"TIME"}
+    read = {name.upper() for name in c.redis.call("ACL", "CAT", "read")} | {"TIME", "ROLE"}
     allowed, _ = acl_users()["gc-report"]
     assert allowed - {"FCALL_RO"} <= read, (allowed - {"FCALL_RO"}) - read
     listed = c.redis.call("FUNCTION", "LIST", "LIBRARYNAME", "gridcall")[0]

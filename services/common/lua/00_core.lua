@@ -319,26 +319,48 @@ local STATES = { 'REPORTED', 'REGISTERED', 'DISPATCHED', 'ACCEPTED', 'RESOLVED',
 
 -- Where a case is indexed by state: idx:open holds every case in an OPEN
 -- state, idx:state:<S> the cases in each other state (all by created). A
--- move between two open states, most of a lifecycle, writes no index; the
--- open cases' figures (by state, tier, grid, category) are counted from
--- idx:open and the cases when a screen asks, not kept up per transition.
+-- move between two open states, most of a lifecycle, writes no index.
 local function state_index(s)
   return OPEN[s] and 'idx:open' or ('idx:state:' .. s)
 end
 
--- Open cases created in [lo, hi] (created ms; nil: all), counted by state,
--- tier (its name), grid and category; at most OPEN_SCAN_MAX of them.
+-- The open figures: stats:open counts the open cases by the field
+-- "<state>|<tier>|<grid>|<category>" (one field per combination in use:
+-- thousands at most, however many cases are open), moved by save when a
+-- case's field changes: one HINCRBY when it opens or closes, two when it
+-- moves. The screen reads one hash.
+local function open_field(c)
+  if not OPEN[c.state] then return nil end
+  return c.state .. '|' .. (tonumber(c.tier) or 0) .. '|' .. (c.grid or '') .. '|'
+         .. (c.category or '')
+end
+
+-- Open cases counted by state, tier (its name), grid and category: all of
+-- them from stats:open, or those created in [lo, hi] (created ms) by
+-- reading each (at most OPEN_SCAN_MAX).
 local OPEN_SCAN_MAX = 100000
 local function open_counts(P, lo, hi)
+  local t = { state = {}, tier = {}, grid = {}, category = {} }
+  local function inc(m, k, n) if k and n ~= 0 then m[k] = (m[k] or 0) + n end end
+  if not lo and not hi then
+    local flat = redis.call('HGETALL', P .. 'stats:open')
+    for i = 1, #flat, 2 do
+      local n = tonumber(flat[i + 1]) or 0
+      local s, tier, g, cat = string.match(flat[i], '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+      if s and n > 0 then
+        inc(t.state, s, n); inc(t.tier, TIERS[tonumber(tier)], n); inc(t.grid, g, n)
+        inc(t.category, cat, n)
+      end
+    end
+    return t
+  end
   local ids = redis.call('ZRANGEBYSCORE', P .. 'idx:open', lo or '-inf', hi or '+inf',
                          'LIMIT', 0, OPEN_SCAN_MAX)
-  local t = { state = {}, tier = {}, grid = {}, category = {}, n = #ids }
-  local function inc(m, k) if k then m[k] = (m[k] or 0) + 1 end end
   for _, id in ipairs(ids) do
     local h = redis.call('HMGET', P .. 'case:' .. id, 'state', 'tier', 'grid', 'category')
     if h[1] then
-      inc(t.state, h[1]); inc(t.tier, TIERS[tonumber(h[2])]); inc(t.grid, h[3])
-      inc(t.category, h[4])
+      inc(t.state, h[1], 1); inc(t.tier, TIERS[tonumber(h[2])], 1); inc(t.grid, h[3], 1)
+      inc(t.category, h[4], 1)
     end
   end
   return t
@@ -463,6 +485,12 @@ local function save(P, c, fields)
   for f in pairs(c._dirty or {}) do put(f) end
   c._dirty = nil
   redis.call('HSET', P .. 'case:' .. c.id, unpack(args))
+  local open = open_field(c)
+  if open ~= c._open then
+    if c._open then redis.call('HINCRBY', P .. 'stats:open', c._open, '-1') end
+    if open then redis.call('HINCRBY', P .. 'stats:open', open, '1') end
+    c._open = open
+  end
 end
 
 -- Load case id: every field, or only the fields listed (a hot transition
@@ -491,6 +519,7 @@ local function load_case(P, id, fields)
   -- the deadline the timeline last wrote (save moves _was on)
   c._deadline0 = tonumber(was.resolve_by)
   c._now = now_ms()
+  c._open = open_field(c)
   return c
 end
 

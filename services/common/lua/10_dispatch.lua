@@ -637,6 +637,14 @@ local function units_reset(keys, a)
     end
   end
   redis.call('DEL', P .. 'stats:open_tier', P .. 'stats:open_grid', P .. 'stats:open_category')
+  -- ... and its open figures are counted once into stats:open
+  if redis.call('EXISTS', P .. 'stats:open') == 0 then
+    for _, id in ipairs(redis.call('ZRANGE', P .. 'idx:open', 0, -1)) do
+      local h = redis.call('HMGET', P .. 'case:' .. id, 'state', 'tier', 'grid', 'category')
+      local f = h[1] and open_field({ state = h[1], tier = h[2], grid = h[3], category = h[4] })
+      if f then redis.call('HINCRBY', P .. 'stats:open', f, '1') end
+    end
+  end
   -- and its units' held cases and offers move to their load sets
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
     local held, offers = P .. 'unit:' .. u .. ':cases', P .. 'unit:' .. u .. ':offers'

@@ -154,7 +154,7 @@ end
 -- has not fired yet, or top-tier overdue), that stand ESCALATED, or that
 -- idx:late holds (cases that missed a deadline at some tier, where the
 -- transitions keep it). late_grids gets every grid of a row seen.
-local function report_red(P, now, max, late_grids)
+local function report_red(P, now, max, late_grids, escalated)
   local seen, rows = {}, {}
   local function add(id, due)
     if seen[id] then return end
@@ -173,11 +173,12 @@ local function report_red(P, now, max, late_grids)
   for _, id in ipairs(redis.call('ZREVRANGE', P .. 'idx:late', 0, max - 1)) do
     add(id, tonumber(redis.call('HGET', P .. 'case:' .. id, 'resolve_by')) or now)
   end
-  -- escalated cases: open ones whose state says so, newest first
-  local open = redis.call('ZREVRANGE', P .. 'idx:open', 0, OPEN_SCAN_MAX - 1)
+  -- escalated cases: open ones whose state says so, newest first (read
+  -- only when stats:open counts some)
+  local open = (escalated or 0) > 0 and redis.call('ZREVRANGE', P .. 'idx:open', 0, OPEN_SCAN_MAX - 1) or {}
   local n = 0
   for _, id in ipairs(open) do
-    if n >= max then break end
+    if n >= math.min(max, escalated) then break end
     local h = redis.call('HMGET', P .. 'case:' .. id, 'state', 'resolve_by')
     if h[1] == 'ESCALATED' then
       n = n + 1
@@ -324,7 +325,7 @@ local function report_screen(keys, a)
   end
   t.demand = demand
   local late = {}
-  t.red = report_newest_first(report_red(P, now, max, late))
+  t.red = report_newest_first(report_red(P, now, max, late, open.state.ESCALATED or 0))
   t.late_grids = late
   local red_ids = {}
   for _, r in ipairs(t.red) do red_ids[r.id] = true end
