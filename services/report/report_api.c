@@ -456,6 +456,39 @@ report_api_health_answer (const json_t *reply, int *status)
     return json_pack ("{s:b, s:s}", "ok", 0, "redis", reply ? "error" : "down");
 }
 
+static int
+s_hex (char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+report_api_arg_decode (const char *raw, char *out, size_t size)
+{
+    size_t n = 0;
+    if (size == 0)
+        return -1;
+    for (const char *p = raw; *p; p++) {
+        char c = *p;
+        if (c == '%') {
+            int hi = s_hex (p [1]), lo = hi >= 0 ? s_hex (p [2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = (char) (hi * 16 + lo);
+            p += 2;
+        }
+        else
+        if (c == '+')
+            c = ' ';
+        if (n + 1 >= size)
+            return -1;
+        out [n++] = c;
+    }
+    out [n] = 0;
+    return 0;
+}
+
 //  Parse a time argument: Unix ms (digits) or a local date YYYY-MM-DD,
 //  meaning that day's local midnight. Returns 0 or -1.
 static int
