@@ -164,6 +164,28 @@ test_states_are_the_wire_contracts (void **state)
     assert_false (report_api_state_known (NULL));
 }
 
+//  Query values arrive as sent; the API decodes %XX and '+', refuses a
+//  bad escape, %00 (it would cut the value short) and what does not fit.
+static void
+test_arg_decode (void **state)
+{
+    (void) state;
+    char out [8];
+    assert_int_equal (report_api_arg_decode ("G%30%31", out, sizeof out), 0);
+    assert_string_equal (out, "G01");
+    assert_int_equal (report_api_arg_decode ("a+b%2Cc", out, sizeof out), 0);
+    assert_string_equal (out, "a b,c");
+    assert_int_equal (report_api_arg_decode ("", out, sizeof out), 0);
+    assert_string_equal (out, "");
+    assert_int_equal (report_api_arg_decode ("a%00b", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("a%4", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("a%", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("%zz", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("1234567", out, sizeof out), 0);
+    assert_int_equal (report_api_arg_decode ("12345678", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("x", out, 0), -1);
+}
+
 //  Query arguments for report_api_filter_parse, from a NULL-ended list
 //  of name, value pairs.
 static const char *
@@ -600,6 +622,7 @@ main (void)
         cmocka_unit_test (test_methods),
         cmocka_unit_test (test_tier_names),
         cmocka_unit_test (test_states_are_the_wire_contracts),
+        cmocka_unit_test (test_arg_decode),
         cmocka_unit_test (test_filter_lists_orders_and_parked_cases),
         cmocka_unit_test (test_case_answer_converts_fields),
         cmocka_unit_test (test_case_answer_converts_timeline),
