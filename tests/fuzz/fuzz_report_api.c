@@ -3,7 +3,9 @@
     line before any Redis call. Input: a request target as a browser sends
     it, "/api/cases?grid=G01&state=open&limit=20". The query is split the
     way libmicrohttpd splits it (report_http.c leaves values escaped; the
-    API decodes them). See docs/fuzzing.md. */
+    API decodes them). An input that starts with '{' is a store reply
+    instead (gc_case_get, gc_stats: JSON text as store_reply reads it),
+    turned into the API's answers. See docs/fuzzing.md. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,9 +93,37 @@ s_check_filter (const report_filter_t *f)
     free (json);
 }
 
+//  The answers built from a store reply: a status the API documents and
+//  a body that serialises, whatever the reply held.
+static void
+s_answers (const uint8_t *data, size_t size)
+{
+    json_t *reply = json_loadb ((const char *) data, size, 0, NULL);
+    if (!reply)
+        return;
+    json_t *(*answer []) (const json_t *, int *) = {
+        report_api_case_answer, report_api_stats_answer, report_api_health_answer
+    };
+    for (size_t i = 0; i < sizeof answer / sizeof answer [0]; i++) {
+        int status = 0;
+        json_t *body = answer [i] (reply, &status);
+        assert (body);
+        assert (status == 200 || status == 404 || status == 502 || status == 503);
+        char *text = json_dumps (body, JSON_COMPACT);
+        assert (text);
+        free (text);
+        json_decref (body);
+    }
+    json_decref (reply);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+    if (size > 0 && data [0] == '{') {
+        s_answers (data, size);
+        return 0;
+    }
     //  a request target holds no NUL: libmicrohttpd ends it there
     char *target = strndup ((const char *) data, size);
     assert (target);

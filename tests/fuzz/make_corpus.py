@@ -236,10 +236,46 @@ REPORT_TARGETS = [
 ]
 
 
+def event(**fields):
+    return json.dumps(fields, ensure_ascii=False)
+
+
+CASE_REPLY = {"ok": True, "case": {
+    "id": "TJ-20260101-000007", "ledger": "TJ20260101-0007", "grid": "G01", "community": "C01",
+    "category": "env.garbage", "text": "安达小区3号楼下垃圾堆积", "channel": "RESIDENT_APP",
+    "reporter": "13800000000", "building": "B0103", "location": "", "tier": "2", "unit": "U021",
+    "created": "1767225600123", "version": "4", "state": "ACCEPTED",
+    "resolve_by": "1767240000000", "responsible": "汤国艳", "waiting": "", "joint": "2",
+    "prev_unit": "U011", "climbs": "1", "due0": "1767240000000", "satisfaction": "",
+    "timeline": [
+        event(at=1767225600123, what="registered", who="13800000000", state="REGISTERED",
+              tier=1, unit="", deadline=1767240000000, note="tier GRID", version=1),
+        event(at=1767240000000, what="escalated", who="escalate", state="ESCALATED", tier=2,
+              unit="", deadline=1767254400000, note="deadline passed", version=2, late_ms=12,
+              due=1767240000000, from_tier=1, joint=2, prev_unit="U011"),
+        event(at=1767240001000, what="offered", who="dispatch", state="DISPATCHED", tier=2,
+              unit="", deadline=1767254400000, note="", version=3, offer="7",
+              offer_unit="U021", answer_by=1767240061000),
+        "not json"]}}
+
+STATS_REPLY = {
+    "ok": True, "now": 1767225600123,
+    "state": {"REGISTERED": "3", "ACCEPTED": "2", "CLOSED": "7"},
+    "open_tier": {"GRID": "4", "STREET": "1"}, "open_grid": {"G01": "2", "G07": "3"},
+    "open_category": {"env.garbage": "5"}, "reported_category": {"env.garbage": "10"},
+    "total": {"reported": "12", "closed": "7", "satisfaction_sum": "31"},
+    "pending": {"dispatch": 3, "notify": 0}, "timers": 5, "dead": {"notify": 1}}
+
+
 def report_seeds():
     clear("report_api")
     for i, target in enumerate(REPORT_TARGETS):
         write("report_api", "target-%02d" % i, target)
+    # store replies the answers are built from (fuzz_report_api.c: '{')
+    write("report_api", "reply-case", json.dumps(CASE_REPLY, ensure_ascii=False))
+    write("report_api", "reply-stats", json.dumps(STATS_REPLY, ensure_ascii=False))
+    write("report_api", "reply-unknown-case",
+          '{"ok":false,"code":"UNKNOWN_CASE","message":"no case X"}')
 
 
 # ---- notify: gc_job_get replies -------------------------------------------

@@ -1,6 +1,7 @@
 /*  test_report_api.c — the report's pure API logic: URL routing and case id
     checks, and the JSON built from gc_case_get and gc_stats replies as the
     function library sends them (counters as strings, empty tables as {}). */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -544,6 +545,13 @@ test_stats_skips_garbage (void **state)
     assert_int_equal (s_int_at (by_state, "NEW"), -1);
     assert_int_equal (s_int_at (s, "timers"), 0);
     assert_int_equal (json_object_size (json_object_get (s, "open_by_tier")), 4);
+    json_decref (s);
+    json_decref (reply);
+    //  counters near the limit: the open total saturates, it does not wrap
+    reply = s_json ("{\"open_tier\":{\"GRID\":\"9223372036854775807\",\"STREET\":\"1\"}}");
+    s = report_api_stats_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_true (s_int_at (s, "open") == LLONG_MAX);
     json_decref (s);
     json_decref (reply);
 }
