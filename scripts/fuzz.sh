@@ -27,7 +27,7 @@ for t in $targets; do
            "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
-        echo "ok   fuzz_$t ($runs runs in ${seconds}s, $cov, corpus $(ls "$work" | wc -l) new)"
+        echo "ok   fuzz_$t ($runs runs in ${seconds}s, $cov, $(ls "$work" | wc -l) inputs in $work)"
         passed=$((passed + 1))
     else
         echo "FAIL fuzz_$t (log: $log, input: build/fuzz/artifacts/$t-*)"

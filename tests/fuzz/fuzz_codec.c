@@ -13,6 +13,7 @@
       type  bit 7 set: the conversation's type at index (type & 0x7f);
             else the next (type & 0x3f) bytes are the type frame. */
 #include <assert.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -190,11 +191,28 @@ s_kit_read (uint8_t flags, const uint8_t *type, size_t type_size,
     unitkit_wire_msg_reset (&kit);
 }
 
+static int s_one_input (const uint8_t *data, size_t size);
+
+//  libFuzzer's SIGALRM (its -timeout watch) would interrupt a ZeroMQ call
+//  now and then (EINTR, which a daemon's loop retries): hold it back for
+//  the input, and let it in after.
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     if (!s_a)
         s_init ();
+    sigset_t alarm, before;
+    sigemptyset (&alarm);
+    sigaddset (&alarm, SIGALRM);
+    pthread_sigmask (SIG_BLOCK, &alarm, &before);
+    int rc = s_one_input (data, size);
+    pthread_sigmask (SIG_SETMASK, &before, NULL);
+    return rc;
+}
+
+static int
+s_one_input (const uint8_t *data, size_t size)
+{
     if (size < 2)
         return 0;
     uint8_t flags = data [0];
