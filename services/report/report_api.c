@@ -462,6 +462,7 @@ report_api_health_answer (const json_t *reply, int *status)
     return json_pack ("{s:b, s:s}", "ok", 0, "redis", reply ? "error" : "down");
 }
 
+//  The value of hex digit c, or -1.
 static int
 s_hex (char c)
 {
