@@ -34,7 +34,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: all deps run test test-unit test-integration bench clean check-config install
+.PHONY: all deps run test test-unit test-integration bench clean check-config install fuzz fuzz-smoke
 all: $(BINS) $(PYGEN) $(BUILD)/web/index.html
 
 # The command-center page: web/src plus ECharts from npm (web/package-lock.json).
@@ -152,6 +152,44 @@ install: all
 
 check-config: all
 	@for d in $(DAEMONS); do $(BUILD)/gridcall-$$d -c deploy/gridcall-$$d.conf --check-config || exit 1; done
+
+# libFuzzer harnesses (tests/fuzz, docs/fuzzing.md): Debian's clang builds
+# the parsers they call again under the fuzzer, ASan and UBSan, in
+# build/fuzz, apart from the gcc build. `make fuzz` runs each for
+# FUZZ_SECONDS; `make fuzz-smoke` (CI) for 30 s.
+FUZZ_CC      := clang
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_CFLAGS  := -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_SRC     := $(COMMON_SRC) $(UNITKIT_SRC) services/intake/intake_check.c \
+                services/report/report_api.c services/notify/notify_job.c
+FUZZ_LIB     := $(FUZZ_DIR)/libgridcall-fuzz.a
+FUZZ_INCLUDES := $(INCLUDES) -Iservices/intake -Iservices/report -Iservices/notify
+FUZZ_BINS    := $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_DIR)/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 300
+
+$(FUZZ_DIR)/obj/$(GEN)/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out $(WARN),$(FUZZ_CFLAGS)) -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link \
+	    $(INCLUDES) -c $< -o $@
+
+$(FUZZ_DIR)/obj/%.o: %.c $(PROTO_GEN:.c=.h) $(GEN)/gridcall_lua.h $(wildcard services/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_INCLUDES) -c $< -o $@
+
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC) $(PROTO_GEN))
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_INCLUDES) $< $(FUZZ_LIB) \
+	    -lczmq -lzmq -lprotobuf-c -ljansson -o $@
+
+fuzz: deps $(FUZZ_BINS)
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: deps $(FUZZ_BINS)
+	@scripts/fuzz.sh 30
 
 clean:
 	rm -rf $(BUILD) tests/integration/gen

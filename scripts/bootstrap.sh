@@ -6,6 +6,9 @@ PACKAGES="build-essential pkg-config libczmq-dev libzmq3-dev libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libhiredis-dev libmicrohttpd-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libcmocka-dev redis-server redis-tools python3-zmq python3-protobuf
 python3-pytest python3-yaml"
+# make fuzz: clang and its libFuzzer runtime (libclang_rt.fuzzer, in
+# libclang-rt-14-dev on Debian 12, which libclang-rt-dev pulls in)
+PACKAGES="$PACKAGES clang libclang-rt-dev"
 # the screen's page is built with npm (ECharts from web/package-lock.json)
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 missing=""

@@ -61,6 +61,33 @@ s_lookup (const codec_entry_t *conversation, const char *type)
     return NULL;
 }
 
+//  False when msg or a message inside it holds a field number 0: protobuf-c
+//  1.4 reads one written in two bytes (80 00) as an unknown field, and
+//  packs it back as bytes it refuses. Such a body is not protobuf.
+static bool
+s_field_numbers_valid (const ProtobufCMessage *msg)
+{
+    for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+        if (msg->unknown_fields [i].tag == 0)
+            return false;
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields [i];
+        const char *at = (const char *) msg + f->offset;
+        const char *quantifier = (const char *) msg + f->quantifier_offset;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE
+        || ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *) quantifier != f->id))
+            continue;
+        size_t count = f->label == PROTOBUF_C_LABEL_REPEATED ? *(const size_t *) quantifier : 1;
+        ProtobufCMessage *const *items = f->label == PROTOBUF_C_LABEL_REPEATED
+            ? *(ProtobufCMessage *const *const *) at : (ProtobufCMessage *const *) at;
+        for (size_t k = 0; k < count; k++)
+            if (items [k] && !s_field_numbers_valid (items [k]))
+                return false;
+    }
+    return true;
+}
+
 void
 codec_msg_reset (codec_msg_t *msg)
 {
@@ -122,6 +149,10 @@ codec_recv (void *sock, bool router, const codec_entry_t *conversation,
         else {
             const uint8_t *data = body ? zframe_data (body) : (const uint8_t *) "";
             msg->body = protobuf_c_message_unpack (entry->desc, NULL, size, data);
+            if (msg->body && !s_field_numbers_valid (msg->body)) {
+                protobuf_c_message_free_unpacked (msg->body, NULL);
+                msg->body = NULL;
+            }
             const char *nul = msg->body ? codec_nul_field (entry->desc, data, size) : NULL;
             if (!msg->body)
                 s_reject (msg, GRIDCALL__V1__ERROR_CODE__ERROR_MALFORMED,

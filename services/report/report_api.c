@@ -5,6 +5,7 @@
 #include "report_api.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -377,8 +378,13 @@ report_api_stats (const json_t *s)
     s_put_int (out, "at_ms", json_object_get (s, "now"));
     json_t *by_tier = s_counts_of (json_object_get (s, "open_tier"), s_tier_at);
     long long open = 0;
-    for (int t = 1; report_api_tier_name (t); t++)
-        open += json_integer_value (json_object_get (by_tier, report_api_tier_name (t)));
+    for (int t = 1; report_api_tier_name (t); t++) {
+        //  a counter is whatever text the hash holds: the sum saturates
+        //  rather than overflow (found by tests/fuzz/fuzz_report_api.c)
+        long long n = json_integer_value (json_object_get (by_tier, report_api_tier_name (t)));
+        if (__builtin_add_overflow (open, n, &open))
+            open = n > 0 ? LLONG_MAX : LLONG_MIN;
+    }
     json_object_set_new (out, "open", json_integer (open));
     json_object_set_new (out, "by_state", s_counts_of (json_object_get (s, "state"), report_api_state_name));
     json_object_set_new (out, "open_by_tier", by_tier);
@@ -454,6 +460,40 @@ report_api_health_answer (const json_t *reply, int *status)
     }
     *status = 503;
     return json_pack ("{s:b, s:s}", "ok", 0, "redis", reply ? "error" : "down");
+}
+
+//  The value of hex digit c, or -1.
+static int
+s_hex (char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+report_api_arg_decode (const char *raw, char *out, size_t size)
+{
+    size_t n = 0;
+    if (size == 0)
+        return -1;
+    for (const char *p = raw; *p; p++) {
+        char c = *p;
+        if (c == '%') {
+            int hi = s_hex (p [1]), lo = hi >= 0 ? s_hex (p [2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = (char) (hi * 16 + lo);
+            p += 2;
+        }
+        else
+        if (c == '+')
+            c = ' ';
+        if (n + 1 >= size)
+            return -1;
+        out [n++] = c;
+    }
+    out [n] = 0;
+    return 0;
 }
 
 //  Parse a time argument: Unix ms (digits) or a local date YYYY-MM-DD,

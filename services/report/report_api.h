@@ -59,6 +59,11 @@ int report_api_filter_parse (report_filter_t *filter,
                              const char *(*get) (void *ctx, const char *name), void *ctx,
                              int utc_offset_min, char *err, size_t errlen);
 
+//  Decode a query argument as sent (%XX escapes, '+' for a blank) into
+//  out, which holds size bytes with the NUL. Returns 0, or -1 when the
+//  value does not fit or holds a bad escape or %00.
+int report_api_arg_decode (const char *raw, char *out, size_t size);
+
 //  The filters as the JSON argument of gc_report_cases, with this cursor
 //  and limit. Caller frees; NULL on no memory.
 char *report_api_filter_json (const report_filter_t *filter, long long cursor, int limit);

@@ -306,35 +306,12 @@ s_arg (void *ctx, const char *name)
     const char *raw = MHD_lookup_connection_value (args->conn, MHD_GET_ARGUMENT_KIND, name);
     if (!raw)
         return NULL;
-    if (args->used >= ARGS_MAX) {
+    if (args->used >= ARGS_MAX
+    ||  report_api_arg_decode (raw, args->values [args->used], ARG_MAX)) {
         args->bad = true;
         return NULL;
     }
-    char *out = args->values [args->used];
-    size_t n = 0;
-    for (const char *p = raw; *p; p++) {
-        char c = *p;
-        if (c == '%') {
-            int hi = s_hex (p [1]), lo = hi >= 0 ? s_hex (p [2]) : -1;
-            if (lo < 0 || (hi == 0 && lo == 0)) {
-                args->bad = true;
-                return NULL;
-            }
-            c = (char) (hi * 16 + lo);
-            p += 2;
-        }
-        else
-        if (c == '+')
-            c = ' ';
-        if (n + 1 >= ARG_MAX) {
-            args->bad = true;
-            return NULL;
-        }
-        out [n++] = c;
-    }
-    out [n] = 0;
-    args->used++;
-    return out;
+    return args->values [args->used++];
 }
 
 //  Parse the filters of a request. Returns NULL, or a 400 body.

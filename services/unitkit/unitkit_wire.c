@@ -25,6 +25,33 @@ const unitkit_wire_type_t unitkit_wire_to_dispatch [] = {
     { NULL, NULL }
 };
 
+//  False when msg or a message inside it holds a field number 0: protobuf-c
+//  1.4 reads one written in two bytes (80 00) as an unknown field. Such a
+//  body is not protobuf; codec.c refuses it too.
+static bool
+s_field_numbers_valid (const ProtobufCMessage *msg)
+{
+    for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+        if (msg->unknown_fields [i].tag == 0)
+            return false;
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields [i];
+        const char *at = (const char *) msg + f->offset;
+        const char *quantifier = (const char *) msg + f->quantifier_offset;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE
+        || ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *) quantifier != f->id))
+            continue;
+        size_t count = f->label == PROTOBUF_C_LABEL_REPEATED ? *(const size_t *) quantifier : 1;
+        ProtobufCMessage *const *items = f->label == PROTOBUF_C_LABEL_REPEATED
+            ? *(ProtobufCMessage *const *const *) at : (ProtobufCMessage *const *) at;
+        for (size_t k = 0; k < count; k++)
+            if (items [k] && !s_field_numbers_valid (items [k]))
+                return false;
+    }
+    return true;
+}
+
 void
 unitkit_wire_msg_reset (unitkit_wire_msg_t *msg)
 {
@@ -66,6 +93,10 @@ unitkit_wire_recv (zsock_t *sock, size_t max_bytes, unitkit_wire_msg_t *msg)
         snprintf (msg->reason, sizeof msg->reason, "body of %zu bytes exceeds %zu", size, max_bytes);
     else {
         msg->body = protobuf_c_message_unpack (entry->desc, NULL, size, zframe_data (body));
+        if (msg->body && !s_field_numbers_valid (msg->body)) {
+            protobuf_c_message_free_unpacked (msg->body, NULL);
+            msg->body = NULL;
+        }
         if (!msg->body)
             snprintf (msg->reason, sizeof msg->reason, "body is not a valid %s",
                       entry->desc->short_name);

@@ -1,6 +1,7 @@
 /*  test_report_api.c — the report's pure API logic: URL routing and case id
     checks, and the JSON built from gc_case_get and gc_stats replies as the
     function library sends them (counters as strings, empty tables as {}). */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +163,28 @@ test_states_are_the_wire_contracts (void **state)
     assert_false (report_api_state_known ("STATE_CLOSED"));
     assert_false (report_api_state_known ("closed"));
     assert_false (report_api_state_known (NULL));
+}
+
+//  Query values arrive as sent; the API decodes %XX and '+', refuses a
+//  bad escape, %00 (it would cut the value short) and what does not fit.
+static void
+test_arg_decode (void **state)
+{
+    (void) state;
+    char out [8];
+    assert_int_equal (report_api_arg_decode ("G%30%31", out, sizeof out), 0);
+    assert_string_equal (out, "G01");
+    assert_int_equal (report_api_arg_decode ("a+b%2Cc", out, sizeof out), 0);
+    assert_string_equal (out, "a b,c");
+    assert_int_equal (report_api_arg_decode ("", out, sizeof out), 0);
+    assert_string_equal (out, "");
+    assert_int_equal (report_api_arg_decode ("a%00b", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("a%4", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("a%", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("%zz", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("1234567", out, sizeof out), 0);
+    assert_int_equal (report_api_arg_decode ("12345678", out, sizeof out), -1);
+    assert_int_equal (report_api_arg_decode ("x", out, 0), -1);
 }
 
 //  Query arguments for report_api_filter_parse, from a NULL-ended list
@@ -524,6 +547,13 @@ test_stats_skips_garbage (void **state)
     assert_int_equal (json_object_size (json_object_get (s, "open_by_tier")), 4);
     json_decref (s);
     json_decref (reply);
+    //  counters near the limit: the open total saturates, it does not wrap
+    reply = s_json ("{\"open_tier\":{\"GRID\":\"9223372036854775807\",\"STREET\":\"1\"}}");
+    s = report_api_stats_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_true (s_int_at (s, "open") == LLONG_MAX);
+    json_decref (s);
+    json_decref (reply);
 }
 
 static void
@@ -600,6 +630,7 @@ main (void)
         cmocka_unit_test (test_methods),
         cmocka_unit_test (test_tier_names),
         cmocka_unit_test (test_states_are_the_wire_contracts),
+        cmocka_unit_test (test_arg_decode),
         cmocka_unit_test (test_filter_lists_orders_and_parked_cases),
         cmocka_unit_test (test_case_answer_converts_fields),
         cmocka_unit_test (test_case_answer_converts_timeline),

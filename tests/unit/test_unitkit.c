@@ -635,6 +635,39 @@ test_wire_matches_the_cluster_codec (void **state)
                          "ERROR_STALE");
 }
 
+//  A body holding a field number 0 (80 00, which protobuf-c would read
+//  as an unknown field) is refused by the kit as by the cluster's codec.
+static void
+test_wire_refuses_field_number_zero (void **state)
+{
+    (void) state;
+    zsock_t *dispatch = zsock_new_pair ("@inproc://kit-field-zero");
+    zsock_t *kit = zsock_new_pair (">inproc://kit-field-zero");
+    assert_non_null (dispatch);
+    assert_non_null (kit);
+    static const uint8_t bodies [][3] = { { 0x80, 0x00, 0x04 }, { 0x0a, 0x01, 0x41 } };
+    for (size_t i = 0; i < 2; i++) {
+        zmsg_t *zmsg = zmsg_new ();
+        zmsg_addstr (zmsg, "offer");
+        zmsg_addmem (zmsg, bodies [i], sizeof bodies [i]);
+        assert_int_equal (zmsg_send (&zmsg, dispatch), 0);
+        zpoller_t *poller = zpoller_new (kit, NULL);
+        assert_ptr_equal (zpoller_wait (poller, 1000), kit);
+        zpoller_destroy (&poller);
+        unitkit_wire_msg_t msg;
+        assert_int_equal (unitkit_wire_recv (kit, 65536, &msg), 0);
+        if (i == 0) {
+            assert_null (msg.body);
+            assert_non_null (strstr (msg.reason, "not a valid Offer"));
+        }
+        else
+            assert_string_equal (((Gridcall__V1__Offer *) msg.body)->offer_id, "A");
+        unitkit_wire_msg_reset (&msg);
+    }
+    zsock_destroy (&kit);
+    zsock_destroy (&dispatch);
+}
+
 //  A climb takes the case back: the event says why and where it went; a
 //  reply waiting to be retried for that offer is dropped, not sent again.
 static void
@@ -822,6 +855,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_bad_text_refused_by_dispatch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_log_hook_off, s_setup, s_teardown),
         cmocka_unit_test (test_wire_matches_the_cluster_codec),
+        cmocka_unit_test (test_wire_refuses_field_number_zero),
         cmocka_unit_test_setup_teardown (test_withdrawn_case, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_joint_ack_says_who_we_wait_for, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_resent_offers, s_setup, s_teardown),
