@@ -31,6 +31,7 @@ typedef struct {
     ProtobufCMessage *body;     //  decoded body, or NULL when error is set
     int error;                  //  GRIDCALL__V1__ERROR_CODE__* when body is NULL
     char reason [160];          //  what was wrong, for the sender and the log
+    char user_id [41];          //  the peer's CURVE public key (Z85) as ZAP admitted it; "" without
 } codec_msg_t;
 
 //  Receive one message. Returns 0 when a message was read (body set, or

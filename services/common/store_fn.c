@@ -6,12 +6,14 @@
 
 const store_fn_t store_fns [] = {
     //  cases (20_cases.lua)
-    { "gc_register", 10, 10 },
-    { "gc_verify", 5, 5 },
-    { "gc_evaluate", 4, 4 },
+    { "gc_register", 10, 11 },
+    { "gc_verify", 5, 6 },
+    { "gc_evaluate", 4, 5 },
     { "gc_case_get", 1, 1 },
     { "gc_stats", 0, 0 },
     { "gc_claim", 3, 3 },
+    //  who may act on a case (22_scope.lua)
+    { "gc_case_scope", 1, -1 },
     //  dispatch (10_dispatch.lua)
     { "gc_offer", 6, -1 },
     { "gc_unit_reply", 6, 6 },
@@ -25,18 +27,18 @@ const store_fn_t store_fns [] = {
     { "gc_withdrawals", 1, 1 },
     { "gc_ready", 2, -1 },
     //  orders (15_orders.lua)
-    { "gc_order_place", 2, 2 },
+    { "gc_order_place", 2, 3 },
     { "gc_orders", 1, 1 },
     { "gc_orders_autoplace", 0, -1 },
-    { "gc_order_decline", 3, 3 },
+    { "gc_order_decline", 3, 4 },
     //  clocks, timers, extensions, parking
     { "gc_clock_get", 1, 1 },
     { "gc_clock_set", 2, 2 },
     { "gc_fire", 3, 3 },
     { "gc_extend_request", 6, 6 },
-    { "gc_extend_decide", 6, 6 },
-    { "gc_park", 5, 5 },
-    { "gc_unpark", 4, 4 },
+    { "gc_extend_decide", 6, 7 },
+    { "gc_park", 5, 6 },
+    { "gc_unpark", 4, 5 },
     { "gc_timer_stats", 0, 0 },
     //  notification jobs (40_notify.lua)
     { "gc_job_claim", 2, 2 },

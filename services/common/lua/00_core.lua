@@ -130,6 +130,8 @@ end
 -- (the stream names the entry; readers fetch it from the timeline). job,
 -- { event, audience [, note] }, queues a notification of this entry.
 local function log_event(P, c, what, who, note, extra, job)
+  -- who is the authenticated principal; c._by the name its client gave
+  if (c._by or '') ~= '' then extra = extra or {}; extra.by = c._by end
   local ev = { c._now, what, who or '', c.state, tonumber(c.tier) or 0, c.unit or '',
                tonumber(c.resolve_by) or 0, note or '', tonumber(c.version) or 0 }
   if job then

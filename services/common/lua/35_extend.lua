@@ -53,7 +53,7 @@ local function extend_request(keys, a)
   return ok(case_reply(c, { jobs = jobs, until_case = until_c }))
 end
 
--- extend_decide(P, case_id, who, verb, until_case_ms, reason, scale): verb
+-- extend_decide(P, case_id, who, verb, until_case_ms, reason, scale[, by]): verb
 -- "approve" (the pending request; until 0 = as requested), "refuse" it, or
 -- "extend" directly to until. Approving or extending re-bases the clock.
 local function extend_decide(keys, a)
@@ -61,6 +61,7 @@ local function extend_decide(keys, a)
   local scale = tonumber(a[7]) or 1
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[8]
   if who == '' or reason == '' then return fail('BAD_VALUE', 'who decides, and why, is required') end
   if verb ~= 'approve' and verb ~= 'refuse' and verb ~= 'extend' then
     return fail('BAD_VALUE', 'verb must be approve, refuse or extend')
@@ -104,13 +105,14 @@ local function extend_decide(keys, a)
   return ok(case_reply(c, { jobs = jobs, until_case = until_c }))
 end
 
--- park(P, case_id, who, review_case_ms, reason, scale): park the case
+-- park(P, case_id, who, review_case_ms, reason, scale[, by]): park the case
 -- until its review date. Parking a parked case again moves the date.
 local function park(keys, a)
   local P, id, who, review_c, reason = a[1], a[2], a[3], tonumber(a[4]), a[5] or ''
   local scale = tonumber(a[6]) or 1
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[7]
   if who == '' or reason == '' or not review_c then
     return fail('BAD_VALUE', 'parking needs who, a reason and a review date')
   end
@@ -163,11 +165,12 @@ local function park(keys, a)
   return ok(case_reply(c, { jobs = jobs, review_at = review_at }))
 end
 
--- unpark(P, case_id, who, reason, scale): bring a parked case back now.
+-- unpark(P, case_id, who, reason, scale[, by]): bring a parked case back now.
 local function unpark(keys, a)
   local P, id, who, reason = a[1], a[2], a[3] or '', a[4] or ''
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[6]
   if who == '' then return fail('BAD_VALUE', 'who brings the case back is required') end
   if c.state ~= 'PARKED' then
     if (c.state == 'REOPENED' or c.state == 'DISPATCHED') and (c.review_at or '') == '0' then
