@@ -134,7 +134,7 @@ bench: deps all $(BUILD)/gridcall-bench
 	@for b in scripts/bench-*.sh; do [ -x "$$b" ] || continue; "$$b" || exit 1; done
 
 check-config: all
-	@for d in $(DAEMONS); do $(BUILD)/gridcall-$$d -c deploy/gridcall-$$d.conf --check-config || exit 1; done
+	@scripts/test.sh configs
 
 clean:
 	rm -rf $(BUILD) tests/integration/gen

@@ -86,9 +86,9 @@ s_list (auth_principal_t *p, const char *list, bool channels, char *err, size_t 
         n += *c == ',';
     p->scope = calloc (n, sizeof (char *));
     int rc = p->scope ? 0 : -1;
-    char *save = NULL;
-    for (char *item = strtok_r (copy, ",", &save); rc == 0 && item;
-         item = strtok_r (NULL, ",", &save)) {
+    char *rest = copy;
+    //  strsep, not strtok: "G01,,G02" has an empty item, which is an error
+    for (char *item = strsep (&rest, ","); rc == 0 && item; item = strsep (&rest, ",")) {
         if (channels)
             for (char *c = item; *c; c++)
                 *c = (char) toupper ((unsigned char) *c);
@@ -410,14 +410,14 @@ size_t
 auth_principals_revoked (auth_principals_t *old, const auth_principals_t *fresh)
 {
     size_t revoked = 0;
-    if (!old)
-        return 0;
-    for (auth_principal_t *p = (auth_principal_t *) zhashx_first (old->keys); p;
-         p = (auth_principal_t *) zhashx_next (old->keys)) {
-        const auth_principal_t *now = auth_principals_find (fresh,
-                                                            (const char *) zhashx_cursor (old->keys));
-        if (!now || !s_same (p, now))
+    //  the keys first: a look-up moves a table's cursor (old may be fresh)
+    zlistx_t *keys = old ? zhashx_keys (old->keys) : NULL;
+    for (const char *key = keys ? zlistx_first (keys) : NULL; key; key = zlistx_next (keys)) {
+        const auth_principal_t *was = auth_principals_find (old, key);
+        const auth_principal_t *now = auth_principals_find (fresh, key);
+        if (!now || !s_same (was, now))
             revoked++;
     }
+    zlistx_destroy (&keys);
     return revoked;
 }
