@@ -228,7 +228,7 @@ typedef struct {
     char *monitor;              //  its inproc endpoint
     char *endpoint;             //  the bound endpoint, for log lines
     char pending [200];         //  a refused handshake waiting for its DISCONNECTED
-    bool pending_warn;          //  log it as a warning (else info)
+    bool pending_refused;       //  we refused it (else the peer went away mid-handshake)
     zhashx_t *peers;            //  "fd" -> peer address of connections accepted
     long long window;           //  start of the current second (monotonic ms)
     int logged;                 //  lines logged in this second
@@ -326,7 +326,7 @@ s_watch_flush (const char *who, s_watch_t *w)
 }
 
 static void
-s_watch_log (const char *who, s_watch_t *w, const char *peer, const char *reason, bool warn)
+s_watch_log (const char *who, s_watch_t *w, const char *peer, const char *reason, bool refused)
 {
     s_watch_flush (who, w);
     if (w->logged >= CURVE_LOG_PER_SECOND) {
@@ -334,10 +334,10 @@ s_watch_log (const char *who, s_watch_t *w, const char *peer, const char *reason
         return;
     }
     w->logged++;
-    if (warn)
-        log_warning ("%s: handshake from %s on %s refused: %s", who, peer, w->endpoint, reason);
-    else
-        log_info ("%s: handshake from %s on %s failed: %s", who, peer, w->endpoint, reason);
+    //  a peer that closes mid-handshake is as suspect as one refused: a
+    //  client without CURVE that sees our greeting first hangs up on us
+    log_warning ("%s: handshake from %s on %s %s: %s", who, peer, w->endpoint,
+                 refused ? "refused" : "failed", reason);
 }
 
 //  One monitor event: [event u16, value u32][address].
@@ -367,15 +367,15 @@ s_watch_event (const char *who, s_watch_t *w)
     if (s_failure (event, value, reason, sizeof reason)) {
         //  the connection's DISCONNECTED follows and names its descriptor
         if (*w->pending)
-            s_watch_log (who, w, "an unknown peer", w->pending, w->pending_warn);
+            s_watch_log (who, w, "an unknown peer", w->pending, w->pending_refused);
         snprintf (w->pending, sizeof w->pending, "%s", reason);
-        w->pending_warn = event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+        w->pending_refused = event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
     }
     else
     if (event == ZMQ_EVENT_DISCONNECTED) {
         if (*w->pending) {
             const char *peer = (const char *) zhashx_lookup (w->peers, fd);
-            s_watch_log (who, w, peer ? peer : "an unknown peer", w->pending, w->pending_warn);
+            s_watch_log (who, w, peer ? peer : "an unknown peer", w->pending, w->pending_refused);
             *w->pending = 0;
         }
         zhashx_delete (w->peers, fd);
@@ -389,6 +389,9 @@ s_watcher (zsock_t *pipe, void *args)
     const char *who = (const char *) args;
     zlistx_t *watches = zlistx_new ();
     zpoller_t *poller = zpoller_new (pipe, NULL);
+    //  read on through SIGTERM until $TERM: libzmq's I/O thread blocks on a
+    //  monitor event nobody reads, and the daemon with it
+    zpoller_set_nonstop (poller, true);
     zlistx_set_destructor (watches, s_watch_destroy);
     zsock_signal (pipe, 0);
     bool done = false;
@@ -761,7 +764,9 @@ curve_rebind (curve_t *self, zsock_t *sock)
     if (!b || !b->endpoint)
         return -1;
     //  unbinding ends the sessions the endpoint accepted
-    zsock_unbind (sock, "%s", b->endpoint);
+    if (zsock_unbind (sock, "%s", b->endpoint))
+        log_warning ("%s: unbind() \"%s\" failed: %s", self->who, b->endpoint,
+                     zmq_strerror (zmq_errno ()));
     if (zsock_bind (sock, "%s", b->endpoint) < 0) {
         log_error ("%s: bind() \"%s\" again failed: %s", self->who, b->endpoint,
                    zmq_strerror (zmq_errno ()));

@@ -752,17 +752,21 @@ s_unit_message (dispatch_server_t *self)
     if (codec_recv (self->router, true, codec_unit, self->message_max, &msg))
         return;
     unit_session_t *session = dispatch_units_by_identity (self->units, msg.identity);
+    const auth_principal_t *principal = curve_principal (self->curve, msg.user_id);
     char reason [256];
     auth_scope_t scope = { NULL, NULL, NULL, NULL, session ? session->unit_id : NULL };
-    if (session && !auth_may (curve_principal (self->curve, msg.user_id), AUTH_UNIT, &scope,
-                              reason, sizeof reason)) {
+    if (session ? !auth_may (principal, AUTH_UNIT, &scope, reason, sizeof reason)
+                : !principal && !auth_may (NULL, AUTH_UNIT, &scope, reason, sizeof reason)) {
         //  its key was revoked since its hello: the session ends here
         self->refused++;
-        log_warning ("dispatch: \"%s\" from unit \"%s\" refused, session dropped: NOT_PERMITTED: %s",
-                     msg.type, session->unit_id, reason);
+        log_warning ("dispatch: \"%s\" from %s%s%s refused%s: NOT_PERMITTED: %s", msg.type,
+                     session ? "unit \"" : "a peer without a principal",
+                     session ? session->unit_id : "", session ? "\"" : "",
+                     session ? ", session dropped" : "", reason);
         codec_send_error (self->router, msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
                           "", "%s", reason);
-        s_session_end (self, session->unit_id, "revoked");
+        if (session)
+            s_session_end (self, session->unit_id, "revoked");
         codec_msg_reset (&msg);
         return;
     }

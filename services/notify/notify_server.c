@@ -644,8 +644,10 @@ notify_server_run (notify_server_t *self)
         bool room = zhashx_size (self->inflight) < self->inflight_max;
         s_metrics_update (self);
         //  a revoked key's open subscription ends: every subscriber reconnects
+        //  (the PUB ends a dropped session when it next looks at its commands)
         if (curve_tick (self->curve))
             curve_rebind (self->curve, self->pub);
+        zsock_events (self->pub);
         if (room && (self->claim_now || now >= self->next_sweep))
             s_claim (self);
         s_flush (self);

@@ -56,6 +56,8 @@ report_pub_tick (report_pub_t *self)
         self->revocations = revocations;
         curve_rebind (self->curve, self->sock);
     }
+    //  the PUB ends a dropped session when it next looks at its commands
+    zsock_events (self->sock);
 }
 
 //  Send [topic][len bytes of body]. Returns 0 or -1.
