@@ -822,8 +822,8 @@ curve_tick (curve_t *self)
     if (self->zauth)
         s_zap_publish (self);
     atomic_fetch_add (&self->revocations, (unsigned) revoked);
-    gc_log_write (GC_LOG_NOTICE, "%s: principals %s reloaded: %zu keys, %zu revoked or changed",
-                  self->who, self->principals_path, auth_principals_size (fresh), revoked);
+    log_notice ("%s: principals %s reloaded: %zu keys, %zu revoked or changed", self->who,
+                self->principals_path, auth_principals_size (fresh), revoked);
     return revoked;
 }
 
