@@ -776,6 +776,7 @@ class Cluster:
             raise AssertionError(f"{name} is already running")
         options, binds, ready = self._defaults(name)
         options = {**self.common(), **self.curve_options(name), **options, **overrides}
+        binds = [b for b in binds if b in options.values()]     # an override moved it
         d = Daemon(name, BUILD / f"gridcall-{name}", options, self.folder, binds, ready)
         self.daemons[name] = d
         return d.start()
