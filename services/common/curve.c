@@ -3,7 +3,6 @@
 #include "curve.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -43,8 +42,6 @@ struct _curve_t {
     long long next_check;       //  monotonic ms of the next look at the file
     unsigned hup;               //  the SIGHUP generation last acted on
     zactor_t *zauth;            //  the ZAP handler, started before the first CURVE bind
-    char *zap_root;             //  private folder of zauth's certificate folders
-    unsigned zap_generation;    //  the folder zauth reads is zap_root/g<N>
     zactor_t *watcher;          //  reads the monitors, logs refused handshakes
     zlistx_t *bound;            //  s_bound_t of the sockets bound here
     atomic_uint revocations;    //  keys revoked or changed since start
@@ -457,63 +454,35 @@ s_watcher (zsock_t *pipe, void *args)
 }
 
 //  ---------------------------------------------------------------------
-//  zauth and its certificate folder
+//  zauth and its certificate store
 
-//  Remove a folder of certificate files (one level).
-static void
-s_rmtree (const char *path)
-{
-    DIR *dir = opendir (path);
-    struct dirent *entry;
-    while (dir && (entry = readdir (dir))) {
-        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-            continue;
-        char file [PATH_MAX + 256];
-        snprintf (file, sizeof file, "%s/%s", path, entry->d_name);
-        unlink (file);
-    }
-    if (dir)
-        closedir (dir);
-    rmdir (path);
-}
-
-//  Write the keys in force as public certificates into a fresh folder and
-//  point zauth at it (its CURVE command loads a new store), then remove
-//  the folder before. zauth never sees a half-written folder.
+//  Start zauth on a certificate store in memory holding the keys in force
+//  (a look-up is a hash look-up: a flood of bogus handshakes costs no disk
+//  reads), in place of the one running. zauth owns its store, so a reload
+//  starts a new zauth; between the two no ZAP handler answers, and the
+//  sockets' ZMQ_ZAP_ENFORCE_DOMAIN makes a handshake then fail, never pass.
+//  Returns 0 or -1 (logged).
 static int
 s_zap_publish (curve_t *self)
 {
-    char dir [PATH_MAX], old [PATH_MAX];
-    if (strlen (self->zap_root) > PATH_MAX - 32)
+    zcertstore_t *store = zcertstore_new (NULL);
+    if (!store)
         return -1;
-    snprintf (old, sizeof old, "%s/g%u", self->zap_root, self->zap_generation);
-    snprintf (dir, sizeof dir, "%s/g%u", self->zap_root, self->zap_generation + 1);
-    if (mkdir (dir, 0700)) {
-        log_error ("%s: mkdir() \"%s\" failed: %s", self->who, dir, strerror (errno));
-        return -1;
-    }
     static const uint8_t zero [32] = { 0 };
-    size_t index = 0;
-    int rc = 0;
-    for (const char *key = auth_principals_first (self->principals); key && rc == 0;
+    for (const char *key = auth_principals_first (self->principals); key;
          key = auth_principals_next (self->principals)) {
         uint8_t pub [32];
-        char path [PATH_MAX + 32];
         zmq_z85_decode (pub, key);
         zcert_t *cert = zcert_new_from (pub, zero);
-        snprintf (path, sizeof path, "%s/k%zu.key", dir, index++);
-        rc = zcert_save_public (cert, path);
-        zcert_destroy (&cert);
+        zcertstore_insert (store, &cert);
     }
-    if (rc) {
-        log_error ("%s: cannot write the ZAP certificates to %s", self->who, dir);
-        s_rmtree (dir);
+    zactor_destroy (&self->zauth);
+    self->zauth = zactor_new (zauth, store);
+    if (!self->zauth) {
+        log_error ("%s: cannot start zauth: no handshake will pass", self->who);
+        zcertstore_destroy (&store);
         return -1;
     }
-    zstr_sendx (self->zauth, "CURVE", dir, NULL);
-    zsock_wait (self->zauth);
-    self->zap_generation++;
-    s_rmtree (old);
     return 0;
 }
 
@@ -528,20 +497,7 @@ s_zauth_start (curve_t *self)
                    self->who);
         return -1;
     }
-    const char *tmp = getenv ("TMPDIR");
-    self->zap_root = zsys_sprintf ("%s/gridcall-zap-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!self->zap_root || !mkdtemp (self->zap_root)) {
-        log_error ("%s: mkdtemp() for the ZAP certificates failed: %s", self->who,
-                   strerror (errno));
-        zstr_free (&self->zap_root);
-        return -1;
-    }
-    self->zauth = zactor_new (zauth, NULL);
-    if (!self->zauth || s_zap_publish (self)) {
-        zactor_destroy (&self->zauth);
-        return -1;
-    }
-    return 0;
+    return s_zap_publish (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -616,13 +572,6 @@ curve_destroy (curve_t **self_p)
     zlistx_destroy (&self->bound);
     zactor_destroy (&self->watcher);
     zactor_destroy (&self->zauth);
-    if (self->zap_root) {
-        char dir [PATH_MAX];
-        snprintf (dir, sizeof dir, "%s/g%u", self->zap_root, self->zap_generation);
-        s_rmtree (dir);
-        rmdir (self->zap_root);
-        zstr_free (&self->zap_root);
-    }
     auth_principals_destroy (&self->principals);
     auth_principal_reset (&self->anonymous);
     zcert_destroy (&self->cert);
@@ -671,6 +620,8 @@ curve_bind (curve_t *self, int type, const char *endpoint, curve_peer_t peer,
     zsock_set_handshake_ivl (sock, self->handshake_ms);
     if (secure) {
         zsock_set_zap_domain (sock, CURVE_ZAP_DOMAIN);
+        //  no ZAP handler answering (zauth restarting) fails a handshake
+        zsock_set_zap_enforce_domain (sock, 1);
         zsock_set_curve_server (sock, 1);
         zcert_apply (self->cert, sock);
     }
