@@ -7,8 +7,6 @@ set -eu
 cd "$(dirname "$0")/.."
 what=${1:-all}
 failed=0
-# chromium, CJK fonts and playwright-core for the browser test of the screen
-scripts/install-browser.sh
 # The samples have CURVE on (the default): they are checked with a
 # throw-away certificate and principals file standing in for the real ones.
 check_samples() {
@@ -31,6 +29,8 @@ if [ "$what" = configs ]; then
     check_samples
     exit $failed
 fi
+# chromium, CJK fonts and playwright-core for the browser test of the screen
+scripts/install-browser.sh
 if [ "$what" = all ] || [ "$what" = unit ]; then
     check_samples
     echo "== C unit tests"

@@ -134,7 +134,7 @@ s_file_write (const char *path, json_t *root)
 {
     char tmp [PATH_MAX];
     snprintf (tmp, sizeof tmp, "%s.tmp.%d", path, (int) getpid ());
-    if (json_dump_file (root, tmp, JSON_INDENT (2) | JSON_ENSURE_ASCII) || rename (tmp, path)) {
+    if (json_dump_file (root, tmp, JSON_INDENT (2)) || rename (tmp, path)) {
         fprintf (stderr, "gridcall: keys: cannot write %s: %s\n", path, strerror (errno));
         unlink (tmp);
         return 1;
