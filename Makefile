@@ -151,7 +151,7 @@ install: all
 	install -m 644 deploy/systemd/* $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 check-config: all
-	@for d in $(DAEMONS); do $(BUILD)/gridcall-$$d -c deploy/gridcall-$$d.conf --check-config || exit 1; done
+	@scripts/test.sh configs
 
 # libFuzzer harnesses (tests/fuzz, docs/fuzzing.md): Debian's clang builds
 # the parsers they call again under the fuzzer, ASan and UBSan, in

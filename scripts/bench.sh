@@ -185,15 +185,18 @@ echo "               pipelined at depth 64: $(r0 depth64_pipelined)/s, at depth 
 
 # The cluster.
 reset_street
-common=(--set "redis_socket=$sock" --set log_level=warning --set time_scale=1)
+# the baseline without CURVE (ipc only; anonymous peers of intake and
+# dispatch are "local"); scripts/bench-curve.sh measures CURVE beside it
+common=(--set "redis_socket=$sock" --set log_level=warning --set time_scale=1 --set curve=no)
+anon=(--set anonymous=all)
 ends=(--set "dispatch_endpoint=ipc://$dir/work" --set "notify_endpoint=ipc://$dir/notify")
 start gridcall-notify "${common[@]}" --set "work_bind=ipc://$dir/notify" \
     --set "pub_bind=ipc://$dir/events"
-start gridcall-dispatch "${common[@]}" --set "unit_bind=ipc://$dir/units" \
+start gridcall-dispatch "${common[@]}" "${anon[@]}" --set "unit_bind=ipc://$dir/units" \
     --set "work_bind=ipc://$dir/work" --set "notify_endpoint=ipc://$dir/notify" \
     --set offer_timeout_ms=30000
 start gridcall-escalate "${common[@]}" "${ends[@]}"
-start gridcall-intake "${common[@]}" "${ends[@]}" --set "bind=ipc://$dir/intake"
+start gridcall-intake "${common[@]}" "${anon[@]}" "${ends[@]}" --set "bind=ipc://$dir/intake"
 up() {
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done
     for s in intake units work notify; do [ -S "$dir/$s" ] || return 1; done

@@ -6,17 +6,36 @@
 # its own Redis user), the simulated units and the simulated street, and
 # prints where to look. Ctrl-C stops everything it started; the next run
 # picks up the data. GRIDCALL_VAR moves the data, sockets and logs elsewhere
-# (default var/).
+# (default var/). CurveZMQ is on, as it is by default: the keys live in
+# var/keys (made on the first run, kept after), bound to their principals
+# in var/keys/principals.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 var=${GRIDCALL_VAR:-$top/var}
 run=$var/run
+keys=$var/keys
 mkdir -p "$run/pids" "$var/log"
 rm -f "$run"/pids/*
 scale=${GRIDCALL_TIME_SCALE:-600}          # case seconds per wall second
 rate=${GRIDCALL_REPORT_RATE:-1}            # simulated reports per second
 http_port=${GRIDCALL_HTTP_PORT:-8080}
+
+# Keys (docs/security.md): a certificate per daemon others reach, one per
+# unit, a gateway for the simulated street's reporters and residents, a
+# street operator for the CLI and the simulated community; each bound to
+# its principal. Certificates are kept across runs; the bindings are
+# written afresh.
+units=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(u["id"] for u in json.load(open(sys.argv[1]))["units"]))' \
+        deploy/tianjiao/directory.json)
+build/gridcall keys new intake dispatch notify report street-gateway operator --dir "$keys" >/dev/null
+# shellcheck disable=SC2086
+build/gridcall keys new $units --dir "$keys/units" >/dev/null
+bindings=("$keys/street-gateway.key" "gateway street channels GRID_WORKER,RESIDENT_APP,HOTLINE,SERVICE_CARD,OPEN311,OPERATOR"
+          "$keys/operator.key" "operator demo street")
+for u in $units; do bindings+=("$keys/units/$u.key" "unit $u"); done
+rm -f "$keys/principals.json"
+build/gridcall keys bind --principals "$keys/principals.json" "${bindings[@]}" >/dev/null
 
 
 # Each program runs in a session of its own, so Ctrl-C reaches this script
@@ -60,6 +79,10 @@ umask 077
     echo "time_scale $scale"
     echo "intake_endpoint ipc://$run/intake"
     echo "events_endpoint ipc://$run/events"
+    echo "client_cert $keys/operator.key_secret"
+    echo "gateway_cert $keys/street-gateway.key_secret"
+    echo "intake_key $keys/intake.key"
+    echo "events_key $keys/notify.key"
     cat "$users/gc-operator.conf"
 } > "$run/demo.conf"
 # Each daemon's file: its sample configuration and its own Redis user (the
@@ -70,6 +93,9 @@ done
 umask 022
 
 common=(--set "redis_socket=$var/redis/redis.sock" --set "time_scale=$scale")
+curve() {   # curve NAME: the CurveZMQ options of a daemon others reach, in curve_opts
+    curve_opts=(--set "curve_secret_file=$keys/$1.key_secret" --set "principals=$keys/principals.json")
+}
 ends=(--set "dispatch_endpoint=ipc://$run/work" --set "notify_endpoint=ipc://$run/notify")
 
 # the admin step: the daemons' users may not load the library themselves
@@ -82,17 +108,22 @@ start() {   # start NAME ARGS...: run build/NAME in the background, log to var/l
     echo $! > "$run/pids/$name.pid"
     names+=("$name")
 }
-start gridcall-notify -c "$run/gridcall-notify.conf" "${common[@]}" \
+curve notify
+start gridcall-notify -c "$run/gridcall-notify.conf" "${common[@]}" "${curve_opts[@]}" \
     --set "work_bind=ipc://$run/notify" --set "pub_bind=ipc://$run/events"
-start gridcall-dispatch -c "$run/gridcall-dispatch.conf" "${common[@]}" \
+curve dispatch
+start gridcall-dispatch -c "$run/gridcall-dispatch.conf" "${common[@]}" "${curve_opts[@]}" \
     --set "unit_bind=ipc://$run/units" --set "work_bind=ipc://$run/work" \
     --set "notify_endpoint=ipc://$run/notify" --set offer_timeout_ms=10000
 start gridcall-escalate -c "$run/gridcall-escalate.conf" "${common[@]}" "${ends[@]}"
-start gridcall-intake -c "$run/gridcall-intake.conf" "${common[@]}" "${ends[@]}" \
+curve intake
+start gridcall-intake -c "$run/gridcall-intake.conf" "${common[@]}" "${ends[@]}" "${curve_opts[@]}" \
     --set "bind=ipc://$run/intake"
-start gridcall-report -c "$run/gridcall-report.conf" "${common[@]}" \
+curve report
+start gridcall-report -c "$run/gridcall-report.conf" "${common[@]}" "${curve_opts[@]}" \
     --set "http_port=$http_port"
 start gridcall-unit-sim "${common[@]}" --set "dispatch_endpoint=ipc://$run/units" \
+    --set "dispatch_key=$keys/dispatch.key" --set "keys_dir=$keys/units" \
     --set directory=deploy/tianjiao/directory.json --set units=all \
     --set accept_rate=0.9 --set accept_delay_ms=500 --set resolve_delay_ms=4000
 GRIDCALL_CONF=$run/demo.conf setsid build/gridcall simulate reports --rate "$rate" \
@@ -110,6 +141,7 @@ time runs ${scale}x (one case hour every $((3600 / scale)) s), ${rate} report(s)
   units (dispatch)    ipc://$run/units
   events (notify PUB) ipc://$run/events
   Redis               $var/redis/redis.sock
+  keys (CurveZMQ)     $keys/ (principals.json binds each key to its principal)
   logs                $var/log/
 
 watch it:

@@ -11,8 +11,14 @@
 
 typedef struct _cli_client_t cli_client_t;
 
-//  Returns NULL when the socket cannot be created.
-cli_client_t *cli_client_new (const char *endpoint, int timeout_ms, int retries);
+//  A client of intake at endpoint; with cert_file (a secret certificate), a
+//  CurveZMQ client of server_key (intake's public key or certificate file).
+//  Returns NULL when the socket cannot be created or a key not loaded (printed).
+cli_client_t *cli_client_new (const char *endpoint, int timeout_ms, int retries,
+                              const char *cert_file, const char *server_key);
+//  The certificate file a request of this type is sent with: gateway_cert
+//  for report and evaluate (when set), else client_cert ("" for none).
+const char *cli_client_cert (const config_t *config, const char *type);
 void cli_client_destroy (cli_client_t **self_p);
 
 //  Send a reporter request of this type and wait for its answer. Returns 0
@@ -33,6 +39,10 @@ zsock_t *cli_client_socket (cli_client_t *self);
 //  when intake did not answer.
 int cli_client_ask (const config_t *config, const char *type, const ProtobufCMessage *body,
                     codec_msg_t *reply);
+//  A SUB on notify's PUB (events_endpoint) subscribed to topic; a CurveZMQ
+//  client with client_cert (or gateway_cert) and events_key when set.
+//  Returns NULL when it cannot be made (printed).
+zsock_t *cli_subscriber (const config_t *config, const char *topic);
 //  When reply is an error or did not decode, print "gridcall: what: CODE:
 //  message" and return 1; else return 0.
 int cli_client_refused (const char *what, const codec_msg_t *reply);

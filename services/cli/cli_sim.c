@@ -38,7 +38,8 @@ static const char *s_decline_reasons [] = {
 typedef struct {
     const config_t *config;     //  borrowed
     directory_t *directory;
-    cli_client_t *client;       //  DEALER to intake; answers read as they come
+    cli_client_t *client;       //  DEALER to intake as the gateway: reports, evaluations
+    cli_client_t *official;     //  DEALER to intake as the operator: verify, order decisions
     zsock_t *events;            //  SUB to notify's PUB
     double rate;                //  reports per second
     long long count;            //  reports to file; 0 = until interrupted
@@ -132,7 +133,7 @@ s_order_act (sim_t *self, const sim_order_t *order)
     decision.place = !decline;
     decision.reason = decline ? (char *) reason : "";
     decision.operator_ = "community operator";
-    if (cli_client_send (self->client, "order.decide", &decision.base))
+    if (cli_client_send (self->official, "order.decide", &decision.base))
         return -1;
     if (decline)
         self->declined++;
@@ -181,7 +182,7 @@ s_on_event (sim_t *self)
         verify.pass = s_uniform () < self->pass_rate;
         verify.note = verify.pass ? "现场核查：已处理完毕" : "现场核查：问题仍在，退回重办";
         verify.verifier = "grid worker";
-        if (cli_client_send (self->client, "verify", &verify.base) == 0)
+        if (cli_client_send (self->official, "verify", &verify.base) == 0)
             self->verified++;
     }
     else
@@ -198,10 +199,10 @@ s_on_event (sim_t *self)
 }
 
 static void
-s_on_answer (sim_t *self)
+s_on_answer (sim_t *self, cli_client_t *client)
 {
     codec_msg_t msg;
-    if (codec_recv (cli_client_socket (self->client), false, codec_reporter, 1 << 20, &msg))
+    if (codec_recv (cli_client_socket (client), false, codec_reporter, 1 << 20, &msg))
         return;
     self->answered++;
     if (!msg.body || strcmp (msg.type, "error") == 0) {
@@ -270,22 +271,29 @@ cli_simulate (const config_t *config, int argc, char **argv)
         zlistx_set_destructor (sim.orders, s_order_destroy);
     if (sim.store && sim.orders)
         s_orders_waiting (&sim);
-    sim.client = cli_client_new (config_str (config, "intake_endpoint"), 1000, 0);
-    sim.events = zsock_new_sub (config_str (config, "events_endpoint"), "case.resolved");
+    //  reports and evaluations come from the gateway, verifications and
+    //  order decisions from the operator: each with its own key
+    const char *endpoint = config_str (config, "intake_endpoint");
+    const char *intake_key = config_str (config, "intake_key");
+    sim.client = cli_client_new (endpoint, 1000, 0, cli_client_cert (config, "report"), intake_key);
+    sim.official = cli_client_new (endpoint, 1000, 0, cli_client_cert (config, "verify"), intake_key);
+    sim.events = cli_subscriber (config, "case.resolved");
     if (sim.events)
         zsock_set_subscribe (sim.events, "case.closed");
-    if (!sim.client || !sim.events || !sim.store || !sim.orders) {
+    if (!sim.client || !sim.official || !sim.events || !sim.store || !sim.orders) {
         fprintf (stderr, "gridcall: cannot connect to intake or notify\n");
         zlistx_destroy (&sim.orders);
         store_destroy (&sim.store);
         cli_client_destroy (&sim.client);
+        cli_client_destroy (&sim.official);
         zsock_destroy (&sim.events);
         directory_destroy (&sim.directory);
         return 1;
     }
     printf ("simulate: filing %.1f reports a second on %zu grids%s\n", sim.rate,
             directory_grid_count (sim.directory), sim.count ? "" : " until Ctrl-C");
-    zpoller_t *poller = zpoller_new (cli_client_socket (sim.client), sim.events, NULL);
+    zpoller_t *poller = zpoller_new (cli_client_socket (sim.client), cli_client_socket (sim.official),
+                                     sim.events, NULL);
     long long start = zclock_mono ();
     long long last_print = start;
     while (!zsys_interrupted) {
@@ -303,7 +311,10 @@ cli_simulate (const config_t *config, int argc, char **argv)
             s_on_event (&sim);
         else
         if (which == cli_client_socket (sim.client))
-            s_on_answer (&sim);
+            s_on_answer (&sim, sim.client);
+        else
+        if (which == cli_client_socket (sim.official))
+            s_on_answer (&sim, sim.official);
         else
         //  no zpoller_terminated () test: after a 0 ms wait it can report a
         //  stale EINTR as "terminated"; the loop condition sees a real stop
@@ -319,6 +330,7 @@ cli_simulate (const config_t *config, int argc, char **argv)
     store_destroy (&sim.store);
     zsock_destroy (&sim.events);
     cli_client_destroy (&sim.client);
+    cli_client_destroy (&sim.official);
     directory_destroy (&sim.directory);
     return 0;
 }

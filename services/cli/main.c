@@ -8,6 +8,7 @@
 
 #include "cli_admin.h"
 #include "cli_commands.h"
+#include "cli_keys.h"
 #include "cli_units.h"
 #include "cli_timers.h"
 #include "config.h"
@@ -18,6 +19,12 @@ static const cfg_option_t s_options [] = {
     { "intake_endpoint", CFG_STRING, "tcp://127.0.0.1:5560", 0, 0, "intake's ROUTER" },
     { "events_endpoint", CFG_STRING, "tcp://127.0.0.1:5566", 0, 0, "notify's PUB (for simulate)" },
     { "request_timeout_ms", CFG_INT, "3000", 10, 600000, "wait for intake's answer before a retry" },
+    { "client_cert", CFG_STRING, "", 0, 0,
+      "our secret certificate (gridcall keys new): the operator's or grid worker's key for verify, extend, park, unpark, order; empty: no CURVE" },
+    { "gateway_cert", CFG_STRING, "", 0, 0,
+      "the gateway's secret certificate for report and evaluate (and simulate's reporters); empty: client_cert" },
+    { "intake_key", CFG_STRING, "", 0, 0, "intake's public key (Z85) or certificate file" },
+    { "events_key", CFG_STRING, "", 0, 0, "notify's public key (Z85) or certificate file (simulate)" },
     { NULL, 0, NULL, 0, 0, NULL }
 };
 
@@ -40,6 +47,7 @@ static const command_t s_commands [] = {
     { "clock", cli_clock, "clock [--set TIME]            the case clock (demos and tests)" },
     { "route", cli_route, "route --grid G --category C [--tier T] [--at TIME] [--all]  who would get it" },
     { "order", cli_order, "order place ID [--who NAME] | order list   service-card orders" },
+    { "keys", cli_keys, "keys new|show|bind|revoke|check ...   CurveZMQ certificates and principals" },
     { "simulate", cli_simulate, "simulate reports [--rate N] [--count N] [--directory FILE]" },
     { "redis", cli_redis, "redis setup                   load the function library (admin user)" },
     { "audit", cli_audit, "audit verify | audit tail [N] [--json]   the chain of operator actions" },

@@ -121,6 +121,10 @@ codec_recv (void *sock, bool router, const codec_entry_t *conversation,
     int rc = 0;
     zframe_t *type = zmsg_first (zmsg);
     zframe_t *body = zmsg_next (zmsg);
+    //  who sent it is what the handshake proved, never a field of the body
+    const char *user_id = type ? zframe_meta (type, "User-Id") : NULL;
+    if (user_id && strlen (user_id) < sizeof msg->user_id)
+        strcpy (msg->user_id, user_id);
     if (router && !msg->identity)
         rc = -1;
     else

@@ -23,7 +23,7 @@
 //  Latest time a time field may carry: 9999-12-31T23:59:59.999Z in Unix ms
 //  (far below 2^53, so Lua's doubles hold it exactly).
 #define CODEC_TIME_MAX 253402300799999LL
-#define CODEC_USER_ID_MAX 256   //  ZAP User-Id of a peer (metadata), in bytes
+#define CODEC_USER_ID_MAX 41    //  ZAP User-Id: a CURVE public key in Z85 (40) and its NUL
 
 typedef struct {
     const char *type;                           //  type frame text
@@ -41,7 +41,7 @@ typedef struct {
     ProtobufCMessage *body;     //  decoded body, or NULL when error is set
     int error;                  //  GRIDCALL__V1__ERROR_CODE__* when body is NULL
     char reason [160];          //  what was wrong, for the sender and the log
-    char user_id [CODEC_USER_ID_MAX];   //  the peer's ZAP "User-Id", "" when none
+    char user_id [CODEC_USER_ID_MAX];   //  the peer's CURVE public key (Z85) as ZAP admitted it; "" without
 } codec_msg_t;
 
 //  Receive one message. Returns 0 when a message was read (body set, or

@@ -330,6 +330,12 @@ s_value (const config_t *self, const char *name, cfg_type_t type)
     return self->values [i];
 }
 
+bool
+config_has (const config_t *self, const char *name)
+{
+    return s_find (self, name) >= 0;
+}
+
 const char *
 config_str (const config_t *self, const char *name)
 {

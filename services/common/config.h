@@ -60,6 +60,8 @@ int config_set (config_t *self, const char *name, const char *value, char *err, 
 //  (ps would show it); its NAME_file=PATH form is taken.
 int config_set_pair (config_t *self, const char *pair, char *err, size_t errlen);
 
+//  True when the table has an option of this name.
+bool config_has (const config_t *self, const char *name);
 //  Typed getters; asking for an option not in the table is a programmer
 //  error and asserts. Strings are borrowed; config_str reads secrets too.
 const char *config_str (const config_t *self, const char *name);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "codec.h"
+#include "curve.h"
 #include "log.h"
 #include "sentinel.h"
 
@@ -220,6 +221,11 @@ gc_daemon_init_options (int argc, char **argv, const char *name, const cfg_optio
         fprintf (stderr, "%s: %s\n", name, err);
         return -1;
     }
+    //  a bind beyond loopback without CURVE, or CURVE without its keys
+    if (options && curve_check_config (options, config, err, sizeof err)) {
+        fprintf (stderr, "%s: %s\n", name, err);
+        return -1;
+    }
     if (check) {
         printf ("%s: configuration %s is valid\n", name, file ? file : "(defaults)");
         return 1;
@@ -407,8 +413,8 @@ gc_wake_dispatch (void *push, const char *case_id, const json_t *reply)
     return codec_send (push, NULL, "case.dispatch", &ref.base) ? 1 : 0;
 }
 
-static void *
-s_socket (int type, const char *endpoint, const char *who, bool bind)
+void *
+gc_socket_new (int type, const char *who)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock) {
@@ -425,6 +431,15 @@ s_socket (int type, const char *endpoint, const char *who, bool bind)
     }
     if (type == ZMQ_PULL)
         zsock_set_rcvhwm (sock, 100000);
+    return sock;
+}
+
+static void *
+s_socket (int type, const char *endpoint, const char *who, bool bind)
+{
+    zsock_t *sock = (zsock_t *) gc_socket_new (type, who);
+    if (!sock)
+        return NULL;
     int rc = bind ? zsock_bind (sock, "%s", endpoint) : zsock_connect (sock, "%s", endpoint);
     if (rc < 0) {
         log_error ("%s: %s() \"%s\" failed: %s", who, bind ? "bind" : "connect", endpoint,

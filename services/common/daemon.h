@@ -75,6 +75,9 @@ int gc_offer_from_json (const json_t *item, Gridcall__V1__Offer *offer);
 //  category spare dispatch a read. Returns 1 when it could not be queued.
 int gc_wake_dispatch (void *push, const char *case_id, const json_t *reply);
 
+//  Create a socket with the options every daemon socket has (linger; a
+//  PUSH never blocks, deep PUSH and PULL queues). Returns it or NULL (logged).
+void *gc_socket_new (int type, const char *who);
 //  Create a socket and bind or connect it to endpoint. Returns the socket or
 //  NULL with a log line. Linger is set so queued messages get a chance.
 void *gc_socket_bind (int type, const char *endpoint, const char *who);

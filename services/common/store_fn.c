@@ -8,10 +8,12 @@ const store_fn_t store_fns [] = {
     //  cases (20_cases.lua)
     { "gc_register", 12, 12, false },
     { "gc_verify", 6, 6, false },
-    { "gc_evaluate", 4, 4, false },
+    { "gc_evaluate", 4, 5, false },
     { "gc_case_get", 1, 1, true },
     { "gc_stats", 0, 0, true },
     { "gc_claim", 3, 3, false },
+    //  who may act on a case (22_scope.lua)
+    { "gc_case_scope", 1, -1, true },
     //  dispatch (10_dispatch.lua)
     { "gc_offer", 6, -1, false },
     { "gc_unit_reply", 6, 6, false },

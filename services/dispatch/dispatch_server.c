@@ -13,7 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "codec.h"
+#include "curve.h"
 #include "daemon.h"
 #include "directory.h"
 #include "dispatch_match.h"
@@ -32,6 +34,7 @@
 struct _dispatch_server_t {
     const config_t *config;     //  borrowed
     store_t *store;
+    curve_t *curve;             //  CurveZMQ: keys, zauth, principals
     zsock_t *router;            //  units
     zsock_t *work;              //  PULL: case.dispatch wake-ups
     zsock_t *notify;            //  PUSH: notify.job wake-ups
@@ -145,9 +148,15 @@ dispatch_server_new (const config_t *config)
     self->m [3] = metrics_counter (self->metrics, "refused_total", "unit messages answered with an error");
     self->m [4] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
     self->metrics_http = gc_metrics_serve (config, self->metrics);
-    self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "unit_bind"), "dispatch");
-    self->work = gc_socket_bind (ZMQ_PULL, config_str (config, "work_bind"), "dispatch");
-    self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "dispatch");
+    self->curve = curve_new (config, "dispatch");
+    if (self->curve) {
+        self->router = curve_bind (self->curve, ZMQ_ROUTER, config_str (config, "unit_bind"),
+                                   CURVE_PARTY, self->message_max);
+        self->work = curve_bind (self->curve, ZMQ_PULL, config_str (config, "work_bind"),
+                                 CURVE_DAEMON, self->message_max);
+        self->notify = curve_connect (self->curve, ZMQ_PUSH, config_str (config, "notify_endpoint"),
+                                      config_str (config, "notify_key"));
+    }
     if (!self->round || !self->replies || !self->gone || !self->units || !self->store || !self->router || !self->work
     ||  !self->notify) {
         dispatch_server_destroy (&self);
@@ -174,8 +183,9 @@ dispatch_server_destroy (dispatch_server_t **self_p)
     zlist_destroy (&self->gone);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->notify);
-    zsock_destroy (&self->work);
-    zsock_destroy (&self->router);
+    curve_close (self->curve, &self->work);
+    curve_close (self->curve, &self->router);
+    curve_destroy (&self->curve);
     store_destroy (&self->store);
     directory_destroy (&self->directory);
     dispatch_units_destroy (&self->units);
@@ -525,6 +535,18 @@ s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
                           "", "protocol %u is not supported; this dispatch speaks 1", hello->protocol);
         return;
     }
+    //  a unit is who its key says, never who its hello says: only the key
+    //  bound to X says hello as X (and so takes X's session over)
+    char reason [256];
+    auth_scope_t scope = { NULL, NULL, NULL, NULL, ref };
+    if (!auth_may (curve_principal (self->curve, msg->user_id), AUTH_UNIT, &scope, reason,
+                   sizeof reason)) {
+        self->refused++;
+        log_warning ("dispatch: hello as unit \"%.64s\" refused: NOT_PERMITTED: %s", ref, reason);
+        codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+                          "", "hello as unit %.64s refused: %s", ref, reason);
+        return;
+    }
     if (!unit) {
         self->refused++;
         log_warning ("dispatch: hello from unknown unit refused");
@@ -570,6 +592,8 @@ s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
         return;
     }
     unit_session_t *session = dispatch_units_open (self->units, unit->id, msg->identity, gc_mono_ms ());
+    if (session)
+        snprintf (session->key, sizeof session->key, "%s", msg->user_id);
     if (!session
     ||  dispatch_units_claim (session, hello->categories, hello->n_categories, hello->grids,
                               hello->n_grids, hello->capacity)) {
@@ -747,6 +771,24 @@ s_unit_message (dispatch_server_t *self)
     if (codec_recv (self->router, true, codec_unit, self->message_max, &msg))
         return;
     unit_session_t *session = dispatch_units_by_identity (self->units, msg.identity);
+    const auth_principal_t *principal = curve_principal (self->curve, msg.user_id);
+    char reason [256];
+    auth_scope_t scope = { NULL, NULL, NULL, NULL, session ? session->unit_id : NULL };
+    if (session ? !auth_may (principal, AUTH_UNIT, &scope, reason, sizeof reason)
+                : !principal && !auth_may (NULL, AUTH_UNIT, &scope, reason, sizeof reason)) {
+        //  its key was revoked since its hello: the session ends here
+        self->refused++;
+        log_warning ("dispatch: \"%s\" from %s%s%s refused%s: NOT_PERMITTED: %s", msg.type,
+                     session ? "unit \"" : "a peer without a principal",
+                     session ? session->unit_id : "", session ? "\"" : "",
+                     session ? ", session dropped" : "", reason);
+        codec_send_error (self->router, msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+                          "", "%s", reason);
+        if (session)
+            s_session_end (self, session->unit_id, "revoked");
+        codec_msg_reset (&msg);
+        return;
+    }
     if (session)
         session->seen_ms = gc_mono_ms ();
     s_fire (self, session, s_event_of (&msg), &msg);
@@ -821,6 +863,13 @@ s_work_messages (dispatch_server_t *self)
         codec_msg_t msg;
         if (codec_recv (self->work, false, codec_work, self->message_max, &msg))
             break;
+        char reason [256];
+        if (*msg.user_id && !auth_may (curve_principal (self->curve, msg.user_id), AUTH_WORK,
+                                       NULL, reason, sizeof reason)) {
+            log_warning ("dispatch: work message \"%s\" dropped: %s", msg.type, reason);
+            codec_msg_reset (&msg);
+            continue;
+        }
         if (msg.body && strcmp (msg.type, "case.dispatch") == 0
         &&  !codec_id_valid (((Gridcall__V1__CaseRef *) msg.body)->case_id, ID_MAX))
             log_warning ("dispatch: work message \"%s\" dropped: case_id is not an id", msg.type);
@@ -843,6 +892,28 @@ s_work_messages (dispatch_server_t *self)
                          msg.body ? "not for dispatch" : msg.reason);
         codec_msg_reset (&msg);
     }
+}
+
+//  After the principals changed: end the sessions whose key no longer
+//  speaks for their unit (revoked, or bound to another principal).
+static void
+s_sessions_recheck (dispatch_server_t *self)
+{
+    zlist_t *revoked = zlist_new ();
+    if (!revoked)
+        return;
+    zlist_autofree (revoked);
+    char reason [256];
+    for (unit_session_t *s = dispatch_units_first (self->units); s; s = dispatch_units_next (self->units)) {
+        auth_scope_t scope = { NULL, NULL, NULL, NULL, s->unit_id };
+        if (!auth_may (curve_principal (self->curve, s->key), AUTH_UNIT, &scope, reason, sizeof reason))
+            zlist_append (revoked, s->unit_id);
+    }
+    for (char *id = (char *) zlist_first (revoked); id; id = (char *) zlist_next (revoked)) {
+        log_warning ("dispatch: unit \"%s\" session dropped: its key was revoked", id);
+        s_session_end (self, id, "revoked");
+    }
+    zlist_destroy (&revoked);
 }
 
 //  Copy the loop's counters into the metrics registry (cheap atomics).
@@ -877,6 +948,8 @@ dispatch_server_run (dispatch_server_t *self)
             s_metrics_update (self);
             self->next_heartbeat = now + self->heartbeat_ms / 2;
         }
+        if (curve_tick (self->curve))
+            s_sessions_recheck (self);
         if (gc_daemon_reload_generation () != self->generation) {
             //  SIGHUP: read the directory again now, whatever its version
             self->generation = gc_daemon_reload_generation ();

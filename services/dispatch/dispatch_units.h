@@ -20,6 +20,7 @@ typedef struct {
     unsigned capacity;          //  capacity claimed at hello (0 = the record's)
     bool ready_on_duty;         //  on duty when its ready sets were last published
     uint64_t ready_hash;        //  hash of the ready keys last published (0: none yet)
+    char key [41];              //  the CURVE key it said hello with ("" without CURVE)
 } unit_session_t;
 
 typedef struct _dispatch_units_t dispatch_units_t;

@@ -1,14 +1,19 @@
 /*  gridcall-dispatch — offers cases to responder units that plug in over
     ZeroMQ, and moves each case on when a unit declines or stays silent. */
 #include "config.h"
+#include "curve.h"
 #include "daemon.h"
 #include "dispatch_server.h"
 
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
+    CURVE_OPTIONS,
+    CURVE_SERVER_OPTIONS,
     { "unit_bind", CFG_STRING, "tcp://127.0.0.1:5561", 0, 0, "ROUTER endpoint units connect to" },
     { "work_bind", CFG_STRING, "tcp://127.0.0.1:5562", 0, 0, "PULL endpoint for case wake-ups" },
     { "notify_endpoint", CFG_STRING, "tcp://127.0.0.1:5565", 0, 0, "notify's work PULL" },
+    { "notify_key", CFG_STRING, "", 0, 0,
+      "notify's public key (Z85) or certificate file, for a TCP notify_endpoint with curve on" },
     { "offer_timeout_ms", CFG_INT, "30000", 100, 86400000, "wall time a unit has to accept" },
     { "retry_ms", CFG_INT, "5000", 100, 3600000, "wait before retrying a case no unit can take" },
     { "sweep_ms", CFG_INT, "1000", 10, 60000, "how often the pending set is swept" },

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curve.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -62,8 +63,15 @@ escalate_server_new (const config_t *config)
     self->m [4] = metrics_gauge (self->metrics, "lateness_max_ms", "worst firing lateness seen, Redis time");
     self->m [5] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
     self->metrics_http = gc_metrics_serve (config, self->metrics);
-    self->dispatch = gc_socket_connect (ZMQ_PUSH, config_str (config, "dispatch_endpoint"), "escalate");
-    self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "escalate");
+    //  over TCP with curve on, a CURVE client of dispatch's and notify's keys
+    curve_t *curve = curve_new (config, "escalate");
+    if (curve) {
+        self->dispatch = curve_connect (curve, ZMQ_PUSH, config_str (config, "dispatch_endpoint"),
+                                        config_str (config, "dispatch_key"));
+        self->notify = curve_connect (curve, ZMQ_PUSH, config_str (config, "notify_endpoint"),
+                                      config_str (config, "notify_key"));
+    }
+    curve_destroy (&curve);
     if (!self->store || !self->dispatch || !self->notify) {
         escalate_server_destroy (&self);
         return NULL;

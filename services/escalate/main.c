@@ -1,13 +1,19 @@
 /*  gridcall-escalate — fires deadlines: a case whose time limit passes climbs
     one tier and is dispatched again; top-tier cases are re-notified. */
 #include "config.h"
+#include "curve.h"
 #include "daemon.h"
 #include "escalate_server.h"
 
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
+    CURVE_OPTIONS,
     { "dispatch_endpoint", CFG_STRING, "tcp://127.0.0.1:5562", 0, 0, "dispatch's work PULL" },
+    { "dispatch_key", CFG_STRING, "", 0, 0,
+      "dispatch's public key (Z85) or certificate file, for a TCP dispatch_endpoint with curve on" },
     { "notify_endpoint", CFG_STRING, "tcp://127.0.0.1:5565", 0, 0, "notify's work PULL" },
+    { "notify_key", CFG_STRING, "", 0, 0,
+      "notify's public key (Z85) or certificate file, for a TCP notify_endpoint with curve on" },
     { "tick_ms", CFG_INT, "100", 1, 10000, "longest wait between looks at the timers" },
     { "batch_max", CFG_INT, "500", 1, 10000, "timers fired per Redis call" },
     { "top_repeat_minutes", CFG_INT, "1440", 1, 525600, "case minutes between re-notices of a top-tier overdue case" },

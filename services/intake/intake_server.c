@@ -1,13 +1,16 @@
 /*  intake_server.c — takes reports, verifications and evaluations from a
-    ROUTER, checks them, registers them in one Redis function call each
-    (pipelined per loop turn), answers, then wakes the next stages. */
+    ROUTER, checks them and who sent them (the principal of the CURVE key,
+    auth.h), registers them in one Redis function call each (pipelined per
+    loop turn), answers, then wakes the next stages. */
 #include "intake_server.h"
 
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "codec.h"
+#include "curve.h"
 #include "daemon.h"
 #include "intake_check.h"
 #include "log.h"
@@ -16,15 +19,35 @@
 
 typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK } request_kind_t;
 
+#define SCOPE_IDS_MAX 200       //  case ids per gc_case_scope call (store argument limit)
+
+//  One request's transition: the store function's arguments, and the text
+//  of the numbers among them.
 typedef struct {
-    zframe_t *identity;         //  reporter's routing id (owned)
+    const char *argv [12];
+    int argc;
+    const char *ref;            //  what the request names: key or case id
+    const char *fn;             //  the store function, when the kind has two
+    char num [2][24];
+    char hash [48];             //  a report's content, as its key remembers it
+} s_call_t;
+
+//  A request of this turn, from its arrival to its answer.
+typedef struct {
+    codec_msg_t msg;            //  as decoded; its body holds the call's strings
+    int kind_index;             //  entry of s_kinds
     request_kind_t kind;
+    s_call_t call;              //  its transition, built and checked
+    char who [AUTH_LABEL_MAX];  //  the principal's label: the timeline's who
+    bool pending;               //  admitted so far; waits for its case's scope
+    zframe_t *identity;         //  reporter's routing id (owned) once appended
     char ref [INTAKE_KEY_MAX + 1];  //  idempotency key or case id, echoed in errors
 } request_t;
 
 struct _intake_server_t {
     const config_t *config;     //  borrowed
     store_t *store;
+    curve_t *curve;             //  CurveZMQ: keys, zauth, principals
     zsock_t *router;            //  reporters
     zsock_t *dispatch;          //  PUSH: case.dispatch wake-ups
     zsock_t *notify;            //  PUSH: notify.job wake-ups
@@ -83,10 +106,17 @@ intake_server_new (const config_t *config)
     self->m [4] = metrics_counter (self->metrics, "unconfirmed_total",
                                    "reports registered but answered retry: fewer than wait_replicas had them");
     self->metrics_http = gc_metrics_serve (config, self->metrics);
-    self->router = gc_socket_bind (ZMQ_ROUTER, config_str (config, "bind"), "intake");
-    self->dispatch = gc_socket_connect (ZMQ_PUSH, config_str (config, "dispatch_endpoint"), "intake");
-    self->notify = gc_socket_connect (ZMQ_PUSH, config_str (config, "notify_endpoint"), "intake");
-    if (!self->batch || !self->replies || !self->store || !self->router || !self->dispatch || !self->notify) {
+    self->curve = curve_new (config, "intake");
+    if (self->curve) {
+        self->router = curve_bind (self->curve, ZMQ_ROUTER, config_str (config, "bind"),
+                                   CURVE_PARTY, self->message_max);
+        self->dispatch = curve_connect (self->curve, ZMQ_PUSH, config_str (config, "dispatch_endpoint"),
+                                        config_str (config, "dispatch_key"));
+        self->notify = curve_connect (self->curve, ZMQ_PUSH, config_str (config, "notify_endpoint"),
+                                      config_str (config, "notify_key"));
+    }
+    if (!self->batch || !self->replies || !self->store || !self->router || !self->dispatch
+    ||  !self->notify) {
         intake_server_destroy (&self);
         return NULL;
     }
@@ -109,8 +139,11 @@ intake_server_destroy (intake_server_t **self_p)
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->notify);
     zsock_destroy (&self->dispatch);
-    zsock_destroy (&self->router);
+    curve_close (self->curve, &self->router);
+    curve_destroy (&self->curve);
     store_destroy (&self->store);
+    for (size_t i = 0; self->batch && i < self->batch_max; i++)
+        codec_msg_reset (&self->batch [i].msg);
     free (self->replies);
     free (self->batch);
     free (self);
@@ -125,26 +158,15 @@ s_refuse (intake_server_t *self, zframe_t *identity, int code, const char *ref, 
     codec_send_error (self->router, identity, code, ref, "%s", reason);
 }
 
-//  One request's transition: the store function's arguments, and the text
-//  of the numbers among them.
-typedef struct {
-    const char *argv [12];
-    int argc;
-    const char *ref;            //  what the request names: key or case id
-    const char *fn;             //  the store function, when the kind has two
-    const char *principal;      //  who sent it: the idempotency scope, the audit's "by"
-    char num [2][24];
-    char hash [48];             //  a report's content, as its key remembers it
-} s_call_t;
-
-//  Check a decoded body and fill its call. Returns 0, or an error code
-//  with reason filled.
-typedef int (s_build_fn) (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
-                          char *reason, size_t reasonlen);
+//  Check a decoded body and fill its call; who is the sender's principal
+//  (the timeline's who), and the name the client gave goes beside it.
+//  Returns 0, or an error code with reason filled.
+typedef int (s_build_fn) (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+                          s_call_t *call, char *reason, size_t reasonlen);
 
 static int
-s_build_report (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
-                char *reason, size_t reasonlen)
+s_build_report (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+                s_call_t *call, char *reason, size_t reasonlen)
 {
     const Gridcall__V1__Report *r = (const Gridcall__V1__Report *) body;
     call->ref = r->idempotency_key;
@@ -156,43 +178,44 @@ s_build_report (intake_server_t *self, const ProtobufCMessage *body, s_call_t *c
         snprintf (reason, reasonlen, "out of memory");
         return GRIDCALL__V1__ERROR_CODE__ERROR_INTERNAL;
     }
+    //  who: the timeline's who, the case's via and the idempotency key's scope
     const char *args [] = { r->idempotency_key, r->grid, r->category, r->text,
         codec_channel_name (r->channel), r->reporter, r->building, r->location,
-        self->scale, self->idem_ttl, call->principal, call->hash };
+        self->scale, self->idem_ttl, who, call->hash };
     memcpy (call->argv, args, sizeof args);
     call->argc = 12;
     return code;
 }
 
 static int
-s_build_verify (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
-                char *reason, size_t reasonlen)
+s_build_verify (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+                s_call_t *call, char *reason, size_t reasonlen)
 {
     const Gridcall__V1__Verify *v = (const Gridcall__V1__Verify *) body;
     call->ref = v->case_id;
-    const char *args [] = { v->case_id, v->pass ? "1" : "0", v->note, v->verifier, self->scale,
-                            call->principal };
+    const char *args [] = { v->case_id, v->pass ? "1" : "0", v->note, who, self->scale,
+                            v->verifier };
     memcpy (call->argv, args, sizeof args);
     call->argc = 6;
     return intake_check_verify (v, self->text_max, reason, reasonlen);
 }
 
 static int
-s_build_evaluate (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
-                  char *reason, size_t reasonlen)
+s_build_evaluate (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+                  s_call_t *call, char *reason, size_t reasonlen)
 {
     const Gridcall__V1__Evaluate *e = (const Gridcall__V1__Evaluate *) body;
     call->ref = e->case_id;
     snprintf (call->num [0], sizeof call->num [0], "%u", e->score);
-    const char *args [] = { e->case_id, call->num [0], e->comment, e->resident };
+    const char *args [] = { e->case_id, call->num [0], e->comment, who, e->resident };
     memcpy (call->argv, args, sizeof args);
-    call->argc = 4;
+    call->argc = 5;
     return intake_check_evaluate (e, self->text_max, reason, reasonlen);
 }
 
 static int
-s_build_decision (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
-                  char *reason, size_t reasonlen)
+s_build_decision (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+                  s_call_t *call, char *reason, size_t reasonlen)
 {
     const Gridcall__V1__ExtendDecision *d = (const Gridcall__V1__ExtendDecision *) body;
     static const char *verbs [] = { "", "approve", "refuse", "extend" };
@@ -201,48 +224,48 @@ s_build_decision (intake_server_t *self, const ProtobufCMessage *body, s_call_t 
     if (code)
         return code;            //  verb is checked before it indexes verbs
     snprintf (call->num [0], sizeof call->num [0], "%lld", (long long) d->until_ms);
-    const char *args [] = { d->case_id, d->operator_, verbs [d->verb], call->num [0], d->reason,
-                            self->scale, call->principal };
+    const char *args [] = { d->case_id, who, verbs [d->verb], call->num [0], d->reason,
+                            self->scale, d->operator_ };
     memcpy (call->argv, args, sizeof args);
     call->argc = 7;
     return 0;
 }
 
 static int
-s_build_park (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
-              char *reason, size_t reasonlen)
+s_build_park (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+              s_call_t *call, char *reason, size_t reasonlen)
 {
     const Gridcall__V1__Park *k = (const Gridcall__V1__Park *) body;
     call->ref = k->case_id;
     snprintf (call->num [0], sizeof call->num [0], "%lld", (long long) k->review_ms);
-    const char *args [] = { k->case_id, k->operator_, call->num [0], k->reason, self->scale,
-                            call->principal };
+    const char *args [] = { k->case_id, who, call->num [0], k->reason, self->scale,
+                            k->operator_ };
     memcpy (call->argv, args, sizeof args);
     call->argc = 6;
     return intake_check_park (k, self->text_max, reason, reasonlen);
 }
 
 static int
-s_build_unpark (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
-                char *reason, size_t reasonlen)
+s_build_unpark (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+                s_call_t *call, char *reason, size_t reasonlen)
 {
     const Gridcall__V1__Unpark *u = (const Gridcall__V1__Unpark *) body;
     call->ref = u->case_id;
-    const char *args [] = { u->case_id, u->operator_, u->reason, self->scale, call->principal };
+    const char *args [] = { u->case_id, who, u->reason, self->scale, u->operator_ };
     memcpy (call->argv, args, sizeof args);
     call->argc = 5;
     return intake_check_unpark (u, self->text_max, reason, reasonlen);
 }
 
 static int
-s_build_order (intake_server_t *self, const ProtobufCMessage *body, s_call_t *call,
-               char *reason, size_t reasonlen)
+s_build_order (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+               s_call_t *call, char *reason, size_t reasonlen)
 {
     const Gridcall__V1__OrderDecision *o = (const Gridcall__V1__OrderDecision *) body;
     call->ref = o->case_id;
     //  gc_order_place (case, who, by) or gc_order_decline (case, who, reason, by)
-    const char *place [] = { o->case_id, o->operator_, call->principal };
-    const char *decline [] = { o->case_id, o->operator_, o->reason, call->principal };
+    const char *place [] = { o->case_id, who, o->operator_ };
+    const char *decline [] = { o->case_id, who, o->reason, o->operator_ };
     if (o->place)
         memcpy (call->argv, place, sizeof place);
     else
@@ -253,57 +276,130 @@ s_build_order (intake_server_t *self, const ProtobufCMessage *body, s_call_t *ca
 }
 
 //  The requests intake takes: message type, kind of answer, the store
-//  function, and how its call is checked and built.
+//  function, how its call is checked and built, and what its sender must
+//  be allowed to do (auth.h); on_case: the rule needs the case's scope.
 static const struct {
     const char *type;
     request_kind_t kind;
     const char *fn;
     s_build_fn *build;
+    auth_action_t action;
+    bool on_case;
 } s_kinds [] = {
-    { "report",        REQ_REPORT,   "gc_register",      s_build_report },
-    { "verify",        REQ_VERIFY,   "gc_verify",        s_build_verify },
-    { "evaluate",      REQ_EVALUATE, "gc_evaluate",      s_build_evaluate },
-    { "extend.decide", REQ_CLOCK,    "gc_extend_decide", s_build_decision },
-    { "park",          REQ_CLOCK,    "gc_park",          s_build_park },
-    { "unpark",        REQ_CLOCK,    "gc_unpark",        s_build_unpark },
-    { "order.decide",  REQ_CLOCK,    NULL,               s_build_order },
+    { "report",        REQ_REPORT,   "gc_register",      s_build_report,   AUTH_REPORT,   false },
+    { "verify",        REQ_VERIFY,   "gc_verify",        s_build_verify,   AUTH_VERIFY,   true },
+    { "evaluate",      REQ_EVALUATE, "gc_evaluate",      s_build_evaluate, AUTH_EVALUATE, true },
+    { "extend.decide", REQ_CLOCK,    "gc_extend_decide", s_build_decision, AUTH_DECIDE,   true },
+    { "park",          REQ_CLOCK,    "gc_park",          s_build_park,     AUTH_DECIDE,   true },
+    { "unpark",        REQ_CLOCK,    "gc_unpark",        s_build_unpark,   AUTH_DECIDE,   true },
+    { "order.decide",  REQ_CLOCK,    NULL,               s_build_order,    AUTH_DECIDE,   true },
 };
 
-//  Check one decoded request and append its transition to the pipeline.
-//  Returns 0 when appended (the batch slot is filled), -1 when answered.
-static int
-s_queue (intake_server_t *self, codec_msg_t *msg, request_t *req)
+//  Refuse a request its sender may not make: NOT_PERMITTED with the reason
+//  to the sender, a warning naming the principal here.
+static void
+s_forbid (intake_server_t *self, request_t *req, const char *reason)
 {
+    self->refused++;
+    req->pending = false;
+    log_warning ("intake: %s \"%s\" from %s refused: NOT_PERMITTED: %s", req->msg.type, req->ref,
+                 *req->who ? req->who : "a peer without a principal", reason);
+    codec_send_error (self->router, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+                      req->ref, "%s", reason);
+}
+
+//  What one decoded request may go on to: its body checked and its call
+//  built, its sender a principal, a report within its sender's grids and
+//  channels. Returns 0 when it goes on (a rule on its case may still refuse
+//  it), -1 when it was answered.
+static int
+s_check (intake_server_t *self, request_t *req)
+{
+    codec_msg_t *msg = &req->msg;
     char reason [256];
-    //  the peer's authenticated identity when the socket has security
-    s_call_t call = { .ref = "", .principal = *msg->user_id ? msg->user_id : "anonymous" };
     int code = GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_TYPE;
-    int rc = -1;
     snprintf (reason, sizeof reason, "intake does not take \"%s\" messages", msg->type);
+    const auth_principal_t *p = curve_principal (self->curve, msg->user_id);
+    snprintf (req->who, sizeof req->who, "%s", p ? p->label : "");
+    memset (&req->call, 0, sizeof req->call);
+    req->call.ref = "";
+    req->kind_index = -1;
     for (size_t i = 0; i < sizeof s_kinds / sizeof s_kinds [0]; i++)
         if (strcmp (msg->type, s_kinds [i].type) == 0) {
+            req->kind_index = (int) i;
             req->kind = s_kinds [i].kind;
-            code = s_kinds [i].build (self, msg->body, &call, reason, sizeof reason);
-            if (!code)
-                rc = store_append (self->store, call.fn ? call.fn : s_kinds [i].fn, call.argc,
-                                   call.argv, NULL);
+            code = s_kinds [i].build (self, msg->body, req->who, &req->call, reason, sizeof reason);
             break;
         }
-    const char *ref = call.ref ? call.ref : "";
+    const char *ref = req->call.ref ? req->call.ref : "";
     //  ref is only echoed when it is a valid id: a bad key is part of the error
     snprintf (req->ref, sizeof req->ref, "%s", codec_id_valid (ref, INTAKE_KEY_MAX) ? ref : "");
     if (code) {
         s_refuse (self, msg->identity, code, req->ref, reason);
         return -1;
     }
-    if (rc) {
-        s_refuse (self, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, req->ref,
-                  "the case store is unavailable; retry with the same idempotency key");
+    auth_scope_t scope = { NULL, NULL, NULL, NULL, NULL };
+    if (!s_kinds [req->kind_index].on_case) {
+        const Gridcall__V1__Report *r = (const Gridcall__V1__Report *) msg->body;
+        scope.grid = r->grid;
+        scope.channel = codec_channel_name (r->channel);
+    }
+    //  a case's rule waits for its scope; who has no principal waits for nothing
+    if ((!s_kinds [req->kind_index].on_case || !p)
+    &&  !auth_may (p, s_kinds [req->kind_index].action, &scope, reason, sizeof reason)) {
+        s_forbid (self, req, reason);
         return -1;
     }
-    req->identity = msg->identity;
-    msg->identity = NULL;
+    req->pending = s_kinds [req->kind_index].on_case && p->role != AUTH_ROLE_LOCAL;
     return 0;
+}
+
+//  Admit or refuse the requests that wait for their case's scope: one
+//  gc_case_scope call per SCOPE_IDS_MAX of them. A refused request is
+//  answered and leaves the turn (live [i] false).
+static void
+s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
+{
+    size_t first = 0;
+    while (first < count) {
+        const char *ids [SCOPE_IDS_MAX];
+        size_t n = 0, last = first;
+        for (; last < count && n < SCOPE_IDS_MAX; last++)
+            if (live [last] && batch [last].pending)
+                ids [n++] = batch [last].call.ref;
+        json_t *reply = n ? store_call (self->store, "gc_case_scope", (int) n, ids, NULL) : NULL;
+        json_t *cases = json_is_true (json_object_get (reply, "ok"))
+                      ? json_object_get (reply, "cases") : NULL;
+        for (size_t i = first; i < last; i++) {
+            request_t *req = &batch [i];
+            if (!live [i] || !req->pending)
+                continue;
+            json_t *c = json_object_get (cases, req->call.ref);
+            char reason [256];
+            auth_scope_t scope = {
+                json_string_value (json_object_get (c, "grid")),
+                json_string_value (json_object_get (c, "community")),
+                json_string_value (json_object_get (c, "channel")),
+                json_string_value (json_object_get (c, "via")), NULL
+            };
+            live [i] = false;
+            if (!cases)
+                s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                          req->ref, "the case store is unavailable; retry");
+            else
+            if (!c)
+                s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
+                          req->ref, "no case with this id");
+            else
+            if (!auth_may (curve_principal (self->curve, req->msg.user_id),
+                           s_kinds [req->kind_index].action, &scope, reason, sizeof reason))
+                s_forbid (self, req, reason);
+            else
+                live [i] = true;
+        }
+        json_decref (reply);
+        first = last;
+    }
 }
 
 //  Answer one committed request from its transition's reply, then wake the
@@ -357,12 +453,12 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
 //  reply becomes an error: the reporter gets UNAVAILABLE and retries with
 //  the same key, which finds the case and is confirmed by a later WAIT.
 static void
-s_confirm (intake_server_t *self, size_t queued)
+s_confirm (intake_server_t *self, size_t count, const bool *live)
 {
     size_t reports = 0;
     bool wrote_nothing = true;
-    for (size_t i = 0; i < queued; i++)
-        if (self->batch [i].kind == REQ_REPORT
+    for (size_t i = 0; i < count; i++)
+        if (live [i] && self->batch [i].kind == REQ_REPORT
         &&  json_is_true (json_object_get (self->replies [i], "ok"))) {
             reports++;
             if (!json_is_true (json_object_get (self->replies [i], "duplicate")))
@@ -377,8 +473,8 @@ s_confirm (intake_server_t *self, size_t queued)
     log_warning ("intake: %zu report%s registered but reached %d of %d replicas in %d ms; "
                  "answered UNAVAILABLE, the reporters retry", reports, reports == 1 ? "" : "s",
                  acked < 0 ? 0 : acked, self->wait_replicas, self->wait_timeout_ms);
-    for (size_t i = 0; i < queued; i++)
-        if (self->batch [i].kind == REQ_REPORT
+    for (size_t i = 0; i < count; i++)
+        if (live [i] && self->batch [i].kind == REQ_REPORT
         &&  json_is_true (json_object_get (self->replies [i], "ok"))) {
             json_decref (self->replies [i]);
             self->replies [i] = json_pack ("{s:b, s:s, s:s}", "ok", 0, "code", "UNAVAILABLE",
@@ -388,35 +484,64 @@ s_confirm (intake_server_t *self, size_t queued)
         }
 }
 
-//  One loop turn: read what the ROUTER holds (up to batch_max), pipeline
-//  the transitions, then read the replies and answer in order.
+//  One loop turn: read what the ROUTER holds (up to batch_max), check
+//  each request and its sender, read the scope of the cases the rules
+//  need, pipeline the admitted transitions, then read the replies and
+//  answer in order.
 static void
 s_turn (intake_server_t *self)
 {
-    size_t queued = 0;
-    while (queued < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN)) {
-        codec_msg_t msg;
-        if (codec_recv (self->router, true, codec_reporter, self->message_max, &msg))
+    size_t count = 0;
+    bool live [self->batch_max];
+    bool scoped = false;
+    while (count < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN)) {
+        request_t *req = &self->batch [count];
+        if (codec_recv (self->router, true, codec_reporter, self->message_max, &req->msg))
             break;
-        if (!msg.body) {
-            log_warning ("intake: message \"%s\" refused: %s", msg.type, msg.reason);
+        if (!req->msg.body) {
+            log_warning ("intake: message \"%s\" refused: %s", req->msg.type, req->msg.reason);
             self->refused++;
-            codec_send_error (self->router, msg.identity, msg.error, "", "%s", msg.reason);
+            codec_send_error (self->router, req->msg.identity, req->msg.error, "", "%s",
+                              req->msg.reason);
         }
         else
-        if (s_queue (self, &msg, &self->batch [queued]) == 0)
-            queued++;
-        codec_msg_reset (&msg);
+        if (s_check (self, req) == 0) {
+            scoped |= req->pending;
+            live [count++] = true;
+            continue;
+        }
+        codec_msg_reset (&req->msg);
     }
-    for (size_t i = 0; i < queued; i++)
-        self->replies [i] = store_reply (self->store);
+    //  before the pipeline: its replies are read in order
+    if (scoped)
+        s_scope (self, self->batch, count, live);
+    for (size_t i = 0; i < count; i++) {
+        request_t *req = &self->batch [i];
+        if (!live [i])
+            continue;
+        const char *fn = req->call.fn ? req->call.fn : s_kinds [req->kind_index].fn;
+        if (store_append (self->store, fn, req->call.argc, req->call.argv, NULL)) {
+            s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                      req->ref, "the case store is unavailable; retry with the same idempotency key");
+            live [i] = false;
+            continue;
+        }
+        req->identity = req->msg.identity;
+        req->msg.identity = NULL;
+    }
+    for (size_t i = 0; i < count; i++)
+        self->replies [i] = live [i] ? store_reply (self->store) : NULL;
     if (self->wait_replicas)
-        s_confirm (self, queued);
-    for (size_t i = 0; i < queued; i++) {
-        s_answer (self, &self->batch [i], self->replies [i]);
-        json_decref (self->replies [i]);
-        self->replies [i] = NULL;
-        zframe_destroy (&self->batch [i].identity);
+        s_confirm (self, count, live);
+    for (size_t i = 0; i < count; i++) {
+        request_t *req = &self->batch [i];
+        if (live [i]) {
+            s_answer (self, req, self->replies [i]);
+            json_decref (self->replies [i]);
+            self->replies [i] = NULL;
+            zframe_destroy (&req->identity);
+        }
+        codec_msg_reset (&req->msg);
     }
 }
 
@@ -435,7 +560,7 @@ int
 intake_server_run (intake_server_t *self)
 {
     while (!zsys_interrupted) {
-        void *which = zpoller_wait (self->poller, 1000);
+        void *which = zpoller_wait (self->poller, 500);
         if (which == self->router) {
             s_turn (self);
             s_metrics_update (self);
@@ -443,6 +568,8 @@ intake_server_run (intake_server_t *self)
         else
         if (zpoller_terminated (self->poller))
             break;
+        //  a revoked key: its next request finds no principal
+        curve_tick (self->curve);
     }
     log_notice ("intake: stopping; %llu requests served, %llu refused, %llu wake-ups left to sweeps",
                 (unsigned long long) self->served, (unsigned long long) self->refused,

@@ -1,14 +1,21 @@
 /*  gridcall-intake — takes reports from reporters and gateways, registers
     cases in Redis and hands them to dispatch. */
 #include "config.h"
+#include "curve.h"
 #include "daemon.h"
 #include "intake_server.h"
 
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
+    CURVE_OPTIONS,
+    CURVE_SERVER_OPTIONS,
     { "bind", CFG_STRING, "tcp://127.0.0.1:5560", 0, 0, "ROUTER endpoint for reporters" },
     { "dispatch_endpoint", CFG_STRING, "tcp://127.0.0.1:5562", 0, 0, "dispatch's work PULL" },
+    { "dispatch_key", CFG_STRING, "", 0, 0,
+      "dispatch's public key (Z85) or certificate file, for a TCP dispatch_endpoint with curve on" },
     { "notify_endpoint", CFG_STRING, "tcp://127.0.0.1:5565", 0, 0, "notify's work PULL" },
+    { "notify_key", CFG_STRING, "", 0, 0,
+      "notify's public key (Z85) or certificate file, for a TCP notify_endpoint with curve on" },
     { "text_max", CFG_INT, "2000", 1, 65536, "longest report text in bytes" },
     { "message_max", CFG_INT, "65536", 256, 1048576, "largest message body in bytes" },
     { "idempotency_ttl_s", CFG_INT, "86400", 60, 2592000, "how long a retry finds its case" },

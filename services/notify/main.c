@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "curve.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify_server.h"
@@ -12,6 +13,8 @@
 //  Options of this daemon; deploy/gridcall-notify.conf documents each one.
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
+    CURVE_OPTIONS,
+    CURVE_SERVER_OPTIONS,
     { "work_bind", CFG_STRING, "tcp://127.0.0.1:5565", 0, 0,
       "PULL endpoint for \"notify.job\" wake-ups from the other daemons" },
     { "pub_bind", CFG_STRING, "tcp://127.0.0.1:5566", 0, 0,

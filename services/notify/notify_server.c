@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "curve.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -32,6 +33,7 @@ struct _notify_server_t {
     store_t *store;             //  Redis access
     zsock_t *pull;              //  wake-ups: "notify.job" JobRef
     zsock_t *pub;               //  Notification per event, topic = event
+    curve_t *curve;             //  CurveZMQ: keys, zauth, principals
     notify_webhook_t *webhook;  //  curl multi client
     char *urls [NOTIFY_TARGETS_MAX];    //  webhook targets, in config order
     char tokens [NOTIFY_TARGETS_MAX][NOTIFY_TOKEN_LEN + 1];    //  their mask tokens
@@ -198,8 +200,13 @@ notify_server_new (const config_t *config)
     if (!self->store || !self->inflight || !self->finished || !self->webhook)
         goto fail;
     zhashx_set_destructor (self->inflight, (zhashx_destructor_fn *) notify_job_destroy);
-    self->pull = gc_socket_bind (ZMQ_PULL, config_str (config, "work_bind"), "notify");
-    self->pub = gc_socket_bind (ZMQ_PUB, config_str (config, "pub_bind"), "notify");
+    self->curve = curve_new (config, "notify");
+    if (!self->curve)
+        goto fail;
+    self->pull = curve_bind (self->curve, ZMQ_PULL, config_str (config, "work_bind"), CURVE_DAEMON,
+                             WAKE_BYTES_MAX);
+    //  subscribers send only subscriptions: a small bound
+    self->pub = curve_bind (self->curve, ZMQ_PUB, config_str (config, "pub_bind"), CURVE_PARTY, 256);
     if (!self->pull || !self->pub)
         goto fail;
     log_info ("notify: wake-ups on \"%s\", events on \"%s\", %d webhook%s%s",
@@ -229,8 +236,9 @@ notify_server_destroy (notify_server_t **self_p)
     zlistx_destroy (&self->finished);
     zlistx_destroy (&self->woken);
     zhashx_destroy (&self->inflight);
-    zsock_destroy (&self->pub);
-    zsock_destroy (&self->pull);
+    curve_close (self->curve, &self->pub);
+    curve_close (self->curve, &self->pull);
+    curve_destroy (&self->curve);
     store_destroy (&self->store);
     for (int i = 0; i < self->targets; i++)
         free (self->urls [i]);
@@ -542,6 +550,11 @@ s_read_wakeups (notify_server_t *self)
             break;
         const char *problem = msg.body ? NULL : msg.reason;
         const Gridcall__V1__JobRef *ref = NULL;
+        char reason [256];
+        //  over CURVE, only another daemon's key wakes us
+        if (!problem && *msg.user_id && !auth_may (curve_principal (self->curve, msg.user_id),
+                                                   AUTH_WORK, NULL, reason, sizeof reason))
+            problem = reason;
         if (!problem && strcmp (msg.type, "notify.job") != 0)
             problem = "not a notify.job message";
         else
@@ -660,6 +673,11 @@ notify_server_run (notify_server_t *self)
         long long now = gc_mono_ms ();
         bool room = zhashx_size (self->inflight) < self->inflight_max;
         s_metrics_update (self);
+        //  a revoked key's open subscription ends: every subscriber reconnects
+        //  (the PUB ends a dropped session when it next looks at its commands)
+        if (curve_tick (self->curve))
+            curve_rebind (self->curve, self->pub);
+        zsock_events (self->pub);
         if (room && (self->claim_now || now >= self->next_sweep))
             s_claim (self);
         s_flush (self);

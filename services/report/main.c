@@ -3,12 +3,15 @@
     /metrics and a health check over HTTP, and a ZeroMQ PUB of the same
     live events; it only reads Redis, through the store. */
 #include "config.h"
+#include "curve.h"
 #include "daemon.h"
 #include "report_guard.h"
 #include "report_server.h"
 
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
+    CURVE_OPTIONS,
+    CURVE_SERVER_OPTIONS,
     { "http_bind", CFG_STRING, "127.0.0.1", 0, 0,
       "address the HTTP server binds: numeric IPv4 or IPv6 (0.0.0.0, ::)" },
     { "http_port", CFG_INT, "8080", 0, 65535, "HTTP port; 0 picks a free port and logs it" },

@@ -223,6 +223,8 @@ s_run (void *arg)
                 st.dirty = false;
         }
         s_ledger (self, &st, dir);
+        if (st.pub)
+            report_pub_tick (st.pub);
         //  a full batch means more is waiting: read on at once
         if (relayed < atoi (EVENTS_BATCH)) {
             for (int slept = 0; slept < self->poll_ms && !atomic_load (&self->stop); slept += 20)
@@ -235,7 +237,7 @@ s_run (void *arg)
 }
 
 report_feed_t *
-report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics)
+report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics, curve_t *curve)
 {
     report_feed_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -282,7 +284,7 @@ report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics)
         report_feed_destroy (&self);
         return NULL;
     }
-    if (*self->pub_bind && !(self->pub = report_pub_new (self->pub_bind))) {
+    if (*self->pub_bind && !(self->pub = report_pub_new (curve, self->pub_bind))) {
         report_feed_destroy (&self);
         return NULL;
     }

@@ -7,14 +7,17 @@
 #define REPORT_FEED_H
 
 #include "config.h"
+#include "curve.h"
 #include "metrics.h"
 #include "report_hub.h"
 
 typedef struct _report_feed_t report_feed_t;
 
-//  Start the feed thread. hub and metrics are borrowed and must outlive
-//  the feed. Returns NULL with a log line on failure (e.g. pub_bind).
-report_feed_t *report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics);
+//  Start the feed thread. hub, metrics and curve (which binds pub_bind) are
+//  borrowed and must outlive the feed. Returns NULL with a log line on
+//  failure (e.g. pub_bind).
+report_feed_t *report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics,
+                                curve_t *curve);
 
 //  Stop the thread (within a poll interval) and free; set *self_p to NULL.
 void report_feed_destroy (report_feed_t **self_p);

@@ -14,15 +14,20 @@
 
 struct _report_pub_t {
     void *sock;                 //  zsock_t PUB
+    curve_t *curve;             //  borrowed: bound it, says when keys are revoked
+    unsigned revocations;       //  curve's count when last rebound
 };
 
 report_pub_t *
-report_pub_new (const char *endpoint)
+report_pub_new (curve_t *curve, const char *endpoint)
 {
     report_pub_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->sock = gc_socket_bind (ZMQ_PUB, endpoint, "report");
+    self->curve = curve;
+    self->revocations = curve_revocations (curve);
+    //  subscribers send only subscriptions: a small bound
+    self->sock = curve_bind (curve, ZMQ_PUB, endpoint, CURVE_PARTY, 256);
     if (!self->sock) {
         free (self);
         return NULL;
@@ -38,9 +43,21 @@ report_pub_destroy (report_pub_t **self_p)
         return;
     report_pub_t *self = *self_p;
     zsock_t *sock = (zsock_t *) self->sock;
-    zsock_destroy (&sock);
+    curve_close (self->curve, &sock);
     free (self);
     *self_p = NULL;
+}
+
+void
+report_pub_tick (report_pub_t *self)
+{
+    unsigned revocations = curve_revocations (self->curve);
+    if (revocations != self->revocations) {
+        self->revocations = revocations;
+        curve_rebind (self->curve, self->sock);
+    }
+    //  the PUB ends a dropped session when it next looks at its commands
+    zsock_events (self->sock);
 }
 
 //  Send [topic][len bytes of body]. Returns 0 or -1.

@@ -6,10 +6,18 @@
 
 #include <jansson.h>
 
+#include "curve.h"
+
 typedef struct _report_pub_t report_pub_t;
 
-//  Bind a PUB socket at endpoint. NULL with a log line on failure.
-report_pub_t *report_pub_new (const char *endpoint);
+//  Bind a PUB socket at endpoint through curve (CurveZMQ, bounds, refused
+//  handshakes logged; curve is borrowed and must outlive the publisher).
+//  NULL with a log line on failure.
+report_pub_t *report_pub_new (curve_t *curve, const char *endpoint);
+//  After a key was revoked, drop every subscriber's connection (they
+//  reconnect and handshake again; the revoked key cannot). Call from the
+//  thread that publishes.
+void report_pub_tick (report_pub_t *self);
 void report_pub_destroy (report_pub_t **self_p);
 
 //  Publish "screen.event" from an event as report_screen_event builds it.

@@ -24,6 +24,7 @@ struct _report_server_t {
     report_feed_t *feed;        //  the feed thread
     report_pool_t *pool;        //  Redis connections for HTTP requests
     report_http_t *http;        //  the HTTP server and its threads
+    curve_t *curve;             //  CurveZMQ for the PUB: keys, zauth, principals
 };
 
 report_server_t *
@@ -58,7 +59,9 @@ report_server_new (const config_t *config)
         report_server_destroy (&self);
         return NULL;
     }
-    self->feed = report_feed_new (config, self->hub, self->metrics);
+    self->curve = curve_new (config, "report");
+    if (self->curve)
+        self->feed = report_feed_new (config, self->hub, self->metrics, self->curve);
     if (self->feed)
         self->http = report_http_new (config, self->pool, self->hub, self->metrics);
     if (!self->http)
@@ -76,6 +79,7 @@ report_server_destroy (report_server_t **self_p)
         report_hub_close (self->hub);
     report_http_destroy (&self->http);
     report_feed_destroy (&self->feed);
+    curve_destroy (&self->curve);
     report_pool_destroy (&self->pool);
     report_hub_destroy (&self->hub);
     metrics_destroy (&self->metrics);
@@ -86,8 +90,11 @@ report_server_destroy (report_server_t **self_p)
 int
 report_server_run (report_server_t *self)
 {
-    while (!zsys_interrupted)
+    while (!zsys_interrupted) {
         zclock_sleep (RUN_POLL_MS);
+        //  principals reloaded here; the feed thread drops revoked subscribers
+        curve_tick (self->curve);
+    }
     log_notice ("report: stopping after %lu requests", report_http_requests (self->http));
     return 0;
 }

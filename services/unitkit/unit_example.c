@@ -2,7 +2,11 @@
     unit. It accepts every offer, sends one progress note, and resolves the
     case after a delay. Start here when you write your own unit in C.
     It links the kit archive only (build/libgridcall-unitkit.a).
-    Usage: gridcall-unit-example UNIT_ID [ENDPOINT] [RESOLVE_DELAY_MS] */
+    Usage: gridcall-unit-example UNIT_ID [ENDPOINT] [RESOLVE_DELAY_MS]
+    With GRIDCALL_UNIT_CERT (the unit's secret certificate) and
+    GRIDCALL_DISPATCH_KEY (dispatch's public key or certificate file) in the
+    environment it connects as a CurveZMQ client, as a dispatch with curve
+    on requires (docs/unit-protocol.md, "Keys"). */
 #include <czmq.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -92,7 +96,11 @@ main (int argc, char **argv)
     }
     zsys_init ();               //  SIGINT and SIGTERM now set zsys_interrupted
     example_t self = { zlist_new (), argc > 3 ? atoi (argv [3]) : 5000 };
-    unitkit_t *unit = unitkit_new (argc > 2 ? argv [2] : "tcp://127.0.0.1:5561", argv [1]);
+    const char *endpoint = argc > 2 ? argv [2] : "tcp://127.0.0.1:5561";
+    const char *cert = getenv ("GRIDCALL_UNIT_CERT");
+    unitkit_t *unit = cert && *cert
+                    ? unitkit_new_curve (endpoint, argv [1], getenv ("GRIDCALL_DISPATCH_KEY"), cert)
+                    : unitkit_new (endpoint, argv [1]);
     if (!unit || !self.jobs) {
         fprintf (stderr, "%s: cannot create unit \"%s\"\n", argv [0], argv [1]);
         return 1;

@@ -53,6 +53,8 @@ struct _unitkit_t {
     unitkit_log_fn *log_fn;     //  log hook, or NULL to drop lines
     void *log_arg;              //  its argument
     unitkit_log_level_t log_level;  //  lines below it are not even formatted
+    zcert_t *cert;              //  our certificate, or NULL: no CURVE
+    char server_key [41];       //  dispatch's public key (Z85)
 };
 
 //  Check the level before formatting, like the cluster's log macros.
@@ -152,6 +154,10 @@ s_connect (unitkit_t *self)
     zsock_set_maxmsgsize (self->sock, UNITKIT_MSG_MAX + 1024);
     zsock_set_heartbeat_ivl (self->sock, self->heartbeat_ms);
     zsock_set_heartbeat_timeout (self->sock, self->heartbeat_ms * UNITKIT_LIVENESS);
+    if (self->cert) {
+        zcert_apply (self->cert, self->sock);
+        zsock_set_curve_serverkey (self->sock, self->server_key);
+    }
     if (zsock_connect (self->sock, "%s", self->endpoint) < 0) {
         s_log (self, UNITKIT_LOG_ERROR, "connect() \"%s\" failed: %s", self->endpoint,
                    zmq_strerror (zmq_errno ()));
@@ -192,8 +198,40 @@ s_disconnect (unitkit_t *self)
     }
 }
 
-unitkit_t *
-unitkit_new (const char *endpoint, const char *unit_id)
+//  Load dispatch's public key (Z85 text or a certificate file) and our
+//  secret certificate. Returns 0, or -1 with the reason on stderr.
+static int
+s_keys_load (unitkit_t *self, const char *server_key, const char *cert_file)
+{
+    static const uint8_t zero [32] = { 0 };
+    zcert_t *server = NULL;
+    if (server_key && strlen (server_key) == 40) {
+        uint8_t bin [32];
+        if (zmq_z85_decode (bin, server_key))
+            snprintf (self->server_key, sizeof self->server_key, "%s", server_key);
+    }
+    else
+    if (server_key && *server_key && (server = zcert_load (server_key)))
+        snprintf (self->server_key, sizeof self->server_key, "%s", zcert_public_txt (server));
+    zcert_destroy (&server);
+    if (!*self->server_key) {
+        fprintf (stderr, "unitkit %s: server key \"%s\" is neither a Z85 key nor a certificate "
+                 "file\n", self->unit_id, server_key ? server_key : "");
+        return -1;
+    }
+    self->cert = cert_file && *cert_file ? zcert_load (cert_file) : NULL;
+    if (!self->cert || memcmp (zcert_secret_key (self->cert), zero, 32) == 0) {
+        fprintf (stderr, "unitkit %s: %s is not a secret certificate (gridcall keys new %s)\n",
+                 self->unit_id, cert_file ? cert_file : "(none)", self->unit_id);
+        zcert_destroy (&self->cert);
+        return -1;
+    }
+    return 0;
+}
+
+//  Both constructors: keys when server_key is given, then connect.
+static unitkit_t *
+s_new (const char *endpoint, const char *unit_id, const char *server_key, const char *cert_file)
 {
     if (!endpoint || !*endpoint || !unit_id || !*unit_id)
         return NULL;
@@ -211,11 +249,25 @@ unitkit_new (const char *endpoint, const char *unit_id)
     self->log_level = UNITKIT_LOG_WARNING;
     if (self->outbox)
         zlistx_set_destructor (self->outbox, s_reply_destroy);
-    if (!self->endpoint || !self->unit_id || !self->outbox || s_connect (self)) {
+    if (!self->endpoint || !self->unit_id || !self->outbox
+    ||  (server_key && s_keys_load (self, server_key, cert_file)) || s_connect (self)) {
         unitkit_destroy (&self);
         return NULL;
     }
     return self;
+}
+
+unitkit_t *
+unitkit_new (const char *endpoint, const char *unit_id)
+{
+    return s_new (endpoint, unit_id, NULL, NULL);
+}
+
+unitkit_t *
+unitkit_new_curve (const char *endpoint, const char *unit_id, const char *server_key,
+                   const char *cert_file)
+{
+    return s_new (endpoint, unit_id, server_key ? server_key : "", cert_file);
 }
 
 void
@@ -230,6 +282,7 @@ unitkit_destroy (unitkit_t **self_p)
         unitkit_wire_send (self->sock, "bye", &bye.base);
     }
     zsock_destroy (&self->sock);
+    zcert_destroy (&self->cert);
     zlistx_destroy (&self->outbox);
     s_strings_free (&self->claim_categories, &self->claim_category_count);
     s_strings_free (&self->claim_grids, &self->claim_grid_count);

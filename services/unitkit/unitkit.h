@@ -96,8 +96,17 @@ typedef void (unitkit_log_fn) (const unitkit_t *unit, unitkit_log_level_t level,
                                const char *line, void *arg);
 
 //  Create a unit that connects to dispatch at endpoint as unit_id and says
-//  hello. Returns the kit or NULL (bad arguments, no socket).
+//  hello. Returns the kit or NULL (bad arguments, no socket). Without
+//  CURVE: only for a dispatch that runs with curve off, on loopback.
 unitkit_t *unitkit_new (const char *endpoint, const char *unit_id);
+//  The same as a CurveZMQ client: server_key is dispatch's public key, as
+//  40 characters of Z85 or a zcert public certificate file (dispatch.key);
+//  cert_file is the unit's own secret certificate (U009.key_secret, made
+//  by `gridcall keys new U009`; its public key must be bound to "unit
+//  U009" in dispatch's principals file). Returns NULL (logged to stderr)
+//  when a key cannot be read. docs/unit-protocol.md, "Keys".
+unitkit_t *unitkit_new_curve (const char *endpoint, const char *unit_id,
+                              const char *server_key, const char *cert_file);
 //  Say bye when connected and free the kit. Replies not yet acknowledged
 //  are lost: poll until unitkit_outbox_size () is 0 first to be sure.
 void unitkit_destroy (unitkit_t **self_p);

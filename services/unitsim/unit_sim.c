@@ -19,6 +19,10 @@ static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
     { "dispatch_endpoint", CFG_STRING, "tcp://127.0.0.1:5561", 0, 0,
       "dispatch's unit ROUTER (its unit_bind)" },
+    { "dispatch_key", CFG_STRING, "", 0, 0,
+      "dispatch's public key (Z85) or certificate file; with keys_dir, every unit is a CurveZMQ client" },
+    { "keys_dir", CFG_STRING, "", 0, 0,
+      "folder of the units' secret certificates, <UNIT>.key_secret each; empty: no CURVE" },
     { "directory", CFG_STRING, "deploy/tianjiao/directory.json", 0, 0,
       "directory file that names the units" },
     { "units", CFG_STRING, "all", 0, 0, "\"all\" or a comma list of unit ids to plug in" },
@@ -311,7 +315,13 @@ s_units_create (sim_t *self, const config_t *config, const directory_t *dir)
             rc = -1;
             break;
         }
-        unitkit_t *unit = unitkit_new (endpoint, id);
+        //  each unit with its own key: dispatch knows it by that key alone
+        const char *keys = config_str (config, "keys_dir");
+        char cert [PATH_MAX];
+        snprintf (cert, sizeof cert, "%s/%s.key_secret", keys, id);
+        unitkit_t *unit = *keys ? unitkit_new_curve (endpoint, id, config_str (config, "dispatch_key"),
+                                                     cert)
+                                : unitkit_new (endpoint, id);
         if (!unit) {
             log_error ("unit-sim: unitkit_new() \"%s\" failed", id);
             rc = -1;

@@ -236,7 +236,7 @@ def run():
         s = Sampler(pid, c.stats)
         s.sample()
         grids = [g["id"] for g in doc["grids"]]
-        r = Reporter(c.ctx, c.endpoints["intake"])
+        r = c.reporter()            # as the pytest gateway, with its key
         sent = answered = 0
         next_sample = s.t0 + 1
         while answered < CASES:

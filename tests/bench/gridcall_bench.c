@@ -14,6 +14,7 @@
 
 #include "codec.h"
 #include "config.h"
+#include "curve.h"
 #include "daemon.h"
 #include "directory.h"
 #include "store.h"
@@ -42,6 +43,12 @@ static const cfg_option_t s_options [] = {
     { "idle_timeout_ms", CFG_INT, "10000", 100, 600000,
       "a phase aborts when nothing arrives for this long" },
     { "results", CFG_STRING, "", 0, 0, "file to append \"label_name value\" result lines to" },
+    { "client_cert", CFG_STRING, "", 0, 0,
+      "the reporters' secret certificate (one that may report and verify: an admin); empty: no CURVE" },
+    { "intake_key", CFG_STRING, "", 0, 0, "intake's public key or certificate file (with client_cert)" },
+    { "unit_keys", CFG_STRING, "", 0, 0,
+      "folder of the units' secret certificates, <UNIT>.key_secret; empty: units without CURVE" },
+    { "dispatch_key", CFG_STRING, "", 0, 0, "dispatch's public key or certificate file (with unit_keys)" },
     { "label", CFG_STRING, "", 0, 0, "prefix of this run's result names; empty: the phase" },
     { NULL, 0, NULL, 0, 0, NULL }
 };
@@ -268,13 +275,31 @@ cleanup:
 //  Reporters: DEALERs to intake, shared by the intake and lifecycle phases.
 
 //  A DEALER connected to endpoint, with queues deep enough for any window
-//  and a send timeout. Returns the socket or NULL with a message printed.
+//  and a send timeout; a CurveZMQ client of server_key with the secret
+//  certificate cert_file when that is not empty. Returns the socket or
+//  NULL with a message printed.
 static zsock_t *
-s_dealer (const char *endpoint)
+s_dealer (const char *endpoint, const char *cert_file, const char *server_key)
 {
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    if (!sock)
+    char err [512], key [AUTH_KEY_LEN + 1];
+    zcert_t *cert = NULL;
+    if (cert_file && *cert_file
+    &&  (!(cert = curve_cert_load (cert_file, err, sizeof err))
+         || curve_public_load (server_key, key, err, sizeof err))) {
+        fprintf (stderr, "gridcall-bench: %s\n", err);
+        zcert_destroy (&cert);
         return NULL;
+    }
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!sock) {
+        zcert_destroy (&cert);
+        return NULL;
+    }
+    if (cert) {
+        zcert_apply (cert, sock);
+        zsock_set_curve_serverkey (sock, key);
+        zcert_destroy (&cert);
+    }
     zsock_set_sndhwm (sock, HWM);
     zsock_set_rcvhwm (sock, HWM);
     zsock_set_sndtimeo (sock, 1000);    //  a wedged peer fails a send, never hangs us
@@ -321,7 +346,9 @@ s_phase_intake (bench_t *self)
     int rc = -1;
     zpoller_t *poller = zpoller_new (NULL);
     for (size_t i = 0; i < nsocks; i++)
-        if (!poller || !(socks [i] = s_dealer (config_str (self->config, "intake_endpoint")))
+        if (!poller || !(socks [i] = s_dealer (config_str (self->config, "intake_endpoint"),
+                                                  config_str (self->config, "client_cert"),
+                                                  config_str (self->config, "intake_key")))
         ||  zpoller_add (poller, socks [i]))
             goto cleanup;
     long long start = s_now_us ();
@@ -684,7 +711,9 @@ s_phase_lifecycle (bench_t *bench)
     ||  !self->item_units)
         goto cleanup;
     for (size_t i = 0; i < self->reporter_count; i++) {
-        if (!(self->reporters [i] = s_dealer (config_str (config, "intake_endpoint"))))
+        if (!(self->reporters [i] = s_dealer (config_str (config, "intake_endpoint"),
+                                                     config_str (config, "client_cert"),
+                                                     config_str (config, "intake_key"))))
             goto cleanup;
         self->items [self->item_count++] = (zmq_pollitem_t) {
             .socket = zsock_resolve (self->reporters [i]), .events = ZMQ_POLLIN };
@@ -699,7 +728,12 @@ s_phase_lifecycle (bench_t *bench)
         for (size_t g = 0; g < bench->grid_count && !unit->busy; g++)
             unit->busy = dir_unit_fits (record, bench->category->start_tier, bench->grids [g],
                                         bench->category->code);
-        unit->sock = s_dealer (config_str (config, "dispatch_endpoint"));
+        //  each unit with its own key, as dispatch requires with CURVE on
+        char cert [PATH_MAX];
+        const char *keys = config_str (config, "unit_keys");
+        snprintf (cert, sizeof cert, "%s/%s.key_secret", keys, unit->id);
+        unit->sock = s_dealer (config_str (config, "dispatch_endpoint"), *keys ? cert : "",
+                               config_str (config, "dispatch_key"));
         if (!unit->sock)
             goto cleanup;
         hello.unit_id = (char *) unit->id;

@@ -77,7 +77,7 @@ def main():
                  f"{args.units} units connected")
         rss = [rss_kb(pid)]
         grids = [g["id"] for g in doc["grids"]]
-        r = Reporter(c.ctx, c.endpoints["intake"])
+        r = c.reporter()            # as the pytest gateway, with its key
         t0 = time.monotonic()
         sent = answered = 0
         next_sample = t0

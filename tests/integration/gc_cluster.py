@@ -1,9 +1,13 @@
 """gc_cluster.py — run a throw-away gridcall cluster for the integration tests.
 
 A Cluster owns a temporary folder with a private redis-server (Unix socket,
-no TCP port; the users of deploy/redis-users.acl with fresh passwords, the
-no login as the default user, maxmemory with noeviction, the function library loaded by
-`gridcall redis setup`), ipc:// endpoints for every daemon and each daemon's log. The
+no TCP port; the users of deploy/redis-users.acl with fresh passwords, no
+login as the default user, maxmemory with noeviction, the function library
+loaded by `gridcall redis setup`), ipc:// endpoints for every daemon and
+each daemon's log. The daemons run with CurveZMQ on, as by default: every
+daemon that others reach has a certificate, every client a key bound to the
+principal it plays (gc_keys.py: the directory's units, the pytest gateway,
+the pytest street operator). The
 daemons are the real binaries in build/; the tests talk to them through the
 wire with pyzmq and the protobuf module protoc generated from proto/, a
 second implementation of the wire independent of the C code.
@@ -29,6 +33,8 @@ import uuid
 from pathlib import Path
 
 import zmq
+
+import gc_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
@@ -458,33 +464,64 @@ def parse(table, frames):
 
 
 class Reporter:
-    """A reporter app: a DEALER on intake's ROUTER, frames [type][body]."""
+    """A reporter app: DEALERs on intake's ROUTER, frames [type][body]. Each
+    request goes out with the key of a principal that may make it: reports
+    and evaluations as the gateway (cert), verifications and operators'
+    decisions as the operator (official, when given; else cert too)."""
 
-    def __init__(self, ctx, endpoint):
-        self.sock = ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(endpoint)
+    OFFICIAL = {"verify", "extend.decide", "park", "unpark", "order.decide"}
+
+    def __init__(self, ctx, endpoint, cert=None, server_key=None, official=None):
+        self.sock = self._socket(ctx, endpoint, cert, server_key)
+        self.official = (self._socket(ctx, endpoint, official, server_key)
+                         if official is not None else self.sock)
+        self.socks = [self.sock] if self.official is self.sock else [self.sock, self.official]
+
+    @staticmethod
+    def _socket(ctx, endpoint, cert, server_key):
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        if cert is not None:
+            gc_keys.secure(sock, cert, server_key)
+        sock.connect(endpoint)
+        return sock
 
     def close(self):
-        self.sock.close(0)
+        for s in self.socks:
+            s.close(0)
+
+    def _route(self, kind):
+        kind = kind.decode("utf-8", "replace") if isinstance(kind, bytes) else kind
+        return self.official if kind in self.OFFICIAL else self.sock
 
     def send(self, kind, body):
         raw = body if isinstance(body, bytes) else body.SerializeToString()
-        self.sock.send_multipart([kind.encode() if isinstance(kind, str) else kind, raw])
+        self._route(kind).send_multipart([kind.encode() if isinstance(kind, str) else kind, raw])
 
     def send_frames(self, frames):
-        self.sock.send_multipart(frames)
+        self._route(frames[0] if frames else b"").send_multipart(frames)
+
+    def _ready(self, timeout_ms):
+        if len(self.socks) == 1:
+            return self.sock if self.sock.poll(timeout_ms) else None
+        poller = zmq.Poller()
+        for s in self.socks:
+            poller.register(s, zmq.POLLIN)
+        ready = dict(poller.poll(timeout_ms))
+        return next((s for s in self.socks if s in ready), None)
 
     def recv(self, timeout=5.0):
         """The next reply as (type, message); fails the test after timeout."""
-        if not self.sock.poll(int(timeout * 1000)):
+        sock = self._ready(int(timeout * 1000))
+        if sock is None:
             raise WaitTimeout(f"intake sent no reply within {timeout:g} s")
-        return parse(REPORTER_REPLIES, self.sock.recv_multipart())
+        return parse(REPORTER_REPLIES, sock.recv_multipart())
 
     def poll_recv(self):
         """A reply if one is waiting, else None."""
-        if self.sock.poll(0):
-            return parse(REPORTER_REPLIES, self.sock.recv_multipart())
+        sock = self._ready(0)
+        if sock is not None:
+            return parse(REPORTER_REPLIES, sock.recv_multipart())
         return None
 
     def request(self, kind, body, timeout=5.0):
@@ -521,10 +558,12 @@ class TestUnit:
 
     __test__ = False                # not a pytest class
 
-    def __init__(self, ctx, endpoint, unit_id, heartbeat_ms=1000):
+    def __init__(self, ctx, endpoint, unit_id, heartbeat_ms=1000, cert=None, server_key=None):
         self.ctx = ctx
         self.endpoint = endpoint
         self.unit_id = unit_id
+        self.cert = cert                # its key (gc_keys.Cert), or None: no CURVE
+        self.server_key = server_key
         self.heartbeat_ms = heartbeat_ms
         self.inbox = queue.Queue()
         self.outbox = queue.Queue()
@@ -538,6 +577,8 @@ class TestUnit:
     def _run(self):
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        if self.cert is not None:
+            gc_keys.secure(sock, self.cert, self.server_key)
         sock.connect(self.endpoint)
         last_sent = time.monotonic()
         while not self.stopping:
@@ -669,6 +710,7 @@ class Cluster:
         self._redis = None
         self.endpoints = {k: f"ipc://{self.folder}/{k}.sock"
                           for k in ("intake", "units", "work", "notify", "events")}
+        self.keys = self._make_keys()
         LIVE_CLUSTERS.append(self)
         try:
             self.redis_server.start()
@@ -683,6 +725,88 @@ class Cluster:
         r = self.cli("redis", "setup", user=ADMIN)
         assert r.returncode == 0, f"gridcall redis setup failed: {r.stdout}{r.stderr}"
         return r
+
+    # -- keys ---------------------------------------------------------------
+
+    SERVERS = ("intake", "dispatch", "notify", "report")
+
+    def _make_keys(self):
+        """A certificate per daemon, per directory unit, the pytest gateway
+        and the pytest street operator; the principals file binding them."""
+        keys = gc_keys.Keyring(self.folder / "keys")
+        for name in self.SERVERS:
+            keys.make(name)
+        keys.make("pytest-gateway", gc_keys.GATEWAY)
+        keys.make("pytest-operator", gc_keys.OPERATOR)
+        for uid in self.directory.units:
+            keys.make(uid, f"unit {uid}", sub="units")
+        keys.write()
+        return keys
+
+    def server_key(self, daemon):
+        """A daemon's public key (Z85 bytes), for clients to connect with."""
+        return self.keys.certs[daemon].public
+
+    def unit_cert(self, unit_id):
+        """The key of a unit; a unit not in the directory the cluster
+        started with gets a key now (bound, and reloaded by the daemons)."""
+        if unit_id not in self.keys.certs:
+            self.keys.make(unit_id, f"unit {unit_id}", sub="units")
+            self.rekey()
+        return self.keys.certs[unit_id]
+
+    def principal_cert(self, name, principal):
+        """A new key bound to principal (e.g. "grid-worker W grids G01"),
+        in force at every running daemon when this returns."""
+        cert = self.keys.make(name, principal)
+        self.rekey()
+        return cert
+
+    def rekey(self, timeout=10):
+        """Write the principals file and wait until every running daemon
+        that reads it has reloaded it."""
+        readers = [d for d in self.daemons.values() if d.alive() and "principals" in d.options]
+
+        def reloads(d):
+            try:
+                return len(re.findall(r"principals \S+ reloaded", d.log.read_text(errors="replace")))
+            except OSError:
+                return 0
+        before = {d.name: reloads(d) for d in readers}
+        self.keys.write()
+        for d in readers:
+            wait_for(lambda: reloads(d) > before[d.name], timeout,
+                     f"{d.name} to reload the principals")
+
+    def curve_options(self, name):
+        """The CurveZMQ options of daemon name."""
+        k = self.keys.certs
+        out = {"curve": "yes"}
+        if name in self.SERVERS:
+            out["curve_secret_file"] = k[name].secret_path
+            out["principals"] = self.keys.principals_path
+        if name == "unit-sim":
+            out = {"dispatch_key": k["dispatch"].path, "keys_dir": self.keys.folder / "units"}
+        return out
+
+    def cli_options(self):
+        """What the gridcall CLI needs to reach this cluster: endpoints and keys
+        (the operator's for official requests, the gateway's for reports)."""
+        k = self.keys.certs
+        return {**self.common(), "intake_endpoint": self.endpoints["intake"],
+                "events_endpoint": self.endpoints["events"],
+                "client_cert": k["pytest-operator"].secret_path,
+                "gateway_cert": k["pytest-gateway"].secret_path,
+                "intake_key": k["intake"].path, "events_key": k["notify"].path}
+
+    def subscriber(self, endpoint="events", server="notify", cert="pytest-gateway"):
+        """A SUB on a PUB of the cluster, connected with a principal's key;
+        subscribe before use."""
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        gc_keys.secure(sub, self.keys.certs[cert], self.server_key(server))
+        sub.connect(self.endpoints.get(endpoint, endpoint))
+        return sub
 
     # -- options ------------------------------------------------------------
 
@@ -720,7 +844,9 @@ class Cluster:
         if name in self.daemons and self.daemons[name].alive():
             raise AssertionError(f"{name} is already running")
         options, binds, ready = self._defaults(name)
-        options = {**self.common(), **self.credentials(name), **options, **overrides}
+        options = {**self.common(), **self.credentials(name), **self.curve_options(name),
+                   **options, **overrides}
+        binds = [b for b in binds if b in options.values()]     # an override moved it
         d = Daemon(name, BUILD / f"gridcall-{name}", options, self.folder, binds, ready)
         self.daemons[name] = d
         return d.start()
@@ -740,11 +866,9 @@ class Cluster:
         return r
 
     def cli(self, *args, timeout=30, user="gc-operator", **overrides):
-        """Run build/gridcall with this cluster's options, logged in to Redis
-        as user; returns the CompletedProcess (text)."""
-        options = {**self.common(), **self.redis_server.options(user),
-                   "intake_endpoint": self.endpoints["intake"],
-                   "events_endpoint": self.endpoints["events"], **overrides}
+        """Run build/gridcall with this cluster's options and keys, logged in
+        to Redis as user; returns the CompletedProcess (text)."""
+        options = {**self.cli_options(), **self.redis_server.options(user), **overrides}
         argv = [str(BUILD / "gridcall")] + set_args(options, self.folder)
         return subprocess.run(argv + [str(a) for a in args], capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
@@ -754,14 +878,27 @@ class Cluster:
 
     # -- clients ------------------------------------------------------------
 
-    def reporter(self):
-        r = Reporter(self.ctx, self.endpoints["intake"])
+    def reporter(self, cert=None, official=None):
+        """A reporter: as the pytest gateway (reports, evaluations) and the
+        pytest street operator (verify, decisions), or as cert alone."""
+        k = self.keys.certs
+        if cert is None:
+            cert, official = k["pytest-gateway"], k["pytest-operator"]
+        r = Reporter(self.ctx, self.endpoints["intake"], cert, self.server_key("intake"), official)
         self.clients.append(r)
         return r
 
-    def unit(self, unit_id, hello=True):
-        """A pyzmq test unit; with hello, it is welcomed before this returns."""
-        u = TestUnit(self.ctx, self.endpoints["units"], unit_id)
+    def peer(self, endpoint, cert, server):
+        """One DEALER on a cluster endpoint with cert's key, for raw frames."""
+        r = Reporter(self.ctx, self.endpoints[endpoint], cert, self.server_key(server))
+        self.clients.append(r)
+        return r
+
+    def unit(self, unit_id, hello=True, cert=None):
+        """A pyzmq test unit with its own key (or cert); with hello, it is
+        welcomed before this returns."""
+        u = TestUnit(self.ctx, self.endpoints["units"], unit_id,
+                     cert=cert or self.unit_cert(unit_id), server_key=self.server_key("dispatch"))
         self.clients.append(u)
         if hello:
             kind, msg = u.hello()

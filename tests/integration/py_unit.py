@@ -6,7 +6,11 @@ DISCONNECTED -> HELLO -> READY, heartbeats, liveness 3, back-off 250 ms
 doubling to 8 s with jitter, an outbox resent after every welcome.
 
     py_unit.py ENDPOINT UNIT_ID MODE [--capacity N] [--category C ...]
-               [--grid G ...]
+               [--grid G ...] [--cert SECRET_FILE --server-key Z85]
+
+With --cert (the unit's zcert secret file) and --server-key (dispatch's
+public key) it connects as a CurveZMQ client, as docs/unit-protocol.md
+("Keys") tells a unit to.
 
 MODE: "silent" never answers offers; "accept" accepts every offer;
 "resolve" accepts and resolves at once. Every event is printed as one JSON
@@ -34,8 +38,19 @@ def say(**event):
     print(json.dumps(event), flush=True)
 
 
+def zcert_keys(path):
+    """(public, secret) Z85 keys of a zcert secret file (ZPL text)."""
+    keys = {}
+    for line in open(path, encoding="utf-8"):
+        name, _, value = line.strip().partition("=")
+        if name.strip() in ("public-key", "secret-key"):
+            keys[name.strip()] = value.strip().strip('"').encode()
+    return keys["public-key"], keys["secret-key"]
+
+
 class Unit:
-    def __init__(self, endpoint, unit_id, mode, hello):
+    def __init__(self, endpoint, unit_id, mode, hello, cert=None, server_key=None):
+        self.cert, self.server_key = cert, server_key
         self.ctx = zmq.Context()
         self.endpoint, self.unit_id, self.mode, self.hello = endpoint, unit_id, mode, hello
         self.sock = None
@@ -62,6 +77,9 @@ class Unit:
     def connect(self):
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if self.cert:
+            self.sock.curve_publickey, self.sock.curve_secretkey = zcert_keys(self.cert)
+            self.sock.curve_serverkey = self.server_key.encode()
         self.sock.connect(self.endpoint)
         self.send("hello", self.hello.SerializeToString())
         self.last_in = time.monotonic()
@@ -159,11 +177,13 @@ def main():
     ap.add_argument("--capacity", type=int, default=0)
     ap.add_argument("--category", action="append", default=[])
     ap.add_argument("--grid", action="append", default=[])
+    ap.add_argument("--cert", help="the unit's secret certificate (zcert)")
+    ap.add_argument("--server-key", help="dispatch's public key (Z85)")
     args = ap.parse_args()
     hello = pb.Hello(unit_id=args.unit_id, protocol=1, capacity=args.capacity,
                      categories=args.category, grids=args.grid)
     try:
-        Unit(args.endpoint, args.unit_id, args.mode, hello).run()
+        Unit(args.endpoint, args.unit_id, args.mode, hello, args.cert, args.server_key).run()
     except KeyboardInterrupt:
         pass
 

@@ -108,7 +108,8 @@ def start_with_conf(cluster, name, conf, **overrides):
     """Like Cluster.start, but the daemon reads conf (-c) and log_level is
     left to that file (a --set would override every reload)."""
     options, binds, ready = cluster._defaults(name)
-    options = {**cluster.common(), **cluster.credentials(name), **options, **overrides}
+    options = {**cluster.common(), **cluster.credentials(name), **cluster.curve_options(name),
+               **options, **overrides}
     options.pop("log_level", None)
     d = ConfDaemon(conf, name, BUILD / f"gridcall-{name}", options, cluster.folder, binds, ready)
     cluster.daemons[name] = d

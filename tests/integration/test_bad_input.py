@@ -223,10 +223,9 @@ def assert_dispatch_serving(c, unit_id):
 
 
 def raw_unit(c):
-    """A bare DEALER on dispatch's unit ROUTER, for frames no unit should send."""
-    r = Reporter(c.ctx, c.endpoints["units"])
-    c.clients.append(r)
-    return r
+    """A bare DEALER on dispatch's unit ROUTER with a unit's key, for frames
+    no unit should send."""
+    return c.peer("units", c.unit_cert(next(iter(c.directory.units))), "dispatch")
 
 
 def test_unknown_unit_is_refused(dispatch_cluster, gc_directory, street):

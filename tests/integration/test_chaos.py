@@ -35,12 +35,10 @@ def test_500_reports_survive_dispatch_and_notify_crashes(cluster, gc_directory):
                           "progress_notes": 1, "seed": 7})
     reporter = c.reporter()
     verifier = c.reporter()
-    sub = c.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
+    sub = c.subscriber()
     sub.setsockopt(zmq.SUBSCRIBE, b"case.resolved")
-    sub.connect(c.endpoints["events"])
     poller = zmq.Poller()
-    for s in (reporter.sock, verifier.sock, sub):
+    for s in (*reporter.socks, *verifier.socks, sub):
         poller.register(s, zmq.POLLIN)
 
     case_of_key = {}            # idempotency key -> case id

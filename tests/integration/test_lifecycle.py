@@ -82,13 +82,15 @@ def test_report_to_closed_with_full_timeline(cluster, gc_directory):
         assert e["deadline"] == reply.resolve_by_ms, e
         assert e["who"], f"no who on {e}"
     by = {e["what"]: e for e in timeline}
-    assert by["registered"]["who"] == "resident-138"
+    # who is the principal of the key it came with; the name the client gave is beside it
+    assert by["registered"]["who"] == "gateway:pytest" and by["registered"]["by"] == "resident-138"
     assert by["offered"]["offer_unit"] == unit_id
     for what in ("accepted", "progress", "resolved"):
         assert by[what]["who"] == unit_id and by[what]["unit"] == unit_id, by[what]
     assert by["progress"]["note"] == "crew on site"
     assert by["resolved"]["note"] == "bins emptied, street swept"
-    assert by["verified"]["who"] == "worker-1" and by["closed"]["who"] == "worker-1"
+    assert by["verified"]["who"] == "operator:pytest" and by["closed"]["who"] == "operator:pytest"
+    assert by["verified"]["by"] == "worker-1"
 
     # the operator's view: gridcall case, text and JSON
     r = c.cli("case", reply.case_id)
@@ -213,7 +215,8 @@ def test_failed_verification_reopens_and_redispatches(cluster, gc_directory):
     assert whats == ["registered", "offered", "accepted", "resolved", "reopened", "offered"]
     reopened = case["timeline"][4]
     assert reopened["what"] == "reopened" and reopened["state"] == "REOPENED"
-    assert reopened["who"] == "worker-2" and reopened["note"] == "still noisy"
+    assert reopened["who"] == "operator:pytest" and reopened["by"] == "worker-2"
+    assert reopened["note"] == "still noisy"
     assert reopened["unit"] == ""               # nobody holds it any more
     assert case["state"] == "DISPATCHED"
     assert int(c.stats()["total"]["reopened"]) == 1

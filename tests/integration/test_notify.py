@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import zmq
 
+import gc_keys
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTIFY = ROOT / "build" / "gridcall-notify"
 LUA = ROOT / "build" / "gen" / "gridcall.lua"   # the function library make builds
@@ -228,7 +230,9 @@ class Notify:
         args = [str(NOTIFY), "--set", f"redis_socket={redis_socket}",
                 "--set", f"key_prefix={prefix}", "--set", f"work_bind={self.work}",
                 "--set", f"pub_bind={self.pub}", "--set", "log_level=debug",
-                "--set", "sweep_ms=100"]
+                "--set", "sweep_ms=100",
+                # delivery is under test here, not keys: ipc without CURVE
+                "--set", "curve=no"]
         for name, value in options.items():
             if name.endswith("_secret"):
                 # secrets never go on a command line: a file of their own
@@ -523,7 +527,7 @@ def test_bad_webhook_list_is_refused_at_start(tmp_path, redis):
     result = subprocess.run([str(NOTIFY), "--set", f"redis_socket={redis.path}",
                              "--set", "webhooks=ftp://example.org/x",
                              "--set", f"work_bind=ipc://{tmp_path}/w.ipc",
-                             "--set", f"pub_bind=ipc://{tmp_path}/p.ipc"],
+                             "--set", f"pub_bind=ipc://{tmp_path}/p.ipc", "--set", "curve=no"],
                             capture_output=True, text=True, timeout=WAIT_S)
     assert result.returncode == 1
     assert "is not an http:// or https:// URL" in result.stderr
@@ -531,7 +535,16 @@ def test_bad_webhook_list_is_refused_at_start(tmp_path, redis):
 
 def test_sample_config_checks(tmp_path):
     conf = ROOT / "deploy" / "gridcall-notify.conf"
+    # secure by default: the sample has CURVE on and wants its key files
     result = subprocess.run([str(NOTIFY), "--check-config", "-c", str(conf)],
+                            capture_output=True, text=True, timeout=WAIT_S)
+    assert result.returncode == 1 and "curve_secret_file" in result.stderr, result.stderr
+    keys = gc_keys.Keyring(tmp_path / "keys")
+    cert = keys.make("notify")
+    keys.write()
+    result = subprocess.run([str(NOTIFY), "--check-config", "-c", str(conf),
+                             "--set", f"curve_secret_file={cert.secret_path}",
+                             "--set", f"principals={keys.principals_path}"],
                             capture_output=True, text=True, timeout=WAIT_S)
     assert result.returncode == 0, result.stderr
     bad = tmp_path / "bad.conf"

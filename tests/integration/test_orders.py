@@ -61,7 +61,7 @@ def test_community_declines_an_order_through_intake(street):
     assert case["state"] == "REJECTED"
     declined = [e for e in case["timeline"] if e["what"] == "declined"]
     assert declined and "公证处本周不接此类业务" in declined[0]["note"]
-    assert declined[0]["who"] == "community-operator"
+    assert declined[0]["who"] == "operator:pytest" and declined[0]["by"] == "community-operator"
     # a placed order is no longer the community's to decline
     placed = order(c, "svc.notary", "notarise a deed")
     assert c.cli("order", "place", placed.case_id).returncode == 0

@@ -153,10 +153,8 @@ def test_daily_ledger_file_and_pub(cluster, gc_directory, tmp_path):
     pub = f"ipc://{tmp_path}/screen.sock"
     c = cluster("intake", "report", report={"ledger_dir": tmp_path / "ledger",
                                             "ledger_interval_s": 1, "pub_bind": pub})
-    sub = c.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
+    sub = c.subscriber(pub, server="report")
     sub.setsockopt(zmq.SUBSCRIBE, b"screen.")
-    sub.connect(pub)
     grid, category = gc_directory.choose("GRID")
     reply = None
 

@@ -93,10 +93,10 @@ def test_redis_killed_and_restarted_under_load(aof_cluster, tmp_path):
     for u in units:
         u.wait("welcome")
     reporter, verifier = c.reporter(), c.reporter()
-    for r in (reporter, verifier):      # a dead intake must not block the test
-        r.sock.setsockopt(zmq.SNDTIMEO, 0)
+    for s in (*reporter.socks, *verifier.socks):    # a dead intake must not block the test
+        s.setsockopt(zmq.SNDTIMEO, 0)
     poller = zmq.Poller()
-    for s in (reporter.sock, verifier.sock):
+    for s in (*reporter.socks, *verifier.socks):
         poller.register(s, zmq.POLLIN)
     rng = random.Random(9)
     grids = [rng.choice(["G01", "G02"]) for _ in range(N_REPORTS)]
@@ -394,15 +394,12 @@ def test_simulated_community_places_and_declines_orders(cluster, gc_directory):
     scale = 600                     # 10 case minutes = 1 s
     c = cluster("notify", "dispatch", "intake", "escalate", "unit-sim", time_scale=scale,
                 unit_sim={"units": "all", "accept_rate": 1, "silence_rate": 0})
-    sub = c.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
+    sub = c.subscriber()
     sub.setsockopt(zmq.SUBSCRIBE, b"case.declined")
-    sub.connect(c.endpoints["events"])
     argv = ["simulate", "reports", "--rate", "20", "--count", "80", "--seed", "3",
             "--place-after-minutes", "10", "--decline-rate", "0.2",
             "--directory", gc_directory.path]
-    options = {**c.common(), "intake_endpoint": c.endpoints["intake"],
-               "events_endpoint": c.endpoints["events"]}
+    options = c.cli_options()
     cmd = [str(ROOT / "build" / "gridcall")]
     for k, v in options.items():
         cmd += ["--set", f"{k}={v}"]
@@ -440,7 +437,8 @@ def test_simulated_community_places_and_declines_orders(cluster, gc_directory):
     for case in cases:
         whats = timeline_whats(case)
         acted = [e for e in case["timeline"] if e["what"] in ("placed", "declined")]
-        assert len(acted) == 1 and acted[0]["who"] == "community operator", whats
+        assert len(acted) == 1 and acted[0]["who"] == "operator:pytest", whats
+        assert acted[0]["by"] == "community operator", acted
         waited_ms = int(acted[0]["at"]) - int(case["ordered"])
         assert waited_ms >= 0.5 * 10 * 60000 / scale * 0.9, \
             f"{case['id']} was {acted[0]['what']} {waited_ms} ms after it was ordered"

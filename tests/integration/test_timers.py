@@ -188,8 +188,9 @@ def test_extension_request_approved_rebases_the_clock(cluster, gc_directory):
     assert whats[-4:] == ["extension_requested", "extension_refused", "extension_requested",
                           "extended"], whats
     refused, ext = case["timeline"][-3], case["timeline"][-1]
-    assert refused["who"] == "op-li" and refused["note"] == "no: borrow a truck"
-    assert ext["who"] == "op-li" and ext["requested_by"] == unit_id
+    assert refused["who"] == "operator:pytest" and refused["by"] == "op-li"
+    assert refused["note"] == "no: borrow a truck"
+    assert ext["who"] == "operator:pytest" and ext["by"] == "op-li" and ext["requested_by"] == unit_id
     assert ext["old_deadline"] == old and ext["deadline"] == new
     assert ext["note"] == "crane booked"
     # the old deadline passes quietly; the climb comes at the new one
@@ -231,7 +232,7 @@ def test_parked_case_leaves_overdue_and_returns_on_its_review_date(cluster, gc_d
     assert st["overdue"] == 0 and st["parked"] == 1
     assert int(c.stats()["open_tier"].get("COMMUNITY", 0)) == open_before - 1
     parked = case["timeline"][-1]
-    assert parked["what"] == "parked" and parked["who"] == "op-wang"
+    assert parked["what"] == "parked" and parked["who"] == "operator:pytest" and parked["by"] == "op-wang"
     assert parked["review_local"] == review_local
 
     case = c.wait_event(cid, "unparked", timeout=10)

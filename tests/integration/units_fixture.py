@@ -102,7 +102,8 @@ class PyUnit:
         self.unit_id = unit_id
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "py_unit.py"), cluster.endpoints["units"], unit_id, mode,
-             *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+             "--cert", str(cluster.unit_cert(unit_id).secret_path),
+             "--server-key", cluster.server_key("dispatch").decode(), *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             start_new_session=True)
         self.lines = []
         self.thread = threading.Thread(target=self._read, daemon=True)

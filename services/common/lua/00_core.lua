@@ -249,6 +249,8 @@ end
 -- when it has not moved (0), the job when it is the common one (1).
 -- Between log_begin and log_flush, entries are held and written together.
 local function log_event(P, c, what, who, note, extra, job)
+  -- who is the authenticated principal; c._by the name its client gave
+  if (c._by or '') ~= '' then extra = extra or {}; extra.by = c._by end
   local deadline = tonumber(c.resolve_by) or 0
   local last = c._ev_deadline
   if last == nil then last = c._deadline0 end

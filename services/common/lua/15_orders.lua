@@ -34,12 +34,13 @@ local function route_new(P, c, kind)
   return 'REGISTERED'
 end
 
--- order_place(P, case_id, who, principal): the community operator places
--- an order; it goes to dispatch. Placing it again is answered as a repeat.
+-- order_place(P, case_id, who[, by]): the community operator places an
+-- order; it goes to dispatch. Placing it again is answered as a repeat.
 local function order_place(keys, a)
   local P, id, who = a[1], a[2], a[3] or ''
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[4]
   if c.state ~= 'ORDERED' then
     if (c.placed or '') ~= '' then return ok(case_reply(c, { duplicate = true })) end
     return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ', not an order waiting to be placed')
@@ -54,7 +55,7 @@ local function order_place(keys, a)
   total(P, 'orders_placed')
   log_event(P, c, 'placed', who, 'the community placed the order', nil,
             { 'case.placed', 'grid:' .. c.grid })
-  audit(P, a[4], who, 'order.place', id, '')
+  audit(P, who, a[4], 'order.place', id, '')
   return ok(case_reply(c, { redispatch = true }))
 end
 

@@ -3,13 +3,15 @@
 -- ORDERED -> REJECTED, with the reason on the timeline, counted in
 -- stats:total orders_declined, and the reporter told why (case.declined).
 
--- order_decline(P, case_id, who, reason, principal): the community operator declines
--- an order waiting to be placed. Declining it again is answered as a repeat.
+-- order_decline(P, case_id, who, reason[, by]): the community operator
+-- declines an order waiting to be placed. Declining it again is answered
+-- as a repeat.
 local function order_decline(keys, a)
   local P, id, who, reason = a[1], a[2], a[3] or '', a[4] or ''
   if reason == '' then return fail('BAD_VALUE', 'declining an order needs a reason') end
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[5]
   if c.state ~= 'ORDERED' then
     if (c.declined or '') ~= '' then return ok(case_reply(c, { duplicate = true })) end
     return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ', not an order waiting to be placed')
@@ -23,7 +25,7 @@ local function order_decline(keys, a)
   log_event(P, c, 'declined', who, reason)
   local jobs = {}
   notify(P, c, 'case.declined', 'reporter:' .. c.id, reason, jobs)
-  audit(P, a[5], who, 'order.decline', id, reason)
+  audit(P, who, a[5], 'order.decline', id, reason)
   return ok(case_reply(c, { jobs = jobs }))
 end
 

@@ -1,9 +1,11 @@
 -- Cases: registration, verification, evaluation, reads, the pending-set claim.
 
 -- register(P, idem, grid, category, text, channel, reporter, building,
---          location, scale, idem_ttl_s, principal, content_hash): the key is
--- the principal's own and remembers the report's content; the same key
--- with other content is a CONFLICT.
+--          location, scale, idem_ttl_s, principal, content_hash): the
+-- principal that filed it is the timeline's who and the case's via
+-- (reporter stays beside); the idempotency key is the principal's own and
+-- remembers the report's content: the same key with other content is a
+-- CONFLICT.
 local function register(keys, a)
   local P, idem, grid, category = a[1], a[2], a[3], a[4]
   local scale = tonumber(a[10]) or 1
@@ -42,7 +44,7 @@ local function register(keys, a)
               category = category, text = a[5], channel = a[6], reporter = a[7],
               building = a[8], location = a[9], tier = tier, unit = '',
               created = now, version = 0, _now = now, idem = idem, scale = scale,
-              _known = true }
+              via = a[12] or '', _known = true }
   start_clock(P, c, now, scale)
   -- the deadline the case started with: "on time" is measured against it
   c.due0 = c.resolve_by
@@ -78,7 +80,8 @@ local function register(keys, a)
   local fields = { 'grid', 'community', 'category', 'text', 'channel',
                    'reporter', 'tier', 'created', 'idem', 'due0' }
   if scale ~= 1 then table.insert(fields, 'scale') end
-  for _, f in ipairs({ 'building', 'location' }) do
+  -- empty optional fields are not stored: a missing field reads as ''
+  for _, f in ipairs({ 'building', 'location', 'via' }) do
     if c[f] ~= '' then table.insert(fields, f) end
   end
   save(P, c, fields)
@@ -92,9 +95,11 @@ local function register(keys, a)
   local state = c.state
   log_begin(c)
   if offer then c.state = 'REGISTERED' end
-  log_event(P, c, 'registered', a[7],
+  if c.via ~= '' then c._by = a[7] end
+  log_event(P, c, 'registered', c.via ~= '' and c.via or a[7],
             'tier ' .. TIERS[tier] .. ', channel ' .. a[6], nil, { 'case.registered', 'grid:' .. grid })
   c.state = state
+  c._by = nil
   if offer then
     log_event(P, c, 'offered', 'dispatch', offer.note, { offer = c.offer_id, offer_unit = best.unit,
               answer_by = c.offer_by, role = 'lead' })
@@ -104,11 +109,13 @@ local function register(keys, a)
   return ok(case_reply(c, { duplicate = false, ledger = id, offers = offer and { offer } or nil }))
 end
 
--- verify(P, case_id, pass, note, who, scale, principal)
+-- verify(P, case_id, pass, note, who, scale[, by]): who the principal,
+-- by the name its client gave
 local function verify(keys, a)
   local P, id, pass, note, who = a[1], a[2], a[3] == '1', a[4], a[5]
   local c = load_case(P, id, CASE_REPLY_FIELDS)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[7]
   if pass and (c.state == 'VERIFIED' or c.state == 'CLOSED') then
     return ok(case_reply(c, { duplicate = true }))
   end
@@ -144,15 +151,16 @@ local function verify(keys, a)
     log_event(P, c, 'reopened', who, note, { prev_unit = c.prev_unit },
               { 'case.reopened', 'grid:' .. c.grid })
   end
-  audit(P, a[7], who, pass and 'verify.pass' or 'verify.fail', id, note)
+  audit(P, who, a[7], pass and 'verify.pass' or 'verify.fail', id, note)
   return ok(case_reply(c, { redispatch = not pass }))
 end
 
--- evaluate(P, case_id, score, comment, who)
+-- evaluate(P, case_id, score, comment, who[, by])
 local function evaluate(keys, a)
   local P, id, score = a[1], a[2], tonumber(a[3])
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[6]
   if c.state ~= 'CLOSED' then
     return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ', not CLOSED')
   end

@@ -58,7 +58,7 @@ local function extend_request(keys, a)
   return ok(case_reply(c, { jobs = jobs, until_case = until_c }))
 end
 
--- extend_decide(P, case_id, who, verb, until_case_ms, reason, scale, principal): verb
+-- extend_decide(P, case_id, who, verb, until_case_ms, reason, scale[, by]): verb
 -- "approve" (the pending request; until 0 = as requested), "refuse" it, or
 -- "extend" directly to until. Approving or extending re-bases the clock.
 local function extend_decide(keys, a)
@@ -66,6 +66,7 @@ local function extend_decide(keys, a)
   local scale = tonumber(a[7]) or 1
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[8]
   if who == '' or reason == '' then return fail('BAD_VALUE', 'who decides, and why, is required') end
   if verb ~= 'approve' and verb ~= 'refuse' and verb ~= 'extend' then
     return fail('BAD_VALUE', 'verb must be approve, refuse or extend')
@@ -90,7 +91,7 @@ local function extend_decide(keys, a)
     total(P, 'extensions_refused')
     log_event(P, c, 'extension_refused', who, reason, { requested_by = asked_by })
     notify(P, c, 'case.extension_refused', audience, reason, jobs)
-    audit(P, a[8], who, 'extend.refuse', id, reason)
+    audit(P, who, a[8], 'extend.refuse', id, reason)
     return ok(case_reply(c, { jobs = jobs }))
   end
   if until_c <= to_case(P, c._now, scale) then
@@ -110,18 +111,19 @@ local function extend_decide(keys, a)
             { until_case = until_c, until_local = fmt_case_time(P, until_c), old_deadline = old,
               requested_by = asked_by, remind_at = c.remind_at })
   notify(P, c, 'case.extended', audience, 'until ' .. fmt_case_time(P, until_c) .. ': ' .. reason, jobs)
-  audit(P, a[8], who, verb == 'extend' and 'extend.direct' or 'extend.approve', id,
+  audit(P, who, a[8], verb == 'extend' and 'extend.direct' or 'extend.approve', id,
         'until ' .. fmt_case_time(P, until_c) .. ': ' .. reason)
   return ok(case_reply(c, { jobs = jobs, until_case = until_c }))
 end
 
--- park(P, case_id, who, review_case_ms, reason, scale, principal): park
--- the case until its review date. Parking a parked case again moves the date.
+-- park(P, case_id, who, review_case_ms, reason, scale[, by]): park the case
+-- until its review date. Parking a parked case again moves the date.
 local function park(keys, a)
   local P, id, who, review_c, reason = a[1], a[2], a[3], tonumber(a[4]), a[5] or ''
   local scale = tonumber(a[6]) or 1
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[7]
   if who == '' or reason == '' or not review_c then
     return fail('BAD_VALUE', 'parking needs who, a reason and a review date')
   end
@@ -140,7 +142,7 @@ local function park(keys, a)
     redis.call('ZADD', P .. 'timers', review_at, id .. '|deadline')
     log_event(P, c, 'park_review_moved', who, reason,
               { review = review_c, review_local = fmt_case_time(P, review_c) })
-    audit(P, a[7], who, 'park.move', id, 'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason)
+    audit(P, who, a[7], 'park.move', id, 'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason)
     return ok(case_reply(c, { jobs = jobs, review_at = review_at }))
   end
   if not WORKING[c.state] then
@@ -175,15 +177,16 @@ local function park(keys, a)
               prev_unit = held })
   notify(P, c, 'case.parked', 'tier:' .. TIERS[tonumber(c.tier)],
          'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason, jobs)
-  audit(P, a[7], who, 'park', id, 'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason)
+  audit(P, who, a[7], 'park', id, 'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason)
   return ok(case_reply(c, { jobs = jobs, review_at = review_at }))
 end
 
--- unpark(P, case_id, who, reason, scale, principal): bring a parked case back now.
+-- unpark(P, case_id, who, reason, scale[, by]): bring a parked case back now.
 local function unpark(keys, a)
   local P, id, who, reason = a[1], a[2], a[3] or '', a[4] or ''
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
+  c._by = a[6]
   if who == '' then return fail('BAD_VALUE', 'who brings the case back is required') end
   if c.state ~= 'PARKED' then
     if (c.state == 'REOPENED' or c.state == 'DISPATCHED') and (c.review_at or '') == '0' then
@@ -193,7 +196,7 @@ local function unpark(keys, a)
   end
   local jobs = {}
   unpark_case(P, c, c._now, who, reason ~= '' and reason or 'brought back by hand', tonumber(a[5]) or 1, jobs)
-  audit(P, a[6], who, 'unpark', id, reason)
+  audit(P, who, a[6], 'unpark', id, reason)
   return ok(case_reply(c, { jobs = jobs, redispatch = true }))
 end
 
