@@ -262,6 +262,8 @@ test_digest (void **state)
     b.text = "楼下垃圾!";
     assert_int_equal (codec_digest (&b.base, hb, sizeof hb), 0);
     assert_string_not_equal (ha, hb);
+}
+
 //  protobuf-c reads a field number 0 written in two bytes (80 00) as an
 //  unknown field and packs it back as bytes it refuses; the codec refuses
 //  it on arrival, nested too (found by tests/fuzz/fuzz_codec.c).
