@@ -2,7 +2,7 @@
 extension decisions, parking, order decisions, directory loads, clock moves
 and library loads each append an entry that carries the hash of the one
 before; `gridcall audit verify` walks the chain and names the first link
-that does not hold (docs/security-input.md)."""
+that does not hold (docs/security.md)."""
 
 import hashlib
 import json

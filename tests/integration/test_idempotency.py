@@ -1,7 +1,7 @@
 """test_idempotency.py — an idempotency key is its sender's own and
 remembers what it was used for: the same report again is the same case
 (duplicate), other content under the same key is CONFLICT, and another
-principal's same key is a case of its own (docs/security-input.md)."""
+principal's same key is a case of its own (docs/security.md)."""
 
 import json
 

@@ -2,7 +2,7 @@
 dispatch) before anything reaches Redis: ids in the directory's charset
 and bounded, no NUL in any string, every time field bounded, log lines
 that a peer cannot split, and Redis's own errors never sent to a client
-(docs/security-input.md)."""
+(docs/security.md)."""
 
 import re
 import sys
