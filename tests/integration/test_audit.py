@@ -77,9 +77,9 @@ def test_operator_actions_are_chained_and_verify_holds(street):  # noqa: F811
                      ("extend.direct", case), ("park", case), ("unpark", case),
                      ("verify.pass", case), ("order.decline", order), ("clock.set", "clock")], whats
     by = {e["what"]: e["by"] for e in entries}
-    # the authenticated sender (no security on this socket: anonymous), and
-    # beside it the name the sender gave
-    assert by["park"] == "anonymous" and entries[3]["who"] == "街道主任"
+    # the authenticated sender (the key's principal), and beside it the name
+    # the sender gave
+    assert by["park"] == "operator:pytest" and entries[3]["who"] == "街道主任"
     assert by["library.load"] == f"redis:gc-admin unix:{me}"
     assert by["directory.load"] == by["clock.set"] == f"redis:gc-operator unix:{me}"
     assert [e["n"] for e in entries] == list(range(1, 9))

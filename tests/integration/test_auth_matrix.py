@@ -137,8 +137,10 @@ def test_handshakes_without_a_principal_are_refused_everywhere(c, gc_directory, 
     for sock, _ in subs:
         assert nothing_arrives(sock, 1.0)
     for daemon in ("intake", "dispatch", "notify", "report"):
-        log_has(c, daemon, rf"WARNING {daemon}: handshake from ipc peer pid {os.getpid()} uid \d+ "
-                           rf"on ipc://\S+ {says}")
+        # the peer is named when its credentials are still readable; a peer
+        # that hung up before the monitor looked is "an unknown peer"
+        log_has(c, daemon, rf"WARNING {daemon}: handshake from (ipc peer pid {os.getpid()} uid \d+"
+                           rf"|an unknown peer) on ipc://\S+ {says}")
     assert reported(c) == before + 1            # the real report only
     assert f'unit "{unit_id}" connected' not in c["dispatch"].log.read_text(errors="replace")
     assert not c.crashed()

@@ -24,7 +24,7 @@ def test_same_key_same_report_is_the_same_case(cluster, gc_directory):
     assert kind == "report.ok" and not first.duplicate, first
     kind, again = reporter.request("report", report)
     assert kind == "report.ok" and again.duplicate and again.case_id == first.case_id, again
-    # a second connection of the same (anonymous) sender is the same sender
+    # a second connection of the same sender (the pytest gateway's key) is the same sender
     other_socket = c.reporter()
     kind, third = other_socket.request("report", report)
     assert kind == "report.ok" and third.duplicate and third.case_id == first.case_id, third
@@ -56,7 +56,7 @@ def test_same_key_other_content_is_a_conflict(cluster, gc_directory):
 
 def test_another_principals_key_is_its_own_case(cluster, gc_directory):
     """Keys are scoped by the principal intake passes (the peer's ZAP
-    User-Id when the socket has security, "anonymous" when it has none):
+    User-Id's principal; "anonymous" only on a loopback socket without CURVE):
     client B reusing client A's key gets a case of its own, never A's."""
     grid, category = gc_directory.choose("GRID")
     c = cluster("intake")
@@ -71,9 +71,9 @@ def test_another_principals_key_is_its_own_case(cluster, gc_directory):
         == b["case_id"]
     conflict = register(c, "gateway-B", "k-1", grid, category, "A's report", "a" * 40)
     assert not conflict["ok"] and conflict["code"] == "CONFLICT", conflict
-    # and intake's own senders, anonymous here, are a third scope
+    # and intake's own senders, the pytest gateway here, are a third scope
     kind, anon = c.reporter().request("report", Reporter.new_report(grid, category, "A's report",
                                                                     key="k-1"))
     assert kind == "report.ok" and not anon.duplicate, anon
     assert anon.case_id not in (a["case_id"], b["case_id"])
-    assert c.redis.call("EXISTS", "gc:idem:anonymous:k-1") == 1
+    assert c.redis.call("EXISTS", "gc:idem:gateway:pytest:k-1") == 1
