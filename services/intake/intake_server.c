@@ -383,6 +383,14 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
                 json_string_value (json_object_get (c, "via")), NULL
             };
             live [i] = false;
+            //  Redis refused the read (the store's code: INTERNAL, with the
+            //  detail in the log), or could not be reached
+            const char *code = json_string_value (json_object_get (reply, "code"));
+            if (!cases && reply && code && codec_error_parse (code) > 0)
+                s_refuse (self, req->msg.identity, codec_error_parse (code), req->ref,
+                          json_string_value (json_object_get (reply, "message"))
+                          ? json_string_value (json_object_get (reply, "message")) : code);
+            else
             if (!cases)
                 s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
                           req->ref, "the case store is unavailable; retry");

@@ -577,10 +577,19 @@ class TestUnit:
     def _run(self):
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        #  a send never blocks the thread for long: a unit whose peer is gone
+        #  (or never finished its handshake) must still stop when closed
+        sock.setsockopt(zmq.SNDTIMEO, 200)
         if self.cert is not None:
             gc_keys.secure(sock, self.cert, self.server_key)
         sock.connect(self.endpoint)
         last_sent = time.monotonic()
+
+        def send(frames):
+            try:
+                sock.send_multipart(frames)
+            except zmq.Again:
+                pass                    # dropped, as a unit whose link is down would
         while not self.stopping:
             if sock.poll(20):
                 kind, msg = parse(UNIT_MESSAGES, sock.recv_multipart())
@@ -597,10 +606,10 @@ class TestUnit:
                     frames = self.outbox.get_nowait()
                 except queue.Empty:
                     break
-                sock.send_multipart(frames)
+                send(frames)
                 last_sent = time.monotonic()
             if self.beating and time.monotonic() - last_sent >= self.heartbeat_ms / 1000.0:
-                sock.send_multipart([b"heartbeat", b""])
+                send([b"heartbeat", b""])
                 last_sent = time.monotonic()
         sock.close(0)
 

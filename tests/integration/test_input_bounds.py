@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gc_cluster import GEN, Reporter, pb, error_name, raw_string_field, take_offer
+from gc_cluster import GEN, Reporter, TestUnit, pb, error_name, raw_string_field, take_offer
 
 if str(GEN) not in sys.path:
     sys.path.insert(0, str(GEN))
@@ -144,9 +144,18 @@ def test_a_units_extension_request_is_bounded(cluster, gc_directory, street):
     assert kind == "error" and err.code == pb.ERROR_BAD_VALUE and "case_id" in err.message, err
 
 
+def keyed_unit(c, unit_id, key_of="U001"):
+    """A test unit that says hello as unit_id with key_of's key (a real
+    principal's key: the id is what is checked)."""
+    u = TestUnit(c.ctx, c.endpoints["units"], unit_id, cert=c.unit_cert(key_of),
+                 server_key=c.server_key("dispatch"))
+    c.clients.append(u)
+    return u
+
+
 def test_hello_with_an_id_outside_the_charset(cluster):
     c = cluster("dispatch")
-    u = c.unit("U001\nINFO dispatch: unit U002 said bye", hello=False)
+    u = keyed_unit(c, "U001\nINFO dispatch: unit U002 said bye")
     kind, err = u.hello()
     assert kind == "error" and err.code == pb.ERROR_BAD_VALUE and "unit_id" in err.message, err
     u = c.unit("U001", hello=False)
@@ -165,7 +174,7 @@ def test_a_peer_cannot_forge_a_log_line(cluster, street):
             pb.ERROR_BAD_VALUE, "idempotency_key")
     reporter.send_frames([b"report" + forged.encode(), b""])
     assert reporter.recv()[0] == "error"
-    u = c.unit("U" + forged, hello=False)
+    u = keyed_unit(c, "U" + forged)
     assert u.hello()[0] == "error"
     for name in ("intake", "dispatch"):
         lines = c[name].log.read_text(errors="replace").splitlines()

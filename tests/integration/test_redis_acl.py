@@ -244,7 +244,7 @@ def test_a_refused_store_call_fails_the_cli(cluster):
 def start_briefly(c, name, **overrides):
     """Run daemon name as Cluster.start would, expecting it to exit."""
     options, _, _ = c._defaults(name)
-    options = {**c.common(), **c.credentials(name), **options, **overrides}
+    options = {**c.common(), **c.credentials(name), **c.curve_options(name), **options, **overrides}
     argv = [str(BUILD / f"gridcall-{name}")] + set_args(options, c.folder)
     return subprocess.run(argv, capture_output=True, text=True, timeout=30,
                           stdin=subprocess.DEVNULL)

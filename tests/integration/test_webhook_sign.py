@@ -115,12 +115,12 @@ def test_receiver_verifies_real_webhooks_and_refuses_tampering(cluster, gc_direc
 
 def test_unsigned_webhooks_leave_this_machine_never(tmp_path):
     notify = str(BUILD / "gridcall-notify")
-    done = subprocess.run([notify, "--set", "webhooks=https://hooks.example.org/gridcall",
+    done = subprocess.run([notify, "--set", "curve=no", "--set", "webhooks=https://hooks.example.org/gridcall",
                            "--check-config"], capture_output=True, text=True, timeout=10)
     assert done.returncode == 1
     assert "webhook_secret is not set" in done.stderr and "webhook_secret_file" in done.stderr
     # the daemon refuses it too, before it binds anything
-    done = subprocess.run([notify, "--set", "webhooks=https://hooks.example.org/gridcall",
+    done = subprocess.run([notify, "--set", "curve=no", "--set", "webhooks=https://hooks.example.org/gridcall",
                            "--set", f"work_bind=ipc://{tmp_path}/w", "--set",
                            f"pub_bind=ipc://{tmp_path}/p"],
                           capture_output=True, text=True, timeout=10)
@@ -131,11 +131,13 @@ def test_unsigned_webhooks_leave_this_machine_never(tmp_path):
     secret.chmod(0o600)
     for extra in (["--set", f"webhook_secret_file={secret}"], []):
         url = "https://hooks.example.org/gridcall" if extra else "http://127.0.0.1:9/hook"
-        done = subprocess.run([notify, "--set", f"webhooks={url}", *extra, "--check-config"],
+        done = subprocess.run([notify, "--set", "curve=no", "--set", f"webhooks={url}", *extra,
+                               "--check-config"],
                               capture_output=True, text=True, timeout=10)
         assert done.returncode == 0, done.stderr
     # and the secret never on a command line
-    done = subprocess.run([notify, "--set", f"webhook_secret={SECRET}", "--check-config"],
+    done = subprocess.run([notify, "--set", "curve=no", "--set", f"webhook_secret={SECRET}",
+                           "--check-config"],
                           capture_output=True, text=True, timeout=10)
     assert done.returncode == 1 and SECRET not in done.stderr
     assert "webhook_secret_file" in done.stderr
@@ -145,10 +147,8 @@ def test_pub_names_the_reporter_by_case_never_by_phone(cluster, gc_directory):
     grid, category = gc_directory.choose("GRID")
     unit_id = gc_directory.fitting("GRID", grid, category)[0]
     c = cluster("intake", "dispatch", "notify")
-    sub = c.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
+    sub = c.subscriber("events", "notify")
     sub.setsockopt(zmq.SUBSCRIBE, b"case.")
-    sub.connect(c.endpoints["events"])
     unit = c.unit(unit_id)
     reporter = c.reporter()
     time.sleep(0.3)                     # the subscription reaches the PUB first
