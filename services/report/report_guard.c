@@ -342,11 +342,12 @@ s_watchdog (void *arg)
         long long now = s_now_ms ();
         for (watch_t *w = self->watched; w; w = w->next)
             if (w->deadline && now >= w->deadline) {
-                //  the connection's thread then reads end-of-file and closes it
-                shutdown (w->fd, SHUT_RDWR);
-                w->deadline = 0;
+                //  counted first: whoever sees the cut sees it counted
                 atomic_fetch_add (&self->cut, 1);
                 metric_inc (self->cut_metric);
+                w->deadline = 0;
+                //  the connection's thread then reads end-of-file and closes it
+                shutdown (w->fd, SHUT_RDWR);
             }
         unsigned long cut = atomic_load (&self->cut);
         if (cut != logged && now - logged_at >= CUT_LOG_MS) {

@@ -1,6 +1,9 @@
 """cluster_helpers.py — what the deployment tests need beyond gc_cluster:
 Redis nodes on loopback TCP (replication and Sentinel speak TCP; each node
-also has a Unix socket for the test's own reads), Sentinels, and ReportLoad,
+also has a Unix socket for the test's own reads), every node with the
+cluster's Redis users (deploy/redis-users.acl: replicas log in to their
+primary as gc-replica, Sentinels to every node as gc-sentinel),
+Sentinels, and ReportLoad,
 a reporter that behaves like a real one: it files reports at a steady rate
 and resends any report not yet acknowledged with the same idempotency key,
 recording what was acknowledged and when.
@@ -9,6 +12,7 @@ Ports: the kernel picks a free one (bind to port 0) just before a node
 starts; nothing here uses a fixed port.
 """
 
+import os
 import socket
 import subprocess
 import time
@@ -20,6 +24,10 @@ import gc_cluster
 from gc_cluster import REDIS_SERVER, Redis, RedisError, Reporter, pb, wait_for
 
 
+REPLICA = "gc-replica"          # a replica's user on its primary (masteruser)
+SENTINEL = "gc-sentinel"        # Sentinel's user on every node (sentinel auth-user)
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -27,49 +35,76 @@ def free_port():
 
 
 class TcpRedis(Redis):
-    """gc_cluster.Redis over TCP (a Sentinel has no Unix socket here)."""
+    """gc_cluster.Redis over TCP (a Sentinel has no Unix socket here),
+    logged in as user when given (auth: (user, password))."""
 
-    def __init__(self, port, timeout=5):          # pylint: disable=super-init-not-called
+    def __init__(self, port, timeout=5, auth=None):   # pylint: disable=super-init-not-called
         self.path = f"127.0.0.1:{port}"
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.reader = self.sock.makefile("rb")
+        if auth:
+            reply = self.pipeline([("AUTH", *auth)])[0]
+            if isinstance(reply, RedisError):
+                self.close()
+                raise reply
 
 
-def ask(port, *args, timeout=2):
-    """One command to 127.0.0.1:port; the reply, or None when nobody answers."""
+def ask(port, *args, timeout=2, auth=None):
+    """One command to 127.0.0.1:port (after AUTH with auth, when given); the
+    reply, or None when nobody answers."""
     try:
         r = TcpRedis(port, timeout)
     except OSError:
         return None
     try:
-        return r.pipeline([args])[0]
+        commands = ([("AUTH", *auth)] if auth else []) + [args]
+        return r.pipeline(commands)[-1]
     except OSError:
         return None
     finally:
         r.close()
 
 
+def write_private(path, text):
+    """A file only this user can read (it holds a password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 class RedisNode:
     """A redis-server on 127.0.0.1:port and a Unix socket in folder/name,
-    optionally a replica of another node. kill9 and start again keep the
-    port, so Sentinel sees the same instance come back."""
+    optionally a replica of another node, with the users (users.acl) and
+    passwords of users, a gc_cluster.RedisServer (a Cluster's): ACLs do not
+    replicate, so every node reads the same file. Every node, the primary
+    too (a failover may make it a replica), logs in to its primary as
+    gc-replica. kill9 and start again keep the port, so Sentinel sees the
+    same instance come back."""
 
-    def __init__(self, folder, name, replica_of=None):
+    def __init__(self, folder, name, users, replica_of=None):
         self.folder = Path(folder) / name
         self.folder.mkdir(parents=True, exist_ok=True)
         self.name = name
+        self.users = users
         self.port = free_port()
         self.socket = self.folder / "redis.sock"
         self.log = self.folder / "redis.log"
+        self.conf = self.folder / "redis.conf"
         self.replica_of = replica_of
         self.proc = None
 
     def start(self):
-        argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+        # the replication password in a file, not on the command line;
+        # Sentinel's CONFIG REWRITE after a failover rewrites it here
+        if not self.conf.exists():
+            write_private(self.conf, f"masteruser {REPLICA}\n"
+                                     f"masterauth {self.users.password(REPLICA)}\n")
+        argv = [REDIS_SERVER, str(self.conf), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--unixsocket", str(self.socket), "--unixsocketperm", "700",
                 "--save", "", "--appendonly", "no", "--dir", str(self.folder),
                 "--logfile", str(self.log), "--repl-diskless-sync", "yes",
-                "--repl-diskless-sync-delay", "0"]
+                "--repl-diskless-sync-delay", "0",
+                "--aclfile", str(self.users.folder / "users.acl")]
         if self.replica_of is not None:
             argv += ["--replicaof", "127.0.0.1", str(self.replica_of.port)]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -81,13 +116,17 @@ class RedisNode:
         if self.proc.poll() is not None:
             raise AssertionError(f"redis {self.name} exited with {self.proc.returncode}:\n"
                                  + gc_cluster.tail(self.log))
-        return ask(self.port, "PING") == "PONG"
+        return self.ask("PING") == "PONG"
+
+    def ask(self, *args, timeout=2):
+        """One command as gc-admin; the reply, or None when nobody answers."""
+        return ask(self.port, *args, timeout=timeout, auth=self.users.auth())
 
     def redis(self):
-        return Redis(self.socket)
+        return Redis(self.socket, auth=self.users.auth())
 
     def info(self, section):
-        text = ask(self.port, "INFO", section)
+        text = self.ask("INFO", section)
         if not isinstance(text, str):
             return {}
         return dict(line.split(":", 1) for line in text.replace("\r", "").splitlines()
@@ -108,9 +147,12 @@ class RedisNode:
 
 
 class SentinelNode:
-    """redis-server --sentinel on 127.0.0.1:port, monitoring master under
-    name with quorum; failure detection and failover timeouts short, for a
-    test. Sentinel rewrites its file, so each has its own."""
+    """redis-server --sentinel on 127.0.0.1:port, monitoring master (a
+    RedisNode) under name with quorum, logged in to every node as
+    gc-sentinel; failure detection and failover timeouts short, for a test.
+    Sentinel rewrites its file, so each has its own (mode 0600: it holds
+    the password). The Sentinel itself takes no password (the daemons do
+    not send one: docs/operations.md)."""
 
     def __init__(self, folder, index, master, name="gridcall", quorum=2, down_after_ms=500,
                  failover_timeout_ms=2000):
@@ -119,9 +161,11 @@ class SentinelNode:
         self.port = free_port()
         self.conf = self.folder / f"sentinel-{index}.conf"
         self.log = self.folder / f"sentinel-{index}.log"
-        self.conf.write_text(
+        write_private(self.conf,
             f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\nlogfile {self.log}\n"
             f"sentinel monitor {name} 127.0.0.1 {master.port} {quorum}\n"
+            f"sentinel auth-user {name} {SENTINEL}\n"
+            f"sentinel auth-pass {name} {master.users.password(SENTINEL)}\n"
             f"sentinel down-after-milliseconds {name} {down_after_ms}\n"
             f"sentinel failover-timeout {name} {failover_timeout_ms}\n"
             f"sentinel parallel-syncs {name} 2\n")

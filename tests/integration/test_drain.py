@@ -44,7 +44,8 @@ def test_intake_drains_on_sigterm(cluster, gc_directory):
         assert status == 0, f"intake exited with {status} on SIGTERM"
         load.filing = False
         load.run(0.5)               # replies intake sent before it exited
-        registered = {k[len("gc:idem:"):] for k in scan(c.redis, "gc:idem:drain-*")}
+        # gc:idem:<principal>:<key>: the reporter's keys, whoever it is
+        registered = {k.rsplit(":", 1)[1] for k in scan(c.redis, "gc:idem:*:drain-*")}
         answered = set(load.acked)
         assert registered, "no report reached Redis before the SIGTERM"
         # the turn in hand was finished: nothing committed went unanswered

@@ -111,7 +111,10 @@ def test_reports_functions_are_all_read_only(cluster):
     c = cluster(load_directory=False)
     read = {name.upper() for name in c.redis.call("ACL", "CAT", "read")} | {"TIME", "ROLE"}
     allowed, _ = acl_users()["gc-report"]
+    #  TIME and ROLE (behind Sentinel) are in no data category: no @write either
+    write = {name.upper() for name in c.redis.call("ACL", "CAT", "write")}
     assert allowed - {"FCALL_RO"} <= read, (allowed - {"FCALL_RO"}) - read
+    assert not allowed & write, allowed & write
     listed = c.redis.call("FUNCTION", "LIST", "LIBRARYNAME", "gridcall")[0]
     flags = {f[f.index("name") + 1]: f[f.index("flags") + 1]
              for f in listed[listed.index("functions") + 1]}
@@ -342,3 +345,24 @@ def test_every_users_password_is_needed(cluster, user):
         assert r.call("AUTH", user, c.redis_server.password(user)) == "OK"
     finally:
         r.close()
+
+
+@pytest.mark.parametrize("user", ["gc-replica", "gc-sentinel"])
+def test_replication_and_sentinel_users_reach_no_data(cluster, user):
+    """The users a replica and Sentinel log in with (test_sentinel.py shows
+    they are enough to replicate and fail over) cannot read or write a key,
+    call a function or change Redis beyond what replication needs."""
+    c = cluster()
+    r = login(c, user)
+    try:
+        for command in (("GET", "gc:dir:version"), ("SET", "gc:x", "1"), ("KEYS", "*"),
+                        ("SCAN", 0), ("FCALL_RO", "gc_version", 0, "gc:"),
+                        ("FUNCTION", "LOAD", "REPLACE", LIBRARY.read_text()), ("FLUSHALL",),
+                        ("CONFIG", "SET", "maxmemory", "0"), ("CONFIG", "GET", "*"),
+                        ("ACL", "LIST"), ("EVAL", "return 1", 0), ("MONITOR",),
+                        ("SUBSCRIBE", "gc:wait")):
+            assert "NOPERM" in refused(r, *command), command
+        assert r.call("PING") == "PONG"
+    finally:
+        r.close()
+    assert c.redis.call("EXISTS", "gc:x") == 0

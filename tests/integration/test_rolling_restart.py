@@ -62,7 +62,9 @@ def test_rolling_restart_of_the_demo_under_load(gc_directory):
 
         assert not load.conflicts, load.conflicts[:5]
         assert len(set(load.acked.values())) == load.sent, "a report became two cases"
-        redis = Redis(var / "redis" / "redis.sock")
+        # as the administrator, with the password run-local.sh made (its layout)
+        admin = (var / "redis" / "users" / "gc-admin.password").read_text().strip()
+        redis = Redis(var / "redis" / "redis.sock", auth=("gc-admin", admin))
         try:
             states = case_states(redis, "gc:", load.acked.values())
             missing = [i for i, s in states.items() if s is None]

@@ -13,7 +13,7 @@ that dispatch offers the cases filed after the failover."""
 import time
 
 import gc_cluster
-from cluster_helpers import RedisNode, ReportLoad, SentinelNode, ask, case_states, free_port
+from cluster_helpers import RedisNode, ReportLoad, SentinelNode, case_states, free_port
 from gc_cluster import Cluster, Reporter, error_name, pb, wait_for
 
 MASTER = "gridcall"
@@ -23,12 +23,15 @@ RECOVERY_LIMIT_S = 5.0      # issue 11: recovery after a Redis failover
 
 class Topology:
     """Stands in for a Cluster's redis_server: the primary is whichever
-    node the Sentinels name now, and stop() ends every node."""
+    node the Sentinels name now, and stop() ends every node. users is the
+    Cluster's RedisServer (stopped): its users and passwords are every
+    node's."""
 
-    def __init__(self, folder, replicas=2, sentinels=3):
-        self.primary = RedisNode(folder, "redis-a").start()
-        self.nodes = [self.primary] + [RedisNode(folder, f"redis-{chr(98 + i)}", self.primary)
-                                       for i in range(replicas)]
+    def __init__(self, folder, users, replicas=2, sentinels=3):
+        self.users = users
+        self.primary = RedisNode(folder, "redis-a", users).start()
+        self.nodes = [self.primary] + [RedisNode(folder, f"redis-{chr(98 + i)}", users,
+                                                 self.primary) for i in range(replicas)]
         for n in self.nodes[1:]:
             n.start()
         self.sentinels = [SentinelNode(folder, i, self.primary, MASTER).start()
@@ -62,6 +65,16 @@ class Topology:
     def sentinel_list(self):
         return ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
 
+    # the logins of gc_cluster.RedisServer, the same on every node
+    def password(self, user):
+        return self.users.password(user)
+
+    def auth(self, user=gc_cluster.ADMIN):
+        return self.users.auth(user)
+
+    def options(self, user):
+        return self.users.options(user)
+
     def stop(self):
         for s in self.sentinels:
             s.stop()
@@ -73,11 +86,17 @@ class SentinelCluster(Cluster):
     """A Cluster whose daemons and CLI reach Redis through Sentinel."""
 
     def __init__(self, **kw):
+        self.topology = None
         super().__init__(**kw)
         self.redis_server.stop()            # the default Unix-socket Redis is not used
-        self.redis_server = Topology(self.folder)
+        self.topology = self.redis_server = Topology(self.folder, self.redis_server)
         wait_for(self.redis_server.ready, 20, "Sentinels to see the primary, both replicas "
                  "and each other")
+        self.setup_redis()                  # through Sentinel, on the primary
+
+    def setup_redis(self):
+        # Cluster.__init__ sets up the Unix-socket Redis it started: not used here
+        return super().setup_redis() if self.topology else None
 
     def common(self):
         return {"sentinels": self.redis_server.sentinel_list(), "sentinel_master": MASTER,
@@ -139,6 +158,16 @@ def test_failover_loses_no_acknowledged_report(request, gc_directory):
         stats = c.stats()
         assert int(stats["total"]["reported"]) == load.sent, stats["total"]
 
+        # Sentinels, replicas and daemons did it all as their own users:
+        # no node refused a command or a login (Redis logs each in ACL LOG)
+        for node in c.redis_server.nodes:
+            if node is not old:
+                assert node.ask("ACL", "LOG") == [], (node.name, node.ask("ACL", "LOG"))
+        other = next(n for n in c.redis_server.nodes if n is not old and n is not new)
+        wait_for(lambda: other.info("replication").get("master_link_status") == "up"
+                 and other.info("replication").get("master_port") == str(new.port), 10,
+                 "the other replica to replicate from the new primary")
+
         # dispatch followed too: every case, also those filed after the
         # failover, reaches a unit and is resolved by it
         def all_resolved():
@@ -172,10 +201,11 @@ def test_wait_replicas_holds_the_answer_until_a_replica_has_it(request, gc_direc
     nodes = []
     try:
         c.redis_server.stop()
-        primary = RedisNode(c.folder, "primary")
+        primary = RedisNode(c.folder, "primary", c.redis_server)
         nodes.append(primary)
         primary.start()
         c.redis_server.socket = primary.socket
+        c.setup_redis()
         c.load_directory()
         c.start("intake", wait_replicas=1, wait_timeout_ms=200)
         grid, category = gc_directory.servable()[0]
@@ -187,7 +217,7 @@ def test_wait_replicas_holds_the_answer_until_a_replica_has_it(request, gc_direc
         assert int(c.stats()["total"]["reported"]) == 1
         assert "reached 0 of 1 replicas" in c["intake"].log.read_text()
 
-        replica = RedisNode(c.folder, "replica", primary)
+        replica = RedisNode(c.folder, "replica", c.redis_server, primary)
         nodes.append(replica)
         replica.start()
         wait_for(lambda: "state=online" in primary.info("replication").get("slave0", ""), 10,
@@ -197,7 +227,7 @@ def test_wait_replicas_holds_the_answer_until_a_replica_has_it(request, gc_direc
         assert msg.duplicate and msg.idempotency_key == "wait-1"
         assert int(c.stats()["total"]["reported"]) == 1
         # the case really is on the replica now
-        state = ask(replica.port, "HGET", f"{c.key_prefix}case:{msg.case_id}", "state")
+        state = replica.ask("HGET", f"{c.key_prefix}case:{msg.case_id}", "state")
         assert state in ("REGISTERED", "DISPATCHED"), state
     finally:
         c.close()

@@ -32,7 +32,7 @@ SECONDS = 5
 def start_second(c, name, **overrides):
     """A second instance NAME-b with NAME's options and overrides."""
     options, binds, ready = c._defaults(name)
-    options = {**c.common(), **options, **overrides}
+    options = {**c.common(), **c.credentials(name), **options, **overrides}
     binds = [options[k] for k in ("bind", "work_bind", "pub_bind") if k in options]
     d = Daemon(f"{name}-b", BUILD / f"gridcall-{name}", options, c.folder, binds, ready)
     c.daemons[d.name] = d
