@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 
 import zmq
+import zmq.auth
 
 import gc_cluster
+import gc_keys
 from gc_cluster import REDIS_SERVER, Redis, RedisError, Reporter, pb, wait_for
 
 
@@ -200,12 +202,17 @@ class ReportLoad:
     """A reporter at a steady rate over one DEALER (connected to every
     endpoint given, so requests spread over several intakes). A report not
     acknowledged within resend_s, or retry_s after a refusal, is sent again
-    with the same key, as the reporter protocol asks. Call step()
+    with the same key, as the reporter protocol asks. With cert (a
+    gc_keys.Cert) it speaks CURVE to server_key, the intakes' public key,
+    as a gateway must (intake refuses a peer without a key). Call step()
     often; it never blocks longer than wait_ms."""
 
-    def __init__(self, ctx, endpoints, work, rate, resend_s=1.0, retry_s=0.2, prefix="load"):
+    def __init__(self, ctx, endpoints, work, rate, resend_s=1.0, retry_s=0.2, prefix="load",
+                 cert=None, server_key=None):
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if cert is not None:
+            gc_keys.secure(self.sock, cert, server_key)
         for e in endpoints:
             self.sock.connect(e)
         self.work = work                # [(grid, category)], cycled
@@ -292,6 +299,21 @@ class ReportLoad:
         self.sock.close(0)
 
 
+def cluster_load(c, work, rate, endpoints=None, **kw):
+    """A ReportLoad on cluster c's intake (or endpoints, intakes sharing
+    its key) as the pytest gateway."""
+    return ReportLoad(c.ctx, endpoints or [c.endpoints["intake"]], work, rate,
+                      cert=c.keys.certs["pytest-gateway"], server_key=c.server_key("intake"),
+                      **kw)
+
+
+def demo_cert(keys, name):
+    """A key `gridcall keys new` made (czmq zcert files in folder keys):
+    NAME.key_secret read with pyzmq's zcert reader, as a gc_keys.Cert."""
+    public, secret = zmq.auth.load_certificate(str(Path(keys) / f"{name}.key_secret"))
+    return gc_keys.Cert(name, public, secret, keys)
+
+
 def case_states(redis, prefix, case_ids):
     """{case id: state} read in one pipeline (None for a missing case)."""
     ids = list(case_ids)
@@ -307,4 +329,4 @@ def case_states(redis, prefix, case_ids):
 
 
 __all__ = ["free_port", "TcpRedis", "ask", "RedisNode", "SentinelNode", "ReportLoad",
-           "case_states", "pb"]
+           "cluster_load", "demo_cert", "case_states", "pb"]

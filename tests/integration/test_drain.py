@@ -11,7 +11,7 @@ import queue
 import time
 
 import gc_cluster
-from cluster_helpers import ReportLoad, case_states
+from cluster_helpers import case_states, cluster_load
 from gc_cluster import pb, wait_for
 
 EXIT_WITHIN_S = 5
@@ -36,8 +36,7 @@ def terminate(daemon):
 
 def test_intake_drains_on_sigterm(cluster, gc_directory):
     c = cluster("dispatch", "intake")
-    load = ReportLoad(c.ctx, [c.endpoints["intake"]], gc_directory.servable(), rate=400,
-                      resend_s=1.0, prefix="drain")
+    load = cluster_load(c, gc_directory.servable(), rate=400, resend_s=1.0, prefix="drain")
     try:
         load.run(1.5)
         status, took = terminate(c["intake"])
@@ -117,8 +116,7 @@ def test_dispatch_drains_on_sigterm(cluster, gc_directory):
     unit_ids = gc_directory.fitting("GRID", grid, category)
     c = cluster("dispatch", "intake", dispatch={"offer_timeout_ms": 3000})
     units = AcceptingUnits(c, unit_ids)
-    load = ReportLoad(c.ctx, [c.endpoints["intake"]], [(grid, category)], rate=150,
-                      prefix="ddrain")
+    load = cluster_load(c, [(grid, category)], rate=150, prefix="ddrain")
     try:
         end = time.monotonic() + 2.0
         while time.monotonic() < end:
