@@ -18,7 +18,7 @@ from pathlib import Path
 import zmq
 
 import gc_cluster
-from cluster_helpers import ReportLoad, case_states, free_port
+from cluster_helpers import ReportLoad, case_states, demo_cert, free_port
 from gc_cluster import ROOT, Redis, wait_for
 from resilience_helpers import processes_under
 
@@ -41,8 +41,10 @@ def test_rolling_restart_of_the_demo_under_load(gc_directory):
                  in (var / "run-local.out").read_bytes(), 60, "the demo to start")
         pids_before = {d: (var / "run" / "pids" / f"{d}.pid").read_text().strip()
                        for d in DAEMONS}
+        # as the demo's street gateway, with the keys run-local.sh made (var/keys)
         load = ReportLoad(ctx, [f"ipc://{var}/run/intake"], gc_directory.servable(), rate=50,
-                          prefix="rr")
+                          prefix="rr", cert=demo_cert(var / "keys", "street-gateway"),
+                          server_key=demo_cert(var / "keys", "intake").public)
         load.run(1.0)
         script = subprocess.Popen([str(ROOT / "scripts" / "rolling-restart.sh")], cwd=ROOT,
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -50,7 +52,9 @@ def test_rolling_restart_of_the_demo_under_load(gc_directory):
         while script.poll() is None and time.monotonic() - t0 < 120:
             load.step()
         took = time.monotonic() - t0
-        report = script.stdout.read().decode()
+        if script.poll() is None:               # never let it hang the run
+            script.kill()
+        report = script.communicate(timeout=10)[0].decode()
         assert script.returncode == 0, report
         for d in DAEMONS:
             assert f"rolling-restart: {d} drained in" in report, report

@@ -21,7 +21,8 @@ from collections import Counter
 import zmq
 
 import gc_cluster
-from cluster_helpers import ReportLoad, case_states
+import gc_keys
+from cluster_helpers import case_states, cluster_load
 from gc_cluster import BUILD, Daemon, pb, wait_for
 
 SCALE = 7200                # 2 case hours a second: a 2 h limit passes in 1 s
@@ -32,7 +33,8 @@ SECONDS = 5
 def start_second(c, name, **overrides):
     """A second instance NAME-b with NAME's options and overrides."""
     options, binds, ready = c._defaults(name)
-    options = {**c.common(), **c.credentials(name), **options, **overrides}
+    options = {**c.common(), **c.credentials(name), **c.curve_options(name), **options,
+               **overrides}
     binds = [options[k] for k in ("bind", "work_bind", "pub_bind") if k in options]
     d = Daemon(f"{name}-b", BUILD / f"gridcall-{name}", options, c.folder, binds, ready)
     c.daemons[d.name] = d
@@ -64,14 +66,16 @@ def test_two_of_each_no_double_climb_or_notification(cluster, gc_directory):
 
     subs = {}                       # notify instance -> a SUB on its PUB
     for name, endpoint in (("notify", e["events"]), ("notify-b", b["events"])):
-        sub = c.ctx.socket(zmq.SUB)
+        sub = c.ctx.socket(zmq.SUB)     # both notifies share notify's key
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.RCVHWM, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
+        gc_keys.secure(sub, c.keys.certs["pytest-gateway"], c.server_key("notify"))
         sub.connect(endpoint)
         subs[name] = sub
-    verifier = c.ctx.socket(zmq.DEALER)
+    verifier = c.ctx.socket(zmq.DEALER)     # verifies as the street operator
     verifier.setsockopt(zmq.LINGER, 0)
+    gc_keys.secure(verifier, c.keys.certs["pytest-operator"], c.server_key("intake"))
     verifier.connect(e["intake"])
     verifier.connect(b["intake"])
     time.sleep(0.2)                 # let the SUB join before the first event is published
@@ -79,7 +83,7 @@ def test_two_of_each_no_double_climb_or_notification(cluster, gc_directory):
     work = [(g, cat) for g, cat in gc_directory.servable()
             if gc_directory.categories[cat].get("clock", "wall") == "wall"]
     random.Random(3).shuffle(work)
-    load = ReportLoad(c.ctx, [e["intake"], b["intake"]], work, RATE, prefix="two")
+    load = cluster_load(c, work, RATE, endpoints=[e["intake"], b["intake"]], prefix="two")
     published = Counter()           # job id -> times heard on the two PUBs
     per_notify = Counter()          # notify instance -> notifications it published
     verified_at = {}
