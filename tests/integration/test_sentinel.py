@@ -13,7 +13,7 @@ that dispatch offers the cases filed after the failover."""
 import time
 
 import gc_cluster
-from cluster_helpers import RedisNode, ReportLoad, SentinelNode, case_states, free_port
+from cluster_helpers import RedisNode, SentinelNode, case_states, cluster_load, free_port
 from gc_cluster import Cluster, Reporter, error_name, pb, wait_for
 
 MASTER = "gridcall"
@@ -125,8 +125,7 @@ def test_failover_loses_no_acknowledged_report(request, gc_directory):
                 resolve_delay_ms=200, seed=11)
         old = c.redis_server.current
         assert old is c.redis_server.primary
-        load = ReportLoad(c.ctx, [c.endpoints["intake"]], gc_directory.servable(), RATE,
-                          resend_s=1.0, prefix="sentinel")
+        load = cluster_load(c, gc_directory.servable(), RATE, resend_s=1.0, prefix="sentinel")
         load.run(2.0)
         acked_before = len(load.acked)
         assert acked_before > RATE, f"only {acked_before} reports acknowledged before the kill"
