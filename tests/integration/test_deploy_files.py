@@ -36,6 +36,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import gc_keys
+
 from cluster_helpers import ask, free_port
 from gc_cluster import BUILD, REDIS_SERVER, ROOT, tail, wait_for
 
@@ -63,16 +65,33 @@ def check_config(daemon, options):
     options. The *_file secrets exist only where deployed: each is given a
     file of its own holding a stand-in value, so the option must be one the
     daemon takes, and what it needs (report's screen token on a public
-    bind) counts as set. Returns the CompletedProcess."""
+    bind) counts as set; the CurveZMQ files (stand_in_keys) are real keys
+    made here. Returns the CompletedProcess."""
     argv = [str(BUILD / f"gridcall-{daemon}"), "-c", str(DEPLOY / f"gridcall-{daemon}.conf")]
     with tempfile.TemporaryDirectory() as folder:
+        keys = stand_in_keys(folder)
         for name, value in options:
-            if name.endswith("_file") and value:
+            if name in keys and value:
+                value = keys[name]
+            elif name.endswith("_file") and value:
                 value = Path(folder) / name
                 value.write_text("stand-in-secret-0123456789\n")
             argv += ["--set", f"{name}={value}"]
         return subprocess.run(argv + ["--check-config"], capture_output=True, text=True,
                               timeout=10)
+
+
+def stand_in_keys(folder):
+    """{option: path} of stand-in CurveZMQ files in folder: a secret
+    certificate (mode 0600) for curve_secret_file, dispatch's and notify's
+    public certificates, a principals file binding the daemons' keys."""
+    ring = gc_keys.Keyring(Path(folder) / "keys")
+    for name in ("intake", "dispatch", "escalate", "notify", "report"):
+        ring.make(name, f"daemon {name}")
+    ring.write()
+    return {"curve_secret_file": ring.certs["intake"].secret_path,
+            "principals": ring.principals_path, "dispatch_key": ring.certs["dispatch"].path,
+            "notify_key": ring.certs["notify"].path}
 
 
 def assert_own_redis_user(daemon, options, password_source):
@@ -497,6 +516,18 @@ def test_compose_redis_sentinel_and_admin_step_run(tmp_path):
     made = tmp_path / "made"                    # deploy/compose of the comment
     subprocess.run([str(REDIS_USERS), str(made / "secrets")], check=True)
     users = MadeUsers(made / "secrets")
+    # the CurveZMQ keys as the comment makes them: public ones and the
+    # principals file in keys/, the daemons' secret keys in secrets/keys/
+    gc, keys = str(BUILD / "gridcall"), made / "keys"
+    subprocess.run([gc, "keys", "new", *DAEMONS[:4], "--dir", str(keys)], check=True,
+                   capture_output=True)
+    (made / "secrets" / "keys").mkdir()
+    for f in keys.glob("*.key_secret"):
+        f.rename(made / "secrets" / "keys" / f.name)
+    subprocess.run([gc, "keys", "bind", "--principals", str(keys / "principals.json"),
+                    *[a for d in ("intake", "dispatch", "escalate")
+                      for a in (str(keys / f"{d}.key"), f"daemon {d}")]],
+                   check=True, capture_output=True)
     secrets = tmp_path / "run-secrets"          # /run/secrets of the containers
     secrets.mkdir()
     for name, s in doc["secrets"].items():
@@ -545,7 +576,10 @@ def test_compose_redis_sentinel_and_admin_step_run(tmp_path):
 
         # intake-1 with its compose options (its password from its secret), on loopback
         opts = dict(set_options([str(c) for c in doc["services"]["intake-1"]["command"]]))
-        opts["redis_password_file"] = secrets / opts["redis_password_file"].rsplit("/", 1)[1]
+        for name in ("redis_password_file", "curve_secret_file"):
+            opts[name] = secrets / opts[name].rsplit("/", 1)[1]
+        for name in ("principals", "dispatch_key", "notify_key"):
+            opts[name] = opts[name].replace("/etc/gridcall/keys/", f"{keys}/")
         opts.update(through, bind=f"tcp://127.0.0.1:{free_port()}",
                     dispatch_endpoint=f"ipc://{tmp_path}/work",
                     notify_endpoint=f"ipc://{tmp_path}/notify")
