@@ -159,6 +159,29 @@ def assert_setup_loads_the_library(c, argv, secret_user):
     c.start("intake")
 
 
+#  CurveZMQ (docs/security.md): the daemons others reach bind with a key and
+#  the principals file; escalate connects only, with a key of its own
+CURVE_SERVERS = {"intake", "dispatch", "notify"}
+
+
+def assert_curve(daemon, options):
+    """daemon's options (over its deploy/*.conf) run CurveZMQ as deployed:
+    its secret key as a file, the principals file where it binds, the
+    public key of every daemon it reaches over TCP."""
+    opts = dict(options)
+    conf = (DEPLOY / f"gridcall-{daemon}.conf").read_text()
+    assert re.search(r"^curve yes$", conf, re.M) and opts.get("curve", "yes") == "yes", daemon
+    if daemon in CURVE_SERVERS | {"escalate"}:
+        assert opts.get("curve_secret_file"), f"{daemon}: no curve_secret_file"
+    if daemon in CURVE_SERVERS:
+        assert opts.get("principals"), f"{daemon}: no principals"
+    for peer in ("dispatch", "notify"):
+        endpoint = opts.get(f"{peer}_endpoint") or (re.search(
+            rf"^{peer}_endpoint (\S+)$", conf, re.M) or [None, ""])[1]
+        if endpoint.startswith("tcp://"):
+            assert opts.get(f"{peer}_key"), f"{daemon}: {peer}_endpoint {endpoint} without {peer}_key"
+
+
 def assert_no_inline_secret(options, where):
     for name, value in options:
         if any(w in name for w in SECRET_WORDS):
@@ -256,6 +279,7 @@ def test_systemd_unit_is_hardened_and_takes_secrets_as_files(daemon):
     # its own Redis user, its password in the daemon's own credentials folder
     assert dict(options).get("redis_user") == f"gc-{daemon}", options
     assert credentials["redis_password"] == "/etc/gridcall/credentials/%p/redis_password"
+    assert_curve(daemon, options)
     r = check_config(daemon, options)
     assert r.returncode == 0, f"{daemon}: {r.stderr}"
 
@@ -429,6 +453,7 @@ def test_compose_each_daemon_logs_in_as_its_own_user_after_the_admin_step():
             continue
         seen.add(m.group(1))
         assert_own_redis_user(m.group(1), set_options(cmd), who)
+        assert_curve(m.group(1), set_options(cmd))
         assert s["depends_on"].get("redis-setup") == \
             {"condition": "service_completed_successfully"}, name
     assert seen == set(DAEMONS)
@@ -717,8 +742,19 @@ def test_k8s_deployment(daemon):
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert mounts["conf"] == "/etc/gridcall"
     assert volumes["conf"]["configMap"]["name"] == "gridcall-conf"
+    # the CurveZMQ key: the init container copies it from the Secret into a
+    # memory emptyDir, 0600 (a Secret volume with fsGroup is group-readable)
+    copied = {}
+    for init in pod.get("initContainers", []):
+        im = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+        cmd = init["command"]
+        assert cmd[:3] == ["install", "-m", "600"], cmd
+        assert cmd[3].startswith(im["secrets"] + "/") and cmd[4].startswith(im["key"] + "/")
+        assert "emptyDir" in volumes["key"] and mounts["key"] == im["key"]
+        copied[cmd[4]] = cmd[3]
     for opt, value in options:
         if opt.endswith("_file"):
+            value = copied.get(value, value)
             assert value.startswith(mounts["secrets"] + "/"), opt
     # probes: the report's /healthz, else the metrics endpoint it serves
     opts = dict(options)
@@ -738,6 +774,7 @@ def test_k8s_deployment(daemon):
     assert r.returncode == 0, r.stderr
     # its own Redis user, with that user's password (scripts/redis-users.sh's file)
     assert_own_redis_user(daemon, options, lambda p: user_of(k8s_secret_source(pod)(p)))
+    assert_curve(daemon, options)
     # a PodDisruptionBudget over the same pods
     pdb = by_kind("PodDisruptionBudget")[f"gridcall-{daemon}"]
     assert pdb["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
