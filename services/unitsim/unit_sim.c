@@ -207,7 +207,9 @@ s_on_log (const unitkit_t *unit, unitkit_log_level_t level, const char *line, vo
 {
     (void) unit;
     (void) arg;
-    gc_log_write (s_log_levels [level], "%s", line);
+    //  the kit's threshold was set at its start; a SIGHUP may have raised ours
+    if (gc_log_enabled (s_log_levels [level]))
+        gc_log_write (s_log_levels [level], "%s", line);
 }
 
 //  Do one due job.
