@@ -45,6 +45,8 @@ struct _curve_t {
     zactor_t *watcher;          //  reads the monitors, logs refused handshakes
     zlistx_t *bound;            //  s_bound_t of the sockets bound here
     atomic_uint revocations;    //  keys revoked or changed since start
+    unsigned reloads;           //  principals files taken since start
+    char reload_note [160];     //  what the last one changed
 };
 
 //  ---------------------------------------------------------------------
@@ -773,9 +775,22 @@ curve_tick (curve_t *self)
     if (self->zauth)
         s_zap_publish (self);
     atomic_fetch_add (&self->revocations, (unsigned) revoked);
-    log_notice ("%s: principals %s reloaded: %zu keys, %zu revoked or changed", self->who,
-                self->principals_path, auth_principals_size (fresh), revoked);
+    self->reloads++;
+    snprintf (self->reload_note, sizeof self->reload_note, "%zu keys, %zu revoked or changed",
+              auth_principals_size (fresh), revoked);
+    log_notice ("%s: principals %s reloaded: %s", self->who, self->principals_path,
+                self->reload_note);
     return revoked;
+}
+
+unsigned
+curve_reloads (const curve_t *self, const char **path, const char **note)
+{
+    if (path)
+        *path = self->principals_path ? self->principals_path : "";
+    if (note)
+        *note = self->reload_note;
+    return self->reloads;
 }
 
 unsigned

@@ -78,6 +78,9 @@ const auth_principal_t *curve_principal (curve_t *self, const char *user_id);
 //  twice a second). Call from the loop that owns the sockets. Returns how
 //  many keys were revoked or changed by this call (0 most of the time).
 size_t curve_tick (curve_t *self);
+//  Principals files taken by curve_tick since start, the file and what the
+//  last one changed (borrowed). Owner's thread only.
+unsigned curve_reloads (const curve_t *self, const char **path, const char **note);
 //  Keys revoked or changed since start; any thread (an atomic load).
 unsigned curve_revocations (const curve_t *self);
 

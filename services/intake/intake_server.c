@@ -57,6 +57,7 @@ struct _intake_server_t {
     int wait_replicas;          //  replicas a report must reach before its answer (WAIT)
     int wait_timeout_ms;
     uint64_t unconfirmed;       //  reports registered but answered "retry": WAIT fell short
+    unsigned principal_reloads; //  principals reloads written to the audit chain
     size_t batch_max;
     size_t text_max;
     size_t message_max;
@@ -553,6 +554,22 @@ s_turn (intake_server_t *self)
     }
 }
 
+//  A principals file taken: one entry in the audit chain (intake writes it
+//  for every daemon, which all read the same file).
+static void
+s_audit_principals (intake_server_t *self)
+{
+    const char *path, *note;
+    unsigned reloads = curve_reloads (self->curve, &path, &note);
+    if (reloads == self->principal_reloads)
+        return;
+    json_t *reply = store_callv (self->store, "gc_audit_add", "daemon:intake",
+                                 "principals.reload", path, note, NULL);
+    if (json_is_true (json_object_get (reply, "ok")))
+        self->principal_reloads = reloads;     //  else tried again next turn
+    json_decref (reply);
+}
+
 //  Copy the loop's counters into the metrics registry (cheap atomics).
 static void
 s_metrics_update (intake_server_t *self)
@@ -578,6 +595,7 @@ intake_server_run (intake_server_t *self)
             break;
         //  a revoked key: its next request finds no principal
         curve_tick (self->curve);
+        s_audit_principals (self);
     }
     log_notice ("intake: stopping; %llu requests served, %llu refused, %llu wake-ups left to sweeps",
                 (unsigned long long) self->served, (unsigned long long) self->refused,

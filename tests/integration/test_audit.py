@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-from gc_cluster import GEN, pb, take_offer
+from gc_cluster import GEN, pb, take_offer, wait_for
 from units_fixture import street  # noqa: F401
 
 if str(GEN) not in sys.path:
@@ -131,3 +131,18 @@ def test_verify_names_the_first_broken_link(cluster):
     # 4. the operator's CLI reads it
     r = c.cli("audit", "tail")
     assert r.returncode == 0 and "clock.set" in r.stdout
+
+
+def test_a_principals_change_is_chained(cluster):
+    """Binding a new key (or revoking one) changes the principals file the
+    daemons reload: intake writes one entry for it, and the chain holds."""
+    c = cluster("intake")
+    before = len(tail(c))
+    c.principal_cert("pytest-worker-2", "grid-worker 王芳 grids G01")   # waits for the reload
+    entries = wait_for(lambda: [e for e in tail(c)[before:] if e["what"] == "principals.reload"],
+                       5, "the principals.reload entry")
+    assert len(entries) == 1, tail(c)
+    assert entries[0]["by"] == "daemon:intake" and entries[0]["subject"].endswith("principals.json")
+    assert "keys" in entries[0]["note"]
+    status, out = verify(c)
+    assert status == 0, out
