@@ -986,6 +986,9 @@ class Cluster:
                          + tail(d.log, lines))
         parts.append(f"----- redis, last 10 lines of {self.redis_server.log}\n"
                      + tail(self.redis_server.log, 10))
+        for c in self.clients:
+            if hasattr(c, "diagnostics"):
+                parts.append(c.diagnostics())
         return "\n".join(parts)
 
     def close(self, keep=False):

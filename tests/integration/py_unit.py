@@ -81,6 +81,7 @@ class Unit:
             self.sock.curve_publickey, self.sock.curve_secretkey = zcert_keys(self.cert)
             self.sock.curve_serverkey = self.server_key.encode()
         self.sock.connect(self.endpoint)
+        say(event="connecting")
         self.send("hello", self.hello.SerializeToString())
         self.last_in = time.monotonic()
         self.state = "HELLO"

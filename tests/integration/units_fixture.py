@@ -100,10 +100,12 @@ class PyUnit:
 
     def __init__(self, cluster, unit_id, mode, *extra):
         self.unit_id = unit_id
+        n = sum(isinstance(c, PyUnit) for c in cluster.clients) + 1
+        self.err = Path(cluster.folder) / f"py_unit-{unit_id}-{n}.err"
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "py_unit.py"), cluster.endpoints["units"], unit_id, mode,
              "--cert", str(cluster.unit_cert(unit_id).secret_path),
-             "--server-key", cluster.server_key("dispatch").decode(), *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+             "--server-key", cluster.server_key("dispatch").decode(), *extra], stdout=subprocess.PIPE, stderr=self.err.open("w"), text=True,
             start_new_session=True)
         self.lines = []
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -123,6 +125,14 @@ class PyUnit:
 
     def signal(self, sig):
         self.proc.send_signal(sig)
+
+    def diagnostics(self):
+        """What a failed test shows of this unit: its exit, events, stderr."""
+        status = "running" if self.proc.poll() is None else f"exited {self.proc.returncode}"
+        events = "\n".join(json.dumps(e) for e in list(self.lines)[-20:])
+        err = self.err.read_text(errors="replace")[-2000:] if self.err.exists() else ""
+        return (f"----- py_unit {self.unit_id} ({status}), last events\n{events}\n"
+                f"----- its stderr ({self.err})\n{err}")
 
     def close(self):
         if self.proc.poll() is None:
