@@ -141,4 +141,8 @@ bool dir_calendar_works (const dir_calendar_t *calendar, int year, int month, in
 const char *dir_tier_name (int tier);
 int dir_tier_parse (const char *name);
 
+//  True when (lon, lat) lies inside ring, a closed polygon of points
+//  [lon, lat] pairs (ring [2 * i], ring [2 * i + 1]), by the even-odd rule.
+bool dir_ring_contains (const double *ring, size_t points, double lon, double lat);
+
 #endif
