@@ -5,7 +5,7 @@ WARN     := -std=c11 -Wall -Wextra -Wstrict-prototypes -Werror -D_GNU_SOURCE
 BUILD    := build
 GEN      := $(BUILD)/gen
 INCLUDES := -Iservices/common -Iservices/unitkit -I$(GEN)
-LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd
+LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 COMMON_SRC := $(wildcard services/common/*.c)

@@ -627,12 +627,12 @@ parse_ring (parse_t *p, json_t *grid, double **ring, size_t *points)
 //  A grid's polygon and its buildings' points and addresses: each point
 //  sane, and inside the grid's polygon when the grid has one.
 static int
-parse_grid_geometry (parse_t *p, json_t *grid)
+parse_grid_geometry (parse_t *p, json_t *grid, dir_grid_t *out)
 {
-    double *ring;
-    size_t points;
-    if (parse_ring (p, grid, &ring, &points))
+    if (parse_ring (p, grid, &out->polygon, &out->polygon_points))
         return -1;
+    const double *ring = out->polygon;
+    size_t points = out->polygon_points;
     json_t *list = json_object_get (grid, "buildings"), *item;
     size_t i;
     int rc = 0;
@@ -662,7 +662,6 @@ parse_grid_geometry (parse_t *p, json_t *grid)
     }
     if (rc == 0)
         path_pop (p, mark);
-    free (ring);
     return rc;
 }
 
@@ -723,7 +722,7 @@ parse_grids (parse_t *p, directory_t *self, json_t *root, json_t *buildings)
         ||  get_string (p, item, "community", STR_ID, true, &grid->community)
         ||  get_string (p, item, "worker", STR_TEXT, true, &grid->worker)
         ||  parse_buildings (p, item, buildings, grid)
-        ||  parse_grid_geometry (p, item)
+        ||  parse_grid_geometry (p, item, grid)
         ||  index_add (p, self->grid_index, "id", grid->id, i, "grids"))
             return -1;
         path_key (p, "community");
@@ -1306,6 +1305,8 @@ directory_destroy (directory_t **self_p)
     free (self->calendar.holidays);
     free (self->calendar.hours);
     free (self->categories);
+    for (size_t i = 0; self->grids && i < self->grid_count; i++)
+        free (self->grids [i].polygon);
     free (self->grids);
     free (self->communities);
     free (self->json);

@@ -26,6 +26,8 @@ typedef struct {
     const char *community;      //  community id
     const char *worker;         //  grid worker's name
     size_t building_count;
+    double *polygon;            //  closed ring, [lon, lat] pairs; NULL: none given
+    size_t polygon_points;      //  points of polygon (the last repeats the first)
 } dir_grid_t;
 
 typedef struct {
