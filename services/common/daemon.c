@@ -349,6 +349,7 @@ gc_wake_notify (void *push, const json_t *reply)
             note.at_ms = json_integer_value (json_object_get (info, "at"));
             note.audience = (char *) s_text (info, "audience");
             note.note = (char *) s_text (info, "note");
+            note.via = (char *) s_text (info, "via");
             ref.job = &note;
         }
         if (ref.job_id && codec_send (push, NULL, "notify.job", &ref.base))

@@ -39,7 +39,9 @@ static const struct {
     //  an order has its ledger number and waits for the community to place it
     { "ORDERED", "待下单", 1 },
     //  parked (挂账): registered, taken off the chain until its review date
-    { "PARKED", "挂账", 1 }
+    { "PARKED", "挂账", 1 },
+    //  merged (已合并) into another case, which its reporter follows
+    { "MERGED", "已合并", 1 }
 };
 
 //  The entry of s_states for state, or -1.
