@@ -23,6 +23,7 @@ struct _notify_job_t {
     long long at_ms;            //  Redis time of the transition
     char *audience;             //  "grid:G01", "tier:COMMUNITY", "reporter:<case id>"
     char *note;                 //  free text from the transition, or ""
+    char *via;                  //  the principal that reported the case, or ""
     int attempts;               //  failed rounds before this one
     char *mask;                 //  done mask as stored
     char *body;                 //  webhook JSON body
@@ -135,6 +136,7 @@ notify_job_new (const json_t *reply, char *reason, size_t reasonlen)
     ||  !(self->unit = s_text (reply, "unit", reason, reasonlen))
     ||  !(self->audience = s_text (reply, "audience", reason, reasonlen))
     ||  !(self->note = s_text (reply, "note", reason, reasonlen))
+    ||  !(self->via = s_text (reply, "via", reason, reasonlen))
     ||  !(self->mask = s_text (reply, "done", reason, reasonlen)))
         goto fail;
     if (s_number (reply, "tier", &tier) || s_number (reply, "at", &at)
@@ -189,6 +191,7 @@ notify_job_destroy (notify_job_t **self_p)
     free (self->body);
     free (self->mask);
     free (self->note);
+    free (self->via);
     free (self->audience);
     free (self->unit);
     free (self->category);
@@ -324,6 +327,19 @@ notify_job_target_done (const notify_job_t *self, int target)
 {
     return target >= 0 && target < NOTIFY_TARGETS_MAX
         && (self->targets_done & ((uint64_t) 1 << target));
+}
+
+const char *
+notify_job_via (const notify_job_t *self)
+{
+    return self->via;
+}
+
+void
+notify_job_skip (notify_job_t *self, int target)
+{
+    if (target >= 0 && target < NOTIFY_TARGETS_MAX)
+        self->targets_done |= (uint64_t) 1 << target;
 }
 
 int
