@@ -10,6 +10,26 @@ local MERGE_FROM = { REGISTERED = true, DISPATCHED = true, ACCEPTED = true, REOP
 local MERGE_INTO = { REGISTERED = true, DISPATCHED = true, ACCEPTED = true, REOPENED = true,
                      ESCALATED = true, RESOLVED = true, PARKED = true, ORDERED = true }
 
+-- Take case c off the chain (park, merge): the unit that holds it (its
+-- lead part not yet resolved) or was offered it gives it back and is told
+-- (withdrawn, reason a WithdrawReason name), its parties are released and
+-- it waits for no unit. Returns the unit that held it ('' when none). The
+-- caller clears the case's unit and offer fields and saves.
+local function take_back(P, c, reason, note)
+  local held = c.unit or ''
+  if c.state == 'ACCEPTED' and held ~= '' and (c.lead_resolved or '') == '' then
+    unit_drop(P, held, c.id)
+    withdraw(P, c, held, c.offer_id, reason, note)
+  end
+  redis.call('ZREM', P .. 'dispatch:waiting', c.id)
+  if (c.offer_unit or '') ~= '' then
+    unit_drop(P, c.offer_unit, c.id)
+    if c.state == 'DISPATCHED' then withdraw(P, c, c.offer_unit, c.offer_id, reason, note) end
+  end
+  release_parties(P, c, nil)
+  return held
+end
+
 -- merge(P, keep, dup, who, note[, by])
 local function merge(keys, a)
   local P, keep_id, dup_id, who, note = a[1], a[2], a[3], a[4] or '', a[5] or ''
@@ -35,21 +55,9 @@ local function merge(keys, a)
   -- off the chain, as park takes it: the unit that holds it or was offered
   -- it is told (withdrawn), its load and its parties released, its timers,
   -- waits and late marks gone
-  local held = d.unit or ''
-  if d.state == 'ACCEPTED' and held ~= '' and (d.lead_resolved or '') == '' then
-    unit_drop(P, held, dup_id)
-    withdraw(P, d, held, d.offer_id, 'MERGED', 'merged into ' .. keep_id)
-  end
-  if (d.offer_unit or '') ~= '' then
-    unit_drop(P, d.offer_unit, dup_id)
-    if d.state == 'DISPATCHED' then
-      withdraw(P, d, d.offer_unit, d.offer_id, 'MERGED', 'merged into ' .. keep_id)
-    end
-  end
-  release_parties(P, d, nil)
-  for _, key in ipairs({ 'dispatch:waiting', 'pending:dispatch', 'idx:overdue' }) do
-    redis.call('ZREM', P .. key, dup_id)
-  end
+  take_back(P, d, 'MERGED', 'merged into ' .. keep_id)
+  redis.call('ZREM', P .. 'pending:dispatch', dup_id)
+  redis.call('ZREM', P .. 'idx:overdue', dup_id)
   redis.call('ZREM', P .. 'timers', dup_id .. '|deadline')
   d.merged_into = keep_id
   d.closed = d._now
