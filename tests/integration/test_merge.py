@@ -7,6 +7,7 @@ cases may merge; nothing is merged unasked."""
 
 import csv
 import io
+import json
 import time
 
 import zmq
@@ -118,6 +119,10 @@ def test_three_reports_of_one_burst_pipe(cluster, gc_directory):
     assert rows[first]["状态"] == "结案"
     for cid in (second, third):
         assert rows[cid]["状态"] == f"已合并（并入{first}）", rows[cid]
+    status, _, body = get(f"http://{host}:{port}", "/api/cases", state="MERGED")
+    merged = {x["case_id"]: x for x in json.loads(body)["items"]}
+    assert status == 200 and set(merged) == {second, third}, merged
+    assert all(x["merged_into"] == first and x["state"] == "MERGED" for x in merged.values())
     sub.close(0)
 
 

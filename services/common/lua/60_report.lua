@@ -19,6 +19,7 @@ local function report_row(P, id)
   for i, f in ipairs(REPORT_FIELDS) do r[f] = h[i] or '' end
   r.id = id
   if r.ledger == '' then r.ledger = id end
+  if r.merged_into == '' then r.merged_into = nil end
   r.tier = tonumber(r.tier) or 0
   for _, f in ipairs({ 'resolve_by', 'created', 'resolved', 'closed', 'satisfaction' }) do
     r[f] = tonumber(r[f]) or 0
