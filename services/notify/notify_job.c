@@ -24,6 +24,7 @@ struct _notify_job_t {
     char *audience;             //  "grid:G01", "tier:COMMUNITY", "reporter:<case id>"
     char *note;                 //  free text from the transition, or ""
     char *via;                  //  the principal that reported the case, or ""
+    char *followers;            //  principals of cases merged into it, space-separated
     int attempts;               //  failed rounds before this one
     char *mask;                 //  done mask as stored
     char *body;                 //  webhook JSON body
@@ -137,6 +138,7 @@ notify_job_new (const json_t *reply, char *reason, size_t reasonlen)
     ||  !(self->audience = s_text (reply, "audience", reason, reasonlen))
     ||  !(self->note = s_text (reply, "note", reason, reasonlen))
     ||  !(self->via = s_text (reply, "via", reason, reasonlen))
+    ||  !(self->followers = s_text (reply, "followers", reason, reasonlen))
     ||  !(self->mask = s_text (reply, "done", reason, reasonlen)))
         goto fail;
     if (s_number (reply, "tier", &tier) || s_number (reply, "at", &at)
@@ -192,6 +194,7 @@ notify_job_destroy (notify_job_t **self_p)
     free (self->mask);
     free (self->note);
     free (self->via);
+    free (self->followers);
     free (self->audience);
     free (self->unit);
     free (self->category);
@@ -329,10 +332,16 @@ notify_job_target_done (const notify_job_t *self, int target)
         && (self->targets_done & ((uint64_t) 1 << target));
 }
 
-const char *
-notify_job_via (const notify_job_t *self)
+bool
+notify_job_heard_by (const notify_job_t *self, const char *principal)
 {
-    return self->via;
+    if (strcmp (self->via, principal) == 0)
+        return true;
+    size_t len = strlen (principal);
+    for (const char *at = self->followers; (at = strstr (at, principal)); at += len)
+        if ((at == self->followers || at [-1] == ' ') && (at [len] == ' ' || !at [len]))
+            return true;
+    return false;
 }
 
 void

@@ -345,7 +345,7 @@ s_deliver (notify_server_t *self, notify_job_t *job)
     for (int i = 0; i < self->targets; i++) {
         if (notify_job_target_done (job, i))
             continue;
-        if (self->via [i] && strcmp (self->via [i], notify_job_via (job)) != 0) {
+        if (self->via [i] && !notify_job_heard_by (job, self->via [i])) {
             notify_job_skip (job, i);
             continue;
         }
@@ -605,12 +605,14 @@ static json_t *
 s_job_json (const Gridcall__V1__JobRef *ref)
 {
     const Gridcall__V1__Notification *n = ref->job;
-    return json_pack ("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:i, s:s, s:s}",
+    return json_pack ("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:i, s:s,"
+                      " s:s, s:s}",
                       "ok", 1, "id", ref->job_id, "event", n->event, "case", n->case_id,
                       "ledger", n->ledger_no, "grid", n->grid, "category", n->category,
                       "tier", (int) n->tier, "state", codec_state_name (n->state),
                       "unit", n->unit, "at", (json_int_t) n->at_ms, "audience", n->audience,
-                      "note", n->note, "attempts", 0, "done", "", "via", n->via);
+                      "note", n->note, "attempts", 0, "done", "", "via", n->via,
+                      "followers", n->followers);
 }
 
 //  Read the wake-ups waiting on the PULL. A valid one asks for a claim; the

@@ -69,26 +69,42 @@ def test_each_gateway_hears_its_own_cases(cluster, gc_directory, receivers):
         assert verify(SECRET.encode(), headers, body), headers
 
 
-def test_a_merged_case_hears_the_kept_case_close(cluster, gc_directory, receivers):
-    mine, _ = receivers
+def test_a_merged_case_follows_the_kept_case(cluster, gc_directory, receivers):
+    """The app's resident reported a duplicate of a hotline case: after the
+    merge the app's hook hears the kept case's events (status changes) and
+    the closure of its own case; the hotline's hook hears nothing of the
+    app's case."""
+    mine, theirs = receivers
     grid, category = gc_directory.choose("GRID")
     unit_id = gc_directory.fitting("GRID", grid, category)[0]
-    c = cluster("intake", "dispatch", notify={})
-    c.start("notify", gateway_webhooks=f"gateway:pytest={mine.url}")   # unsigned: this machine
+    c = cluster()
+    other = c.keys.make("gw-hotline", "gateway hotline channels HOTLINE")
+    c.keys.write()
+    c.start("intake")
+    c.start("dispatch")
+    # unsigned: targets on this machine may be
+    c.start("notify", gateway_webhooks=f"gateway:pytest={mine.url},gateway:hotline={theirs.url}")
     unit = c.unit(unit_id)
-    app = c.reporter()
-    keep = app.report(grid, category, "第一位居民").case_id
-    dup = app.report(grid, category, "第二位居民").case_id
+    app, hotline = c.reporter(), c.reporter(cert=other)
+    keep = hotline.report(grid, category, "热线：路灯不亮", channel=pb.CHANNEL_HOTLINE).case_id
+    dup = app.report(grid, category, "居民：路灯不亮", channel=pb.CHANNEL_RESIDENT_APP).case_id
     kind, ack = app.request("merge", pb.Merge(keep_case_id=keep, duplicate_case_id=dup,
                                               operator="pytest"))
     assert kind == "ack" and ack.state == pb.STATE_MERGED, ack
     offer = unit.expect_offer(keep)
     assert unit.accept(offer)[0] == "ok" and unit.resolve(offer, "好了")[0] == "ok"
     assert app.verify(keep, True)[0] == "ack"
-    wait_for(lambda: len(events_of(mine, dup)) >= 3, 10, "the merged case's closure notice")
+    wait_for(lambda: len(events_of(mine, dup)) >= 3 and len(events_of(mine, keep)) >= 3, 10,
+             "the merged case's notices and the kept case's events at the app's hook")
     assert events_of(mine, dup) == ["case.registered", "case.merged", "case.closed"]
     last = bodies_of(mine, dup)[-1]
     assert last["audience"] == f"reporter:{dup}" and keep in last["note"]
+    # the kept case's events after the merge (its registration came before)
+    assert events_of(mine, keep) == ["case.accepted", "case.resolved", "case.closed"]
+    wait_for(lambda: len(events_of(theirs, keep)) >= 4, 10, "the hotline's own case")
+    assert events_of(theirs, keep) == ["case.registered", "case.accepted", "case.resolved",
+                                       "case.closed"]
+    assert theirs.of_case(dup) == []
 
 
 @pytest.mark.parametrize("hooks, says", [

@@ -210,7 +210,7 @@ local function queue_job(P, c, n, job, entry_note)
                               ledger = c.ledger or c.id, grid = c.grid or '',
                               category = c.category or '', tier = tonumber(c.tier) or 0,
                               state = c.state, unit = c.unit or '', at = c._now,
-                              via = c.via or '' })
+                              via = c.via or '', followers = c.followers or '' })
   return id
 end
 
@@ -542,7 +542,7 @@ end
 local CASE_REPLY_FIELDS = { 'state', 'tier', 'grid', 'category', 'version', 'created',
   'resolve_by', 'unit', 'ledger', 'scale', 'offer_id', 'offer_unit', 'offer_by',
   'lead_resolved', 'parties_needed', 'reporter', 'prev_unit', 'round', 'appointment',
-  'waiting', 'text', 'via' }
+  'waiting', 'text', 'via', 'followers' }
 
 local function case_reply(c, extra)
   local t = extra or {}

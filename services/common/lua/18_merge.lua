@@ -37,7 +37,7 @@ local function merge(keys, a)
   local d = load_case(P, dup_id)
   if not d then return fail('UNKNOWN_CASE', 'no case ' .. dup_id) end
   local k = load_case(P, keep_id, { 'state', 'tier', 'grid', 'category', 'version', 'resolve_by',
-                                    'ledger', 'community', 'via' })
+                                    'ledger', 'community', 'via', 'followers' })
   if not k then return fail('UNKNOWN_CASE', 'no case ' .. keep_id) end
   d._by, k._by = a[6], a[6]
   if d.state == 'MERGED' then
@@ -73,6 +73,17 @@ local function merge(keys, a)
   end
   redis.call('SADD', P .. 'case:' .. keep_id .. ':merged', dup_id, unpack(followers))
   redis.call('DEL', P .. 'case:' .. dup_id .. ':merged')
+  -- the principals that reported the duplicate and what was merged into
+  -- it follow keep: their gateways' webhooks hear of its events
+  local seen, list = {}, {}
+  for p in string.gmatch((k.followers or '') .. ' ' .. (d.via or '') .. ' ' .. (d.followers or ''),
+                         '%S+') do
+    if not seen[p] and p ~= (k.via or '') then seen[p] = true; table.insert(list, p) end
+  end
+  if table.concat(list, ' ') ~= (k.followers or '') then
+    k.followers = table.concat(list, ' ')
+    save(P, k, { 'followers' })
+  end
   total(P, 'merged')
   local text = note ~= '' and (': ' .. note) or ''
   local jobs = {}
