@@ -33,20 +33,28 @@ def events_of(receiver, case_id):
     return [x["event"] for x in bodies_of(receiver, case_id)]
 
 
-def test_each_gateway_hears_its_own_cases(cluster, gc_directory, receivers):
-    verify, _ = documented_verifier()
+def two_gateways(cluster, gc_directory, receivers, **notify):
+    """A street whose notify sends the pytest gateway's cases to the first
+    receiver and the hotline gateway's to the second: the cluster, grid,
+    category, a unit, and the app's and the hotline's reporters."""
     mine, theirs = receivers
     grid, category = gc_directory.choose("GRID")
     unit_id = gc_directory.fitting("GRID", grid, category)[0]
     c = cluster()
     other = c.keys.make("gw-hotline", "gateway hotline channels HOTLINE")
     c.keys.write()
-    hooks = f"gateway:pytest={mine.url}, gateway:hotline={theirs.url}"
     c.start("intake")
     c.start("dispatch")
-    c.start("notify", gateway_webhooks=hooks, webhook_secret=SECRET)
-    unit = c.unit(unit_id)
-    app, hotline = c.reporter(), c.reporter(cert=other)
+    c.start("notify", gateway_webhooks=f"gateway:pytest={mine.url}, gateway:hotline={theirs.url}",
+            **notify)
+    return c, grid, category, c.unit(unit_id), c.reporter(), c.reporter(cert=other)
+
+
+def test_each_gateway_hears_its_own_cases(cluster, gc_directory, receivers):
+    verify, _ = documented_verifier()
+    mine, theirs = receivers
+    c, grid, category, unit, app, hotline = two_gateways(cluster, gc_directory, receivers,
+                                                         webhook_secret=SECRET)
 
     a = app.report(grid, category, "网关甲的居民", channel=pb.CHANNEL_RESIDENT_APP).case_id
     b = hotline.report(grid, category, "12345热线转来", channel=pb.CHANNEL_HOTLINE).case_id
@@ -75,17 +83,8 @@ def test_a_merged_case_follows_the_kept_case(cluster, gc_directory, receivers):
     the closure of its own case; the hotline's hook hears nothing of the
     app's case."""
     mine, theirs = receivers
-    grid, category = gc_directory.choose("GRID")
-    unit_id = gc_directory.fitting("GRID", grid, category)[0]
-    c = cluster()
-    other = c.keys.make("gw-hotline", "gateway hotline channels HOTLINE")
-    c.keys.write()
-    c.start("intake")
-    c.start("dispatch")
     # unsigned: targets on this machine may be
-    c.start("notify", gateway_webhooks=f"gateway:pytest={mine.url},gateway:hotline={theirs.url}")
-    unit = c.unit(unit_id)
-    app, hotline = c.reporter(), c.reporter(cert=other)
+    c, grid, category, unit, app, hotline = two_gateways(cluster, gc_directory, receivers)
     keep = hotline.report(grid, category, "热线：路灯不亮", channel=pb.CHANNEL_HOTLINE).case_id
     dup = app.report(grid, category, "居民：路灯不亮", channel=pb.CHANNEL_RESIDENT_APP).case_id
     kind, ack = app.request("merge", pb.Merge(keep_case_id=keep, duplicate_case_id=dup,
