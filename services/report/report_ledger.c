@@ -126,7 +126,10 @@ report_ledger_line (const json_t *row, const directory_t *dir)
     s_cell (out, report_screen_tier_label (report_api_tier_name (tier)), false);
     s_cell (out, unit, false);
     s_cell (out, *unit ? report_dir_unit_name (dir, unit) : "", false);
-    s_cell (out, s_get (row, "responsible"), false);
+    //  责任人: the handling unit's responsible person, else the named person
+    //  answering for the case at its tier (the liaison chain)
+    const char *responsible = s_get (row, "responsible");
+    s_cell (out, *responsible ? responsible : s_get (row, "liaison"), false);
     s_time_cell (out, row, "resolve_by", dir);
     s_cell (out, report_screen_state_label (s_get (row, "state")), false);
     s_time_cell (out, row, "resolved", dir);
