@@ -3,6 +3,7 @@
     gc_stats). Counters arrive as strings from Redis hashes and leave as
     JSON integers; fixed sets (states, tiers, totals) are zero-filled. */
 #include "report_api.h"
+#include "report_community.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -57,6 +58,9 @@ report_api_route (const char *path, char *id)
         id [n] = 0;
         return REPORT_ROUTE_STATIC;
     }
+    bool csv;
+    if (report_community_route (path, id, &csv))
+        return csv ? REPORT_ROUTE_COMMUNITY_CSV : REPORT_ROUTE_COMMUNITY;
     size_t plen = strlen (CASES_PREFIX);
     if (len > plen && strncmp (path, CASES_PREFIX, plen) == 0) {
         const char *rest = path + plen;
