@@ -777,7 +777,12 @@ end
 function CR.ledger(P, f, now)
   local kind, q = f[1] or '', CR.quarter(P, f[2], now)
   local cols, rows = {}, {}
-  local function row(t) local r = {} for i, v in ipairs(t) do r[i] = CR.cell(v) end rows[#rows + 1] = r end
+  -- a row's empty cells are nils: count to the header's width, not ipairs
+  local function row(t)
+    local r = {}
+    for i = 1, #cols do r[i] = CR.cell(t[i]) end
+    rows[#rows + 1] = r
+  end
   if kind == 'needs' then
     cols = { '需求编号', '登记时间', '社区', '网格', '类别', '需求', '来源', '佐证数', '状态', '项目' }
     for _, id in ipairs(redis.call('ZRANGE', P .. 'needs', 0, CW.LIST_MAX - 1)) do
