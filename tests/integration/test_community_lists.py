@@ -196,3 +196,25 @@ def test_who_may_do_what_and_bad_input(cluster, gc_directory):
     first = w.ok("need.record", visit("G01", key=k))
     assert w.ok("need.record", visit("G01", key=k)).duplicate
     assert read(c, "lists")["need_total"] == 2 and first.id
+
+
+def test_the_cli_answers_a_survey_and_reads_the_lists(cluster, gc_directory):
+    c = cluster("intake")
+    community = gc_directory.grid_community["G01"]
+    Speaker(c, "pytest-operator").ok("survey.create", survey("S9", community))
+    r = c.cli("community", "answer", "S9", "--grid", "G01", "--respondent", "8号楼302户",
+              "q1=no", "q2=yes")
+    assert r.returncode == 0, r.stderr
+    assert "answered" in r.stdout and "1 needs" in r.stdout, r.stdout
+    r = c.cli("community", "need", "--grid", "G03", "--category", "svc.health",
+              "--residents", "4", "楼里三位老人需要上门体检")
+    assert r.returncode == 0 and "open" in r.stdout, r.stderr
+    r = c.cli("community", "lists")
+    assert r.returncode == 0, r.stderr
+    lists = __import__("json").loads(r.stdout)
+    assert lists["need_counts"]["open"] == 2
+    assert {n["category"] for n in lists["needs"]} == {"svc.tutoring", "svc.health"}
+    r = c.cli("community", "answer", "S9", "--grid", "G01", "--respondent", "x", "q7=yes")
+    assert r.returncode != 0 and "no question" in r.stderr, r.stderr
+    r = c.cli("community", "survey", "S9")
+    assert r.returncode == 0 and '"q2:yes": 1' in r.stdout, r.stdout
