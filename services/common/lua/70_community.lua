@@ -15,7 +15,7 @@
 local CW, CR = { verbs = {} }, { views = {} }
 
 -- gc_community(P, verb, who, area, fields...): one request of intake.
-local function community(keys, a)
+local function community_write(keys, a)
   local h = CW.verbs[a[2] or '']
   if not h then return fail('UNKNOWN_TYPE', 'no community request "' .. tostring(a[2]) .. '"') end
   local P, who, area = a[1], a[3], a[4]
@@ -491,7 +491,7 @@ CW.verbs['project.claim'] = CW.project_claim
 CW.verbs['project.status'] = CW.project_status
 CW.verbs['unit.rate'] = CW.unit_rate
 
-redis.register_function('gc_community', community)
+redis.register_function('gc_community', community_write)
 
 -- gc_community_read(P, view, args...): the lists, views and scorecards as
 -- JSON; a ledger view answers { columns = [...], rows = [[...]] } for CSV.
