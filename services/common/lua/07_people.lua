@@ -14,7 +14,16 @@ end
 -- the community's secretary, the street leader linked to the grid's party
 -- branch, the district's liaison. Returns id, name and role, or nil.
 local function tier_person(P, g, tier)
-  local id
+  -- kept in the library's memory with the directory's hot parts (00_core
+  -- dir_of; a reload forgets them): a register or a climb reads nothing
+  local d = dir_of(P)
+  d.tp = d.tp or {}
+  local hit = d.tp[g .. ':' .. tier]
+  if hit ~= nil then
+    if hit == false then return nil end
+    return hit[1], hit[2], hit[3]
+  end
+  local id, name, title = nil, nil, nil
   if tier == 1 or tier == 3 then
     id = redis.call('HGET', P .. 'dir:chain:' .. g, tier == 1 and 'worker' or 'street_leader')
   elseif tier == 2 then
@@ -23,10 +32,12 @@ local function tier_person(P, g, tier)
   else
     id = redis.call('HGET', P .. 'dir:tierperson', 'd')
   end
-  if not id then return nil end
-  local h = redis.call('HMGET', P .. 'dir:person:' .. id, 'name', 'title')
-  if not h[1] then return nil end
-  return id, h[1], h[2] or ''
+  if id then
+    local h = redis.call('HMGET', P .. 'dir:person:' .. id, 'name', 'title')
+    if h[1] then name, title = h[1], h[2] or '' else id = nil end
+  end
+  d.tp[g .. ':' .. tier] = id and { id, name, title } or false
+  return id, name, title
 end
 
 -- Count what the person a principal label stands for did (discovered,
