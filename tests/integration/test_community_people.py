@@ -9,27 +9,13 @@ import io
 import json
 
 from community_helpers import Speaker, cpb, http, key, person_by, read
-from gc_cluster import pb, wait_for
+from gc_cluster import pb
+from test_joint import offers_by_unit
 
 
 def quarter(ms):
     local = datetime.datetime.utcfromtimestamp(ms / 1000) + datetime.timedelta(minutes=480)
     return f"{local.year}Q{(local.month - 1) // 3 + 1}"
-
-
-def offers_by_unit(units, case_id, count, timeout=10):
-    got = {}
-
-    def poll():
-        for u in units:
-            if u.unit_id not in got:
-                try:
-                    got[u.unit_id] = u.expect_offer(case_id, timeout=0.02)
-                except AssertionError:
-                    pass
-        return len(got) >= count
-    wait_for(poll, timeout, f"{count} offers for {case_id}")
-    return got
 
 
 def test_family_dispute_is_handled_by_the_alliance(cluster, gc_directory):
