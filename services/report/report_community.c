@@ -9,29 +9,7 @@
 #include "report_api.h"
 #include "report_ledger.h"
 
-#define PREFIX "/api/community/"
 #define BOM "\xEF\xBB\xBF"
-
-bool
-report_community_route (const char *path, char *name, bool *csv)
-{
-    size_t plen = strlen (PREFIX);
-    if (strncmp (path, PREFIX, plen) != 0)
-        return false;
-    const char *rest = path + plen;
-    size_t n = strlen (rest);
-    *csv = n > 4 && strcmp (rest + n - 4, ".csv") == 0;
-    if (*csv)
-        n -= 4;
-    if (n == 0 || n >= REPORT_COMMUNITY_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((rest [i] >= 'a' && rest [i] <= 'z') || rest [i] == '_'))
-            return false;
-    memcpy (name, rest, n);
-    name [n] = 0;
-    return true;
-}
 
 //  Call gc_community_read; the reply, or NULL with *status and *error set.
 static json_t *

@@ -10,12 +10,6 @@
 
 #include "store.h"
 
-#define REPORT_COMMUNITY_NAME_MAX 32    //  bytes of a view or ledger name
-
-//  Split "/api/community/<name>[.csv]": true with name filled (checked to
-//  be [a-z_]) and *csv set, else false.
-bool report_community_route (const char *path, char *name, bool *csv);
-
 //  The JSON answer of view with its arguments (arg: a unit, person,
 //  survey, grid or team id; quarter "2026Q3"; either may be NULL). Sets
 //  *status (an HTTP code). The caller frees the answer.

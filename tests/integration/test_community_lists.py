@@ -93,6 +93,13 @@ def test_needs_to_project_to_claims_and_the_matching_view(cluster, gc_directory)
         id="P2", name="x", goal="y", needs=[meal], volunteers=1), "ERROR_WRONG_STATE")
     assert "covered by project P1" in msg, msg
 
+    # units claim too, within the project's unit places (one: its one implementer)
+    assert operator.ok("project.claim", cpb.ProjectClaim(project="P1", unit="U006")).status == "full"
+    msg = operator.refused("project.claim", cpb.ProjectClaim(project="P1", unit="U005"),
+                           "ERROR_WRONG_STATE")
+    assert "1 of 1 unit places" in msg, msg
+    assert read(c, "lists")["projects"][0]["claimed_units"] == ["U006"]
+
     # done: its needs are met, and the list says so
     operator.ok("project.status", cpb.ProjectStatusChange(
         project="P1", status=cpb.PROJECT_STATUS_DONE, reason="三个月送餐完成"))
