@@ -114,7 +114,7 @@ def test_needs_to_project_to_claims_and_the_matching_view(cluster, gc_directory)
     assert {r[0]: r[8] for r in rows[1:]} == {meal: "met", tutoring: "open", noise: "met"}
     status, body = http(c, "/api/community/projects.csv")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[1][0] == "P1" and rows[1][9] == "1" and rows[1][11] == "done"
+    assert rows[1][0] == "P1" and rows[1][9] == "2" and rows[1][11] == "done"
     status, body = http(c, "/api/community/matching")
     assert status == 200 and b"uncovered_needs" in body
     assert http(c, "/api/community/nothing")[0] == 404
