@@ -25,7 +25,7 @@ local function community_write(keys, a)
 end
 
 CW.LIST_MAX = 500                   -- rows one list or ledger read returns
-CW.SCAN_MAX = 5000                  -- cases one cluster detection looks at per grid
+CW.SCAN_MAX = 5000                  -- cases one cluster detection looks at in all
 CW.BOOKING_MAX_MS = 7 * 86400000    -- longest venue booking
 CW.IDEM_TTL = '7776000'             -- a request key is remembered 90 days
 
@@ -51,6 +51,16 @@ function CW.remember(P, who, verb, key, id)
   redis.call('SET', P .. 'cidem:' .. who .. ':' .. verb .. ':' .. key, id, 'EX', CW.IDEM_TTL)
 end
 
+-- Move need n (created at t) from status from ('' when new) to to: the
+-- counts per status (needs:count) and the open index (needs:open) follow,
+-- so the lists and the matching view never walk every need.
+function CW.need_move(P, n, from, to, t)
+  if from ~= '' then redis.call('HINCRBY', P .. 'needs:count', from, -1) end
+  redis.call('HINCRBY', P .. 'needs:count', to, 1)
+  if to == 'open' then redis.call('ZADD', P .. 'needs:open', I(t), n)
+  elseif from == 'open' then redis.call('ZREM', P .. 'needs:open', n) end
+end
+
 -- A new need: id N000001, indexed by time, grid and status; key (the
 -- cluster or survey question it stands for) finds it again while open.
 function CW.need_new(P, now, f, who)
@@ -61,6 +71,7 @@ function CW.need_new(P, now, f, who)
              'project', '', 'created', I(now), 'by', who, 'person', f.person or '',
              'residents', I(f.residents or 0), 'evidence', I(f.evidence or 1))
   redis.call('ZADD', P .. 'needs', I(now), id)
+  CW.need_move(P, id, '', 'open', now)
   if f.key then redis.call('HSET', P .. 'needkey', f.key, id) end
   return id
 end
@@ -113,11 +124,15 @@ function CW.needs_detect(P, who, area, f, now)
     end
     table.sort(grids)
   end
-  local made, grown = {}, 0
+  -- one call looks at SCAN_MAX cases in all: a street-wide run over a
+  -- busy month says where it stopped, and a grid at a time finishes it
+  local made, grown, budget, stopped = {}, 0, CW.SCAN_MAX, nil
   for _, g in ipairs(grids) do
+    if budget <= 0 then stopped = stopped or g; break end
     local by_cat = {}
     local ids = redis.call('ZRANGEBYSCORE', P .. 'idx:grid:' .. g, I(now - days * 86400000), '+inf',
-                           'LIMIT', 0, CW.SCAN_MAX)
+                           'LIMIT', 0, budget)
+    budget = budget - #ids
     for _, id in ipairs(ids) do
       local cat = redis.call('HGET', P .. 'case:' .. id, 'category')
       if cat then
@@ -152,7 +167,8 @@ function CW.needs_detect(P, who, area, f, now)
   end
   return ok({ id = table.concat(made, ','), status = #made > 0 and 'open' or 'unchanged',
               note = string.format('%d new needs from report clusters, %d needs with new reports, %d grids looked at',
-                                   #made, grown, #grids) })
+                                   #made, grown, #grids) .. (stopped and ('; stopped before grid ' .. stopped ..
+                                   ' after ' .. CW.SCAN_MAX .. ' cases: detect grid by grid') or '') })
 end
 
 -- survey.create(id, title, community, questions_json)
@@ -386,7 +402,10 @@ function CW.project_design(P, who, area, f, now)
              'volunteers', I(cap), 'unit_slots', I(slots), 'start', f[8], 'end', f[9], 'status', 'active',
              'community', community or '', 'created', I(now), 'by', who, 'refused_full', 0, 'minutes', 0)
   redis.call('ZADD', P .. 'projects', I(now), id)
-  for _, n in ipairs(needs) do redis.call('HSET', P .. 'need:' .. n, 'status', 'covered', 'project', id) end
+  for _, n in ipairs(needs) do
+    redis.call('HSET', P .. 'need:' .. n, 'status', 'covered', 'project', id)
+    CW.need_move(P, n, 'open', 'covered', now)
+  end
   audit(P, who, '', 'project.design', id, f[2] .. ': needs ' .. table.concat(needs, ','))
   return ok({ id = id, status = 'active', note = string.format('covers %d needs, %d volunteers wanted', #needs, cap) })
 end
@@ -455,6 +474,8 @@ function CW.project_status(P, who, area, f, now)
   for _, n in ipairs(CW.list(p[2])) do
     if status == 'done' then redis.call('HSET', P .. 'need:' .. n, 'status', 'met', 'met', I(now))
     else redis.call('HSET', P .. 'need:' .. n, 'status', 'open', 'project', '') end
+    CW.need_move(P, n, 'covered', status == 'done' and 'met' or 'open',
+                 tonumber(redis.call('HGET', P .. 'need:' .. n, 'created')) or now)
   end
   redis.call('HSET', pk, 'status', status, 'closed', I(now), 'reason', f[3])
   audit(P, who, '', 'project.' .. status, pid, f[3])
@@ -541,11 +562,11 @@ end
 -- lists(): the three lists with their progress.
 function CR.lists(P, f, now)
   local needs, counts = {}, { open = 0, covered = 0, met = 0 }
+  for k, v in pairs(hgetall(P .. 'needs:count') or {}) do counts[k] = tonumber(v) end
   for _, id in ipairs(redis.call('ZREVRANGE', P .. 'needs', 0, CW.LIST_MAX - 1)) do
     local n = CR.need(P, id)
     if n then
       needs[#needs + 1] = n
-      counts[n.status] = (counts[n.status] or 0) + 1
     end
   end
   local projects = {}
@@ -599,9 +620,8 @@ end
 function CR.matching(P, f, now)
   local q = quarter_of(P, now)
   local uncovered, over = {}, {}
-  for _, id in ipairs(redis.call('ZRANGE', P .. 'needs', 0, -1)) do
-    if #uncovered >= CW.LIST_MAX then break end
-    if redis.call('HGET', P .. 'need:' .. id, 'status') == 'open' then uncovered[#uncovered + 1] = CR.need(P, id) end
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'needs:open', 0, CW.LIST_MAX - 1)) do
+    uncovered[#uncovered + 1] = CR.need(P, id)
   end
   for _, id in ipairs(redis.call('ZRANGE', P .. 'projects', 0, CW.LIST_MAX - 1)) do
     local p = CR.project(P, id)
