@@ -172,6 +172,14 @@ def test_who_may_do_what_and_bad_input(cluster, gc_directory):
                       "ERROR_NOT_PERMITTED")
     assert "outside" in msg, msg
 
+    # a grid worker logs hours for the party members of their grids only
+    mine = person_by(doc, grid="G01", roles="party_member")
+    theirs = person_by(doc, grid="G02", roles="party_member")
+    assert w.ok("service.log", cpb.ServiceLog(key=key(), person=mine["id"], minutes=60)).status == "logged"
+    msg = w.refused("service.log", cpb.ServiceLog(key=key(), person=theirs["id"], minutes=60),
+                    "ERROR_NOT_PERMITTED")
+    assert theirs["id"] in msg and "outside" in msg, msg
+
     # bad input: a clear error, nothing recorded
     operator.refused("need.record", visit("G01", text=""), "ERROR_MISSING_FIELD")
     operator.refused("need.record", visit("G01", category="svc.nope"), "ERROR_UNKNOWN_CATEGORY")
