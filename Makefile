@@ -161,7 +161,7 @@ FUZZ_CC      := clang
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CFLAGS  := -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
-FUZZ_SRC     := $(COMMON_SRC) $(UNITKIT_SRC) services/intake/intake_check.c \
+FUZZ_SRC     := $(COMMON_SRC) $(UNITKIT_SRC) services/intake/intake_check.c services/intake/intake_community.c \
                 services/report/report_api.c services/notify/notify_job.c
 FUZZ_LIB     := $(FUZZ_DIR)/libgridcall-fuzz.a
 FUZZ_INCLUDES := $(INCLUDES) -Iservices/intake -Iservices/report -Iservices/notify

@@ -439,10 +439,140 @@ def check(doc):
     assert sum(c["kind"] == "service" for c in doc["categories"]) == 9
 
 
+# ---------------------------------------------------------------------
+# The community's sections (docs/community.md): people on the five-level
+# liaison chain (五级包联), the family-affairs alliance, venues and the
+# co-building agreements of the 102 units. A random source of their own,
+# so the sections above keep their values.
+crng = random.Random(698)       # residents the family-affairs alliance served
+
+SKILLS = ["legal", "medical", "tutoring", "eldercare", "psych", "repair", "cooking",
+          "photography", "it", "sports", "culture", "cleaning"]
+STREET_TITLES = ["街道党工委书记", "街道办事处主任", "街道党工委副书记", "街道人大工委主任",
+                 "街道纪工委书记", "街道武装部部长", "街道办事处副主任", "街道党工委委员"]
+# services promised per quarter by kind of unit (the seed: 13,000+ services
+# in two years across 102 units)
+PROMISE = {"lawyers": 12, "notary": 6, "judicial": 15, "womens_federation": 10,
+           "civil_affairs": 12, "pharmacy": 6, "volunteers": 20, "school": 8,
+           "hospital": 10, "health": 12, "psychology": 8, "housekeeping": 15,
+           "eldercare": 15, "meal": 30, "employment": 10, "community": 25, "grid_team": 30,
+           "mediation": 10, "property": 20}
+
+
+def cperson():
+    given = crng.choice(GIVEN) + (crng.choice(GIVEN) if crng.random() < 0.7 else "")
+    return crng.choice(SURNAMES) + given
+
+
+def community_sections(doc):
+    """people, chain, teams, venues and agreements for the demo street."""
+    people = []
+
+    def add(name, roles, **kw):
+        entry = {"id": "P%04d" % (len(people) + 1), "name": name, "roles": roles}
+        entry.update({k: v for k, v in kw.items() if v})
+        people.append(entry)
+        return entry["id"]
+
+    principals = set()
+
+    def principal(label):
+        """a label once: two people of one name act under their own keys"""
+        if label in principals:
+            return None
+        principals.add(label)
+        return label
+
+    district = add(cperson(), ["district_liaison"], title="东胜区委社会工作部联络员")
+    leaders = {}
+    secretaries = []
+    for (cid, cname, _, _), title in zip(COMMUNITIES, STREET_TITLES):
+        name = cperson()
+        leaders[cid] = add(name, ["street_leader", "party_member"], title=title,
+                           principal=principal("operator:" + name))
+        name = cperson()
+        secretaries.append({"community": cid, "secretary": add(
+            name, ["community_secretary", "party_member"], title=cname + "党委书记",
+            community=cid, principal=principal("operator:" + name))})
+    unit_ids = [u["id"] for u in doc["units"]]
+    grids = []
+    for g in doc["grids"]:
+        cid = g["community"]
+        secretary = add(cperson(), ["grid_secretary", "party_member"],
+                        title=g["name"] + "党支部书记", community=cid, grid=g["id"])
+        worker = add(g["worker"], ["grid_worker"], title=g["name"] + "网格员", community=cid,
+                     grid=g["id"], principal=principal("grid-worker:" + g["worker"]))
+        buildings = []
+        for b in g["buildings"]:
+            group = add(cperson(), ["party_group_leader", "party_member"],
+                        title=b["name"] + "党小组长", community=cid, grid=g["id"],
+                        building=b["id"])
+            head = add(b.get("head") or cperson(), ["building_head", "party_member"],
+                       title=b["name"] + "楼栋长", community=cid, grid=g["id"], building=b["id"],
+                       unit=crng.choice(unit_ids) if crng.random() < 0.5 else None)
+            members = [add(cperson(), ["party_member"], community=cid, grid=g["id"],
+                           building=b["id"], unit=crng.choice(unit_ids),
+                           skills=sorted(crng.sample(SKILLS, crng.randint(1, 2))))
+                       for _ in range(crng.randint(1, 2))]
+            buildings.append({"building": b["id"], "party_group": group, "head": head,
+                              "members": members})
+        grids.append({"grid": g["id"], "street_leader": leaders[cid], "secretary": secretary,
+                      "worker": worker, "buildings": buildings})
+    for cid, cname, _, _ in COMMUNITIES:
+        for _ in range(10):
+            add(cperson(), ["volunteer"], community=cid,
+                skills=sorted(crng.sample(SKILLS, crng.randint(1, 3))),
+                availability=[{"weekday": d, "from": "09:00", "to": "12:00"}
+                              for d in sorted(crng.sample([1, 2, 3, 4, 5, 6, 7], 2))])
+    by_name = {u["name"]: u["id"] for u in doc["units"]}
+    teams = [{"id": "family-alliance", "name": "家事服务联盟",
+              "lead": by_name["天骄街道司法所"],
+              "members": [by_name["天骄街道妇女联合会"], by_name["天骄街道民政办"]],
+              "served": 698}]
+    for c in doc["categories"]:
+        if c["code"] == "dispute.family":
+            c["joint_team"] = "family-alliance"
+    venues = [{"id": "V01", "name": "议事之家（佳信公证处会议室）", "unit": by_name["佳信公证处"],
+               "community": "C02", "capacity": 30}]
+    for k, (cid, cname, _, _) in enumerate(COMMUNITIES):
+        venues.append({"id": "V%02d" % (k + 2), "name": cname + "党群服务中心活动室",
+                       "community": cid, "capacity": crng.choice([40, 60, 80])})
+    venues.append({"id": "V10", "name": "天骄长者食堂餐厅", "unit": by_name["天骄长者食堂"],
+                   "community": "C01", "capacity": 120})
+    venues.append({"id": "V11", "name": "天骄小学多功能厅", "unit": by_name["天骄小学"],
+                   "capacity": 200})
+    agreements = []
+    for u in doc["units"]:
+        services = [c for c in u["categories"] if c.startswith("svc.")] or u["categories"][:2]
+        per = PROMISE.get(u["kind"], 4)
+        entry = {"id": "A%03d" % (len(agreements) + 1), "unit": u["id"],
+                 "from": "2026-01-01", "to": "2026-12-31", "services": services,
+                 "services_per_quarter": per, "hours_per_quarter": per * 2,
+                 "promise": "共驻共建协议：%s每季度提供%d次服务" % (u["name"], per)}
+        used = [v["id"] for v in venues if v.get("unit") == u["id"]]
+        if used:
+            entry["venues"] = used
+        agreements.append(entry)
+    return {"people": people,
+            "chain": {"district": district, "communities": secretaries, "grids": grids},
+            "teams": teams, "venues": venues, "agreements": agreements}
+
+
+def check_community(doc):
+    """Every grid and building has its chain; the seed's numbers hold."""
+    assert len(doc["chain"]["grids"]) == len(doc["grids"])
+    assert sum(len(g["buildings"]) for g in doc["chain"]["grids"]) == \
+        sum(len(g["buildings"]) for g in doc["grids"])
+    assert len(doc["agreements"]) == 102
+    assert doc["teams"][0]["served"] == 698
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "deploy/tianjiao/directory.json"
     doc = build()
     check(doc)
+    doc.update(community_sections(doc))
+    check_community(doc)
     with open(out, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2, ensure_ascii=False)
         f.write("\n")

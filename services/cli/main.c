@@ -8,6 +8,7 @@
 
 #include "cli_admin.h"
 #include "cli_commands.h"
+#include "cli_community.h"
 #include "cli_keys.h"
 #include "cli_units.h"
 #include "cli_timers.h"
@@ -51,6 +52,7 @@ static const command_t s_commands [] = {
     { "keys", cli_keys, "keys new|show|bind|revoke|check ...   CurveZMQ certificates and principals" },
     { "simulate", cli_simulate, "simulate reports [--rate N] [--count N] [--directory FILE]" },
     { "redis", cli_redis, "redis setup                   load the function library (admin user)" },
+    { "community", cli_community, "community VIEW|need|detect|answer|design|claim|hours|book|rate ...   the three lists" },
     { "audit", cli_audit, "audit verify | audit tail [N] [--json]   the chain of operator actions" },
     { NULL, NULL, NULL }
 };

@@ -287,9 +287,62 @@ auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *s
                 return true;
             snprintf (reason, reasonlen, "%s is not a daemon's key", who);
             return false;
+        case AUTH_NEED:
+        case AUTH_ANSWER:
+            if (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_OPERATOR
+            ||  (action == AUTH_ANSWER && p->role == AUTH_ROLE_GATEWAY))
+                return true;
+            if (p->role == AUTH_ROLE_GRID_WORKER) {
+                if (s_in (p->scope, p->scope_count, scope->grid))
+                    return true;
+                snprintf (reason, reasonlen, "grid %.64s is not one of %s's grids",
+                          scope->grid ? scope->grid : "", who);
+                return false;
+            }
+            snprintf (reason, reasonlen, action == AUTH_NEED
+                      ? "%s may not record needs: grid workers and operators record them"
+                      : "%s may not answer surveys: residents answer through gateways, grid "
+                        "workers and operators", who);
+            return false;
+        case AUTH_PLAN:
+            if (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_OPERATOR)
+                return true;
+            snprintf (reason, reasonlen, "%s may not plan: surveys, projects, venues and "
+                      "ratings are the community's and street's operators'", who);
+            return false;
+        case AUTH_SERVE:
+            if (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_OPERATOR
+            ||  p->role == AUTH_ROLE_GRID_WORKER || p->role == AUTH_ROLE_UNIT)
+                return true;
+            snprintf (reason, reasonlen, "%s may not log service or claim projects: units "
+                      "speak for themselves, grid workers and operators for their people", who);
+            return false;
     }
     snprintf (reason, reasonlen, "unknown action");
     return false;
+}
+
+const char *
+auth_area (const auth_principal_t *p, char *buf, size_t size)
+{
+    if (!p || p->role == AUTH_ROLE_NONE)
+        snprintf (buf, size, "%s", "");
+    else
+    if (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_LOCAL
+    ||  (p->role == AUTH_ROLE_OPERATOR && !p->community))
+        snprintf (buf, size, "*");
+    else
+    if (p->role == AUTH_ROLE_OPERATOR)
+        snprintf (buf, size, "community:%s", p->community);
+    else
+    if (p->role == AUTH_ROLE_GRID_WORKER) {
+        size_t used = (size_t) snprintf (buf, size, "grids:");
+        for (size_t i = 0; i < p->scope_count && used < size; i++)
+            used += (size_t) snprintf (buf + used, size - used, "%s%s", i ? "," : "", p->scope [i]);
+    }
+    else
+        snprintf (buf, size, "%s:%s", auth_role_name (p->role), p->name);
+    return buf;
 }
 
 //  ---------------------------------------------------------------------

@@ -41,7 +41,13 @@ typedef enum {
     AUTH_EVALUATE,                  //  a resident's evaluation (the case's channel, via)
     AUTH_DECIDE,                    //  extend, park, unpark, order decisions (community)
     AUTH_UNIT,                      //  speak for a unit (unit id)
-    AUTH_WORK                       //  daemon-to-daemon wake-ups
+    AUTH_WORK,                      //  daemon-to-daemon wake-ups
+    //  the community's lists (docs/community.md); where in the street the
+    //  sender may act is its area (auth_area), which the store checks
+    AUTH_NEED,                      //  record a need found on a visit (grid)
+    AUTH_ANSWER,                    //  answer a survey for a resident (grid)
+    AUTH_PLAN,                      //  surveys, projects, cluster detection, venues, ratings
+    AUTH_SERVE                      //  log service hours, claim or leave a project
 } auth_action_t;
 
 //  What the request is about; fields an action does not look at may be NULL.
@@ -63,6 +69,11 @@ const char *auth_role_name (auth_role_t role);
 //  sender in reason. A NULL p (no principal) may do nothing.
 bool auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *scope,
                char *reason, size_t reasonlen);
+
+//  Where p may act on the community's lists, as the store reads it: "*"
+//  (admin, street operator, loopback), "community:C01", "grids:G01,G02",
+//  "unit:U001" or "gateway:NAME"; "" for no principal. Returns buf.
+const char *auth_area (const auth_principal_t *p, char *buf, size_t size);
 
 //  True when text is a 40-character Z85 key.
 bool auth_key_valid (const char *text);

@@ -10,6 +10,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 
+#include "community.pb-c.h"
 #include "gridcall.pb-c.h"
 #include "timers.pb-c.h"
 

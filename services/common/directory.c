@@ -50,6 +50,7 @@ struct _directory_t {
     size_t unit_count;              //  at least one
     dir_calendar_t calendar;        //  owns its three arrays
     bool has_calendar;              //  false: no "calendar" section
+    size_t person_count;            //  people of the "people" section
 };
 
 //  Where the parser is, for messages; the first problem goes to err.
@@ -819,7 +820,7 @@ parse_categories (parse_t *p, directory_t *self, json_t *root)
 {
     static const char *const keys [] = {
         "code", "name", "kind", "start_tier", "limits_minutes", "joint_units",
-        "joint_by_tier", "clock", "reminder_fraction", "verify_minutes", NULL
+        "joint_by_tier", "clock", "reminder_fraction", "verify_minutes", "joint_team", NULL
     };
     json_t *list, *item;
     const char *kind, *start_tier, *clock;
@@ -847,6 +848,7 @@ parse_categories (parse_t *p, directory_t *self, json_t *root)
                      &category->joint_units)
         ||  get_int (p, item, "verify_minutes", 1, DIR_LIMIT_MAX, false,
                      &category->verify_minutes)
+        ||  get_string (p, item, "joint_team", STR_ID, false, &category->joint_team)
         ||  index_add (p, self->category_index, "code", category->code, i, "categories"))
             return -1;
         size_t field_mark = path_key (p, "kind");
@@ -1132,13 +1134,401 @@ check_categories_served (parse_t *p, directory_t *self)
     return 0;
 }
 
+//  ---------------------------------------------------------------------
+//  The community's sections: people, the liaison chain, standing teams,
+//  venues and co-building agreements (docs/directory.md, "People and the
+//  chain"). All optional; each reference is checked against its section.
+
+//  The roles a person may hold (docs/community.md).
+static const char *const s_person_roles [] = {
+    "street_leader", "community_secretary", "district_liaison", "grid_secretary",
+    "grid_worker", "party_group_leader", "building_head", "unit_head", "party_member",
+    "volunteer", NULL
+};
+
+//  Read member key as an array of ids (each unique), optionally required
+//  non-empty; each checked against index when one is given (what names
+//  the section in the message). Returns 0 or -1.
+static int
+get_id_list (parse_t *p, json_t *object, const char *key, bool required,
+             const json_t *index, const char *what)
+{
+    json_t *list, *value;
+    size_t i;
+    if (get_member (p, object, key, JSON_ARRAY, required, &list))
+        return -1;
+    if (!list)
+        return 0;
+    json_t *seen = json_object ();
+    if (!seen)
+        return fail (p, "out of memory");
+    size_t mark = path_key (p, key);
+    int rc = 0;
+    json_array_foreach (list, i, value) {
+        const char *id;
+        size_t item_mark = path_index (p, i);
+        if (check_string (p, value, STR_ID, &id)) {
+            rc = -1;
+            break;
+        }
+        if (index && index_find (index, id) < 0) {
+            rc = fail (p, "unknown %s \"%s\"", what, id);
+            break;
+        }
+        if (json_object_get (seen, id)) {
+            rc = fail (p, "\"%s\" is listed twice", id);
+            break;
+        }
+        json_object_set_new (seen, id, json_true ());
+        path_pop (p, item_mark);
+    }
+    json_decref (seen);
+    if (rc == 0)
+        path_pop (p, mark);
+    return rc;
+}
+
+//  Read member key as a reference to a known id of index (what names it).
+static int
+get_ref (parse_t *p, json_t *object, const char *key, bool required, const json_t *index,
+         const char *what, const char **out)
+{
+    if (get_string (p, object, key, STR_ID, required, out))
+        return -1;
+    if (*out && index_find (index, *out) < 0) {
+        path_key (p, key);
+        return fail (p, "unknown %s \"%s\"", what, *out);
+    }
+    return 0;
+}
+
+//  The person at key is known and holds role (an index of person id ->
+//  position in people, whose roles are read from the document).
+static int
+get_person (parse_t *p, json_t *object, const char *key, bool required, json_t *persons,
+            json_t *people, const char *role, const char *role2)
+{
+    const char *id;
+    if (get_ref (p, object, key, required, persons, "person", &id))
+        return -1;
+    if (!id)
+        return 0;
+    json_t *roles = json_object_get (json_array_get (people, (size_t) index_find (persons, id)),
+                                     "roles");
+    size_t i;
+    json_t *value;
+    json_array_foreach (roles, i, value)
+        if (strcmp (json_string_value (value), role) == 0
+        ||  (role2 && strcmp (json_string_value (value), role2) == 0))
+            return 0;
+    path_key (p, key);
+    return fail (p, "person \"%s\" is not a %s%s%s", id, role, role2 ? " or " : "", role2 ? role2 : "");
+}
+
+//  people[]: id, name, roles, where they live or serve, skills, when they
+//  are available, and the principal they act as.
+static int
+parse_people (parse_t *p, directory_t *self, json_t *root, json_t *persons, json_t *buildings)
+{
+    static const char *const keys [] = {
+        "id", "name", "roles", "title", "community", "grid", "building", "unit", "skills",
+        "availability", "principal", "contact", NULL
+    };
+    json_t *list, *item, *value;
+    size_t i, k;
+    if (get_member (p, root, "people", JSON_ARRAY, false, &list))
+        return -1;
+    json_t *principals = json_object ();
+    if (!principals)
+        return fail (p, "out of memory");
+    int rc = 0;
+    size_t mark = path_key (p, "people");
+    json_array_foreach (list, i, item) {
+        const char *id, *text, *ref, *principal;
+        json_t *roles;
+        dir_slot_t *slots = NULL;
+        size_t slot_count = 0;
+        size_t item_mark = path_index (p, i);
+        rc = check_object (p, item) || check_keys (p, item, keys)
+          || get_string (p, item, "id", STR_ID, true, &id)
+          || get_string (p, item, "name", STR_TEXT, true, &text)
+          || get_string (p, item, "title", STR_TEXT, false, &text)
+          || get_string (p, item, "contact", STR_TEXT, false, &text)
+          || get_ref (p, item, "community", false, self->community_index, "community", &ref)
+          || get_ref (p, item, "grid", false, self->grid_index, "grid", &ref)
+          || get_ref (p, item, "building", false, buildings, "building", &ref)
+          || get_ref (p, item, "unit", false, self->unit_index, "unit", &ref)
+          || get_id_list (p, item, "skills", false, NULL, NULL)
+          || parse_slots (p, item, "availability", false, &slots, &slot_count)
+          || get_member (p, item, "roles", JSON_ARRAY, true, &roles)
+          || get_string (p, item, "principal", STR_TEXT, false, &principal)
+          || index_add (p, persons, "id", id, i, "people") ? -1 : 0;
+        free (slots);
+        if (rc)
+            break;
+        size_t roles_mark = path_key (p, "roles");
+        json_array_foreach (roles, k, value) {
+            bool known = false;
+            for (size_t r = 0; json_is_string (value) && s_person_roles [r] && !known; r++)
+                known = strcmp (json_string_value (value), s_person_roles [r]) == 0;
+            if (!known) {
+                path_index (p, k);
+                rc = fail (p, "not a role (street_leader, community_secretary, district_liaison, "
+                           "grid_secretary, grid_worker, party_group_leader, building_head, "
+                           "unit_head, party_member, volunteer)");
+                break;
+            }
+        }
+        if (rc)
+            break;
+        path_pop (p, roles_mark);
+        //  the principal a person acts as: "grid-worker:白国晨", unique
+        if (principal) {
+            const char *colon = strchr (principal, ':');
+            if (!colon || colon == principal || !colon [1] || strchr (principal, ' ')) {
+                path_key (p, "principal");
+                rc = fail (p, "\"%s\" is not a principal's label like \"grid-worker:白国晨\"",
+                           principal);
+                break;
+            }
+            if (index_add (p, principals, "principal", principal, i, "people")) {
+                rc = -1;
+                break;
+            }
+        }
+        path_pop (p, item_mark);
+    }
+    if (rc == 0)
+        path_pop (p, mark);
+    json_decref (principals);
+    return rc;
+}
+
+//  chain: who answers for each tier, and each grid's and building's links.
+static int
+parse_chain (parse_t *p, directory_t *self, json_t *root, json_t *persons, json_t *buildings)
+{
+    static const char *const keys [] = { "district", "communities", "grids", NULL };
+    static const char *const community_keys [] = { "community", "secretary", NULL };
+    static const char *const grid_keys [] = {
+        "grid", "street_leader", "secretary", "worker", "buildings", NULL
+    };
+    static const char *const building_keys [] = {
+        "building", "party_group", "head", "members", NULL
+    };
+    json_t *chain, *list, *item, *blist, *bitem, *people = json_object_get (root, "people");
+    const char *ref;
+    size_t i, k;
+    if (get_member (p, root, "chain", JSON_OBJECT, false, &chain))
+        return -1;
+    if (!chain)
+        return 0;
+    size_t mark = path_key (p, "chain");
+    if (check_keys (p, chain, keys)
+    ||  get_person (p, chain, "district", false, persons, people, "district_liaison", NULL)
+    ||  get_member (p, chain, "communities", JSON_ARRAY, false, &list))
+        return -1;
+    size_t list_mark = path_key (p, "communities");
+    json_array_foreach (list, i, item) {
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item) || check_keys (p, item, community_keys)
+        ||  get_ref (p, item, "community", true, self->community_index, "community", &ref)
+        ||  get_person (p, item, "secretary", true, persons, people, "community_secretary", NULL))
+            return -1;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, list_mark);
+    if (get_member (p, chain, "grids", JSON_ARRAY, false, &list))
+        return -1;
+    list_mark = path_key (p, "grids");
+    json_array_foreach (list, i, item) {
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item) || check_keys (p, item, grid_keys)
+        ||  get_ref (p, item, "grid", true, self->grid_index, "grid", &ref)
+        ||  get_person (p, item, "street_leader", true, persons, people, "street_leader", NULL)
+        ||  get_person (p, item, "secretary", true, persons, people, "grid_secretary", NULL)
+        ||  get_person (p, item, "worker", true, persons, people, "grid_worker", NULL)
+        ||  get_member (p, item, "buildings", JSON_ARRAY, false, &blist))
+            return -1;
+        //  a building's chain hangs off its own grid: its id was indexed
+        //  at "grids[N].buildings[M].id"
+        char prefix [32];
+        snprintf (prefix, sizeof prefix, "grids[%ld].", index_find (self->grid_index, ref));
+        size_t blist_mark = path_key (p, "buildings");
+        json_array_foreach (blist, k, bitem) {
+            const char *building;
+            size_t bmark = path_index (p, k);
+            if (check_object (p, bitem) || check_keys (p, bitem, building_keys)
+            ||  get_ref (p, bitem, "building", true, buildings, "building", &building)
+            ||  get_person (p, bitem, "party_group", true, persons, people, "party_group_leader", NULL)
+            ||  get_person (p, bitem, "head", false, persons, people, "building_head", "unit_head")
+            ||  get_id_list (p, bitem, "members", false, persons, "person"))
+                return -1;
+            const char *at = json_string_value (json_object_get (buildings, building));
+            if (!at || strncmp (at, prefix, strlen (prefix)) != 0) {
+                path_key (p, "building");
+                return fail (p, "building \"%s\" is not in grid \"%s\"", building, ref);
+            }
+            path_pop (p, bmark);
+        }
+        path_pop (p, blist_mark);
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    return 0;
+}
+
+//  teams[]: standing teams of units (the family-affairs alliance), a lead
+//  and members; venues[]; agreements[] between the community and a unit.
+static int
+parse_teams_venues_agreements (parse_t *p, directory_t *self, json_t *root, json_t *teams)
+{
+    static const char *const team_keys [] = { "id", "name", "lead", "members", "served", NULL };
+    static const char *const venue_keys [] = { "id", "name", "unit", "community", "capacity", NULL };
+    static const char *const agreement_keys [] = {
+        "id", "unit", "from", "to", "services", "services_per_quarter", "hours_per_quarter",
+        "venues", "promise", NULL
+    };
+    json_t *list, *item, *venues = json_object (), *agreements = json_object ();
+    const char *id, *text, *ref;
+    size_t i;
+    int rc = -1, number;
+    if (!venues || !agreements) {
+        fail (p, "out of memory");
+        goto cleanup;
+    }
+    if (get_member (p, root, "teams", JSON_ARRAY, false, &list))
+        goto cleanup;
+    size_t mark = path_key (p, "teams");
+    json_array_foreach (list, i, item) {
+        size_t item_mark = path_index (p, i);
+        number = 0;
+        if (check_object (p, item) || check_keys (p, item, team_keys)
+        ||  get_string (p, item, "id", STR_ID, true, &id)
+        ||  get_string (p, item, "name", STR_TEXT, true, &text)
+        ||  get_ref (p, item, "lead", true, self->unit_index, "unit", &ref)
+        ||  get_id_list (p, item, "members", true, self->unit_index, "unit")
+        ||  get_int (p, item, "served", 0, 100000000, false, &number)
+        ||  index_add (p, teams, "id", id, i, "teams"))
+            goto cleanup;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    if (get_member (p, root, "venues", JSON_ARRAY, false, &list))
+        goto cleanup;
+    mark = path_key (p, "venues");
+    json_array_foreach (list, i, item) {
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item) || check_keys (p, item, venue_keys)
+        ||  get_string (p, item, "id", STR_ID, true, &id)
+        ||  get_string (p, item, "name", STR_TEXT, true, &text)
+        ||  get_ref (p, item, "unit", false, self->unit_index, "unit", &ref)
+        ||  get_ref (p, item, "community", false, self->community_index, "community", &ref)
+        ||  get_int (p, item, "capacity", 1, 100000, true, &number)
+        ||  index_add (p, venues, "id", id, i, "venues"))
+            goto cleanup;
+        path_pop (p, item_mark);
+    }
+    path_pop (p, mark);
+    if (get_member (p, root, "agreements", JSON_ARRAY, false, &list))
+        goto cleanup;
+    mark = path_key (p, "agreements");
+    json_t *units = json_object ();
+    json_array_foreach (list, i, item) {
+        const char *from, *to;
+        int y1, m1, d1, y2, m2, d2;
+        size_t item_mark = path_index (p, i);
+        if (check_object (p, item) || check_keys (p, item, agreement_keys)
+        ||  get_string (p, item, "id", STR_ID, true, &id)
+        ||  get_ref (p, item, "unit", true, self->unit_index, "unit", &ref)
+        ||  get_string (p, item, "from", STR_ID, true, &from)
+        ||  get_string (p, item, "to", STR_ID, true, &to)
+        ||  get_id_list (p, item, "services", true, self->category_index, "category")
+        ||  get_int (p, item, "services_per_quarter", 0, 1000000, true, &number)
+        ||  get_int (p, item, "hours_per_quarter", 0, 1000000, true, &number)
+        ||  get_id_list (p, item, "venues", false, venues, "venue")
+        ||  get_string (p, item, "promise", STR_TEXT, false, &text)
+        ||  index_add (p, agreements, "id", id, i, "agreements")
+        ||  index_add (p, units, "unit", ref, i, "agreements")) {
+            json_decref (units);
+            goto cleanup;
+        }
+        if (parse_date (from, &y1, &m1, &d1) || parse_date (to, &y2, &m2, &d2)
+        ||  strcmp (to, from) < 0) {
+            json_decref (units);
+            path_key (p, "to");
+            fail (p, "\"%s\" .. \"%s\" is not a term of real dates, to after from", from, to);
+            goto cleanup;
+        }
+        path_pop (p, item_mark);
+    }
+    json_decref (units);
+    path_pop (p, mark);
+    rc = 0;
+cleanup:
+    json_decref (agreements);
+    json_decref (venues);
+    return rc;
+}
+
+//  A category's joint_team names a team whose every unit handles it.
+static int
+check_joint_teams (parse_t *p, directory_t *self, json_t *root, json_t *teams)
+{
+    for (size_t c = 0; c < self->category_count; c++) {
+        const char *team = self->categories [c].joint_team;
+        if (!team)
+            continue;
+        path_push (p, "categories[%zu].joint_team", c);
+        long at = index_find (teams, team);
+        if (at < 0)
+            return fail (p, "unknown team \"%s\"", team);
+        json_t *t = json_array_get (json_object_get (root, "teams"), (size_t) at);
+        json_t *members = json_object_get (t, "members");
+        for (size_t m = 0; m <= json_array_size (members); m++) {
+            const char *unit = json_string_value (m ? json_array_get (members, m - 1)
+                                                    : json_object_get (t, "lead"));
+            const dir_unit_t *u = &self->units [index_find (self->unit_index, unit)];
+            bool handles = false;
+            for (size_t k = 0; k < u->category_count && !handles; k++)
+                handles = strcmp (u->categories [k], self->categories [c].code) == 0;
+            if (!handles)
+                return fail (p, "team \"%s\": unit \"%s\" does not handle \"%s\"", team, unit,
+                             self->categories [c].code);
+        }
+        path_pop (p, 0);
+    }
+    return 0;
+}
+
+//  The community's sections, after the units they name.
+static int
+parse_community (parse_t *p, directory_t *self, json_t *root, json_t *buildings)
+{
+    json_t *persons = json_object (), *teams = json_object ();
+    int rc = -1;
+    if (!persons || !teams)
+        fail (p, "out of memory");
+    else
+    if (parse_people (p, self, root, persons, buildings) == 0
+    &&  parse_chain (p, self, root, persons, buildings) == 0
+    &&  parse_teams_venues_agreements (p, self, root, teams) == 0
+    &&  check_joint_teams (p, self, root, teams) == 0) {
+        self->person_count = json_object_size (persons);
+        rc = 0;
+    }
+    json_decref (teams);
+    json_decref (persons);
+    return rc;
+}
+
 //  Validate the parsed document into self, section by section.
 static int
 parse_document (parse_t *p, directory_t *self)
 {
     static const char *const keys [] = {
         "version", "street", "communities", "grids", "calendar", "categories", "units",
-        "location", NULL
+        "location", "people", "chain", "teams", "venues", "agreements", NULL
     };
     json_t *root = self->root;
     int version = 0;
@@ -1175,7 +1565,8 @@ parse_document (parse_t *p, directory_t *self)
         goto cleanup;
     }
     if (parse_units (p, self, root, &marks)
-    ||  check_categories_served (p, self))
+    ||  check_categories_served (p, self)
+    ||  parse_community (p, self, root, buildings))
         goto cleanup;
     rc = 0;
 cleanup:
@@ -1430,6 +1821,13 @@ directory_category_find (const directory_t *self, const char *code)
 }
 
 //  Number of units (at least one).
+size_t
+directory_person_count (const directory_t *self)
+{
+    assert (self);
+    return self->person_count;
+}
+
 size_t
 directory_unit_count (const directory_t *self)
 {

@@ -41,6 +41,7 @@ typedef struct {
     bool working_time;          //  limits count working time (the calendar)
     double reminder_fraction;   //  yellow reminder at this part of a limit; 0 = none
     int verify_minutes;         //  grid worker's time to verify a resolved case
+    const char *joint_team;     //  the standing team that handles it jointly, or NULL
 } dir_category_t;
 
 typedef struct {
@@ -102,6 +103,8 @@ const dir_grid_t *directory_grid_find (const directory_t *self, const char *id);
 size_t directory_category_count (const directory_t *self);
 const dir_category_t *directory_category (const directory_t *self, size_t index);
 const dir_category_t *directory_category_find (const directory_t *self, const char *code);
+//  People of the community's "people" section (docs/directory.md).
+size_t directory_person_count (const directory_t *self);
 size_t directory_unit_count (const directory_t *self);
 const dir_unit_t *directory_unit (const directory_t *self, size_t index);
 const dir_unit_t *directory_unit_find (const directory_t *self, const char *id);

@@ -58,6 +58,9 @@ const store_fn_t store_fns [] = {
     { "gc_report_screen", 5, 5, true },
     { "gc_report_events", 2, 2, true },
     { "gc_report_units", 0, 0, true },
+    //  the community's lists (70_community.lua): verb, who, area, fields
+    { "gc_community", 4, 16, false },
+    { "gc_community_read", 1, 4, true },
     //  the library's version (generated) and the audit chain (01_audit.lua)
     { "gc_version", 0, 0, true },
     { "gc_audit_add", 4, 4, false },

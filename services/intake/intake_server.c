@@ -13,11 +13,12 @@
 #include "curve.h"
 #include "daemon.h"
 #include "intake_check.h"
+#include "intake_community.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
 
-typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK } request_kind_t;
+typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK, REQ_COMMUNITY } request_kind_t;
 
 #define INTAKE_DUPLICATES_MAX 10    //  possible duplicates in a reply (gc_register's bound)
 #define SCOPE_IDS_MAX 200       //  case ids per gc_case_scope call (store argument limit)
@@ -40,6 +41,7 @@ typedef struct {
     int kind_index;             //  entry of s_kinds
     request_kind_t kind;
     s_call_t call;              //  its transition, built and checked
+    intake_community_call_t community;  //  a community request's gc_community call
     char who [AUTH_LABEL_MAX];  //  the principal's label: the timeline's who
     bool pending;               //  admitted so far; waits for its case's scope
     zframe_t *identity;         //  reporter's routing id (owned) once appended
@@ -145,8 +147,10 @@ intake_server_destroy (intake_server_t **self_p)
     curve_close (self->curve, &self->router);
     curve_destroy (&self->curve);
     store_destroy (&self->store);
-    for (size_t i = 0; self->batch && i < self->batch_max; i++)
+    for (size_t i = 0; self->batch && i < self->batch_max; i++) {
         codec_msg_reset (&self->batch [i].msg);
+        intake_community_reset (&self->batch [i].community);
+    }
     free (self->replies);
     free (self->batch);
     free (self);
@@ -331,6 +335,33 @@ s_forbid (intake_server_t *self, request_t *req, const char *reason)
                       req->ref, "%s", reason);
 }
 
+//  A community request (community.proto): its fields checked and its call
+//  built, its sender's role allowed the action (auth_may; the area, which
+//  needs the directory, is the store's to check). 0 when it goes on, -1
+//  when it was answered.
+static int
+s_check_community (intake_server_t *self, request_t *req, const auth_principal_t *p,
+                   auth_action_t action)
+{
+    char reason [256];
+    req->kind = REQ_COMMUNITY;
+    req->pending = false;
+    int code = intake_community_build (req->msg.type, req->msg.body, req->who, p, self->text_max,
+                                       &req->community, reason, sizeof reason);
+    const char *ref = req->community.ref ? req->community.ref : "";
+    snprintf (req->ref, sizeof req->ref, "%s", codec_id_valid (ref, INTAKE_KEY_MAX) ? ref : "");
+    if (code) {
+        s_refuse (self, req->msg.identity, code, req->ref, reason);
+        return -1;
+    }
+    auth_scope_t scope = { *req->community.grid ? req->community.grid : NULL, NULL, NULL, NULL, NULL };
+    if (!auth_may (p, action, &scope, reason, sizeof reason)) {
+        s_forbid (self, req, reason);
+        return -1;
+    }
+    return 0;
+}
+
 //  What one decoded request may go on to: its body checked and its call
 //  built, its sender a principal, a report within its sender's grids and
 //  channels. Returns 0 when it goes on (a rule on its case may still refuse
@@ -347,6 +378,9 @@ s_check (intake_server_t *self, request_t *req)
     memset (&req->call, 0, sizeof req->call);
     req->call.ref = "";
     req->kind_index = -1;
+    auth_action_t action;
+    if (intake_community_kind (msg->type, &action))
+        return s_check_community (self, req, p, action);
     for (size_t i = 0; i < sizeof s_kinds / sizeof s_kinds [0]; i++)
         if (strcmp (msg->type, s_kinds [i].type) == 0) {
             req->kind_index = (int) i;
@@ -478,6 +512,20 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
                   req->ref, message ? message : "store error");
         return;
     }
+    if (req->kind == REQ_COMMUNITY) {
+        Gridcall__V1__CommunityAck out = GRIDCALL__V1__COMMUNITY_ACK__INIT;
+        const char *id = json_string_value (json_object_get (reply, "id"));
+        const char *status = json_string_value (json_object_get (reply, "status"));
+        const char *note = json_string_value (json_object_get (reply, "note"));
+        out.ref = req->ref;
+        out.id = (char *) (id ? id : "");
+        out.status = (char *) (status ? status : "");
+        out.note = (char *) (note ? note : "");
+        out.duplicate = json_is_true (json_object_get (reply, "duplicate"));
+        codec_send (self->router, req->identity, "community.ok", &out.base);
+        self->served++;
+        return;
+    }
     const char *case_id = json_string_value (json_object_get (reply, "case_id"));
     int state = codec_state_parse (json_string_value (json_object_get (reply, "state")));
     bool duplicate = json_is_true (json_object_get (reply, "duplicate"));
@@ -587,8 +635,14 @@ s_turn (intake_server_t *self)
         request_t *req = &self->batch [i];
         if (!live [i])
             continue;
-        const char *fn = req->call.fn ? req->call.fn : s_kinds [req->kind_index].fn;
-        if (store_append (self->store, fn, req->call.argc, req->call.argv, NULL)) {
+        int rc;
+        if (req->kind == REQ_COMMUNITY)
+            rc = store_append (self->store, "gc_community", req->community.argc,
+                               req->community.argv, NULL);
+        else
+            rc = store_append (self->store, req->call.fn ? req->call.fn : s_kinds [req->kind_index].fn,
+                               req->call.argc, req->call.argv, NULL);
+        if (rc) {
             s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
                       req->ref, "the case store is unavailable; retry with the same idempotency key");
             live [i] = false;
@@ -610,6 +664,7 @@ s_turn (intake_server_t *self)
             zframe_destroy (&req->identity);
         }
         codec_msg_reset (&req->msg);
+        intake_community_reset (&req->community);
     }
 }
 

@@ -27,6 +27,32 @@ static const char *s_totals [] = {
 static const char *s_pending [] = { "dispatch", "notify", NULL };
 static const char *s_dead [] = { "notify", NULL };
 
+#define COMMUNITY_PREFIX "/api/community/"
+#define COMMUNITY_NAME_MAX 32   //  bytes of a view or ledger name
+
+//  Split "/api/community/<name>[.csv]" (report_community.h): true with
+//  name filled (checked to be [a-z_]) and *csv set, else false.
+static bool
+s_community_route (const char *path, char *name, bool *csv)
+{
+    size_t plen = strlen (COMMUNITY_PREFIX);
+    if (strncmp (path, COMMUNITY_PREFIX, plen) != 0)
+        return false;
+    const char *rest = path + plen;
+    size_t n = strlen (rest);
+    *csv = n > 4 && strcmp (rest + n - 4, ".csv") == 0;
+    if (*csv)
+        n -= 4;
+    if (n == 0 || n >= COMMUNITY_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((rest [i] >= 'a' && rest [i] <= 'z') || rest [i] == '_'))
+            return false;
+    memcpy (name, rest, n);
+    name [n] = 0;
+    return true;
+}
+
 report_route_t
 report_api_route (const char *path, char *id)
 {
@@ -57,6 +83,9 @@ report_api_route (const char *path, char *id)
         id [n] = 0;
         return REPORT_ROUTE_STATIC;
     }
+    bool csv;
+    if (s_community_route (path, id, &csv))
+        return csv ? REPORT_ROUTE_COMMUNITY_CSV : REPORT_ROUTE_COMMUNITY;
     size_t plen = strlen (CASES_PREFIX);
     if (len > plen && strncmp (path, CASES_PREFIX, plen) == 0) {
         const char *rest = path + plen;

@@ -29,7 +29,9 @@ typedef enum {
     REPORT_ROUTE_STREAM,            //  GET /api/stream: server-sent events
     REPORT_ROUTE_LEDGER,            //  GET /api/ledger.csv
     REPORT_ROUTE_METRICS,           //  GET /metrics
-    REPORT_ROUTE_STATIC             //  GET /static/<name>: a file of static_dir
+    REPORT_ROUTE_STATIC,            //  GET /static/<name>: a file of static_dir
+    REPORT_ROUTE_COMMUNITY,         //  GET /api/community/<view>: the lists (report_community.h)
+    REPORT_ROUTE_COMMUNITY_CSV      //  GET /api/community/<ledger>.csv
 } report_route_t;
 
 //  Match a URL path (no query string) to a route. For REPORT_ROUTE_CASE

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "report_api.h"
 #include "report_guard.h"
+#include "report_community.h"
 #include "report_ledger.h"
 #include "report_mask.h"
 #include "report_page.h"
@@ -494,6 +495,23 @@ s_snapshot (report_conn_t *rc, int *status)
     return body;
 }
 
+//  A query argument of a community view: NULL when absent; "" (refused by
+//  the store as unknown) when it is not 1..64 bytes of the id charset.
+static const char *
+s_community_arg (struct MHD_Connection *conn, const char *name)
+{
+    const char *v = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, name);
+    return !v || report_api_case_id_valid (v, strlen (v)) ? v : "";
+}
+
+//  GET /api/community/<view>?id=...&quarter=...
+static json_t *
+s_community_query (struct MHD_Connection *conn, const char *view, store_t *store, int *status)
+{
+    return report_community_json (store, view, s_community_arg (conn, "id"),
+                                  s_community_arg (conn, "quarter"), status);
+}
+
 //  A request that needs Redis: borrow a connection, answer, give it back.
 //  Phone numbers are masked unless full.
 static json_t *
@@ -527,6 +545,9 @@ s_serve_json (report_http_t *self, struct MHD_Connection *conn, report_route_t r
             break;
         case REPORT_ROUTE_SNAPSHOT:
             body = s_snapshot (rc, status);
+            break;
+        case REPORT_ROUTE_COMMUNITY:
+            body = s_community_query (conn, id, rc->store, status);
             break;
         default:
             *status = MHD_HTTP_NOT_FOUND;
@@ -842,6 +863,20 @@ s_serve (report_http_t *self, struct MHD_Connection *conn, const char *url, bool
             return s_stream (self, conn);
         case REPORT_ROUTE_LEDGER:
             return s_export (self, conn, full);
+        case REPORT_ROUTE_COMMUNITY_CSV: {
+            report_conn_t *rc = report_pool_take (self->pool, POOL_WAIT_MS);
+            if (!rc)
+                return s_send_json (conn, MHD_HTTP_SERVICE_UNAVAILABLE, s_unavailable (&status));
+            json_t *error = NULL;
+            char *text = report_community_csv (rc->store, id, s_community_arg (conn, "quarter"),
+                                               &status, &error);
+            report_pool_give (self->pool, rc);
+            if (!text)
+                return s_send_json (conn, status, error);
+            metric_inc (self->exports);
+            return s_send (conn, MHD_HTTP_OK, "text/csv; charset=utf-8", text, strlen (text),
+                           true, NULL);
+        }
         default:
             return s_send_json (conn, status, s_serve_json (self, conn, route, id, full, &status));
     }

@@ -55,9 +55,8 @@ report_ledger_rows (const report_ledger_t *self)
     return self->rows;
 }
 
-//  Write one cell, quoted when it holds a comma, quote or line break.
-static void
-s_cell (FILE *out, const char *text, bool last)
+void
+report_ledger_cell (FILE *out, const char *text, bool last)
 {
     if (!text)
         text = "";
@@ -88,7 +87,7 @@ s_time_cell (FILE *out, const json_t *row, const char *key, const directory_t *d
     char text [20] = "";
     if (ms > 0)
         report_dir_local (dir, ms, NULL, NULL, text);
-    s_cell (out, text, false);
+    report_ledger_cell (out, text, false);
 }
 
 static const char *
@@ -113,20 +112,23 @@ report_ledger_line (const json_t *row, const directory_t *dir)
     char score [24] = "";
     if (sat > 0)
         snprintf (score, sizeof score, "%lld", sat);
-    s_cell (out, s_get (row, "ledger"), false);
+    report_ledger_cell (out, s_get (row, "ledger"), false);
     s_time_cell (out, row, "created", dir);
-    s_cell (out, report_dir_community_name (dir, s_get (row, "community")), false);
-    s_cell (out, s_get (row, "grid"), false);
-    s_cell (out, report_dir_grid_name (dir, s_get (row, "grid")), false);
-    s_cell (out, s_get (row, "category"), false);
-    s_cell (out, report_dir_category_name (dir, s_get (row, "category")), false);
-    s_cell (out, report_screen_channel_label (s_get (row, "channel")), false);
-    s_cell (out, s_get (row, "reporter"), false);
-    s_cell (out, s_get (row, "text"), false);
-    s_cell (out, report_screen_tier_label (report_api_tier_name (tier)), false);
-    s_cell (out, unit, false);
-    s_cell (out, *unit ? report_dir_unit_name (dir, unit) : "", false);
-    s_cell (out, s_get (row, "responsible"), false);
+    report_ledger_cell (out, report_dir_community_name (dir, s_get (row, "community")), false);
+    report_ledger_cell (out, s_get (row, "grid"), false);
+    report_ledger_cell (out, report_dir_grid_name (dir, s_get (row, "grid")), false);
+    report_ledger_cell (out, s_get (row, "category"), false);
+    report_ledger_cell (out, report_dir_category_name (dir, s_get (row, "category")), false);
+    report_ledger_cell (out, report_screen_channel_label (s_get (row, "channel")), false);
+    report_ledger_cell (out, s_get (row, "reporter"), false);
+    report_ledger_cell (out, s_get (row, "text"), false);
+    report_ledger_cell (out, report_screen_tier_label (report_api_tier_name (tier)), false);
+    report_ledger_cell (out, unit, false);
+    report_ledger_cell (out, *unit ? report_dir_unit_name (dir, unit) : "", false);
+    //  责任人: the handling unit's responsible person, else the named person
+    //  answering for the case at its tier (the liaison chain)
+    const char *responsible = s_get (row, "responsible");
+    report_ledger_cell (out, *responsible ? responsible : s_get (row, "liaison"), false);
     s_time_cell (out, row, "resolve_by", dir);
     //  a merged case counts once, in the case it was merged into: its row says which
     const char *state = report_screen_state_label (s_get (row, "state"));
@@ -135,10 +137,10 @@ report_ledger_line (const json_t *row, const directory_t *dir)
         snprintf (merged, sizeof merged, "%s（并入%.64s）", state, s_get (row, "merged_into"));
         state = merged;
     }
-    s_cell (out, state, false);
+    report_ledger_cell (out, state, false);
     s_time_cell (out, row, "resolved", dir);
     s_time_cell (out, row, "closed", dir);
-    s_cell (out, score, true);
+    report_ledger_cell (out, score, true);
     if (fclose (out) != 0) {
         free (text);
         return NULL;

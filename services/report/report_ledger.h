@@ -6,6 +6,7 @@
 #define REPORT_LEDGER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "directory.h"
 #include "report_api.h"
@@ -31,6 +32,11 @@ char *report_ledger_next (report_ledger_t *self, store_t *store, const directory
 
 //  Rows written so far.
 long long report_ledger_rows (const report_ledger_t *self);
+
+//  Write one CSV cell and its "," (or CRLF when last): quoted when it holds
+//  a comma, quote or line break; a cell that would start a spreadsheet
+//  formula is made text with an apostrophe.
+void report_ledger_cell (FILE *out, const char *text, bool last);
 
 //  The CSV line (with CRLF) for one gc_report_cases row. Caller frees.
 char *report_ledger_line (const json_t *row, const directory_t *dir);

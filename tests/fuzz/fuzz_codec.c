@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "intake_check.h"
+#include "intake_community.h"
 #include "unitkit_wire.h"
 
 #define BODY_MAX (64 * 1024)    //  a daemon's message_max, about
@@ -128,6 +129,14 @@ s_intake_check (const char *type, const ProtobufCMessage *body)
     if (strcmp (type, "order.decide") == 0)
         rc = intake_check_order ((const Gridcall__V1__OrderDecision *) body, TEXT_MAX, reason,
                                  sizeof reason);
+    else
+    if (intake_community_kind (type, NULL)) {
+        //  the community's requests: checked and built from their field table
+        static intake_community_call_t call;
+        rc = intake_community_build (type, body, "fuzz", NULL, TEXT_MAX, &call, reason,
+                                     sizeof reason);
+        intake_community_reset (&call);
+    }
     //  a refusal always names a known code and says why
     assert (rc == 0 || (*reason && strcmp (codec_error_name (rc), "UNSPECIFIED") != 0));
 }

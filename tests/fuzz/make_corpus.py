@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "gen"))
 
 import gridcall_pb2 as pb  # noqa: E402
 import timers_pb2 as tpb  # noqa: E402
+import community_pb2 as cpb  # noqa: E402
 
 CORPUS = os.path.join(HERE, "corpus")
 
@@ -87,6 +88,25 @@ CODEC_SEEDS = [
     ("reporter", True, "order.decide", pb.OrderDecision(case_id="TJ-20260101-000011",
                                                         place=False, reason="本周已约满",
                                                         operator="安达社区")),
+    # the community's requests (community.proto)
+    ("reporter", True, "need.record", cpb.NeedRecord(
+        key="visit-0301", grid="G01", category="svc.meal", text="独居老人需要送餐",
+        source=cpb.NEED_SOURCE_VISIT, person="P0012", residents=2)),
+    ("reporter", True, "survey.answer", cpb.SurveyAnswer(
+        key="sheet-17", survey="S1", grid="G01", respondent="3号楼501户",
+        answers=[cpb.SurveyAnswerItem(question="q1", yes=True, text="腿脚不便")])),
+    ("reporter", True, "project.design", cpb.ProjectDesign(
+        id="P1", name="邻里助餐", goal="送餐上门", needs=["N000001", "N000003"], units=["U006"],
+        skills=["cooking"], volunteers=2)),
+    ("reporter", True, "project.claim", cpb.ProjectClaim(project="P1", person="P0101")),
+    ("reporter", True, "service.log", cpb.ServiceLog(key="h-9", unit="U001", minutes=90,
+                                                     note="法律咨询")),
+    ("reporter", True, "venue.book", cpb.VenueBooking(key="b-1", venue="V01",
+                                                      from_ms=1767312000000,
+                                                      to_ms=1767319200000, people=20,
+                                                      purpose="居民议事会")),
+    ("reporter", False, "community.ok", cpb.CommunityAck(ref="visit-0301", id="N000001",
+                                                         status="open", note="recorded")),
     ("reporter", False, "report.ok", pb.ReportReply(
         idempotency_key="app-4f1c2a", case_id="TJ-20260101-000007",
         ledger_no="TJ20260101-0007", tier=pb.TIER_GRID, state=pb.STATE_DISPATCHED,
@@ -146,6 +166,57 @@ def codec_seeds():
 
 # ---- directory: the demo street, trimmed ---------------------------------
 
+def trim_community(full, trimmed, communities, grids):
+    """The people, chain, teams, venues and agreements of what was kept."""
+    grid_ids = {g["id"] for g in grids}
+    buildings = {b["id"] for g in grids for b in g["buildings"]}
+    unit_ids = {u["id"] for u in trimmed["units"]}
+    codes = {c["code"] for c in trimmed["categories"]}
+    chain = full["chain"]
+    kept = [dict(g, buildings=[b for b in g["buildings"] if b["building"] in buildings])
+            for g in chain["grids"] if g["grid"] in grid_ids]
+    secretaries = [x for x in chain["communities"] if x["community"] in communities]
+    named = {chain["district"]} | {x["secretary"] for x in secretaries}
+    for g in kept:
+        named |= {g["street_leader"], g["secretary"], g["worker"]}
+        for b in g["buildings"]:
+            named |= {b["party_group"], b.get("head")} | set(b["members"])
+    people = []
+    for p in full["people"]:
+        if p["id"] not in named and not (p.get("community") in communities and "volunteer" in p["roles"]):
+            continue
+        p = dict(p)
+        if p.get("grid") not in grid_ids:
+            p.pop("grid", None)
+        if p.get("building") not in buildings:
+            p.pop("building", None)
+        if p.get("unit") not in unit_ids:
+            p.pop("unit", None)
+        if p.get("community") not in communities:
+            p.pop("community", None)
+        people.append(p)
+    trimmed["people"] = people
+    trimmed["chain"] = {"district": chain["district"], "communities": secretaries, "grids": kept}
+    trimmed["teams"] = [t for t in full["teams"] if t["lead"] in unit_ids
+                        and set(t["members"]) <= unit_ids]
+    teams = {t["id"] for t in trimmed["teams"]}
+    for c in trimmed["categories"]:
+        if c.get("joint_team") not in teams:
+            c.pop("joint_team", None)
+    trimmed["venues"] = [v for v in full["venues"] if v.get("unit", next(iter(unit_ids))) in unit_ids
+                         and v.get("community", communities[0]) in communities]
+    venues = {v["id"] for v in trimmed["venues"]}
+    agreements = []
+    for a in full["agreements"]:
+        services = [c for c in a["services"] if c in codes]
+        if a["unit"] in unit_ids and services:
+            a = dict(a, services=services, venues=[v for v in a.get("venues", []) if v in venues])
+            if not a["venues"]:
+                a.pop("venues")
+            agreements.append(a)
+    trimmed["agreements"] = agreements
+
+
 def directory_seeds():
     clear("directory")
     with open(os.path.join(ROOT, "deploy", "tianjiao", "directory.json"), encoding="utf-8") as f:
@@ -193,6 +264,7 @@ def directory_seeds():
         "coverage": {"grids": [grids[0]["id"], grids[1]["id"]]}, "capacity": 2,
         "rota": [{"weekday": 1, "from": "08:00", "to": "12:00"},
                  {"weekday": 6, "from": "14:00", "to": "24:00"}]})
+    trim_community(full, trimmed, communities, grids)
     cal = dict(full["calendar"])
     cal["holidays"] = cal["holidays"][:4]
     cal["makeup_days"] = cal["makeup_days"][:2]

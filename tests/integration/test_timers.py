@@ -138,8 +138,17 @@ def test_climbs_every_tier_with_reminders_then_stays_red(cluster, gc_directory):
     assert all(e["state"] == "ESCALATED" and "climbs to" in e["note"] for e in climbs)
     # the new tier's leaders are called each time; the top is re-notified
     events = [(ev, aud) for ev, aud, cc in jobs(c) if cc == cid]
+    # ... by name: the person of the liaison chain answering for G01 there
+    # (docs/community.md), else the tier
+    chain = gc_directory.doc.get("chain", {})
+    named = {"COMMUNITY": next((x["secretary"] for x in chain.get("communities", [])
+                                if x["community"] == "C01"), None),
+             "STREET": next((x["street_leader"] for x in chain.get("grids", [])
+                             if x["grid"] == "G01"), None),
+             "DISTRICT": chain.get("district")}
     for tier in ("COMMUNITY", "STREET", "DISTRICT"):
-        assert ("case.escalated", "tier:" + tier) in events, events
+        audience = "person:" + named[tier] if named[tier] else "tier:" + tier
+        assert ("case.escalated", audience) in events, events
     assert events.count(("case.overdue", "tier:DISTRICT")) >= 2
     assert sum(ev == "case.reminder" for ev, _ in events) >= 4
     final = c.case(cid)

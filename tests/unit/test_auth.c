@@ -167,6 +167,45 @@ s_write (const char *text)
     return path;
 }
 
+//  The community's lists: who may record needs, answer surveys, plan and
+//  serve, and the area each acts in (the store checks it).
+static void
+test_community_actions (void **state)
+{
+    (void) state;
+    auth_principal_t unit = s_parse ("unit U009");
+    auth_principal_t gateway = s_parse ("gateway hotline channels HOTLINE");
+    auth_principal_t worker = s_parse ("grid-worker w grids G01,G02");
+    auth_principal_t community = s_parse ("operator o community C01");
+    auth_principal_t street = s_parse ("operator s street");
+    char reason [256], area [256];
+    auth_scope_t g01 = { "G01", NULL, NULL, NULL, NULL };
+    auth_scope_t g07 = { "G07", NULL, NULL, NULL, NULL };
+    assert_true (auth_may (&worker, AUTH_NEED, &g01, reason, sizeof reason));
+    assert_false (auth_may (&worker, AUTH_NEED, &g07, reason, sizeof reason));
+    assert_non_null (strstr (reason, "G07"));
+    assert_false (auth_may (&gateway, AUTH_NEED, &g01, reason, sizeof reason));
+    assert_non_null (strstr (reason, "may not record needs"));
+    assert_true (auth_may (&gateway, AUTH_ANSWER, &g07, reason, sizeof reason));
+    assert_false (auth_may (&unit, AUTH_ANSWER, &g01, reason, sizeof reason));
+    assert_true (auth_may (&community, AUTH_PLAN, NULL, reason, sizeof reason));
+    assert_false (auth_may (&worker, AUTH_PLAN, NULL, reason, sizeof reason));
+    assert_false (auth_may (&unit, AUTH_PLAN, NULL, reason, sizeof reason));
+    assert_true (auth_may (&unit, AUTH_SERVE, NULL, reason, sizeof reason));
+    assert_false (auth_may (&gateway, AUTH_SERVE, NULL, reason, sizeof reason));
+    assert_string_equal (auth_area (&street, area, sizeof area), "*");
+    assert_string_equal (auth_area (&community, area, sizeof area), "community:C01");
+    assert_string_equal (auth_area (&worker, area, sizeof area), "grids:G01,G02");
+    assert_string_equal (auth_area (&unit, area, sizeof area), "unit:U009");
+    assert_string_equal (auth_area (&gateway, area, sizeof area), "gateway:hotline");
+    assert_string_equal (auth_area (NULL, area, sizeof area), "");
+    auth_principal_reset (&unit);
+    auth_principal_reset (&gateway);
+    auth_principal_reset (&worker);
+    auth_principal_reset (&community);
+    auth_principal_reset (&street);
+}
+
 static void
 test_principals_file (void **state)
 {
@@ -223,6 +262,7 @@ main (void)
         cmocka_unit_test (test_principals_parse),
         cmocka_unit_test (test_bad_principals_say_why),
         cmocka_unit_test (test_who_may_do_what),
+        cmocka_unit_test (test_community_actions),
         cmocka_unit_test (test_principals_file),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -654,6 +654,96 @@ test_error_calendar (void **state)
                     "calendar.working_hours[0].weekday: 8 is out of range 1..7");
 }
 
+
+//  ---------------------------------------------------------------------
+//  The community's sections: people, chain, teams, venues, agreements
+
+#define FAMILY "{'code': 'dispute.family', 'name': '家庭纠纷', 'kind': 'incident', " \
+               "'start_tier': 'GRID', 'limits_minutes': " LIMITS ", 'joint_team': 'alliance'}"
+#define CUNIT(id, cats) "{'id': '" id "', 'name': '" id "', 'kind': 'k', 'responsible': 'r', " \
+                        "'contact': 'c', 'tiers': ['GRID'], 'categories': " cats ", " \
+                        "'capacity': 5, 'coverage': 'street'}"
+#define CUNITS "[" CUNIT ("U1", "['dispute.family']") ", " CUNIT ("U2", "['dispute.family']") \
+               ", " CUNIT ("U3", "['dispute.family', 'env.garbage']") "]"
+#define CGRIDS "[{'id': 'G01', 'name': 'one', 'community': 'C01', 'worker': 'w1', " \
+               "'buildings': [{'id': 'B1', 'name': 'b1'}]}, " \
+               "{'id': 'G02', 'name': 'two', 'community': 'C02', 'worker': 'w2', " \
+               "'buildings': [{'id': 'B2', 'name': 'b2'}]}]"
+#define PEOPLE "'people': [" \
+    "{'id': 'P1', 'name': '李书记', 'roles': ['street_leader'], 'principal': 'operator:李书记'}," \
+    "{'id': 'P2', 'name': '王支书', 'roles': ['grid_secretary', 'party_member']}," \
+    "{'id': 'P3', 'name': '白国晨', 'roles': ['grid_worker'], 'grid': 'G01', " \
+    " 'principal': 'grid-worker:白国晨'}," \
+    "{'id': 'P4', 'name': '赵组长', 'roles': ['party_group_leader'], 'building': 'B1'}," \
+    "{'id': 'P5', 'name': '钱党员', 'roles': ['party_member'], 'unit': 'U1', 'skills': ['legal']}," \
+    "{'id': 'P6', 'name': '孙志愿', 'roles': ['volunteer'], 'skills': ['cooking'], " \
+    " 'availability': [{'weekday': 6, 'from': '09:00', 'to': '12:00'}]}]"
+#define CHAIN_GRID(building) "{'grid': 'G01', 'street_leader': 'P1', 'secretary': 'P2', " \
+    "'worker': 'P3', 'buildings': [{'building': '" building "', 'party_group': 'P4', " \
+    "'members': ['P5']}]}"
+#define TEAMS "'teams': [{'id': 'alliance', 'name': '家事服务联盟', 'lead': 'U1', " \
+              "'members': ['U2', 'U3'], 'served': 698}]"
+#define VENUES "'venues': [{'id': 'V1', 'name': '议事之家', 'unit': 'U2', 'capacity': 30}]"
+#define AGREEMENT(extra) "{'id': 'A1', 'unit': 'U1', 'from': '2026-01-01', 'to': '2026-12-31', " \
+    "'services': ['dispute.family'], 'services_per_quarter': 12, 'hours_per_quarter': 24, " \
+    "'venues': ['V1']" extra "}"
+#define COMMUNITY_DOC(people, chain, teams, agreements) \
+    "{'version': 1, 'street': " STREET ", 'communities': " COMMUNITIES ", 'grids': " CGRIDS \
+    ", 'categories': [" FAMILY ", {'code': 'env.garbage', 'name': 'g', 'kind': 'incident', " \
+    "'start_tier': 'GRID', 'limits_minutes': " LIMITS "}], 'units': " CUNITS ", " people \
+    ", 'chain': {'grids': [" chain "]}, " teams ", " VENUES ", 'agreements': [" agreements "]}"
+#define NOCHAIN "{'grid': 'G01', 'street_leader': 'P1', 'secretary': 'P2', 'worker': 'P3'}"
+
+static void
+test_community_sections (void **state)
+{
+    (void) state;
+    directory_t *dir = parse_ok (COMMUNITY_DOC (PEOPLE, CHAIN_GRID ("B1"), TEAMS, AGREEMENT ("")));
+    assert_int_equal (directory_person_count (dir), 6);
+    assert_string_equal (directory_category_find (dir, "dispute.family")->joint_team, "alliance");
+    assert_null (directory_category_find (dir, "env.garbage")->joint_team);
+    directory_destroy (&dir);
+}
+
+static void
+test_error_community_sections (void **state)
+{
+    (void) state;
+    //  a building of another grid hangs off this grid's chain
+    assert_refused (COMMUNITY_DOC (PEOPLE, CHAIN_GRID ("B2"), TEAMS, AGREEMENT ("")),
+                    "chain.grids[0].buildings[0].building: building \"B2\" is not in grid \"G01\"");
+    //  a link held by someone without the role, or by nobody known
+    assert_refused (COMMUNITY_DOC (PEOPLE, "{'grid': 'G01', 'street_leader': 'P2', "
+                                   "'secretary': 'P2', 'worker': 'P3'}", TEAMS, AGREEMENT ("")),
+                    "chain.grids[0].street_leader: person \"P2\" is not a street_leader");
+    assert_refused (COMMUNITY_DOC (PEOPLE, "{'grid': 'G01', 'street_leader': 'P1', "
+                                   "'secretary': 'P2', 'worker': 'P9'}", TEAMS, AGREEMENT ("")),
+                    "chain.grids[0].worker: unknown person \"P9\"");
+    assert_refused (COMMUNITY_DOC ("'people': [{'id': 'P1', 'name': 'x', 'roles': ['mayor']}]",
+                                   NOCHAIN, TEAMS, AGREEMENT ("")),
+                    "people[0].roles[0]: not a role");
+    assert_refused (COMMUNITY_DOC (PEOPLE ", 'x': 1", NOCHAIN, TEAMS, AGREEMENT ("")),
+                    "x: unknown field");
+    //  a team member that is not a unit; a category naming a team not listed
+    assert_refused (COMMUNITY_DOC (PEOPLE, NOCHAIN, "'teams': [{'id': 'alliance', 'name': 't', "
+                                   "'lead': 'U1', 'members': ['U2', 'U9']}]", AGREEMENT ("")),
+                    "teams[0].members[1]: unknown unit \"U9\"");
+    assert_refused (COMMUNITY_DOC (PEOPLE, NOCHAIN, "'teams': [{'id': 'other', 'name': 't', "
+                                   "'lead': 'U1', 'members': ['U2']}]", AGREEMENT ("")),
+                    "categories[0].joint_team: unknown team \"alliance\"");
+    //  agreements: real dates in order, known categories, one per unit
+    assert_refused (COMMUNITY_DOC (PEOPLE, NOCHAIN, TEAMS,
+                                   "{'id': 'A1', 'unit': 'U1', 'from': '2026-12-31', "
+                                   "'to': '2026-01-01', 'services': ['dispute.family'], "
+                                   "'services_per_quarter': 1, 'hours_per_quarter': 1}"),
+                    "agreements[0].to: \"2026-12-31\" .. \"2026-01-01\" is not a term");
+    assert_refused (COMMUNITY_DOC (PEOPLE, NOCHAIN, TEAMS,
+                                   "{'id': 'A1', 'unit': 'U1', 'from': '2026-01-01', "
+                                   "'to': '2026-12-31', 'services': ['svc.none'], "
+                                   "'services_per_quarter': 1, 'hours_per_quarter': 1}"),
+                    "agreements[0].services[0]: unknown category \"svc.none\"");
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -689,6 +779,8 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_error_category_not_served),
         cmocka_unit_test (test_calendar_optional),
         cmocka_unit_test (test_error_calendar),
+        cmocka_unit_test (test_community_sections),
+        cmocka_unit_test (test_error_community_sections),
     };
     int failed = cmocka_run_group_tests_name ("directory: demo street", demo,
                                               load_demo, destroy_demo);

@@ -61,6 +61,15 @@ test_route_unknown_paths (void **state)
     (void) state;
     char id [REPORT_CASE_ID_MAX + 1];
     assert_int_equal (report_api_route ("", id), REPORT_ROUTE_NOT_FOUND);
+    //  the community's views and ledgers: lower-case names only
+    assert_int_equal (report_api_route ("/api/community/lists", id), REPORT_ROUTE_COMMUNITY);
+    assert_string_equal (id, "lists");
+    assert_int_equal (report_api_route ("/api/community/needs.csv", id), REPORT_ROUTE_COMMUNITY_CSV);
+    assert_string_equal (id, "needs");
+    assert_int_equal (report_api_route ("/api/community/", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/api/community/.csv", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/api/community/../x", id), REPORT_ROUTE_NOT_FOUND);
+    assert_int_equal (report_api_route ("/api/community/Lists", id), REPORT_ROUTE_NOT_FOUND);
     assert_int_equal (report_api_route ("/api/stats/", id), REPORT_ROUTE_NOT_FOUND);
     assert_int_equal (report_api_route ("/api/cases", id), REPORT_ROUTE_CASES);
     assert_int_equal (report_api_route ("/static/.hidden", id), REPORT_ROUTE_NOT_FOUND);

@@ -318,6 +318,46 @@ function withToken(url) {
       .catch(function () { cell(body.insertRow(), "无法读取"); });
   }
 
+  /* 三张清单 as lists: needs by status, projects' claims against their
+     places, agreements' delivery against their promise this quarter
+     (/api/community/lists and /agreements, read every 30 s). */
+  var STATUS = { open: "待认领", covered: "已立项", met: "已满足", active: "进行中", done: "已完成",
+                 cancelled: "已取消", survey: "问卷", visit: "走访", reports: "上报聚集" };
+  function bar(tr, x) {
+    var td = tr.insertCell(), b = document.createElement("div");
+    b.className = "progress"; b.style.width = Math.min(100, Math.round((x || 0) * 100)) + "%";
+    td.appendChild(b); td.title = pct(x);
+  }
+  function renderCommunity(lists, agr) {
+    var c = lists.need_counts || {};
+    $("cm-needs-count").textContent = (c.open || 0) + "待认领/" + (c.covered || 0) + "已立项/" + (c.met || 0) + "已满足";
+    var body = $("cm-needs").tBodies[0]; body.textContent = "";
+    (lists.needs || []).filter(function (n) { return n.status !== "met"; }).slice(0, 6).forEach(function (n) {
+      var tr = body.insertRow();
+      cell(tr, n.category_name, n.text); cell(tr, n.grid); cell(tr, STATUS[n.source] || n.source);
+      cell(tr, STATUS[n.status] || n.status);
+    });
+    body = $("cm-projects").tBodies[0]; body.textContent = "";
+    (lists.projects || []).slice(0, 6).forEach(function (p) {
+      var tr = body.insertRow();
+      cell(tr, p.name, p.goal); cell(tr, (p.people || []).length + "/" + p.volunteers + (p.refused_full ? " 扎堆" : ""));
+      bar(tr, p.progress); cell(tr, STATUS[p.status] || p.status);
+    });
+    $("cm-quarter").textContent = agr.quarter || "";
+    body = $("cm-agreements").tBodies[0]; body.textContent = "";
+    (agr.agreements || []).filter(function (a) { return a.promised > 0; })
+      .sort(function (x, y) { return (y.progress || 0) - (x.progress || 0); }).slice(0, 6).forEach(function (a) {
+        var tr = body.insertRow();
+        cell(tr, a.name, a.promise); cell(tr, a.delivered + "/" + a.promised); bar(tr, a.progress);
+      });
+  }
+  function pollCommunity() {
+    var get = function (path) { return fetch(withToken(path), { cache: "no-store" }).then(function (r) { return r.json(); }); };
+    Promise.all([get("/api/community/lists"), get("/api/community/agreements")])
+      .then(function (d) { renderCommunity(d[0], d[1]); })
+      .catch(function () { $("cm-needs-count").textContent = "无法读取"; });
+  }
+
   function connect() {
     var es = new EventSource(withToken("/api/stream"));
     es.addEventListener("snapshot", function (m) { render(JSON.parse(m.data)); });
@@ -335,6 +375,8 @@ function withToken(url) {
     });
     setInterval(function () { $("now").textContent = new Date().toLocaleTimeString("zh-CN", { hour12: false }); }, 1000);
     connect();
+    pollCommunity();
+    setInterval(pollCommunity, 30000);
   }
   start();
 })();

@@ -250,6 +250,7 @@ local function offer(keys, a)
     if not next_due or tonumber(c.offer_by) < next_due then next_due = tonumber(c.offer_by) end
   end
   local offers, unmet, why_not = {}, false, nil
+  local team_lead, team_members = team_of(P, c.category, cands)
   local function make_offer(best, pos, second, role)
     local oid, by = new_offer(P, c, best.unit, answer_ms)
     skip[best.unit] = true
@@ -268,6 +269,9 @@ local function offer(keys, a)
       best, pos, second = pick(P, cands, skip, now)
       skip[c.prev_unit] = nil
     end
+    -- a category's standing team (the family-affairs alliance) leads with
+    -- its lead unit and assists with its members while they can
+    if not best and team_lead then best, pos, second = pick(P, team_lead, skip, now) end
     if not best then best, pos, second = pick(P, cands, skip, now) end
     if not best and #cands > 0 then
       -- every fitting unit declined: forget the refusals and try again
@@ -299,7 +303,9 @@ local function offer(keys, a)
   -- assisting units of a joint case
   local needed = tonumber(c.parties_needed) or 0
   while have < needed do
-    local best, pos, second = pick(P, cands, skip, now)
+    local best, pos, second
+    if team_members then best, pos, second = pick(P, team_members, skip, now) end
+    if not best then best, pos, second = pick(P, cands, skip, now) end
     if not best then
       unmet = true
       why_not = why_not or string.format('%d of %d assisting units found', have, needed)
@@ -379,7 +385,7 @@ local function unit_reply(keys, a)
       redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
       unit_drop(P, unit, id)
       redis.call('ZADD', P .. 'pending:dispatch', I(c._now), id)
-      record(P, unit, 'declines_n')
+      record(P, unit, 'declines_n'); community_unit_declined(P, unit)
       total(P, 'declines')
       log_event(P, c, 'declined', unit, reason .. (note ~= '' and (': ' .. note) or ''),
                 { offer = offer_id, role = 'assist' })
@@ -452,7 +458,7 @@ local function unit_reply(keys, a)
     if not live then return fail('STALE', 'offer ' .. offer_id .. ' is not open for ' .. unit) end
     redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
     unit_drop(P, unit, id)
-    record(P, unit, 'declines_n')
+    record(P, unit, 'declines_n'); community_unit_declined(P, unit)
     c.offer_by = 0; c.offer_unit = ''
     save(P, c, { 'offer_by', 'offer_unit' })
     redis.call('ZADD', P .. 'pending:dispatch', I(c._now), id)

@@ -107,7 +107,11 @@ local function register(keys, a)
   for _, f in ipairs({ 'building', 'location', 'via' }) do
     if c[f] ~= '' then table.insert(fields, f) end
   end
+  -- the named person answering for the case at its tier (五级包联)
+  local pid, pname = tier_person(P, grid, tier)
+  if pid then c.liaison = pname .. ' (' .. pid .. ')'; table.insert(fields, 'liaison') end
   save(P, c, fields)
+  person_count(P, c.via, 'discovered')
   redis.call('SET', ikey, id .. ' ' .. (a[13] or ''), 'EX', (a[11] and a[11] ~= '') and a[11] or '86400')
   local nows = I(now)
   -- (a community's cases are its grids': no index of their own)
@@ -160,6 +164,7 @@ local function verify(keys, a)
     log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. c.id })
     log_flush(P, c)
     merged_close(P, c, who)
+    community_case_closed(P, c, who)
   else
     move_state(P, c, 'REOPENED')
     -- the unit whose work failed comes last in the next round (offer)
@@ -202,6 +207,7 @@ local function evaluate(keys, a)
   c.satisfaction = score
   save(P, c, { 'satisfaction' })
   total(P, 'evaluated'); total(P, 'satisfaction_sum', score)
+  community_case_rated(P, c, score)
   log_event(P, c, 'evaluated', a[5], score .. '/5' .. (a[4] ~= '' and (': ' .. a[4]) or ''))
   return ok(case_reply(c, {}))
 end

@@ -71,8 +71,12 @@ local function climb(P, c, at, scale, jobs)
   c.climbs = (tonumber(c.climbs) or 0) + 1
   start_clock(P, c, at, scale)
   move_state(P, c, 'ESCALATED')
+  -- the new tier's named person for this grid (五级包联) is called by name
+  -- and answers for the case in the ledger
+  local pid, pname, ptitle = tier_person(P, c.grid, tier + 1)
+  c.liaison = pid and (pname .. ' (' .. pid .. ')') or ''
   save(P, c, { 'tier', 'unit', 'prev_unit', 'offer_id', 'offer_unit', 'offer_by', 'waiting',
-               'resolve_by', 'joint', 'climbs' })
+               'resolve_by', 'joint', 'climbs', 'liaison' })
   redis.call('DEL', P .. 'case:' .. id .. ':tried')
   redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
   redis.call('ZADD', P .. 'idx:overdue', 'NX', at, id)
@@ -80,12 +84,13 @@ local function climb(P, c, at, scale, jobs)
   local note = 'deadline passed at ' .. from .. '; climbs to ' .. TIERS[tier + 1]
   if c.joint > 1 then note = note .. '; community call: ' .. c.joint .. ' units (lead and assisting)' end
   if held ~= '' then note = note .. '; ' .. held .. ' gives the case back' end
+  if pid then note = note .. '; calls ' .. pname .. ' (' .. ptitle .. ', ' .. pid .. ')' end
   -- late cases for the red list, until they close (00_core move_state)
   redis.call('ZADD', P .. 'idx:late', c.created, id)
   log_event(P, c, 'escalated', 'escalate', note,
             { late_ms = c._now - at, due = at, from_tier = tier, joint = c.joint,
               prev_unit = held, light = 'red' })
-  notify(P, c, 'case.escalated', 'tier:' .. TIERS[tier + 1], note, jobs)
+  notify(P, c, 'case.escalated', pid and ('person:' .. pid) or ('tier:' .. TIERS[tier + 1]), note, jobs)
 end
 
 -- The red light at the top tier: stays red, re-notified every repeat_ms.

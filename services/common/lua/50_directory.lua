@@ -55,6 +55,65 @@ local function dir_load_geo(P, d)
   redis.call('SET', P .. 'dir:geo', cjson.encode(geo))
 end
 
+-- The community's directory sections (docs/directory.md, "People and the
+-- chain"): persons, the liaison chain per grid and building, standing
+-- teams, co-building agreements and venues. Each section's ids are kept in
+-- a set so a reload removes what the new file dropped.
+local function dir_load_people(P, d)
+  for _, s in ipairs({ 'persons', 'chains', 'teams', 'agreements', 'venues', 'buildings' }) do
+    local prefix = ({ persons = 'dir:person:', chains = 'dir:chain:', teams = 'dir:team:',
+                      agreements = 'dir:agreement:', venues = 'dir:venue:',
+                      buildings = 'dir:chain:b:' })[s]
+    for _, id in ipairs(redis.call('SMEMBERS', P .. 'dir:' .. s)) do
+      redis.call('DEL', P .. prefix .. id)
+    end
+    redis.call('DEL', P .. 'dir:' .. s)
+  end
+  redis.call('DEL', P .. 'dir:principal', P .. 'dir:tierperson', P .. 'dir:unit_agreement')
+  local function framed(list) return ' ' .. table.concat(list or {}, ' ') .. ' ' end
+  for _, p in ipairs(d.people or {}) do
+    redis.call('HSET', P .. 'dir:person:' .. p.id, 'name', p.name, 'roles', framed(p.roles),
+               'title', p.title or '', 'community', p.community or '', 'grid', p.grid or '',
+               'building', p.building or '', 'unit', p.unit or '', 'skills', framed(p.skills),
+               'available', cjson.encode(p.availability or {}), 'principal', p.principal or '')
+    redis.call('SADD', P .. 'dir:persons', p.id)
+    if p.principal then redis.call('HSET', P .. 'dir:principal', p.principal, p.id) end
+  end
+  local chain = d.chain or {}
+  if chain.district then redis.call('HSET', P .. 'dir:tierperson', 'd', chain.district) end
+  for _, c in ipairs(chain.communities or {}) do
+    redis.call('HSET', P .. 'dir:tierperson', 'c:' .. c.community, c.secretary)
+  end
+  for _, g in ipairs(chain.grids or {}) do
+    redis.call('HSET', P .. 'dir:chain:' .. g.grid, 'street_leader', g.street_leader,
+               'secretary', g.secretary, 'worker', g.worker)
+    redis.call('SADD', P .. 'dir:chains', g.grid)
+    for _, b in ipairs(g.buildings or {}) do
+      redis.call('HSET', P .. 'dir:chain:b:' .. b.building, 'grid', g.grid,
+                 'party_group', b.party_group, 'head', b.head or '', 'members', framed(b.members))
+      redis.call('SADD', P .. 'dir:buildings', b.building)
+    end
+  end
+  for _, t in ipairs(d.teams or {}) do
+    redis.call('HSET', P .. 'dir:team:' .. t.id, 'name', t.name, 'lead', t.lead,
+               'members', framed(t.members), 'served', t.served or 0)
+    redis.call('SADD', P .. 'dir:teams', t.id)
+  end
+  for _, a in ipairs(d.agreements or {}) do
+    redis.call('HSET', P .. 'dir:agreement:' .. a.id, 'unit', a.unit, 'from', a.from, 'to', a.to,
+               'services', framed(a.services), 'per_quarter', a.services_per_quarter,
+               'hours_per_quarter', a.hours_per_quarter, 'venues', framed(a.venues),
+               'text', a.promise or '')
+    redis.call('SADD', P .. 'dir:agreements', a.id)
+    redis.call('HSET', P .. 'dir:unit_agreement', a.unit, a.id)
+  end
+  for _, v in ipairs(d.venues or {}) do
+    redis.call('HSET', P .. 'dir:venue:' .. v.id, 'name', v.name, 'unit', v.unit or '',
+               'community', v.community or '', 'capacity', v.capacity)
+    redis.call('SADD', P .. 'dir:venues', v.id)
+  end
+end
+
 -- dir_load(P, json, principal): replace the directory with a validated one
 -- (the CLI validates it in C first). Unit load counters survive a reload.
 local function dir_load(keys, a)
@@ -93,11 +152,13 @@ local function dir_load(keys, a)
     table.insert(args, 'remind'); table.insert(args, c.reminder_fraction or 0.75)
     table.insert(args, 'joint_units'); table.insert(args, c.joint_units or 1)
     table.insert(args, 'verify_minutes'); table.insert(args, c.verify_minutes or 1440)
+    table.insert(args, 'team'); table.insert(args, c.joint_team or '')
     redis.call('HSET', P .. 'dir:cat:' .. c.code, unpack(args))
     redis.call('SADD', P .. 'dir:cats', c.code)
   end
   dir_load_calendar(P, d.calendar)
   dir_load_geo(P, d)
+  dir_load_people(P, d)
   for _, u in ipairs(d.units) do
     redis.call('HSET', P .. 'unit:' .. u.id, 'name', u.name, 'capacity', u.capacity,
                'responsible', u.responsible or '')
