@@ -36,7 +36,8 @@ THROUGH_STORE = {"gc-operator": {"gc_dir_load"}}
 def library_commands():
     """{registered function: set of Redis commands it may run}, following
     calls between the library's local functions (over-approximated)."""
-    src = LIBRARY.read_text()
+    #  the sources as written (the built library hoists shared locals)
+    src = "\n".join(p.read_text() for p in sorted((ROOT / "services" / "common" / "lua").glob("*.lua")))
     chunks, cur, buf = {}, "", []
     for line in src.split("\n"):
         m = re.match(r"^local function (\w+)\s*\(", line)
