@@ -41,6 +41,10 @@ typedef enum {
     AUTH_EVALUATE,                  //  a resident's evaluation (the case's channel, via)
     AUTH_DECIDE,                    //  extend, park, unpark, order decisions (community)
     AUTH_UNIT,                      //  speak for a unit (unit id)
+    AUTH_PROPOSE,                   //  propose a matter (grid, channel): 75_matters.lua
+    AUTH_MATTER,                    //  run a matter's meetings, decisions and tasks; its
+                                    //  community is checked with the matter (auth_area)
+    AUTH_MATTER_EVALUATE,           //  a resident's evaluation of a matter (a gateway)
     AUTH_WORK                       //  daemon-to-daemon wake-ups
 } auth_action_t;
 
@@ -63,6 +67,11 @@ const char *auth_role_name (auth_role_t role);
 //  sender in reason. A NULL p (no principal) may do nothing.
 bool auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *scope,
                char *reason, size_t reasonlen);
+
+//  The community p's requests are limited to ("" for street-wide roles),
+//  for checks made where the object's community is known (a matter's, in
+//  the store function): the same rule as s_area_holds.
+const char *auth_area (const auth_principal_t *p);
 
 //  True when text is a 40-character Z85 key.
 bool auth_key_valid (const char *text);

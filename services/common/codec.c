@@ -14,6 +14,16 @@ const codec_entry_t codec_reporter [] = {
     { "park", &gridcall__v1__park__descriptor },
     { "unpark", &gridcall__v1__unpark__descriptor },
     { "order.decide", &gridcall__v1__order_decision__descriptor },
+    { "matter.propose", &gridcall__v1__matter_propose__descriptor },
+    { "matter.promote", &gridcall__v1__matter_promote__descriptor },
+    { "meeting.schedule", &gridcall__v1__meeting_schedule__descriptor },
+    { "matter.deliberate", &gridcall__v1__matter_deliberate__descriptor },
+    { "matter.notice", &gridcall__v1__matter_notice__descriptor },
+    { "matter.vote", &gridcall__v1__matter_vote__descriptor },
+    { "matter.tasks", &gridcall__v1__matter_tasks__descriptor },
+    { "matter.evaluate", &gridcall__v1__matter_evaluate__descriptor },
+    { "matter.close", &gridcall__v1__matter_close__descriptor },
+    { "matter.ok", &gridcall__v1__matter_ack__descriptor },
     { "report.ok", &gridcall__v1__report_reply__descriptor },
     { "ack", &gridcall__v1__ack__descriptor },
     { "error", &gridcall__v1__error__descriptor },
@@ -45,6 +55,7 @@ const codec_entry_t codec_work [] = {
 
 const codec_entry_t codec_events [] = {
     { "case.", &gridcall__v1__notification__descriptor },
+    { "matter.", &gridcall__v1__notification__descriptor },
     { NULL, NULL }
 };
 

@@ -529,7 +529,7 @@ end
 local CASE_REPLY_FIELDS = { 'state', 'tier', 'grid', 'category', 'version', 'created',
   'resolve_by', 'unit', 'ledger', 'scale', 'offer_id', 'offer_unit', 'offer_by',
   'lead_resolved', 'parties_needed', 'reporter', 'prev_unit', 'round', 'appointment',
-  'waiting', 'text' }
+  'waiting', 'text', 'matter', 'task' }
 
 local function case_reply(c, extra)
   local t = extra or {}
