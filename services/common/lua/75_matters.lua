@@ -13,18 +13,26 @@
 -- the deliberation's record); idx:matters (by created), idx:meetings (by
 -- time); seq:matter:{day}, seq:meeting:{day}; idem:{principal}:matter:{key}.
 
-local STEP_KINDS = { propose = 'PROPOSE', deliberate = 'DELIBERATE', notice = 'DECIDE',
-                     vote = 'DECIDE', tasks = 'CARRY_OUT', evaluate = 'EVALUATE' }
-local LEVELS = { GRID = '网格党群议事会', COMMUNITY = '社区党群服务调度会',
-                 JOINT = '社区联合党委联席会议', STREET = '街道大工委' }
-local LEVEL_ORDER = { 'GRID', 'COMMUNITY', 'JOINT', 'STREET' }
-local MATTER_STAGES = { 'PROPOSE', 'DELIBERATE', 'DECIDE', 'CARRY_OUT', 'EVALUATE', 'DONE' }
-local TEMPLATE_STEPS_MAX = 20
-local NOTICE_HOURS_MAX = 24 * 90
-local AGENDA_MAX = 20
-local TASKS_MAX = 20
-local OPTIONS_MAX = 10
-local BOARD_MAX = 500
+-- The file is one block: its locals end with it (a Lua function, the
+-- library's main chunk included, holds at most 200 locals at a time).
+do
+
+-- The matters' constants, one local (the library's main chunk is near
+-- Lua's 200 locals: each callback below is a block of its own for it).
+local MT = {
+  STEP_KINDS = { propose = 'PROPOSE', deliberate = 'DELIBERATE', notice = 'DECIDE',
+                     vote = 'DECIDE', tasks = 'CARRY_OUT', evaluate = 'EVALUATE' },
+  LEVELS = { GRID = '网格党群议事会', COMMUNITY = '社区党群服务调度会',
+                 JOINT = '社区联合党委联席会议', STREET = '街道大工委' },
+  LEVEL_ORDER = { 'GRID', 'COMMUNITY', 'JOINT', 'STREET' },
+  MATTER_STAGES = { 'PROPOSE', 'DELIBERATE', 'DECIDE', 'CARRY_OUT', 'EVALUATE', 'DONE' },
+  TEMPLATE_STEPS_MAX = 20,
+  NOTICE_HOURS_MAX = 24 * 90,
+  AGENDA_MAX = 20,
+  TASKS_MAX = 20,
+  OPTIONS_MAX = 10,
+  BOARD_MAX = 500
+}
 
 -- What is wrong with template t (a decoded JSON object), or nil.
 local function template_problem(t)
@@ -38,8 +46,8 @@ local function template_problem(t)
     return where .. 'version must be a whole number from 1'
   end
   local steps = t.steps
-  if type(steps) ~= 'table' or #steps < 3 or #steps > TEMPLATE_STEPS_MAX then
-    return where .. 'steps must be a list of 3..' .. TEMPLATE_STEPS_MAX
+  if type(steps) ~= 'table' or #steps < 3 or #steps > MT.TEMPLATE_STEPS_MAX then
+    return where .. 'steps must be a list of 3..' .. MT.TEMPLATE_STEPS_MAX
   end
   local seen, noticed = {}, false
   for i, s in ipairs(steps) do
@@ -51,7 +59,7 @@ local function template_problem(t)
     if seen[s.id] then return at .. 'id ' .. s.id .. ' is used twice' end
     seen[s.id] = true
     if type(s.name) ~= 'string' or s.name == '' then return at .. 'name is required' end
-    if not STEP_KINDS[s.kind or ''] then
+    if not MT.STEP_KINDS[s.kind or ''] then
       return at .. 'kind must be propose, deliberate, notice, vote, tasks or evaluate'
     end
     if (i == 1) ~= (s.kind == 'propose') then return at .. 'the first step, and only it, is propose' end
@@ -62,11 +70,11 @@ local function template_problem(t)
       return at .. 'the step before evaluate, and only it, is tasks'
     end
     if s.kind == 'deliberate' or s.kind == 'vote' then
-      if not LEVELS[s.level or ''] then return at .. 'level must be GRID, COMMUNITY, JOINT or STREET' end
+      if not MT.LEVELS[s.level or ''] then return at .. 'level must be GRID, COMMUNITY, JOINT or STREET' end
     end
     if s.kind == 'notice' then
-      if type(s.notice_hours) ~= 'number' or s.notice_hours < 0 or s.notice_hours > NOTICE_HOURS_MAX then
-        return at .. 'notice_hours must be 0..' .. NOTICE_HOURS_MAX
+      if type(s.notice_hours) ~= 'number' or s.notice_hours < 0 or s.notice_hours > MT.NOTICE_HOURS_MAX then
+        return at .. 'notice_hours must be 0..' .. MT.NOTICE_HOURS_MAX
       end
       noticed = true
     end
@@ -86,6 +94,7 @@ local function template_problem(t)
   return nil
 end
 
+do
 -- templates_load(P, json, who): load the templates of a file
 -- {"templates": [...]}, each validated; a version once loaded never
 -- changes (a matter keeps the version it started with): new content needs
@@ -119,6 +128,8 @@ local function templates_load(keys, a)
   audit(P, a[3] or '', '', 'matters.templates', table.concat(out, ' '), #out .. ' templates')
   return ok({ loaded = out })
 end
+redis.register_function('gc_matter_templates_load', templates_load)
+end
 
 -- The template of code at version (current when nil), decoded, or nil.
 local function template_of(P, code, version)
@@ -135,7 +146,7 @@ end
 
 local function step_label(i, s)
   return string.format('step %d "%s" (%s%s)', i, s.id, s.name,
-                       s.level and (', ' .. LEVELS[s.level]) or '')
+                       s.level and (', ' .. MT.LEVELS[s.level]) or '')
 end
 
 -- The step the matter waits for when it is of kind (and level, when
@@ -204,6 +215,7 @@ local function matter_new(P, f, tpl, who, by, what, note)
   return m
 end
 
+do
 -- propose(P, idem, template, grid, title, text, channel, proposer, who,
 -- area, content_hash): 提. The idempotency key is the principal's own.
 local function propose(keys, a)
@@ -236,7 +248,10 @@ local function propose(keys, a)
   redis.call('SET', ikey, m.id .. ' ' .. hash, 'EX', '604800')
   return matter_reply(P, m, { duplicate = false })
 end
+redis.register_function('gc_matter_propose', propose)
+end
 
+do
 -- promote(P, case_id, template, title, note, who, area, by): an operator
 -- makes a case the proposal of a new matter; both name the other.
 local function promote(keys, a)
@@ -263,6 +278,8 @@ local function promote(keys, a)
   audit(P, who, a[8], 'matter.promote', case_id, m.id)
   return matter_reply(P, m, { duplicate = false, result = case_id })
 end
+redis.register_function('gc_matter_promote', promote)
+end
 
 -- The communities of the directory's grids, as a set.
 local function communities(P)
@@ -274,6 +291,7 @@ local function communities(P)
   return out
 end
 
+do
 -- meeting_schedule(P, idem, level, community, grid, venue, at_ms,
 -- agenda_json, who, area, by): a meeting of one of the four levels, with
 -- the matters on its agenda (each in its community, or its grid at GRID).
@@ -285,7 +303,7 @@ local function meeting_schedule(keys, a)
   if seen then
     return ok({ matter_id = seen, stage = '', step = '', duplicate = true })
   end
-  if not LEVELS[level] then return fail('BAD_VALUE', 'level must be GRID, COMMUNITY, JOINT or STREET') end
+  if not MT.LEVELS[level] then return fail('BAD_VALUE', 'level must be GRID, COMMUNITY, JOINT or STREET') end
   if level == 'GRID' then
     local g = dir_grid(P, grid)
     if not g then return fail('UNKNOWN_GRID', 'a grid council needs a grid of the directory, not "' .. grid .. '"') end
@@ -295,7 +313,7 @@ local function meeting_schedule(keys, a)
     community = g.community
   elseif level ~= 'STREET' then
     if not communities(P)[community] then
-      return fail('BAD_VALUE', 'a ' .. LEVELS[level] .. ' needs a community of the directory, not "' .. community .. '"')
+      return fail('BAD_VALUE', 'a ' .. MT.LEVELS[level] .. ' needs a community of the directory, not "' .. community .. '"')
     end
     grid = ''
   else
@@ -304,8 +322,8 @@ local function meeting_schedule(keys, a)
   local refused = area_refusal(a[10], community, 'the meeting')
   if refused then return refused end
   local okd, agenda = pcall(cjson.decode, a[8] or '[]')
-  if not okd or type(agenda) ~= 'table' or #agenda > AGENDA_MAX then
-    return fail('BAD_VALUE', 'agenda must be a list of at most ' .. AGENDA_MAX .. ' matter ids')
+  if not okd or type(agenda) ~= 'table' or #agenda > MT.AGENDA_MAX then
+    return fail('BAD_VALUE', 'agenda must be a list of at most ' .. MT.AGENDA_MAX .. ' matter ids')
   end
   local matters = {}
   for _, id in ipairs(agenda) do
@@ -313,7 +331,7 @@ local function meeting_schedule(keys, a)
     if not m then return unknown_matter(id) end
     if level ~= 'STREET' and m.community ~= community then
       return fail('BAD_VALUE', 'matter ' .. id .. ' is in community ' .. m.community .. ', not on a '
-                  .. LEVELS[level] .. ' of ' .. community)
+                  .. MT.LEVELS[level] .. ' of ' .. community)
     end
     if level == 'GRID' and m.grid ~= grid then
       return fail('BAD_VALUE', 'matter ' .. id .. ' is in grid ' .. m.grid .. ', not ' .. grid)
@@ -331,11 +349,13 @@ local function meeting_schedule(keys, a)
   for _, m in ipairs(matters) do
     m._by = a[11]
     redis.call('SADD', P .. 'matter:' .. m.id .. ':meetings', id)
-    matter_log(P, m, 'on_agenda', who, 'on the agenda of the ' .. LEVELS[level] .. ' ' .. id
+    matter_log(P, m, 'on_agenda', who, 'on the agenda of the ' .. MT.LEVELS[level] .. ' ' .. id
                .. ' at ' .. venue .. ', ' .. when, { meeting = id, level = level })
   end
   redis.call('SET', ikey, id, 'EX', '604800')
   return ok({ matter_id = id, stage = '', step = '', duplicate = false })
+end
+redis.register_function('gc_meeting_schedule', meeting_schedule)
 end
 
 -- The meeting a record or a vote is taken at: it must have the matter on
@@ -365,6 +385,7 @@ local function list_arg(text, max)
   return v
 end
 
+do
 -- deliberate(P, matter, meeting, participants_json, opinions_json,
 -- minutes, who, area, by, scale): 议 at a meeting of the step's level.
 local function deliberate(keys, a)
@@ -379,7 +400,7 @@ local function deliberate(keys, a)
   local recorded = redis.call('HGET', P .. 'meeting:' .. mt.id, 'record:' .. m.id)
   if recorded then return matter_reply(P, m, { duplicate = true }) end
   local s, i, err = step_due(P, m, 'deliberate', mt.level,
-                             'a deliberation at the ' .. LEVELS[mt.level] .. ' ' .. mt.id)
+                             'a deliberation at the ' .. MT.LEVELS[mt.level] .. ' ' .. mt.id)
   if not s then return fail('WRONG_STATE', i) end
   local participants, opinions = list_arg(a[4], 200), list_arg(a[5], 100)
   if not participants or not opinions then return fail('BAD_VALUE', 'participants or opinions are not lists') end
@@ -388,12 +409,15 @@ local function deliberate(keys, a)
   local record = { meeting = mt.id, level = mt.level, participants = participants,
                    opinions = opinions, minutes = a[6] }
   redis.call('HSET', P .. 'meeting:' .. mt.id, 'record:' .. m.id, cjson.encode(record), 'held', I(m._now))
-  matter_log(P, m, 'deliberated', who, LEVELS[mt.level] .. ' at ' .. (mt.venue or '') .. ': ' .. a[6],
+  matter_log(P, m, 'deliberated', who, MT.LEVELS[mt.level] .. ' at ' .. (mt.venue or '') .. ': ' .. a[6],
              record, { 'matter.deliberated', 'grid:' .. m.grid })
   matter_save(P, m, {})
   return matter_reply(P, m, { duplicate = false })
 end
+redis.register_function('gc_matter_deliberate', deliberate)
+end
 
+do
 -- notice(P, matter, options_json, note, who, area, by, scale): the
 -- options go to public notice (公示) for the step's notice_hours of case
 -- time; the vote waits for its end.
@@ -404,8 +428,8 @@ local function notice(keys, a)
   local refused = area_refusal(a[6], m.community, 'matter ' .. m.id)
   if refused then return refused end
   m._by = a[7]
-  local options = list_arg(a[3], OPTIONS_MAX)
-  if not options or #options == 0 then return fail('BAD_VALUE', 'a notice needs 1..' .. OPTIONS_MAX .. ' options') end
+  local options = list_arg(a[3], MT.OPTIONS_MAX)
+  if not options or #options == 0 then return fail('BAD_VALUE', 'a notice needs 1..' .. MT.OPTIONS_MAX .. ' options') end
   local seen = {}
   for _, o in ipairs(options) do
     if type(o) ~= 'string' or o == '' or o == 'against' or seen[o] then
@@ -432,9 +456,12 @@ local function notice(keys, a)
   matter_save(P, m, { 'notice_until', 'options' })
   return matter_reply(P, m, { duplicate = false })
 end
+redis.register_function('gc_matter_notice', notice)
+end
 
 local function pct(x) return string.format('%.1f%%', x * 100) end
 
+do
 -- vote(P, matter, meeting, eligible, tallies_json, abstained, note, who,
 -- area, by, scale): 定. The tally is judged by the step's rule: quorum
 -- (cast / eligible) and majority (the leading option's share of the votes
@@ -448,7 +475,7 @@ local function vote(keys, a)
   m._by = a[10]
   local mt, refusal = meeting_for(P, m, a[3], scale, 'the vote')
   if not mt then return refusal end
-  local s, i = step_due(P, m, 'vote', mt.level, 'a vote at the ' .. LEVELS[mt.level] .. ' ' .. mt.id)
+  local s, i = step_due(P, m, 'vote', mt.level, 'a vote at the ' .. MT.LEVELS[mt.level] .. ' ' .. mt.id)
   if not s then return fail('WRONG_STATE', i) end
   local case_now = to_case(P, m._now, scale)
   if case_now < (tonumber(m.notice_until) or 0) then
@@ -456,7 +483,7 @@ local function vote(keys, a)
                 .. fmt_case_time(P, tonumber(m.notice_until)) .. ': the vote may be taken from then')
   end
   local eligible, abstained = tonumber(a[4]) or 0, tonumber(a[6]) or 0
-  local tallies = list_arg(a[5], OPTIONS_MAX + 1)
+  local tallies = list_arg(a[5], MT.OPTIONS_MAX + 1)
   if eligible < 1 or not tallies or #tallies == 0 then
     return fail('BAD_VALUE', 'a vote needs the number eligible and one tally per option')
   end
@@ -507,7 +534,10 @@ local function vote(keys, a)
   matter_save(P, m, { 'votes_n', 'decision' })
   return matter_reply(P, m, { duplicate = false, result = result })
 end
+redis.register_function('gc_matter_vote', vote)
+end
 
+do
 -- tasks(P, matter, tasks_json, who, area, by, scale, idem_ttl): 办. Each
 -- task [key, category, text, grid] becomes a case registered as a report
 -- is (register: offered at once to a ready unit, else queued for
@@ -519,8 +549,8 @@ local function tasks(keys, a)
   local refused = area_refusal(a[5], m.community, 'matter ' .. m.id)
   if refused then return refused end
   m._by = a[6]
-  local list = list_arg(a[3], TASKS_MAX)
-  if not list or #list == 0 then return fail('BAD_VALUE', 'a decision needs 1..' .. TASKS_MAX .. ' tasks') end
+  local list = list_arg(a[3], MT.TASKS_MAX)
+  if not list or #list == 0 then return fail('BAD_VALUE', 'a decision needs 1..' .. MT.TASKS_MAX .. ' tasks') end
   local made = hgetall(P .. 'matter:' .. m.id .. ':tasks') or {}
   if next(made) then
     local ids = {}
@@ -578,6 +608,8 @@ local function tasks(keys, a)
   matter_save(P, m, { 'tasks_n', 'tasks_done' })
   return matter_reply(P, m, { duplicate = false, case_ids = ids, tasks = out, jobs = jobs, job_info = infos })
 end
+redis.register_function('gc_matter_tasks', tasks)
+end
 
 -- The tasks of a matter not yet closed, as "key (case STATE)".
 local function tasks_open(P, m)
@@ -591,6 +623,7 @@ local function tasks_open(P, m)
   return open
 end
 
+do
 -- evaluate(P, matter, score, comment, resident, who): 评, one per resident,
 -- once every task is done.
 local function matter_evaluate(keys, a)
@@ -617,7 +650,10 @@ local function matter_evaluate(keys, a)
   matter_save(P, m, { 'eval_n', 'eval_sum' })
   return matter_reply(P, m, { duplicate = false })
 end
+redis.register_function('gc_matter_evaluate', matter_evaluate)
+end
 
+do
 -- close(P, matter, note, who, area, by): the evaluation ends; its result
 -- is published (the screen, and notify to gateways: matter.result).
 local function matter_close(keys, a)
@@ -644,6 +680,8 @@ local function matter_close(keys, a)
              { 'matter.result', 'grid:' .. m.grid })
   matter_save(P, m, { 'result', 'closed' })
   return matter_reply(P, m, { duplicate = false, result = m.result })
+end
+redis.register_function('gc_matter_close', matter_close)
 end
 
 -- The matter as readers see it: its fields, steps (done or not), tasks
@@ -678,21 +716,25 @@ local function matter_view(P, m, with_log)
   return m
 end
 
+do
 -- matter_get(P, id): one matter with its timeline.
 local function matter_get(keys, a)
   local m = matter_load(a[1], a[2])
   if not m then return unknown_matter(a[2]) end
   return ok({ matter = matter_view(a[1], m, true) })
 end
+redis.register_function{ function_name = 'gc_matter_get', callback = matter_get, flags = { 'no-writes' } }
+end
 
+do
 -- matters(P, max, from_ms): the board: the newest max matters by stage
 -- (提 议 定 办 评, and DONE), and meetings from from_ms (case time) on,
 -- soonest first, with their agendas' titles.
 local function matters(keys, a)
   local P = a[1]
-  local max = math.min(tonumber(a[2]) or 200, BOARD_MAX)
+  local max = math.min(tonumber(a[2]) or 200, MT.BOARD_MAX)
   local board = {}
-  for _, s in ipairs(MATTER_STAGES) do board[s] = {} end
+  for _, s in ipairs(MT.MATTER_STAGES) do board[s] = {} end
   for _, id in ipairs(redis.call('ZREVRANGE', P .. 'idx:matters', 0, max - 1)) do
     local m = matter_load(P, id)
     if m then
@@ -714,17 +756,20 @@ local function matters(keys, a)
       for _, mid in ipairs(cjson.decode(mt.agenda or '[]')) do
         table.insert(agenda, { matter_id = mid, title = redis.call('HGET', P .. 'matter:' .. mid, 'title') or '' })
       end
-      table.insert(meetings, { meeting_id = id, level = mt.level, level_name = LEVELS[mt.level],
+      table.insert(meetings, { meeting_id = id, level = mt.level, level_name = MT.LEVELS[mt.level],
                                community = mt.community, grid = mt.grid, venue = mt.venue,
                                at = tonumber(mt.at), held = mt.held ~= nil, agenda = agenda })
     end
   end
   local tpls = redis.call('SMEMBERS', P .. 'mtpls')
   table.sort(tpls)
-  return ok({ stages = MATTER_STAGES, board = board, meetings = meetings, templates = tpls,
-              levels = LEVEL_ORDER, count = redis.call('ZCARD', P .. 'idx:matters') })
+  return ok({ stages = MT.MATTER_STAGES, board = board, meetings = meetings, templates = tpls,
+              levels = MT.LEVEL_ORDER, count = redis.call('ZCARD', P .. 'idx:matters') })
+end
+redis.register_function{ function_name = 'gc_matters', callback = matters, flags = { 'no-writes' } }
 end
 
+do
 -- templates(P): the loaded templates, current versions.
 local function templates(keys, a)
   local out = {}
@@ -733,17 +778,8 @@ local function templates(keys, a)
   for _, code in ipairs(codes) do table.insert(out, template_of(a[1], code)) end
   return ok({ templates = out })
 end
-
-redis.register_function('gc_matter_templates_load', templates_load)
-redis.register_function('gc_matter_propose', propose)
-redis.register_function('gc_matter_promote', promote)
-redis.register_function('gc_meeting_schedule', meeting_schedule)
-redis.register_function('gc_matter_deliberate', deliberate)
-redis.register_function('gc_matter_notice', notice)
-redis.register_function('gc_matter_vote', vote)
-redis.register_function('gc_matter_tasks', tasks)
-redis.register_function('gc_matter_evaluate', matter_evaluate)
-redis.register_function('gc_matter_close', matter_close)
-redis.register_function{ function_name = 'gc_matter_get', callback = matter_get, flags = { 'no-writes' } }
-redis.register_function{ function_name = 'gc_matters', callback = matters, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_matter_templates', callback = templates, flags = { 'no-writes' } }
+end
+
+
+end
