@@ -9,6 +9,8 @@ bad input, and SIGKILL of intake and dispatch mid-walk."""
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -284,8 +286,17 @@ def test_renovation_walks_its_template_end_to_end(reno):
     assert [x["matter_id"] for x in board["board"]["DONE"]] == [mid]
 
 
+def http_json(c, path):
+    host, port = c["report"].ready_match.groups()
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 def test_promote_roles_and_bad_input(reno):
-    c = reno("intake")
+    c = reno("intake", "report")
     op, resident = operator(c), gateway(c)
 
     # a case promoted to a matter: each names the other
@@ -362,3 +373,16 @@ def test_promote_roles_and_bad_input(reno):
     assert ack.step == "community_plan"
     shown = c.cli("matter", "show", mid)
     assert shown.returncode == 0 and "promoted" in shown.stdout and "deliberated" in shown.stdout
+
+    # the report: the board by stage, the next meetings with their agendas
+    status, board = http_json(c, "/api/matters")
+    assert status == 200 and board["stages"][:5] == ["PROPOSE", "DELIBERATE", "DECIDE",
+                                                     "CARRY_OUT", "EVALUATE"]
+    assert [m["matter_id"] for m in board["board"]["DELIBERATE"]] == [mid]
+    assert board["board"]["DELIBERATE"][0]["next_step"] == "社区党群服务调度会议定改造方案"
+    listed = {m["meeting_id"]: m for m in board["meetings"]}
+    assert listed[council]["level_name"] == "网格党群议事会" and listed[council]["held"]
+    assert listed[council]["agenda"] == [{"matter_id": mid, "title": "垃圾站改造"}]
+    status, one = http_json(c, f"/api/matters/{mid}")
+    assert status == 200 and one["timeline"][0]["what"] == "promoted"
+    assert http_json(c, "/api/matters/TS-M20260101-9999")[0] == 404

@@ -728,8 +728,8 @@ end
 
 do
 -- matters(P, max, from_ms): the board: the newest max matters by stage
--- (提 议 定 办 评, and DONE), and meetings from from_ms (case time) on,
--- soonest first, with their agendas' titles.
+-- (提 议 定 办 评, and DONE), and meetings from from_ms (case time; "now":
+-- two hours of case time ago) on, soonest first, with their agendas' titles.
 local function matters(keys, a)
   local P = a[1]
   local max = math.min(tonumber(a[2]) or 200, MT.BOARD_MAX)
@@ -747,8 +747,15 @@ local function matters(keys, a)
         result = m.result or '', decision = m.decision or '', eval_n = tonumber(m.eval_n) or 0 })
     end
   end
+  local from = tonumber(a[3])
+  if a[3] == 'now' then
+    -- case time read from the clock's anchor (05_clock), without writing
+    local h = redis.call('HMGET', P .. 'clock', 'wall', 'case', 'scale')
+    local now = now_ms()
+    from = (h[1] and (tonumber(h[2]) + (now - tonumber(h[1])) * tonumber(h[3])) or now) - 7200000
+  end
   local meetings = {}
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'idx:meetings', tonumber(a[3]) or 0, '+inf',
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'idx:meetings', I(math.floor(from or 0)), '+inf',
                                  'LIMIT', 0, 50)) do
     local mt = hgetall(P .. 'meeting:' .. id)
     if mt then
