@@ -7,6 +7,7 @@ evaluation and the published result; steps out of order, role refusals,
 bad input, and SIGKILL of intake and dispatch mid-walk."""
 
 import json
+import subprocess
 import sys
 import time
 import urllib.error
@@ -18,7 +19,7 @@ import pytest
 import zmq
 
 import gc_keys
-from gc_cluster import GEN, ROOT, Cluster, pb, wait_for
+from gc_cluster import BUILD, GEN, ROOT, Cluster, pb, set_args, wait_for
 
 if str(GEN) not in sys.path:
     sys.path.insert(0, str(GEN))
@@ -386,3 +387,36 @@ def test_promote_roles_and_bad_input(reno):
     status, one = http_json(c, f"/api/matters/{mid}")
     assert status == 200 and one["timeline"][0]["what"] == "promoted"
     assert http_json(c, "/api/matters/TS-M20260101-9999")[0] == 404
+
+
+def test_simulated_street_walks_a_matter_per_template(cluster):
+    """The demo (scripts/run-local.sh): `gridcall simulate reports --matters`
+    walks one matter per template on the Tianjiao directory until a result
+    is published, its tasks taken by the simulated units and verified by
+    the simulated grid workers; the board shows it."""
+    c = cluster("intake", "dispatch", "notify", "escalate", time_scale=20000)
+    assert c.cli("matter", "templates", "load", TEMPLATES).returncode == 0
+    c.start("unit-sim", units="all", accept_rate=1.0, accept_delay_ms=100, resolve_delay_ms=300)
+    options = {**c.cli_options(), **c.redis_server.options("gc-operator")}
+    log = open(Path(c.folder) / "simulate.log", "w")
+    sim = subprocess.Popen([str(BUILD / "gridcall")] + set_args(options, c.folder)
+                           + ["simulate", "reports", "--rate", "0.5", "--matters",
+                              "--matter-step-ms", "700", "--directory", str(c.directory_path)],
+                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def board():
+            b = json.loads(c.cli("matter", "board", "--json").stdout)
+            return b if b["board"]["DONE"] else None
+        b = wait_for(board, 150, "a simulated matter to publish its result")
+    finally:
+        sim.terminate()
+        sim.wait(10)
+        log.close()
+    done = b["board"]["DONE"][0]
+    assert done["result"].startswith("satisfaction ") and done["tasks_done"] == done["tasks_n"] > 0
+    m = matter(c, done["matter_id"])
+    assert whats(m)[:2] == ["proposed", "on_agenda"] and "vote_failed" in whats(m)
+    assert whats(m)[-1] == "result"
+    # nothing the simulated street sent was refused (a task case is not
+    # evaluated by the residents' gateway: the matter is)
+    assert "simulate: refused" not in Path(c.folder, "simulate.log").read_text()
