@@ -29,13 +29,14 @@
       var items = list(d.board[stage]);
       var col = el("div", "stage s-" + stage.toLowerCase());
       col.appendChild(el("h3", null, (STAGES[stage] || stage) + " (" + items.length + ")"));
-      items.slice(0, 6).forEach(function (m) {
+      items.slice(0, 2).forEach(function (m) {
         var card = el("div", "matter");
         card.appendChild(el("b", null, m.title));
         var meta = (TEMPLATES[m.template] || m.template) + " · " + m.grid;
         if (m.tasks_n) meta += " · 任务 " + m.tasks_done + "/" + m.tasks_n;
-        card.appendChild(el("small", null, meta));
-        card.appendChild(el("small", "next", m.result || (m.next_step ? "下一步：" + m.next_step : "")));
+        var line = el("small", null, meta + " · ");
+        line.appendChild(el("span", "next", m.result || (m.next_step ? "下一步：" + m.next_step : "")));
+        card.appendChild(line);
         card.title = m.matter_id;
         col.appendChild(card);
       });
@@ -48,7 +49,7 @@
     var body = $("meetings").tBodies[0];
     body.textContent = "";
     var meetings = list(d.meetings);
-    meetings.slice(0, 8).forEach(function (m) {
+    meetings.slice(0, 3).forEach(function (m) {
       var tr = body.insertRow();
       tr.insertCell().textContent = new Date(m.at).toLocaleString("zh-CN", { hour12: false,
         month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
