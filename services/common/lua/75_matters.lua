@@ -194,6 +194,18 @@ local function unknown_matter(id)
   return fail('UNKNOWN_MATTER', 'no matter ' .. (id or ''))
 end
 
+-- The matter an operator's step is about, when it is in the operator's
+-- area (area_refusal), with by (the name the client gave) for its
+-- timeline; else nil and the refusal.
+local function matter_for(P, id, area, by)
+  local m = matter_load(P, id)
+  if not m then return nil, unknown_matter(id) end
+  local refused = area_refusal(area, m.community, 'matter ' .. m.id)
+  if refused then return nil, refused end
+  m._by = by
+  return m
+end
+
 -- A new matter at its first step done (propose): shared by propose and
 -- promote. f holds template, title, text, grid, community, channel,
 -- proposer, via, case.
@@ -390,16 +402,13 @@ do
 -- minutes, who, area, by, scale): 议 at a meeting of the step's level.
 local function deliberate(keys, a)
   local P, who, scale = a[1], a[7] or '', tonumber(a[10]) or 1
-  local m = matter_load(P, a[2])
-  if not m then return unknown_matter(a[2]) end
-  local refused = area_refusal(a[8], m.community, 'matter ' .. m.id)
-  if refused then return refused end
-  m._by = a[9]
+  local m, refused = matter_for(P, a[2], a[8], a[9])
+  if not m then return refused end
   local mt, refusal = meeting_for(P, m, a[3], scale, 'the deliberation')
   if not mt then return refusal end
   local recorded = redis.call('HGET', P .. 'meeting:' .. mt.id, 'record:' .. m.id)
   if recorded then return matter_reply(P, m, { duplicate = true }) end
-  local s, i, err = step_due(P, m, 'deliberate', mt.level,
+  local s, i = step_due(P, m, 'deliberate', mt.level,
                              'a deliberation at the ' .. MT.LEVELS[mt.level] .. ' ' .. mt.id)
   if not s then return fail('WRONG_STATE', i) end
   local participants, opinions = list_arg(a[4], 200), list_arg(a[5], 100)
@@ -423,11 +432,8 @@ do
 -- time; the vote waits for its end.
 local function notice(keys, a)
   local P, who, scale = a[1], a[5] or '', tonumber(a[8]) or 1
-  local m = matter_load(P, a[2])
-  if not m then return unknown_matter(a[2]) end
-  local refused = area_refusal(a[6], m.community, 'matter ' .. m.id)
-  if refused then return refused end
-  m._by = a[7]
+  local m, refused = matter_for(P, a[2], a[6], a[7])
+  if not m then return refused end
   local options = list_arg(a[3], MT.OPTIONS_MAX)
   if not options or #options == 0 then return fail('BAD_VALUE', 'a notice needs 1..' .. MT.OPTIONS_MAX .. ' options') end
   local seen = {}
@@ -468,11 +474,8 @@ do
 -- cast). A failed vote is recorded and the matter waits for another.
 local function vote(keys, a)
   local P, who, scale = a[1], a[8] or '', tonumber(a[11]) or 1
-  local m = matter_load(P, a[2])
-  if not m then return unknown_matter(a[2]) end
-  local refused = area_refusal(a[9], m.community, 'matter ' .. m.id)
-  if refused then return refused end
-  m._by = a[10]
+  local m, refused = matter_for(P, a[2], a[9], a[10])
+  if not m then return refused end
   local mt, refusal = meeting_for(P, m, a[3], scale, 'the vote')
   if not mt then return refusal end
   local s, i = step_due(P, m, 'vote', mt.level, 'a vote at the ' .. MT.LEVELS[mt.level] .. ' ' .. mt.id)
@@ -544,11 +547,8 @@ do
 -- dispatch), linked to the matter. Tasks already made are not made again.
 local function tasks(keys, a)
   local P, who, scale = a[1], a[4] or '', a[7] or '1'
-  local m = matter_load(P, a[2])
-  if not m then return unknown_matter(a[2]) end
-  local refused = area_refusal(a[5], m.community, 'matter ' .. m.id)
-  if refused then return refused end
-  m._by = a[6]
+  local m, refused = matter_for(P, a[2], a[5], a[6])
+  if not m then return refused end
   local list = list_arg(a[3], MT.TASKS_MAX)
   if not list or #list == 0 then return fail('BAD_VALUE', 'a decision needs 1..' .. MT.TASKS_MAX .. ' tasks') end
   local made = hgetall(P .. 'matter:' .. m.id .. ':tasks') or {}
@@ -658,11 +658,8 @@ do
 -- is published (the screen, and notify to gateways: matter.result).
 local function matter_close(keys, a)
   local P, who = a[1], a[4] or ''
-  local m = matter_load(P, a[2])
-  if not m then return unknown_matter(a[2]) end
-  local refused = area_refusal(a[5], m.community, 'matter ' .. m.id)
-  if refused then return refused end
-  m._by = a[6]
+  local m, refused = matter_for(P, a[2], a[5], a[6])
+  if not m then return refused end
   if m.stage == 'DONE' then return matter_reply(P, m, { duplicate = true, result = m.result }) end
   local s, i = step_due(P, m, 'evaluate', nil, 'closing the evaluation')
   if not s then return fail('WRONG_STATE', i) end
