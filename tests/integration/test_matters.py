@@ -159,7 +159,7 @@ def vote(mid, meeting_id, eligible, yes, against=0, abstained=0):
     return mpb.MatterVote(matter_id=mid, meeting_id=meeting_id, eligible=eligible,
                           tallies=[mpb.Tally(option="方案A：管网+路面", votes=yes),
                                    mpb.Tally(option="against", votes=against)],
-                          abstained=abstained, operator="王主任")
+                          abstained=abstained, operator="王主任", note="3号楼前现场计票")
 
 
 def test_renovation_walks_its_template_end_to_end(reno):
@@ -281,6 +281,8 @@ def test_renovation_walks_its_template_end_to_end(reno):
     assert council_entry["opinions"][0]["text"] == "先换管网再修路面"
     assert "同意报社区纳入改造计划" in council_entry["note"]
     assert m["timeline"][7]["passed"] is False and m["timeline"][8]["passed"] is True
+    assert m["timeline"][8]["note"].endswith("; 3号楼前现场计票") and m["timeline"][8]["who"] == "operator:pytest"
+    assert m["timeline"][8]["by"] == "王主任" and m["timeline"][8]["eligible"] == 120
     assert {t["key"]: t["state"] for t in m["tasks"]} == {"cleanup": "CLOSED", "paving": "CLOSED",
                                                           "pipes": "CLOSED"}
     board = json.loads(c.cli("matter", "board", "--json").stdout)

@@ -521,10 +521,12 @@ local function vote(keys, a)
   local record = { meeting = mt.id, eligible = eligible, tallies = tallies, abstained = abstained,
                    cast = cast, turnout = turnout, rule = rule }
   local result
+  local why_note = (a[7] or '') ~= '' and ('; ' .. a[7]) or ''
   if why then
     result = 'failed: ' .. why .. '; the rule: ' .. rule
     record.passed = false
-    matter_log(P, m, 'vote_failed', who, result, record, { 'matter.vote_failed', 'grid:' .. m.grid })
+    matter_log(P, m, 'vote_failed', who, result .. why_note, record,
+               { 'matter.vote_failed', 'grid:' .. m.grid })
   else
     result = 'passed: ' .. lead .. ' with ' .. lead_n .. ' of ' .. cast .. ' votes cast (' .. pct(share)
              .. '), ' .. cast .. ' of ' .. eligible .. ' voted (' .. pct(turnout) .. '); the rule: ' .. rule
@@ -532,7 +534,7 @@ local function vote(keys, a)
     m.decision = lead
     m.step = i + 1
     m.stage = 'DECIDE'
-    matter_log(P, m, 'decided', who, result, record, { 'matter.decided', 'grid:' .. m.grid })
+    matter_log(P, m, 'decided', who, result .. why_note, record, { 'matter.decided', 'grid:' .. m.grid })
   end
   matter_save(P, m, { 'votes_n', 'decision' })
   return matter_reply(P, m, { duplicate = false, result = result })
