@@ -3,7 +3,7 @@
     community would (docs/matters.md), so the screen's board moves. Its
     tasks are cases the simulated units take and grid workers verify like
     any other; the vote waits for the template's public notice (case time)
-    and is taken twice: short of quorum, then passing. One request is in
+    and is taken twice, at two meetings: short of quorum, then passing. One request is in
     flight at a time; its answer advances the walk. */
 #include "cli_sim_matters.h"
 
@@ -45,7 +45,7 @@ static const sim_script_t s_scripts [] = {
 //  The walk of one matter: what it did last and what it waits for.
 typedef enum {
     W_PROPOSE, W_MEET1, W_DELIB1, W_MEET2, W_DELIB2, W_NOTICE, W_MEET3, W_VOTE_SHORT,
-    W_VOTE, W_TASKS, W_WAIT_TASKS, W_EVAL1, W_EVAL2, W_EVAL3, W_CLOSE, W_DONE
+    W_MEET4, W_VOTE, W_TASKS, W_WAIT_TASKS, W_EVAL1, W_EVAL2, W_EVAL3, W_CLOSE, W_DONE
 } walk_t;
 
 typedef struct {
@@ -212,6 +212,7 @@ s_step (sim_matters_t *self, sim_walk_t *w)
         case W_MEET2:
             return s_meeting (self, w, s->levels [w->at == W_MEET1 ? 0 : 1]);
         case W_MEET3:
+        case W_MEET4:               //  a failed vote is retaken at a new meeting
             return s_meeting (self, w, 2);
         case W_DELIB1:
         case W_DELIB2:
@@ -318,7 +319,7 @@ sim_matters_answer (sim_matters_t *self, const codec_msg_t *msg)
     self->steps++;
     if (w->at == W_PROPOSE)
         snprintf (w->matter_id, sizeof w->matter_id, "%s", ack->matter_id);
-    if (w->at == W_MEET1 || w->at == W_MEET2 || w->at == W_MEET3)
+    if (w->at == W_MEET1 || w->at == W_MEET2 || w->at == W_MEET3 || w->at == W_MEET4)
         snprintf (w->meeting_id, sizeof w->meeting_id, "%s", ack->matter_id);
     for (size_t i = 0; w->at == W_TASKS && i < ack->n_case_ids && i < 3; i++)
         snprintf (w->tasks [i], sizeof w->tasks [i], "%s", ack->case_ids [i]);

@@ -206,11 +206,23 @@ def test_renovation_walks_its_template_end_to_end(reno):
     assert "public notice" in why and "runs until" in why, why
     r = c.cli("clock", "--set", "+169h")
     assert r.returncode == 0, r.stderr
-    # a vote that misses the quorum (2/3 of 120 households) is recorded, failed
+    # a vote that misses the quorum (2/3 of 120 households) is recorded, failed;
+    # the same tally again is its retry, another is refused: a new vote, a new meeting
     ack = op.ok("matter.vote", vote(mid, vote_meeting, 120, 60, against=10))
     assert ack.result.startswith("failed: quorum not met: 70 of 120"), ack.result
     assert ack.step == "owners_vote"
-    ack = op.ok("matter.vote", vote(mid, vote_meeting, 120, 90, against=5, abstained=3))
+    again = op.ok("matter.vote", vote(mid, vote_meeting, 120, 60, against=10))
+    assert again.duplicate and again.result == ack.result
+    why = op.refused("matter.vote", vote(mid, vote_meeting, 120, 90, against=5), "WRONG_STATE")
+    assert "new meeting" in why, why
+    second = meeting(op, mpb.LEVEL_COMMUNITY, [mid], community="C01", venue="3号楼前广场")
+    # intake is killed as the vote arrives: the retry finds it taken once
+    passing = vote(mid, second, 120, 90, against=5, abstained=3)
+    op.sock.send_multipart([b"matter.vote", passing.SerializeToString()])
+    c["intake"].kill9()
+    c["intake"].restart()
+    op = operator(c)
+    ack = op.ok("matter.vote", passing)
     assert ack.result.startswith("passed: 方案A"), ack.result
     assert ack.step == "works"
 
@@ -270,7 +282,7 @@ def test_renovation_walks_its_template_end_to_end(reno):
 
     m = matter(c, mid)
     assert whats(m) == ["proposed", "on_agenda", "on_agenda", "deliberated", "deliberated",
-                        "noticed", "on_agenda", "vote_failed", "decided", "tasks",
+                        "noticed", "on_agenda", "vote_failed", "on_agenda", "decided", "tasks",
                         "task_done", "task_done", "task_done", "tasks_done",
                         "evaluated", "evaluated", "evaluated", "result"], whats(m)
     assert all(s["done"] for s in m["steps"])
@@ -280,9 +292,9 @@ def test_renovation_walks_its_template_end_to_end(reno):
     assert council_entry["participants"][1] == "楼栋长刘军"
     assert council_entry["opinions"][0]["text"] == "先换管网再修路面"
     assert "同意报社区纳入改造计划" in council_entry["note"]
-    assert m["timeline"][7]["passed"] is False and m["timeline"][8]["passed"] is True
-    assert m["timeline"][8]["note"].endswith("; 3号楼前现场计票") and m["timeline"][8]["who"] == "operator:pytest"
-    assert m["timeline"][8]["by"] == "王主任" and m["timeline"][8]["eligible"] == 120
+    assert m["timeline"][7]["passed"] is False and m["timeline"][9]["passed"] is True
+    assert m["timeline"][9]["note"].endswith("; 3号楼前现场计票") and m["timeline"][9]["who"] == "operator:pytest"
+    assert m["timeline"][9]["by"] == "王主任" and m["timeline"][9]["eligible"] == 120
     assert {t["key"]: t["state"] for t in m["tasks"]} == {"cleanup": "CLOSED", "paving": "CLOSED",
                                                           "pipes": "CLOSED"}
     board = json.loads(c.cli("matter", "board", "--json").stdout)

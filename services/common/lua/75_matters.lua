@@ -478,6 +478,18 @@ local function vote(keys, a)
   if not m then return refused end
   local mt, refusal = meeting_for(P, m, a[3], scale, 'the vote')
   if not mt then return refusal end
+  -- one vote a meeting: the same tally again is a retry (its answer was
+  -- lost), another is refused; a vote that failed is retaken at a new meeting
+  local ballot = cjson.encode({ tonumber(a[4]) or 0, a[5] or '', tonumber(a[6]) or 0 })
+  local taken = redis.call('HGET', P .. 'meeting:' .. mt.id, 'vote:' .. m.id)
+  if taken then
+    local prev = cjson.decode(taken)
+    if prev.ballot ~= ballot then
+      return fail('WRONG_STATE', 'matter ' .. m.id .. ' was voted on at meeting ' .. mt.id
+                  .. ' already: a new vote is taken at a new meeting')
+    end
+    return matter_reply(P, m, { duplicate = true, result = prev.result })
+  end
   local s, i = step_due(P, m, 'vote', mt.level, 'a vote at the ' .. MT.LEVELS[mt.level] .. ' ' .. mt.id)
   if not s then return fail('WRONG_STATE', i) end
   local case_now = to_case(P, m._now, scale)
@@ -536,6 +548,8 @@ local function vote(keys, a)
     m.stage = 'DECIDE'
     matter_log(P, m, 'decided', who, result .. why_note, record, { 'matter.decided', 'grid:' .. m.grid })
   end
+  redis.call('HSET', P .. 'meeting:' .. mt.id, 'vote:' .. m.id,
+             cjson.encode({ ballot = ballot, result = result }), 'held', I(m._now))
   matter_save(P, m, { 'votes_n', 'decision' })
   return matter_reply(P, m, { duplicate = false, result = result })
 end
