@@ -434,3 +434,43 @@ def test_simulated_street_walks_a_matter_per_template(cluster):
     # nothing the simulated street sent was refused (a task case is not
     # evaluated by the residents' gateway: the matter is)
     assert "simulate: refused" not in Path(c.folder, "simulate.log").read_text()
+
+
+def test_cli_walks_a_matter_to_its_tasks(reno):
+    """`gridcall matter ...` as an operator would type it."""
+    c = reno("intake")
+
+    def run(*args):
+        r = c.cli("matter", *args, "--who", "王主任")
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+
+    out = run("propose", "--template", "property_selection", "--grid", "G02",
+              "--title", "物业合同到期，选聘新物业", "--proposer", "业主代表")
+    mid = out.split()[0]
+    assert "stage PROPOSE, next step grid_council" in out
+
+    def meet(level, where):
+        return run("meeting", "--level", level, *where, "--venue", "议事之家", "--agenda", mid).split()[0]
+    g = meet("GRID", ("--grid", "G02"))
+    run("deliberate", mid, "--meeting", g, "--minutes", "多数业主希望更换物业",
+        "--participants", "网格员|楼栋长|业主", "--opinions", "楼栋长:先做满意度调查|业主:公开招标")
+    out = run("deliberate", mid, "--meeting", meet("COMMUNITY", ("--community", "C01")),
+              "--minutes", "确定两家候选物业")
+    assert "next step notice" in out
+    run("notice", mid, "--options", "甲物业|乙物业")
+    assert c.cli("clock", "--set", "+169h").returncode == 0
+    v = meet("COMMUNITY", ("--community", "C01"))
+    out = run("vote", mid, "--meeting", v, "--eligible", "90", "--tally", "甲物业=50|乙物业=20|against=2")
+    assert "passed: 甲物业 with 50 of 72" in out, out
+    out = run("tasks", mid, "--tasks", "contract:env.garbage:新物业接管垃圾清运")
+    assert "task case TS-" in out
+    m = matter(c, mid)
+    assert m["stage"] == "CARRY_OUT" and m["decision"] == "甲物业"
+    entry = [e for e in m["timeline"] if e["what"] == "deliberated"][0]
+    assert entry["participants"] == ["网格员", "楼栋长", "业主"] and entry["by"] == "王主任"
+    assert entry["opinions"][1] == {"who": "业主", "text": "公开招标"}
+    shown = c.cli("matter", "show", mid).stdout
+    assert "[x] owners_vote" in shown and "[ ] evaluate" in shown
+    r = c.cli("matter", "evaluate", mid, "5", "--resident", "业主甲")
+    assert r.returncode != 0 and "open: contract" in r.stderr, (r.stdout, r.stderr)
