@@ -31,7 +31,8 @@ local MT = {
   AGENDA_MAX = 20,
   TASKS_MAX = 20,
   OPTIONS_MAX = 10,
-  BOARD_MAX = 500
+  BOARD_MAX = 500,
+  decoded = {}
 }
 
 -- What is wrong with template t (a decoded JSON object), or nil.
@@ -121,6 +122,7 @@ local function templates_load(keys, a)
   local out = {}
   for i, t in ipairs(doc.templates) do
     redis.call('SET', P .. 'mtpl:' .. t.code .. ':' .. t.version, texts[i])
+    MT.decoded[P .. 'mtpl:' .. t.code .. ':' .. t.version] = nil   -- (a flushed Redis)
     redis.call('SET', P .. 'mtpl:' .. t.code, I(t.version))
     redis.call('SADD', P .. 'mtpls', t.code)
     table.insert(out, t.code .. ' v' .. t.version)
@@ -132,11 +134,18 @@ redis.register_function('gc_matter_templates_load', templates_load)
 end
 
 -- The template of code at version (current when nil), decoded, or nil.
+-- A loaded version never changes, so its decoding is kept in the
+-- library's memory (MT.decoded; a library load starts it empty).
 local function template_of(P, code, version)
   version = version or redis.call('GET', P .. 'mtpl:' .. code)
   if not version then return nil end
-  local text = redis.call('GET', P .. 'mtpl:' .. code .. ':' .. version)
-  return text and cjson.decode(text) or nil
+  local key = P .. 'mtpl:' .. code .. ':' .. version
+  local t = MT.decoded[key]
+  if t then return t end
+  local text = redis.call('GET', key)
+  t = text and cjson.decode(text) or nil
+  MT.decoded[key] = t
+  return t
 end
 
 local function matter_steps(P, m)
