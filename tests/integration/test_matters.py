@@ -341,6 +341,10 @@ def test_promote_roles_and_bad_input(reno):
     assert "G01" in why
     assert worker.ok("matter.propose", propose(worker, grid="G03",
                                                channel=pb.CHANNEL_GRID_WORKER)).stage == "PROPOSE"
+    # a co-building unit proposes with its own key
+    unit = Client(c, c.unit_cert("PAVING"))
+    assert unit.ok("matter.propose", propose(unit, title="共建单位提议：增设无障碍坡道",
+                                             proposer="城建办")).stage == "PROPOSE"
     other = Client(c, c.principal_cert("op2", "operator 李书记 community C02"))
     council = meeting(op, mpb.LEVEL_GRID, [mid], grid="G02")
     why = other.refused("matter.deliberate", mpb.MatterDeliberate(
