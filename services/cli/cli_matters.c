@@ -25,6 +25,7 @@ static const char *s_usage =
     "       gridcall matter promote CASE --template T --title TEXT [--note TEXT]\n"
     "       gridcall matter meeting --level GRID|COMMUNITY|JOINT|STREET --venue V [--community C] [--grid G]\n"
     "                               [--at now|+MIN|MS] [--agenda ID|ID] [--key K]\n"
+    "       gridcall matter agenda MEETING --add ID|ID\n"
     "       gridcall matter deliberate ID --meeting M --minutes TEXT [--participants A|B] [--opinions WHO:TEXT|...]\n"
     "       gridcall matter notice ID --options A|B [--note TEXT]\n"
     "       gridcall matter vote ID --meeting M --eligible N --tally OPTION=N|against=N [--abstained N]\n"
@@ -262,6 +263,17 @@ cli_matter (const config_t *config, int argc, char **argv)
     if (!id) {
         fputs (s_usage, stderr);
         return 2;
+    }
+    if (streq (verb, "agenda")) {
+        Gridcall__V1__MeetingAgenda m = GRIDCALL__V1__MEETING_AGENDA__INIT;
+        char *buf = NULL, *add [LIST_MAX];
+        m.meeting_id = (char *) id;
+        m.operator_ = (char *) who;
+        m.n_add = s_split (cli_opt (argc, argv, "--add", ""), &buf, add);
+        m.add = add;
+        int rc = s_ask (config, "meeting.agenda", &m.base, "agenda");
+        free (buf);
+        return rc;
     }
     if (streq (verb, "show"))
         return s_read (config, "gc_matter_get", id, NULL, json, s_show_matter);

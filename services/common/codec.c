@@ -17,6 +17,7 @@ const codec_entry_t codec_reporter [] = {
     { "matter.propose", &gridcall__v1__matter_propose__descriptor },
     { "matter.promote", &gridcall__v1__matter_promote__descriptor },
     { "meeting.schedule", &gridcall__v1__meeting_schedule__descriptor },
+    { "meeting.agenda", &gridcall__v1__meeting_agenda__descriptor },
     { "matter.deliberate", &gridcall__v1__matter_deliberate__descriptor },
     { "matter.notice", &gridcall__v1__matter_notice__descriptor },
     { "matter.vote", &gridcall__v1__matter_vote__descriptor },

@@ -62,6 +62,7 @@ const store_fn_t store_fns [] = {
     { "gc_matter_propose", 10, 10, false },
     { "gc_matter_promote", 7, 7, false },
     { "gc_meeting_schedule", 10, 10, false },
+    { "gc_meeting_agenda", 5, 5, false },
     { "gc_matter_deliberate", 9, 9, false },
     { "gc_matter_notice", 7, 7, false },
     { "gc_matter_vote", 10, 10, false },

@@ -167,6 +167,35 @@ intake_meeting_schedule (const intake_env_t *env, const ProtobufCMessage *body, 
 }
 
 int
+intake_meeting_agenda (const intake_env_t *env, const ProtobufCMessage *body, const char *who,
+                       intake_call_t *call, char *reason, size_t reasonlen)
+{
+    (void) env;
+    const Gridcall__V1__MeetingAgenda *m = (const Gridcall__V1__MeetingAgenda *) body;
+    call->ref = m->meeting_id;
+    intake_field_t f [] = {
+        { "meeting_id", m->meeting_id, INTAKE_ID_MAX, 1, F_ID },
+        { "operator", m->operator_, INTAKE_NAME_MAX, 0, F_NAME },
+    };
+    int rc = FIELDS (f);
+    if (!rc)
+        rc = s_list ("add", m->add, m->n_add, AGENDA_MAX, INTAKE_ID_MAX, F_ID, reason, reasonlen);
+    if (rc)
+        return rc;
+    if (m->n_add == 0) {
+        snprintf (reason, reasonlen, "add: at least one matter");
+        return GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD;
+    }
+    const char *add = s_blob (call, 0, s_strings (m->add, m->n_add));
+    if (!add)
+        return s_oom (reason, reasonlen);
+    const char *args [] = { m->meeting_id, add, who, call->area, m->operator_ };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = 5;
+    return 0;
+}
+
+int
 intake_matter_deliberate (const intake_env_t *env, const ProtobufCMessage *body, const char *who,
                           intake_call_t *call, char *reason, size_t reasonlen)
 {

@@ -36,6 +36,7 @@ typedef int (intake_matter_fn) (const intake_env_t *env, const ProtobufCMessage 
                                 size_t reasonlen);
 
 intake_matter_fn intake_matter_propose, intake_matter_promote, intake_meeting_schedule,
+                 intake_meeting_agenda,
                  intake_matter_deliberate, intake_matter_notice, intake_matter_vote,
                  intake_matter_tasks, intake_matter_evaluate, intake_matter_close;
 

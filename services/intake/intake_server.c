@@ -301,6 +301,8 @@ static const struct {
       intake_matter_promote },
     { "meeting.schedule", REQ_MATTER, "gc_meeting_schedule", NULL, AUTH_MATTER, false,
       intake_meeting_schedule },
+    { "meeting.agenda", REQ_MATTER, "gc_meeting_agenda", NULL, AUTH_MATTER, false,
+      intake_meeting_agenda },
     { "matter.deliberate", REQ_MATTER, "gc_matter_deliberate", NULL, AUTH_MATTER, false,
       intake_matter_deliberate },
     { "matter.notice", REQ_MATTER, "gc_matter_notice", NULL, AUTH_MATTER, false,

@@ -459,9 +459,16 @@ def test_cli_walks_a_matter_to_its_tasks(reno):
     g = meet("GRID", ("--grid", "G02"))
     run("deliberate", mid, "--meeting", g, "--minutes", "多数业主希望更换物业",
         "--participants", "网格员|楼栋长|业主", "--opinions", "楼栋长:先做满意度调查|业主:公开招标")
-    out = run("deliberate", mid, "--meeting", meet("COMMUNITY", ("--community", "C01")),
-              "--minutes", "确定两家候选物业")
+    # the week's community meeting is scheduled first; the matter joins its agenda
+    weekly = run("meeting", "--level", "COMMUNITY", "--community", "C01", "--venue", "社区党群服务中心"
+                 ).split()[0]
+    out = run("agenda", weekly, "--add", mid)
+    assert "already" not in out
+    assert "already" in run("agenda", weekly, "--add", mid)
+    out = run("deliberate", mid, "--meeting", weekly, "--minutes", "确定两家候选物业")
     assert "next step notice" in out
+    r = c.cli("matter", "agenda", g, "--add", mid)
+    assert r.returncode != 0 and "has been held" in r.stderr, r.stderr
     run("notice", mid, "--options", "甲物业|乙物业")
     assert c.cli("clock", "--set", "+169h").returncode == 0
     v = meet("COMMUNITY", ("--community", "C01"))

@@ -312,6 +312,48 @@ local function communities(P)
   return out
 end
 
+-- Decode a JSON list argument of at most max entries, or nil.
+local function list_arg(text, max)
+  local okd, v = pcall(cjson.decode, text or '[]')
+  if not okd or type(v) ~= 'table' or #v > max then return nil end
+  return v
+end
+
+-- The matters of an agenda (a JSON list of ids) that may go on meeting
+-- mt (level, community, grid), at most AGENDA_MAX with the have already
+-- on it: the list and the matters, or nil and the refusal.
+local function agenda_matters(P, text, mt, have)
+  local okd, agenda = pcall(cjson.decode, text or '[]')
+  if not okd or type(agenda) ~= 'table' or #agenda + have > MT.AGENDA_MAX then
+    return nil, fail('BAD_VALUE', 'an agenda holds at most ' .. MT.AGENDA_MAX .. ' matters')
+  end
+  local matters = {}
+  for _, id in ipairs(agenda) do
+    local m = matter_load(P, id)
+    if not m then return nil, unknown_matter(id) end
+    if mt.level ~= 'STREET' and m.community ~= mt.community then
+      return nil, fail('BAD_VALUE', 'matter ' .. id .. ' is in community ' .. m.community .. ', not on a '
+                       .. MT.LEVELS[mt.level] .. ' of ' .. mt.community)
+    end
+    if mt.level == 'GRID' and m.grid ~= mt.grid then
+      return nil, fail('BAD_VALUE', 'matter ' .. id .. ' is in grid ' .. m.grid .. ', not ' .. mt.grid)
+    end
+    table.insert(matters, m)
+  end
+  return agenda, matters
+end
+
+-- Each matter's timeline says it is on meeting mt's agenda.
+local function agenda_log(P, matters, mt, who, by)
+  local when = fmt_case_time(P, tonumber(mt.at))
+  for _, m in ipairs(matters) do
+    m._by = by
+    redis.call('SADD', P .. 'matter:' .. m.id .. ':meetings', mt.id)
+    matter_log(P, m, 'on_agenda', who, 'on the agenda of the ' .. MT.LEVELS[mt.level] .. ' ' .. mt.id
+               .. ' at ' .. mt.venue .. ', ' .. when, { meeting = mt.id, level = mt.level })
+  end
+end
+
 do
 -- meeting_schedule(P, idem, level, community, grid, venue, at_ms,
 -- agenda_json, who, area, by): a meeting of one of the four levels, with
@@ -342,23 +384,9 @@ local function meeting_schedule(keys, a)
   end
   local refused = area_refusal(a[10], community, 'the meeting')
   if refused then return refused end
-  local okd, agenda = pcall(cjson.decode, a[8] or '[]')
-  if not okd or type(agenda) ~= 'table' or #agenda > MT.AGENDA_MAX then
-    return fail('BAD_VALUE', 'agenda must be a list of at most ' .. MT.AGENDA_MAX .. ' matter ids')
-  end
-  local matters = {}
-  for _, id in ipairs(agenda) do
-    local m = matter_load(P, id)
-    if not m then return unknown_matter(id) end
-    if level ~= 'STREET' and m.community ~= community then
-      return fail('BAD_VALUE', 'matter ' .. id .. ' is in community ' .. m.community .. ', not on a '
-                  .. MT.LEVELS[level] .. ' of ' .. community)
-    end
-    if level == 'GRID' and m.grid ~= grid then
-      return fail('BAD_VALUE', 'matter ' .. id .. ' is in grid ' .. m.grid .. ', not ' .. grid)
-    end
-    table.insert(matters, m)
-  end
+  local agenda, matters = agenda_matters(P, a[8], { level = level, community = community,
+                                                    grid = grid }, 0)
+  if not agenda then return matters end
   local now = now_ms()
   local street = dir_street(P)
   local day = ymd(math.floor((now + street.offset * 60000) / 86400000))
@@ -366,17 +394,42 @@ local function meeting_schedule(keys, a)
   redis.call('HSET', P .. 'meeting:' .. id, 'level', level, 'community', community, 'grid', grid,
              'venue', venue, 'at', I(at), 'agenda', cjson.encode(agenda), 'by', who, 'created', I(now))
   redis.call('ZADD', P .. 'idx:meetings', I(at), id)
-  local when = fmt_case_time(P, at)
-  for _, m in ipairs(matters) do
-    m._by = a[11]
-    redis.call('SADD', P .. 'matter:' .. m.id .. ':meetings', id)
-    matter_log(P, m, 'on_agenda', who, 'on the agenda of the ' .. MT.LEVELS[level] .. ' ' .. id
-               .. ' at ' .. venue .. ', ' .. when, { meeting = id, level = level })
-  end
+  agenda_log(P, matters, { id = id, level = level, venue = venue, at = at }, who, a[11])
   redis.call('SET', ikey, id, 'EX', '604800')
   return ok({ matter_id = id, stage = '', step = '', duplicate = false })
 end
 redis.register_function('gc_meeting_schedule', meeting_schedule)
+end
+
+do
+-- meeting_agenda(P, meeting, agenda_json, who, area, by): more matters on
+-- a scheduled meeting's agenda, before it is held; one already on it is
+-- left as it is (a retry).
+local function meeting_agenda(keys, a)
+  local P, meeting_id, who = a[1], a[2], a[4] or ''
+  local mt = hgetall(P .. 'meeting:' .. meeting_id)
+  if not mt then return fail('BAD_VALUE', 'no meeting ' .. meeting_id) end
+  mt.id = meeting_id
+  local refused = area_refusal(a[5], mt.community, 'meeting ' .. meeting_id)
+  if refused then return refused end
+  if mt.held then
+    return fail('WRONG_STATE', 'meeting ' .. meeting_id .. ' has been held: its agenda is closed')
+  end
+  local have = cjson.decode(mt.agenda or '[]')
+  local on = {}
+  for _, id in ipairs(have) do on[id] = true end
+  local wanted = {}
+  for _, id in ipairs(list_arg(a[3], MT.AGENDA_MAX) or {}) do
+    if not on[id] then table.insert(wanted, id); on[id] = true end
+  end
+  local agenda, matters = agenda_matters(P, cjson.encode(wanted), mt, #have)
+  if not agenda then return matters end
+  for _, id in ipairs(agenda) do table.insert(have, id) end
+  redis.call('HSET', P .. 'meeting:' .. meeting_id, 'agenda', cjson.encode(have))
+  agenda_log(P, matters, mt, who, a[6])
+  return ok({ matter_id = meeting_id, stage = '', step = '', duplicate = #matters == 0 })
+end
+redis.register_function('gc_meeting_agenda', meeting_agenda)
 end
 
 -- The meeting a record or a vote is taken at: it must have the matter on
@@ -397,13 +450,6 @@ local function meeting_for(P, m, meeting_id, scale, what)
   end
   mt.id = meeting_id
   return mt
-end
-
--- Decode a JSON list argument of at most max entries, or nil.
-local function list_arg(text, max)
-  local okd, v = pcall(cjson.decode, text or '[]')
-  if not okd or type(v) ~= 'table' or #v > max then return nil end
-  return v
 end
 
 do
