@@ -97,6 +97,29 @@ test_lists_go_as_json_and_are_bounded (void **state)
 }
 
 static void
+test_an_agenda_grows_by_ids (void **state)
+{
+    (void) state;
+    char *add [] = { "TJ-M20261130-0001", "TJ-M20261130-0002" };
+    Gridcall__V1__MeetingAgenda m = GRIDCALL__V1__MEETING_AGENDA__INIT;
+    m.meeting_id = "TJ-H20261130-002";
+    intake_call_t call = { .area = "C01" };
+    char reason [256];
+    assert_int_equal (intake_meeting_agenda (&s_env, &m.base, "operator:w", &call, reason,
+                                             sizeof reason), GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+    m.add = add;
+    m.n_add = 2;
+    assert_int_equal (intake_meeting_agenda (&s_env, &m.base, "operator:w", &call, reason,
+                                             sizeof reason), 0);
+    assert_string_equal (call.argv [1], "[\"TJ-M20261130-0001\",\"TJ-M20261130-0002\"]");
+    assert_string_equal (call.argv [3], "C01");
+    intake_call_free (&call);
+    add [1] = "no spaces";
+    assert_int_equal (intake_meeting_agenda (&s_env, &m.base, "operator:w", &call, reason,
+                                             sizeof reason), GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+}
+
+static void
 test_evaluations_are_scored_one_to_five (void **state)
 {
     (void) state;
@@ -123,6 +146,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_a_proposal_becomes_its_call),
         cmocka_unit_test (test_lists_go_as_json_and_are_bounded),
+        cmocka_unit_test (test_an_agenda_grows_by_ids),
         cmocka_unit_test (test_evaluations_are_scored_one_to_five),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
