@@ -281,10 +281,19 @@ def test_renovation_walks_its_template_end_to_end(reno):
     assert n.case_id == mid and "4.3/5" in n.note and n.audience == "grid:G01"
 
     m = matter(c, mid)
-    assert whats(m) == ["proposed", "on_agenda", "on_agenda", "deliberated", "deliberated",
-                        "noticed", "on_agenda", "vote_failed", "on_agenda", "decided", "tasks",
-                        "task_done", "task_done", "task_done", "tasks_done",
-                        "evaluated", "evaluated", "evaluated", "result"], whats(m)
+    w = whats(m)
+    assert w[:11] == ["proposed", "on_agenda", "on_agenda", "deliberated", "deliberated",
+                      "noticed", "on_agenda", "vote_failed", "on_agenda", "decided", "tasks"], w
+    # the tasks' own steps, in the order the units and escalate took them
+    assert sorted(w[11:15]) == ["task_escalated", "task_resolved", "task_resolved",
+                                "task_resolved"], w
+    assert w[15:] == ["task_done", "task_done", "task_done", "tasks_done",
+                      "evaluated", "evaluated", "evaluated", "result"], w
+    climb = [e for e in m["timeline"] if e["what"] == "task_escalated"][0]
+    assert climb["case"] == cleanup_id and climb["who"] == "escalate" and climb["case_tier"] == 2
+    assert "cleanup" in climb["note"] and "climbs to COMMUNITY" in climb["note"]
+    done = [e for e in m["timeline"] if e["what"] == "task_resolved" and e["case"] == cleanup_id][0]
+    assert done["who"] == "VOLUNTEERS" and done["at"] >= climb["at"]
     assert all(s["done"] for s in m["steps"])
     first = m["timeline"][0]
     assert first["who"] == "gateway:pytest" and first["by"] == "居民 张桂兰" and first["at"] > 0

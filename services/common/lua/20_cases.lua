@@ -135,7 +135,7 @@ local function verify(keys, a)
     redis.call('ZREM', P .. 'timers', id .. '|deadline')
     log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. c.id })
     log_flush(P, c)
-    -- a task of a matter (75_matters.lua): the matter counts it done
+    -- a task of a matter (09_matter_link.lua): the matter counts it done
     if (c.matter or '') ~= '' then matter_task_closed(P, c, who) end
   else
     move_state(P, c, 'REOPENED')

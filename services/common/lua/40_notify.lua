@@ -16,7 +16,7 @@ end
 local function job_read(P, id)
   local case_id, n = job_split(id)
   if not case_id then return nil end
-  -- a matter's entry (19_matter_link.lua): the same shape, its template
+  -- a matter's entry (09_matter_link.lua): the same shape, its template
   -- in the category's place
   local matter = matter_id_p(case_id)
   local base = P .. (matter and 'matter:' or 'case:') .. case_id

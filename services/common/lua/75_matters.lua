@@ -5,7 +5,7 @@
 -- agendas; deliberations and votes are recorded at a meeting that has the
 -- matter on its agenda. A task is a case (channel OPERATOR, fields matter
 -- and task) that dispatch, escalate and notify handle as any other; its
--- closing counts for its matter (19_matter_link.lua).
+-- closing counts for its matter (09_matter_link.lua).
 --
 -- Keys: mtpl:{code} current version, mtpl:{code}:{version} the template's
 -- JSON (never changed once loaded), mtpls the codes; matter:{id} (+ :log,

@@ -1,7 +1,8 @@
 -- Matters (75_matters.lua) and the cases that are their tasks: a matter's
--- timeline and what a task case's closing does to its matter. These sit
--- before 20_cases.lua because verify calls them (a Lua local is seen only
--- by the code after it); the matter transitions are in 75_matters.lua.
+-- timeline, and what a task case's resolution, climb and closing write to
+-- its matter. These sit before 10_dispatch.lua because the case
+-- transitions call them (a Lua local is seen only by the code after it);
+-- they use 00_core alone. The matter transitions are in 75_matters.lua.
 --
 -- Keys: matter:{id} hash, matter:{id}:log list (entries shaped like a
 -- case's, so 00_core event_decode and 40_notify job_read read them),
@@ -51,6 +52,15 @@ local function matter_save(P, m, fields)
     table.insert(args, f); table.insert(args, m[f] == nil and '' or I(m[f]))
   end
   redis.call('HSET', P .. 'matter:' .. m.id, unpack(args))
+end
+
+-- Task case c (c.matter set) had an event worth the matter's timeline
+-- (what: task_resolved, task_escalated); note says what.
+local function matter_task_event(P, c, what, who, note)
+  local m = matter_load(P, c.matter)
+  if not m then return end
+  matter_log(P, m, what, who, 'task ' .. (c.task or '?') .. ' (case ' .. c.id .. '): ' .. (note or ''),
+             { case = c.id, case_tier = tonumber(c.tier) })
 end
 
 -- Task case c (c.matter set) closed: the matter counts it, and when every
