@@ -110,6 +110,7 @@ $(BUILD)/gridcall-bench: $(LIB) tests/bench/gridcall_bench.c
 TEST_CLASS = $(wildcard services/$(word 1,$(subst _, ,$(1)))/$(1).c)
 # A class that calls other classes of its daemon names them here:
 # TEST_DEPS_<daemon>_<class> is compiled into that class's test too.
+TEST_DEPS_intake_matters := services/intake/intake_check.c
 TEST_DEPS_report_screen := services/report/report_api.c services/report/report_dir.c
 TEST_DEPS_report_ledger := $(TEST_DEPS_report_screen) services/report/report_screen.c \
                            services/report/report_mask.c

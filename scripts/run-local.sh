@@ -101,6 +101,7 @@ ends=(--set "dispatch_endpoint=ipc://$run/work" --set "notify_endpoint=ipc://$ru
 # the admin step: the daemons' users may not load the library themselves
 build/gridcall -c "$users/gc-admin.conf" "${common[@]}" redis setup
 build/gridcall -c "$run/demo.conf" directory load deploy/tianjiao/directory.json
+build/gridcall -c "$run/demo.conf" matter templates load deploy/tianjiao/matter-templates.json
 
 start() {   # start NAME ARGS...: run build/NAME in the background, log to var/log
     local name=$1; shift
@@ -126,7 +127,7 @@ start gridcall-unit-sim "${common[@]}" --set "dispatch_endpoint=ipc://$run/units
     --set "dispatch_key=$keys/dispatch.key" --set "keys_dir=$keys/units" \
     --set directory=deploy/tianjiao/directory.json --set units=all \
     --set accept_rate=0.9 --set accept_delay_ms=500 --set resolve_delay_ms=4000
-GRIDCALL_CONF=$run/demo.conf setsid build/gridcall simulate reports --rate "$rate" \
+GRIDCALL_CONF=$run/demo.conf setsid build/gridcall simulate reports --rate "$rate" --matters \
     --directory deploy/tianjiao/directory.json >>"$var/log/simulate.log" 2>&1 &
 echo $! > "$run/pids/simulate.pid"
 names+=(simulate)

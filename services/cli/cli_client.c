@@ -62,7 +62,8 @@ cli_client_cert (const config_t *config, const char *type)
 {
     const char *gateway = config_str (config, "gateway_cert");
     //  reports and evaluations come from a gateway; the rest from an official
-    if (*gateway && (streq (type, "report") || streq (type, "evaluate")))
+    if (*gateway && (streq (type, "report") || streq (type, "evaluate")
+                 || streq (type, "matter.evaluate")))
         return gateway;
     return config_str (config, "client_cert");
 }

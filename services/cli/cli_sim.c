@@ -2,7 +2,8 @@
     file reports at a steady rate on random grids and categories from the
     directory; the community operator places the service-card orders a few
     case minutes later (declines some, with a reason); grid workers verify
-    what units resolve (most pass); some residents evaluate closed cases.
+    what units resolve (most pass); some residents evaluate closed cases;
+    a few matters (议题) walk 提议定办评 (cli_sim_matters.c).
     They learn of resolved and closed cases from notify's PUB, like any app
     would; the operator acts through Redis, as `gridcall order` does. */
 #include "cli_args.h"
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli_client.h"
+#include "cli_sim_matters.h"
 #include "codec.h"
 #include "directory.h"
 #include "store.h"
@@ -47,6 +49,7 @@ typedef struct {
     double evaluate_rate;       //  share of closed cases evaluated
     store_t *store;             //  the community operator's door to Redis
     zlistx_t *orders;           //  sim_order_t waiting for the operator
+    sim_matters_t *matters;     //  the matters walking their templates (--matters)
     double place_after_ms;      //  mean wait before the operator acts, wall ms
     double decline_rate;        //  share of orders the community declines
     long long filed;
@@ -186,7 +189,8 @@ s_on_event (sim_t *self)
             self->verified++;
     }
     else
-    if (n && strcmp (msg.type, "case.closed") == 0 && s_uniform () < self->evaluate_rate) {
+    if (n && strcmp (msg.type, "case.closed") == 0 && s_uniform () < self->evaluate_rate
+    &&  !(self->matters && sim_matters_task (self->matters, n->case_id))) {
         Gridcall__V1__Evaluate evaluate = GRIDCALL__V1__EVALUATE__INIT;
         evaluate.case_id = n->case_id;
         evaluate.score = 3 + (uint32_t) randof (3);
@@ -205,6 +209,10 @@ s_on_answer (sim_t *self, cli_client_t *client)
     if (codec_recv (cli_client_socket (client), false, codec_reporter, 1 << 20, &msg))
         return;
     self->answered++;
+    if (self->matters && sim_matters_answer (self->matters, &msg)) {
+        codec_msg_reset (&msg);
+        return;
+    }
     if (!msg.body || strcmp (msg.type, "error") == 0) {
         self->refused++;
         if (msg.body)
@@ -223,8 +231,9 @@ static void
 s_print (const sim_t *self)
 {
     printf ("simulate: %lld filed, %lld answers (%lld refused), %lld orders placed, "
-            "%lld declined, %lld verified, %lld evaluated\n", self->filed, self->answered,
-            self->refused, self->placed, self->declined, self->verified, self->evaluated);
+            "%lld declined, %lld verified, %lld evaluated, %lld matter steps\n", self->filed,
+            self->answered, self->refused, self->placed, self->declined, self->verified,
+            self->evaluated, self->matters ? sim_matters_steps (self->matters) : 0);
     fflush (stdout);
 }
 
@@ -234,7 +243,8 @@ cli_simulate (const config_t *config, int argc, char **argv)
     if (argc < 1 || strcmp (argv [0], "reports") != 0) {
         fprintf (stderr, "usage: gridcall simulate reports --directory FILE [--rate PER_SECOND] "
                  "[--count N] [--pass-rate 0.9] [--evaluate-rate 0.3] [--seed N]\n"
-                 "         [--place-after-minutes 10] [--decline-rate 0.1]   (case minutes)\n");
+                 "         [--place-after-minutes 10] [--decline-rate 0.1]   (case minutes)\n"
+                 "         [--matters [--matter-step-ms 6000]]   walk a matter per template\n");
         return 2;
     }
     sim_t sim = { .config = config };
@@ -290,6 +300,9 @@ cli_simulate (const config_t *config, int argc, char **argv)
         directory_destroy (&sim.directory);
         return 1;
     }
+    if (cli_flag (argc, argv, "--matters"))
+        sim.matters = sim_matters_new (sim.directory, sim.client, sim.official, sim.store,
+                                       atoll (cli_opt (argc, argv, "--matter-step-ms", "6000")));
     printf ("simulate: filing %.1f reports a second on %zu grids%s\n", sim.rate,
             directory_grid_count (sim.directory), sim.count ? "" : " until Ctrl-C");
     zpoller_t *poller = zpoller_new (cli_client_socket (sim.client), cli_client_socket (sim.official),
@@ -319,6 +332,8 @@ cli_simulate (const config_t *config, int argc, char **argv)
         //  no zpoller_terminated () test: after a 0 ms wait it can report a
         //  stale EINTR as "terminated"; the loop condition sees a real stop
         s_orders_act (&sim);
+        if (sim.matters)
+            sim_matters_tick (sim.matters);
         if (zclock_mono () - last_print >= 10000) {
             last_print = zclock_mono ();
             s_print (&sim);
@@ -326,6 +341,7 @@ cli_simulate (const config_t *config, int argc, char **argv)
     }
     s_print (&sim);
     zpoller_destroy (&poller);
+    sim_matters_destroy (&sim.matters);
     zlistx_destroy (&sim.orders);
     store_destroy (&sim.store);
     zsock_destroy (&sim.events);

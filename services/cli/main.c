@@ -10,6 +10,7 @@
 #include "cli_commands.h"
 #include "cli_community.h"
 #include "cli_keys.h"
+#include "cli_matters.h"
 #include "cli_units.h"
 #include "cli_timers.h"
 #include "config.h"
@@ -49,6 +50,7 @@ static const command_t s_commands [] = {
     { "clock", cli_clock, "clock [--set TIME]            the case clock (demos and tests)" },
     { "route", cli_route, "route --grid G --category C [--tier T] [--at TIME] [--all]  who would get it" },
     { "order", cli_order, "order place ID [--who NAME] | order list   service-card orders" },
+    { "matter", cli_matter, "matter board|show|propose|meeting|deliberate|notice|vote|tasks|evaluate|close ...   matters (议题)" },
     { "keys", cli_keys, "keys new|show|bind|revoke|check ...   CurveZMQ certificates and principals" },
     { "simulate", cli_simulate, "simulate reports [--rate N] [--count N] [--directory FILE]" },
     { "redis", cli_redis, "redis setup                   load the function library (admin user)" },

@@ -192,6 +192,12 @@ s_area_holds (const auth_principal_t *p, const auth_scope_t *scope)
     return !p->community || (scope->community && strcmp (p->community, scope->community) == 0);
 }
 
+const char *
+auth_community_area (const auth_principal_t *p)
+{
+    return p && p->role == AUTH_ROLE_OPERATOR && p->community ? p->community : "";
+}
+
 bool
 auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *scope,
           char *reason, size_t reasonlen)
@@ -281,6 +287,40 @@ auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *s
                           scope->unit ? scope->unit : "?");
             else
                 snprintf (reason, reasonlen, "%s is not a unit's key", who);
+            return false;
+        case AUTH_PROPOSE:
+            //  residents and party members propose through their gateway,
+            //  grid workers in their grids, co-building units, operators
+            if (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_UNIT
+            ||  p->role == AUTH_ROLE_OPERATOR)
+                return true;
+            if (p->role == AUTH_ROLE_GATEWAY) {
+                if (s_in (p->scope, p->scope_count, scope->channel))
+                    return true;
+                snprintf (reason, reasonlen, "%s may not propose through channel %s",
+                          who, scope->channel ? scope->channel : "(none)");
+                return false;
+            }
+            if (p->role == AUTH_ROLE_GRID_WORKER) {
+                if (s_in (p->scope, p->scope_count, scope->grid))
+                    return true;
+                snprintf (reason, reasonlen, "grid %.64s is not one of %s's grids",
+                          scope->grid ? scope->grid : "", who);
+                return false;
+            }
+            snprintf (reason, reasonlen, "%s may not propose matters", who);
+            return false;
+        case AUTH_MATTER:
+            if (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_OPERATOR)
+                return true;
+            snprintf (reason, reasonlen, "%s may not run meetings, decisions or tasks of a "
+                      "matter: operators of its community or street do", who);
+            return false;
+        case AUTH_MATTER_EVALUATE:
+            if (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_GATEWAY)
+                return true;
+            snprintf (reason, reasonlen, "%s may not evaluate a matter: residents evaluate "
+                      "through a gateway", who);
             return false;
         case AUTH_WORK:
             if (p->role == AUTH_ROLE_DAEMON)

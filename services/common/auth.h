@@ -47,7 +47,13 @@ typedef enum {
     AUTH_NEED,                      //  record a need found on a visit (grid)
     AUTH_ANSWER,                    //  answer a survey for a resident (grid)
     AUTH_PLAN,                      //  surveys, projects, cluster detection, venues, ratings
-    AUTH_SERVE                      //  log service hours, claim or leave a project
+    AUTH_SERVE,                     //  log service hours, claim or leave a project
+    //  matters (docs/matters.md)
+    AUTH_PROPOSE,                   //  propose a matter (grid, channel): 75_matters.lua
+    AUTH_MATTER,                    //  run a matter's meetings, decisions and tasks; its
+                                    //  community is checked with the matter
+                                    //  (auth_community_area)
+    AUTH_MATTER_EVALUATE            //  a resident's evaluation of a matter (a gateway)
 } auth_action_t;
 
 //  What the request is about; fields an action does not look at may be NULL.
@@ -74,6 +80,11 @@ bool auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope
 //  (admin, street operator, loopback), "community:C01", "grids:G01,G02",
 //  "unit:U001" or "gateway:NAME"; "" for no principal. Returns buf.
 const char *auth_area (const auth_principal_t *p, char *buf, size_t size);
+
+//  The community p's requests are limited to ("" for street-wide roles),
+//  for checks made where the object's community is known (a matter's, in
+//  the store function): the same rule as s_area_holds.
+const char *auth_community_area (const auth_principal_t *p);
 
 //  True when text is a 40-character Z85 key.
 bool auth_key_valid (const char *text);

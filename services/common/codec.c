@@ -27,6 +27,17 @@ const codec_entry_t codec_reporter [] = {
     { "project.status", &gridcall__v1__project_status_change__descriptor },
     { "unit.rate", &gridcall__v1__unit_rating__descriptor },
     { "community.ok", &gridcall__v1__community_ack__descriptor },
+    { "matter.propose", &gridcall__v1__matter_propose__descriptor },
+    { "matter.promote", &gridcall__v1__matter_promote__descriptor },
+    { "meeting.schedule", &gridcall__v1__meeting_schedule__descriptor },
+    { "meeting.agenda", &gridcall__v1__meeting_agenda__descriptor },
+    { "matter.deliberate", &gridcall__v1__matter_deliberate__descriptor },
+    { "matter.notice", &gridcall__v1__matter_notice__descriptor },
+    { "matter.vote", &gridcall__v1__matter_vote__descriptor },
+    { "matter.tasks", &gridcall__v1__matter_tasks__descriptor },
+    { "matter.evaluate", &gridcall__v1__matter_evaluate__descriptor },
+    { "matter.close", &gridcall__v1__matter_close__descriptor },
+    { "matter.ok", &gridcall__v1__matter_ack__descriptor },
     { "report.ok", &gridcall__v1__report_reply__descriptor },
     { "ack", &gridcall__v1__ack__descriptor },
     { "error", &gridcall__v1__error__descriptor },
@@ -58,6 +69,7 @@ const codec_entry_t codec_work [] = {
 
 const codec_entry_t codec_events [] = {
     { "case.", &gridcall__v1__notification__descriptor },
+    { "matter.", &gridcall__v1__notification__descriptor },
     { NULL, NULL }
 };
 

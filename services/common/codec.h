@@ -13,6 +13,7 @@
 #include "community.pb-c.h"
 #include "gridcall.pb-c.h"
 #include "timers.pb-c.h"
+#include "matters.pb-c.h"
 
 #define CODEC_TYPE_MAX 32
 //  Ids and codes on the wire (case, unit, offer ids; grid, building,

@@ -61,6 +61,21 @@ const store_fn_t store_fns [] = {
     //  the community's lists (70_community.lua): verb, who, area, fields
     { "gc_community", 4, 16, false },
     { "gc_community_read", 1, 4, true },
+    //  matters and meetings (75_matters.lua)
+    { "gc_matter_templates_load", 2, 2, false },
+    { "gc_matter_propose", 10, 10, false },
+    { "gc_matter_promote", 7, 7, false },
+    { "gc_meeting_schedule", 10, 10, false },
+    { "gc_meeting_agenda", 5, 5, false },
+    { "gc_matter_deliberate", 9, 9, false },
+    { "gc_matter_notice", 7, 7, false },
+    { "gc_matter_vote", 10, 10, false },
+    { "gc_matter_tasks", 7, 7, false },
+    { "gc_matter_evaluate", 5, 5, false },
+    { "gc_matter_close", 5, 5, false },
+    { "gc_matter_get", 1, 1, true },
+    { "gc_matters", 2, 2, true },
+    { "gc_matter_templates", 0, 0, true },
     //  the library's version (generated) and the audit chain (01_audit.lua)
     { "gc_version", 0, 0, true },
     { "gc_audit_add", 4, 4, false },

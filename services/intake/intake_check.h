@@ -20,6 +20,23 @@
 
 //  Each returns 0 when the request may go on, or an ERROR_CODE with a
 //  sentence for the sender in reason.
+//  What a field holds: an id (it reaches Redis key names), a person's
+//  name (it reaches log lines and audiences), or free text.
+typedef enum { F_TEXT, F_ID, F_NAME } field_kind_t;
+
+typedef struct {
+    const char *name;           //  field name as the sender knows it
+    const char *value;
+    size_t max;                 //  bytes
+    int required;
+    field_kind_t kind;
+} intake_field_t;
+
+//  Check each field in order; the first problem wins. Returns 0 or the
+//  error code with reason filled.
+int intake_check_fields (const intake_field_t *fields, size_t count, char *reason,
+                         size_t reasonlen);
+
 int intake_check_report (const Gridcall__V1__Report *report, size_t text_max,
                          char *reason, size_t reasonlen);
 int intake_check_verify (const Gridcall__V1__Verify *verify, size_t text_max,

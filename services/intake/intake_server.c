@@ -14,26 +14,19 @@
 #include "daemon.h"
 #include "intake_check.h"
 #include "intake_community.h"
+#include "intake_matters.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
 
-typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK, REQ_COMMUNITY } request_kind_t;
+typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK, REQ_COMMUNITY, REQ_MATTER }
+    request_kind_t;
 
 #define INTAKE_DUPLICATES_MAX 10    //  possible duplicates in a reply (gc_register's bound)
 #define SCOPE_IDS_MAX 200       //  case ids per gc_case_scope call (store argument limit)
 
-//  One request's transition: the store function's arguments, and the text
-//  of the numbers among them.
-typedef struct {
-    const char *argv [16];
-    int argc;
-    const char *ref;            //  what the request names: key or case id
-    const char *ref2;           //  a second case its rule needs (merge: the duplicate)
-    const char *fn;             //  the store function, when the kind has two
-    char num [2][32];
-    char hash [48];             //  a report's content, as its key remembers it
-} s_call_t;
+//  One request's transition (intake_matters.h).
+typedef intake_call_t s_call_t;
 
 //  A request of this turn, from its arrival to its answer.
 typedef struct {
@@ -67,6 +60,7 @@ struct _intake_server_t {
     size_t message_max;
     char scale [32];            //  time_scale as text for the transitions
     char idem_ttl [32];
+    intake_env_t env;           //  what matter requests need besides their body
     uint64_t served;            //  requests answered with success
     uint64_t refused;           //  requests answered with an error
     uint64_t wakes_dropped;     //  wake-ups left to the next stage's sweep
@@ -87,6 +81,7 @@ intake_server_new (const config_t *config)
     self->message_max = (size_t) config_int (config, "message_max");
     snprintf (self->scale, sizeof self->scale, "%.17g", config_double (config, "time_scale"));
     snprintf (self->idem_ttl, sizeof self->idem_ttl, "%lld", config_int (config, "idempotency_ttl_s"));
+    self->env = (intake_env_t) { self->text_max, self->scale, self->idem_ttl };
     self->batch = calloc (self->batch_max, sizeof (request_t));
     self->replies = calloc (self->batch_max, sizeof (json_t *));
     self->wait_replicas = (int) config_int (config, "wait_replicas");
@@ -150,6 +145,7 @@ intake_server_destroy (intake_server_t **self_p)
     for (size_t i = 0; self->batch && i < self->batch_max; i++) {
         codec_msg_reset (&self->batch [i].msg);
         intake_community_reset (&self->batch [i].community);
+        intake_call_free (&self->batch [i].call);
     }
     free (self->replies);
     free (self->batch);
@@ -302,8 +298,12 @@ s_build_merge (intake_server_t *self, const ProtobufCMessage *body, const char *
 }
 
 //  The requests intake takes: message type, kind of answer, the store
-//  function, how its call is checked and built, and what its sender must
-//  be allowed to do (auth.h); on_case: the rule needs the case's scope.
+//  function, how its call is checked and built (build, or matter for the
+//  matter requests of intake_matters.c), and what its sender must be
+//  allowed to do (auth.h); on_case: the rule needs the case's scope. A
+//  matter's community is checked by its store function (the sender's
+//  area goes with the call). The community's requests are
+//  intake_community.c's.
 static const struct {
     const char *type;
     request_kind_t kind;
@@ -311,15 +311,35 @@ static const struct {
     s_build_fn *build;
     auth_action_t action;
     bool on_case;
+    intake_matter_fn *matter;
 } s_kinds [] = {
-    { "report",        REQ_REPORT,   "gc_register",      s_build_report,   AUTH_REPORT,   false },
-    { "verify",        REQ_VERIFY,   "gc_verify",        s_build_verify,   AUTH_VERIFY,   true },
-    { "evaluate",      REQ_EVALUATE, "gc_evaluate",      s_build_evaluate, AUTH_EVALUATE, true },
-    { "extend.decide", REQ_CLOCK,    "gc_extend_decide", s_build_decision, AUTH_DECIDE,   true },
-    { "park",          REQ_CLOCK,    "gc_park",          s_build_park,     AUTH_DECIDE,   true },
-    { "unpark",        REQ_CLOCK,    "gc_unpark",        s_build_unpark,   AUTH_DECIDE,   true },
-    { "order.decide",  REQ_CLOCK,    NULL,               s_build_order,    AUTH_DECIDE,   true },
-    { "merge",         REQ_CLOCK,    "gc_merge",         s_build_merge,    AUTH_DECIDE,   true },
+    { "report",        REQ_REPORT,   "gc_register",      s_build_report,   AUTH_REPORT,   false, NULL },
+    { "verify",        REQ_VERIFY,   "gc_verify",        s_build_verify,   AUTH_VERIFY,   true, NULL },
+    { "evaluate",      REQ_EVALUATE, "gc_evaluate",      s_build_evaluate, AUTH_EVALUATE, true, NULL },
+    { "extend.decide", REQ_CLOCK,    "gc_extend_decide", s_build_decision, AUTH_DECIDE,   true, NULL },
+    { "park",          REQ_CLOCK,    "gc_park",          s_build_park,     AUTH_DECIDE,   true, NULL },
+    { "unpark",        REQ_CLOCK,    "gc_unpark",        s_build_unpark,   AUTH_DECIDE,   true, NULL },
+    { "order.decide",  REQ_CLOCK,    NULL,               s_build_order,    AUTH_DECIDE,   true, NULL },
+    { "merge",         REQ_CLOCK,    "gc_merge",         s_build_merge,    AUTH_DECIDE,   true, NULL },
+    { "matter.propose", REQ_MATTER, "gc_matter_propose", NULL, AUTH_PROPOSE, false,
+      intake_matter_propose },
+    { "matter.promote", REQ_MATTER, "gc_matter_promote", NULL, AUTH_MATTER, false,
+      intake_matter_promote },
+    { "meeting.schedule", REQ_MATTER, "gc_meeting_schedule", NULL, AUTH_MATTER, false,
+      intake_meeting_schedule },
+    { "meeting.agenda", REQ_MATTER, "gc_meeting_agenda", NULL, AUTH_MATTER, false,
+      intake_meeting_agenda },
+    { "matter.deliberate", REQ_MATTER, "gc_matter_deliberate", NULL, AUTH_MATTER, false,
+      intake_matter_deliberate },
+    { "matter.notice", REQ_MATTER, "gc_matter_notice", NULL, AUTH_MATTER, false,
+      intake_matter_notice },
+    { "matter.vote", REQ_MATTER, "gc_matter_vote", NULL, AUTH_MATTER, false, intake_matter_vote },
+    { "matter.tasks", REQ_MATTER, "gc_matter_tasks", NULL, AUTH_MATTER, false,
+      intake_matter_tasks },
+    { "matter.evaluate", REQ_MATTER, "gc_matter_evaluate", NULL, AUTH_MATTER_EVALUATE, false,
+      intake_matter_evaluate },
+    { "matter.close", REQ_MATTER, "gc_matter_close", NULL, AUTH_MATTER, false,
+      intake_matter_close },
 };
 
 //  Refuse a request its sender may not make: NOT_PERMITTED with the reason
@@ -375,8 +395,10 @@ s_check (intake_server_t *self, request_t *req)
     snprintf (reason, sizeof reason, "intake does not take \"%s\" messages", msg->type);
     const auth_principal_t *p = curve_principal (self->curve, msg->user_id);
     snprintf (req->who, sizeof req->who, "%s", p ? p->label : "");
+    intake_call_free (&req->call);
     memset (&req->call, 0, sizeof req->call);
     req->call.ref = "";
+    req->call.area = auth_community_area (p);
     req->kind_index = -1;
     auth_action_t action;
     if (intake_community_kind (msg->type, &action))
@@ -385,7 +407,10 @@ s_check (intake_server_t *self, request_t *req)
         if (strcmp (msg->type, s_kinds [i].type) == 0) {
             req->kind_index = (int) i;
             req->kind = s_kinds [i].kind;
-            code = s_kinds [i].build (self, msg->body, req->who, &req->call, reason, sizeof reason);
+            code = s_kinds [i].matter
+                 ? s_kinds [i].matter (&self->env, msg->body, req->who, &req->call, reason,
+                                       sizeof reason)
+                 : s_kinds [i].build (self, msg->body, req->who, &req->call, reason, sizeof reason);
             break;
         }
     const char *ref = req->call.ref ? req->call.ref : "";
@@ -396,10 +421,15 @@ s_check (intake_server_t *self, request_t *req)
         return -1;
     }
     auth_scope_t scope = { NULL, NULL, NULL, NULL, NULL };
-    if (!s_kinds [req->kind_index].on_case) {
+    if (req->kind == REQ_REPORT) {
         const Gridcall__V1__Report *r = (const Gridcall__V1__Report *) msg->body;
         scope.grid = r->grid;
         scope.channel = codec_channel_name (r->channel);
+    }
+    else
+    if (req->kind == REQ_MATTER) {
+        scope.grid = req->call.grid;
+        scope.channel = req->call.channel;
     }
     //  a case's rule waits for its scope; who has no principal waits for nothing
     if ((!s_kinds [req->kind_index].on_case || !p)
@@ -486,6 +516,46 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
     }
 }
 
+//  Answer a committed matter request (matter.ok), then wake dispatch for
+//  the task cases it registered and notify for its jobs.
+static void
+s_answer_matter (intake_server_t *self, request_t *req, json_t *reply)
+{
+    Gridcall__V1__MatterAck out = GRIDCALL__V1__MATTER_ACK__INIT;
+    json_t *ids = json_object_get (reply, "case_ids");
+    size_t n = json_array_size (ids);
+    char *case_ids [n ? n : 1];
+    for (size_t i = 0; i < n; i++)
+        case_ids [i] = (char *) json_string_value (json_array_get (ids, i));
+    out.matter_id = (char *) json_string_value (json_object_get (reply, "matter_id"));
+    out.stage = (char *) json_string_value (json_object_get (reply, "stage"));
+    out.step = (char *) json_string_value (json_object_get (reply, "step"));
+    out.result = (char *) json_string_value (json_object_get (reply, "result"));
+    out.duplicate = json_is_true (json_object_get (reply, "duplicate"));
+    out.n_case_ids = n;
+    out.case_ids = n ? case_ids : NULL;
+    if (!out.matter_id)
+        out.matter_id = "";
+    if (!out.stage)
+        out.stage = "";
+    if (!out.step)
+        out.step = "";
+    if (!out.result)
+        out.result = "";
+    for (size_t i = 0; i < n; i++)
+        if (!case_ids [i])
+            case_ids [i] = "";
+    codec_send (self->router, req->identity, "matter.ok", &out.base);
+    self->served++;
+    size_t i;
+    json_t *task;
+    json_array_foreach (json_object_get (reply, "tasks"), i, task)
+        self->wakes_dropped += gc_wake_dispatch (self->dispatch,
+                                                 json_string_value (json_object_get (task, "case_id")),
+                                                 task);
+    self->wakes_dropped += gc_wake_notify (self->notify, reply);
+}
+
 //  A string member of a transition's reply, "" when absent.
 static const char *
 s_str (json_t *reply, const char *key)
@@ -510,6 +580,10 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
         int error = codec_error_parse (code);
         s_refuse (self, req->identity, error ? error : GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
                   req->ref, message ? message : "store error");
+        return;
+    }
+    if (req->kind == REQ_MATTER) {
+        s_answer_matter (self, req, reply);
         return;
     }
     if (req->kind == REQ_COMMUNITY) {

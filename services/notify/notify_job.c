@@ -148,14 +148,15 @@ notify_job_new (const json_t *reply, char *reason, size_t reasonlen)
     }
     size_t id_len = strlen (self->id);
     size_t event_len = strlen (self->event);
-    //  the event is the PUB topic: codec_events takes "case." types only
+    //  the event is the PUB topic: codec_events takes "case." and "matter." types
     if (id_len == 0 || id_len > NOTIFY_JOB_ID_MAX || !s_token_chars (self->id)) {
         snprintf (reason, reasonlen, "job id is empty, too long or has odd characters");
         goto fail;
     }
-    if (event_len <= 5 || event_len >= CODEC_TYPE_MAX || strncmp (self->event, "case.", 5)
-    ||  !s_token_chars (self->event)) {
-        snprintf (reason, reasonlen, "event \"%.40s\" is not a case.* name", self->event);
+    bool of_case = event_len > 5 && strncmp (self->event, "case.", 5) == 0;
+    bool of_matter = event_len > 7 && strncmp (self->event, "matter.", 7) == 0;
+    if ((!of_case && !of_matter) || event_len >= CODEC_TYPE_MAX || !s_token_chars (self->event)) {
+        snprintf (reason, reasonlen, "event \"%.40s\" is not a case.* or matter.* name", self->event);
         goto fail;
     }
     //  a reporter is named by their case, never by their phone number: a

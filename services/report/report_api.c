@@ -15,6 +15,7 @@
 #include "log.h"
 
 #define CASES_PREFIX "/api/cases/"
+#define MATTERS_PREFIX "/api/matters/"
 #define STATIC_PREFIX "/static/"
 
 //  Every stats:total counter the function library moves.
@@ -68,7 +69,8 @@ report_api_route (const char *path, char *id)
     static const struct { const char *path; report_route_t route; } exact [] = {
         { "/api/cases", REPORT_ROUTE_CASES }, { "/api/units", REPORT_ROUTE_UNITS },
         { "/api/snapshot", REPORT_ROUTE_SNAPSHOT }, { "/api/stream", REPORT_ROUTE_STREAM },
-        { "/api/ledger.csv", REPORT_ROUTE_LEDGER }, { "/metrics", REPORT_ROUTE_METRICS }
+        { "/api/ledger.csv", REPORT_ROUTE_LEDGER }, { "/metrics", REPORT_ROUTE_METRICS },
+        { "/api/matters", REPORT_ROUTE_MATTERS }
     };
     for (size_t i = 0; i < sizeof exact / sizeof exact [0]; i++)
         if (strcmp (path, exact [i].path) == 0)
@@ -86,15 +88,20 @@ report_api_route (const char *path, char *id)
     bool csv;
     if (s_community_route (path, id, &csv))
         return csv ? REPORT_ROUTE_COMMUNITY_CSV : REPORT_ROUTE_COMMUNITY;
-    size_t plen = strlen (CASES_PREFIX);
-    if (len > plen && strncmp (path, CASES_PREFIX, plen) == 0) {
-        const char *rest = path + plen;
-        size_t n = len - plen;
-        if (!report_api_case_id_valid (rest, n))
-            return REPORT_ROUTE_BAD_ID;
-        memcpy (id, rest, n);
-        id [n] = 0;
-        return REPORT_ROUTE_CASE;
+    static const struct { const char *prefix; report_route_t route; } by_id [] = {
+        { CASES_PREFIX, REPORT_ROUTE_CASE }, { MATTERS_PREFIX, REPORT_ROUTE_MATTER }
+    };
+    for (size_t i = 0; i < sizeof by_id / sizeof by_id [0]; i++) {
+        size_t plen = strlen (by_id [i].prefix);
+        if (len > plen && strncmp (path, by_id [i].prefix, plen) == 0) {
+            const char *rest = path + plen;
+            size_t n = len - plen;
+            if (!report_api_case_id_valid (rest, n))
+                return REPORT_ROUTE_BAD_ID;
+            memcpy (id, rest, n);
+            id [n] = 0;
+            return by_id [i].route;
+        }
     }
     return REPORT_ROUTE_NOT_FOUND;
 }
@@ -463,6 +470,40 @@ report_api_case_answer (const json_t *reply, int *status)
     }
     if (reply && !s_failed (reply)) {
         json_t *out = report_api_case (json_object_get (reply, "case"));
+        if (out) {
+            *status = 200;
+            return out;
+        }
+    }
+    return s_store_failure (reply, status);
+}
+
+json_t *
+report_api_matter_answer (const json_t *reply, int *status)
+{
+    const char *code = json_string_value (json_object_get (reply, "code"));
+    if (reply && s_failed (reply) && code && strcmp (code, "UNKNOWN_MATTER") == 0) {
+        *status = 404;
+        return report_api_error ("UNKNOWN_MATTER", "no such matter");
+    }
+    json_t *matter = reply && !s_failed (reply) ? json_object_get (reply, "matter") : NULL;
+    if (json_is_object (matter)) {
+        *status = 200;
+        return json_deep_copy (matter);
+    }
+    return s_store_failure (reply, status);
+}
+
+json_t *
+report_api_matters_answer (const json_t *reply, int *status)
+{
+    if (reply && !s_failed (reply) && json_is_object (json_object_get (reply, "board"))) {
+        json_t *out = json_pack ("{s:O, s:O, s:O, s:O, s:O, s:O}",
+            "stages", json_object_get (reply, "stages"), "board", json_object_get (reply, "board"),
+            "meetings", json_object_get (reply, "meetings"),
+            "levels", json_object_get (reply, "levels"),
+            "templates", json_object_get (reply, "templates"),
+            "count", json_object_get (reply, "count"));
         if (out) {
             *status = 200;
             return out;

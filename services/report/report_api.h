@@ -31,11 +31,13 @@ typedef enum {
     REPORT_ROUTE_METRICS,           //  GET /metrics
     REPORT_ROUTE_STATIC,            //  GET /static/<name>: a file of static_dir
     REPORT_ROUTE_COMMUNITY,         //  GET /api/community/<view>: the lists (report_community.h)
-    REPORT_ROUTE_COMMUNITY_CSV      //  GET /api/community/<ledger>.csv
+    REPORT_ROUTE_COMMUNITY_CSV,     //  GET /api/community/<ledger>.csv
+    REPORT_ROUTE_MATTERS,           //  GET /api/matters: the board and the next meetings
+    REPORT_ROUTE_MATTER             //  GET /api/matters/<id>: one matter and its timeline
 } report_route_t;
 
 //  Match a URL path (no query string) to a route. For REPORT_ROUTE_CASE
-//  the case id is copied into id, which holds REPORT_CASE_ID_MAX + 1 bytes;
+//  and REPORT_ROUTE_MATTER the id is copied into id, which holds REPORT_CASE_ID_MAX + 1 bytes;
 //  for REPORT_ROUTE_STATIC the file name, checked to be [A-Za-z0-9._-]
 //  without a leading dot (else REPORT_ROUTE_NOT_FOUND).
 report_route_t report_api_route (const char *path, char *id);
@@ -94,6 +96,14 @@ bool report_api_state_known (const char *name);
 json_t *report_api_case_answer (const json_t *reply, int *status);
 
 //  Same for GET /api/stats from the gc_stats reply.
+//  The answer to GET /api/matters/<id> from a gc_matter_get reply: the
+//  matter (200), UNKNOWN_MATTER (404) or a store failure.
+json_t *report_api_matter_answer (const json_t *reply, int *status);
+
+//  The answer to GET /api/matters from a gc_matters reply: the board by
+//  stage and the next meetings (200), or a store failure.
+json_t *report_api_matters_answer (const json_t *reply, int *status);
+
 json_t *report_api_stats_answer (const json_t *reply, int *status);
 
 //  Same for GET /healthz from any store reply (we use gc_stats).

@@ -549,6 +549,15 @@ s_serve_json (report_http_t *self, struct MHD_Connection *conn, report_route_t r
         case REPORT_ROUTE_COMMUNITY:
             body = s_community_query (conn, id, rc->store, status);
             break;
+        case REPORT_ROUTE_MATTERS:
+            //  the board, and meetings from two hours of case time ago on
+            reply = store_callv (rc->store, "gc_matters", "200", "now", NULL);
+            body = report_api_matters_answer (reply, status);
+            break;
+        case REPORT_ROUTE_MATTER:
+            reply = store_callv (rc->store, "gc_matter_get", id, NULL);
+            body = report_api_matter_answer (reply, status);
+            break;
         default:
             *status = MHD_HTTP_NOT_FOUND;
             body = report_api_error ("NOT_FOUND", "no such path");

@@ -130,6 +130,31 @@ test_who_may_do_what (void **state)
     assert_non_null (strstr (why, "gateway:hotline"));
     assert_false (auth_may (&worker, AUTH_DECIDE, &g01, why, sizeof why));
 
+    //  matters: residents propose through their gateway's channels, grid
+    //  workers in their grids, units and operators; operators run the
+    //  meetings and decisions (their community is checked with the
+    //  matter: auth_community_area); residents evaluate through a gateway
+    auth_scope_t propose = { "G01", NULL, "HOTLINE", NULL, NULL };
+    assert_true (auth_may (&gateway, AUTH_PROPOSE, &propose, why, sizeof why));
+    assert_false (auth_may (&gateway, AUTH_PROPOSE, &app, why, sizeof why));
+    assert_true (auth_may (&worker, AUTH_PROPOSE, &propose, why, sizeof why));
+    propose.grid = "G09";
+    assert_false (auth_may (&worker, AUTH_PROPOSE, &propose, why, sizeof why));
+    assert_non_null (strstr (why, "G09"));
+    assert_true (auth_may (&unit, AUTH_PROPOSE, &propose, why, sizeof why));
+    assert_true (auth_may (&community, AUTH_PROPOSE, &propose, why, sizeof why));
+    assert_false (auth_may (&daemon, AUTH_PROPOSE, &propose, why, sizeof why));
+    assert_true (auth_may (&community, AUTH_MATTER, NULL, why, sizeof why));
+    assert_true (auth_may (&admin, AUTH_MATTER, NULL, why, sizeof why));
+    assert_false (auth_may (&gateway, AUTH_MATTER, NULL, why, sizeof why));
+    assert_false (auth_may (&worker, AUTH_MATTER, NULL, why, sizeof why));
+    assert_non_null (strstr (why, "operators"));
+    assert_true (auth_may (&gateway, AUTH_MATTER_EVALUATE, NULL, why, sizeof why));
+    assert_false (auth_may (&community, AUTH_MATTER_EVALUATE, NULL, why, sizeof why));
+    assert_string_equal (auth_community_area (&community), "C01");
+    assert_string_equal (auth_community_area (&street), "");
+    assert_string_equal (auth_community_area (&gateway), "");
+
     //  evaluations: only the gateway the case came through
     assert_true (auth_may (&gateway, AUTH_EVALUATE, &g01, why, sizeof why));
     assert_false (auth_may (&gateway, AUTH_EVALUATE, &g09, why, sizeof why));

@@ -408,6 +408,41 @@ test_case_timeline_edge_cases (void **state)
 }
 
 static void
+test_matter_routes_and_answers (void **state)
+{
+    (void) state;
+    char id [REPORT_CASE_ID_MAX + 1];
+    assert_int_equal (report_api_route ("/api/matters", id), REPORT_ROUTE_MATTERS);
+    assert_int_equal (report_api_route ("/api/matters/TJ-M20261130-0001", id), REPORT_ROUTE_MATTER);
+    assert_string_equal (id, "TJ-M20261130-0001");
+    assert_int_equal (report_api_route ("/api/matters/a b", id), REPORT_ROUTE_BAD_ID);
+    int status = 0;
+    json_t *reply = s_json ("{\"ok\":false,\"code\":\"UNKNOWN_MATTER\",\"message\":\"no matter X\"}");
+    json_t *body = report_api_matter_answer (reply, &status);
+    assert_int_equal (status, 404);
+    assert_string_equal (s_str_at (body, "code"), "UNKNOWN_MATTER");
+    json_decref (body);
+    json_decref (reply);
+    reply = s_json ("{\"ok\":true,\"matter\":{\"id\":\"M1\",\"stage\":\"DECIDE\"}}");
+    body = report_api_matter_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_string_equal (s_str_at (body, "stage"), "DECIDE");
+    json_decref (body);
+    json_decref (reply);
+    reply = s_json ("{\"ok\":true,\"stages\":[\"PROPOSE\"],\"board\":{\"PROPOSE\":[]},"
+                    "\"meetings\":[],\"levels\":[\"GRID\"],\"templates\":[],\"count\":0}");
+    body = report_api_matters_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_true (json_is_array (json_object_get (body, "meetings")));
+    assert_null (json_object_get (body, "ok"));
+    json_decref (body);
+    json_decref (reply);
+    body = report_api_matters_answer (NULL, &status);
+    assert_int_equal (status, 503);
+    json_decref (body);
+}
+
+static void
 test_case_answer_errors (void **state)
 {
     (void) state;
@@ -646,6 +681,7 @@ main (void)
         cmocka_unit_test (test_case_evaluated_has_satisfaction),
         cmocka_unit_test (test_case_timeline_edge_cases),
         cmocka_unit_test (test_case_answer_errors),
+        cmocka_unit_test (test_matter_routes_and_answers),
         cmocka_unit_test (test_stats_answer_converts_counts),
         cmocka_unit_test (test_stats_empty_store),
         cmocka_unit_test (test_stats_skips_garbage),

@@ -542,7 +542,7 @@ end
 local CASE_REPLY_FIELDS = { 'state', 'tier', 'grid', 'category', 'version', 'created',
   'resolve_by', 'unit', 'ledger', 'scale', 'offer_id', 'offer_unit', 'offer_by',
   'lead_resolved', 'parties_needed', 'reporter', 'prev_unit', 'round', 'appointment',
-  'waiting', 'text', 'via', 'followers' }
+  'waiting', 'text', 'via', 'followers', 'matter', 'task' }
 
 local function case_reply(c, extra)
   local t = extra or {}

@@ -141,6 +141,7 @@ local function resolve_case(P, c, who, note, jobs)
   if c._now <= (tonumber(c.resolve_by) or 0) then total(P, 'resolved_on_time') end
   if kind == 'service' then redis.call('HINCRBY', P .. 'stats:services', c.category, '1') end
   log_event(P, c, 'resolved', who, note, nil, { 'case.resolved', 'grid:' .. c.grid })
+  if (c.matter or '') ~= '' then matter_task_event(P, c, 'task_resolved', who, note) end
 end
 
 -- A new offer of case c to unit u, answer due answer_ms from now: its id

@@ -165,6 +165,8 @@ local function verify(keys, a)
     log_flush(P, c)
     merged_close(P, c, who)
     community_case_closed(P, c, who)
+    -- a task of a matter (09_matter_link.lua): the matter counts it done
+    if (c.matter or '') ~= '' then matter_task_closed(P, c, who) end
   else
     move_state(P, c, 'REOPENED')
     -- the unit whose work failed comes last in the next round (offer)

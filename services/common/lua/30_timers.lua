@@ -91,6 +91,7 @@ local function climb(P, c, at, scale, jobs)
             { late_ms = c._now - at, due = at, from_tier = tier, joint = c.joint,
               prev_unit = held, light = 'red' })
   notify(P, c, 'case.escalated', pid and ('person:' .. pid) or ('tier:' .. TIERS[tier + 1]), note, jobs)
+  if (c.matter or '') ~= '' then matter_task_event(P, c, 'task_escalated', 'escalate', note) end
 end
 
 -- The red light at the top tier: stays red, re-notified every repeat_ms.

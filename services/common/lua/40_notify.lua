@@ -16,11 +16,15 @@ end
 local function job_read(P, id)
   local case_id, n = job_split(id)
   if not case_id then return nil end
-  local text = redis.call('LINDEX', P .. 'case:' .. case_id .. ':log', n - 1)
+  -- a matter's entry (09_matter_link.lua): the same shape, its template
+  -- in the category's place
+  local matter = matter_id_p(case_id)
+  local base = P .. (matter and 'matter:' or 'case:') .. case_id
+  local text = redis.call('LINDEX', base .. ':log', n - 1)
   if not text then return nil end
   local ev, job = event_decode(text)
   if not ev or not job then return nil end
-  local h = redis.call('HMGET', P .. 'case:' .. case_id, 'grid', 'category', 'via', 'followers')
+  local h = redis.call('HMGET', base, 'grid', matter and 'template' or 'category', 'via', 'followers')
   job = job_expand(job, ev.what, h[1], case_id)
   if type(job) ~= 'table' or not job[1] then return nil end
   local tries = redis.call('HGET', P .. 'notify:tries', id) or ''
