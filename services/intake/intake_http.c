@@ -601,6 +601,8 @@ s_public_case (json_t *row)
         "resolve_by", json_object_get (row, "resolve_by"),
         "closed", json_object_get (row, "closed"), "open", json_object_get (row, "open"),
         "media", json_object_get (row, "media"));
+    if (out && !json_is_array (json_object_get (out, "media")))
+        json_object_set_new (out, "media", json_array ());    //  Lua writes {} for []
     const char *optional [] = { "building", "unit", "responsible", "merged_into", "last_what",
                                 "last_note" };
     for (size_t i = 0; out && i < sizeof optional / sizeof optional [0]; i++) {

@@ -551,7 +551,7 @@ s_post_request (intake_http_t *http, intake_door_req_t *req, open311_format_t fo
                                  "service_notice", *notice ? notice : NULL, "account_id");
         if (!*notice)
             json_object_set_new (json_array_get (out, 0), "service_notice", json_null ());
-        s_answer (req, rr->duplicate ? 200 : 201, format, out, "service_requests", "request");
+        s_answer (req, 200, format, out, "service_requests", "request");
     }
     codec_msg_reset (&reply);
 }
