@@ -328,6 +328,65 @@ def category(code, name, kind, start, limits, joint):
     return out
 
 
+# ---- geometry (schematic) ---------------------------------------------
+# The street's place: Dongsheng District, Ordos, about 39.80 N, 110.00 E.
+# The communities are laid out as a 4 x 2 block plan, each block cut into
+# a 3 x 3 plan of grids (the last grid of a row widened to fill it); the
+# buildings stand inside their grid. Schematic: plausible, not surveyed;
+# the directory's "location" section says so.
+GEO_ORIGIN = (109.985, 39.794)          # south-west corner (lon, lat)
+GEO_BLOCK = (0.0075, 0.006)             # one community, degrees (~640 m x 670 m)
+GEO_ROADS = ["天骄路", "鄂尔多斯西街", "伊煤南路", "达拉特南路",
+             "宝日陶亥东街", "林荫北路", "铁西路", "准格尔南路"]
+LOCATION = {
+    "schematic": True,
+    "note": "示意数据：网格边界与楼栋坐标按街道大致位置（东胜区，约北纬39.80°、东经110.00°）"
+            "生成，仅供演示，非测绘成果 (schematic, not surveyed)",
+    "nearest_building_m": 150,
+    "duplicate_window_minutes": 1440,
+}
+
+
+def grid_cells(count):
+    """A community's grids as cells (col, row, width) of a 3 x 3 plan,
+    rows from the north; the last grid of the last row takes what is left."""
+    cells = []
+    for k in range(count):
+        row, col = divmod(k, 3)
+        cells.append([col, row, 1])
+    last = cells[-1]
+    last[2] = 3 - last[0]
+    return cells
+
+
+def add_geometry(doc):
+    """Polygons for the grids, points and addresses for the buildings
+    (their own random stream: the people stay as they were)."""
+    geo = random.Random(39800110)
+    doc["location"] = LOCATION
+    grids = iter(doc["grids"])
+    for n, (cid, _cname, count, _compounds) in enumerate(COMMUNITIES):
+        bx = GEO_ORIGIN[0] + (n % 4) * GEO_BLOCK[0]
+        by = GEO_ORIGIN[1] + (1 - n // 4) * GEO_BLOCK[1]
+        cw, ch = GEO_BLOCK[0] / 3, GEO_BLOCK[1] / 3
+        for col, row, width in grid_cells(count):
+            grid = next(grids)
+            assert grid["community"] == cid
+            x0, y1 = bx + col * cw, by + GEO_BLOCK[1] - row * ch
+            x1, y0 = x0 + width * cw, y1 - ch
+            r = lambda v: round(v, 6)
+            grid["polygon"] = [[r(x0), r(y0)], [r(x1), r(y0)], [r(x1), r(y1)],
+                               [r(x0), r(y1)], [r(x0), r(y0)]]
+            blds = grid["buildings"]
+            for i, b in enumerate(blds):
+                # rows of three, a margin of a fifth of the cell around them
+                fx = 0.2 + 0.6 * ((i % 3) + geo.uniform(0.2, 0.8)) / 3
+                fy = 0.2 + 0.6 * ((i // 3) + geo.uniform(0.2, 0.8)) / 2
+                b["point"] = [round(x0 + fx * (x1 - x0), 6), round(y1 - fy * (y1 - y0), 6)]
+                b["address"] = "鄂尔多斯市东胜区%s%d号%s" % (GEO_ROADS[n], 10 + 2 * geo.randrange(60),
+                                                       b["name"])
+
+
 def build():
     """The whole document, grids and buildings invented per community."""
     doc = {
@@ -354,6 +413,7 @@ def build():
             doc["grids"].append({"id": gid, "name": "%s第%d网格" % (cname, k + 1),
                                  "community": cid, "worker": person(),
                                  "buildings": buildings})
+    add_geometry(doc)
     return doc
 
 

@@ -253,6 +253,10 @@ auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *s
                     snprintf (reason, reasonlen, "%s reports through channel GRID_WORKER, not %s",
                               who, scope->channel ? scope->channel : "(none)");
                 else
+                if (!scope->grid || !*scope->grid)
+                    snprintf (reason, reasonlen, "%s names the grid of a report (a place alone "
+                              "is for gateways)", who);
+                else
                 if (!s_in (p->scope, p->scope_count, scope->grid))
                     snprintf (reason, reasonlen, "grid %.64s is not one of %s's grids",
                               scope->grid ? scope->grid : "", who);

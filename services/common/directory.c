@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 #define DIR_PATH_MAX    192                 //  longest path in a message
 #define DIR_REMINDER_DEFAULT 0.75           //  reminder fraction when not given
 #define DIR_VERIFY_DEFAULT 1440             //  minutes to verify a resolved case when not given
+#define DIR_RING_MAX    2000                //  most points of one grid's polygon
+#define DIR_NEAREST_MAX 5000                //  largest nearest-building bound, metres
 
 struct _directory_t {
     json_t *root;                   //  normalised document; owns every string
@@ -513,7 +516,7 @@ parse_communities (parse_t *p, directory_t *self, json_t *root)
 static int
 parse_buildings (parse_t *p, json_t *grid, json_t *buildings, dir_grid_t *out)
 {
-    static const char *const keys [] = { "id", "name", "head", NULL };
+    static const char *const keys [] = { "id", "name", "head", "point", "address", NULL };
     json_t *list, *item;
     const char *id, *text;
     size_t i;
@@ -536,12 +539,169 @@ parse_buildings (parse_t *p, json_t *grid, json_t *buildings, dir_grid_t *out)
     return 0;
 }
 
+//  ---------------------------------------------------------------------
+//  Geometry: grid polygons, building points and addresses (optional).
+//  Points are GeoJSON [longitude, latitude], WGS-84 degrees.
+
+//  Read a point (at the current path) into lon, lat. Returns 0 or -1.
+static int
+parse_point (parse_t *p, json_t *value, double *lon, double *lat)
+{
+    if (!json_is_array (value) || json_array_size (value) != 2)
+        return fail (p, "must be a point [longitude, latitude]");
+    json_t *x = json_array_get (value, 0), *y = json_array_get (value, 1);
+    if (!json_is_number (x) || !json_is_number (y))
+        return fail (p, "must be a point of two numbers [longitude, latitude]");
+    *lon = json_number_value (x);
+    *lat = json_number_value (y);
+    if (!isfinite (*lon) || *lon < -180 || *lon > 180)
+        return fail (p, "longitude %g is outside -180..180", *lon);
+    if (!isfinite (*lat) || *lat < -90 || *lat > 90)
+        return fail (p, "latitude %g is outside -90..90", *lat);
+    return 0;
+}
+
+//  True when (lon, lat) lies inside ring (closed: last point = first), by
+//  the even-odd rule (the same test 17_place.lua makes).
+bool
+dir_ring_contains (const double *ring, size_t points, double lon, double lat)
+{
+    bool inside = false;
+    for (size_t i = 0, j = points - 1; i < points; j = i++) {
+        double xi = ring [2 * i], yi = ring [2 * i + 1];
+        double xj = ring [2 * j], yj = ring [2 * j + 1];
+        if ((yi > lat) != (yj > lat)
+        &&  lon < (xj - xi) * (lat - yi) / (yj - yi) + xi)
+            inside = !inside;
+    }
+    return inside;
+}
+
+//  A grid's "polygon" (a closed ring of at least four points, three of
+//  them distinct, with an area) into ring [2 * points]; *ring NULL when
+//  the grid has none. Returns 0 or -1; the caller frees *ring.
+static int
+parse_ring (parse_t *p, json_t *grid, double **ring, size_t *points)
+{
+    json_t *list, *item;
+    size_t i;
+    *ring = NULL;
+    *points = 0;
+    if (get_member (p, grid, "polygon", JSON_ARRAY, false, &list))
+        return -1;
+    if (!list)
+        return 0;
+    size_t mark = path_key (p, "polygon");
+    size_t n = json_array_size (list);
+    if (n < 4 || n > DIR_RING_MAX)
+        return fail (p, "a polygon is a closed ring of 4..%d points, not %zu", DIR_RING_MAX, n);
+    double *xy = calloc (2 * n, sizeof (double));
+    if (!xy)
+        return fail (p, "out of memory");
+    json_array_foreach (list, i, item) {
+        size_t item_mark = path_index (p, i);
+        if (parse_point (p, item, &xy [2 * i], &xy [2 * i + 1])) {
+            free (xy);
+            return -1;
+        }
+        path_pop (p, item_mark);
+    }
+    if (xy [0] != xy [2 * n - 2] || xy [1] != xy [2 * n - 1]) {
+        free (xy);
+        return fail (p, "the ring is not closed: its last point must repeat its first");
+    }
+    //  twice the signed area (shoelace): zero for a line or a point
+    double area = 0;
+    for (i = 0; i + 1 < n; i++)
+        area += xy [2 * i] * xy [2 * i + 3] - xy [2 * i + 2] * xy [2 * i + 1];
+    if (fabs (area) < 1e-12) {
+        free (xy);
+        return fail (p, "the ring encloses no area");
+    }
+    path_pop (p, mark);
+    *ring = xy;
+    *points = n;
+    return 0;
+}
+
+//  A grid's polygon and its buildings' points and addresses: each point
+//  sane, and inside the grid's polygon when the grid has one.
+static int
+parse_grid_geometry (parse_t *p, json_t *grid, dir_grid_t *out)
+{
+    if (parse_ring (p, grid, &out->polygon, &out->polygon_points))
+        return -1;
+    const double *ring = out->polygon;
+    size_t points = out->polygon_points;
+    json_t *list = json_object_get (grid, "buildings"), *item;
+    size_t i;
+    int rc = 0;
+    size_t mark = path_key (p, "buildings");
+    json_array_foreach (list, i, item) {
+        size_t item_mark = path_index (p, i);
+        const char *address;
+        json_t *point = json_object_get (item, "point");
+        double lon, lat;
+        if (get_string (p, item, "address", STR_TEXT, false, &address)) {
+            rc = -1;
+            break;
+        }
+        if (point) {
+            size_t point_mark = path_key (p, "point");
+            if (parse_point (p, point, &lon, &lat)) {
+                rc = -1;
+                break;
+            }
+            if (ring && !dir_ring_contains (ring, points, lon, lat)) {
+                rc = fail (p, "[%g, %g] lies outside its grid's polygon", lon, lat);
+                break;
+            }
+            path_pop (p, point_mark);
+        }
+        path_pop (p, item_mark);
+    }
+    if (rc == 0)
+        path_pop (p, mark);
+    return rc;
+}
+
+//  The "location" section: whether the geometry is schematic, the bound
+//  of the nearest-building fallback and the duplicate window.
+static int
+parse_location (parse_t *p, json_t *root)
+{
+    static const char *const keys [] = {
+        "schematic", "note", "nearest_building_m", "duplicate_window_minutes", NULL
+    };
+    json_t *location, *flag;
+    const char *note;
+    int number = 0;
+    if (get_member (p, root, "location", JSON_OBJECT, false, &location))
+        return -1;
+    if (!location)
+        return 0;
+    size_t mark = path_key (p, "location");
+    flag = json_object_get (location, "schematic");
+    if (flag && !json_is_boolean (flag)) {
+        path_key (p, "schematic");
+        return fail (p, "must be true or false, not %s", type_label (json_typeof (flag)));
+    }
+    if (check_keys (p, location, keys)
+    ||  get_string (p, location, "note", STR_TEXT, false, &note)
+    ||  get_int (p, location, "nearest_building_m", 0, DIR_NEAREST_MAX, false, &number)
+    ||  get_int (p, location, "duplicate_window_minutes", 0, DIR_LIMIT_MAX, false, &number))
+        return -1;
+    path_pop (p, mark);
+    return 0;
+}
+
+
 //  The grids: unique ids, each in a known community, with its worker.
 static int
 parse_grids (parse_t *p, directory_t *self, json_t *root, json_t *buildings)
 {
     static const char *const keys [] = {
-        "id", "name", "community", "worker", "buildings", NULL
+        "id", "name", "community", "worker", "buildings", "polygon", NULL
     };
     json_t *list, *item;
     size_t i;
@@ -562,6 +722,7 @@ parse_grids (parse_t *p, directory_t *self, json_t *root, json_t *buildings)
         ||  get_string (p, item, "community", STR_ID, true, &grid->community)
         ||  get_string (p, item, "worker", STR_TEXT, true, &grid->worker)
         ||  parse_buildings (p, item, buildings, grid)
+        ||  parse_grid_geometry (p, item, grid)
         ||  index_add (p, self->grid_index, "id", grid->id, i, "grids"))
             return -1;
         path_key (p, "community");
@@ -976,7 +1137,8 @@ static int
 parse_document (parse_t *p, directory_t *self)
 {
     static const char *const keys [] = {
-        "version", "street", "communities", "grids", "calendar", "categories", "units", NULL
+        "version", "street", "communities", "grids", "calendar", "categories", "units",
+        "location", NULL
     };
     json_t *root = self->root;
     int version = 0;
@@ -1000,6 +1162,7 @@ parse_document (parse_t *p, directory_t *self)
     }
     if (parse_street (p, self, root)
     ||  parse_communities (p, self, root)
+    ||  parse_location (p, root)
     ||  parse_grids (p, self, root, buildings)
     ||  parse_calendar (p, self, root)
     ||  parse_categories (p, self, root))
@@ -1142,6 +1305,8 @@ directory_destroy (directory_t **self_p)
     free (self->calendar.holidays);
     free (self->calendar.hours);
     free (self->categories);
+    for (size_t i = 0; self->grids && i < self->grid_count; i++)
+        free (self->grids [i].polygon);
     free (self->grids);
     free (self->communities);
     free (self->json);

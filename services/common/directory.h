@@ -26,6 +26,8 @@ typedef struct {
     const char *community;      //  community id
     const char *worker;         //  grid worker's name
     size_t building_count;
+    double *polygon;            //  closed ring, [lon, lat] pairs; NULL: none given
+    size_t polygon_points;      //  points of polygon (the last repeats the first)
 } dir_grid_t;
 
 typedef struct {
@@ -140,5 +142,9 @@ bool dir_calendar_works (const dir_calendar_t *calendar, int year, int month, in
 //  Tier name ("GRID"...) for 1..4, NULL otherwise; and back, 0 if unknown.
 const char *dir_tier_name (int tier);
 int dir_tier_parse (const char *name);
+
+//  True when (lon, lat) lies inside ring, a closed polygon of points
+//  [lon, lat] pairs (ring [2 * i], ring [2 * i + 1]), by the even-odd rule.
+bool dir_ring_contains (const double *ring, size_t points, double lon, double lat);
 
 #endif

@@ -6,7 +6,7 @@
 
 const store_fn_t store_fns [] = {
     //  cases (20_cases.lua)
-    { "gc_register", 12, 12, false },
+    { "gc_register", 12, 16, false },
     { "gc_verify", 6, 6, false },
     { "gc_evaluate", 4, 5, false },
     { "gc_case_get", 1, 1, true },
@@ -38,6 +38,7 @@ const store_fn_t store_fns [] = {
     { "gc_extend_request", 6, 6, false },
     { "gc_extend_decide", 7, 7, false },
     { "gc_park", 6, 6, false },
+    { "gc_merge", 6, 6, false },
     { "gc_unpark", 5, 5, false },
     { "gc_timer_stats", 0, 0, true },
     //  notification jobs (40_notify.lua)

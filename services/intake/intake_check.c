@@ -1,6 +1,7 @@
 /*  intake_check.c — request validation for intake. */
 #include "intake_check.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,18 +42,41 @@ int
 intake_check_report (const Gridcall__V1__Report *report, size_t text_max,
                      char *reason, size_t reasonlen)
 {
+    //  a place (point, building or address) stands for the grid: the
+    //  transition resolves it over the directory's geometry
+    bool place = report->point || (report->address_id && *report->address_id)
+              || (report->address_string && *report->address_string)
+              || (report->building && *report->building);
     const field_t fields [] = {
         { "idempotency_key", report->idempotency_key, INTAKE_KEY_MAX, 1, F_ID },
-        { "grid", report->grid, INTAKE_ID_MAX, 1, F_ID },
+        { "grid", report->grid, INTAKE_ID_MAX, 0, F_ID },
         { "category", report->category, INTAKE_ID_MAX, 1, F_ID },
         { "text", report->text, text_max, 1, F_TEXT },
         { "reporter", report->reporter, INTAKE_NAME_MAX, 0, F_NAME },
         { "building", report->building, INTAKE_ID_MAX, 0, F_ID },
-        { "location", report->location, 256, 0, F_TEXT },
+        { "location", report->location, INTAKE_PLACE_MAX, 0, F_TEXT },
+        { "address_id", report->address_id, INTAKE_ID_MAX, 0, F_ID },
+        { "address_string", report->address_string, INTAKE_PLACE_MAX, 0, F_TEXT },
     };
     int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
     if (rc)
         return rc;
+    if (!place && !(report->grid && *report->grid)) {
+        snprintf (reason, reasonlen, "grid is required, or a place: point, address_id, "
+                  "address_string or building");
+        return GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD;
+    }
+    if (report->point) {
+        double lat = report->point->lat, lon = report->point->lon;
+        if (!isfinite (lat) || lat < -90 || lat > 90) {
+            snprintf (reason, reasonlen, "point.lat %g is outside -90..90", lat);
+            return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+        }
+        if (!isfinite (lon) || lon < -180 || lon > 180) {
+            snprintf (reason, reasonlen, "point.lon %g is outside -180..180", lon);
+            return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+        }
+    }
     if ((int) report->channel < 0 || report->channel > GRIDCALL__V1__CHANNEL__CHANNEL_OPERATOR) {
         snprintf (reason, reasonlen, "channel %d is not a known channel", (int) report->channel);
         return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;

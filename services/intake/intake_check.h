@@ -16,6 +16,7 @@
 #define INTAKE_KEY_MAX CODEC_KEY_MAX    //  idempotency key
 #define INTAKE_ID_MAX CODEC_ID_MAX      //  grid, category, building, case ids
 #define INTAKE_NAME_MAX CODEC_NAME_MAX  //  reporter, verifier, operator, resident
+#define INTAKE_PLACE_MAX 256            //  location, address_string
 
 //  Each returns 0 when the request may go on, or an ERROR_CODE with a
 //  sentence for the sender in reason.

@@ -21,17 +21,18 @@
 
 typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK } request_kind_t;
 
+#define INTAKE_DUPLICATES_MAX 10    //  possible duplicates in a reply (gc_register's bound)
 #define SCOPE_IDS_MAX 200       //  case ids per gc_case_scope call (store argument limit)
 #define HTTP_ENDPOINT "inproc://intake-http"
 
 //  One request's transition: the store function's arguments, and the text
 //  of the numbers among them.
 typedef struct {
-    const char *argv [12];
+    const char *argv [16];
     int argc;
     const char *ref;            //  what the request names: key or case id
     const char *fn;             //  the store function, when the kind has two
-    char num [2][24];
+    char num [2][32];
     char hash [48];             //  a report's content, as its key remembers it
 } s_call_t;
 
@@ -204,12 +205,18 @@ s_build_report (intake_server_t *self, const ProtobufCMessage *body, const char 
         snprintf (reason, reasonlen, "out of memory");
         return GRIDCALL__V1__ERROR_CODE__ERROR_INTERNAL;
     }
+    //  the place, when given: the transition resolves it to a grid
+    if (r->point) {
+        snprintf (call->num [0], sizeof call->num [0], "%.17g", r->point->lat);
+        snprintf (call->num [1], sizeof call->num [1], "%.17g", r->point->lon);
+    }
     //  who: the timeline's who, the case's via and the idempotency key's scope
     const char *args [] = { r->idempotency_key, r->grid, r->category, r->text,
         codec_channel_name (r->channel), r->reporter, r->building, r->location,
-        self->scale, self->idem_ttl, who, call->hash };
+        self->scale, self->idem_ttl, who, call->hash, call->num [0], call->num [1],
+        r->address_id, r->address_string };
     memcpy (call->argv, args, sizeof args);
-    call->argc = 12;
+    call->argc = 16;
     return code;
 }
 
@@ -460,6 +467,14 @@ s_media (intake_server_t *self, request_t *req, const char *case_id)
     return rc;
 }
 
+//  A string member of a transition's reply, "" when absent.
+static const char *
+s_str (json_t *reply, const char *key)
+{
+    const char *value = json_string_value (json_object_get (reply, key));
+    return value ? value : "";
+}
+
 //  Answer one committed request from its transition's reply, then wake the
 //  next stages (commit, then send).
 static void
@@ -497,6 +512,16 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
         out.tier = (int) json_integer_value (json_object_get (reply, "tier"));
         out.state = state;
         out.resolve_by_ms = json_integer_value (json_object_get (reply, "resolve_by"));
+        out.grid = (char *) s_str (reply, "grid");
+        out.building = (char *) s_str (reply, "building");
+        json_t *near = json_object_get (reply, "possible_duplicates");
+        char *ids [INTAKE_DUPLICATES_MAX];
+        size_t index;
+        json_t *id;
+        json_array_foreach (near, index, id)
+            if (json_is_string (id) && out.n_possible_duplicates < INTAKE_DUPLICATES_MAX)
+                ids [out.n_possible_duplicates++] = (char *) json_string_value (id);
+        out.possible_duplicates = ids;
         codec_send (req->from, req->identity, "report.ok", &out.base);
     }
     else {

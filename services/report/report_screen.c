@@ -285,11 +285,20 @@ s_map (const json_t *reply, const json_t *stats, const directory_t *dir)
             const json_t *wk = json_object_get (demand, grid->id);
             c_open += o;
             c_late += l;
-            json_array_append_new (grids, json_pack (
+            json_t *item = json_pack (
                 "{s:s, s:s, s:I, s:I, s:I, s:I}", "id", grid->id, "name", grid->name,
                 "open", (json_int_t) o, "late", (json_int_t) l,
                 "week", (json_int_t) json_integer_value (json_array_get (wk, 0)),
-                "last_week", (json_int_t) json_integer_value (json_array_get (wk, 1))));
+                "last_week", (json_int_t) json_integer_value (json_array_get (wk, 1)));
+            //  the grid's outline, when the directory gives one: the map draws it
+            if (item && grid->polygon) {
+                json_t *ring = json_array ();
+                for (size_t k = 0; k < grid->polygon_points; k++)
+                    json_array_append_new (ring, json_pack ("[f, f]", grid->polygon [2 * k],
+                                                            grid->polygon [2 * k + 1]));
+                json_object_set_new (item, "polygon", ring);
+            }
+            json_array_append_new (grids, item);
         }
         json_array_append_new (out, json_pack ("{s:s, s:s, s:I, s:I, s:o}", "id", com->id,
                                                "name", com->name, "open", (json_int_t) c_open,

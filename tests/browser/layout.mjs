@@ -20,6 +20,11 @@ export function layoutProblems() {
     if (cut(tile)) problems.push(`map: tile ${tile.dataset.grid} "${name}" is cut`);
     if (!inside(box(tile), box(map))) problems.push(`map: tile ${tile.dataset.grid} "${name}" is hidden`);
   }
+  // ... or, drawn from the directory's polygons, every grid inside the map
+  for (const poly of map.querySelectorAll("polygon.grid")) {
+    measured.tiles++;
+    if (!inside(box(poly), box(map))) problems.push(`map: grid ${poly.dataset.grid} is hidden`);
+  }
   if (!measured.tiles) problems.push("map: no grid tiles");
 
   // the red and yellow lists: ledger number, grid, category, tier and time

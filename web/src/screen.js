@@ -55,12 +55,64 @@ function withToken(url) {
   /* The colour the map shows for a grid, or null before it is drawn. */
   screen.gridColor = function (id) { return screen.colors[id] || null; };
 
+  /* The map drawn from the directory's grid polygons, when every grid has
+     one: an SVG in an equirectangular projection (a street is small), each
+     grid filled with its colour, each community named at its middle. */
+  var SVG = "http://www.w3.org/2000/svg";
+  function renderOutlines(s, map) {
+    var grids = [];
+    s.communities.forEach(function (c) { c.grids.forEach(function (g) { grids.push([c, g]); }); });
+    if (!grids.length || grids.some(function (x) { return !x[1].polygon; })) return false;
+    var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    grids.forEach(function (x) { x[1].polygon.forEach(function (p) {
+      x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); y0 = Math.min(y0, p[1]); y1 = Math.max(y1, p[1]); }); });
+    var k = Math.cos((y0 + y1) / 2 * Math.PI / 180), W = 1000;
+    var scale = W / ((x1 - x0) * k || 1), H = Math.max(1, Math.round((y1 - y0) * scale));
+    function xy(p) { return ((p[0] - x0) * k * scale).toFixed(1) + "," + ((y1 - p[1]) * scale).toFixed(1); }
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "-4 -4 " + (W + 8) + " " + (H + 8));
+    svg.setAttribute("class", "outlines"); svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+    var labels = {};
+    grids.forEach(function (x) {
+      var c = x[0], g = x[1];
+      var late = g.late > 0 || screen.late[g.id];
+      var color = gridColor(g); screen.colors[g.id] = color;
+      var poly = document.createElementNS(SVG, "polygon");
+      poly.setAttribute("points", g.polygon.map(xy).join(" "));
+      poly.setAttribute("fill", color);
+      poly.setAttribute("class", "grid" + (late ? " late" : ""));
+      poly.dataset.grid = g.id;
+      var t = document.createElementNS(SVG, "title");
+      t.textContent = g.name + " · 在办 " + g.open + (g.late ? " · 超期 " + g.late : "");
+      poly.appendChild(t);
+      poly.addEventListener("click", function () { openGrid(g.id, g.name); });
+      svg.appendChild(poly);
+      var l = labels[c.id] || (labels[c.id] = { c: c, x: 0, y: 0, n: 0 });
+      g.polygon.slice(0, -1).forEach(function (p) { l.x += p[0]; l.y += p[1]; l.n++; });
+    });
+    Object.keys(labels).forEach(function (id) {
+      var l = labels[id], at = xy([l.x / l.n, l.y / l.n]).split(",");
+      var text = document.createElementNS(SVG, "text");
+      text.setAttribute("x", at[0]); text.setAttribute("y", at[1]);
+      text.setAttribute("class", "community-label");
+      text.textContent = l.c.name + " " + l.c.open;
+      svg.appendChild(text);
+    });
+    map.classList.add("drawn");
+    map.appendChild(svg);
+    $("grid-count").textContent = grids.length;
+    return true;
+  }
+
   /* The map: one box per community, one tile per grid. A tile is as wide
-     as its name needs (CSS), so narrow screens wrap tiles, never cut them. */
+     as its name needs (CSS), so narrow screens wrap tiles, never cut them.
+     A directory with grid polygons is drawn as a map instead. */
   function renderMap(s) {
     var map = $("map"); map.textContent = "";
     var count = 0;
     screen.colors = {};
+    map.classList.remove("drawn");
+    if (renderOutlines(s, map)) return;
     s.communities.forEach(function (c) {
       var box = document.createElement("div"); box.className = "community";
       var h = document.createElement("h3"); h.textContent = c.name + " ";

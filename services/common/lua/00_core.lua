@@ -317,7 +317,7 @@ end
 -- checks the two agree).
 local STATES = { 'REPORTED', 'REGISTERED', 'DISPATCHED', 'ACCEPTED', 'RESOLVED', 'VERIFIED',
                  'CLOSED', 'REJECTED', 'DUPLICATE', 'REOPENED', 'ESCALATED', 'ORDERED',
-                 'PARKED' }
+                 'PARKED', 'MERGED' }
 
 -- Where a case is indexed by state: idx:open holds every case in an OPEN
 -- state, idx:state:<S> the cases in each other state (all by created). A
@@ -491,6 +491,18 @@ local function save(P, c, fields)
   if open ~= c._open then
     if c._open then redis.call('HINCRBY', P .. 'stats:open', c._open, '-1') end
     if open then redis.call('HINCRBY', P .. 'stats:open', open, '1') end
+    -- idx:near:<grid>:<category>, the open cases a new report may repeat
+    -- (register's possible duplicates), by created: written only when
+    -- the case opens or closes
+    if (c._open == nil) ~= (open == nil) then
+      local near = P .. 'idx:near:' .. (c.grid or '') .. ':' .. (c.category or '')
+      if open then
+        local created = c.created or redis.call('HGET', P .. 'case:' .. c.id, 'created')
+        redis.call('ZADD', near, I(tonumber(created) or c._now), c.id)
+      else
+        redis.call('ZREM', near, c.id)
+      end
+    end
     c._open = open
   end
 end

@@ -1,11 +1,24 @@
 -- Cases: registration, verification, evaluation, reads, the pending-set claim.
 
+-- Open cases of category in grid created since (wall ms), oldest first:
+-- the possible duplicates of a new report (idx:near, kept by save).
+local DUPLICATES_MAX = 10
+local function near_open(P, grid, category, since)
+  local ids = redis.call('ZRANGEBYSCORE', P .. 'idx:near:' .. grid .. ':' .. category, I(since),
+                         '+inf', 'LIMIT', 0, DUPLICATES_MAX)
+  if #ids == 0 then return nil end
+  return ids
+end
+
 -- register(P, idem, grid, category, text, channel, reporter, building,
---          location, scale, idem_ttl_s, principal, content_hash): the
--- principal that filed it is the timeline's who and the case's via
--- (reporter stays beside); the idempotency key is the principal's own and
--- remembers the report's content: the same key with other content is a
--- CONFLICT.
+--          location, scale, idem_ttl_s, principal, content_hash[, lat,
+--          lon, address_id, address_string]): the principal that filed it
+-- is the timeline's who and the case's via (reporter stays beside); the
+-- idempotency key is the principal's own and remembers the report's
+-- content: the same key with other content is a CONFLICT. A report
+-- without a grid gives a place (17_place.lua); the reply names the grid
+-- and building it resolved to, and the open cases of its category in that
+-- grid within the directory's duplicate window.
 local function register(keys, a)
   local P, idem, grid, category = a[1], a[2], a[3], a[4]
   local scale = tonumber(a[10]) or 1
@@ -17,12 +30,20 @@ local function register(keys, a)
     if hash ~= (a[13] or '') then
       return fail('CONFLICT', 'idempotency key ' .. idem .. ' was used for other content (case ' .. seen .. ')')
     end
-    local h = redis.call('HMGET', P .. 'case:' .. seen, 'state', 'tier', 'version', 'resolve_by')
+    local h = redis.call('HMGET', P .. 'case:' .. seen, 'state', 'tier', 'version', 'resolve_by',
+                         'grid', 'building')
     if h[1] then
       return ok({ duplicate = true, ledger = seen, case_id = seen, state = h[1],
                   tier = tonumber(h[2]), version = tonumber(h[3]),
-                  resolve_by = tonumber(h[4]) or 0 })
+                  resolve_by = tonumber(h[4]) or 0, grid = h[5], building = h[6] or '' })
     end
+  end
+  local lat, lon = tonumber(a[14] or ''), tonumber(a[15] or '')
+  if grid == '' or lat or (a[16] or '') ~= '' or (a[17] or '') ~= '' then
+    local b, msg
+    grid, b, msg = place_resolve(P, grid, a[8], lat, lon, a[16] or '', a[17] or '')
+    if not grid then return fail(b, msg) end
+    a[8] = b
   end
   local g = dir_grid(P, grid)
   if not g then return fail('UNKNOWN_GRID', 'grid "' .. grid .. '" is not in the directory') end
@@ -35,6 +56,8 @@ local function register(keys, a)
     return fail('UNKNOWN_CATEGORY', 'category "' .. category .. '" is not in the directory')
   end
   local now = now_ms()
+  local window = tonumber(dir_geo(P).window_min) or 0
+  local near = window > 0 and near_open(P, grid, category, now - window * 60000 / scale) or nil
   local street = dir_street(P)
   local day = ymd(math.floor((now + street.offset * 60000) / 86400000))
   local seq = redis.call('INCR', P .. 'seq:day:' .. day)
@@ -106,7 +129,8 @@ local function register(keys, a)
     offer.note = nil
   end
   log_flush(P, c)
-  return ok(case_reply(c, { duplicate = false, ledger = id, offers = offer and { offer } or nil }))
+  return ok(case_reply(c, { duplicate = false, ledger = id, offers = offer and { offer } or nil,
+                            building = c.building, possible_duplicates = near }))
 end
 
 -- verify(P, case_id, pass, note, who, scale[, by]): who the principal,

@@ -29,6 +29,32 @@ local function dir_load_calendar(P, cal)
   redis.call('HSET', P .. 'dir:cal', unpack(args))
 end
 
+-- The geometry 17_place.lua reads (dir:geo): every building (an
+-- address_id names one), the grids' polygons as flat rings with their
+-- bounding boxes, and the location section's bounds.
+local function dir_load_geo(P, d)
+  local loc = d.location or {}
+  local geo = { nearest_m = loc.nearest_building_m or 0, window_min = loc.duplicate_window_minutes or 0,
+                grids = {}, buildings = {} }
+  for _, g in ipairs(d.grids) do
+    if type(g.polygon) == 'table' and #g.polygon >= 4 then
+      local ring, box = {}, { 180, 90, -180, -90 }
+      for _, pt in ipairs(g.polygon) do
+        table.insert(ring, pt[1]); table.insert(ring, pt[2])
+        box[1] = math.min(box[1], pt[1]); box[2] = math.min(box[2], pt[2])
+        box[3] = math.max(box[3], pt[1]); box[4] = math.max(box[4], pt[2])
+      end
+      table.insert(geo.grids, { id = g.id, box = box, ring = ring })
+    end
+    for _, b in ipairs(g.buildings or {}) do
+      local rec = { id = b.id, grid = g.id, name = b.name, address = b.address }
+      if type(b.point) == 'table' then rec.lon, rec.lat = b.point[1], b.point[2] end
+      table.insert(geo.buildings, rec)
+    end
+  end
+  redis.call('SET', P .. 'dir:geo', cjson.encode(geo))
+end
+
 -- dir_load(P, json, principal): replace the directory with a validated one
 -- (the CLI validates it in C first). Unit load counters survive a reload.
 local function dir_load(keys, a)
@@ -71,6 +97,7 @@ local function dir_load(keys, a)
     redis.call('SADD', P .. 'dir:cats', c.code)
   end
   dir_load_calendar(P, d.calendar)
+  dir_load_geo(P, d)
   for _, u in ipairs(d.units) do
     redis.call('HSET', P .. 'unit:' .. u.id, 'name', u.name, 'capacity', u.capacity,
                'responsible', u.responsible or '')
