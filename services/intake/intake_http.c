@@ -507,6 +507,8 @@ s_api_case_verb (intake_http_t *self, intake_door_req_t *req, const char *id, co
     const char *by = reason ? s_str (req, body, "by") : NULL;
     if (!by)
         return;
+    if (!*by)
+        by = req->label;        //  the person acting: the key's principal unless named
     if (streq (verb, "verify")) {
         Gridcall__V1__Verify v = GRIDCALL__V1__VERIFY__INIT;
         json_t *pass = json_object_get (body, "pass");

@@ -487,7 +487,7 @@ s_post_request (intake_http_t *http, intake_door_req_t *req, open311_format_t fo
     r.channel = GRIDCALL__V1__CHANNEL__CHANNEL_OPEN311;
     r.grid = (char *) (s_field (req, "attribute[grid]") ? s_field (req, "attribute[grid]") : "");
     r.building = (char *) (s_field (req, "attribute[building]")
-                           ? s_field (req, "attribute[building]") : r.address_id);
+                           ? s_field (req, "attribute[building]") : "");
     r.location = r.address_string;
     //  the text: the description, and the appointment wished
     const char *description = s_field (req, "description");

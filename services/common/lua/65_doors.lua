@@ -26,7 +26,7 @@ local function doors_rate_take(keys, a)
   local n = redis.call('INCR', key)
   if n == 1 then redis.call('PEXPIRE', key, I(window + 1000)) end
   if n > limit then
-    return ok({ allowed = false, retry_after_ms = I((slot + 1) * window - now) })
+    return ok({ allowed = false, retry_after_ms = math.floor((slot + 1) * window - now) })
   end
   return ok({ allowed = true, remaining = limit - n })
 end
