@@ -906,8 +906,8 @@ s_serve (intake_http_t *self, s_request_t *r)
         return;
     }
     if (!*req->key_id || !req->key_known) {
-        const char *what = *req->key_id ? "the API key is not known (revoked or mistyped)"
-                         : s_api_key (req) ? "the API key is malformed"
+        const char *what = *req->key_id ? "invalid api_key: not known (revoked or mistyped)"
+                         : s_api_key (req) ? "invalid api_key: malformed"
                          : open311 ? "api_key is required" : "an API key is required "
                                      "(Authorization: Bearer KEY)";
         int status = open311 || *req->key_id || s_api_key (req) ? MHD_HTTP_FORBIDDEN
