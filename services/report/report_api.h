@@ -29,7 +29,8 @@ typedef enum {
     REPORT_ROUTE_STREAM,            //  GET /api/stream: server-sent events
     REPORT_ROUTE_LEDGER,            //  GET /api/ledger.csv
     REPORT_ROUTE_METRICS,           //  GET /metrics
-    REPORT_ROUTE_STATIC             //  GET /static/<name>: a file of static_dir
+    REPORT_ROUTE_STATIC,            //  GET /static/<name>: a file of static_dir
+    REPORT_ROUTE_MEDIA              //  GET /media/<sha256>.<jpg|png>: a photo of media_dir
 } report_route_t;
 
 //  Match a URL path (no query string) to a route. For REPORT_ROUTE_CASE

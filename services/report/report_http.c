@@ -58,6 +58,7 @@ struct _report_http_t {
     metrics_t *metrics;         //  borrowed: the registry /metrics renders
     report_guard_t *guard;      //  tokens, Host check, header deadline
     char *static_dir;           //  page files (index.html, screen.js, echarts.min.js, ...)
+    char *media_dir;            //  photos the doors took (intake's media_dir)
     long long ledger_max_rows;  //  most rows one CSV export holds
     int stream_max;             //  most event streams at once
     atomic_int streams_open;    //  event streams now
@@ -212,6 +213,22 @@ s_query_token (struct MHD_Connection *conn, char *buf, size_t size)
     return buf;
 }
 
+//  The photo a "/media/<64 hex>.<jpg|png>" URL names (intake's doors store
+//  them by content SHA-256), or NULL.
+static const char *
+s_media_name (const char *url)
+{
+    if (strncmp (url, "/media/", 7) != 0)
+        return NULL;
+    const char *name = url + 7;
+    if (strlen (name) != 68 || (strcmp (name + 64, ".jpg") != 0 && strcmp (name + 64, ".png") != 0))
+        return NULL;
+    for (int i = 0; i < 64; i++)
+        if (!((name [i] >= '0' && name [i] <= '9') || (name [i] >= 'a' && name [i] <= 'f')))
+            return NULL;
+    return name;
+}
+
 //  The role a route needs; 0 for the page, its files and the health check,
 //  which hold no data.
 static int
@@ -247,7 +264,7 @@ s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, con
                                  "(http_hosts)");
     }
     char id [REPORT_CASE_ID_MAX + 1];
-    report_route_t route = report_api_route (url, id);
+    report_route_t route = s_media_name (url) ? REPORT_ROUTE_MEDIA : report_api_route (url, id);
     if (route == REPORT_ROUTE_TOO_LONG) {
         *status = MHD_HTTP_URI_TOO_LONG;
         return report_api_error ("TOO_LARGE", "the URL is too long");
@@ -551,7 +568,7 @@ s_type_of (const char *name)
 {
     static const char *map [][2] = {
         { ".html", HTML_TYPE }, { ".js", "text/javascript; charset=utf-8" },
-        { ".css", "text/css; charset=utf-8" }, { ".png", "image/png" },
+        { ".css", "text/css; charset=utf-8" }, { ".png", "image/png" }, { ".jpg", "image/jpeg" },
         { ".svg", "image/svg+xml" }, { ".json", JSON_TYPE }, { ".ico", "image/x-icon" }
     };
     const char *dot = strrchr (name, '.');
@@ -561,12 +578,12 @@ s_type_of (const char *name)
     return "application/octet-stream";
 }
 
-//  Serve static_dir/name. Returns MHD_YES/NO, or -1 when there is no such file.
+//  Serve dir/name. Returns MHD_YES/NO, or -1 when there is no such file.
 static int
-s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
+s_file (const char *dir, struct MHD_Connection *conn, const char *name)
 {
     char path [4096];
-    if ((size_t) snprintf (path, sizeof path, "%s/%s", self->static_dir, name) >= sizeof path)
+    if ((size_t) snprintf (path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         return -1;
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -583,6 +600,12 @@ s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
     }
     bool html = strcmp (s_type_of (name), HTML_TYPE) == 0;
     return s_queue (conn, MHD_HTTP_OK, s_type_of (name), response, html ? PAGE_CSP : NULL);
+}
+
+static int
+s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
+{
+    return s_file (self->static_dir, conn, name);
 }
 
 //  ----------------------------------------------------------------------
@@ -811,8 +834,15 @@ s_serve (report_http_t *self, struct MHD_Connection *conn, const char *url, bool
 {
     char id [REPORT_CASE_ID_MAX + 1];
     int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-    report_route_t route = report_api_route (url, id);
+    report_route_t route = s_media_name (url) ? REPORT_ROUTE_MEDIA : report_api_route (url, id);
     switch (route) {
+        case REPORT_ROUTE_MEDIA: {
+            int rc = s_file (self->media_dir, conn, s_media_name (url));
+            if (rc >= 0)
+                return (enum MHD_Result) rc;
+            return s_send_json (conn, MHD_HTTP_NOT_FOUND,
+                                report_api_error ("NOT_FOUND", "no such photo"));
+        }
         case REPORT_ROUTE_BAD_ID:
             return s_send_json (conn, MHD_HTTP_BAD_REQUEST, report_api_error ("BAD_VALUE",
                                 "a case id is 1 to 64 characters of A-Z a-z 0-9 . _ -"));
@@ -973,6 +1003,7 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
     self->hub = hub;
     self->metrics = metrics;
     self->static_dir = strdup (config_str (config, "static_dir"));
+    self->media_dir = strdup (config_str (config, "media_dir"));
     self->guard = report_guard_new (config, metrics);
     self->ledger_max_rows = config_int (config, "ledger_max_rows");
     self->stream_max = (int) config_int (config, "stream_max");
@@ -986,10 +1017,11 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
                                              "event streams refused: stream_max reached");
     self->refused_auth = metrics_counter (metrics, "auth_refusals_total",
                                           "requests refused for their token or Host");
-    if (!self->static_dir || !self->guard) {
+    if (!self->static_dir || !self->media_dir || !self->guard) {
         report_guard_destroy (&self->guard);
         pthread_mutex_destroy (&self->log_lock);
         free (self->static_dir);
+        free (self->media_dir);
         free (self);
         return NULL;
     }
@@ -1016,6 +1048,7 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
         report_guard_destroy (&self->guard);
         pthread_mutex_destroy (&self->log_lock);
         free (self->static_dir);
+        free (self->media_dir);
         free (self);
         return NULL;
     }
@@ -1038,6 +1071,7 @@ report_http_destroy (report_http_t **self_p)
     report_guard_destroy (&self->guard);
     pthread_mutex_destroy (&self->log_lock);
     free (self->static_dir);
+    free (self->media_dir);
     free (self);
     *self_p = NULL;
 }
