@@ -103,7 +103,7 @@ $(BUILD)/gridcall-unit-example: $(KIT_LIB) services/unitkit/unit_example.c
 	$(CC) $(CFLAGS) $(WARN) $(KIT_INCLUDES) services/unitkit/unit_example.c $(KIT_LIB) $(KIT_LIBS) -o $@
 
 $(BUILD)/gridcall-bench: $(LIB) tests/bench/gridcall_bench.c
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) tests/bench/gridcall_bench.c $(LIB) $(LIBS) -lm -o $@
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) tests/bench/gridcall_bench.c $(LIB) $(LIBS) -lpthread -o $@
 
 # Unit tests build their class and the common sources under the sanitizers.
 # tests/unit/test_<daemon>_<class>.c also gets services/<daemon>/<daemon>_<class>.c.

@@ -59,7 +59,7 @@ const store_fn_t store_fns [] = {
     { "gc_report_events", 2, 2, true },
     { "gc_report_units", 0, 0, true },
     //  the front doors (65_doors.lua)
-    { "gc_rate_take", 3, 3, false },
+    { "gc_rate_take", 3, 4, false },
     { "gc_case_media", 3, 12, false },
     { "gc_door_cases", 1, 1, true },
     //  the library's version (generated) and the audit chain (01_audit.lua)

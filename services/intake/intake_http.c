@@ -30,6 +30,8 @@
 #define FORM_VALUE_MAX 8192             //  bytes of one form value
 #define PRINCIPALS_CHECK_MS 1000        //  the principals file is looked at this often
 #define JSON_TYPE "application/json; charset=utf-8"
+#define LEASE_MAX 32                    //  requests of a key's window taken from Redis at once
+#define LEASES_MAX 10000                //  keys whose taken requests are kept
 
 struct _intake_http_t {
     struct MHD_Daemon *daemon;
@@ -41,6 +43,8 @@ struct _intake_http_t {
     char *media_base;
     char rate_limit [24];
     char rate_window_ms [24];
+    int lease;                  //  requests taken from the window per Redis call
+    zhashx_t *leases;           //  key id -> s_lease_t
     int port;
     pthread_mutex_t lock;       //  guards store, the principals and the directory cache
     store_t *store;             //  reads and the rate limit
@@ -54,6 +58,12 @@ struct _intake_http_t {
     metric_t *requests;
     metric_t *refused;
 };
+
+//  Requests of one key's rate-limit window taken from Redis ahead.
+typedef struct {
+    int left;                   //  not spent yet
+    int64_t until;              //  monotonic ms its window ends
+} s_lease_t;
 
 //  A connection: its header watch and, once it made a call, its DEALER.
 typedef struct {
@@ -148,6 +158,13 @@ intake_http_random_key (char *key, size_t keylen)
 //  ---------------------------------------------------------------------
 //  Principals, the rate limit, reads
 
+static void
+s_lease_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 //  Reload the principals file when it changed (under lock).
 static void
 s_principals_tick (intake_http_t *self)
@@ -212,9 +229,18 @@ intake_http_rate (intake_http_t *self, intake_door_req_t *req)
 {
     const char *id = req->key_id + strlen (AUTH_API_PREFIX);
     pthread_mutex_lock (&self->lock);
+    //  requests of this key's window taken from Redis and not spent yet
+    s_lease_t *lease = zhashx_lookup (self->leases, id);
+    int64_t now = s_mono_ms ();
+    if (lease && lease->left > 0 && now < lease->until) {
+        lease->left--;
+        pthread_mutex_unlock (&self->lock);
+        return 0;
+    }
+    char want [16];
+    snprintf (want, sizeof want, "%d", self->lease);
     json_t *reply = store_callv (self->store, "gc_rate_take", id, self->rate_limit,
-                                 self->rate_window_ms, NULL);
-    pthread_mutex_unlock (&self->lock);
+                                 self->rate_window_ms, want, NULL);
     int status = 0;
     if (!json_is_true (json_object_get (reply, "ok"))) {
         snprintf (req->retry_after, sizeof req->retry_after, "1");
@@ -226,6 +252,19 @@ intake_http_rate (intake_http_t *self, intake_door_req_t *req)
         snprintf (req->retry_after, sizeof req->retry_after, "%lld", (long long) (ms + 999) / 1000);
         status = MHD_HTTP_TOO_MANY_REQUESTS;
     }
+    else {
+        //  one spent now, the rest kept until the window ends
+        if (!lease && zhashx_size (self->leases) < LEASES_MAX) {
+            lease = calloc (1, sizeof *lease);
+            if (lease)
+                zhashx_insert (self->leases, id, lease);
+        }
+        if (lease) {
+            lease->left = (int) json_integer_value (json_object_get (reply, "granted")) - 1;
+            lease->until = now + json_integer_value (json_object_get (reply, "window_left_ms"));
+        }
+    }
+    pthread_mutex_unlock (&self->lock);
     json_decref (reply);
     return status;
 }
@@ -1138,13 +1177,21 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
     snprintf (self->rate_limit, sizeof self->rate_limit, "%lld", config_int (config, "http_rate_limit"));
     snprintf (self->rate_window_ms, sizeof self->rate_window_ms, "%lld",
               config_int (config, "http_rate_window_s") * 1000);
+    //  a key may overshoot its limit by the requests a door took ahead and
+    //  a restart forgot: a twentieth of the limit at most
+    long long limit = config_int (config, "http_rate_limit");
+    self->lease = (int) (limit / 20 < 1 ? 1 : limit / 20 > LEASE_MAX ? LEASE_MAX : limit / 20);
+    self->leases = zhashx_new ();
+    if (self->leases)
+        zhashx_set_destructor (self->leases, s_lease_free);
     self->store = store_new (config, "intake-http");
     self->watch = httpd_watch_new ("intake", config_int (config, "http_header_timeout_s") * 1000,
                                    metrics);
     self->requests = metrics_counter (metrics, "http_requests_total", "HTTP door requests answered");
     self->refused = metrics_counter (metrics, "http_refused_total",
                                      "HTTP door requests answered with an error");
-    if (!self->endpoint || !self->media_dir || !self->media_base || !self->principals_path || !self->store
+    if (!self->endpoint || !self->media_dir || !self->media_base || !self->principals_path
+    ||  !self->leases || !self->store
     ||  !self->watch) {
         intake_http_destroy (&self);
         return NULL;
@@ -1186,6 +1233,7 @@ intake_http_destroy (intake_http_t **self_p)
         MHD_stop_daemon (self->daemon);
     httpd_watch_destroy (&self->watch);
     store_destroy (&self->store);
+    zhashx_destroy (&self->leases);
     auth_principals_destroy (&self->principals);
     json_decref (self->directory);
     pthread_mutex_destroy (&self->lock);

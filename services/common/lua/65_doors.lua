@@ -11,24 +11,30 @@ local DOORS_FIELDS = { 'state', 'grid', 'community', 'category', 'building', 'te
                        'created', 'resolve_by', 'resolved', 'closed', 'unit', 'via',
                        'location', 'media', 'merged_into', 'lat', 'lon', 'channel' }
 
--- rate_take(P, id, limit, window_ms): one request of the caller named id
--- (an API key's hash) in a fixed window of window_ms. allowed false with
--- retry_after_ms when it already made limit requests in this window.
+-- rate_take(P, id, limit, window_ms[, want]): up to want (1) requests of
+-- the caller named id (an API key's hash) in a fixed window of window_ms:
+-- granted is how many it may make (a door takes a few at once and spends
+-- them itself, so a busy key costs one call per few requests), slot the
+-- window they belong to. allowed false with retry_after_ms when the window
+-- has none left.
 local function doors_rate_take(keys, a)
   local P, id = a[1], a[2]
-  local limit, window = tonumber(a[3]), tonumber(a[4])
-  if not limit or not window or window < 1 or limit < 1 then
-    return fail('BAD_VALUE', 'limit and window_ms must be positive numbers')
+  local limit, window, want = tonumber(a[3]), tonumber(a[4]), tonumber(a[5] or '1')
+  if not limit or not window or not want or window < 1 or limit < 1 or want < 1 then
+    return fail('BAD_VALUE', 'limit, window_ms and want must be positive numbers')
   end
   local now = now_ms()
   local slot = math.floor(now / window)
   local key = P .. 'rate:' .. id .. ':' .. I(slot)
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('PEXPIRE', key, I(window + 1000)) end
-  if n > limit then
+  local used = tonumber(redis.call('GET', key) or '0')
+  local granted = math.min(want, limit - used)
+  if granted < 1 then
     return ok({ allowed = false, retry_after_ms = math.floor((slot + 1) * window - now) })
   end
-  return ok({ allowed = true, remaining = limit - n })
+  redis.call('INCRBY', key, granted)
+  if used == 0 then redis.call('PEXPIRE', key, I(window + 1000)) end
+  return ok({ allowed = true, granted = granted, slot = slot,
+              window_left_ms = math.floor((slot + 1) * window - now) })
 end
 
 -- case_media(P, id, who, url...): photos of the place, added to the case by
