@@ -113,6 +113,7 @@ TEST_CLASS = $(wildcard services/$(word 1,$(subst _, ,$(1)))/$(1).c)
 TEST_DEPS_report_screen := services/report/report_api.c services/report/report_dir.c
 TEST_DEPS_report_ledger := $(TEST_DEPS_report_screen) services/report/report_screen.c \
                            services/report/report_mask.c
+TEST_DEPS_intake_open311 := services/intake/intake_http.c services/intake/intake_media.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h \
                        $$(call TEST_CLASS,$$*) $$(TEST_DEPS_$$*)
 	@mkdir -p $(dir $@)
