@@ -84,9 +84,13 @@ s_intake (const config_t *config, const char *type, const ProtobufCMessage *body
         time_t by = (time_t) (r->resolve_by_ms / 1000);
         char when [32];
         strftime (when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime (&by));
-        printf ("case %s%s\n  tier %s, state %s, resolve by %s UTC\n", r->case_id,
-                r->duplicate ? " (already filed with this key)" : "", codec_tier_name (r->tier),
+        printf ("case %s%s\n  grid %s%s%s, tier %s, state %s, resolve by %s UTC\n", r->case_id,
+                r->duplicate ? " (already filed with this key)" : "", r->grid,
+                *r->building ? ", building " : "", r->building, codec_tier_name (r->tier),
                 codec_state_name (r->state), when);
+        //  suggestions only: an operator decides (gridcall merge KEEP DUP)
+        for (size_t i = 0; i < r->n_possible_duplicates; i++)
+            printf ("  possible duplicate of %s\n", r->possible_duplicates [i]);
     }
     else
     if (!rc) {
@@ -102,12 +106,30 @@ int
 cli_report (const config_t *config, int argc, char **argv)
 {
     const char *text = cli_positional (argc, argv, 0, s_flags);
-    const char *grid = cli_opt (argc, argv, "--grid", NULL);
+    const char *grid = cli_opt (argc, argv, "--grid", "");
     const char *category = cli_opt (argc, argv, "--category", NULL);
-    if (!text || !grid || !category) {
-        fprintf (stderr, "usage: gridcall report --grid G --category C [--reporter R] "
-                 "[--channel CHANNEL] [--building B] [--key KEY] \"text\"\n");
+    const char *lat = cli_opt (argc, argv, "--lat", NULL);
+    const char *lon = cli_opt (argc, argv, "--lon", NULL);
+    const char *address_id = cli_opt (argc, argv, "--address-id", "");
+    const char *address = cli_opt (argc, argv, "--address", "");
+    const char *building = cli_opt (argc, argv, "--building", "");
+    bool place = (lat && lon) || *address_id || *address || *building;
+    if (!text || (!*grid && !place) || !category || (!lat != !lon)) {
+        fprintf (stderr, "usage: gridcall report --category C (--grid G | --lat LAT --lon LON | "
+                 "--address-id B | --address TEXT | --building B) [--reporter R] "
+                 "[--channel CHANNEL] [--key KEY] \"text\"\n"
+                 "a place instead of a grid is resolved by intake over the directory's geometry\n");
         return 2;
+    }
+    Gridcall__V1__GeoPoint point = GRIDCALL__V1__GEO_POINT__INIT;
+    char *end_lat = NULL, *end_lon = NULL;
+    if (lat) {
+        point.lat = strtod (lat, &end_lat);
+        point.lon = strtod (lon, &end_lon);
+        if (*end_lat || *end_lon || end_lat == lat || end_lon == lon) {
+            fprintf (stderr, "gridcall: --lat and --lon are decimal degrees (39.8012 110.0034)\n");
+            return 2;
+        }
     }
     char key [96];
     snprintf (key, sizeof key, "cli-%d-%lld-%u", (int) getpid (), (long long) zclock_time (),
@@ -118,7 +140,10 @@ cli_report (const config_t *config, int argc, char **argv)
     report.category = (char *) category;
     report.text = (char *) text;
     report.reporter = (char *) cli_opt (argc, argv, "--reporter", getenv ("USER") ? getenv ("USER") : "operator");
-    report.building = (char *) cli_opt (argc, argv, "--building", "");
+    report.building = (char *) building;
+    report.point = lat ? &point : NULL;
+    report.address_id = (char *) address_id;
+    report.address_string = (char *) address;
     int channel = codec_channel_parse (cli_opt (argc, argv, "--channel", "OPERATOR"));
     if (!channel) {
         fprintf (stderr, "gridcall: unknown channel (GRID_WORKER, RESIDENT_APP, HOTLINE, "

@@ -177,6 +177,28 @@ cli_park (const config_t *config, int argc, char **argv)
     return s_intake (config, "park", &park.base, done);
 }
 
+//  merge KEEP DUP: the duplicate closes as MERGED into the case kept; its
+//  reporter hears when KEEP closes. An operator's decision, never automatic.
+int
+cli_merge (const config_t *config, int argc, char **argv)
+{
+    const char *keep = cli_positional (argc, argv, 0, s_flags);
+    const char *dup = cli_positional (argc, argv, 1, s_flags);
+    if (!keep || !dup) {
+        fprintf (stderr, "usage: gridcall merge KEEP DUP [--note TEXT] [--by WHO]\n"
+                 "the duplicate DUP closes as MERGED into the case KEEP\n");
+        return 2;
+    }
+    char done [160];
+    snprintf (done, sizeof done, "merged into %.64s", keep);
+    Gridcall__V1__Merge merge = GRIDCALL__V1__MERGE__INIT;
+    merge.keep_case_id = (char *) keep;
+    merge.duplicate_case_id = (char *) dup;
+    merge.note = (char *) cli_opt (argc, argv, "--note", "");
+    merge.operator_ = (char *) s_who (argc, argv);
+    return s_intake (config, "merge", &merge.base, done);
+}
+
 int
 cli_unpark (const config_t *config, int argc, char **argv)
 {

@@ -15,6 +15,7 @@ int cli_extend (const config_t *config, int argc, char **argv);
 int cli_park (const config_t *config, int argc, char **argv);
 //  gridcall unpark ID [--reason TEXT] [--by WHO]
 int cli_unpark (const config_t *config, int argc, char **argv);
+int cli_merge (const config_t *config, int argc, char **argv);
 //  gridcall clock [--set TIME] [--json]
 int cli_clock (const config_t *config, int argc, char **argv);
 //  gridcall case extend|park|unpark ID ...: the same, for cli_case to call

@@ -44,6 +44,7 @@ static const command_t s_commands [] = {
     { "extend", cli_extend, "extend ID --until TIME|--approve|--refuse --reason TEXT   case deadlines" },
     { "park", cli_park, "park ID --until DATE --reason TEXT  park a case until its review date" },
     { "unpark", cli_unpark, "unpark ID [--reason TEXT]    bring a parked case back now" },
+    { "merge", cli_merge, "merge KEEP DUP [--note TEXT] close DUP as merged into KEEP" },
     { "clock", cli_clock, "clock [--set TIME]            the case clock (demos and tests)" },
     { "route", cli_route, "route --grid G --category C [--tier T] [--at TIME] [--all]  who would get it" },
     { "order", cli_order, "order place ID [--who NAME] | order list   service-card orders" },

@@ -14,6 +14,7 @@ const codec_entry_t codec_reporter [] = {
     { "park", &gridcall__v1__park__descriptor },
     { "unpark", &gridcall__v1__unpark__descriptor },
     { "order.decide", &gridcall__v1__order_decision__descriptor },
+    { "merge", &gridcall__v1__merge__descriptor },
     { "report.ok", &gridcall__v1__report_reply__descriptor },
     { "ack", &gridcall__v1__ack__descriptor },
     { "error", &gridcall__v1__error__descriptor },

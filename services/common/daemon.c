@@ -349,6 +349,8 @@ gc_wake_notify (void *push, const json_t *reply)
             note.at_ms = json_integer_value (json_object_get (info, "at"));
             note.audience = (char *) s_text (info, "audience");
             note.note = (char *) s_text (info, "note");
+            note.via = (char *) s_text (info, "via");
+            note.followers = (char *) s_text (info, "followers");
             ref.job = &note;
         }
         if (ref.job_id && codec_send (push, NULL, "notify.job", &ref.base))

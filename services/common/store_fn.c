@@ -38,7 +38,7 @@ const store_fn_t store_fns [] = {
     { "gc_extend_request", 6, 6, false },
     { "gc_extend_decide", 7, 7, false },
     { "gc_park", 6, 6, false },
-    { "gc_merge", 6, 6, false },
+    { "gc_merge", 5, 5, false },
     { "gc_unpark", 5, 5, false },
     { "gc_timer_stats", 0, 0, true },
     //  notification jobs (40_notify.lua)

@@ -182,3 +182,23 @@ intake_check_order (const Gridcall__V1__OrderDecision *order, size_t text_max,
     };
     return s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
 }
+
+int
+intake_check_merge (const Gridcall__V1__Merge *merge, size_t text_max,
+                    char *reason, size_t reasonlen)
+{
+    const field_t fields [] = {
+        { "keep_case_id", merge->keep_case_id, INTAKE_ID_MAX, 1, F_ID },
+        { "duplicate_case_id", merge->duplicate_case_id, INTAKE_ID_MAX, 1, F_ID },
+        { "operator", merge->operator_, INTAKE_NAME_MAX, 1, F_NAME },
+        { "note", merge->note, text_max, 0, F_TEXT },
+    };
+    int rc = s_fields (fields, sizeof fields / sizeof fields [0], reason, reasonlen);
+    if (rc)
+        return rc;
+    if (strcmp (merge->keep_case_id, merge->duplicate_case_id) == 0) {
+        snprintf (reason, reasonlen, "a case cannot be merged into itself");
+        return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+    }
+    return 0;
+}

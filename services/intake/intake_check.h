@@ -38,4 +38,8 @@ int intake_check_unpark (const Gridcall__V1__Unpark *unpark, size_t text_max,
 int intake_check_order (const Gridcall__V1__OrderDecision *order, size_t text_max,
                         char *reason, size_t reasonlen);
 
+//  merge: an operator merges a duplicate case into the case kept.
+int intake_check_merge (const Gridcall__V1__Merge *merge, size_t text_max,
+                        char *reason, size_t reasonlen);
+
 #endif

@@ -31,6 +31,7 @@ typedef struct {
     const char *argv [16];
     int argc;
     const char *ref;            //  what the request names: key or case id
+    const char *ref2;           //  a second case its rule needs (merge: the duplicate)
     const char *fn;             //  the store function, when the kind has two
     char num [2][32];
     char hash [48];             //  a report's content, as its key remembers it
@@ -308,6 +309,19 @@ s_build_order (intake_server_t *self, const ProtobufCMessage *body, const char *
     return intake_check_order (o, self->text_max, reason, reasonlen);
 }
 
+static int
+s_build_merge (intake_server_t *self, const ProtobufCMessage *body, const char *who,
+               s_call_t *call, char *reason, size_t reasonlen)
+{
+    const Gridcall__V1__Merge *m = (const Gridcall__V1__Merge *) body;
+    call->ref = m->keep_case_id;
+    call->ref2 = m->duplicate_case_id;
+    const char *args [] = { m->keep_case_id, m->duplicate_case_id, who, m->note, m->operator_ };
+    memcpy (call->argv, args, sizeof args);
+    call->argc = 5;
+    return intake_check_merge (m, self->text_max, reason, reasonlen);
+}
+
 //  The requests intake takes: message type, kind of answer, the store
 //  function, how its call is checked and built, and what its sender must
 //  be allowed to do (auth.h); on_case: the rule needs the case's scope.
@@ -326,6 +340,7 @@ static const struct {
     { "park",          REQ_CLOCK,    "gc_park",          s_build_park,     AUTH_DECIDE,   true },
     { "unpark",        REQ_CLOCK,    "gc_unpark",        s_build_unpark,   AUTH_DECIDE,   true },
     { "order.decide",  REQ_CLOCK,    NULL,               s_build_order,    AUTH_DECIDE,   true },
+    { "merge",         REQ_CLOCK,    "gc_merge",         s_build_merge,    AUTH_DECIDE,   true },
 };
 
 //  Refuse a request its sender may not make: NOT_PERMITTED with the reason
@@ -397,9 +412,12 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
     while (first < count) {
         const char *ids [SCOPE_IDS_MAX];
         size_t n = 0, last = first;
-        for (; last < count && n < SCOPE_IDS_MAX; last++)
-            if (live [last] && batch [last].pending)
+        for (; last < count && n + 2 <= SCOPE_IDS_MAX; last++)
+            if (live [last] && batch [last].pending) {
                 ids [n++] = batch [last].call.ref;
+                if (batch [last].call.ref2)
+                    ids [n++] = batch [last].call.ref2;
+            }
         json_t *reply = n ? store_call (self->store, "gc_case_scope", (int) n, ids, NULL) : NULL;
         json_t *cases = json_is_true (json_object_get (reply, "ok"))
                       ? json_object_get (reply, "cases") : NULL;
@@ -408,6 +426,9 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
             if (!live [i] || !req->pending)
                 continue;
             json_t *c = json_object_get (cases, req->call.ref);
+            //  a merge: the operator's area must hold both cases
+            const char *ref2 = req->call.ref2;
+            json_t *c2 = ref2 ? json_object_get (cases, ref2) : c;
             char reason [256];
             auth_scope_t scope = {
                 json_string_value (json_object_get (c, "grid")),
@@ -415,6 +436,13 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
                 json_string_value (json_object_get (c, "channel")),
                 json_string_value (json_object_get (c, "via")), NULL
             };
+            auth_scope_t scope2 = {
+                json_string_value (json_object_get (c2, "grid")),
+                json_string_value (json_object_get (c2, "community")),
+                json_string_value (json_object_get (c2, "channel")),
+                json_string_value (json_object_get (c2, "via")), NULL
+            };
+            const auth_principal_t *p = curve_principal (self->curve, req->msg.user_id);
             live [i] = false;
             //  Redis refused the read (the store's code: INTERNAL, with the
             //  detail in the log), or could not be reached
@@ -432,8 +460,14 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
                 s_refuse (self, req->from, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
                           req->ref, "no case with this id");
             else
-            if (!auth_may (curve_principal (self->curve, req->msg.user_id),
-                           s_kinds [req->kind_index].action, &scope, reason, sizeof reason))
+            if (!c2) {
+                snprintf (reason, sizeof reason, "no case %s", ref2);
+                s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
+                          req->ref, reason);
+            }
+            else
+            if (!auth_may (p, s_kinds [req->kind_index].action, &scope, reason, sizeof reason)
+            ||  !auth_may (p, s_kinds [req->kind_index].action, &scope2, reason, sizeof reason))
                 s_forbid (self, req, reason);
             else
                 live [i] = true;

@@ -21,6 +21,8 @@ static const cfg_option_t s_options [] = {
       "PUB endpoint: one Notification per event, topic = event name" },
     { "webhooks", CFG_STRING, "", 0, 0,
       "comma-separated http(s) URLs each notification is POSTed to" },
+    { "gateway_webhooks", CFG_STRING, "", 0, 0,
+      "gateway:NAME=URL, ...: the URL hears of every event of the cases that gateway reported" },
     { "webhook_secret", CFG_SECRET, "", 0, 0,
       "HMAC-SHA256 key for X-Gridcall-Signature (t=,v1=); empty: unsigned, allowed only for webhooks on this machine" },
     { "webhook_timeout_ms", CFG_INT, "5000", 100, 600000,

@@ -23,6 +23,8 @@ struct _notify_job_t {
     long long at_ms;            //  Redis time of the transition
     char *audience;             //  "grid:G01", "tier:COMMUNITY", "reporter:<case id>"
     char *note;                 //  free text from the transition, or ""
+    char *via;                  //  the principal that reported the case, or ""
+    char *followers;            //  principals of cases merged into it, space-separated
     int attempts;               //  failed rounds before this one
     char *mask;                 //  done mask as stored
     char *body;                 //  webhook JSON body
@@ -135,6 +137,8 @@ notify_job_new (const json_t *reply, char *reason, size_t reasonlen)
     ||  !(self->unit = s_text (reply, "unit", reason, reasonlen))
     ||  !(self->audience = s_text (reply, "audience", reason, reasonlen))
     ||  !(self->note = s_text (reply, "note", reason, reasonlen))
+    ||  !(self->via = s_text (reply, "via", reason, reasonlen))
+    ||  !(self->followers = s_text (reply, "followers", reason, reasonlen))
     ||  !(self->mask = s_text (reply, "done", reason, reasonlen)))
         goto fail;
     if (s_number (reply, "tier", &tier) || s_number (reply, "at", &at)
@@ -189,6 +193,8 @@ notify_job_destroy (notify_job_t **self_p)
     free (self->body);
     free (self->mask);
     free (self->note);
+    free (self->via);
+    free (self->followers);
     free (self->audience);
     free (self->unit);
     free (self->category);
@@ -324,6 +330,25 @@ notify_job_target_done (const notify_job_t *self, int target)
 {
     return target >= 0 && target < NOTIFY_TARGETS_MAX
         && (self->targets_done & ((uint64_t) 1 << target));
+}
+
+bool
+notify_job_heard_by (const notify_job_t *self, const char *principal)
+{
+    if (strcmp (self->via, principal) == 0)
+        return true;
+    size_t len = strlen (principal);
+    for (const char *at = self->followers; (at = strstr (at, principal)); at += len)
+        if ((at == self->followers || at [-1] == ' ') && (at [len] == ' ' || !at [len]))
+            return true;
+    return false;
+}
+
+void
+notify_job_skip (notify_job_t *self, int target)
+{
+    if (target >= 0 && target < NOTIFY_TARGETS_MAX)
+        self->targets_done |= (uint64_t) 1 << target;
 }
 
 int

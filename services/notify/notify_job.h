@@ -52,6 +52,12 @@ int notify_job_mask (const notify_job_t *self, const char **tokens, int count,
 bool notify_job_published (const notify_job_t *self);
 void notify_job_set_published (notify_job_t *self);
 bool notify_job_target_done (const notify_job_t *self, int target);
+//  True when principal ("gateway:hotline") reported the job's case or a
+//  case merged into it: that gateway's webhook hears of the job.
+bool notify_job_heard_by (const notify_job_t *self, const char *principal);
+//  Target is not this job's (a gateway's webhook, another gateway's case):
+//  count it as done.
+void notify_job_skip (notify_job_t *self, int target);
 
 //  A webhook transfer started; returns the number running for the job.
 int notify_job_begin (notify_job_t *self);

@@ -39,6 +39,8 @@ struct _notify_server_t {
     char tokens [NOTIFY_TARGETS_MAX][NOTIFY_TOKEN_LEN + 1];    //  their mask tokens
     const char *token_of [NOTIFY_TARGETS_MAX];  //  pointers into tokens
     int targets;                //  number of webhook targets
+    char *via [NOTIFY_TARGETS_MAX];     //  a gateway's target: the principal whose
+                                        //  cases it hears of; NULL: every job
     zhashx_t *inflight;         //  job id -> notify_job_t, owned
     zlistx_t *finished;         //  jobs whose round ended; borrowed from inflight
     zmq_pollitem_t *items;      //  poll set: the PULL then curl's sockets
@@ -107,25 +109,81 @@ s_webhook_done (void *arg, void *tag, int target, bool ok, long status, const ch
         zlistx_add_end (self->finished, job);
 }
 
+//  gateway_webhooks: "gateway:NAME=URL, ..." into vias and urls (the
+//  caller's, free()), at most max. Returns the count, or -1 with err.
+static int
+s_parse_gateways (const char *list, char **vias, char **urls, int max, char *err, size_t errlen)
+{
+    char *copy = strdup (list ? list : "");
+    int count = 0;
+    char *save = NULL;
+    for (char *item = copy ? strtok_r (copy, ",", &save) : NULL; item;
+         item = strtok_r (NULL, ",", &save)) {
+        while (*item == ' ' || *item == '\t')
+            item++;
+        if (!*item)
+            continue;
+        char *eq = strchr (item, '=');
+        char *url [1];
+        if (!eq || strncmp (item, "gateway:", 8) != 0 || eq == item + 8
+        ||  eq - item > AUTH_LABEL_MAX) {
+            snprintf (err, errlen, "gateway_webhooks: \"%.80s\" is not gateway:NAME=URL "
+                      "(NAME the gateway's name in the principals file)", item);
+            goto fail;
+        }
+        *eq = 0;
+        if (count >= max) {
+            snprintf (err, errlen, "gateway_webhooks: more than %d targets", max);
+            goto fail;
+        }
+        char detail [256];
+        if (notify_webhook_parse_list (eq + 1, url, 1, detail, sizeof detail) != 1) {
+            snprintf (err, errlen, "gateway_webhooks: %s: %s", item, detail);
+            goto fail;
+        }
+        vias [count] = strdup (item);
+        urls [count++] = url [0];
+    }
+    free (copy);
+    return count;
+fail:
+    free (copy);
+    for (int i = 0; i < count; i++) {
+        free (vias [i]);
+        free (urls [i]);
+    }
+    return -1;
+}
+
 int
 notify_server_check_config (const config_t *config, char *err, size_t errlen)
 {
-    char *urls [NOTIFY_TARGETS_MAX];
+    char *urls [NOTIFY_TARGETS_MAX], *vias [NOTIFY_TARGETS_MAX];
     int count = notify_webhook_parse_list (config_str (config, "webhooks"), urls,
                                            NOTIFY_TARGETS_MAX, err, errlen);
     if (count < 0)
         return -1;
+    int gateways = s_parse_gateways (config_str (config, "gateway_webhooks"), vias, urls + count,
+                                     NOTIFY_TARGETS_MAX - count, err, errlen);
+    if (gateways < 0) {
+        for (int i = 0; i < count; i++)
+            free (urls [i]);
+        return -1;
+    }
     int rc = 0;
     bool signed_ = *config_str (config, "webhook_secret");
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < count + gateways; i++) {
         //  case data leaving the machine must be signed, or anyone could forge it
         if (rc == 0 && !signed_ && !notify_webhook_local (urls [i])) {
-            snprintf (err, errlen, "webhooks: \"%s\" is not on this machine and "
+            snprintf (err, errlen, "%s: \"%s\" is not on this machine and "
                       "webhook_secret is not set: set webhook_secret_file to a file holding "
-                      "a random key (receivers verify X-Gridcall-Signature with it)", urls [i]);
+                      "a random key (receivers verify X-Gridcall-Signature with it)",
+                      i < count ? "webhooks" : "gateway_webhooks", urls [i]);
             rc = -1;
         }
         free (urls [i]);
+        if (i >= count)
+            free (vias [i - count]);
     }
     return rc;
 }
@@ -148,6 +206,16 @@ notify_server_new (const config_t *config)
         self->targets = 0;
         goto fail;
     }
+    //  each gateway's own target after the common ones: it hears of the
+    //  cases its principal reported (the job's via), signed the same way
+    int gateways = s_parse_gateways (config_str (config, "gateway_webhooks"),
+                                     self->via + self->targets, self->urls + self->targets,
+                                     NOTIFY_TARGETS_MAX - self->targets, err, sizeof err);
+    if (gateways < 0) {
+        log_error ("notify: %s", err);
+        goto fail;
+    }
+    self->targets += gateways;
     for (int i = 0; i < self->targets; i++) {
         notify_webhook_token (self->urls [i], self->tokens [i], sizeof self->tokens [i]);
         self->token_of [i] = self->tokens [i];
@@ -240,8 +308,10 @@ notify_server_destroy (notify_server_t **self_p)
     curve_close (self->curve, &self->pull);
     curve_destroy (&self->curve);
     store_destroy (&self->store);
-    for (int i = 0; i < self->targets; i++)
+    for (int i = 0; i < self->targets; i++) {
         free (self->urls [i]);
+        free (self->via [i]);
+    }
     free (self->items);
     free (self);
     *self_p = NULL;
@@ -275,6 +345,10 @@ s_deliver (notify_server_t *self, notify_job_t *job)
     for (int i = 0; i < self->targets; i++) {
         if (notify_job_target_done (job, i))
             continue;
+        if (self->via [i] && !notify_job_heard_by (job, self->via [i])) {
+            notify_job_skip (job, i);
+            continue;
+        }
         if (notify_webhook_post (self->webhook, self->urls [i], notify_job_event (job),
                                  notify_job_id (job), notify_job_attempts (job) + 1,
                                  notify_job_body (job), notify_job_body_len (job), job, i) == 0)
@@ -531,12 +605,14 @@ static json_t *
 s_job_json (const Gridcall__V1__JobRef *ref)
 {
     const Gridcall__V1__Notification *n = ref->job;
-    return json_pack ("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:i, s:s}",
+    return json_pack ("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:i, s:s,"
+                      " s:s, s:s}",
                       "ok", 1, "id", ref->job_id, "event", n->event, "case", n->case_id,
                       "ledger", n->ledger_no, "grid", n->grid, "category", n->category,
                       "tier", (int) n->tier, "state", codec_state_name (n->state),
                       "unit", n->unit, "at", (json_int_t) n->at_ms, "audience", n->audience,
-                      "note", n->note, "attempts", 0, "done", "");
+                      "note", n->note, "attempts", 0, "done", "", "via", n->via,
+                      "followers", n->followers);
 }
 
 //  Read the wake-ups waiting on the PULL. A valid one asks for a claim; the

@@ -298,6 +298,8 @@ report_api_case (const json_t *c)
     s_put_str (out, "unit", json_object_get (c, "unit"));
     s_put_str (out, "responsible", json_object_get (c, "responsible"));
     s_put_str (out, "waiting", json_object_get (c, "waiting"));
+    //  a merged case names the case it follows
+    s_put_str_opt (out, "merged_into", json_object_get (c, "merged_into"));
     s_put_int (out, "created_ms", json_object_get (c, "created"));
     s_put_int (out, "resolve_by_ms", json_object_get (c, "resolve_by"));
     //  the deadline the case started with, kept through climbs and extensions

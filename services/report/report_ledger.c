@@ -128,7 +128,14 @@ report_ledger_line (const json_t *row, const directory_t *dir)
     s_cell (out, *unit ? report_dir_unit_name (dir, unit) : "", false);
     s_cell (out, s_get (row, "responsible"), false);
     s_time_cell (out, row, "resolve_by", dir);
-    s_cell (out, report_screen_state_label (s_get (row, "state")), false);
+    //  a merged case counts once, in the case it was merged into: its row says which
+    const char *state = report_screen_state_label (s_get (row, "state"));
+    char merged [160];
+    if (*s_get (row, "merged_into")) {
+        snprintf (merged, sizeof merged, "%s（并入%.64s）", state, s_get (row, "merged_into"));
+        state = merged;
+    }
+    s_cell (out, state, false);
     s_time_cell (out, row, "resolved", dir);
     s_time_cell (out, row, "closed", dir);
     s_cell (out, score, true);

@@ -39,7 +39,9 @@ static const struct {
     //  an order has its ledger number and waits for the community to place it
     { "ORDERED", "待下单", 1 },
     //  parked (挂账): registered, taken off the chain until its review date
-    { "PARKED", "挂账", 1 }
+    { "PARKED", "挂账", 1 },
+    //  merged (已合并) into another case, which its reporter follows
+    { "MERGED", "已合并", 1 }
 };
 
 //  The entry of s_states for state, or -1.
@@ -167,7 +169,7 @@ report_screen_row (const json_t *r, const directory_t *dir)
     const char *category = s_str (r, "category");
     const char *unit = s_str (r, "unit");
     long long sat = s_get (r, "satisfaction");
-    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+    json_t *row = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
                       " s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:s}",
         "case_id", s_str (r, "id"), "ledger_no", s_str (r, "ledger"),
         "grid", grid, "grid_name", report_dir_grid_name (dir, grid),
@@ -183,6 +185,10 @@ report_screen_row (const json_t *r, const directory_t *dir)
         "satisfaction", sat > 0 ? json_integer (sat) : json_null (),
         "text", s_str (r, "text"), "waiting", s_str (r, "waiting"),
         "state_label", report_screen_state_label (s_str (r, "state")));
+    //  a merged case names the case it follows
+    if (row && *s_str (r, "merged_into"))
+        json_object_set_new (row, "merged_into", json_string (s_str (r, "merged_into")));
+    return row;
 }
 
 //  A red or yellow list row.

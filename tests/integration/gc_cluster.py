@@ -469,7 +469,7 @@ class Reporter:
     and evaluations as the gateway (cert), verifications and operators'
     decisions as the operator (official, when given; else cert too)."""
 
-    OFFICIAL = {"verify", "extend.decide", "park", "unpark", "order.decide"}
+    OFFICIAL = {"verify", "extend.decide", "park", "unpark", "order.decide", "merge"}
 
     def __init__(self, ctx, endpoint, cert=None, server_key=None, official=None):
         self.sock = self._socket(ctx, endpoint, cert, server_key)

@@ -205,3 +205,19 @@ def test_directory_refuses_a_building_outside_its_grid(cluster, gc_directory, tm
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     r = c.cli("directory", "load", str(path))
     assert r.returncode != 0 and "grids[0].polygon" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_cli_reports_a_place(street):
+    c, _, d, category = street
+    g = d.doc["grids"][40]
+    b = g["buildings"][0]
+    r = c.cli("report", "--category", category, "--channel", "HOTLINE", "--address", b["address"],
+              "CLI 按地址上报")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"grid {g['id']}, building {b['id']}" in r.stdout, r.stdout
+    lon, lat = interior_point(g["polygon"])
+    r = c.cli("report", "--category", category, "--channel", "HOTLINE", "--lat", f"{lat:.6f}",
+              "--lon", f"{lon:.6f}", "CLI 按坐标上报")
+    assert r.returncode == 0 and f"grid {g['id']}" in r.stdout, r.stdout + r.stderr
+    r = c.cli("report", "--category", category, "--lat", "39.8", "CLI 缺经度")
+    assert r.returncode == 2 and "--lon" in r.stderr

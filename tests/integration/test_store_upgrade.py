@@ -2,7 +2,8 @@
 working: open cases indexed by state (idx:state:<open state>), open
 counters (stats:open_*) and a unit's held cases and waiting offers in
 unit:<u>:cases / unit:<u>:offers move to idx:open and unit:<u>:load when
-dispatch starts, and the held case is still the unit's to resolve."""
+dispatch starts, open cases without idx:near entries get them, and the
+held case is still the unit's to resolve."""
 
 from gc_cluster import state_name, wait_for
 from units_fixture import street  # noqa: F401  (fixture)
@@ -26,6 +27,8 @@ def test_dispatch_start_moves_an_old_store_to_the_new_indexes(street):
     c.redis.call("ZREM", f"{P}unit:CLEAN1:load", held)
     c.redis.call("SADD", f"{P}unit:CLEAN1:cases", held)
     c.redis.call("HSET", f"{P}stats:open_tier", "GRID", "7")
+    # ... from before idx:near (a new report's possible duplicates)
+    c.redis.call("DEL", f"{P}idx:near:G01:env.garbage", f"{P}cfg:idx_near")
     u.close()
 
     c["dispatch"].restart()
@@ -35,6 +38,7 @@ def test_dispatch_start_moves_an_old_store_to_the_new_indexes(street):
     assert c.redis.call("EXISTS", f"{P}unit:CLEAN1:cases") == 0
     assert c.redis.call("ZSCORE", f"{P}unit:CLEAN1:load", held) == HELD
     assert c.redis.call("EXISTS", f"{P}stats:open_tier") == 0
+    assert c.redis.call("ZSCORE", f"{P}idx:near:G01:env.garbage", held) == created
     stats = c.stats()
     assert stats["state"].get("ACCEPTED") == 1 and int(stats["open_tier"]["GRID"]) == 1
 

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <math.h>
+
 #include "intake_check.h"
 
 static Gridcall__V1__Report
@@ -177,6 +179,60 @@ test_ids_and_names (void **state)
     assert_int_equal (intake_check_verify (&verify, 2000, reason, sizeof reason), 0);
 }
 
+//  A place instead of a grid: bounded coordinates, ids and text; a merge.
+static void
+test_place_and_merge (void **state)
+{
+    (void) state;
+    char reason [256];
+    Gridcall__V1__Report report = s_report ();
+    Gridcall__V1__GeoPoint point = GRIDCALL__V1__GEO_POINT__INIT;
+    report.grid = "";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+    assert_non_null (strstr (reason, "grid is required, or a place"));
+    point.lat = 39.8;
+    point.lon = 110.0;
+    report.point = &point;
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason), 0);
+    const double bad [][2] = { { 90.01, 110 }, { -91, 110 }, { 39.8, 180.5 }, { 39.8, -181 },
+                               { NAN, 110 }, { 39.8, INFINITY } };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        point.lat = bad [i][0];
+        point.lon = bad [i][1];
+        assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                          GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+        assert_non_null (strstr (reason, i < 2 || i == 4 ? "point.lat" : "point.lon"));
+    }
+    report.point = NULL;
+    report.address_id = "B 0101";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    report.address_id = "B0101";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason), 0);
+    report.address_id = "";
+    char long_address [300];
+    memset (long_address, 'x', sizeof long_address - 1);
+    long_address [sizeof long_address - 1] = 0;
+    report.address_string = long_address;
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_TEXT_TOO_LONG);
+    report.address_string = "安达小区1号楼";
+    assert_int_equal (intake_check_report (&report, 2000, reason, sizeof reason), 0);
+
+    Gridcall__V1__Merge merge = GRIDCALL__V1__MERGE__INIT;
+    merge.keep_case_id = "TJ-20261127-000001";
+    merge.duplicate_case_id = "TJ-20261127-000002";
+    merge.operator_ = "王主任";
+    assert_int_equal (intake_check_merge (&merge, 2000, reason, sizeof reason), 0);
+    merge.duplicate_case_id = merge.keep_case_id;
+    assert_int_equal (intake_check_merge (&merge, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
+    merge.duplicate_case_id = "";
+    assert_int_equal (intake_check_merge (&merge, 2000, reason, sizeof reason),
+                      GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);
+}
+
 int
 main (void)
 {
@@ -187,6 +243,7 @@ main (void)
         cmocka_unit_test (test_verify_and_evaluate),
         cmocka_unit_test (test_clock_requests),
         cmocka_unit_test (test_ids_and_names),
+        cmocka_unit_test (test_place_and_merge),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

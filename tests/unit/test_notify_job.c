@@ -284,6 +284,37 @@ test_mask_new_job_publishes_first (void **state)
     json_decref (reply);
 }
 
+//  A gateway's webhook hears of the cases its principal reported, and of
+//  the cases merged ones follow; whole principals only, never a prefix.
+static void
+test_gateway_hears_its_own_and_followed_cases (void **state)
+{
+    (void) state;
+    json_t *reply = s_job_reply ();
+    json_object_set_new (reply, "via", json_string ("gateway:hotline"));
+    json_object_set_new (reply, "followers", json_string ("gateway:app gateway:wechat"));
+    char reason [160];
+    notify_job_t *job = notify_job_new (reply, reason, sizeof reason);
+    assert_non_null (job);
+    assert_true (notify_job_heard_by (job, "gateway:hotline"));
+    assert_true (notify_job_heard_by (job, "gateway:app"));
+    assert_true (notify_job_heard_by (job, "gateway:wechat"));
+    assert_false (notify_job_heard_by (job, "gateway:ap"));
+    assert_false (notify_job_heard_by (job, "gateway:hot"));
+    assert_false (notify_job_heard_by (job, "app"));
+    assert_false (notify_job_target_done (job, 3));
+    notify_job_skip (job, 3);
+    assert_true (notify_job_target_done (job, 3));
+    notify_job_destroy (&job);
+    json_decref (reply);
+    //  a job of a library before via: no gateway hears it
+    reply = s_job_reply ();
+    job = notify_job_new (reply, reason, sizeof reason);
+    assert_false (notify_job_heard_by (job, "gateway:hotline"));
+    notify_job_destroy (&job);
+    json_decref (reply);
+}
+
 int
 main (void)
 {
@@ -293,6 +324,7 @@ main (void)
         cmocka_unit_test (test_backoff_caps_at_max),
         cmocka_unit_test (test_backoff_jitter_stays_within_20_percent),
         cmocka_unit_test (test_job_body_has_every_field),
+        cmocka_unit_test (test_gateway_hears_its_own_and_followed_cases),
         cmocka_unit_test (test_job_fills_notification),
         cmocka_unit_test (test_reporter_audience_never_carries_a_phone_number),
         cmocka_unit_test (test_job_rejects_undeliverable),

@@ -209,7 +209,8 @@ local function queue_job(P, c, n, job, entry_note)
                               note = job[3] or entry_note or '', case = c.id,
                               ledger = c.ledger or c.id, grid = c.grid or '',
                               category = c.category or '', tier = tonumber(c.tier) or 0,
-                              state = c.state, unit = c.unit or '', at = c._now })
+                              state = c.state, unit = c.unit or '', at = c._now,
+                              via = c.via or '', followers = c.followers or '' })
   return id
 end
 
@@ -396,14 +397,14 @@ end
 -- is a bug in a transition: it stops the call with an error.
 local LIFECYCLE = {
   [''] = { REGISTERED = true, ORDERED = true, DISPATCHED = true },  -- registered and offered in one step
-  ORDERED = { REGISTERED = true, REJECTED = true },
-  REGISTERED = { DISPATCHED = true, ESCALATED = true, PARKED = true },
-  DISPATCHED = { ACCEPTED = true, ESCALATED = true, PARKED = true },
-  ACCEPTED = { RESOLVED = true, ESCALATED = true, PARKED = true },
+  ORDERED = { REGISTERED = true, REJECTED = true, MERGED = true },
+  REGISTERED = { DISPATCHED = true, ESCALATED = true, PARKED = true, MERGED = true },
+  DISPATCHED = { ACCEPTED = true, ESCALATED = true, PARKED = true, MERGED = true },
+  ACCEPTED = { RESOLVED = true, ESCALATED = true, PARKED = true, MERGED = true },
   RESOLVED = { CLOSED = true, REOPENED = true },
-  REOPENED = { DISPATCHED = true, ESCALATED = true, PARKED = true },
-  ESCALATED = { DISPATCHED = true, PARKED = true },
-  PARKED = { REOPENED = true },
+  REOPENED = { DISPATCHED = true, ESCALATED = true, PARKED = true, MERGED = true },
+  ESCALATED = { DISPATCHED = true, PARKED = true, MERGED = true },
+  PARKED = { REOPENED = true, MERGED = true },
 }
 
 -- Move the case from its old state to its new one: its state index when
@@ -541,7 +542,7 @@ end
 local CASE_REPLY_FIELDS = { 'state', 'tier', 'grid', 'category', 'version', 'created',
   'resolve_by', 'unit', 'ledger', 'scale', 'offer_id', 'offer_unit', 'offer_by',
   'lead_resolved', 'parties_needed', 'reporter', 'prev_unit', 'round', 'appointment',
-  'waiting', 'text' }
+  'waiting', 'text', 'via', 'followers' }
 
 local function case_reply(c, extra)
   local t = extra or {}

@@ -645,6 +645,16 @@ local function units_reset(keys, a)
       if f then redis.call('HINCRBY', P .. 'stats:open', f, '1') end
     end
   end
+  -- ... and its open cases go into idx:near (possible duplicates), once
+  if redis.call('EXISTS', P .. 'cfg:idx_near') == 0 then
+    for _, id in ipairs(redis.call('ZRANGE', P .. 'idx:open', 0, -1)) do
+      local h = redis.call('HMGET', P .. 'case:' .. id, 'grid', 'category', 'created')
+      if h[1] and h[3] then
+        redis.call('ZADD', P .. 'idx:near:' .. h[1] .. ':' .. (h[2] or ''), h[3], id)
+      end
+    end
+    redis.call('SET', P .. 'cfg:idx_near', '1')
+  end
   -- and its units' held cases and offers move to their load sets
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'dir:units')) do
     local held, offers = P .. 'unit:' .. u .. ':cases', P .. 'unit:' .. u .. ':offers'

@@ -18,8 +18,12 @@ local function dir_geo(P)
     local g = text and cjson.decode(text) or {}
     g.grids = g.grids or {}
     g.buildings = g.buildings or {}
-    g.by_id = {}
-    for _, b in ipairs(g.buildings) do g.by_id[b.id] = b end
+    g.by_id, g.by_grid = {}, {}
+    for _, b in ipairs(g.buildings) do
+      g.by_id[b.id] = b
+      g.by_grid[b.grid] = g.by_grid[b.grid] or {}
+      table.insert(g.by_grid[b.grid], b)
+    end
     d.geo = g
   end
   return d.geo
@@ -54,8 +58,8 @@ end
 -- given: the building and its distance, or nil.
 local function nearest_building(geo, lon, lat, g)
   local best, dist
-  for _, b in ipairs(geo.buildings) do
-    if b.lon and (not g or b.grid == g) then
+  for _, b in ipairs(g and (geo.by_grid[g] or {}) or geo.buildings) do
+    if b.lon then
       local m = metres(lon, lat, b.lon, b.lat)
       if not dist or m < dist then best, dist = b, m end
     end

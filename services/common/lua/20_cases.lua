@@ -159,6 +159,7 @@ local function verify(keys, a)
     redis.call('ZREM', P .. 'timers', id .. '|deadline')
     log_event(P, c, 'closed', who, '', nil, { 'case.closed', 'reporter:' .. c.id })
     log_flush(P, c)
+    merged_close(P, c, who)
   else
     move_state(P, c, 'REOPENED')
     -- the unit whose work failed comes last in the next round (offer)
@@ -210,6 +211,8 @@ local function case_get(keys, a)
     timeline[i] = ev and cjson.encode(ev) or text
   end
   c.timeline = timeline
+  local merged = redis.call('SMEMBERS', a[1] .. 'case:' .. a[2] .. ':merged')
+  if #merged > 0 then table.sort(merged); c.merged_cases = merged end
   return ok({ case = c })
 end
 

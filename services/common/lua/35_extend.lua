@@ -148,17 +148,7 @@ local function park(keys, a)
   if not WORKING[c.state] then
     return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ': it cannot be parked')
   end
-  local held = c.unit or ''
-  if c.state == 'ACCEPTED' and held ~= '' and (c.lead_resolved or '') == '' then
-    unit_drop(P, held, id)
-    withdraw(P, c, held, c.offer_id, 'PARKED', reason)
-  end
-  redis.call('ZREM', P .. 'dispatch:waiting', id)
-  if (c.offer_unit or '') ~= '' then
-    unit_drop(P, c.offer_unit, id)
-    if c.state == 'DISPATCHED' then withdraw(P, c, c.offer_unit, c.offer_id, 'PARKED', reason) end
-  end
-  release_parties(P, c, nil)
+  local held = take_back(P, c, 'PARKED', reason)
   c.parked_from = c.state
   c.parked_unit = held
   c.review_at = review_at

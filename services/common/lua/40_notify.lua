@@ -20,7 +20,7 @@ local function job_read(P, id)
   if not text then return nil end
   local ev, job = event_decode(text)
   if not ev or not job then return nil end
-  local h = redis.call('HMGET', P .. 'case:' .. case_id, 'grid', 'category')
+  local h = redis.call('HMGET', P .. 'case:' .. case_id, 'grid', 'category', 'via', 'followers')
   job = job_expand(job, ev.what, h[1], case_id)
   if type(job) ~= 'table' or not job[1] then return nil end
   local tries = redis.call('HGET', P .. 'notify:tries', id) or ''
@@ -28,7 +28,8 @@ local function job_read(P, id)
   return { id = id, event = job[1], audience = job[2] or '', note = job[3] or ev.note or '',
            case = case_id, grid = h[1] or '', category = h[2] or '', tier = ev.tier,
            state = ev.state, unit = ev.unit or '', at = ev.at,
-           attempts = tonumber(attempts) or 0, done = done or '' }
+           attempts = tonumber(attempts) or 0, done = done or '', via = h[3] or '',
+           followers = h[4] or '' }
 end
 
 -- job_get(P, job_id): one notification job.

@@ -7,7 +7,8 @@ local REPORT_SCAN_MAX = 5000        -- index entries one cases call may look at
 local REPORT_PAGE_MAX = 1000        -- rows one cases call may return
 local REPORT_FIELDS = { 'state', 'ledger', 'grid', 'community', 'category', 'channel',
                         'reporter', 'tier', 'unit', 'responsible', 'resolve_by',
-                        'created', 'resolved', 'closed', 'satisfaction', 'text', 'waiting' }
+                        'created', 'resolved', 'closed', 'satisfaction', 'text', 'waiting',
+                        'merged_into' }
 local DAY_MS = 86400000
 
 -- A case's ledger row as a table, or nil when the case hash is gone.
@@ -18,6 +19,7 @@ local function report_row(P, id)
   for i, f in ipairs(REPORT_FIELDS) do r[f] = h[i] or '' end
   r.id = id
   if r.ledger == '' then r.ledger = id end
+  if r.merged_into == '' then r.merged_into = nil end
   r.tier = tonumber(r.tier) or 0
   for _, f in ipairs({ 'resolve_by', 'created', 'resolved', 'closed', 'satisfaction' }) do
     r[f] = tonumber(r[f]) or 0
