@@ -627,6 +627,19 @@ s_api_case_verb (intake_http_t *self, intake_door_req_t *req, const char *id, co
         s_call (self, req, "unpark", &u.base);
     }
     else
+    if (streq (verb, "merge")) {
+        //  the case of the path is kept; the duplicate closes as MERGED into it
+        Gridcall__V1__Merge m = GRIDCALL__V1__MERGE__INIT;
+        const char *duplicate = s_str (req, body, "duplicate");
+        if (!duplicate)
+            return;
+        m.keep_case_id = (char *) id;
+        m.duplicate_case_id = (char *) duplicate;
+        m.note = (char *) note;
+        m.operator_ = (char *) by;
+        s_call (self, req, "merge", &m.base);
+    }
+    else
         s_error (req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no route POST /api/v1/reports/{id}/%.32s",
                  verb);
 }

@@ -462,7 +462,7 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
             else
             if (!c2) {
                 snprintf (reason, sizeof reason, "no case %s", ref2);
-                s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
+                s_refuse (self, req->from, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
                           req->ref, reason);
             }
             else

@@ -167,3 +167,23 @@ def test_slow_headers_are_cut_and_keep_alive_serves_many(cluster, gc_directory):
                                                      "text": f"连续{i}"})
         assert s == 201, body
     assert int(c.stats()["total"]["reported"]) == 20
+
+
+def test_duplicates_suggested_and_merged_by_an_operator(cluster, gc_directory):
+    grid, category = gc_directory.choose("GRID")
+    c, port, keys = start_doors(cluster, keys=(GATEWAY, OPERATOR))
+    gateway, op = Http(port, keys[GATEWAY]), Http(port, keys[OPERATOR])
+    report = {"grid": grid, "category": category, "text": "水管爆了"}
+    s, first = gateway.json("POST", "/api/v1/reports", report)
+    s, second = gateway.json("POST", "/api/v1/reports", {**report, "text": "楼下水管爆裂"})
+    assert s == 201 and first["case_id"] in second["possible_duplicates"], second
+    # a gateway may not merge; the operator may
+    s, e = gateway.json("POST", f"/api/v1/reports/{first['case_id']}/merge",
+                        {"duplicate": second["case_id"]})
+    assert s == 403 and e["code"] == "NOT_PERMITTED", e
+    s, ack = op.json("POST", f"/api/v1/reports/{first['case_id']}/merge",
+                     {"duplicate": second["case_id"], "note": "同一处漏水"})
+    assert s == 200 and ack["ok"], ack
+    s, dup = gateway.json("GET", f"/api/v1/reports/{second['case_id']}")
+    assert dup["state"] == "MERGED" and not dup["open"], dup
+    assert dup.get("merged_into") == first["case_id"], dup
