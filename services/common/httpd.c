@@ -60,6 +60,25 @@ httpd_loopback (const char *bind)
     return false;
 }
 
+int
+httpd_sockaddr (const char *bind, int port, struct sockaddr_storage *addr)
+{
+    memset (addr, 0, sizeof *addr);
+    struct sockaddr_in *in4 = (struct sockaddr_in *) addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) addr;
+    if (inet_pton (AF_INET, bind, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons ((uint16_t) port);
+        return 4;
+    }
+    if (inet_pton (AF_INET6, bind, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons ((uint16_t) port);
+        return 6;
+    }
+    return -1;
+}
+
 static void *
 s_watchdog (void *arg)
 {

@@ -10,11 +10,15 @@
 #define GC_HTTPD_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include "metrics.h"
 
 //  True when bind is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x).
 bool httpd_loopback (const char *bind);
+//  The socket address of a numeric bind address and port into addr.
+//  Returns 4 or 6 (its family), or -1 when bind is not a numeric address.
+int httpd_sockaddr (const char *bind, int port, struct sockaddr_storage *addr);
 
 typedef struct _httpd_watch_t httpd_watch_t;
 

@@ -279,6 +279,17 @@ intake_http_read (intake_http_t *self, const char *fn, int argc, const char **ar
 }
 
 json_t *
+intake_http_cases (intake_http_t *self, json_t *filters)
+{
+    char *text = filters ? json_dumps (filters, JSON_COMPACT) : NULL;
+    json_decref (filters);
+    const char *argv [] = { text };
+    json_t *reply = text ? intake_http_read (self, "gc_door_cases", 1, argv) : NULL;
+    free (text);
+    return reply;
+}
+
+json_t *
 intake_http_directory (intake_http_t *self)
 {
     pthread_mutex_lock (&self->lock);
@@ -552,7 +563,8 @@ s_api_case_verb (intake_http_t *self, intake_door_req_t *req, const char *id, co
         Gridcall__V1__Verify v = GRIDCALL__V1__VERIFY__INIT;
         json_t *pass = json_object_get (body, "pass");
         if (!json_is_boolean (pass)) {
-            s_error (req, MHD_HTTP_BAD_REQUEST, "MISSING_FIELD", "pass (true or false) is required");
+            s_error (req, MHD_HTTP_BAD_REQUEST, "MISSING_FIELD",
+                     "pass (true or false) is required");
             return;
         }
         v.case_id = (char *) id;
@@ -673,12 +685,7 @@ s_public_case (json_t *row)
 json_t *
 intake_http_case (intake_http_t *self, intake_door_req_t *req, const char *id, bool open311)
 {
-    json_t *filters = json_pack ("{s:[s]}", "ids", id);
-    char *text = json_dumps (filters, JSON_COMPACT);
-    json_decref (filters);
-    const char *argv [] = { text };
-    json_t *reply = text ? intake_http_read (self, "gc_door_cases", 1, argv) : NULL;
-    free (text);
+    json_t *reply = intake_http_cases (self, json_pack ("{s:[s]}", "ids", id));
     json_t *row = json_array_get (json_object_get (reply, "items"), 0);
     char reason [256] = "";
     if (!json_is_true (json_object_get (reply, "ok"))) {
@@ -1160,23 +1167,11 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
     const char *bind = config_str (config, "http_bind");
     int port = (int) config_int (config, "http_port");
     struct sockaddr_storage addr;
-    memset (&addr, 0, sizeof addr);
-    struct sockaddr_in *in4 = (struct sockaddr_in *) &addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &addr;
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
                        | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    bool v6 = false;
-    if (inet_pton (AF_INET, bind, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons ((uint16_t) port);
-    }
-    else {
-        inet_pton (AF_INET6, bind, &in6->sin6_addr);
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons ((uint16_t) port);
+    bool v6 = httpd_sockaddr (bind, port, &addr) == 6;     //  checked numeric above
+    if (v6)
         flags |= MHD_USE_IPv6;
-        v6 = true;
-    }
     intake_http_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
@@ -1187,7 +1182,8 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
     self->principals_path = strdup (config_str (config, "principals"));
     self->body_max = (size_t) config_int (config, "http_body_max");
     self->media_max = (size_t) config_int (config, "media_max");
-    snprintf (self->rate_limit, sizeof self->rate_limit, "%lld", config_int (config, "http_rate_limit"));
+    snprintf (self->rate_limit, sizeof self->rate_limit, "%lld",
+              config_int (config, "http_rate_limit"));
     snprintf (self->rate_window_ms, sizeof self->rate_window_ms, "%lld",
               config_int (config, "http_rate_window_s") * 1000);
     //  a key may overshoot its limit by the requests a door took ahead and
@@ -1200,7 +1196,8 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
     self->store = store_new (config, "intake-http");
     self->watch = httpd_watch_new ("intake", config_int (config, "http_header_timeout_s") * 1000,
                                    metrics);
-    self->requests = metrics_counter (metrics, "http_requests_total", "HTTP door requests answered");
+    self->requests = metrics_counter (metrics, "http_requests_total",
+                                      "HTTP door requests answered");
     self->refused = metrics_counter (metrics, "http_refused_total",
                                      "HTTP door requests answered with an error");
     if (!self->endpoint || !self->media_dir || !self->media_base || !self->principals_path
@@ -1217,7 +1214,8 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config_int (config, "http_connection_limit"),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
             (unsigned int) config_int (config, "http_connection_limit_per_ip"),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) config_int (config, "http_connection_timeout_s"),
+        MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned int) config_int (config, "http_connection_timeout_s"),
         MHD_OPTION_NOTIFY_CONNECTION, s_connection, self,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_MEMORY_LIMIT,
@@ -1229,7 +1227,8 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
         intake_http_destroy (&self);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                            MHD_DAEMON_INFO_BIND_PORT);
     self->port = info && info->port ? info->port : port;
     log_notice ("intake: HTTP doors listening on http://%s%s%s:%d (/api/v1, /open311/v2)",
                 v6 ? "[" : "", bind, v6 ? "]" : "", self->port);

@@ -89,6 +89,9 @@ int intake_http_call (intake_http_t *self, intake_door_req_t *req, const char *t
 //  Call a read function (FCALL_RO) on the doors' Redis connection; the
 //  caller decrefs. NULL when Redis is unreachable.
 json_t *intake_http_read (intake_http_t *self, const char *fn, int argc, const char **argv);
+//  gc_door_cases with filters (taken): its reply (the caller decrefs), NULL
+//  when Redis is unreachable.
+json_t *intake_http_cases (intake_http_t *self, json_t *filters);
 //  Read case id for req: its row of gc_door_cases (the caller decrefs),
 //  or NULL with the error answered (as Open311 errors when open311). Its
 //  reporter (the principal it came through) may read it, and whoever may

@@ -611,11 +611,7 @@ s_get_requests (intake_http_t *http, intake_door_req_t *req, open311_format_t fo
         }
         json_object_set_new (filters, "limit", json_integer (LIST_MAX));
     }
-    char *text = json_dumps (filters, JSON_COMPACT);
-    json_decref (filters);
-    const char *argv [] = { text };
-    json_t *reply = text ? intake_http_read (http, "gc_door_cases", 1, argv) : NULL;
-    free (text);
+    json_t *reply = intake_http_cases (http, filters);
     if (!json_is_true (json_object_get (reply, "ok"))) {
         json_decref (reply);
         intake_open311_error (req, 503, "the case store is unavailable; retry");
@@ -647,12 +643,8 @@ s_get_token (intake_http_t *http, intake_door_req_t *req, open311_format_t forma
         intake_open311_error (req, 404, "token not found");
         return;
     }
-    json_t *filters = json_pack ("{s:s, s:s}", "token", token, "via", req->label);
-    char *text = json_dumps (filters, JSON_COMPACT);
-    json_decref (filters);
-    const char *argv [] = { text };
-    json_t *reply = text ? intake_http_read (http, "gc_door_cases", 1, argv) : NULL;
-    free (text);
+    json_t *reply = intake_http_cases (http, json_pack ("{s:s, s:s}", "token", token, "via",
+                                                        req->label));
     json_t *row = json_array_get (json_object_get (reply, "items"), 0);
     if (!json_is_true (json_object_get (reply, "ok")))
         intake_open311_error (req, 503, "the case store is unavailable; retry");

@@ -453,17 +453,19 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
                           ? json_string_value (json_object_get (reply, "message")) : code);
             else
             if (!cases)
-                s_refuse (self, req->from, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
-                          req->ref, "the case store is unavailable; retry");
+                s_refuse (self, req->from, req->msg.identity,
+                          GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, req->ref,
+                          "the case store is unavailable; retry");
             else
             if (!c)
-                s_refuse (self, req->from, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
-                          req->ref, "no case with this id");
+                s_refuse (self, req->from, req->msg.identity,
+                          GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE, req->ref,
+                          "no case with this id");
             else
             if (!c2) {
                 snprintf (reason, sizeof reason, "no case %s", ref2);
-                s_refuse (self, req->from, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
-                          req->ref, reason);
+                s_refuse (self, req->from, req->msg.identity,
+                          GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE, req->ref, reason);
             }
             else
             if (!auth_may (p, s_kinds [req->kind_index].action, &scope, reason, sizeof reason)

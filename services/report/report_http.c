@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpd.h"
 #include "log.h"
 #include "report_api.h"
 #include "report_guard.h"
@@ -972,24 +973,13 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
     const char *bind = config_str (config, "http_bind");
     int port = (int) config_int (config, "http_port");
     struct sockaddr_storage addr;
-    memset (&addr, 0, sizeof addr);
-    struct sockaddr_in *in4 = (struct sockaddr_in *) &addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &addr;
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
                        | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    bool v6 = false;
-    if (inet_pton (AF_INET, bind, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons ((uint16_t) port);
-    }
-    else
-    if (inet_pton (AF_INET6, bind, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons ((uint16_t) port);
+    int family = httpd_sockaddr (bind, port, &addr);
+    bool v6 = family == 6;
+    if (v6)
         flags |= MHD_USE_IPv6;
-        v6 = true;
-    }
-    else {
+    if (family < 0) {
         log_error ("report: http_bind \"%s\" is not a numeric IPv4 or IPv6 address", bind);
         return NULL;
     }
