@@ -63,8 +63,13 @@ def test_upload_is_stored_by_hash_recorded_and_served_by_report(cluster, gc_dire
     log = [json.loads(x) for x in c.redis.call("LRANGE", f"{c.key_prefix}case:{case_id}:log",
                                                 0, -1)]
     assert sum(1 for e in log if e[1] == "media") == 3, log
-    # report serves it to the screen token, not to anyone
+    # report's case view links them; it serves them to the screen token, not to anyone
     conn = http.client.HTTPConnection(host, int(rport), timeout=10)
+    conn.request("GET", f"/api/cases/{case_id}", headers={"Authorization": f"Bearer {TOKEN}"})
+    r = conn.getresponse()
+    view = json.loads(r.read())
+    assert view["media"] == ["https://example.org/a.jpg", f"/media/{digest}.jpg",
+                             "/media/" + png["media"][6:]], view
     conn.request("GET", f"/media/{digest}.jpg", headers={"Authorization": f"Bearer {TOKEN}"})
     r = conn.getresponse()
     assert r.status == 200 and r.getheader("Content-Type") == "image/jpeg" and r.read() == JPEG
