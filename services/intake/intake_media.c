@@ -93,7 +93,11 @@ intake_media_store (const char *dir, const char *data, size_t len, const char *e
             break;
         done += (size_t) n;
     }
-    if (fd < 0 || done < len || fsync (fd) || close (fd) || rename (tmp, path)) {
+    //  on disk before the case names it
+    bool written = fd >= 0 && done == len && fsync (fd) == 0;
+    if (fd >= 0 && close (fd))
+        written = false;
+    if (!written || rename (tmp, path)) {
         log_error ("intake: cannot store photo %s: %s", path, strerror (errno));
         if (fd >= 0)
             unlink (tmp);
