@@ -50,5 +50,8 @@ int
 main (int argc, char **argv)
 {
     const gc_server_ops_t ops = { s_create, s_run, s_destroy };
+    //  secure by default: start and --check-config refuse HTTP doors open
+    //  to other hosts without a principals file (API keys)
+    gc_daemon_set_check (intake_http_check_config);
     return gc_daemon_main (argc, argv, "gridcall-intake", s_options, &ops);
 }

@@ -187,3 +187,25 @@ def test_duplicates_suggested_and_merged_by_an_operator(cluster, gc_directory):
     s, dup = gateway.json("GET", f"/api/v1/reports/{second['case_id']}")
     assert dup["state"] == "MERGED" and not dup["open"], dup
     assert dup.get("merged_into") == first["case_id"], dup
+
+
+def test_doors_open_to_other_hosts_need_api_keys(tmp_path):
+    """Secure by default: --check-config (and start) refuse http_bind on an
+    address other hosts reach without a principals file."""
+    import subprocess
+    from pathlib import Path
+    binary = Path(__file__).resolve().parents[2] / "build" / "gridcall-intake"
+
+    def check(*sets):
+        argv = [str(binary), "--set", "curve=no"]
+        for s in sets:
+            argv += ["--set", s]
+        return subprocess.run(argv + ["--check-config"], capture_output=True, text=True)
+    assert check("http_bind=127.0.0.1").returncode == 0
+    r = check("http_bind=0.0.0.0")
+    assert r.returncode != 0 and "principals" in r.stderr, r.stderr
+    r = check("http_bind=localhost")
+    assert r.returncode != 0 and "numeric" in r.stderr, r.stderr
+    principals = tmp_path / "principals.json"
+    principals.write_text('{"principals": {}}')
+    assert check("http_bind=0.0.0.0", f"principals={principals}").returncode == 0
