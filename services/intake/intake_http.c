@@ -884,7 +884,9 @@ s_query_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *va
 {
     (void) kind;
     json_t *form = cls;
-    if (json_object_size (form) < FORM_FIELDS_MAX && value && strlen (value) <= FORM_VALUE_MAX)
+    //  a field of the body wins over an argument of the same name
+    if (json_object_size (form) < FORM_FIELDS_MAX && value && strlen (value) <= FORM_VALUE_MAX
+    &&  !json_object_get (form, key))
         json_object_set_new (form, key, json_stringn_nocheck (value, strlen (value)));
     return MHD_YES;
 }
@@ -917,7 +919,7 @@ s_queue (intake_http_t *self, intake_door_req_t *req)
 }
 
 //  The API key a request presents: Authorization: Bearer, X-Api-Key, or
-//  (Open311) the api_key field or argument.
+//  (Open311 only, as its clients send it) the api_key field or argument.
 static const char *
 s_api_key (intake_door_req_t *req)
 {
@@ -928,7 +930,8 @@ s_api_key (intake_door_req_t *req)
     const char *header = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "X-Api-Key");
     if (header)
         return header;
-    return json_string_value (json_object_get (req->form, "api_key"));
+    return strncmp (req->url, "/open311/", 9) == 0
+         ? json_string_value (json_object_get (req->form, "api_key")) : NULL;
 }
 
 //  Serve a request whose body has all arrived.
