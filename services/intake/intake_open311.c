@@ -523,9 +523,10 @@ s_post_request (intake_http_t *http, intake_door_req_t *req, open311_format_t fo
     int rc = intake_http_call (http, req, "report", &r.base, &reply);
     free (text);
     if (rc) {
-        //  accepted, not known to be registered: the token finds it later
-        s_answer (req, 200, format, json_pack ("[{s:s}]", "token", key), "service_requests",
-                  "request");
+        //  not known to be registered: a token could name nothing; retry
+        snprintf (req->retry_after, sizeof req->retry_after, "1");
+        intake_open311_error (req, 503, "intake did not answer in time; retry (with the same "
+                              "Idempotency-Key, if one was sent)");
         return;
     }
     if (!reply.body)
