@@ -243,3 +243,21 @@ def test_errors_in_the_spec_form(doors, gc_directory, fmt):
         errs = errors_of(fmt, doc)
         assert s == want and errs[0][0] == want and word in errs[0][1], (fields, s, errs)
     assert int(c.stats()["total"]["reported"]) == 0
+
+
+def test_token_when_registered_but_not_yet_confirmed(cluster, gc_directory):
+    """intake acknowledges a report only once wait_replicas Redis replicas
+    have it; with none there it is registered but unconfirmed, and Open311
+    answers a token (the spec's deferred answer) that finds the case."""
+    c, port, keys = start_doors(cluster, keys=(OPEN311_GATEWAY,), wait_replicas=1,
+                                wait_timeout_ms=200)
+    h, key = Http(port), keys[OPEN311_GATEWAY]
+    code = gc_directory.choose("GRID")[1]
+    grid, b = building(gc_directory)
+    s, doc = post(h, "json", {"api_key": key, "service_code": code, "address_id": b["id"]})
+    assert s == 200 and list(doc[0]) == ["token"], doc
+    token = doc[0]["token"]
+    s, t = get(h, f"tokens/{token}.json?api_key={key}")
+    assert s == 200 and t[0]["token"] == token and t[0]["service_request_id"].startswith("TJ-"), t
+    s, x = get(h, f"tokens/{token}.xml?api_key={key}")
+    assert x.find("request/service_request_id").text == t[0]["service_request_id"]
