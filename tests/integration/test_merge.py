@@ -78,6 +78,9 @@ def test_three_reports_of_one_burst_pipe(cluster, gc_directory):
         assert kind == "error", err
     assert unit.accept(offers[first])[0] == "ok"
     assert unit.resolve(offers[first], "换管修复")[0] == "ok"
+    kind, err = reporter.evaluate(second, 5)
+    assert kind == "error" and error_name(err.code) == "ERROR_WRONG_STATE", err
+    assert f"it follows {first}, not yet closed" in err.message, err.message
     kind, ack = reporter.verify(first, True, note="已修复")
     assert kind == "ack" and ack.state == pb.STATE_CLOSED, ack
 
@@ -93,6 +96,12 @@ def test_three_reports_of_one_burst_pipe(cluster, gc_directory):
     # one dispatch: only the first was accepted and resolved
     accepted = [cid for cid in cases if "accepted" in timeline_whats(cases[cid])]
     assert accepted == [first]
+
+    # each resident evaluates by their own case once the kept one is closed
+    for cid, score in ((first, 4), (second, 5), (third, 3)):
+        kind, ack = reporter.evaluate(cid, score)
+        assert kind == "ack", ack
+    assert int(c.stats()["total"]["evaluated"]) == 3
 
     # all three reporters hear of the closure (each by their own case)
     heard = set()

@@ -186,8 +186,14 @@ local function evaluate(keys, a)
   local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
   c._by = a[6]
-  if c.state ~= 'CLOSED' then
-    return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ', not CLOSED')
+  -- a case merged into another is evaluated by its own reporter once the
+  -- case it followed is closed
+  local kept = c.state == 'MERGED'
+               and redis.call('HGET', P .. 'case:' .. (c.merged_into or ''), 'state')
+  if c.state ~= 'CLOSED' and kept ~= 'CLOSED' then
+    return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state .. ', not CLOSED'
+                .. (c.state == 'MERGED' and (' (it follows ' .. (c.merged_into or '?')
+                                             .. ', not yet closed)') or ''))
   end
   if c.satisfaction and c.satisfaction ~= '' then
     if tonumber(c.satisfaction) == score then return ok(case_reply(c, { duplicate = true })) end
