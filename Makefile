@@ -4,8 +4,8 @@ CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -Wall -Wextra -Wstrict-prototypes -Werror -D_GNU_SOURCE
 BUILD    := build
 GEN      := $(BUILD)/gen
-INCLUDES := -Iservices/common -Iservices/unitkit -I$(GEN)
-LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd -lm
+INCLUDES := -Iservices/common -Iservices/unitkit -I$(GEN) -I/usr/include/libxml2
+LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd -lcrypto -lxml2 -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 COMMON_SRC := $(wildcard services/common/*.c)
@@ -103,7 +103,7 @@ $(BUILD)/gridcall-unit-example: $(KIT_LIB) services/unitkit/unit_example.c
 	$(CC) $(CFLAGS) $(WARN) $(KIT_INCLUDES) services/unitkit/unit_example.c $(KIT_LIB) $(KIT_LIBS) -o $@
 
 $(BUILD)/gridcall-bench: $(LIB) tests/bench/gridcall_bench.c
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) tests/bench/gridcall_bench.c $(LIB) $(LIBS) -lm -o $@
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) tests/bench/gridcall_bench.c $(LIB) $(LIBS) -lpthread -o $@
 
 # Unit tests build their class and the common sources under the sanitizers.
 # tests/unit/test_<daemon>_<class>.c also gets services/<daemon>/<daemon>_<class>.c.
@@ -114,6 +114,7 @@ TEST_DEPS_intake_matters := services/intake/intake_check.c
 TEST_DEPS_report_screen := services/report/report_api.c services/report/report_dir.c
 TEST_DEPS_report_ledger := $(TEST_DEPS_report_screen) services/report/report_screen.c \
                            services/report/report_mask.c
+TEST_DEPS_intake_open311 := services/intake/intake_http.c services/intake/intake_media.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(COMMON_SRC) $(UNITKIT_SRC) $(GEN_SRC) $(GEN)/gridcall_lua.h \
                        $$(call TEST_CLASS,$$*) $$(TEST_DEPS_$$*)
 	@mkdir -p $(dir $@)

@@ -5,7 +5,9 @@
 # machine drifts run to run; DESIGN.md §9), prints a summary, stops it all.
 # Each phase starts from an empty street: FLUSHALL and the directory reloaded.
 # Env: BENCH_CALLS (gc_register calls, 20000), BENCH_UNBATCHED (3000),
-# BENCH_REPORTS (intake phase, 20000), BENCH_LIFECYCLES (5000),
+# BENCH_REPORTS (intake phase, 20000), BENCH_HTTP_REPORTS (the same
+# through intake's HTTP door, 10000) and BENCH_HTTP_CLIENTS (its keep-alive
+# clients, 16), BENCH_LIFECYCLES (5000),
 # BENCH_ALWAYS (intake phase under appendfsync always, 5000),
 # BENCH_WINDOW (open lifecycles, 200), BENCH_SINGLES (lifecycles one at a
 # time, 300), BENCH_RATE and BENCH_RATE_S (the fixed-rate phase: 1000
@@ -16,6 +18,8 @@ cd "$(dirname "$0")/.."
 calls=${BENCH_CALLS:-20000}
 unbatched=${BENCH_UNBATCHED:-3000}
 reports=${BENCH_REPORTS:-20000}
+http_reports=${BENCH_HTTP_REPORTS:-10000}
+http_clients=${BENCH_HTTP_CLIENTS:-16}
 lifecycles=${BENCH_LIFECYCLES:-5000}
 always=${BENCH_ALWAYS:-5000}
 window=${BENCH_WINDOW:-200}
@@ -196,7 +200,14 @@ start gridcall-dispatch "${common[@]}" "${anon[@]}" --set "unit_bind=ipc://$dir/
     --set "work_bind=ipc://$dir/work" --set "notify_endpoint=ipc://$dir/notify" \
     --set offer_timeout_ms=30000
 start gridcall-escalate "${common[@]}" "${ends[@]}"
-start gridcall-intake "${common[@]}" "${anon[@]}" "${ends[@]}" --set "bind=ipc://$dir/intake"
+# intake's HTTP door beside its ROUTER: an API key of a gateway (the
+# principals file keeps its hash), a port of its own, no rate limit to speak of
+build/gridcall keys api-key --principals "$dir/principals.json" \
+    "gateway bench channels GRID_WORKER,RESIDENT_APP,HOTLINE" --key-file "$dir/api.key" >/dev/null
+http_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start gridcall-intake "${common[@]}" "${anon[@]}" "${ends[@]}" --set "bind=ipc://$dir/intake" \
+    --set "principals=$dir/principals.json" --set http_bind=127.0.0.1 --set "http_port=$http_port" \
+    --set http_rate_limit=1000000 --set "media_dir=$dir/media"
 up() {
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done
     for s in intake units work notify; do [ -S "$dir/$s" ] || return 1; done
@@ -252,6 +263,24 @@ if [ "$in_n" -gt 0 ]; then
     printf "               per report: %.1f FCALLs, %.0f us of Redis, %d bytes of Redis memory\n" \
         "$(calc "($calls1 - $calls0) / $in_n")" "$(calc "($usec1 - $usec0) / $in_n")" "$in_bytes"
 fi
+
+# 2b. The same reports through intake's HTTP door (POST /api/v1/reports, an
+#     API key, keep-alive clients with one request in flight each): the
+#     same loop, checks and transition behind it; the goal is at least half
+#     of the ZeroMQ door's rate above.
+reset_street
+ticks0=$(cpu_ticks)
+t0=$(now_ms)
+bench http --set "count=$http_reports" --set "http_port=$http_port" \
+    --set "http_key_file=$dir/api.key" --set "http_clients=$http_clients" || status_intake=$?
+t1=$(now_ms)
+ticks1=$(cpu_ticks)
+cpu_line "$ticks0" "$ticks1" $((t1 - t0)) "$(result http_cpu_s)"
+printf "               HTTP door: %s reports/s = %s %% of the ZeroMQ door's %s reports/s" \
+    "$(r0 http_rate)" "$(calc "100 * $(result http_rate) / $(result intake_rate)" |
+    xargs printf %.0f)" "$(r0 intake_rate)"
+printf " (goal >= 50 %%)\n"
+wait_until 90 "dispatch to look at every case" dispatch_done || true
 
 # 3. Full lifecycles: the bench plays all units and the grid workers.
 reset_street
@@ -372,6 +401,7 @@ redis ceiling   SET pipelined $set_p /s   ZADD $zadd_p /s   LPUSH $lpush_p /s   
 gc_register     pipelined $(r0 register_pipelined) /s   unbatched $(r0 register_unbatched) /s   (depth $(result register_depth))
 reference       R $R /s (the EVALSHA transition above); figures below as R/x
 intake          $(r0 intake_rate) reports/s = $(ratio "$(result intake_rate)")  ($(r0 intake_reports) of $reports, errors $(r0 intake_errors))
+http intake     $(r0 http_rate) reports/s through the HTTP door = $(calc "100 * $(result http_rate) / $(result intake_rate)" | xargs printf %.0f) % of intake's ($(r0 http_reports) of $http_reports, $http_clients keep-alive clients, errors $(r0 http_errors); goal >= 50 %)
 lifecycle       $(r0 lifecycle_rate) closed cases/s = $(ratio "$(result lifecycle_rate)") ($(r0 lifecycle_closed) of $lifecycles, window $window), report->offer p50 $(r2 lifecycle_p50_ms) ms p99 $(r2 lifecycle_p99_ms) ms max $(r2 lifecycle_max_ms) ms
                 per closed case: $(calc "${lc_calls:-0}" | awk '{ printf "%.1f", $1 }') FCALLs, ${lc_usec%.*} us of Redis, ${lc_aof:-?} bytes of AOF (${single_aof:-?} one at a time), ${lc_bytes:-?} bytes of Redis memory
                 one at a time: report->offer p50 $(r2 single_p50_ms) ms p99 $(r2 single_p99_ms) ms ($singles cases, $(r0 single_rate) closed/s)

@@ -8,7 +8,8 @@
 # picks up the data. GRIDCALL_VAR moves the data, sockets and logs elsewhere
 # (default var/). CurveZMQ is on, as it is by default: the keys live in
 # var/keys (made on the first run, kept after), bound to their principals
-# in var/keys/principals.json.
+# in var/keys/principals.json. intake's HTTP doors listen on loopback
+# (GRIDCALL_DOORS_PORT, 8090) with a demo API key in var/keys/api-key.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -20,6 +21,7 @@ rm -f "$run"/pids/*
 scale=${GRIDCALL_TIME_SCALE:-600}          # case seconds per wall second
 rate=${GRIDCALL_REPORT_RATE:-1}            # simulated reports per second
 http_port=${GRIDCALL_HTTP_PORT:-8080}
+doors_port=${GRIDCALL_DOORS_PORT:-8090}    # intake's HTTP doors (JSON API, Open311)
 
 # Keys (docs/security.md): a certificate per daemon others reach, one per
 # unit, a gateway for the simulated street's reporters and residents, a
@@ -36,6 +38,11 @@ bindings=("$keys/street-gateway.key" "gateway street channels GRID_WORKER,RESIDE
 for u in $units; do bindings+=("$keys/units/$u.key" "unit $u"); done
 rm -f "$keys/principals.json"
 build/gridcall keys bind --principals "$keys/principals.json" "${bindings[@]}" >/dev/null
+# intake's HTTP doors (JSON API, Open311) on loopback: a demo API key of the
+# street gateway, written to var/keys/api-key.txt (mode 0600); the
+# principals file keeps only its SHA-256. A new key every run.
+build/gridcall keys api-key --principals "$keys/principals.json" \
+    "gateway street-app channels OPEN311,RESIDENT_APP,HOTLINE" --key-file "$keys/api-key.txt" >/dev/null
 
 
 # Each program runs in a session of its own, so Ctrl-C reaches this script
@@ -119,10 +126,11 @@ start gridcall-dispatch -c "$run/gridcall-dispatch.conf" "${common[@]}" "${curve
 start gridcall-escalate -c "$run/gridcall-escalate.conf" "${common[@]}" "${ends[@]}"
 curve intake
 start gridcall-intake -c "$run/gridcall-intake.conf" "${common[@]}" "${ends[@]}" "${curve_opts[@]}" \
-    --set "bind=ipc://$run/intake"
+    --set "bind=ipc://$run/intake" --set http_bind=127.0.0.1 --set "http_port=$doors_port" \
+    --set "media_dir=$var/media" --set "media_url_base=http://127.0.0.1:$http_port/media/"
 curve report
 start gridcall-report -c "$run/gridcall-report.conf" "${common[@]}" "${curve_opts[@]}" \
-    --set "http_port=$http_port"
+    --set "http_port=$http_port" --set "media_dir=$var/media"
 start gridcall-unit-sim "${common[@]}" --set "dispatch_endpoint=ipc://$run/units" \
     --set "dispatch_key=$keys/dispatch.key" --set "keys_dir=$keys/units" \
     --set directory=deploy/tianjiao/directory.json --set units=all \
@@ -139,6 +147,8 @@ time runs ${scale}x (one case hour every $((3600 / scale)) s), ${rate} report(s)
 
   dashboard and API   http://127.0.0.1:$http_port/   (/api/stats, /api/cases/ID)
   reporters (intake)  ipc://$run/intake
+  HTTP doors (intake) http://127.0.0.1:$doors_port/api/v1/ and /open311/v2/
+                      API key in $keys/api-key.txt (docs/http-api.md, docs/open311.md)
   units (dispatch)    ipc://$run/units
   events (notify PUB) ipc://$run/events
   Redis               $var/redis/redis.sock
@@ -150,6 +160,9 @@ watch it:
   build/gridcall stats
   build/gridcall report --grid G01 --category env.garbage "楼下垃圾堆积"
   build/gridcall case <case id printed above>
+  curl -H "Authorization: Bearer \$(cat $keys/api-key.txt)" -H 'Content-Type: application/json' \\
+       -d '{"grid":"G01","category":"env.garbage","text":"楼下垃圾堆积"}' \\
+       http://127.0.0.1:$doors_port/api/v1/reports
   tail -f $var/log/gridcall-dispatch.log
 
 scripts/rolling-restart.sh restarts the daemons one at a time.

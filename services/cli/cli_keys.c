@@ -1,11 +1,14 @@
 /*  cli_keys.c — gridcall keys: make CurveZMQ certificates (czmq zcert)
     and bind their public keys to principals in a principals file
-    (docs/security.md): new, show, bind, revoke, check. */
+    (docs/security.md): new, show, bind, revoke, check; and API keys for
+    intake's HTTP doors: api-key, api-revoke. */
 #include "cli_keys.h"
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +30,10 @@ s_usage (void)
         "           \"grid-worker NAME grids G01,G02\", \"operator NAME community C01\",\n"
         "           \"operator NAME street\", \"admin NAME\", \"daemon NAME\")\n"
         "       gridcall keys revoke --principals FILE CERT_OR_KEY...\n"
+        "       gridcall keys api-key --principals FILE \"PRINCIPAL\" [--key-file FILE]\n"
+        "           make an API key for the HTTP doors: printed once (or written to FILE,\n"
+        "           mode 0600); the principals file keeps only its SHA-256\n"
+        "       gridcall keys api-revoke --principals FILE KEY_OR_SHA256...\n"
         "       gridcall keys check --principals FILE   validate and list\n");
     return 2;
 }
@@ -190,6 +197,92 @@ s_edit (int argc, char **argv, bool bind)
     return rc;
 }
 
+//  keys api-key --principals FILE "PRINCIPAL" [--key-file FILE]: 32 random
+//  bytes as "gck_" and 64 hex digits; only its SHA-256 is kept.
+static int
+s_api_key (int argc, char **argv)
+{
+    const char *path = cli_opt (argc, argv, "--principals", NULL);
+    const char *out = cli_opt (argc, argv, "--key-file", NULL);
+    const char *text = cli_positional (argc, argv, 0, NULL);
+    if (!path || !text || cli_positional (argc, argv, 1, NULL))
+        return s_usage ();
+    char err [400];
+    auth_principal_t p;
+    if (auth_principal_parse (text, &p, err, sizeof err)) {
+        fprintf (stderr, "gridcall: keys: \"%s\": %s\n", text, err);
+        return 2;
+    }
+    unsigned char raw [32];
+    char key [4 + 2 * sizeof raw + 1], id [AUTH_API_ID_MAX];
+    if (RAND_bytes (raw, sizeof raw) != 1) {
+        fprintf (stderr, "gridcall: keys: no random bytes from OpenSSL\n");
+        auth_principal_reset (&p);
+        return 1;
+    }
+    char *at = key + sprintf (key, "gck_");
+    for (size_t i = 0; i < sizeof raw; i++)
+        at += sprintf (at, "%02x", raw [i]);
+    auth_api_key_id (key, id, sizeof id);
+    json_t *root = s_file_read (path);
+    int rc = root ? 0 : 1;
+    if (rc == 0) {
+        json_t *map = json_object_get (root, "api_keys");
+        if (!map) {
+            map = json_object ();
+            json_object_set_new (root, "api_keys", map);
+        }
+        json_object_set_new (map, id + strlen (AUTH_API_PREFIX), json_string (text));
+        rc = s_file_write (path, root);
+    }
+    if (rc == 0 && out) {
+        int fd = open (out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        FILE *file = fd >= 0 ? fdopen (fd, "w") : NULL;
+        if (!file || fprintf (file, "%s\n", key) < 0 || fclose (file)) {
+            fprintf (stderr, "gridcall: keys: cannot write %s: %s\n", out, strerror (errno));
+            rc = 1;
+        }
+        else
+            printf ("API key of %s written to %s (%s)\n", p.label, out, id);
+    }
+    else
+    if (rc == 0)
+        printf ("%s\n# the API key of %s, shown once; the principals file keeps %s\n", key,
+                p.label, id);
+    explicit_bzero (key, sizeof key);
+    json_decref (root);
+    auth_principal_reset (&p);
+    return rc;
+}
+
+//  keys api-revoke --principals FILE KEY_OR_SHA256...
+static int
+s_api_revoke (int argc, char **argv)
+{
+    const char *path = cli_opt (argc, argv, "--principals", NULL);
+    if (!path || !cli_positional (argc, argv, 0, NULL))
+        return s_usage ();
+    json_t *root = s_file_read (path);
+    if (!root)
+        return 1;
+    json_t *map = json_object_get (root, "api_keys");
+    for (int i = 0; cli_positional (argc, argv, i, NULL); i++) {
+        const char *which = cli_positional (argc, argv, i, NULL);
+        char id [AUTH_API_ID_MAX];
+        const char *hash = strncmp (which, AUTH_API_PREFIX, strlen (AUTH_API_PREFIX)) == 0
+                         ? which + strlen (AUTH_API_PREFIX) : auth_api_hash_valid (which) ? which
+                         : auth_api_key_id (which, id, sizeof id) == 0
+                         ? id + strlen (AUTH_API_PREFIX) : "";
+        if (map && *hash && json_object_del (map, hash) == 0)
+            printf ("revoked API key sha256:%s\n", hash);
+        else
+            printf ("no API key %s%.16s... was bound\n", *hash ? "sha256:" : "", hash);
+    }
+    int rc = s_file_write (path, root);
+    json_decref (root);
+    return rc;
+}
+
 //  keys check --principals FILE
 static int
 s_check (int argc, char **argv)
@@ -226,5 +319,9 @@ cli_keys (const config_t *config, int argc, char **argv)
         return s_edit (argc - 1, argv + 1, false);
     if (streq (verb, "check"))
         return s_check (argc - 1, argv + 1);
+    if (streq (verb, "api-key"))
+        return s_api_key (argc - 1, argv + 1);
+    if (streq (verb, "api-revoke"))
+        return s_api_revoke (argc - 1, argv + 1);
     return s_usage ();
 }

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <czmq.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,35 @@ const char *
 auth_role_name (auth_role_t role)
 {
     return role <= AUTH_ROLE_LOCAL ? s_role_names [role] : "?";
+}
+
+int
+auth_api_key_id (const char *key, char *id, size_t idlen)
+{
+    size_t len = key ? strlen (key) : 0;
+    if (len == 0 || len > AUTH_API_KEY_MAX || idlen < AUTH_API_ID_MAX)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (key [i] <= ' ' || key [i] > '~')
+            return -1;
+    unsigned char md [32];
+    if (!EVP_Digest (key, len, md, NULL, EVP_sha256 (), NULL))
+        return -1;
+    char *out = id + snprintf (id, idlen, "%s", AUTH_API_PREFIX);
+    for (size_t i = 0; i < sizeof md; i++)
+        out += sprintf (out, "%02x", md [i]);
+    return 0;
+}
+
+bool
+auth_api_hash_valid (const char *text)
+{
+    if (!text || strlen (text) != AUTH_API_HASH_LEN)
+        return false;
+    for (const char *c = text; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+            return false;
+    return true;
 }
 
 bool
@@ -403,6 +433,37 @@ s_principal_free (void **item)
     }
 }
 
+//  Bind each key of map (CURVE keys, or API key hashes when api) to its
+//  principal. Returns 0, or -1 with the first problem in err.
+static int
+s_bind_all (auth_principals_t *self, const char *path, json_t *map, bool api,
+            char *err, size_t errlen)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (map, key, value) {
+        char problem [256], id [AUTH_API_ID_MAX];
+        auth_principal_t *p = calloc (1, sizeof *p);
+        if (api ? !auth_api_hash_valid (key) : !auth_key_valid (key))
+            snprintf (problem, sizeof problem, api ? "not the 64 lower-case hex digits of a SHA-256"
+                                                   : "not a 40-character Z85 public key");
+        else
+        if (!json_is_string (value))
+            snprintf (problem, sizeof problem, "the principal must be a string");
+        else
+        if (p && auth_principal_parse (json_string_value (value), p, problem, sizeof problem) == 0) {
+            //  an API key is found by its "sha256:" id, beside the CURVE keys
+            snprintf (id, sizeof id, "%s%s", api ? AUTH_API_PREFIX : "", key);
+            zhashx_insert (self->keys, id, p);
+            continue;
+        }
+        free (p);
+        snprintf (err, errlen, "%s: %s \"%.64s\": %s", path, api ? "api key" : "key", key, problem);
+        return -1;
+    }
+    return 0;
+}
+
 auth_principals_t *
 auth_principals_load (const char *path, char *err, size_t errlen)
 {
@@ -425,27 +486,16 @@ auth_principals_load (const char *path, char *err, size_t errlen)
     }
     else
         zhashx_set_destructor (self->keys, s_principal_free);
-    const char *key;
-    json_t *value;
     if (rc == 0)
-        json_object_foreach (map, key, value) {
-            char problem [256];
-            auth_principal_t *p = calloc (1, sizeof *p);
-            if (!auth_key_valid (key))
-                snprintf (problem, sizeof problem, "not a 40-character Z85 public key");
-            else
-            if (!json_is_string (value))
-                snprintf (problem, sizeof problem, "the principal must be a string");
-            else
-            if (p && auth_principal_parse (json_string_value (value), p, problem, sizeof problem) == 0) {
-                zhashx_insert (self->keys, key, p);
-                continue;
-            }
-            free (p);
-            snprintf (err, errlen, "%s: key \"%.40s\": %s", path, key, problem);
-            rc = -1;
-            break;
-        }
+        rc = s_bind_all (self, path, map, false, err, errlen);
+    json_t *api = json_object_get (root, "api_keys");
+    if (rc == 0 && api && !json_is_object (api)) {
+        snprintf (err, errlen, "%s: \"api_keys\" must be an object {\"<hex SHA-256 of the key>\": "
+                  "\"<principal>\", ...}", path);
+        rc = -1;
+    }
+    if (rc == 0 && api)
+        rc = s_bind_all (self, path, api, true, err, errlen);
     json_decref (root);
     if (rc)
         auth_principals_destroy (&self);

@@ -89,7 +89,22 @@ const char *auth_community_area (const auth_principal_t *p);
 //  True when text is a 40-character Z85 key.
 bool auth_key_valid (const char *text);
 
-//  The principals of one file: { "principals": { "<Z85 key>": "<principal>", ... } }.
+//  API keys (the HTTP doors, intake's http_bind): a key is a secret
+//  string; the principals file keeps only its SHA-256, and its principal
+//  is found under "sha256:<hex digest>" beside the CURVE keys.
+#define AUTH_API_HASH_LEN 64            //  hex SHA-256
+#define AUTH_API_PREFIX "sha256:"
+#define AUTH_API_ID_MAX (7 + AUTH_API_HASH_LEN + 1)
+#define AUTH_API_KEY_MAX 128            //  longest API key accepted, bytes
+//  The look-up id of an API key into id (AUTH_API_ID_MAX bytes). Returns
+//  0, or -1 when the key is empty, too long or holds bytes outside
+//  printable ASCII.
+int auth_api_key_id (const char *key, char *id, size_t idlen);
+//  True when text is 64 lower-case hex digits.
+bool auth_api_hash_valid (const char *text);
+
+//  The principals of one file: { "principals": { "<Z85 key>": "<principal>", ... },
+//  "api_keys": { "<hex SHA-256 of the key>": "<principal>", ... } } (api_keys optional).
 typedef struct _auth_principals_t auth_principals_t;
 
 //  Load and check a principals file. Returns the table, or NULL with

@@ -137,10 +137,21 @@ int
 codec_recv (void *sock, bool router, const codec_entry_t *conversation,
             size_t max_bytes, codec_msg_t *msg)
 {
-    memset (msg, 0, sizeof *msg);
     zmsg_t *zmsg = zmsg_recv (sock);
-    if (!zmsg)
+    if (!zmsg) {
+        memset (msg, 0, sizeof *msg);
         return -1;
+    }
+    return codec_decode (&zmsg, router, conversation, max_bytes, msg);
+}
+
+int
+codec_decode (zmsg_t **zmsg_p, bool router, const codec_entry_t *conversation,
+              size_t max_bytes, codec_msg_t *msg)
+{
+    memset (msg, 0, sizeof *msg);
+    zmsg_t *zmsg = *zmsg_p;
+    *zmsg_p = NULL;
     if (router)
         msg->identity = zmsg_pop (zmsg);
     int rc = 0;

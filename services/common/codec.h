@@ -25,7 +25,9 @@
 //  Latest time a time field may carry: 9999-12-31T23:59:59.999Z in Unix ms
 //  (far below 2^53, so Lua's doubles hold it exactly).
 #define CODEC_TIME_MAX 253402300799999LL
-#define CODEC_USER_ID_MAX 41    //  ZAP User-Id: a CURVE public key in Z85 (40) and its NUL
+//  Who sent a message: a ZAP User-Id (a CURVE public key in Z85, 40), or
+//  an HTTP door's "sha256:" and the hex digest of its API key (auth.h).
+#define CODEC_USER_ID_MAX 72
 
 typedef struct {
     const char *type;                           //  type frame text
@@ -54,6 +56,11 @@ typedef struct {
 int codec_recv (void *sock, bool router, const codec_entry_t *conversation,
                 size_t max_bytes, codec_msg_t *msg);
 void codec_msg_reset (codec_msg_t *msg);
+//  The same for a message already received (frames as codec_recv reads
+//  them); takes *zmsg_p. Returns 0, or -1 when a ROUTER message has no
+//  identity.
+int codec_decode (zmsg_t **zmsg_p, bool router, const codec_entry_t *conversation,
+                  size_t max_bytes, codec_msg_t *msg);
 
 //  Send [identity][type][body]; identity may be NULL and is not taken.
 //  Returns 0, or -1 when the socket refused (e.g. unroutable peer).

@@ -473,6 +473,8 @@ s_zap_publish (curve_t *self)
     static const uint8_t zero [32] = { 0 };
     for (const char *key = auth_principals_first (self->principals); key;
          key = auth_principals_next (self->principals)) {
+        if (!auth_key_valid (key))
+            continue;           //  an API key's hash (the HTTP doors), no CURVE key
         uint8_t pub [32];
         zmq_z85_decode (pub, key);
         zcert_t *cert = zcert_new_from (pub, zero);

@@ -76,6 +76,10 @@ const store_fn_t store_fns [] = {
     { "gc_matter_get", 1, 1, true },
     { "gc_matters", 2, 2, true },
     { "gc_matter_templates", 0, 0, true },
+    //  the front doors (65_doors.lua)
+    { "gc_rate_take", 3, 4, false },
+    { "gc_case_media", 3, 12, false },
+    { "gc_door_cases", 1, 1, true },
     //  the library's version (generated) and the audit chain (01_audit.lua)
     { "gc_version", 0, 0, true },
     { "gc_audit_add", 4, 4, false },

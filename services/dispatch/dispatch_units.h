@@ -7,6 +7,8 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+#include "codec.h"
+
 typedef struct {
     char *unit_id;              //  directory id of the unit
     zframe_t *identity;         //  ROUTER routing id of its connection
@@ -20,7 +22,7 @@ typedef struct {
     unsigned capacity;          //  capacity claimed at hello (0 = the record's)
     bool ready_on_duty;         //  on duty when its ready sets were last published
     uint64_t ready_hash;        //  hash of the ready keys last published (0: none yet)
-    char key [41];              //  the CURVE key it said hello with ("" without CURVE)
+    char key [CODEC_USER_ID_MAX]; //  the CURVE key it said hello with ("" without CURVE)
 } unit_session_t;
 
 typedef struct _dispatch_units_t dispatch_units_t;

@@ -14,7 +14,9 @@
 #include "daemon.h"
 #include "intake_check.h"
 #include "intake_community.h"
+#include "intake_http.h"
 #include "intake_matters.h"
+#include "intake_media.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -24,6 +26,7 @@ typedef enum { REQ_REPORT, REQ_VERIFY, REQ_EVALUATE, REQ_CLOCK, REQ_COMMUNITY, R
 
 #define INTAKE_DUPLICATES_MAX 10    //  possible duplicates in a reply (gc_register's bound)
 #define SCOPE_IDS_MAX 200       //  case ids per gc_case_scope call (store argument limit)
+#define HTTP_ENDPOINT "inproc://intake-http"
 
 //  One request's transition (intake_matters.h).
 typedef intake_call_t s_call_t;
@@ -38,6 +41,7 @@ typedef struct {
     char who [AUTH_LABEL_MAX];  //  the principal's label: the timeline's who
     bool pending;               //  admitted so far; waits for its case's scope
     zframe_t *identity;         //  reporter's routing id (owned) once appended
+    zsock_t *from;              //  the socket it came on, which answers it
     char ref [INTAKE_KEY_MAX + 1];  //  idempotency key or case id, echoed in errors
 } request_t;
 
@@ -46,6 +50,8 @@ struct _intake_server_t {
     store_t *store;
     curve_t *curve;             //  CurveZMQ: keys, zauth, principals
     zsock_t *router;            //  reporters
+    zsock_t *http;              //  the HTTP doors' requests (inproc ROUTER), or NULL
+    intake_http_t *doors;       //  the HTTP doors, when http_bind is set
     zsock_t *dispatch;          //  PUSH: case.dispatch wake-ups
     zsock_t *notify;            //  PUSH: notify.job wake-ups
     zpoller_t *poller;
@@ -124,6 +130,20 @@ intake_server_new (const config_t *config)
     zsock_set_router_mandatory (self->router, 0);
     zsock_set_sndhwm (self->router, 10000);
     self->poller = zpoller_new (self->router, NULL);
+    //  the HTTP doors: their requests come in beside the ROUTER's
+    if (*config_str (config, "http_bind")) {
+        self->http = zsock_new_router (HTTP_ENDPOINT);
+        if (self->http) {
+            zsock_set_router_mandatory (self->http, 0);
+            zsock_set_sndhwm (self->http, 10000);
+            self->doors = intake_http_new (config, HTTP_ENDPOINT, self->metrics);
+        }
+        if (!self->doors) {
+            intake_server_destroy (&self);
+            return NULL;
+        }
+        zpoller_add (self->poller, self->http);
+    }
     log_notice ("intake: serving reporters on %s", config_str (config, "bind"));
     return self;
 }
@@ -134,6 +154,8 @@ intake_server_destroy (intake_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     intake_server_t *self = *self_p;
+    intake_http_destroy (&self->doors);
+    zsock_destroy (&self->http);
     metrics_http_stop (&self->metrics_http);
     metrics_destroy (&self->metrics);
     zpoller_destroy (&self->poller);
@@ -154,11 +176,12 @@ intake_server_destroy (intake_server_t **self_p)
 }
 
 static void
-s_refuse (intake_server_t *self, zframe_t *identity, int code, const char *ref, const char *reason)
+s_refuse (intake_server_t *self, zsock_t *sock, zframe_t *identity, int code, const char *ref,
+          const char *reason)
 {
     self->refused++;
     log_info ("intake: refused request \"%s\": %s: %s", ref, codec_error_name (code), reason);
-    codec_send_error (self->router, identity, code, ref, "%s", reason);
+    codec_send_error (sock, identity, code, ref, "%s", reason);
 }
 
 //  Check a decoded body and fill its call; who is the sender's principal
@@ -174,6 +197,8 @@ s_build_report (intake_server_t *self, const ProtobufCMessage *body, const char 
     const Gridcall__V1__Report *r = (const Gridcall__V1__Report *) body;
     call->ref = r->idempotency_key;
     int code = intake_check_report (r, self->text_max, reason, reasonlen);
+    if (!code)
+        code = intake_media_check_urls (r, reason, reasonlen);
     //  the key remembers what it was used for: the report without its key
     Gridcall__V1__Report content = *r;
     content.idempotency_key = "";
@@ -351,7 +376,7 @@ s_forbid (intake_server_t *self, request_t *req, const char *reason)
     req->pending = false;
     log_warning ("intake: %s \"%s\" from %s refused: NOT_PERMITTED: %s", req->msg.type, req->ref,
                  *req->who ? req->who : "a peer without a principal", reason);
-    codec_send_error (self->router, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
+    codec_send_error (req->from, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_NOT_PERMITTED,
                       req->ref, "%s", reason);
 }
 
@@ -371,7 +396,7 @@ s_check_community (intake_server_t *self, request_t *req, const auth_principal_t
     const char *ref = req->community.ref ? req->community.ref : "";
     snprintf (req->ref, sizeof req->ref, "%s", codec_id_valid (ref, INTAKE_KEY_MAX) ? ref : "");
     if (code) {
-        s_refuse (self, req->msg.identity, code, req->ref, reason);
+        s_refuse (self, req->from, req->msg.identity, code, req->ref, reason);
         return -1;
     }
     auth_scope_t scope = { *req->community.grid ? req->community.grid : NULL, NULL, NULL, NULL, NULL };
@@ -417,7 +442,7 @@ s_check (intake_server_t *self, request_t *req)
     //  ref is only echoed when it is a valid id: a bad key is part of the error
     snprintf (req->ref, sizeof req->ref, "%s", codec_id_valid (ref, INTAKE_KEY_MAX) ? ref : "");
     if (code) {
-        s_refuse (self, msg->identity, code, req->ref, reason);
+        s_refuse (self, req->from, msg->identity, code, req->ref, reason);
         return -1;
     }
     auth_scope_t scope = { NULL, NULL, NULL, NULL, NULL };
@@ -487,22 +512,24 @@ s_scope (intake_server_t *self, request_t *batch, size_t count, bool *live)
             //  detail in the log), or could not be reached
             const char *code = json_string_value (json_object_get (reply, "code"));
             if (!cases && reply && code && codec_error_parse (code) > 0)
-                s_refuse (self, req->msg.identity, codec_error_parse (code), req->ref,
+                s_refuse (self, req->from, req->msg.identity, codec_error_parse (code), req->ref,
                           json_string_value (json_object_get (reply, "message"))
                           ? json_string_value (json_object_get (reply, "message")) : code);
             else
             if (!cases)
-                s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
-                          req->ref, "the case store is unavailable; retry");
+                s_refuse (self, req->from, req->msg.identity,
+                          GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, req->ref,
+                          "the case store is unavailable; retry");
             else
             if (!c)
-                s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
-                          req->ref, "no case with this id");
+                s_refuse (self, req->from, req->msg.identity,
+                          GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE, req->ref,
+                          "no case with this id");
             else
             if (!c2) {
                 snprintf (reason, sizeof reason, "no case %s", ref2);
-                s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE,
-                          req->ref, reason);
+                s_refuse (self, req->from, req->msg.identity,
+                          GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_CASE, req->ref, reason);
             }
             else
             if (!auth_may (p, s_kinds [req->kind_index].action, &scope, reason, sizeof reason)
@@ -545,7 +572,7 @@ s_answer_matter (intake_server_t *self, request_t *req, json_t *reply)
     for (size_t i = 0; i < n; i++)
         if (!case_ids [i])
             case_ids [i] = "";
-    codec_send (self->router, req->identity, "matter.ok", &out.base);
+    codec_send (req->from, req->identity, "matter.ok", &out.base);
     self->served++;
     size_t i;
     json_t *task;
@@ -554,6 +581,30 @@ s_answer_matter (intake_server_t *self, request_t *req, json_t *reply)
                                                  json_string_value (json_object_get (task, "case_id")),
                                                  task);
     self->wakes_dropped += gc_wake_notify (self->notify, reply);
+}
+
+//  A new report's photos (media_urls) recorded on its case before it is
+//  answered. Returns 0, or -1 when Redis did not take them.
+static int
+s_media (intake_server_t *self, request_t *req, const char *case_id)
+{
+    const Gridcall__V1__Report *r = (const Gridcall__V1__Report *) req->msg.body;
+    if (!r || r->n_media_urls == 0 || !case_id)
+        return 0;
+    const char *argv [2 + INTAKE_MEDIA_URLS_MAX];
+    int argc = 0;
+    argv [argc++] = case_id;
+    argv [argc++] = req->who;
+    for (size_t i = 0; i < r->n_media_urls && i < INTAKE_MEDIA_URLS_MAX; i++)
+        argv [argc++] = r->media_urls [i];
+    json_t *reply = store_call (self->store, "gc_case_media", argc, argv, NULL);
+    int rc = json_is_true (json_object_get (reply, "ok")) ? 0 : -1;
+    if (rc)
+        log_warning ("intake: case %s: photos not recorded: %s", case_id,
+                     reply ? json_string_value (json_object_get (reply, "message"))
+                           : "Redis unreachable");
+    json_decref (reply);
+    return rc;
 }
 
 //  A string member of a transition's reply, "" when absent.
@@ -570,16 +621,17 @@ static void
 s_answer (intake_server_t *self, request_t *req, json_t *reply)
 {
     if (!reply) {
-        s_refuse (self, req->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, req->ref,
-                  "the case store failed during the request; retry with the same key");
+        s_refuse (self, req->from, req->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                  req->ref, "the case store failed during the request; retry with the same key");
         return;
     }
     if (!json_is_true (json_object_get (reply, "ok"))) {
         const char *code = json_string_value (json_object_get (reply, "code"));
         const char *message = json_string_value (json_object_get (reply, "message"));
         int error = codec_error_parse (code);
-        s_refuse (self, req->identity, error ? error : GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
-                  req->ref, message ? message : "store error");
+        s_refuse (self, req->from, req->identity,
+                  error ? error : GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, req->ref,
+                  message ? message : "store error");
         return;
     }
     if (req->kind == REQ_MATTER) {
@@ -596,13 +648,19 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
         out.status = (char *) (status ? status : "");
         out.note = (char *) (note ? note : "");
         out.duplicate = json_is_true (json_object_get (reply, "duplicate"));
-        codec_send (self->router, req->identity, "community.ok", &out.base);
+        codec_send (req->from, req->identity, "community.ok", &out.base);
         self->served++;
         return;
     }
     const char *case_id = json_string_value (json_object_get (reply, "case_id"));
     int state = codec_state_parse (json_string_value (json_object_get (reply, "state")));
     bool duplicate = json_is_true (json_object_get (reply, "duplicate"));
+    if (req->kind == REQ_REPORT && s_media (self, req, case_id)) {
+        s_refuse (self, req->from, req->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                  req->ref, "registered, but its photos were not recorded; retry with the same "
+                  "idempotency key");
+        return;
+    }
     if (req->kind == REQ_REPORT) {
         Gridcall__V1__ReportReply out = GRIDCALL__V1__REPORT_REPLY__INIT;
         out.idempotency_key = req->ref;
@@ -622,14 +680,14 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
             if (json_is_string (id) && out.n_possible_duplicates < INTAKE_DUPLICATES_MAX)
                 ids [out.n_possible_duplicates++] = (char *) json_string_value (id);
         out.possible_duplicates = ids;
-        codec_send (self->router, req->identity, "report.ok", &out.base);
+        codec_send (req->from, req->identity, "report.ok", &out.base);
     }
     else {
         Gridcall__V1__Ack out = GRIDCALL__V1__ACK__INIT;
         out.case_id = (char *) case_id;
         out.state = state;
         out.duplicate = duplicate;
-        codec_send (self->router, req->identity, "ack", &out.base);
+        codec_send (req->from, req->identity, "ack", &out.base);
     }
     self->served++;
     if (!duplicate && (req->kind == REQ_REPORT || json_is_true (json_object_get (reply, "redispatch"))))
@@ -674,6 +732,34 @@ s_confirm (intake_server_t *self, size_t count, const bool *live)
         }
 }
 
+//  Receive one request from sock. The HTTP doors' requests end in a frame
+//  of their own: the "sha256:<hex>" id of the API key they came with,
+//  which names their principal as a CURVE key names a ZeroMQ reporter's.
+static int
+s_recv (intake_server_t *self, zsock_t *sock, codec_msg_t *msg)
+{
+    if (sock != self->http)
+        return codec_recv (sock, true, codec_reporter, self->message_max, msg);
+    zmsg_t *zmsg = zmsg_recv (sock);
+    if (!zmsg)
+        return -1;
+    zframe_t *who = zmsg_size (zmsg) == 4 ? zmsg_last (zmsg) : NULL;
+    char id [CODEC_USER_ID_MAX] = "";
+    if (who && zframe_size (who) < sizeof id)
+        memcpy (id, zframe_data (who), zframe_size (who));
+    if (who) {
+        zmsg_remove (zmsg, who);
+        zframe_destroy (&who);
+    }
+    int rc = codec_decode (&zmsg, true, codec_reporter, self->message_max, msg);
+    //  only an API key's id: an empty one would be the anonymous principal
+    if (strncmp (id, AUTH_API_PREFIX, strlen (AUTH_API_PREFIX)) == 0)
+        snprintf (msg->user_id, sizeof msg->user_id, "%s", id);
+    else
+        snprintf (msg->user_id, sizeof msg->user_id, "%s", "sha256:none");
+    return rc;
+}
+
 //  One loop turn: read what the ROUTER holds (up to batch_max), check
 //  each request and its sender, read the scope of the cases the rules
 //  need, pipeline the admitted transitions, then read the replies and
@@ -684,14 +770,18 @@ s_turn (intake_server_t *self)
     size_t count = 0;
     bool live [self->batch_max];
     bool scoped = false;
-    while (count < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN)) {
+    //  the ROUTER's reporters, then the HTTP doors' requests, in one batch
+    zsock_t *socks [2] = { self->router, self->http };
+    for (int k = 0; k < 2 && socks [k]; k++)
+    while (count < self->batch_max && (zsock_events (socks [k]) & ZMQ_POLLIN)) {
         request_t *req = &self->batch [count];
-        if (codec_recv (self->router, true, codec_reporter, self->message_max, &req->msg))
+        if (s_recv (self, socks [k], &req->msg))
             break;
+        req->from = socks [k];
         if (!req->msg.body) {
             log_warning ("intake: message \"%s\" refused: %s", req->msg.type, req->msg.reason);
             self->refused++;
-            codec_send_error (self->router, req->msg.identity, req->msg.error, "", "%s",
+            codec_send_error (req->from, req->msg.identity, req->msg.error, "", "%s",
                               req->msg.reason);
         }
         else
@@ -717,7 +807,7 @@ s_turn (intake_server_t *self)
             rc = store_append (self->store, req->call.fn ? req->call.fn : s_kinds [req->kind_index].fn,
                                req->call.argc, req->call.argv, NULL);
         if (rc) {
-            s_refuse (self, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+            s_refuse (self, req->from, req->msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
                       req->ref, "the case store is unavailable; retry with the same idempotency key");
             live [i] = false;
             continue;
@@ -774,7 +864,7 @@ intake_server_run (intake_server_t *self)
 {
     while (!zsys_interrupted) {
         void *which = zpoller_wait (self->poller, 500);
-        if (which == self->router) {
+        if (which == self->router || (which && which == self->http)) {
             s_turn (self);
             s_metrics_update (self);
         }

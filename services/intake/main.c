@@ -3,6 +3,7 @@
 #include "config.h"
 #include "curve.h"
 #include "daemon.h"
+#include "intake_http.h"
 #include "intake_server.h"
 
 static const cfg_option_t s_options [] = {
@@ -22,6 +23,7 @@ static const cfg_option_t s_options [] = {
     { "batch_max", CFG_INT, "256", 1, 4096, "requests pipelined to Redis per loop turn" },
     { "wait_replicas", CFG_INT, "0", 0, 16, "acknowledge a report only once this many Redis replicas have it (WAIT); 0 = on the primary's word" },
     { "wait_timeout_ms", CFG_INT, "1000", 1, 60000, "longest WAIT for wait_replicas; below redis_timeout_ms" },
+    INTAKE_HTTP_OPTIONS,
     { NULL, 0, NULL, 0, 0, NULL }
 };
 
@@ -48,5 +50,8 @@ int
 main (int argc, char **argv)
 {
     const gc_server_ops_t ops = { s_create, s_run, s_destroy };
+    //  secure by default: start and --check-config refuse HTTP doors open
+    //  to other hosts without a principals file (API keys)
+    gc_daemon_set_check (intake_http_check_config);
     return gc_daemon_main (argc, argv, "gridcall-intake", s_options, &ops);
 }

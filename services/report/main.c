@@ -35,6 +35,8 @@ static const cfg_option_t s_options [] = {
       "token for GET /metrics (Authorization: Bearer only); empty: open on a loopback bind, closed on any other" },
     { "static_dir", CFG_STRING, "build/web", 0, 0,
       "folder of the screen page (index.html, screen.js, echarts.min.js); scripts/build-web.sh fills it" },
+    { "media_dir", CFG_STRING, "var/media", 0, 0,
+      "photos intake's HTTP doors stored (its media_dir), served at /media/<sha256>.<jpg|png> to the screen token" },
     { "redis_pool", CFG_INT, "4", 1, 64, "Redis connections HTTP requests share (one each at a time)" },
     { "pub_bind", CFG_STRING, "", 0, 0,
       "ZeroMQ PUB endpoint for screen events and snapshots (proto/report.proto); empty: none" },

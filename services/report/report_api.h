@@ -33,7 +33,8 @@ typedef enum {
     REPORT_ROUTE_COMMUNITY,         //  GET /api/community/<view>: the lists (report_community.h)
     REPORT_ROUTE_COMMUNITY_CSV,     //  GET /api/community/<ledger>.csv
     REPORT_ROUTE_MATTERS,           //  GET /api/matters: the board and the next meetings
-    REPORT_ROUTE_MATTER             //  GET /api/matters/<id>: one matter and its timeline
+    REPORT_ROUTE_MATTER,            //  GET /api/matters/<id>: one matter and its timeline
+    REPORT_ROUTE_MEDIA              //  GET /media/<sha256>.<jpg|png>: a photo of media_dir
 } report_route_t;
 
 //  Match a URL path (no query string) to a route. For REPORT_ROUTE_CASE

@@ -1,10 +1,6 @@
 /*  report_guard.c — tokens per role, the Host check, the header deadline
-    and the secure-by-default check of the report's options. The deadline
-    is a watchdog thread: libmicrohttpd's connection timeout only counts
-    idle time, so a client sending a header byte every few seconds would
-    hold its connection for ever; the watchdog shuts such a socket down
-    (shutdown, not close: the fd stays the connection's until libmicrohttpd
-    closes it, after telling us through unwatch). */
+    (the watchdog shared with intake's doors, httpd.h) and the
+    secure-by-default check of the report's options. */
 #include "report_guard.h"
 
 #include <arpa/inet.h>
@@ -12,8 +8,6 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpd.h"
 #include "log.h"
 
 #define HOSTS_MAX 64                //  names one http_hosts may list
 #define HOST_MAX 255                //  longest host name
-#define WATCH_TICK_MS 100           //  how often the watchdog looks
-#define CUT_LOG_MS 10000            //  cuts are logged as a sum at most this often
-
-//  A watched connection: in a list the watchdog walks.
-typedef struct _watch_t watch_t;
-struct _watch_t {
-    int fd;                     //  the connection's socket
-    long long deadline;         //  monotonic ms its headers are due; 0 = not waiting
-    watch_t *prev;              //  the list
-    watch_t *next;
-};
 
 struct _report_guard_t {
     char *screen_token;         //  "" = none
@@ -46,36 +30,13 @@ struct _report_guard_t {
     char *hosts [HOSTS_MAX];    //  allowed Host names, lower case, no brackets
     size_t nhosts;
     bool any_host;              //  http_hosts holds "*"
-    long long header_ms;        //  the header deadline
-    pthread_mutex_t lock;       //  guards the list and stop
-    pthread_cond_t wake;        //  wakes the watchdog to stop
-    watch_t *watched;           //  connections open
-    bool stop;                  //  asks the watchdog to end
-    bool started;               //  the watchdog runs
-    pthread_t thread;
-    atomic_ulong cut;           //  connections cut
-    metric_t *cut_metric;       //  the same, for /metrics
+    httpd_watch_t *watch;       //  the header deadline
 };
-
-static long long
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool
 report_guard_loopback (const char *bind)
 {
-    struct in_addr in4;
-    struct in6_addr in6;
-    if (inet_pton (AF_INET, bind, &in4) == 1)
-        return (ntohl (in4.s_addr) >> 24) == 127;
-    if (inet_pton (AF_INET6, bind, &in6) == 1)
-        return IN6_IS_ADDR_LOOPBACK (&in6)
-            || (IN6_IS_ADDR_V4MAPPED (&in6) && in6.s6_addr [12] == 127);
-    return false;
+    return httpd_loopback (bind);
 }
 
 static bool
@@ -329,107 +290,36 @@ report_guard_roles (const report_guard_t *self, const char *authorization,
 }
 
 //  ----------------------------------------------------------------------
-//  The header deadline
-
-static void *
-s_watchdog (void *arg)
-{
-    report_guard_t *self = arg;
-    unsigned long logged = 0;
-    long long logged_at = s_now_ms ();
-    pthread_mutex_lock (&self->lock);
-    while (!self->stop) {
-        long long now = s_now_ms ();
-        for (watch_t *w = self->watched; w; w = w->next)
-            if (w->deadline && now >= w->deadline) {
-                //  counted first: whoever sees the cut sees it counted
-                atomic_fetch_add (&self->cut, 1);
-                metric_inc (self->cut_metric);
-                w->deadline = 0;
-                //  the connection's thread then reads end-of-file and closes it
-                shutdown (w->fd, SHUT_RDWR);
-            }
-        unsigned long cut = atomic_load (&self->cut);
-        if (cut != logged && now - logged_at >= CUT_LOG_MS) {
-            log_warning ("report: cut %lu connection%s that did not send a request's headers "
-                         "within %lld ms", cut - logged, cut - logged == 1 ? "" : "s",
-                         self->header_ms);
-            logged = cut;
-            logged_at = now;
-        }
-        struct timespec until;
-        clock_gettime (CLOCK_REALTIME, &until);
-        until.tv_nsec += WATCH_TICK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait (&self->wake, &self->lock, &until);
-    }
-    pthread_mutex_unlock (&self->lock);
-    return NULL;
-}
+//  The header deadline (httpd.h)
 
 void *
 report_guard_watch (report_guard_t *self, int fd)
 {
-    watch_t *w = calloc (1, sizeof *w);
-    if (!w)
-        return NULL;
-    w->fd = fd;
-    pthread_mutex_lock (&self->lock);
-    w->deadline = s_now_ms () + self->header_ms;
-    w->next = self->watched;
-    if (self->watched)
-        self->watched->prev = w;
-    self->watched = w;
-    pthread_mutex_unlock (&self->lock);
-    return w;
+    return httpd_watch (self->watch, fd);
 }
 
 void
 report_guard_arm (report_guard_t *self, void *handle)
 {
-    watch_t *w = handle;
-    if (!w)
-        return;
-    pthread_mutex_lock (&self->lock);
-    w->deadline = s_now_ms () + self->header_ms;
-    pthread_mutex_unlock (&self->lock);
+    httpd_arm (self->watch, handle);
 }
 
 void
 report_guard_disarm (report_guard_t *self, void *handle)
 {
-    watch_t *w = handle;
-    if (!w)
-        return;
-    pthread_mutex_lock (&self->lock);
-    w->deadline = 0;
-    pthread_mutex_unlock (&self->lock);
+    httpd_disarm (self->watch, handle);
 }
 
 void
 report_guard_unwatch (report_guard_t *self, void *handle)
 {
-    watch_t *w = handle;
-    if (!w)
-        return;
-    pthread_mutex_lock (&self->lock);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        self->watched = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    pthread_mutex_unlock (&self->lock);
-    free (w);
+    httpd_unwatch (self->watch, handle);
 }
 
 unsigned long
 report_guard_cut (const report_guard_t *self)
 {
-    return atomic_load (&((report_guard_t *) self)->cut);
+    return httpd_cut (self->watch);
 }
 
 report_guard_t *
@@ -438,34 +328,27 @@ report_guard_new (const config_t *config, metrics_t *metrics)
     report_guard_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    pthread_mutex_init (&self->lock, NULL);
-    pthread_cond_init (&self->wake, NULL);
-    atomic_init (&self->cut, 0);
     const char *bind = config_str (config, "http_bind");
     self->loopback = report_guard_loopback (bind);
     self->screen_token = strdup (config_str (config, "screen_token"));
     self->export_token = strdup (config_str (config, "export_token"));
     self->metrics_token = strdup (config_str (config, "metrics_token"));
-    self->header_ms = config_int (config, "header_timeout_s") * 1000;
     const char *hosts = config_str (config, "http_hosts");
     if (*hosts)
         s_each_item (hosts, s_add_host, self);
     else
         s_default_hosts (self, bind);
-    self->cut_metric = metrics ? metrics_counter (metrics, "header_timeouts_total",
-                                   "connections cut for sending their headers too slowly")
-                             : NULL;
     if (!self->screen_token || !self->export_token || !self->metrics_token) {
         log_error ("report: report_guard_new() failed: out of memory");
         report_guard_destroy (&self);
         return NULL;
     }
-    if (pthread_create (&self->thread, NULL, s_watchdog, self) != 0) {
-        log_error ("report: pthread_create() failed for the header watchdog");
+    self->watch = httpd_watch_new ("report", config_int (config, "header_timeout_s") * 1000,
+                                   metrics);
+    if (!self->watch) {
         report_guard_destroy (&self);
         return NULL;
     }
-    self->started = true;
     return self;
 }
 
@@ -484,22 +367,12 @@ report_guard_destroy (report_guard_t **self_p)
     if (!self_p || !*self_p)
         return;
     report_guard_t *self = *self_p;
-    if (self->started) {
-        pthread_mutex_lock (&self->lock);
-        self->stop = true;
-        pthread_cond_signal (&self->wake);
-        pthread_mutex_unlock (&self->lock);
-        pthread_join (self->thread, NULL);
-    }
-    while (self->watched)
-        report_guard_unwatch (self, self->watched);
+    httpd_watch_destroy (&self->watch);
     for (size_t i = 0; i < self->nhosts; i++)
         free (self->hosts [i]);
     s_free_secret (self->screen_token);
     s_free_secret (self->export_token);
     s_free_secret (self->metrics_token);
-    pthread_cond_destroy (&self->wake);
-    pthread_mutex_destroy (&self->lock);
     free (self);
     *self_p = NULL;
 }

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpd.h"
 #include "log.h"
 #include "report_api.h"
 #include "report_guard.h"
@@ -59,6 +60,7 @@ struct _report_http_t {
     metrics_t *metrics;         //  borrowed: the registry /metrics renders
     report_guard_t *guard;      //  tokens, Host check, header deadline
     char *static_dir;           //  page files (index.html, screen.js, echarts.min.js, ...)
+    char *media_dir;            //  photos the doors took (intake's media_dir)
     long long ledger_max_rows;  //  most rows one CSV export holds
     int stream_max;             //  most event streams at once
     atomic_int streams_open;    //  event streams now
@@ -213,6 +215,22 @@ s_query_token (struct MHD_Connection *conn, char *buf, size_t size)
     return buf;
 }
 
+//  The photo a "/media/<64 hex>.<jpg|png>" URL names (intake's doors store
+//  them by content SHA-256), or NULL.
+static const char *
+s_media_name (const char *url)
+{
+    if (strncmp (url, "/media/", 7) != 0)
+        return NULL;
+    const char *name = url + 7;
+    if (strlen (name) != 68 || (strcmp (name + 64, ".jpg") != 0 && strcmp (name + 64, ".png") != 0))
+        return NULL;
+    for (int i = 0; i < 64; i++)
+        if (!((name [i] >= '0' && name [i] <= '9') || (name [i] >= 'a' && name [i] <= 'f')))
+            return NULL;
+    return name;
+}
+
 //  The role a route needs; 0 for the page, its files and the health check,
 //  which hold no data.
 static int
@@ -248,7 +266,7 @@ s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, con
                                  "(http_hosts)");
     }
     char id [REPORT_CASE_ID_MAX + 1];
-    report_route_t route = report_api_route (url, id);
+    report_route_t route = s_media_name (url) ? REPORT_ROUTE_MEDIA : report_api_route (url, id);
     if (route == REPORT_ROUTE_TOO_LONG) {
         *status = MHD_HTTP_URI_TOO_LONG;
         return report_api_error ("TOO_LARGE", "the URL is too long");
@@ -581,7 +599,7 @@ s_type_of (const char *name)
 {
     static const char *map [][2] = {
         { ".html", HTML_TYPE }, { ".js", "text/javascript; charset=utf-8" },
-        { ".css", "text/css; charset=utf-8" }, { ".png", "image/png" },
+        { ".css", "text/css; charset=utf-8" }, { ".png", "image/png" }, { ".jpg", "image/jpeg" },
         { ".svg", "image/svg+xml" }, { ".json", JSON_TYPE }, { ".ico", "image/x-icon" }
     };
     const char *dot = strrchr (name, '.');
@@ -591,12 +609,12 @@ s_type_of (const char *name)
     return "application/octet-stream";
 }
 
-//  Serve static_dir/name. Returns MHD_YES/NO, or -1 when there is no such file.
+//  Serve dir/name. Returns MHD_YES/NO, or -1 when there is no such file.
 static int
-s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
+s_file (const char *dir, struct MHD_Connection *conn, const char *name)
 {
     char path [4096];
-    if ((size_t) snprintf (path, sizeof path, "%s/%s", self->static_dir, name) >= sizeof path)
+    if ((size_t) snprintf (path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         return -1;
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -613,6 +631,12 @@ s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
     }
     bool html = strcmp (s_type_of (name), HTML_TYPE) == 0;
     return s_queue (conn, MHD_HTTP_OK, s_type_of (name), response, html ? PAGE_CSP : NULL);
+}
+
+static int
+s_static (report_http_t *self, struct MHD_Connection *conn, const char *name)
+{
+    return s_file (self->static_dir, conn, name);
 }
 
 //  ----------------------------------------------------------------------
@@ -841,8 +865,15 @@ s_serve (report_http_t *self, struct MHD_Connection *conn, const char *url, bool
 {
     char id [REPORT_CASE_ID_MAX + 1];
     int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-    report_route_t route = report_api_route (url, id);
+    report_route_t route = s_media_name (url) ? REPORT_ROUTE_MEDIA : report_api_route (url, id);
     switch (route) {
+        case REPORT_ROUTE_MEDIA: {
+            int rc = s_file (self->media_dir, conn, s_media_name (url));
+            if (rc >= 0)
+                return (enum MHD_Result) rc;
+            return s_send_json (conn, MHD_HTTP_NOT_FOUND,
+                                report_api_error ("NOT_FOUND", "no such photo"));
+        }
         case REPORT_ROUTE_BAD_ID:
             return s_send_json (conn, MHD_HTTP_BAD_REQUEST, report_api_error ("BAD_VALUE",
                                 "a case id is 1 to 64 characters of A-Z a-z 0-9 . _ -"));
@@ -986,24 +1017,13 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
     const char *bind = config_str (config, "http_bind");
     int port = (int) config_int (config, "http_port");
     struct sockaddr_storage addr;
-    memset (&addr, 0, sizeof addr);
-    struct sockaddr_in *in4 = (struct sockaddr_in *) &addr;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &addr;
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
                        | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    bool v6 = false;
-    if (inet_pton (AF_INET, bind, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons ((uint16_t) port);
-    }
-    else
-    if (inet_pton (AF_INET6, bind, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons ((uint16_t) port);
+    int family = httpd_sockaddr (bind, port, &addr);
+    bool v6 = family == 6;
+    if (v6)
         flags |= MHD_USE_IPv6;
-        v6 = true;
-    }
-    else {
+    if (family < 0) {
         log_error ("report: http_bind \"%s\" is not a numeric IPv4 or IPv6 address", bind);
         return NULL;
     }
@@ -1017,6 +1037,7 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
     self->hub = hub;
     self->metrics = metrics;
     self->static_dir = strdup (config_str (config, "static_dir"));
+    self->media_dir = strdup (config_str (config, "media_dir"));
     self->guard = report_guard_new (config, metrics);
     self->ledger_max_rows = config_int (config, "ledger_max_rows");
     self->stream_max = (int) config_int (config, "stream_max");
@@ -1030,10 +1051,11 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
                                              "event streams refused: stream_max reached");
     self->refused_auth = metrics_counter (metrics, "auth_refusals_total",
                                           "requests refused for their token or Host");
-    if (!self->static_dir || !self->guard) {
+    if (!self->static_dir || !self->media_dir || !self->guard) {
         report_guard_destroy (&self->guard);
         pthread_mutex_destroy (&self->log_lock);
         free (self->static_dir);
+        free (self->media_dir);
         free (self);
         return NULL;
     }
@@ -1060,6 +1082,7 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
         report_guard_destroy (&self->guard);
         pthread_mutex_destroy (&self->log_lock);
         free (self->static_dir);
+        free (self->media_dir);
         free (self);
         return NULL;
     }
@@ -1082,6 +1105,7 @@ report_http_destroy (report_http_t **self_p)
     report_guard_destroy (&self->guard);
     pthread_mutex_destroy (&self->log_lock);
     free (self->static_dir);
+    free (self->media_dir);
     free (self);
     *self_p = NULL;
 }

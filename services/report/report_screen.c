@@ -83,7 +83,7 @@ static const char *s_whats [][2] = {
     { "overdue", "超期" }, { "verify_overdue", "核查超期" },
     { "extension_requested", "申请延期" }, { "extension_refused", "延期未批准" },
     { "extended", "延期" }, { "parked", "挂账" }, { "unparked", "解除挂账" },
-    { "park_review_moved", "挂账复核改期" }, { "notified", "通知" },
+    { "park_review_moved", "挂账复核改期" }, { "notified", "通知" }, { "media", "现场照片" },
     { "merged", "合并至他案" }, { "merged_in", "并入重复案件" }, { "kept_closed", "所并案件结案" },
     { "promoted", "转为议题" }, { "task_of", "议题任务" }
 };

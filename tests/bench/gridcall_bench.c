@@ -1,8 +1,14 @@
 /*  gridcall_bench.c — the load generator behind `make bench`. One phase
     per run: "register" (gc_register straight against Redis, pipelined and
-    unbatched), "intake" (reports/s through intake) or "lifecycle" (it plays
-    every unit and the grid workers: report, offer, accept, resolve, verify). */
+    unbatched), "intake" (reports/s through intake), "http" (reports/s
+    through intake's HTTP door: keep-alive clients, one request in flight
+    each) or "lifecycle" (it plays every unit and the grid workers: report,
+    offer, accept, resolve, verify). */
+#include <arpa/inet.h>
 #include <czmq.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +31,10 @@
 
 static const cfg_option_t s_options [] = {
     CONFIG_COMMON_OPTIONS,
-    { "phase", CFG_STRING, "lifecycle", 0, 0, "register, intake or lifecycle" },
+    { "phase", CFG_STRING, "lifecycle", 0, 0, "register, intake, http or lifecycle" },
+    { "http_port", CFG_INT, "8090", 1, 65535, "http: intake's HTTP door on 127.0.0.1" },
+    { "http_key_file", CFG_STRING, "", 0, 0, "http: file holding the API key (gridcall keys api-key)" },
+    { "http_clients", CFG_INT, "8", 1, 256, "http: keep-alive connections, one request in flight each" },
     { "intake_endpoint", CFG_STRING, "tcp://127.0.0.1:5560", 0, 0, "intake's reporter ROUTER" },
     { "dispatch_endpoint", CFG_STRING, "tcp://127.0.0.1:5561", 0, 0, "dispatch's unit ROUTER" },
     { "directory", CFG_STRING, "deploy/tianjiao/directory.json", 0, 0,
@@ -328,6 +337,131 @@ s_send_report (bench_t *self, zsock_t *sock, const char *kind, size_t seq)
     report.channel = GRIDCALL__V1__CHANNEL__CHANNEL_GRID_WORKER;
     report.reporter = "bench";
     return codec_send (sock, NULL, "report", &report.base);
+}
+
+//  ---------------------------------------------------------------------
+//  Phase "http": reports/s through intake's HTTP door (POST /api/v1/reports),
+//  keep-alive clients each on a thread of its own.
+
+typedef struct {
+    bench_t *bench;
+    int port;
+    const char *key;            //  the API key
+    size_t first, step;         //  this client files reports first, first + step, ...
+    size_t ok, errors;
+    char error [200];           //  the first error seen
+} http_client_t;
+
+//  Read one response from fd into buf (headers and a Content-Length body).
+//  Returns the HTTP status, or -1 when the connection failed.
+static int
+s_http_read (int fd, char *buf, size_t size)
+{
+    size_t have = 0, want = 0;
+    char *body = NULL;
+    while (!body || have < want) {
+        if (have + 1 >= size)
+            return -1;
+        ssize_t n = read (fd, buf + have, size - have - 1);
+        if (n <= 0)
+            return -1;
+        have += (size_t) n;
+        buf [have] = 0;
+        if (!body && (body = strstr (buf, "\r\n\r\n"))) {
+            body += 4;
+            const char *length = strcasestr (buf, "\r\nContent-Length:");
+            want = (size_t) (body - buf) + (length ? strtoul (length + 17, NULL, 10) : 0);
+        }
+    }
+    return atoi (buf + 9);
+}
+
+static void *
+s_http_client (void *arg)
+{
+    http_client_t *self = arg;
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) self->port) };
+    inet_pton (AF_INET, "127.0.0.1", &addr.sin_addr);
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (fd < 0 || connect (fd, (struct sockaddr *) &addr, sizeof addr)) {
+        snprintf (self->error, sizeof self->error, "connect: %s", strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return NULL;
+    }
+    bench_t *bench = self->bench;
+    char body [256], request [1024], response [4096];
+    for (size_t seq = self->first; seq < bench->count && !zsys_interrupted; seq += self->step) {
+        int blen = snprintf (body, sizeof body, "{\"grid\":\"%s\",\"category\":\"%s\","
+                             "\"text\":\"bench t=%lld\",\"reporter\":\"bench\"}",
+                             bench->grids [seq % bench->grid_count], bench->category->code,
+                             s_now_us ());
+        int rlen = snprintf (request, sizeof request, "POST /api/v1/reports HTTP/1.1\r\n"
+                             "Host: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                             "Idempotency-Key: bench-h-%s-%zu\r\nContent-Type: application/json"
+                             "\r\nContent-Length: %d\r\n\r\n%s", self->key, bench->tag, seq,
+                             blen, body);
+        int status = write (fd, request, (size_t) rlen) == rlen
+                   ? s_http_read (fd, response, sizeof response) : -1;
+        if (status == 201)
+            self->ok++;
+        else {
+            self->errors++;
+            if (!*self->error)
+                snprintf (self->error, sizeof self->error, "HTTP %d: %.150s", status,
+                          status > 0 && strstr (response, "\r\n\r\n")
+                          ? strstr (response, "\r\n\r\n") + 4 : "connection failed");
+            if (status < 0)
+                break;
+        }
+    }
+    close (fd);
+    return NULL;
+}
+
+static int
+s_phase_http (bench_t *self)
+{
+    size_t nclients = (size_t) config_int (self->config, "http_clients");
+    char key [256] = "";
+    FILE *file = fopen (config_str (self->config, "http_key_file"), "r");
+    if (!file || !fgets (key, sizeof key, file)) {
+        fprintf (stderr, "gridcall-bench: http: cannot read http_key_file \"%s\"\n",
+                 config_str (self->config, "http_key_file"));
+        if (file)
+            fclose (file);
+        return -1;
+    }
+    fclose (file);
+    key [strcspn (key, "\r\n")] = 0;
+    http_client_t clients [256];
+    pthread_t threads [256];
+    memset (clients, 0, sizeof clients);
+    long long start = s_now_us ();
+    for (size_t i = 0; i < nclients; i++) {
+        clients [i] = (http_client_t) { self, (int) config_int (self->config, "http_port"), key,
+                                        i, nclients, 0, 0, "" };
+        pthread_create (&threads [i], NULL, s_http_client, &clients [i]);
+    }
+    size_t ok = 0, errors = 0;
+    for (size_t i = 0; i < nclients; i++) {
+        pthread_join (threads [i], NULL);
+        ok += clients [i].ok;
+        errors += clients [i].errors;
+        if (*clients [i].error)
+            s_show_error (self, "http", clients [i].error);
+    }
+    double seconds = (s_now_us () - start) / 1e6;
+    double rate = seconds > 0 ? ok / seconds : 0;
+    printf ("http intake  %.0f reports/s (%zu reports in %.2f s, %zu keep-alive clients, one "
+            "request in flight each); errors %zu\n", rate, ok, seconds, nclients, errors);
+    s_result (self, "rate", rate);
+    s_result (self, "reports", (double) ok);
+    s_result (self, "errors", (double) errors);
+    s_result_cpu (self);
+    return ok == self->count ? 0 : -1;
 }
 
 //  ---------------------------------------------------------------------
@@ -823,8 +957,12 @@ main (int argc, char **argv)
     else
     if (strcmp (phase, "lifecycle") == 0)
         rc = s_phase_lifecycle (bench);
+    else
+    if (strcmp (phase, "http") == 0)
+        rc = s_phase_http (bench);
     else {
-        fprintf (stderr, "gridcall-bench: phase \"%s\" is not register, intake or lifecycle\n", phase);
+        fprintf (stderr, "gridcall-bench: phase \"%s\" is not register, intake, http or "
+                 "lifecycle\n", phase);
         rc = -1;
     }
     fflush (stdout);

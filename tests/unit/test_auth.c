@@ -280,10 +280,47 @@ test_principals_file (void **state)
     }
 }
 
+//  API keys: only their SHA-256 in the file, found by "sha256:<hex>"
+static void
+test_api_keys (void **state)
+{
+    (void) state;
+    char id [AUTH_API_ID_MAX], err [512];
+    assert_int_equal (auth_api_key_id ("abc", id, sizeof id), 0);
+    assert_string_equal (id, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal (auth_api_key_id ("", id, sizeof id), -1);
+    assert_int_equal (auth_api_key_id ("a key", id, sizeof id), -1);     //  a space
+    assert_int_equal (auth_api_key_id ("abc", id, 20), -1);
+    char *path = s_write ("{\"principals\": {}, \"api_keys\": {\"ba7816bf8f01cfea414140de5dae2223"
+                          "b00361a396177a9cb410ff61f20015ad\": \"gateway app channels OPEN311\"}}");
+    auth_principals_t *keys = auth_principals_load (path, err, sizeof err);
+    assert_non_null (keys);
+    auth_api_key_id ("abc", id, sizeof id);
+    const auth_principal_t *p = auth_principals_find (keys, id);
+    assert_non_null (p);
+    assert_string_equal (p->label, "gateway:app");
+    //  the hash itself is no key
+    assert_null (auth_principals_find (keys, id + strlen (AUTH_API_PREFIX)));
+    auth_principals_destroy (&keys);
+    char *bad = s_write ("{\"principals\": {}, \"api_keys\": {\"ABC\": \"gateway app channels "
+                         "OPEN311\"}}");
+    assert_null (auth_principals_load (bad, err, sizeof err));
+    assert_non_null (strstr (err, "SHA-256"));
+    char *shape = s_write ("{\"principals\": {}, \"api_keys\": []}");
+    assert_null (auth_principals_load (shape, err, sizeof err));
+    assert_non_null (strstr (err, "api_keys"));
+    const char *paths [] = { path, bad, shape };
+    for (size_t i = 0; i < sizeof paths / sizeof paths [0]; i++) {
+        unlink (paths [i]);
+        free ((char *) paths [i]);
+    }
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_api_keys),
         cmocka_unit_test (test_principals_parse),
         cmocka_unit_test (test_bad_principals_say_why),
         cmocka_unit_test (test_who_may_do_what),
