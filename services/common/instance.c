@@ -26,6 +26,23 @@ s_wall_ms (void)
     return (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+void
+instance_name_of (const config_t *config, char *name, size_t size)
+{
+    char host [64] = "";
+    if (gethostname (host, sizeof host - 1))
+        snprintf (host, sizeof host, "localhost");
+    const char *set = config_str (config, "instance");
+    if (set && *set)
+        snprintf (name, size, "%s", set);
+    else
+        snprintf (name, size, "%.40s:%d", host, (int) getpid ());
+    //  the name goes into keys, the lease value and a metric label
+    for (char *c = name; *c; c++)
+        if (*c == ' ' || *c == '/' || *c == '"' || *c == '\\' || *c < 0x20)
+            *c = '_';
+}
+
 instance_t *
 instance_new (const config_t *config, const char *daemon, const char *beat_fn)
 {
@@ -34,15 +51,7 @@ instance_new (const config_t *config, const char *daemon, const char *beat_fn)
         return NULL;
     if (gethostname (self->host, sizeof self->host - 1))
         snprintf (self->host, sizeof self->host, "localhost");
-    const char *name = config_str (config, "instance");
-    if (name && *name)
-        snprintf (self->name, sizeof self->name, "%s", name);
-    else
-        snprintf (self->name, sizeof self->name, "%.40s:%d", self->host, (int) getpid ());
-    //  the name goes into keys and the lease value: no spaces, no slashes
-    for (char *c = self->name; *c; c++)
-        if (*c == ' ' || *c == '/' || *c < 0x20)
-            *c = '_';
+    instance_name_of (config, self->name, sizeof self->name);
     snprintf (self->daemon, sizeof self->daemon, "%s", daemon);
     snprintf (self->ttl, sizeof self->ttl, "%d", INSTANCE_TTL_MS);
     self->beat_fn = beat_fn;

@@ -21,6 +21,9 @@ typedef struct _instance_t instance_t;
 //  generator sees which users call it). NULL on no memory.
 instance_t *instance_new (const config_t *config, const char *daemon, const char *beat_fn);
 void instance_destroy (instance_t **self_p);
+//  The name config gives this process: the instance option, or
+//  "<host>:<pid>"; spaces, slashes, quotes and backslashes become '_'.
+void instance_name_of (const config_t *config, char *name, size_t size);
 //  Our name: "<host>:<pid>" unless the instance option names us.
 const char *instance_name (const instance_t *self);
 //  True when a beat is due (once a second).

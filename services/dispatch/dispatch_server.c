@@ -1047,8 +1047,12 @@ s_lead (dispatch_server_t *self)
     }
     else
     if (json_is_true (json_object_get (reply, "leader"))) {
-        if (!self->leader)
-            s_take_over (self, json_string_value (json_object_get (reply, "epoch")));
+        const char *epoch = json_string_value (json_object_get (reply, "epoch"));
+        //  a new epoch for us means another led between: start afresh
+        if (self->leader && strcmp (epoch ? epoch : "", self->epoch) != 0)
+            s_step_down (self, "the lease lapsed and another instance led meanwhile");
+        if (!self->leader && epoch)
+            s_take_over (self, epoch);
         self->led_until = sent + self->lead_ms;
     }
     else {

@@ -3,32 +3,42 @@
 --
 -- Keys of this file:
 --   dispatch:lease      "<instance> <epoch>", with a TTL: the leader
---   dispatch:epoch      the fencing token, one more at every new leader
+--   dispatch:epoch      the fencing token: every new leader's is higher
 --   instances           zset "<daemon>/<instance>" -> Redis ms last beat
 --   instance:{d}/{i}    JSON the instance last reported, with a TTL
 
--- lead(P, instance, lease_ms, epoch): take the lease when nobody holds it
--- (a new epoch), or renew it when this instance holds it at this epoch.
+-- lead(P, instance, lease_ms, epoch): take the lease when nobody holds it,
+-- or renew it when this instance holds it at this epoch. A new leader's
+-- epoch is above every earlier one and at least Redis's clock in ms, so
+-- an epoch lost with Redis data (a failover that dropped the last writes,
+-- a flush) is not handed out again. A leader whose lease ran out with
+-- nobody taking it since (its epoch is still the newest, or the epoch was
+-- lost with the data) keeps its epoch.
 -- Returns {leader, epoch, holder, ttl}: leader false names who holds it.
 local function lead(keys, a)
-  local P, me, ms = a[1], a[2], tonumber(a[3])
+  local P, me, ms, mine = a[1], a[2], tonumber(a[3]), a[4] or ''
   if not ms or ms < 100 or me == '' or me:find(' ', 1, true) then
     return fail('BAD_VALUE', 'lease needs an instance name without spaces and lease_ms >= 100')
   end
   local lk, ek = P .. 'dispatch:lease', P .. 'dispatch:epoch'
   local held = redis.call('GET', lk)
+  local current = redis.call('GET', ek)
   if held then
     local who, e = held:match('^(.*) (%d+)$')
-    if who == me and e == a[4] then
+    if who == me and e == mine then
       redis.call('PEXPIRE', lk, I(ms))
       return ok({ leader = true, epoch = e, holder = me, ttl = ms })
     end
     return ok({ leader = false, epoch = e or '0', holder = who or held,
                 ttl = redis.call('PTTL', lk) })
   end
-  local e = I(redis.call('INCR', ek))
+  local e = mine
+  if mine == '' or (current and current ~= mine) then
+    e = I(math.max((tonumber(current) or 0) + 1, now_ms()))
+  end
+  redis.call('SET', ek, e)
   redis.call('SET', lk, me .. ' ' .. e, 'PX', I(ms))
-  return ok({ leader = true, epoch = e, holder = me, ttl = ms, new = true })
+  return ok({ leader = true, epoch = e, holder = me, ttl = ms, new = e ~= mine })
 end
 
 -- resign(P, instance, epoch): a leader stopping cleanly lets the lease go,
@@ -49,9 +59,15 @@ end
 local fence_fns
 local function fenced(keys, a)
   local P = a[1]
-  local current = redis.call('GET', P .. 'dispatch:epoch') or '0'
+  local current = redis.call('GET', P .. 'dispatch:epoch')
+  if not current and not redis.call('GET', P .. 'dispatch:lease') then
+    -- the epoch went with Redis's data and nobody leads since: ours stands
+    -- (gc_lead lets the first caller keep its epoch the same way)
+    redis.call('SET', P .. 'dispatch:epoch', a[2])
+    current = a[2]
+  end
   if current ~= a[2] then
-    return fail('FENCED', 'epoch ' .. tostring(a[2]) .. ' is over; ' .. current .. ' leads',
+    return fail('FENCED', 'epoch ' .. tostring(a[2]) .. ' is over; ' .. tostring(current) .. ' leads',
                 { epoch = current })
   end
   local fn = fence_fns[a[3]]
@@ -94,7 +110,14 @@ local function instances(keys, a)
     out[#out + 1] = { name = list[i], seen_ms = now - tonumber(list[i + 1]),
                       record = rec or '' }
   end
-  return ok({ now = now, instances = out,
+  -- each stage's lag: how long its oldest due work has waited
+  local lag = {}
+  for stage, key in pairs({ dispatch = 'pending:dispatch', notify = 'pending:notify',
+                            escalate = 'timers' }) do
+    local first = redis.call('ZRANGEBYSCORE', P .. key, '-inf', I(now), 'WITHSCORES', 'LIMIT', 0, 1)
+    lag[stage] = first[2] and now - tonumber(first[2]) or 0
+  end
+  return ok({ now = now, instances = out, lag = lag,
               lease = redis.call('GET', P .. 'dispatch:lease') or '',
               lease_ttl = redis.call('PTTL', P .. 'dispatch:lease'),
               epoch = redis.call('GET', P .. 'dispatch:epoch') or '0' })
