@@ -1092,14 +1092,14 @@ dispatch_server_run (dispatch_server_t *self)
         for (size_t n = 0; n < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN); n++)
             s_unit_message (self);
         now = gc_mono_ms ();
-        if (instance_due (self->beat, now))
-            s_beat (self);
         if (!self->leader) {
             if (now >= self->next_lead) {
                 //  a standby tries twice as often as the leader renews
                 s_lead (self);
                 self->next_lead = now + self->lead_ms / 6;
             }
+            if (!self->leader && instance_due (self->beat, now))
+                s_beat (self);
             if (curve_tick (self->curve))
                 s_sessions_recheck (self);
             if (gc_daemon_reload_generation () != self->generation) {
@@ -1155,6 +1155,8 @@ dispatch_server_run (dispatch_server_t *self)
             s_lead (self);
             self->next_lead = now + self->lead_ms / 3;
         }
+        if (instance_due (self->beat, now))
+            s_beat (self);
     }
     //  a clean stop: no unit is ready through us any more, so new cases wait
     //  for the next dispatch instead of being offered where nobody sends;

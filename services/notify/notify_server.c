@@ -679,11 +679,6 @@ notify_server_run (notify_server_t *self)
         long long now = gc_mono_ms ();
         bool room = zhashx_size (self->inflight) < self->inflight_max;
         s_metrics_update (self);
-        if (self->beat && instance_due (self->beat, now))
-            instance_beat (self->beat, self->store, json_pack ("{s:s, s:I, s:I, s:I}",
-                "role", "active", "last_sweep_ms", (json_int_t) self->last_sweep,
-                "delivered", (json_int_t) self->delivered,
-                "inflight", (json_int_t) zhashx_size (self->inflight)));
         //  a revoked key's open subscription ends: every subscriber reconnects
         //  (the PUB ends a dropped session when it next looks at its commands)
         if (curve_tick (self->curve))
@@ -711,6 +706,12 @@ notify_server_run (notify_server_t *self)
             s_start_woken (self);
         }
         s_flush (self);
+        //  a synchronous call: after the turn's pipeline is read
+        if (self->beat && instance_due (self->beat, gc_mono_ms ()))
+            instance_beat (self->beat, self->store, json_pack ("{s:s, s:I, s:I, s:I}",
+                "role", "active", "last_sweep_ms", (json_int_t) self->last_sweep,
+                "delivered", (json_int_t) self->delivered,
+                "inflight", (json_int_t) zhashx_size (self->inflight)));
     }
     s_drain (self);
     s_flush (self);
