@@ -63,7 +63,12 @@ class Lifecycle:
         try:
             states = case_states(self.c.redis, self.c.key_prefix, open_ids)
         except (OSError, gc_cluster.RedisError):
-            return                      # Redis is the thing being broken: next scan
+            # Redis is the thing being broken: ask again (through Sentinel,
+            # for a cluster that has them) at the next scan
+            forget = getattr(self.c, "forget_connection", None)
+            if forget:
+                forget()
+            return
         for i, s in states.items():
             if s == "CLOSED":
                 self.closed.add(i)
