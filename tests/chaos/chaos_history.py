@@ -35,7 +35,8 @@ class Lifecycle:
     """Reports at rate through endpoints (intakes), verification of every
     resolved case through verify_endpoints; step() often."""
 
-    def __init__(self, c, work, rate, endpoints=None, prefix="chaos", verify_every_s=0.3):
+    def __init__(self, c, work, rate, endpoints=None, prefix="chaos", verify_every_s=0.3,
+                 evaluate=False):
         import zmq
         import gc_keys
         self.c = c
@@ -49,7 +50,8 @@ class Lifecycle:
         self.verified_at = {}
         self.next_scan = 0
         self.verify_every_s = verify_every_s
-        self.history = []               # (monotonic, what, detail)
+        self.evaluate = evaluate        # the reporter scores each closed case
+        self.evaluated = 0
 
     def step(self, wait_ms=5):
         self.load.step(wait_ms)
@@ -72,6 +74,11 @@ class Lifecycle:
         for i, s in states.items():
             if s == "CLOSED":
                 self.closed.add(i)
+                if self.evaluate:
+                    self.load.sock.send_multipart([b"evaluate", pb.Evaluate(
+                        case_id=i, score=1 + len(self.closed) % 5, comment="chaos",
+                        resident="chaos").SerializeToString()])
+                    self.evaluated += 1
             elif s == "RESOLVED" and now - self.verified_at.get(i, 0) > 1.0:
                 self.verified_at[i] = now
                 self.verifier.send_multipart([b"verify", pb.Verify(
