@@ -9,10 +9,11 @@ accepts and close. The checker counts
 
 - lost: acknowledged reports whose case is not in Redis, or a report never
   acknowledged although it was resent until the end;
-- doubled: a key answered with two case ids, a case registered, accepted
-  or closed more than once, a lead offer made while another lead offer of
-  the same case was still waiting for its answer, or an offer id offered
-  twice;
+- doubled: a key answered with two case ids, a case registered or closed
+  more than once, accepted again while a unit held it (not taken back by a
+  climb, a reopening or parking), a lead offer made while another lead
+  offer of the same case was still waiting for its answer, or an offer id
+  offered twice;
 - not closed: acknowledged cases not CLOSED when the run ends.
 
 Each must be 0. `figures()` gives the line a test prints.
@@ -26,6 +27,8 @@ import gc_cluster
 from cluster_helpers import case_states, cluster_load
 from gc_cluster import pb, wait_for
 
+#  what takes an accepted case back from its unit
+TAKEN_BACK = {"escalated", "reopened", "parked"}
 #  what ends a waiting lead offer in the timeline
 OFFER_ENDS = {"accepted", "declined", "offer_expired", "offer_withdrawn", "reopened",
               "escalated", "parked"}
@@ -131,12 +134,21 @@ class Lifecycle:
             offers += whats["offered"]
             accepts += whats["accepted"]
             closes += whats["closed"]
-            for what in ("registered", "accepted", "closed"):
+            for what in ("registered", "closed"):
                 if whats[what] > 1:
                     doubled += 1
                     problems.append(f"{case_id}: {whats[what]} \"{what}\"")
-            waiting, seen = False, set()
+            waiting, seen, held = False, set(), False
             for ev in case["timeline"]:
+                # a case is accepted again only after it was taken back
+                # (a climb, a reopening, parking)
+                if ev["what"] == "accepted":
+                    if held:
+                        doubled += 1
+                        problems.append(f"{case_id}: accepted while already held")
+                    held = True
+                elif ev["what"] in TAKEN_BACK:
+                    held = False
                 if ev["what"] == "offered" and ev.get("role", "lead") == "lead":
                     if waiting:
                         doubled += 1
