@@ -1098,8 +1098,10 @@ dispatch_server_run (dispatch_server_t *self)
                 s_lead (self);
                 self->next_lead = now + self->lead_ms / 6;
             }
-            if (!self->leader && instance_due (self->beat, now))
+            if (!self->leader && instance_due (self->beat, now)) {
+                s_metrics_update (self);
                 s_beat (self);
+            }
             if (curve_tick (self->curve))
                 s_sessions_recheck (self);
             if (gc_daemon_reload_generation () != self->generation) {

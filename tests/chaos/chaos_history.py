@@ -169,6 +169,13 @@ class Lifecycle:
                 "closes": closes, "problems": problems}
 
 
+def say(line):
+    """Print a scenario's figures and keep them for the run's summary
+    (build/chaos/report.txt)."""
+    print(line)
+    gc_cluster.SUMMARY.append(line)
+
+
 def figures(result):
     return (f"{result['sent']} reports, {result['acked']} acknowledged; {result['offers']} offers, "
             f"{result['accepts']} accepts, {result['closes']} closes; lost {result['lost']}, "

@@ -9,8 +9,7 @@ missing, nothing doubled, every case closed."""
 import time
 from pathlib import Path
 
-import gc_cluster
-from chaos_history import Lifecycle, assert_clean, figures, write_history
+from chaos_history import Lifecycle, assert_clean, figures, say, write_history
 from gc_cluster import wait_for
 from resilience_helpers import AofRedisServer, restart_redis
 
@@ -81,7 +80,6 @@ def test_a_torn_aof_tail_loses_nothing_acknowledged(cluster, gc_directory):
             f"always): Redis loaded it with aof-load-truncated, {len(acked_at_kill)} reports "
             f"acknowledged before the kill all present, reports acknowledged again "
             f"{back - t_kill:.2f} s after the kill; " + figures(result))
-    print(line)
-    gc_cluster.SUMMARY.append(line)
+    say(line)
     assert len(acked_before) > RATE
     assert_clean(result)

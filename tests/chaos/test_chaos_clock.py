@@ -17,13 +17,12 @@ machine keeps its clock. escalate's log stamps show the step took effect.
 """
 
 import datetime
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-import gc_cluster
+from chaos_history import say
 from gc_cluster import BUILD, Daemon
 from test_timers_chaos import (SCALE, check_chains, file_cases, percentile, spread_deadlines,
                                wait_all_overdue)
@@ -88,5 +87,4 @@ def test_a_clock_step_on_the_escalate_host_fires_nothing_early(cluster, gc_direc
     line = (f"clock step on the escalate host (+1 h at 2.5 s, -1 h at 5.5 s, libfaketime): "
             f"{len(ids)} cases, {len(lateness)} firings, none early, each once, in order; "
             f"lateness p50 {p50} ms, p99 {p99} ms, max {lateness[-1]} ms")
-    print(line)
-    gc_cluster.SUMMARY.append(line)
+    say(line)

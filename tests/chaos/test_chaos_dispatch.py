@@ -13,8 +13,7 @@ import os
 import signal
 import time
 
-import gc_cluster
-from chaos_history import Lifecycle, assert_clean, figures, write_history
+from chaos_history import Lifecycle, assert_clean, figures, say, write_history
 from gc_cluster import wait_for
 from lease_helpers import LEASE_MS, lease, two_dispatches
 
@@ -81,6 +80,5 @@ def test_sigstop_of_the_leader_standby_takes_over_and_the_fence_refuses_late_wri
             f"{took['lease']:.2f} s (lease {LEASE_MS} ms), new cases offered again after "
             f"{took.get('offer', float('nan')):.2f} s; old leader fenced at SIGCONT "
             f"({fenced} refusal); " + figures(result))
-    print(line)
-    gc_cluster.SUMMARY.append(line)
+    say(line)
     assert_clean(result)

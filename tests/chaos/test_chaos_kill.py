@@ -17,8 +17,7 @@ import os
 import random
 import time
 
-import gc_cluster
-from chaos_history import Lifecycle, assert_clean, figures, write_history
+from chaos_history import Lifecycle, assert_clean, figures, say, write_history
 from gc_cluster import BUILD, Daemon, wait_for
 from lease_helpers import LEASE_MS
 from test_sentinel import SentinelCluster
@@ -128,8 +127,7 @@ def _run(c, gc_directory, request):
             f"{', '.join(f'{s:.1f}' for s, _ in recoveries) or '-'} s, reports acknowledged again "
             f"{', '.join(f'{r:.2f}' for _, r in recoveries) or '-'} s after the switch; "
             + figures(result))
-    print(line)
-    gc_cluster.SUMMARY.append(line)
+    say(line)
     assert_clean(result)
     assert worst <= RECOVERY_LIMIT_S, line
     for name in daemons:

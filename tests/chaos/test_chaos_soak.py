@@ -9,8 +9,7 @@ Every report is acknowledged once and every case closes."""
 import os
 import time
 
-import gc_cluster
-from chaos_history import Lifecycle, assert_clean, figures
+from chaos_history import Lifecycle, assert_clean, figures, say
 
 SOAK_S = float(os.environ.get("CHAOS_SOAK_S", "120"))
 RATE = float(os.environ.get("CHAOS_SOAK_RATE", "50"))
@@ -58,8 +57,7 @@ def test_soak_rss_and_fds_stay_flat(cluster, gc_directory):
              for n, (b, p, bf, pf) in drift.items()]
     line = (f"soak {SOAK_S:g} s at {RATE:g} reports/s (warm-up {warm:g} s, {life.evaluated} "
             f"evaluations): " + "; ".join(parts) + "; " + figures(result))
-    print(line)
-    gc_cluster.SUMMARY.append(line)
+    say(line)
     assert_clean(result)
     for n, (b, p, bf, pf) in drift.items():
         assert p <= b * 1.10, f"{n}: RSS grew {b} -> {p} kB after the warm-up: {line}"

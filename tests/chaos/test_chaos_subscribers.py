@@ -14,9 +14,8 @@ import urllib.request
 
 import zmq
 
-import gc_cluster
 import gc_keys
-from chaos_history import Lifecycle, assert_clean, figures
+from chaos_history import Lifecycle, assert_clean, figures, say
 
 RATE = 40
 SECONDS = 20
@@ -83,8 +82,7 @@ def test_stuck_pub_and_sse_subscribers_block_nothing(cluster, gc_directory):
             f"{worst * 1000:.0f} ms; RSS notify {start['notify'] // 1024} -> "
             f"{peak['notify'] // 1024} MiB, report {start['report'] // 1024} -> "
             f"{peak['report'] // 1024} MiB; " + figures(result))
-    print(line)
-    gc_cluster.SUMMARY.append(line)
+    say(line)
     assert_clean(result)
     assert worst < 1.0, line
     for n in ("notify", "report"):

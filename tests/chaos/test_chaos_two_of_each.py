@@ -9,9 +9,7 @@ from collections import Counter
 
 import zmq
 
-import gc_cluster
-import gc_keys
-from chaos_history import Lifecycle, assert_clean, figures
+from chaos_history import Lifecycle, assert_clean, figures, say
 from lease_helpers import LEASE_MS
 from test_chaos_kill import second
 from gc_cluster import pb
@@ -42,15 +40,10 @@ def test_two_of_every_daemon_no_double_offer_climb_or_notification(cluster, gc_d
     c.start("unit-sim", dispatch_endpoint=f"{e['units']},{b['units']}", units="all",
             accept_rate=1, silence_rate=0, accept_delay_ms=20, resolve_delay_ms=1500,
             progress_notes=1, seed=5)
-    subs = {}
-    for name, endpoint in (("notify", e["events"]), ("notify-b", b["events"])):
-        sub = c.ctx.socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.RCVHWM, 0)
+    subs = {name: c.subscriber(endpoint) for name, endpoint in
+            (("notify", e["events"]), ("notify-b", b["events"]))}
+    for sub in subs.values():
         sub.setsockopt(zmq.SUBSCRIBE, b"")
-        gc_keys.secure(sub, c.keys.certs["pytest-gateway"], c.server_key("notify"))
-        sub.connect(endpoint)
-        subs[name] = sub
     work = [(g, cat) for g, cat in gc_directory.servable()
             if gc_directory.categories[cat].get("clock", "wall") == "wall"]
     life = Lifecycle(c, work, RATE, endpoints=[e["intake"], b["intake"]], prefix="two")
@@ -93,8 +86,7 @@ def test_two_of_every_daemon_no_double_offer_climb_or_notification(cluster, gc_d
             f"{len(double_climbs)} doubled; {len(published)} notifications (A "
             f"{per_notify['notify']}, B {per_notify['notify-b']}), {len(doubled_notes)} doubled; "
             + figures(result))
-    print(line)
-    gc_cluster.SUMMARY.append(line)
+    say(line)
     assert_clean(result)
     assert climbs > 0, "no case climbed: the run did not exercise two escalates"
     assert not double_climbs, double_climbs[:5]

@@ -16,7 +16,7 @@ import time
 import pytest
 
 import chaos_net
-import gc_cluster
+from chaos_history import say
 from cluster_helpers import free_port
 from gc_cluster import BUILD, Daemon, wait_for
 
@@ -132,8 +132,7 @@ def _run(cluster, gc_directory, host):
     line = (f"unit network cut: detected after {detected:.2f} s, {len(waiting)} waiting offers "
             f"moved on after {moved_s:.2f} s, reconnected {t_back - t_heal:.2f} s after the "
             f"network came back holding its {held_back} cases")
-    print(line)
-    gc_cluster.SUMMARY.append(line)
+    say(line)
     assert detected <= 4.0, line
     assert moved_s <= 5.0, line
 
