@@ -1026,6 +1026,7 @@ s_step_down (dispatch_server_t *self, const char *why)
         curve_close (self->curve, &self->work);
     }
     store_fence (self->store, NULL, NULL, NULL);
+    self->holder [0] = 0;       //  the next gc_lead names who leads
     self->leader = false;
     self->started = false;
     self->withdraw_now = false;
