@@ -197,8 +197,9 @@ dispatch_server_new (const config_t *config)
     //  an offer to a unit that went away must fail loudly, not vanish
     zsock_set_router_mandatory (self->router, 1);
     self->poller = zpoller_new (self->router, NULL);
-    log_notice ("dispatch %s: units connect to %s; work arrives on %s while this instance leads",
-                self->instance, config_str (config, "unit_bind"), config_str (config, "work_bind"));
+    log_notice ("dispatch: units connect to %s; work arrives on %s while this instance (%s) "
+                "leads", config_str (config, "unit_bind"), config_str (config, "work_bind"),
+                self->instance);
     return self;
 }
 
