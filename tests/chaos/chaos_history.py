@@ -55,11 +55,15 @@ class Lifecycle:
         self.verify_every_s = verify_every_s
         self.evaluate = evaluate        # the reporter scores each closed case
         self.evaluated = 0
+        self.verify_refusals = {}       # error code name -> count, for the verifies
 
     def step(self, wait_ms=5):
         self.load.step(wait_ms)
         while self.verifier.poll(0):
-            self.verifier.recv_multipart()
+            kind, msg = gc_cluster.parse(gc_cluster.REPORTER_REPLIES, self.verifier.recv_multipart())
+            if kind == "error":
+                name = gc_cluster.error_name(msg.code)
+                self.verify_refusals[name] = self.verify_refusals.get(name, 0) + 1
         now = time.monotonic()
         if now < self.next_scan:
             return
@@ -164,6 +168,9 @@ class Lifecycle:
             if case.get("state") != "CLOSED":
                 not_closed += 1
                 problems.append(f"{case_id}: {case.get('state')} at the end")
+        if not_closed:
+            problems.insert(0, f"verifies refused: {self.verify_refusals or 'none'}; reports "
+                               f"refused: {load.refusals or 'none'}")
         return {"acked": len(load.acked), "sent": load.sent, "lost": lost, "doubled": doubled,
                 "not_closed": not_closed, "offers": offers, "accepts": accepts,
                 "closes": closes, "problems": problems}
