@@ -55,8 +55,11 @@ def test_soak_rss_and_fds_stay_flat(cluster, gc_directory):
         drift[n] = (base[n][0], peak_rss, base[n][1], peak_fds)
     parts = [f"{n} RSS {b // 1024}->{p // 1024} MiB ({(p - b) * 100 / b:+.0f} %), fds {bf}->{pf}"
              for n, (b, p, bf, pf) in drift.items()]
+    #  the curve of any daemon that grew, to tell a plateau from a leak
+    curves = [f"{n} RSS every 10 s (MiB): " + " ".join(f"{s[n][0] / 1024:.1f}" for _, s in samples)
+              for n, (b, p, _, _) in drift.items() if p > b * 1.05]
     line = (f"soak {SOAK_S:g} s at {RATE:g} reports/s (warm-up {warm:g} s, {life.evaluated} "
-            f"evaluations): " + "; ".join(parts) + "; " + figures(result))
+            f"evaluations): " + "; ".join(parts + curves) + "; " + figures(result))
     say(line)
     assert_clean(result)
     for n, (b, p, bf, pf) in drift.items():
