@@ -141,7 +141,7 @@ bench: deps all $(BUILD)/gridcall-bench
 # clock steps, a frozen leader, network cuts, stuck subscribers, a soak.
 # Root, iproute2, iptables, libfaketime. Not part of make test. Figures are
 # printed and appended to build/chaos/report.txt; each run's histories stay
-# in the kept folders of failed tests. CHAOS_KILLS (40), CHAOS_SOAK_S (120;
+# in the kept folders of failed tests. CHAOS_KILLS (40), CHAOS_SOAK_S (300;
 # 3600 for the hour), CHAOS_STOP_S (10), CHAOS_SEED (11).
 chaos: all
 	@scripts/bootstrap.sh chaos

