@@ -34,7 +34,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: all deps run test test-unit test-integration bench clean check-config install fuzz fuzz-smoke
+.PHONY: all deps run test test-unit test-integration bench chaos clean check-config install fuzz fuzz-smoke
 all: $(BINS) $(PYGEN) $(BUILD)/web/index.html
 
 # The command-center page: web/src plus ECharts from npm (web/package-lock.json).
@@ -137,6 +137,18 @@ test-integration: all
 bench: deps all $(BUILD)/gridcall-bench
 	@scripts/bench.sh
 	@for b in scripts/bench-*.sh; do [ -x "$$b" ] || continue; "$$b" || exit 1; done
+
+# The chaos suite (tests/chaos; docs/cluster.md, "Failures and what they
+# cost"): hosts as network namespaces, kill -9, Redis failovers, a torn AOF,
+# clock steps, a frozen leader, network cuts, stuck subscribers, a soak.
+# Root, iproute2, iptables, libfaketime. Not part of make test. Figures are
+# printed and appended to build/chaos/report.txt; each run's histories stay
+# in the kept folders of failed tests. CHAOS_KILLS (40), CHAOS_SOAK_S (300;
+# 3600 for the hour), CHAOS_STOP_S (10), CHAOS_SEED (11).
+chaos: all
+	@scripts/bootstrap.sh chaos
+	@mkdir -p $(BUILD)/chaos && rm -f $(BUILD)/chaos/report.txt
+	/usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/chaos
 
 # Install the binaries, the screen's page, the sample configurations and
 # the systemd units (deploy/systemd; docs/cluster.md) under DESTDIR/PREFIX.

@@ -9,6 +9,9 @@ python3-pytest python3-yaml"
 # make fuzz: clang and its libFuzzer runtime (libclang_rt.fuzzer, in
 # libclang-rt-14-dev on Debian 12, which libclang-rt-dev pulls in)
 PACKAGES="$PACKAGES clang libclang-rt-dev"
+# make chaos (bootstrap.sh chaos): hosts as network namespaces, cuts and
+# delay (iproute2, iptables), a daemon host's clock stepped (libfaketime)
+[ "${1:-}" = chaos ] && PACKAGES="$PACKAGES iproute2 iptables libfaketime"
 # the screen's page is built with npm (ECharts from web/package-lock.json)
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 missing=""

@@ -11,6 +11,7 @@
 #include "cli_community.h"
 #include "cli_keys.h"
 #include "cli_matters.h"
+#include "cli_status.h"
 #include "cli_units.h"
 #include "cli_timers.h"
 #include "config.h"
@@ -41,6 +42,7 @@ static const command_t s_commands [] = {
     { "report", cli_report, "report --grid G --category C [--reporter R] [--key K] TEXT" },
     { "case", cli_case, "case ID [--json]             a case with its full timeline" },
     { "stats", cli_stats, "stats [--json]                live counts" },
+    { "status", cli_status, "status [--json]               every daemon instance: role, last beat, last sweep, lag" },
     { "verify", cli_verify, "verify ID --pass|--fail [--note TEXT]" },
     { "evaluate", cli_evaluate, "evaluate ID SCORE [--comment TEXT]" },
     { "extend", cli_extend, "extend ID --until TIME|--approve|--refuse --reason TEXT   case deadlines" },

@@ -39,7 +39,8 @@ typedef struct {
     { "log_level", CFG_STRING, "info", 0, 0, "debug, info, notice, warning or error" }, \
     { "time_scale", CFG_DOUBLE, "1", 0.001, 1000000, "case seconds per wall second (3600: an hour a second)" }, \
     { "metrics_bind", CFG_STRING, "127.0.0.1", 0, 0, "address of the GET /metrics endpoint" }, \
-    { "metrics_port", CFG_INT, "0", 0, 65535, "port of the GET /metrics endpoint (Prometheus text); 0 = off" }
+    { "metrics_port", CFG_INT, "0", 0, 65535, "port of the GET /metrics endpoint (Prometheus text); 0 = off" }, \
+    { "instance", CFG_STRING, "", 0, 0, "this instance's name in gridcall status, the instance label of /metrics and the dispatch lease; empty: <host>:<pid>" }
 
 typedef struct _config_t config_t;
 

@@ -674,11 +674,23 @@ curve_connect (curve_t *self, int type, const char *endpoint, const char *server
         zcert_apply (self->cert, sock);
         zsock_set_curve_serverkey (sock, z85);
     }
-    if (zsock_connect (sock, "%s", endpoint) < 0) {
-        log_error ("%s: connect() \"%s\" failed: %s", self->who, endpoint,
-                   zmq_strerror (zmq_errno ()));
+    //  a list ("tcp://a:5562,tcp://b:5562": several dispatches, one bound
+    //  at a time) connects to each; IMMEDIATE keeps messages off the ones
+    //  not listening, so they go to the one that is
+    if (strchr (endpoint, ','))
+        zsock_set_immediate (sock, 1);
+    char *list = strdup (endpoint);
+    char *save = NULL;
+    for (char *one = list ? strtok_r (list, ",", &save) : NULL; one && sock;
+         one = strtok_r (NULL, ",", &save))
+        if (zsock_connect (sock, "%s", one) < 0) {
+            log_error ("%s: connect() \"%s\" failed: %s", self->who, one,
+                       zmq_strerror (zmq_errno ()));
+            zsock_destroy (&sock);
+        }
+    if (!list)
         zsock_destroy (&sock);
-    }
+    free (list);
     return sock;
 }
 

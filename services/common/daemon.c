@@ -1,5 +1,6 @@
 /*  daemon.c — shared daemon start-up and the post-commit wake-ups. */
 #include "daemon.h"
+#include "instance.h"
 
 #include <czmq.h>
 #include <pthread.h>
@@ -297,7 +298,12 @@ metrics_http_t *
 gc_metrics_serve (const config_t *config, metrics_t *metrics)
 {
     int port = (int) config_int (config, "metrics_port");
-    if (port == 0 || !metrics)
+    if (!metrics)
+        return NULL;
+    char name [64];
+    instance_name_of (config, name, sizeof name);
+    metrics_set_instance (metrics, name);
+    if (port == 0)
         return NULL;
     metrics_http_t *http = metrics_http_start (metrics, config_str (config, "metrics_bind"), port);
     if (http)

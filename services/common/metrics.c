@@ -32,6 +32,7 @@ struct _metrics_t {
     pthread_mutex_t lock;       //  guards the list (not the values)
     metric_t *first;            //  first registered
     metric_t *last;             //  last registered
+    char *labels;               //  'instance="a"' on every series, or NULL
 };
 
 struct _metrics_http_t {
@@ -70,9 +71,27 @@ metrics_destroy (metrics_t **self_p)
         m = next;
     }
     pthread_mutex_destroy (&self->lock);
+    free (self->labels);
     free (self->prefix);
     free (self);
     *self_p = NULL;
+}
+
+int
+metrics_set_instance (metrics_t *self, const char *instance)
+{
+    //  a label value is quoted: keep it to characters that need no escape
+    for (const char *c = instance; *c; c++)
+        if (*c == '"' || *c == '\\' || *c < 0x20)
+            return -1;
+    char *labels = NULL;
+    if (asprintf (&labels, "instance=\"%s\"", instance) < 0)
+        return -1;
+    pthread_mutex_lock (&self->lock);
+    free (self->labels);
+    self->labels = labels;
+    pthread_mutex_unlock (&self->lock);
+    return 0;
 }
 
 //  True when name is a valid metric name, optionally followed by one
@@ -207,9 +226,16 @@ metrics_render (metrics_t *self)
             continue;
         fprintf (out, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int) m->base_len, m->name, m->help,
                  (int) m->base_len, m->name, m->gauge ? "gauge" : "counter");
-        for (const metric_t *o = m; o; o = o->next)
-            if (o->base_len == m->base_len && memcmp (o->name, m->name, m->base_len) == 0)
+        for (const metric_t *o = m; o; o = o->next) {
+            if (o->base_len != m->base_len || memcmp (o->name, m->name, m->base_len) != 0)
+                continue;
+            const char *own = o->name [o->base_len] == '{' ? o->name + o->base_len + 1 : NULL;
+            if (self->labels)       //  name{labels,own labels}
+                fprintf (out, "%.*s{%s%s%s %" PRId64 "\n", (int) o->base_len, o->name,
+                         self->labels, own ? "," : "}", own ? own : "", metric_value (o));
+            else
                 fprintf (out, "%s %" PRId64 "\n", o->name, metric_value (o));
+        }
     }
     pthread_mutex_unlock (&self->lock);
     if (fclose (out) != 0) {

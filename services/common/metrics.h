@@ -16,6 +16,11 @@ metrics_t *metrics_new (const char *prefix);
 //  Free the registry and its metrics; set *self_p to NULL.
 void metrics_destroy (metrics_t **self_p);
 
+//  Label every series with instance="<instance>" (several instances of a
+//  daemon scraped under one job). Returns 0, or -1 on no memory or a name
+//  with a quote, backslash or control character.
+int metrics_set_instance (metrics_t *self, const char *instance);
+
 //  Register a counter or gauge. name may carry labels, as in
 //  'pending{stage="dispatch"}'; metrics of one base name share its help.
 //  Returns the metric (owned by the registry), or NULL on no memory or a

@@ -38,6 +38,10 @@ struct _store_t {
     bool refusal_logged;        //  a refusal was logged during this outage
     int pending;                //  appended calls whose replies are unread
     unsigned long long failures;    //  connection and call failures so far
+    const char *fence_fn;       //  the fence wrapper ("gc_fenced"), or NULL
+    const char *const *fence_list;  //  the functions it wraps (NULL-terminated)
+    char fence [24];            //  the epoch every write call carries
+    bool fenced;                //  a call was refused by the fence
 };
 
 static long long
@@ -393,23 +397,30 @@ store_append (store_t *self, const char *fn, int argc, const char **argv, const 
         log_error ("%s: store call refused: %s", self->who, reason);
         return -1;
     }
-    if (argc + 4 > STORE_ARGS_MAX || store_ensure (self))
+    //  a fenced store sends every write through the wrapper, with its epoch
+    bool fence = false;
+    for (const char *const *f = self->fence_fn ? self->fence_list : NULL; f && *f && !fence; f++)
+        fence = strcmp (*f, fn) == 0;
+    int head = fence ? 6 : 4;
+    if (argc + head > STORE_ARGS_MAX || store_ensure (self))
         return -1;
     const char *args [STORE_ARGS_MAX];
     size_t arglens [STORE_ARGS_MAX];
     //  a function flagged no-writes goes by FCALL_RO: a read-only user may
     //  call it, and Redis serves it when full (maxmemory)
     args [0] = entry->readonly ? "FCALL_RO" : "FCALL";
-    args [1] = fn;
+    args [1] = fence ? self->fence_fn : fn;
     args [2] = "0";
     args [3] = self->prefix;
-    for (int i = 0; i < 4; i++)
+    args [4] = self->fence;
+    args [5] = fn;
+    for (int i = 0; i < head; i++)
         arglens [i] = strlen (args [i]);
     for (int i = 0; i < argc; i++) {
-        args [i + 4] = argv [i] ? argv [i] : "";
-        arglens [i + 4] = lens ? lens [i] : strlen (args [i + 4]);
+        args [i + head] = argv [i] ? argv [i] : "";
+        arglens [i + head] = lens ? lens [i] : strlen (args [i + head]);
     }
-    if (redisAppendCommandArgv (self->redis, argc + 4, args, arglens) != REDIS_OK) {
+    if (redisAppendCommandArgv (self->redis, argc + head, args, arglens) != REDIS_OK) {
         s_drop (self, self->redis->errstr);
         return -1;
     }
@@ -467,7 +478,26 @@ store_reply (store_t *self)
     else
         json = s_error_reply (self, reply);
     freeReplyObject (reply);
+    if (self->fence_fn && !json_is_true (json_object_get (json, "ok"))
+    &&  json_is_string (json_object_get (json, "code"))
+    &&  strcmp (json_string_value (json_object_get (json, "code")), "FENCED") == 0)
+        self->fenced = true;
     return json;
+}
+
+void
+store_fence (store_t *self, const char *wrapper, const char *const *fns, const char *epoch)
+{
+    self->fence_fn = fns ? wrapper : NULL;
+    self->fence_list = fns;
+    snprintf (self->fence, sizeof self->fence, "%s", epoch ? epoch : "");
+    self->fenced = false;
+}
+
+bool
+store_fenced (const store_t *self)
+{
+    return self->fenced;
 }
 
 json_t *

@@ -67,6 +67,15 @@ json_t *store_reply (store_t *self);
 //  refuses (the caller cannot tell whether they have them).
 int store_wait (store_t *self, int replicas, int timeout_ms, bool advance);
 
+//  Fencing (several dispatches, docs/cluster.md): from now on every call
+//  of a function in fns (NULL-terminated, borrowed) goes through the
+//  library's wrapper ("gc_fenced") carrying epoch, and is refused unless
+//  epoch is still the newest; fns NULL stops it. store_fenced says a call
+//  was refused so since store_fence.
+void store_fence (store_t *self, const char *wrapper, const char *const *fns,
+                  const char *epoch);
+bool store_fenced (const store_t *self);
+
 //  Load the directory JSON (already validated by the directory class);
 //  by names who loads it, for the audit chain.
 json_t *store_directory_load (store_t *self, const char *json, const char *by);

@@ -26,6 +26,12 @@ const store_fn_t store_fns [] = {
     { "gc_route_rank", 1, -1, true },
     { "gc_withdrawals", 1, 1, false },
     { "gc_ready", 2, -1, false },
+    //  several instances (90_cluster.lua)
+    { "gc_lead", 3, 3, false },
+    { "gc_resign", 2, 2, false },
+    { "gc_fenced", 2, -1, false },
+    { "gc_instance_beat", 4, 4, false },
+    { "gc_instances", 0, 0, true },
     //  orders (15_orders.lua)
     { "gc_order_place", 3, 3, false },
     { "gc_orders", 1, 1, true },

@@ -5,7 +5,12 @@
     one pipeline (dispatch_reply), then the turn's offers in another
     (dispatch_round); answers and offers are sent after each commits.
     The conversation with each unit is the state table s_table below
-    (docs/unit-protocol.md shows the same table). */
+    (docs/unit-protocol.md shows the same table).
+    Several instances may run: one leads, holding a lease in Redis
+    (gc_lead), and every write it makes carries the lease's epoch, checked
+    by the library (gc_fenced) in the same atomic step; the others stand by,
+    refusing hellos with UNAVAILABLE so units move on to the next endpoint
+    of their list, and take the lease when it runs out (docs/cluster.md). */
 #include "dispatch_server.h"
 
 #include <czmq.h>
@@ -22,6 +27,7 @@
 #include "dispatch_reply.h"
 #include "dispatch_round.h"
 #include "dispatch_units.h"
+#include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -63,12 +69,32 @@ struct _dispatch_server_t {
     char lease_ms [24];         //  arguments for gc_claim
     char answer_ms [24];        //  offer_timeout_ms, for offers made at registration
     char batch_text [24];
+    char instance [64];         //  our name in the lease and gridcall status
+    bool leader;                //  we hold the lease: sockets bound, writes fenced
+    char epoch [24];            //  the lease's epoch while we lead
+    long long lead_ms;          //  the lease's time to live
+    long long next_lead;        //  next renewal (or try, as a standby)
+    long long led_until;        //  monotonic end of the lease as last renewed
+    char holder [80];           //  who leads, as a standby last saw it
+    uint64_t fenced_count;      //  times our writes were refused by the fence
+    uint64_t takeovers;         //  times we became leader
     uint64_t offers_sent;
     uint64_t refused;           //  messages refused here (the replies count their own)
     uint64_t gone_count;        //  sessions ended by bye, silence or unroutable
     metrics_t *metrics;         //  counters for GET /metrics
     metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
-    metric_t *m [5];            //  see s_metrics_update
+    metric_t *m [7];            //  see s_metrics_update
+    instance_t *beat;           //  our record for gridcall status
+    long long last_sweep;       //  wall ms of the last sweep (status)
+};
+
+//  The transitions dispatch calls that write: while we lead, the store
+//  sends them through gc_fenced with our epoch (90_cluster.lua lists the
+//  same set). gc_lead, gc_resign and gc_instance_beat are not fenced.
+static const char *s_fenced_fns [] = {
+    "gc_offer", "gc_unit_reply", "gc_withdrawals", "gc_unit_hello", "gc_units_seen",
+    "gc_units_reset", "gc_ready", "gc_unit_gone", "gc_case_brief", "gc_orders_autoplace",
+    "gc_claim", "gc_extend_request", NULL
 };
 
 //  The events of the unit conversation and the peer's states.
@@ -120,6 +146,7 @@ dispatch_server_new (const config_t *config)
     self->sweep_ms = config_int (config, "sweep_ms");
     self->dir_poll_ms = config_int (config, "directory_poll_ms");
     self->rota_offset_ms = config_int (config, "rota_clock_offset_ms");
+    self->lead_ms = config_int (config, "leader_lease_ms");
     char retry_ms [24], scale [32];
     snprintf (self->answer_ms, sizeof self->answer_ms, "%lld", config_int (config, "offer_timeout_ms"));
     snprintf (retry_ms, sizeof retry_ms, "%lld", config_int (config, "retry_ms"));
@@ -147,26 +174,32 @@ dispatch_server_new (const config_t *config)
     self->m [2] = metrics_counter (self->metrics, "unit_replies_total", "unit replies committed (accept, decline, progress, resolve)");
     self->m [3] = metrics_counter (self->metrics, "refused_total", "unit messages answered with an error");
     self->m [4] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
+    self->m [5] = metrics_gauge (self->metrics, "leader", "1 while this instance holds the dispatch lease");
+    self->m [6] = metrics_counter (self->metrics, "fenced_total", "writes refused by the fence (another instance took the lease)");
     self->metrics_http = gc_metrics_serve (config, self->metrics);
+    self->beat = instance_new (config, "dispatch", "gc_instance_beat");
+    if (self->beat)
+        snprintf (self->instance, sizeof self->instance, "%s", instance_name (self->beat));
     self->curve = curve_new (config, "dispatch");
+    //  units reach every instance (a standby answers their hello with
+    //  UNAVAILABLE); the work PULL is bound only while we lead (s_take_over)
     if (self->curve) {
         self->router = curve_bind (self->curve, ZMQ_ROUTER, config_str (config, "unit_bind"),
                                    CURVE_PARTY, self->message_max);
-        self->work = curve_bind (self->curve, ZMQ_PULL, config_str (config, "work_bind"),
-                                 CURVE_DAEMON, self->message_max);
         self->notify = curve_connect (self->curve, ZMQ_PUSH, config_str (config, "notify_endpoint"),
                                       config_str (config, "notify_key"));
     }
-    if (!self->round || !self->replies || !self->gone || !self->units || !self->store || !self->router || !self->work
-    ||  !self->notify) {
+    if (!self->round || !self->replies || !self->gone || !self->units || !self->store || !self->router
+    ||  !self->notify || !self->beat) {
         dispatch_server_destroy (&self);
         return NULL;
     }
     //  an offer to a unit that went away must fail loudly, not vanish
     zsock_set_router_mandatory (self->router, 1);
-    self->poller = zpoller_new (self->router, self->work, NULL);
-    log_notice ("dispatch: units connect to %s; work arrives on %s",
-                config_str (config, "unit_bind"), config_str (config, "work_bind"));
+    self->poller = zpoller_new (self->router, NULL);
+    log_notice ("dispatch: units connect to %s; work arrives on %s while this instance (%s) "
+                "leads", config_str (config, "unit_bind"), config_str (config, "work_bind"),
+                self->instance);
     return self;
 }
 
@@ -177,6 +210,7 @@ dispatch_server_destroy (dispatch_server_t **self_p)
         return;
     dispatch_server_t *self = *self_p;
     metrics_http_stop (&self->metrics_http);
+    instance_destroy (&self->beat);
     metrics_destroy (&self->metrics);
     dispatch_reply_destroy (&self->replies);
     dispatch_round_destroy (&self->round);
@@ -310,7 +344,7 @@ s_ready_refresh (dispatch_server_t *self, bool all)
 static void
 s_directory_check (dispatch_server_t *self)
 {
-    if (!self->started)
+    if (!self->started && self->leader)
         s_start (self);
     json_t *reply = store_callv (self->store, "gc_dir_version", NULL);
     long long version = json_integer_value (json_object_get (reply, "version"));
@@ -487,6 +521,8 @@ s_sweep (dispatch_server_t *self)
     json_t *item;
     json_array_foreach (json_object_get (reply, "items"), index, item)
         s_due_add (self, json_string_value (item));
+    if (json_is_true (json_object_get (reply, "ok")))
+        self->last_sweep = json_integer_value (json_object_get (reply, "now"));
     json_decref (reply);
 }
 
@@ -770,6 +806,14 @@ s_unit_message (dispatch_server_t *self)
     codec_msg_t msg;
     if (codec_recv (self->router, true, codec_unit, self->message_max, &msg))
         return;
+    if (!self->leader) {
+        //  a standby serves nobody: the unit's kit moves to its next endpoint
+        codec_send_error (self->router, msg.identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                          "", "dispatch %s stands by (%s leads); connect to another dispatch",
+                          self->instance, *self->holder ? self->holder : "nobody yet");
+        codec_msg_reset (&msg);
+        return;
+    }
     unit_session_t *session = dispatch_units_by_identity (self->units, msg.identity);
     const auth_principal_t *principal = curve_principal (self->curve, msg.user_id);
     char reason [256];
@@ -925,6 +969,114 @@ s_metrics_update (dispatch_server_t *self)
     metric_set (self->m [2], (int64_t) dispatch_reply_committed (self->replies));
     metric_set (self->m [3], (int64_t) (self->refused + dispatch_reply_refused (self->replies)));
     metric_set (self->m [4], (int64_t) store_failures (self->store));
+    metric_set (self->m [5], self->leader ? 1 : 0);
+    metric_set (self->m [6], (int64_t) self->fenced_count);
+}
+
+//  We hold the lease at epoch: fence every write with it, bind the work
+//  PULL, and start as a fresh dispatch (gc_units_reset: the previous
+//  leader's sessions and ready sets are gone with it).
+static void
+s_take_over (dispatch_server_t *self, const char *epoch)
+{
+    snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
+    store_fence (self->store, "gc_fenced", s_fenced_fns, self->epoch);
+    self->work = curve_bind (self->curve, ZMQ_PULL, config_str (self->config, "work_bind"),
+                             CURVE_DAEMON, self->message_max);
+    if (!self->work) {
+        //  the port is not ours yet: let the lease go and try again later
+        json_decref (store_callv (self->store, "gc_resign", self->instance, self->epoch, NULL));
+        store_fence (self->store, NULL, NULL, NULL);
+        return;
+    }
+    zpoller_add (self->poller, self->work);
+    self->leader = true;
+    self->started = false;
+    self->takeovers++;
+    self->next_dir_check = self->next_sweep = self->next_heartbeat = self->next_seen = 0;
+    snprintf (self->holder, sizeof self->holder, "%s", self->instance);
+    log_notice ("dispatch %s: leading (epoch %s)", self->instance, self->epoch);
+}
+
+//  We no longer lead (the fence refused us, another instance holds the
+//  lease, or ours ran out while Redis was unreachable): tell our units to
+//  go to another instance, forget them without writing (the new leader
+//  reset the view), unbind the work PULL.
+static void
+s_step_down (dispatch_server_t *self, const char *why)
+{
+    log_warning ("dispatch %s: no longer leading (epoch %s): %s; standing by", self->instance,
+                 self->epoch, why);
+    s_replies_flush (self);
+    zlist_t *ids = zlist_new ();
+    if (ids) {
+        zlist_autofree (ids);
+        for (unit_session_t *s = dispatch_units_first (self->units); s; s = dispatch_units_next (self->units)) {
+            codec_send_error (self->router, s->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
+                              "", "dispatch %s no longer leads; connect to another dispatch",
+                              self->instance);
+            zlist_append (ids, s->unit_id);
+        }
+        for (char *id = (char *) zlist_first (ids); id; id = (char *) zlist_next (ids))
+            dispatch_units_close (self->units, id);
+        zlist_destroy (&ids);
+    }
+    zlist_purge (self->gone);
+    if (self->work) {
+        zpoller_remove (self->poller, self->work);
+        curve_close (self->curve, &self->work);
+    }
+    store_fence (self->store, NULL, NULL, NULL);
+    self->holder [0] = 0;       //  the next gc_lead names who leads
+    self->leader = false;
+    self->started = false;
+    self->withdraw_now = false;
+}
+
+//  Renew the lease (leader) or try to take it (standby).
+static void
+s_lead (dispatch_server_t *self)
+{
+    long long sent = gc_mono_ms ();
+    char ms [24];
+    snprintf (ms, sizeof ms, "%lld", self->lead_ms);
+    json_t *reply = store_callv (self->store, "gc_lead", self->instance, ms,
+                                 self->leader ? self->epoch : "", NULL);
+    if (!json_is_true (json_object_get (reply, "ok"))) {
+        //  no answer: we cannot know; past the lease's end another may lead
+        if (self->leader && sent >= self->led_until)
+            s_step_down (self, "the lease ran out while Redis did not answer");
+    }
+    else
+    if (json_is_true (json_object_get (reply, "leader"))) {
+        const char *epoch = json_string_value (json_object_get (reply, "epoch"));
+        //  a new epoch for us means another led between: start afresh
+        if (self->leader && strcmp (epoch ? epoch : "", self->epoch) != 0)
+            s_step_down (self, "the lease lapsed and another instance led meanwhile");
+        if (!self->leader && epoch)
+            s_take_over (self, epoch);
+        self->led_until = sent + self->lead_ms;
+    }
+    else {
+        const char *holder = json_string_value (json_object_get (reply, "holder"));
+        snprintf (self->holder, sizeof self->holder, "%s", holder ? holder : "");
+        if (self->leader)
+            s_step_down (self, "another instance holds the lease");
+    }
+    json_decref (reply);
+}
+
+//  Our record for gridcall status.
+static void
+s_beat (dispatch_server_t *self)
+{
+    json_t *fields = json_pack ("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+        "role", self->leader ? "leader" : "standby", "epoch", self->leader ? self->epoch : "",
+        "leader", self->holder, "last_sweep_ms", (json_int_t) self->last_sweep,
+        "units", (json_int_t) dispatch_units_size (self->units),
+        "offers_sent", (json_int_t) self->offers_sent,
+        "fenced", (json_int_t) self->fenced_count, "takeovers", (json_int_t) self->takeovers);
+    instance_beat (self->beat, self->store, fields);
 }
 
 int
@@ -933,12 +1085,33 @@ dispatch_server_run (dispatch_server_t *self)
     while (!zsys_interrupted) {
         long long now = gc_mono_ms ();
         long long wake = self->next_sweep < self->next_heartbeat ? self->next_sweep : self->next_heartbeat;
+        if (!self->leader || self->next_lead < wake)
+            wake = self->next_lead;
         int timeout = wake > now ? (int) (wake - now) : 0;
         zpoller_wait (self->poller, timeout > 1000 ? 1000 : timeout);
         if (zpoller_terminated (self->poller))
             break;
         for (size_t n = 0; n < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN); n++)
             s_unit_message (self);
+        now = gc_mono_ms ();
+        if (!self->leader) {
+            if (now >= self->next_lead) {
+                //  a standby tries twice as often as the leader renews
+                s_lead (self);
+                self->next_lead = now + self->lead_ms / 6;
+            }
+            if (!self->leader && instance_due (self->beat, now)) {
+                s_metrics_update (self);
+                s_beat (self);
+            }
+            if (curve_tick (self->curve))
+                s_sessions_recheck (self);
+            if (gc_daemon_reload_generation () != self->generation) {
+                self->generation = gc_daemon_reload_generation ();
+                self->dir_version = -1;
+            }
+            continue;
+        }
         s_replies_flush (self);
         s_work_messages (self);
         now = gc_mono_ms ();
@@ -975,11 +1148,27 @@ dispatch_server_run (dispatch_server_t *self)
         }
         s_dispatch_due (self);
         s_gone_flush (self);
+        //  renewed last in the turn: a leader that was paused does the
+        //  turn's writes first, and the fence refuses them if it lost
+        if (store_fenced (self->store)) {
+            self->fenced_count++;
+            s_step_down (self, "a write was refused by the fence: another instance leads");
+        }
+        else
+        if (now >= self->next_lead) {
+            s_lead (self);
+            self->next_lead = now + self->lead_ms / 3;
+        }
+        if (instance_due (self->beat, now))
+            s_beat (self);
     }
     //  a clean stop: no unit is ready through us any more, so new cases wait
-    //  for the next dispatch instead of being offered where nobody sends
-    if (self->started)
+    //  for the next dispatch instead of being offered where nobody sends;
+    //  the lease goes at once, so a standby need not wait for it to run out
+    if (self->leader && self->started)
         json_decref (store_callv (self->store, "gc_units_reset", self->answer_ms, NULL));
+    if (self->leader)
+        json_decref (store_callv (self->store, "gc_resign", self->instance, self->epoch, NULL));
     log_notice ("dispatch: stopping; %llu offers sent, %llu unit replies, %llu refused, "
                 "%llu sessions ended", (unsigned long long) self->offers_sent,
                 (unsigned long long) dispatch_reply_committed (self->replies),

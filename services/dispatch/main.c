@@ -18,6 +18,8 @@ static const cfg_option_t s_options [] = {
     { "retry_ms", CFG_INT, "5000", 100, 3600000, "wait before retrying a case no unit can take" },
     { "sweep_ms", CFG_INT, "1000", 10, 60000, "how often the pending set is swept" },
     { "lease_ms", CFG_INT, "10000", 100, 600000, "lease on a swept case before another sweep retakes it" },
+    { "leader_lease_ms", CFG_INT, "3000", 300, 60000,
+      "the leader's lease (several dispatches): a standby takes over this long after the leader stops renewing" },
     { "heartbeat_ms", CFG_INT, "1000", 50, 60000, "heartbeat interval both ways" },
     { "heartbeat_liveness", CFG_INT, "3", 2, 100, "silent intervals before a unit is gone" },
     { "directory_poll_ms", CFG_INT, "5000", 100, 3600000, "how often to look for a new directory" },

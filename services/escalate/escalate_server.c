@@ -10,6 +10,7 @@
 
 #include "curve.h"
 #include "daemon.h"
+#include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -32,6 +33,8 @@ struct _escalate_server_t {
     metrics_t *metrics;         //  counters for GET /metrics
     metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
     metric_t *m [6];            //  see s_metrics_update
+    instance_t *beat;           //  our record for gridcall status
+    long long last_sweep;       //  wall ms of the last look at due timers
 };
 
 escalate_server_t *
@@ -55,6 +58,7 @@ escalate_server_new (const config_t *config)
         escalate_server_destroy (&self);
         return NULL;
     }
+    self->beat = instance_new (config, "escalate", "gc_instance_beat");
     self->metrics = metrics_new ("gridcall_escalate_");
     self->m [0] = metrics_counter (self->metrics, "timers_fired_total", "timers that acted");
     self->m [1] = metrics_counter (self->metrics, "climbs_total", "cases that climbed a tier");
@@ -89,6 +93,7 @@ escalate_server_destroy (escalate_server_t **self_p)
     escalate_server_t *self = *self_p;
     metrics_http_stop (&self->metrics_http);
     metrics_destroy (&self->metrics);
+    instance_destroy (&self->beat);
     zsock_destroy (&self->notify);
     zsock_destroy (&self->dispatch);
     store_destroy (&self->store);
@@ -163,6 +168,11 @@ escalate_server_run (escalate_server_t *self)
     while (!zsys_interrupted) {
         long long wait = s_fire (self);
         s_metrics_update (self);
+        self->last_sweep = zclock_time ();
+        if (self->beat && instance_due (self->beat, zclock_mono ()))
+            instance_beat (self->beat, self->store, json_pack ("{s:s, s:I, s:I, s:I}",
+                "role", "active", "last_sweep_ms", (json_int_t) self->last_sweep,
+                "fired", (json_int_t) self->fired, "climbs", (json_int_t) self->climbs));
         if (wait < 0 || wait > self->tick_ms)
             wait = self->tick_ms;
         if (wait > 0)

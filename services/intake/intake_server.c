@@ -17,6 +17,7 @@
 #include "intake_http.h"
 #include "intake_matters.h"
 #include "intake_media.h"
+#include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -73,6 +74,7 @@ struct _intake_server_t {
     metrics_t *metrics;         //  counters for GET /metrics
     metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
     metric_t *m [5];            //  see s_metrics_update
+    instance_t *beat;           //  our record for gridcall status
 };
 
 intake_server_t *
@@ -104,6 +106,7 @@ intake_server_new (const config_t *config)
         intake_server_destroy (&self);
         return NULL;
     }
+    self->beat = instance_new (config, "intake", "gc_instance_beat");
     self->metrics = metrics_new ("gridcall_intake_");
     self->m [0] = metrics_counter (self->metrics, "requests_total", "requests answered with success");
     self->m [1] = metrics_counter (self->metrics, "refused_total", "requests answered with an error");
@@ -158,6 +161,7 @@ intake_server_destroy (intake_server_t **self_p)
     zsock_destroy (&self->http);
     metrics_http_stop (&self->metrics_http);
     metrics_destroy (&self->metrics);
+    instance_destroy (&self->beat);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->notify);
     zsock_destroy (&self->dispatch);
@@ -873,6 +877,10 @@ intake_server_run (intake_server_t *self)
             break;
         //  a revoked key: its next request finds no principal
         curve_tick (self->curve);
+        if (self->beat && instance_due (self->beat, gc_mono_ms ()))
+            instance_beat (self->beat, self->store, json_pack ("{s:s, s:I, s:I}",
+                "role", "active", "served", (json_int_t) self->served,
+                "refused", (json_int_t) self->refused));
         s_audit_principals (self);
     }
     log_notice ("intake: stopping; %llu requests served, %llu refused, %llu wake-ups left to sweeps",

@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "curve.h"
 #include "daemon.h"
+#include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify_job.h"
@@ -69,6 +70,8 @@ struct _notify_server_t {
     metrics_t *metrics;         //  counters for GET /metrics
     metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
     metric_t *m [9];            //  see s_metrics_update
+    instance_t *beat;           //  our record for gridcall status
+    long long last_sweep;       //  wall ms of the last claim of due jobs
 };
 
 //  The next pseudo-random 32 bits (xorshift64*): jitter only, not secrets.
@@ -250,6 +253,7 @@ notify_server_new (const config_t *config)
     //  a Redis that refuses us is a start-up error; one not up yet is waited for
     if (self->store && store_start (self->store))
         goto fail;
+    self->beat = instance_new (config, "notify", "gc_instance_beat");
     self->metrics = metrics_new ("gridcall_notify_");
     self->m [0] = metrics_counter (self->metrics, "delivered_total", "notification jobs delivered to every channel");
     self->m [1] = metrics_counter (self->metrics, "retried_total", "delivery rounds that will be retried");
@@ -295,6 +299,7 @@ notify_server_destroy (notify_server_t **self_p)
     notify_server_t *self = *self_p;
     metrics_http_stop (&self->metrics_http);
     metrics_destroy (&self->metrics);
+    instance_destroy (&self->beat);
     //  the webhook goes first: its transfers point at jobs in inflight
     notify_webhook_destroy (&self->webhook);
     if (self->inflight && zhashx_size (self->inflight))
@@ -455,6 +460,7 @@ s_claim (notify_server_t *self)
 {
     self->claim_now = false;
     self->next_sweep = gc_mono_ms () + self->sweep_ms;
+    self->last_sweep = zclock_time ();
     size_t room = self->inflight_max - zhashx_size (self->inflight);
     size_t max = room < self->batch_max ? room : self->batch_max;
     if (max == 0)
@@ -776,6 +782,12 @@ notify_server_run (notify_server_t *self)
             s_start_woken (self);
         }
         s_flush (self);
+        //  a synchronous call: after the turn's pipeline is read
+        if (self->beat && instance_due (self->beat, gc_mono_ms ()))
+            instance_beat (self->beat, self->store, json_pack ("{s:s, s:I, s:I, s:I}",
+                "role", "active", "last_sweep_ms", (json_int_t) self->last_sweep,
+                "delivered", (json_int_t) self->delivered,
+                "inflight", (json_int_t) zhashx_size (self->inflight)));
     }
     s_drain (self);
     s_flush (self);

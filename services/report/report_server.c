@@ -4,10 +4,13 @@
     stops them in reverse, closing the hub first so streams end. */
 #include "report_server.h"
 
+#include "instance.h"
+
 #include <czmq.h>
 #include <signal.h>
 #include <stdlib.h>
 
+#include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "report_feed.h"
@@ -43,6 +46,11 @@ report_server_new (const config_t *config)
     if (!self)
         return NULL;
     self->metrics = metrics_new ("gridcall_report_");
+    if (self->metrics) {        //  instance="..." on every series
+        char name [64];
+        instance_name_of (config, name, sizeof name);
+        metrics_set_instance (self->metrics, name);
+    }
     self->hub = report_hub_new ((size_t) config_int (config, "stream_buffer"));
     self->pool = report_pool_new (config, (int) config_int (config, "redis_pool"));
     if (!self->metrics || !self->hub || !self->pool) {

@@ -30,7 +30,10 @@ typedef struct {
 } s_reply_t;
 
 struct _unitkit_t {
-    char *endpoint;             //  dispatch's unit ROUTER
+    char *endpoint;             //  dispatch's unit ROUTER, or a comma-separated list
+    char **endpoints;           //  the list: one leads, the others refuse hello
+    size_t endpoint_count;
+    size_t cursor;              //  the one this session uses
     char *unit_id;              //  our id in the directory
     zsock_t *sock;              //  DEALER, or NULL while disconnected
     bool sock_changed;          //  sock replaced since the caller last asked
@@ -158,8 +161,9 @@ s_connect (unitkit_t *self)
         zcert_apply (self->cert, self->sock);
         zsock_set_curve_serverkey (self->sock, self->server_key);
     }
-    if (zsock_connect (self->sock, "%s", self->endpoint) < 0) {
-        s_log (self, UNITKIT_LOG_ERROR, "connect() \"%s\" failed: %s", self->endpoint,
+    const char *endpoint = self->endpoints [self->cursor];
+    if (zsock_connect (self->sock, "%s", endpoint) < 0) {
+        s_log (self, UNITKIT_LOG_ERROR, "connect() \"%s\" failed: %s", endpoint,
                    zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->sock);
         return -1;
@@ -175,7 +179,7 @@ s_connect (unitkit_t *self)
     unitkit_wire_send (self->sock, "hello", &hello.base);
     self->state = S_HELLO;
     self->last_recv = self->last_send = zclock_mono ();
-    s_log (self, UNITKIT_LOG_DEBUG, "hello to %s", self->endpoint);
+    s_log (self, UNITKIT_LOG_DEBUG, "hello to %s", endpoint);
     return 0;
 }
 
@@ -188,9 +192,13 @@ s_disconnect (unitkit_t *self)
     self->state = S_DISCONNECTED;
     //  up to a quarter more, so a hundred units do not all come back at once
     self->reconnect_at = zclock_mono () + self->backoff_ms + randof (self->backoff_ms / 4 + 1);
-    s_log (self, UNITKIT_LOG_DEBUG, "reconnect in %d ms", self->backoff_ms);
-    self->backoff_ms = self->backoff_ms * 2 > UNITKIT_BACKOFF_MAX_MS
-                     ? UNITKIT_BACKOFF_MAX_MS : self->backoff_ms * 2;
+    //  the next endpoint of the list; the delay doubles once the list is round
+    self->cursor = (self->cursor + 1) % self->endpoint_count;
+    s_log (self, UNITKIT_LOG_DEBUG, "reconnect to %s in %d ms", self->endpoints [self->cursor],
+           self->backoff_ms);
+    if (self->cursor == 0)
+        self->backoff_ms = self->backoff_ms * 2 > UNITKIT_BACKOFF_MAX_MS
+                         ? UNITKIT_BACKOFF_MAX_MS : self->backoff_ms * 2;
     //  whatever was in flight is resent in the next session
     for (s_reply_t *r = zlistx_first (self->outbox); r; r = zlistx_next (self->outbox)) {
         r->sent = false;
@@ -229,6 +237,23 @@ s_keys_load (unitkit_t *self, const char *server_key, const char *cert_file)
     return 0;
 }
 
+//  Split the endpoint option at commas (in place: the list points into
+//  self->endpoint). Returns 0, or -1 out of memory or on an empty list.
+static int
+s_endpoints_split (unitkit_t *self)
+{
+    size_t count = 1;
+    for (const char *c = self->endpoint; *c; c++)
+        count += *c == ',';
+    self->endpoints = calloc (count, sizeof (char *));
+    if (!self->endpoints)
+        return -1;
+    char *save = NULL;
+    for (char *one = strtok_r (self->endpoint, ",", &save); one; one = strtok_r (NULL, ",", &save))
+        self->endpoints [self->endpoint_count++] = one;
+    return self->endpoint_count ? 0 : -1;
+}
+
 //  Both constructors: keys when server_key is given, then connect.
 static unitkit_t *
 s_new (const char *endpoint, const char *unit_id, const char *server_key, const char *cert_file)
@@ -242,6 +267,10 @@ s_new (const char *endpoint, const char *unit_id, const char *server_key, const 
         return NULL;
     self->endpoint = strdup (endpoint);
     self->unit_id = strdup (unit_id);
+    if (self->endpoint && s_endpoints_split (self)) {
+        unitkit_destroy (&self);
+        return NULL;
+    }
     self->outbox = zlistx_new ();
     self->heartbeat_ms = UNITKIT_HEARTBEAT_MS;
     self->backoff_ms = UNITKIT_BACKOFF_MIN_MS;
@@ -287,6 +316,7 @@ unitkit_destroy (unitkit_t **self_p)
     s_strings_free (&self->claim_categories, &self->claim_category_count);
     s_strings_free (&self->claim_grids, &self->claim_grid_count);
     free (self->unit_id);
+    free (self->endpoints);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -511,8 +541,11 @@ s_on_ack (unitkit_t *self, const Gridcall__V1__UnitAck *ack)
 static void
 s_on_error (unitkit_t *self, const Gridcall__V1__Error *error)
 {
+    //  UNAVAILABLE without a ref: this dispatch stopped leading (another
+    //  instance took the lease); the next endpoint of the list may lead
     if (!*error->ref && (error->code == GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL
-                     ||  error->code == GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_UNIT)) {
+                     ||  error->code == GRIDCALL__V1__ERROR_CODE__ERROR_UNKNOWN_UNIT
+                     ||  error->code == GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE)) {
         s_log (self, UNITKIT_LOG_NOTICE, "dispatch lost our session: %s, reconnecting",
                error->message);
         unitkit_event_t event = { .type = UNITKIT_LOST, .code = error->code,

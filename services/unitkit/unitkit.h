@@ -96,7 +96,10 @@ typedef void (unitkit_log_fn) (const unitkit_t *unit, unitkit_log_level_t level,
                                const char *line, void *arg);
 
 //  Create a unit that connects to dispatch at endpoint as unit_id and says
-//  hello. Returns the kit or NULL (bad arguments, no socket). Without
+//  hello. endpoint may list several dispatches, comma-separated: the kit
+//  holds one session at a time and moves to the next when a session ends
+//  (one leads; the others answer hello UNAVAILABLE, docs/cluster.md); they
+//  share one server key. Returns the kit or NULL (bad arguments, no socket). Without
 //  CURVE: only for a dispatch that runs with curve off, on loopback.
 unitkit_t *unitkit_new (const char *endpoint, const char *unit_id);
 //  The same as a CurveZMQ client: server_key is dispatch's public key, as

@@ -1,6 +1,7 @@
 """test_metrics.py — every daemon serves GET /metrics in Prometheus text
 format when metrics_port is set, and the figures move with the work."""
 
+import re
 import socket
 import urllib.request
 
@@ -13,7 +14,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def scrape(port):
+INSTANCE = re.compile(r'instance="([^"]*)",?')
+
+
+def scrape(port, instance=None):
+    """The text and {series: value}, the series without the instance label
+    every one carries (that label, when given, must be instance)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         assert r.status == 200
         assert r.headers["Content-Type"].startswith("text/plain")
@@ -22,6 +28,10 @@ def scrape(port):
     for line in text.splitlines():
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
+            m = INSTANCE.search(name)
+            assert m, f"no instance label: {line}"
+            assert instance is None or m.group(1) == instance, line
+            name = INSTANCE.sub("", name).replace("{}", "")
             values[name] = float(value)
     return text, values
 
@@ -29,7 +39,8 @@ def scrape(port):
 def test_every_daemon_serves_metrics(cluster, gc_directory):
     ports = {name: free_port() for name in ("notify", "escalate", "dispatch", "intake")}
     c = cluster("notify", "escalate", "dispatch", "intake",
-                **{name: {"metrics_port": str(port)} for name, port in ports.items()})
+                **{name: {"metrics_port": str(port), "instance": f"{name}-1"}
+                   for name, port in ports.items()})
     grid, category = gc_directory.choose("GRID")
     unit_id = gc_directory.fitting("GRID", grid, category)[0]
     unit = c.unit(unit_id)
@@ -40,18 +51,19 @@ def test_every_daemon_serves_metrics(cluster, gc_directory):
     bad = reporter.request("report", reporter.new_report("NO-SUCH-GRID", category, "x"))
     assert bad[0] == "error"
 
-    text, intake = scrape(ports["intake"])
+    text, intake = scrape(ports["intake"], "intake-1")
     assert "# TYPE gridcall_intake_requests_total counter" in text
     assert intake["gridcall_intake_requests_total"] >= 1
     assert intake["gridcall_intake_refused_total"] >= 1
     assert intake["gridcall_intake_redis_failures_total"] == 0
 
     def dispatch_counts():
-        _, d = scrape(ports["dispatch"])
+        _, d = scrape(ports["dispatch"], "dispatch-1")
         return d if d["gridcall_dispatch_unit_replies_total"] >= 1 else None
     dispatch = wait_for(dispatch_counts, 5, "dispatch metrics to show the accept")
     assert dispatch["gridcall_dispatch_units_connected"] == 1
     assert dispatch["gridcall_dispatch_offers_sent_total"] >= 1
+    assert dispatch["gridcall_dispatch_leader"] == 1
 
     def notified():
         _, n = scrape(ports["notify"])

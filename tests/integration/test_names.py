@@ -11,7 +11,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LUA = "\n".join(p.read_text() for p in sorted((ROOT / "services/common/lua").glob("*.lua")))
 
 # codes a transition returns to its own daemon, never sent on the wire
-INTERNAL_CODES = {"BOOKED", "NO_UNIT", "OFFER_LIVE", "UNKNOWN_JOB", "STORE", "NO_DIRECTORY"}
+# (FENCED: dispatch steps down and answers its units UNAVAILABLE)
+INTERNAL_CODES = {"BOOKED", "NO_UNIT", "OFFER_LIVE", "UNKNOWN_JOB", "STORE", "NO_DIRECTORY",
+                  "FENCED"}
 
 
 def enum_names(enum, prefix):

@@ -5,6 +5,7 @@ ledger read back with Python's csv module (UTF-8 BOM, Chinese intact)."""
 import csv
 import io
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -112,7 +113,8 @@ def test_units_snapshot_and_metrics(street):
     text = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert "# TYPE gridcall_report_http_requests_total counter" in text
-    wait_for(lambda: "gridcall_report_open_cases 12" in get(base, "/metrics")[2].decode(), 10,
+    wait_for(lambda: re.search(r'gridcall_report_open_cases\{instance="[^"]+"\} 12\n',
+                               get(base, "/metrics")[2].decode()), 10,
              "the open-case gauge")
 
 

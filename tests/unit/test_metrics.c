@@ -41,6 +41,23 @@ test_counter_and_gauge_render (void **state)
     assert_null (m);
 }
 
+//  Several instances scraped under one job: every series names its own.
+static void
+test_instance_label_on_every_series (void **state)
+{
+    (void) state;
+    metrics_t *m = metrics_new ("gc_");
+    metric_set (metrics_gauge (m, "pending{stage=\"notify\"}", "pending work"), 2);
+    metric_set (metrics_counter (m, "sent_total", "sent"), 5);
+    assert_int_equal (metrics_set_instance (m, "disp-a"), 0);
+    assert_int_equal (metrics_set_instance (m, "bad\"name"), -1);
+    char *text = metrics_render (m);
+    assert_non_null (strstr (text, "gc_pending{instance=\"disp-a\",stage=\"notify\"} 2\n"));
+    assert_non_null (strstr (text, "gc_sent_total{instance=\"disp-a\"} 5\n"));
+    free (text);
+    metrics_destroy (&m);
+}
+
 static void
 test_labels_share_help (void **state)
 {
@@ -150,6 +167,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_counter_and_gauge_render),
         cmocka_unit_test (test_labels_share_help),
+        cmocka_unit_test (test_instance_label_on_every_series),
         cmocka_unit_test (test_bad_names_are_refused),
         cmocka_unit_test (test_concurrent_increments),
         cmocka_unit_test (test_http_serves_metrics),

@@ -450,6 +450,38 @@ test_reconnect_when_dispatch_goes_silent (void **state)
     assert_int_equal (fx->events [UNITKIT_WELCOME], 2);
 }
 
+//  Several dispatches: a standby's UNAVAILABLE sends the kit to the next
+//  endpoint of its list, and so does a leader that stops leading.
+static void
+test_standby_moves_the_kit_along_its_list (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    zsock_t *a = fx->router;
+    zsock_t *b = zsock_new_router ("inproc://test-unitkit-standby");
+    assert_non_null (b);
+    char list [160];
+    snprintf (list, sizeof list, "%s,inproc://test-unitkit-standby", zsock_endpoint (a));
+    unitkit_destroy (&fx->unit);
+    while (zsock_events (a) & ZMQ_POLLIN)       //  the first kit's hello
+        zmsg_destroy (&(zmsg_t *) { zmsg_recv (a) });
+    fx->unit = unitkit_new (list, "U01");
+    assert_non_null (fx->unit);
+    unitkit_set_event_handler (fx->unit, s_on_event, fx);
+    unitkit_set_log_handler (fx->unit, UNITKIT_LOG_WARNING, s_on_log, fx);
+    codec_msg_t msg;
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, "");
+    fx->router = b;
+    s_handshake (fx, 1000);
+    s_send_error (fx, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE, "");
+    UNTIL (!unitkit_connected (fx->unit));
+    fx->router = a;
+    assert_int_equal (s_expect (fx, "hello", &msg), 0);
+    codec_msg_reset (&msg);
+    zsock_destroy (&b);
+}
+
 static void
 test_no_answer_to_hello (void **state)
 {
@@ -862,6 +894,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_extend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bye_on_destroy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_two_units_one_poller, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_standby_moves_the_kit_along_its_list, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
