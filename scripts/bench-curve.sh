@@ -53,7 +53,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench-curve: interrupted" >&2; exit 130' INT TERM
 
-rcli() { redis-cli -s "$sock" "$@"; }
+users=$dir/redis/users      # Redis users and passwords (redis-local.sh)
+# rcli: redis-cli as gc-admin (the password from the environment)
+rcli() { REDISCLI_AUTH=$(cat "$users/gc-admin.password") redis-cli --no-auth-warning --user gc-admin -s "$sock" "$@"; }
 result() { awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' "$results"; }
 calc() { awk "BEGIN { printf \"%.6f\\n\", $* }"; }
 # refusals: handshakes intake and dispatch refused so far, from their logs
@@ -66,6 +68,7 @@ refusals() {
 }
 
 scripts/redis-local.sh start "$dir/redis" >/dev/null
+build/gridcall -c "$users/gc-admin.conf" --set "redis_socket=$sock" redis setup >/dev/null
 rcli config set auto-aof-rewrite-percentage 0 >/dev/null
 
 # Keys: the daemons others reach, one per unit, the reporters (an admin:
@@ -82,13 +85,15 @@ build/gridcall keys bind --principals "$keys/principals.json" "${bindings[@]}" >
 start() {   # start NAME ARGS...
     local name=$1
     shift
-    "build/$name" -c "deploy/$name.conf" "$@" 2>>"$dir/$name.log" &
+    # its sample configuration and its own Redis user (deploy/redis-users.acl)
+    ( umask 077; cat "deploy/$name.conf" "$users/gc-${name#gridcall-}.conf" > "$dir/$name.conf" )
+    "build/$name" -c "$dir/$name.conf" "$@" 2>>"$dir/$name.log" &
     pids+=($!)
 }
 cluster() { # cluster off|on: a fresh street and the four daemons
     stop_daemons
     rcli flushall >/dev/null
-    build/gridcall --set "redis_socket=$sock" directory load "$directory" >/dev/null
+    build/gridcall -c "$users/gc-admin.conf" --set "redis_socket=$sock" directory load "$directory" >/dev/null
     local common=(--set "redis_socket=$sock" --set log_level=warning --set time_scale=1)
     local ends=(--set "dispatch_endpoint=ipc://$dir/work" --set "notify_endpoint=ipc://$dir/notify")
     local -A sec
@@ -125,7 +130,7 @@ bench() {   # bench off|on LABEL OPTIONS...: a lifecycle phase of the load gener
     local keyed=()
     [ "$mode" = on ] && keyed=(--set "client_cert=$keys/bench.key_secret" --set "intake_key=$keys/intake.key"
                                --set "unit_keys=$keys/units" --set "dispatch_key=$keys/dispatch.key")
-    timeout 300 build/gridcall-bench --set "redis_socket=$sock" --set redis_timeout_ms=10000 \
+    timeout 300 build/gridcall-bench -c "$users/gc-admin.conf" --set "redis_socket=$sock" --set redis_timeout_ms=10000 \
         --set log_level=warning --set "directory=$directory" --set "results=$results" \
         --set "intake_endpoint=ipc://$dir/intake" --set "dispatch_endpoint=ipc://$dir/units" \
         --set phase=lifecycle --set "label=$label" "${keyed[@]}" "$@" >"$dir/$label.out" 2>&1 ||

@@ -37,6 +37,8 @@ for _ in $(seq 200); do
     redis-cli -p "$p_port" info replication | grep -q "state=online" && break; sleep 0.05
 done
 sock=$dir/primary/redis.sock
+# a bare Redis (its default user may do anything): the library first
+build/gridcall --set "redis_socket=$sock" redis setup >/dev/null
 build/gridcall --set "redis_socket=$sock" directory load deploy/tianjiao/directory.json >/dev/null
 
 run() {     # run WAIT: intake with wait_replicas WAIT, the intake phase, intake stopped
