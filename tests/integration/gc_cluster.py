@@ -350,6 +350,9 @@ class Daemon:
         self.proc.wait(10)
 
     def restart(self, timeout=10):
+        """Stop the running process (SIGTERM) if any, then start again."""
+        if self.alive():
+            self.stop()
         return self.start(timeout)
 
     def terminate(self):
