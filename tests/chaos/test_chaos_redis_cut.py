@@ -187,7 +187,7 @@ def _run(cluster, gc_directory, host):
             f"after {took['lease']:.2f} s (lease {LEASE_MS} ms), new cases offered again after "
             f"{took.get('offer', float('nan')):.2f} s; the cut leader stepped down after "
             f"{stepped:.2f} s ({reason}); {len(late)} of its calls reached Redis after the "
-            f"takeover ({calls}), {len(fenced)} fenced writes with the old epoch (refused), 0 unfenced; "
+            f"takeover ({calls}), {len(fenced)} fenced with the old epoch (refused), 0 case writes unfenced; "
             + figures(result))
     say(line)
     assert_clean(result)
