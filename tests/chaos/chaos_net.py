@@ -87,6 +87,12 @@ class Host:
             args.append(f"{jitter_ms}ms")
         self.ns(*args)
 
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
     def close(self):
         if self.up:
             _run("ip", "link", "del", self.root_if, check=False)

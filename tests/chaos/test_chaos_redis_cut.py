@@ -26,7 +26,7 @@ from collections import Counter
 import pytest
 
 import chaos_net
-from chaos_history import Lifecycle, assert_clean, figures, say, write_history
+from chaos_history import Lifecycle, assert_clean, conclude, figures, say, takeover_watch
 from chaos_net import HostDaemon, log_time
 from cluster_helpers import free_port
 from gc_cluster import BUILD, wait_for
@@ -95,11 +95,8 @@ class Monitor:
 
 
 def test_the_leader_cut_from_redis_steps_down_and_the_standby_takes_over(cluster, gc_directory):
-    host = chaos_net.Host("disp").start()
-    try:
+    with chaos_net.Host("disp") as host:
         _run(cluster, gc_directory, host)
-    finally:
-        host.close()
 
 
 def _run(cluster, gc_directory, host):
@@ -135,17 +132,7 @@ def _run(cluster, gc_directory, host):
         host.cut()
         events.append({"what": "cut", "daemon": "dispatch", "t": round(t_cut - life.load.t0, 3)})
         took = {}
-
-        def watch():
-            if "lease" not in took and lease(c)[0] == "disp-b":
-                took["lease"] = time.monotonic() - t_cut
-                took["at"] = time.monotonic()
-            if "lease" in took and "offer" not in took:
-                recent = [k for k in list(life.load.acked)[-5:]
-                          if life.load.acked_at[k] - t_cut > took["lease"]]
-                states = [c.state(life.load.acked[k]) for k in recent]
-                if any(s and s != "REGISTERED" for s in states):
-                    took["offer"] = time.monotonic() - t_cut
+        watch = takeover_watch(life, t_cut, took)
         life.run(CUT_S, watch)
         down = [l for l in a.log.read_text(errors="replace").splitlines()
                 if "no longer leading" in l and log_time(l) >= t_cut_wall - 0.5]
@@ -156,10 +143,7 @@ def _run(cluster, gc_directory, host):
         wait_for(lambda: (life.step(), any(args[:2] == ["FCALL", "gc_lead"]
                                            for t, args in monitor.seen if t > t_heal))[1],
                  15, "dispatch A to reach Redis again", interval=0)
-        life.run(4)
-        life.finish()
-        result = life.check()
-        write_history(c.folder / "history-redis-cut.jsonl", life, result, events)
+        result = conclude(life, c.folder / "history-redis-cut.jsonl", events)
     finally:
         monitor.close()
         life.close()

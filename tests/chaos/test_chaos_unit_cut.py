@@ -25,11 +25,8 @@ pytestmark = pytest.mark.skipif(why is not None, reason=why or "")
 
 
 def test_a_units_network_cut(cluster, gc_directory):
-    host = chaos_net.Host("unit").start()
-    try:
+    with chaos_net.Host("unit") as host:
         _run(cluster, gc_directory, host)
-    finally:
-        host.close()
 
 
 def _run(cluster, gc_directory, host):

@@ -9,7 +9,7 @@ import json
 import os
 import signal
 
-from cluster_helpers import RedisNode
+from cluster_helpers import RedisNode, own_primary
 from gc_cluster import wait_for
 
 
@@ -17,12 +17,7 @@ def test_status_shows_the_primary_its_replica_and_the_lag(cluster):
     c = cluster(load_directory=False)
     nodes = []
     try:
-        c.redis_server.stop()
-        primary = RedisNode(c.folder, "primary", c.redis_server)
-        nodes.append(primary)
-        primary.start()
-        c.redis_server.socket = primary.socket
-        c.setup_redis()
+        primary = own_primary(c, nodes)
         replica = RedisNode(c.folder, "replica", c.redis_server, primary)
         nodes.append(replica)
         replica.start()
