@@ -144,11 +144,12 @@ bench: deps all $(BUILD)/gridcall-bench
 # Root, iproute2, iptables, libfaketime. Not part of make test. Figures are
 # printed and appended to build/chaos/report.txt; each run's histories stay
 # in the kept folders of failed tests. CHAOS_KILLS (40), CHAOS_SOAK_S (300;
-# 3600 for the hour), CHAOS_STOP_S (10), CHAOS_SEED (11).
+# 3600 for the hour), CHAOS_STOP_S (10), CHAOS_CUT_S (10), CHAOS_SEED (11);
+# CHAOS_K picks scenarios by name (pytest -k), e.g. make chaos CHAOS_K=redis_cut.
 chaos: all
 	@scripts/bootstrap.sh chaos
 	@mkdir -p $(BUILD)/chaos && rm -f $(BUILD)/chaos/report.txt
-	/usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/chaos
+	/usr/bin/python3 -m pytest -q -s -p no:cacheprovider $(if $(CHAOS_K),-k '$(CHAOS_K)') tests/chaos
 
 # Install the binaries, the screen's page, the sample configurations and
 # the systemd units (deploy/systemd; docs/cluster.md) under DESTDIR/PREFIX.

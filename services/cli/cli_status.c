@@ -22,6 +22,37 @@ s_ago (char *buf, size_t size, long long now, long long at)
         snprintf (buf, size, "%.1f s ago", (double) (now - at) / 1000.0);
 }
 
+//  "redis 10.0.0.1:6379: master, offset 1234, 2 replicas" and a line per
+//  replica with its offset and how many bytes of the stream it lacks.
+static void
+s_print_replication (const json_t *r)
+{
+    if (!r) {
+        printf ("redis: replication unknown (ROLE failed)\n");
+        return;
+    }
+    const char *role = json_string_value (json_object_get (r, "role"));
+    json_t *replicas = json_object_get (r, "replicas");
+    printf ("redis %s: %s, offset %lld", json_string_value (json_object_get (r, "server")),
+            role ? role : "?", json_integer_value (json_object_get (r, "offset")));
+    if (json_is_array (replicas))
+        printf (", %zu replica%s connected\n", json_array_size (replicas),
+                json_array_size (replicas) == 1 ? "" : "s");
+    else
+    if (json_object_get (r, "primary"))
+        printf (" (replica of %s, link %s)\n", json_string_value (json_object_get (r, "primary")),
+                json_string_value (json_object_get (r, "state")));
+    else
+        printf ("\n");
+    size_t index;
+    json_t *item;
+    json_array_foreach (replicas, index, item)
+        printf ("  replica %-22s offset %lld, lag %lld bytes\n",
+                json_string_value (json_object_get (item, "addr")),
+                json_integer_value (json_object_get (item, "offset")),
+                json_integer_value (json_object_get (item, "lag_bytes")));
+}
+
 int
 cli_status (const config_t *config, int argc, char **argv)
 {
@@ -46,6 +77,10 @@ cli_status (const config_t *config, int argc, char **argv)
         json_t *record = text && *text ? json_loads (text, 0, NULL) : NULL;
         json_object_set_new (item, "record", record ? record : json_null ());
     }
+    //  Redis's own replication (ROLE on the node the store reached: the
+    //  primary, behind Sentinel): null when ROLE failed
+    json_t *replication = store_replication (store);
+    json_object_set_new (reply, "redis", replication ? replication : json_null ());
     if (cli_flag (argc, argv, "--json")) {
         char *text = json_dumps (reply, JSON_INDENT (2) | JSON_SORT_KEYS);
         printf ("%s\n", text);
@@ -85,6 +120,7 @@ cli_status (const config_t *config, int argc, char **argv)
             json_integer_value (json_object_get (reply, "lease_ttl")) > 0
             ? json_integer_value (json_object_get (reply, "lease_ttl")) : 0,
             json_string_value (json_object_get (reply, "epoch")));
+    s_print_replication (replication);
     json_decref (reply);
     store_destroy (&store);
     return 0;

@@ -567,3 +567,71 @@ store_wait (store_t *self, int replicas, int timeout_ms, bool advance)
     }
     return refused || acked < 0 ? -1 : (int) acked;
 }
+
+//  ROLE answers on a primary: "master", its offset, then [ip, port, offset]
+//  per connected replica; on a replica: "slave", primary ip, port, link
+//  state, offset. The lag is in bytes of the replication stream: what a
+//  replica still lacks of the primary's writes (INFO's "lag" is only
+//  seconds since its last ack, and INFO is beyond the operator's ACL).
+json_t *
+store_replication (store_t *self)
+{
+    if (store_ensure (self) != 0 || self->pending > 0)
+        return NULL;
+    redisReply *reply = redisCommand (self->redis, "ROLE");
+    if (!reply) {
+        s_drop (self, self->redis->errstr);
+        return NULL;
+    }
+    json_t *out = NULL;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1
+    &&  reply->element [0]->type == REDIS_REPLY_STRING) {
+        char server [300];
+        if (*self->socket)
+            snprintf (server, sizeof server, "%s", self->socket);
+        else
+            snprintf (server, sizeof server, "%s:%d", self->host, self->port);
+        const char *role = reply->element [0]->str;
+        out = json_pack ("{s:s, s:s}", "server", server, "role", role);
+        if (strcmp (role, "master") == 0 && reply->elements >= 3
+        &&  reply->element [1]->type == REDIS_REPLY_INTEGER
+        &&  reply->element [2]->type == REDIS_REPLY_ARRAY) {
+            long long offset = reply->element [1]->integer;
+            json_t *replicas = json_array ();
+            for (size_t i = 0; i < reply->element [2]->elements; i++) {
+                redisReply *r = reply->element [2]->element [i];
+                if (r->type != REDIS_REPLY_ARRAY || r->elements < 3
+                ||  r->element [0]->type != REDIS_REPLY_STRING
+                ||  r->element [1]->type != REDIS_REPLY_STRING
+                ||  r->element [2]->type != REDIS_REPLY_STRING)
+                    continue;
+                long long at = strtoll (r->element [2]->str, NULL, 10);
+                char addr [300];
+                snprintf (addr, sizeof addr, "%s:%s", r->element [0]->str, r->element [1]->str);
+                json_array_append_new (replicas, json_pack ("{s:s, s:I, s:I}", "addr", addr,
+                    "offset", (json_int_t) at, "lag_bytes",
+                    (json_int_t) (offset > at ? offset - at : 0)));
+            }
+            json_object_set_new (out, "offset", json_integer (offset));
+            json_object_set_new (out, "replicas", replicas);
+        }
+        else
+        if (strcmp (role, "slave") == 0 && reply->elements >= 5
+        &&  reply->element [1]->type == REDIS_REPLY_STRING
+        &&  reply->element [2]->type == REDIS_REPLY_INTEGER
+        &&  reply->element [3]->type == REDIS_REPLY_STRING
+        &&  reply->element [4]->type == REDIS_REPLY_INTEGER) {
+            char primary [300];
+            snprintf (primary, sizeof primary, "%s:%lld", reply->element [1]->str,
+                      reply->element [2]->integer);
+            json_object_set_new (out, "primary", json_string (primary));
+            json_object_set_new (out, "state", json_string (reply->element [3]->str));
+            json_object_set_new (out, "offset", json_integer (reply->element [4]->integer));
+        }
+    }
+    else
+    if (reply->type == REDIS_REPLY_ERROR)
+        log_warning ("%s: ROLE refused: %s", self->who, reply->str);
+    freeReplyObject (reply);
+    return out;
+}

@@ -76,6 +76,13 @@ void store_fence (store_t *self, const char *wrapper, const char *const *fns,
                   const char *epoch);
 bool store_fenced (const store_t *self);
 
+//  Redis's replication as ROLE tells it, for `gridcall status`:
+//  {"server": "host:port" or the socket, "role": "master"|"slave"|...,
+//   "offset": N, "replicas": [{"addr", "offset", "lag_bytes"}]} on a
+//  primary; a replica adds "primary", "state" and "offset". NULL when Redis
+//  is unreachable or refuses ROLE.
+json_t *store_replication (store_t *self);
+
 //  Load the directory JSON (already validated by the directory class);
 //  by names who loads it, for the audit chain.
 json_t *store_directory_load (store_t *self, const char *json, const char *by);

@@ -176,6 +176,36 @@ class Lifecycle:
                 "closes": closes, "problems": problems}
 
 
+def conclude(life, path, events, settle_s=4):
+    """After the chaos: settle_s more of load, then finish, check, and
+    write the history to path; the check's result."""
+    life.run(settle_s)
+    life.finish()
+    result = life.check()
+    write_history(path, life, result, events)
+    return result
+
+
+def takeover_watch(life, t0, took, holder="disp-b"):
+    """A function for Lifecycle.run: fills took with "lease" (seconds from
+    t0, monotonic, until holder leads; "at" the moment) and "offer" (until
+    a case filed after the takeover is offered: DISPATCHED or later)."""
+    from lease_helpers import lease
+    c = life.c
+
+    def watch():
+        if "lease" not in took and lease(c)[0] == holder:
+            took["at"] = time.monotonic()
+            took["lease"] = took["at"] - t0
+        if "lease" in took and "offer" not in took:
+            recent = [k for k in list(life.load.acked)[-5:]
+                      if life.load.acked_at[k] - t0 > took["lease"]]
+            states = [c.state(life.load.acked[k]) for k in recent]
+            if any(s and s != "REGISTERED" for s in states):
+                took["offer"] = time.monotonic() - t0
+    return watch
+
+
 def say(line):
     """Print a scenario's figures and keep them for the run's summary
     (build/chaos/report.txt)."""

@@ -9,9 +9,12 @@ and iptables (scripts/bootstrap.sh chaos). Names carry the test's pid so
 parallel runs do not meet; close() removes everything.
 """
 
+import datetime
 import os
 import shutil
 import subprocess
+
+from gc_cluster import Daemon
 
 _COUNT = [0]
 
@@ -84,8 +87,32 @@ class Host:
             args.append(f"{jitter_ms}ms")
         self.ns(*args)
 
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
     def close(self):
         if self.up:
             _run("ip", "link", "del", self.root_if, check=False)
             _run("ip", "netns", "del", self.name, check=False)
             self.up = False
+
+
+class HostDaemon(Daemon):
+    """A Daemon run on a Host."""
+
+    def __init__(self, host, *args, **kw):
+        super().__init__(*args, **kw)
+        self.host = host
+
+    def argv(self):
+        return self.host.prefix() + super().argv()
+
+
+def log_time(line):
+    """The wall time (s) of a daemon log line's ISO stamp."""
+    stamp = line.split(" ", 1)[0]
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()

@@ -13,7 +13,7 @@ import os
 import signal
 import time
 
-from chaos_history import Lifecycle, assert_clean, figures, say, write_history
+from chaos_history import Lifecycle, assert_clean, conclude, figures, say, takeover_watch
 from gc_cluster import wait_for
 from lease_helpers import LEASE_MS, lease, two_dispatches
 
@@ -41,27 +41,14 @@ def test_sigstop_of_the_leader_standby_takes_over_and_the_fence_refuses_late_wri
         t_stop = time.monotonic()
         events.append({"what": "SIGSTOP", "daemon": "dispatch", "t": round(t_stop - life.load.t0, 3)})
         took = {}
-
-        def watch():
-            if "lease" not in took and lease(c)[0] == "disp-b":
-                took["lease"] = time.monotonic() - t_stop
-            if "lease" in took and "offer" not in took:
-                # a case filed after the takeover is offered (DISPATCHED or later)
-                recent = [k for k in list(life.load.acked)[-5:]
-                          if life.load.acked_at[k] - t_stop > took["lease"]]
-                states = [c.state(life.load.acked[k]) for k in recent]
-                if any(s and s != "REGISTERED" for s in states):
-                    took["offer"] = time.monotonic() - t_stop
+        watch = takeover_watch(life, t_stop, took)
         life.run(STOP_S, watch)
         a.proc.send_signal(signal.SIGCONT)
         events.append({"what": "SIGCONT", "daemon": "dispatch",
                        "t": round(time.monotonic() - life.load.t0, 3)})
         wait_for(lambda: (life.step(), "no longer leading" in a.log.read_text(errors="replace"))[1],
                  10, "the old leader to step down", interval=0)
-        life.run(4)
-        life.finish()
-        result = life.check()
-        write_history(c.folder / "history-sigstop.jsonl", life, result, events)
+        result = conclude(life, c.folder / "history-sigstop.jsonl", events)
     finally:
         if c["dispatch"].alive():
             c["dispatch"].proc.send_signal(signal.SIGCONT)

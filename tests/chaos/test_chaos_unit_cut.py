@@ -9,7 +9,6 @@ missed), its waiting offers moved on within 5 s, and when the network
 comes back the unit reconnects and dispatch's welcome hands it the cases
 it held."""
 
-import datetime
 import re
 import time
 
@@ -17,37 +16,17 @@ import pytest
 
 import chaos_net
 from chaos_history import say
+from chaos_net import HostDaemon, log_time
 from cluster_helpers import free_port
-from gc_cluster import BUILD, Daemon, wait_for
+from gc_cluster import BUILD, wait_for
 
 why = chaos_net.available()
 pytestmark = pytest.mark.skipif(why is not None, reason=why or "")
 
 
-class HostDaemon(Daemon):
-    """A Daemon run on a chaos_net.Host."""
-
-    def __init__(self, host, *args, **kw):
-        super().__init__(*args, **kw)
-        self.host = host
-
-    def argv(self):
-        return self.host.prefix() + super().argv()
-
-
-def log_time(line):
-    """The wall time (s) of a daemon log line's ISO stamp."""
-    stamp = line.split(" ", 1)[0]
-    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp()
-
-
 def test_a_units_network_cut(cluster, gc_directory):
-    host = chaos_net.Host("unit").start()
-    try:
+    with chaos_net.Host("unit") as host:
         _run(cluster, gc_directory, host)
-    finally:
-        host.close()
 
 
 def _run(cluster, gc_directory, host):

@@ -148,6 +148,19 @@ class RedisNode:
             self.proc.wait(10)
 
 
+def own_primary(c, nodes):
+    """Put a RedisNode (TCP too, so replicas can follow it) in place of
+    cluster c's Redis, with the function library loaded; appended to nodes
+    for the caller to stop."""
+    c.redis_server.stop()
+    primary = RedisNode(c.folder, "primary", c.redis_server)
+    nodes.append(primary)
+    primary.start()
+    c.redis_server.socket = primary.socket
+    c.setup_redis()
+    return primary
+
+
 class SentinelNode:
     """redis-server --sentinel on 127.0.0.1:port, monitoring master (a
     RedisNode) under name with quorum, logged in to every node as

@@ -10,7 +10,8 @@ Kubernetes cluster:
 - the Dockerfile: Debian 12 stages, built with `make all`, a non-root user,
   runtime packages that exist in Debian;
 - compose and Kubernetes: YAML that parses, every daemon present (two of
-  each but dispatch), images, probes, PodDisruptionBudgets, secrets as
+  each; the two dispatches with their own instance names, one CurveZMQ
+  key, and every unit and wake-up sender listing both), images, probes, PodDisruptionBudgets, secrets as
   files never inline, each daemon its own Redis user with that user's
   password file (scripts/redis-users.sh's layout), the admin step (a
   one-shot service the daemons wait for; a Job) holding the only admin
@@ -43,7 +44,8 @@ from gc_cluster import BUILD, REDIS_SERVER, ROOT, tail, wait_for
 
 DEPLOY = ROOT / "deploy"
 DAEMONS = ["intake", "dispatch", "escalate", "notify", "report"]
-SINGLE = {"dispatch"}          # one instance until docs/cluster.md's design is built
+#  dispatch: a StatefulSet (stable pod names, a Service per pod) of two
+DISPATCHES = 2
 SECRET_WORDS = ("password", "secret", "token")
 REDIS_USERS = ROOT / "scripts" / "redis-users.sh"
 ADMIN = "gc-admin"
@@ -405,7 +407,7 @@ def test_compose_cluster_topology():
             assert options["sentinels"] == ",".join(f"{n}:26379" for n in sentinels), name
             assert options["sentinel_master"] == "gridcall"
     for d, names in by_daemon.items():
-        want = 1 if d in SINGLE or d == "unit-sim" else 2
+        want = 1 if d == "unit-sim" else 2
         assert len(names) == want, f"{d}: {names}"
 
 
@@ -675,6 +677,29 @@ def by_kind(kind):
     return {d["metadata"]["name"]: d for _, d in k8s_docs() if d.get("kind") == kind}
 
 
+def workloads():
+    """The daemons' pods: Deployments, and dispatch's StatefulSet."""
+    return {**by_kind("Deployment"), **by_kind("StatefulSet")}
+
+
+def pod_labels(workload, ordinal):
+    """The labels of a workload's pod: a StatefulSet's carry its name."""
+    labels = dict(workload["spec"]["template"]["metadata"]["labels"])
+    if workload["kind"] == "StatefulSet":
+        labels["statefulset.kubernetes.io/pod-name"] = f"{workload['metadata']['name']}-{ordinal}"
+    return labels
+
+
+def pod_env(e, workload, cluster, ordinal=0):
+    """An environment variable's value in pod ordinal: the cluster
+    ConfigMap's, or the pod's name."""
+    ref = e["valueFrom"]
+    if "fieldRef" in ref:
+        assert ref["fieldRef"]["fieldPath"] == "metadata.name", e
+        return pod_labels(workload, ordinal)["statefulset.kubernetes.io/pod-name"]
+    return cluster[ref["configMapKeyRef"]["key"]]
+
+
 def test_k8s_configmap_is_deploy_conf():
     cm = by_kind("ConfigMap")["gridcall-conf"]
     confs = {p.name: p.read_text() for p in DEPLOY.glob("gridcall-*.conf")}
@@ -702,7 +727,7 @@ def test_k8s_kustomization_lists_every_file_and_secret():
     files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert set(k["resources"]) == files
     generated = {s["name"]: s for s in k["secretGenerator"]}
-    for name, dep in {**by_kind("Deployment"), **by_kind("Job")}.items():
+    for name, dep in {**workloads(), **by_kind("Job")}.items():
         for v in dep["spec"]["template"]["spec"]["volumes"]:
             if "secret" in v:
                 secret = v["secret"]["secretName"]
@@ -717,14 +742,17 @@ def test_k8s_kustomization_lists_every_file_and_secret():
 
 @pytest.mark.parametrize("daemon", DAEMONS)
 def test_k8s_deployment(daemon):
-    dep = by_kind("Deployment")[f"gridcall-{daemon}"]
+    dep = workloads()[f"gridcall-{daemon}"]
     spec, pod = dep["spec"], dep["spec"]["template"]["spec"]
     labels = dep["spec"]["template"]["metadata"]["labels"]
     assert spec["selector"]["matchLabels"].items() <= labels.items()
-    if daemon in SINGLE:
-        assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    if daemon == "dispatch":
+        assert dep["kind"] == "StatefulSet" and spec["replicas"] == DISPATCHES
+        assert spec["podManagementPolicy"] == "Parallel"
+        headless = by_kind("Service")[spec["serviceName"]]["spec"]
+        assert headless["clusterIP"] == "None"
     else:
-        assert spec["replicas"] >= 2
+        assert dep["kind"] == "Deployment" and spec["replicas"] >= 2
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["automountServiceAccountToken"] is False
     (c,) = pod["containers"]
@@ -768,7 +796,7 @@ def test_k8s_deployment(daemon):
         assert get["port"] in [p["containerPort"] for p in c["ports"]]
     # the options are valid, with the cluster ConfigMap's values in place
     cluster = by_kind("ConfigMap")["gridcall-cluster"]["data"]
-    env = {e["name"]: cluster[e["valueFrom"]["configMapKeyRef"]["key"]] for e in c["env"]}
+    env = {e["name"]: pod_env(e, dep, cluster) for e in c["env"]}
     resolved = [(n, re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], v)) for n, v in options]
     r = check_config(daemon, resolved)
     assert r.returncode == 0, r.stderr
@@ -778,10 +806,7 @@ def test_k8s_deployment(daemon):
     # a PodDisruptionBudget over the same pods
     pdb = by_kind("PodDisruptionBudget")[f"gridcall-{daemon}"]
     assert pdb["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
-    if daemon in SINGLE:
-        assert pdb["spec"]["maxUnavailable"] == 1
-    else:
-        assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["minAvailable"] == 1
 
 
 def test_k8s_redis_setup_job_is_the_admin_step(cluster):
@@ -804,7 +829,7 @@ def test_k8s_redis_setup_job_is_the_admin_step(cluster):
     assert opts["sentinels"] == "$(GRIDCALL_SENTINELS)"
     # nothing else mounts the admin's password
     admin_secret = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
-    for name, dep in by_kind("Deployment").items():
+    for name, dep in workloads().items():
         mounted = {v["secret"]["secretName"] for v in dep["spec"]["template"]["spec"]["volumes"]
                    if "secret" in v}
         assert not mounted & admin_secret, f"{name} mounts {mounted & admin_secret}"
@@ -826,12 +851,106 @@ def test_k8s_redis_users_secret_for_the_redis_beside():
 def test_k8s_services_reach_what_the_daemons_connect_to():
     services = by_kind("Service")
     ports = {name: {p["port"] for p in s["spec"]["ports"]} for name, s in services.items()}
-    deployments = by_kind("Deployment")
+    deployments = workloads()
     for name, s in services.items():
-        assert any(s["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]
-                   ["labels"].items() for d in deployments.values()), name
+        assert any(s["spec"]["selector"].items() <= pod_labels(d, i).items()
+                   for d in deployments.values()
+                   for i in range(d["spec"]["replicas"])), name
     for name, dep in deployments.items():
         for opt, value in set_options(dep["spec"]["template"]["spec"]["containers"][0]["args"]):
-            m = re.fullmatch(r"tcp://([a-z0-9-]+):(\d+)", value)
-            if opt.endswith("_endpoint") and m:
-                assert int(m.group(2)) in ports.get(m.group(1), set()), f"{name}: {opt}={value}"
+            for endpoint in value.split(",") if opt.endswith("_endpoint") else []:
+                m = re.fullmatch(r"tcp://([a-z0-9-]+):(\d+)", endpoint)
+                if m:
+                    assert int(m.group(2)) in ports.get(m.group(1), set()), \
+                        f"{name}: {opt}={value}"
+
+
+# ---------------------------------------------------------------------------
+# Two dispatches (docs/cluster.md, "Several dispatches"): the lease picks
+# the leader, so each needs a name of its own (the lease's holder), both
+# serve with the one dispatch key (a unit or wake-up sender trusts whichever
+# leads), and every unit and wake-up sender lists both.
+
+def endpoint_port(endpoint):
+    return int(endpoint.rsplit(":", 1)[1])
+
+
+def test_systemd_dispatch_instances_are_named_apart():
+    opts = dict(set_options(shlex.split(unit_settings(unit_text("dispatch"))["ExecStart"][0])))
+    # host and instance number: unique across hosts and on one host
+    assert "%H" in opts["instance"] and "%i" in opts["instance"], opts["instance"]
+
+
+def test_compose_two_dispatches_one_key_listed_by_every_sender():
+    doc = compose()
+    services = doc["services"]
+    dispatches = {n: dict(set_options([str(c) for c in s["command"]]))
+                  for n, s in services.items()
+                  if s.get("command") and s["command"][0] == "gridcall-dispatch"}
+    assert len(dispatches) == DISPATCHES, dispatches
+    names = [o.get("instance", "") for o in dispatches.values()]
+    assert all(names) and len(set(names)) == DISPATCHES, names
+    # the one CurveZMQ server key: both read the same secret file
+    keys = {doc["secrets"][o["curve_secret_file"].rsplit("/", 1)[1]]["file"]
+            for o in dispatches.values()}
+    assert keys == {"./secrets/keys/dispatch.key_secret"}, keys
+    units = {f"tcp://{n}:{endpoint_port(o['unit_bind'])}" for n, o in dispatches.items()}
+    work = {f"tcp://{n}:{endpoint_port(o['work_bind'])}" for n, o in dispatches.items()}
+    senders = 0
+    for name, s in services.items():
+        cmd = [str(c) for c in s.get("command", [])]
+        if not cmd or cmd[0] not in ("gridcall-intake", "gridcall-escalate", "gridcall-unit-sim"):
+            continue
+        opts = dict(set_options(cmd))
+        listed = set(opts["dispatch_endpoint"].split(","))
+        assert listed == (units if cmd[0] == "gridcall-unit-sim" else work), \
+            f"{name}: dispatch_endpoint {opts['dispatch_endpoint']}"
+        assert opts["dispatch_key"] == "/etc/gridcall/keys/dispatch.key", name
+        senders += 1
+    assert senders == 5, senders      # two intakes, two escalates, the unit simulator
+
+
+def test_k8s_two_dispatches_one_key_listed_by_every_sender():
+    sts = by_kind("StatefulSet")["gridcall-dispatch"]
+    pod = sts["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    cluster = by_kind("ConfigMap")["gridcall-cluster"]["data"]
+    opts = dict(set_options(c["args"]))
+    names = []
+    for ordinal in range(sts["spec"]["replicas"]):
+        env = {e["name"]: pod_env(e, sts, cluster, ordinal) for e in c["env"]}
+        names.append(re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], opts["instance"]))
+    assert len(set(names)) == DISPATCHES == len(names), names
+    # the one key: every pod copies its curve secret from the one Secret,
+    # whose file is dispatch's secret key
+    (init,) = pod["initContainers"]
+    assert init["command"][4] == opts["curve_secret_file"]
+    assert k8s_secret_source(pod)(init["command"][3]) == "secrets/keys/dispatch.key_secret"
+    # a Service per pod, selecting that pod alone
+    alone = {}
+    for name, s in by_kind("Service").items():
+        picks = [i for i in range(DISPATCHES)
+                 if s["spec"]["selector"].items() <= pod_labels(sts, i).items()]
+        if len(picks) == 1:
+            alone[name] = ({p["port"] for p in s["spec"]["ports"]}, picks[0])
+    assert sorted(i for _, i in alone.values()) == list(range(DISPATCHES)), alone
+    work_port = endpoint_port(opts["work_bind"])
+    senders = 0
+    for name, dep in by_kind("Deployment").items():
+        sender = dict(set_options(dep["spec"]["template"]["spec"]["containers"][0]["args"]))
+        if "dispatch_endpoint" not in sender:
+            continue
+        reached = set()
+        for endpoint in sender["dispatch_endpoint"].split(","):
+            m = re.fullmatch(r"tcp://([a-z0-9-]+):(\d+)", endpoint)
+            assert m and m.group(1) in alone, f"{name}: {endpoint} is not one dispatch pod's"
+            ports, ordinal = alone[m.group(1)]
+            assert int(m.group(2)) == work_port and work_port in ports, f"{name}: {endpoint}"
+            reached.add(ordinal)
+        assert reached == set(range(DISPATCHES)), f"{name}: {sender['dispatch_endpoint']}"
+        assert sender["dispatch_key"] == "/etc/gridcall-keys/dispatch.key", name
+        senders += 1
+    assert senders == 2, senders      # intake and escalate
+    k = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    (keys,) = [g for g in k["configMapGenerator"] if g["name"] == "gridcall-keys"]
+    assert "dispatch.key=keys/dispatch.key" in keys["files"]

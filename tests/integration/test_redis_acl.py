@@ -21,7 +21,9 @@ SOURCES = {"gc-intake": ["intake"], "gc-dispatch": ["dispatch"], "gc-escalate": 
            "gc-notify": ["notify"], "gc-report": ["report"], "gc-operator": ["cli"]}
 #  what a daemon runs besides its functions: ROLE behind Sentinel (the
 #  store checks that the address Sentinel gave is the primary), WAIT and a
-#  PUBLISH on <prefix>wait for intake's wait_replicas
+#  PUBLISH on <prefix>wait for intake's wait_replicas; the operator's ROLE
+#  also gives `gridcall status` the replicas and their lag (not INFO: it
+#  would show the server's configuration and clients too)
 EXTRA = {"gc-intake": {"ROLE", "WAIT", "PUBLISH"}, "gc-dispatch": {"ROLE"},
          "gc-escalate": {"ROLE"}, "gc-notify": {"ROLE"}, "gc-report": {"ROLE"},
          "gc-operator": {"ROLE"}}

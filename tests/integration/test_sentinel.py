@@ -15,7 +15,8 @@ that dispatch offers the cases filed after the failover."""
 import time
 
 import gc_cluster
-from cluster_helpers import RedisNode, SentinelNode, case_states, cluster_load, free_port
+from cluster_helpers import (RedisNode, SentinelNode, case_states, cluster_load, free_port,
+                             own_primary)
 from gc_cluster import Cluster, Reporter, error_name, pb, wait_for
 
 MASTER = "gridcall"
@@ -204,12 +205,7 @@ def test_wait_replicas_holds_the_answer_until_a_replica_has_it(request, gc_direc
     c = Cluster(name=request.node.name)
     nodes = []
     try:
-        c.redis_server.stop()
-        primary = RedisNode(c.folder, "primary", c.redis_server)
-        nodes.append(primary)
-        primary.start()
-        c.redis_server.socket = primary.socket
-        c.setup_redis()
+        primary = own_primary(c, nodes)
         c.load_directory()
         c.start("intake", wait_replicas=1, wait_timeout_ms=200)
         grid, category = gc_directory.servable()[0]
