@@ -494,3 +494,119 @@ def test_cli_walks_a_matter_to_its_tasks(reno):
     assert "[x] owners_vote" in shown and "[ ] evaluate" in shown
     r = c.cli("matter", "evaluate", mid, "5", "--resident", "业主甲")
     assert r.returncode != 0 and "open: contract" in r.stderr, (r.stdout, r.stderr)
+
+
+def walk_to_tasks(c, op, resident, channel=pb.CHANNEL_RESIDENT_APP):
+    """A renovation proposed through channel, deliberated, noticed and
+    voted, its three tasks registered: (matter id, {task key: case id})."""
+    mid = resident.ok("matter.propose", propose(resident, channel=channel)).matter_id
+    council = meeting(op, mpb.LEVEL_GRID, [mid], grid="G01")
+    op.ok("matter.deliberate", mpb.MatterDeliberate(matter_id=mid, meeting_id=council, minutes="同意"))
+    community = meeting(op, mpb.LEVEL_COMMUNITY, [mid], community="C01")
+    op.ok("matter.deliberate", mpb.MatterDeliberate(matter_id=mid, meeting_id=community, minutes="方案A"))
+    op.ok("matter.notice", mpb.MatterNotice(matter_id=mid, options=["方案A：管网+路面"]))
+    assert c.cli("clock", "--set", "+169h").returncode == 0
+    v = meeting(op, mpb.LEVEL_COMMUNITY, [mid], community="C01")
+    assert op.ok("matter.vote", vote(mid, v, 120, 90)).result.startswith("passed")
+    ack = op.ok("matter.tasks", mpb.MatterTasks(matter_id=mid, operator="王主任", tasks=[
+        mpb.MatterTask(key="pipes", category="reno.pipes", text="更换供水主管"),
+        mpb.MatterTask(key="paving", category="reno.paving", text="路面硬化"),
+        mpb.MatterTask(key="cleanup", category="reno.cleanup", text="环境清理")]))
+    return mid, dict(zip(("pipes", "paving", "cleanup"), ack.case_ids))
+
+
+def test_tasks_left_undone_settle_the_matter_and_evaluation_by_channel(reno):
+    """A task parked, merged away or otherwise left undone does not hold its
+    matter in 办: it is on the matter's timeline as not carried out, the
+    matter moves to 评 when every task is settled, and the result names
+    them. Evaluation comes only through a gateway carrying the matter's
+    channel. Matter steps reach the events stream and the screen's ticker
+    in Chinese."""
+    import timers_pb2 as tpb
+    c = reno("intake", "report")
+    op, resident = operator(c), gateway(c)
+    reporter = c.reporter()
+    mid, tasks = walk_to_tasks(c, op, resident)
+    now = json.loads(c.cli("clock", "--json").stdout)["case_now"]
+
+    def park(cid, reason):
+        kind, ack = reporter.request("park", tpb.Park(case_id=cid, review_ms=now + 30 * 86400000,
+                                                      reason=reason, operator="街道主任"))
+        assert kind == "ack" and ack.state == pb.STATE_PARKED, ack
+
+    # parked: not carried out for now; brought back, it counts as open again
+    park(tasks["pipes"], "等待区级资金")
+    m = matter(c, mid)
+    dropped = [e for e in m["timeline"] if e["what"] == "task_dropped"]
+    assert len(dropped) == 1 and dropped[0]["case"] == tasks["pipes"] and dropped[0]["outcome"] == "parked"
+    assert "not carried out" in dropped[0]["note"] and "等待区级资金" in dropped[0]["note"]
+    assert m["stage"] == "CARRY_OUT" and m["not_done"] == "pipes (parked)"
+    kind, ack = reporter.request("unpark", tpb.Unpark(case_id=tasks["pipes"], reason="资金到位",
+                                                      operator="街道主任"))
+    assert kind == "ack", ack
+    m = matter(c, mid)
+    assert whats(m)[-1] == "task_back" and m["not_done"] == "" and m["stage"] == "CARRY_OUT"
+    park(tasks["pipes"], "资金再次冻结")
+    # merged into another open case: this task is not carried out itself
+    keep = reporter.report("G01", "env.garbage", "楼前路面破损").case_id
+    kind, ack = reporter.request("merge", pb.Merge(keep_case_id=keep, duplicate_case_id=tasks["paving"],
+                                                   note="并入路面报修", operator="王主任"))
+    assert kind == "ack", ack
+    assert matter(c, mid)["stage"] == "CARRY_OUT"
+    # evaluation waits while a task is open
+    why = resident.refused("matter.evaluate", mpb.MatterEvaluate(
+        matter_id=mid, score=5, resident="居民甲"), "WRONG_STATE")
+    assert "cleanup" in why and "pipes" not in why, why
+    park(tasks["cleanup"], "冬季停工")
+    m = matter(c, mid)
+    assert m["stage"] == "EVALUATE", m["stage"]
+    last = m["timeline"][-1]
+    assert last["what"] == "tasks_done" and last["not_done"] == [
+        "cleanup (parked)", "paving (merged)", "pipes (parked)"], last
+    assert "not carried out: cleanup (parked), paving (merged), pipes (parked)" in last["note"]
+
+    # 评 through the matter's channel only: it came in by the residents' app
+    hotline = Client(c, c.principal_cert("hl", "gateway hotline channels HOTLINE"))
+    why = hotline.refused("matter.evaluate", mpb.MatterEvaluate(
+        matter_id=mid, score=1, resident="居民丁"), "NOT_PERMITTED")
+    assert "RESIDENT_APP" in why and "gateway:hotline" in why, why
+    app = Client(c, c.principal_cert("app", "gateway app channels RESIDENT_APP"))
+    for name, score in (("居民甲", 3), ("居民乙", 2), ("居民丙", 4)):
+        app.ok("matter.evaluate", mpb.MatterEvaluate(matter_id=mid, score=score, resident=name))
+    assert matter(c, mid)["eval_n"] == "3"
+    ack = op.ok("matter.close", mpb.MatterClose(matter_id=mid))
+    assert ack.result == ("satisfaction 3.0/5 from 3 residents; not carried out: "
+                          "cleanup (parked), paving (merged), pipes (parked)"), ack.result
+    # an operator's matter is evaluated through the residents' app, not the hotline
+    mine = op.ok("matter.propose", propose(op, channel=pb.CHANNEL_OPERATOR)).matter_id
+    assert "RESIDENT_APP" in hotline.refused("matter.evaluate", mpb.MatterEvaluate(
+        matter_id=mine, score=5, resident="r"), "NOT_PERMITTED")
+    assert "open" not in app.refused("matter.evaluate", mpb.MatterEvaluate(
+        matter_id=mine, score=5, resident="r"), "WRONG_STATE")
+
+    # the events stream names matter entries; the ticker reads them in Chinese
+    feed = json.loads(c.redis.call("FCALL", "gc_report_events", 0, c.key_prefix, "0-0", 1000))["events"]
+    rows = [e for e in feed if e["case"] == mid]
+    assert [e["what"] for e in rows] == whats(matter(c, mid)), rows
+    assert all(e["kind"] == "matter" and e["grid"] == "G01" and e["category"] == "renovation"
+               for e in rows)
+    def ticker_rows():
+        status, snap = http_json(c, "/api/snapshot")
+        rows = [e for e in snap.get("ticker", []) if e["case_id"] == mid] if status == 200 else []
+        return rows if rows and rows[0]["what"] == "result" else None
+    ticker = wait_for(ticker_rows, 10, "the matter's result on the screen's ticker")
+    assert ticker and ticker[0]["what"] == "result" and ticker[0]["what_label"] == "议题·结果公布"
+    assert ticker[0]["kind"] == "matter"
+    host, port = c["report"].ready_match.groups()
+    with urllib.request.urlopen(f"http://{host}:{port}/api/stream", timeout=10) as r:
+        def next_data():
+            while True:
+                line = r.readline().decode().rstrip("\n")
+                if line.startswith("data: "):
+                    return json.loads(line[6:])
+        next_data()                                     # the snapshot
+        op.ok("matter.propose", propose(op, title="加装电梯", channel=pb.CHANNEL_OPERATOR))
+        ev = next_data()
+        while ev.get("kind") != "matter":
+            ev = next_data()
+    assert ev["what"] == "proposed" and ev["what_label"] == "议题·提出" and ev["grid"] == "G01"
