@@ -883,6 +883,25 @@ test_every_event_of_the_library_reads_in_chinese (void **state)
     }
     //  the scan must see the library's entries, not pass on none
     assert_true (found >= 25);
+    //  and every what of a matter's timeline (matter_log (P, m, 'what', ...))
+    size_t matters = 0;
+    for (const char *at = strstr (gridcall_lua, "matter_log(P, m, '"); at;
+         at = strstr (at + 1, "matter_log(P, m, '")) {
+        const char *quote = at + strlen ("matter_log(P, m, ");
+        char what [64];
+        size_t n = strspn (quote + 1, "abcdefghijklmnopqrstuvwxyz_");
+        if (n == 0 || n >= sizeof what || quote [1 + n] != '\'')
+            continue;
+        memcpy (what, quote + 1, n);
+        what [n] = 0;
+        if (strcmp (report_screen_matter_label (what), report_screen_matter_label ("no_such_what")) == 0)
+            fail_msg ("matter entry \"%s\" has no Chinese word for the ticker", what);
+        matters++;
+    }
+    assert_true (matters >= 10);
+    //  the whats passed through a variable (matter_new, matter_task_event)
+    assert_string_equal (report_screen_matter_label ("proposed"), "议题·提出");
+    assert_string_equal (report_screen_matter_label ("task_escalated"), "议题·任务升级");
     assert_string_equal (report_screen_what_label ("reminder"), "黄灯提醒");
     assert_string_equal (report_screen_what_label ("parked"), "挂账");
     //  an entry newer than the table still reads in Chinese
