@@ -99,23 +99,28 @@ static const char *s_matter_whats [][2] = {
     { "tasks_done", "议题·进入评议" }, { "evaluated", "议题·居民评议" }, { "result", "议题·结果公布" }
 };
 
+//  what's word in table (count rows); a what newer than the table still
+//  gets a Chinese word on the screen, other.
+static const char *
+s_word (const char *table [][2], size_t count, const char *what, const char *other)
+{
+    for (size_t i = 0; what && i < count; i++)
+        if (strcmp (table [i][0], what) == 0)
+            return table [i][1];
+    return other;
+}
+
 const char *
 report_screen_matter_label (const char *what)
 {
-    for (size_t i = 0; what && i < sizeof s_matter_whats / sizeof s_matter_whats [0]; i++)
-        if (strcmp (s_matter_whats [i][0], what) == 0)
-            return s_matter_whats [i][1];
-    return "议题动态";
+    return s_word (s_matter_whats, sizeof s_matter_whats / sizeof s_matter_whats [0], what,
+                   "议题动态");
 }
 
 const char *
 report_screen_what_label (const char *what)
 {
-    for (size_t i = 0; what && i < sizeof s_whats / sizeof s_whats [0]; i++)
-        if (strcmp (s_whats [i][0], what) == 0)
-            return s_whats [i][1];
-    //  a what newer than this table: still a Chinese word on the screen
-    return "案件动态";
+    return s_word (s_whats, sizeof s_whats / sizeof s_whats [0], what, "案件动态");
 }
 
 const char *
