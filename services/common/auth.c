@@ -415,6 +415,20 @@ auth_area (const auth_principal_t *p, char *buf, size_t size)
     return buf;
 }
 
+const char *
+auth_channels (const auth_principal_t *p, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf [0] = 0;
+    if (p && (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_LOCAL))
+        snprintf (buf, size, "*");
+    else
+    if (p && p->role == AUTH_ROLE_GATEWAY)
+        for (size_t i = 0; i < p->scope_count && used < size; i++)
+            used += (size_t) snprintf (buf + used, size - used, "%s%s", i ? "," : "", p->scope [i]);
+    return buf;
+}
+
 //  ---------------------------------------------------------------------
 //  The principals file
 

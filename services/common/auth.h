@@ -86,6 +86,11 @@ const char *auth_area (const auth_principal_t *p, char *buf, size_t size);
 //  the store function): the same rule as s_area_holds.
 const char *auth_community_area (const auth_principal_t *p);
 
+//  The channels p speaks for, as the store reads them: "*" (admin,
+//  loopback), a gateway's channels "HOTLINE,RESIDENT_APP", "" for every
+//  other principal. Returns buf.
+const char *auth_channels (const auth_principal_t *p, char *buf, size_t size);
+
 //  True when text is a 40-character Z85 key.
 bool auth_key_valid (const char *text);
 

@@ -77,7 +77,7 @@ const store_fn_t store_fns [] = {
     { "gc_matter_notice", 7, 7, false },
     { "gc_matter_vote", 10, 10, false },
     { "gc_matter_tasks", 7, 7, false },
-    { "gc_matter_evaluate", 5, 5, false },
+    { "gc_matter_evaluate", 6, 6, false },
     { "gc_matter_close", 5, 5, false },
     { "gc_matter_get", 1, 1, true },
     { "gc_matters", 2, 2, true },

@@ -389,9 +389,12 @@ intake_matter_evaluate (const intake_env_t *env, const ProtobufCMessage *body, c
         return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
     }
     snprintf (call->num [0], sizeof call->num [0], "%u", m->score);
-    const char *args [] = { m->matter_id, call->num [0], m->comment, m->resident, who };
+    //  the store checks the sender's channels against the matter's
+    //  (docs/matters.md): a gateway evaluates the matters of its channels
+    const char *args [] = { m->matter_id, call->num [0], m->comment, m->resident, who,
+                            call->channels };
     memcpy (call->argv, args, sizeof args);
-    call->argc = 5;
+    call->argc = 6;
     return 0;
 }
 

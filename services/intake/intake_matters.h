@@ -20,6 +20,7 @@ typedef struct {
     const char *area;           //  the sender's community (auth_area), "" street-wide
     char num [4][32];
     char hash [48];             //  a report's content, as its key remembers it
+    char channels [256];        //  the sender's channels (auth_channels): matter.evaluate
     char *blob [3];             //  JSON list arguments (owned)
 } intake_call_t;
 

@@ -428,6 +428,7 @@ s_check (intake_server_t *self, request_t *req)
     memset (&req->call, 0, sizeof req->call);
     req->call.ref = "";
     req->call.area = auth_community_area (p);
+    auth_channels (p, req->call.channels, sizeof req->call.channels);
     req->kind_index = -1;
     auth_action_t action;
     if (intake_community_kind (msg->type, &action))

@@ -88,14 +88,39 @@ static const char *s_whats [][2] = {
     { "promoted", "转为议题" }, { "task_of", "议题任务" }
 };
 
+//  A matter's timeline entries (09_matter_link.lua, 75_matters.lua
+//  matter_log): the 提议定办评 loop's words. A test checks them as well.
+static const char *s_matter_whats [][2] = {
+    { "proposed", "议题·提出" }, { "promoted", "议题·案件转议题" }, { "on_agenda", "议题·列入议程" },
+    { "deliberated", "议题·协商议事" }, { "noticed", "议题·公示" }, { "vote_failed", "议题·表决未通过" },
+    { "decided", "议题·表决通过" }, { "tasks", "议题·分解任务" }, { "task_resolved", "议题·任务办结" },
+    { "task_escalated", "议题·任务升级" }, { "task_done", "议题·任务完成" },
+    { "task_dropped", "议题·任务未办" }, { "task_back", "议题·任务恢复" },
+    { "tasks_done", "议题·进入评议" }, { "evaluated", "议题·居民评议" }, { "result", "议题·结果公布" }
+};
+
+//  what's word in table (count rows); a what newer than the table still
+//  gets a Chinese word on the screen, other.
+static const char *
+s_word (const char *table [][2], size_t count, const char *what, const char *other)
+{
+    for (size_t i = 0; what && i < count; i++)
+        if (strcmp (table [i][0], what) == 0)
+            return table [i][1];
+    return other;
+}
+
+const char *
+report_screen_matter_label (const char *what)
+{
+    return s_word (s_matter_whats, sizeof s_matter_whats / sizeof s_matter_whats [0], what,
+                   "议题动态");
+}
+
 const char *
 report_screen_what_label (const char *what)
 {
-    for (size_t i = 0; what && i < sizeof s_whats / sizeof s_whats [0]; i++)
-        if (strcmp (s_whats [i][0], what) == 0)
-            return s_whats [i][1];
-    //  a what newer than this table: still a Chinese word on the screen
-    return "案件动态";
+    return s_word (s_whats, sizeof s_whats / sizeof s_whats [0], what, "案件动态");
 }
 
 const char *
@@ -220,15 +245,18 @@ report_screen_event (const json_t *e, const directory_t *dir)
     const char *category = s_str (e, "category");
     const char *unit = s_str (e, "unit");
     const char *what = s_str (e, "what");
-    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-                      " s:s}",
-        "sid", s_str (e, "sid"), "case_id", s_str (e, "case"),
+    //  a matter's entry: its id stands where a case's would, its template
+    //  for the category, its stage for the state
+    bool matter = strcmp (s_str (e, "kind"), "matter") == 0;
+    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s,"
+                      " s:s, s:s}",
+        "sid", s_str (e, "sid"), "kind", matter ? "matter" : "case", "case_id", s_str (e, "case"),
         "grid", grid, "grid_name", report_dir_grid_name (dir, grid),
         "category", category, "category_name", report_dir_category_name (dir, category),
         "at_ms", (json_int_t) s_get (e, "at"), "what", what, "who", s_str (e, "who"),
         "state", s_str (e, "state"), "tier", s_tier_name (s_get (e, "tier")), "unit", unit,
         "unit_name", *unit ? report_dir_unit_name (dir, unit) : "", "note", s_str (e, "note"),
-        "what_label", report_screen_what_label (what));
+        "what_label", matter ? report_screen_matter_label (what) : report_screen_what_label (what));
 }
 
 //  Rows of a Lua list through fn; an empty list may arrive as {}.

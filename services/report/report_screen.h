@@ -27,6 +27,8 @@ const char *report_screen_state_label (const char *state);
 //  A timeline entry's what ("escalated") in Chinese for the ticker; an
 //  unknown one gets a general Chinese word, never the English.
 const char *report_screen_what_label (const char *what);
+//  The Chinese word for a matter's timeline entry (the ticker).
+const char *report_screen_matter_label (const char *what);
 const char *report_screen_tier_label (const char *tier);
 const char *report_screen_channel_label (const char *channel);
 

@@ -224,6 +224,13 @@ test_community_actions (void **state)
     assert_string_equal (auth_area (&unit, area, sizeof area), "unit:U009");
     assert_string_equal (auth_area (&gateway, area, sizeof area), "gateway:hotline");
     assert_string_equal (auth_area (NULL, area, sizeof area), "");
+    //  the channels a matter's evaluation is checked against (75_matters.lua)
+    auth_principal_t two = s_parse ("gateway app channels RESIDENT_APP,HOTLINE");
+    assert_string_equal (auth_channels (&two, area, sizeof area), "RESIDENT_APP,HOTLINE");
+    assert_string_equal (auth_channels (&gateway, area, sizeof area), "HOTLINE");
+    assert_string_equal (auth_channels (&community, area, sizeof area), "");
+    assert_string_equal (auth_channels (NULL, area, sizeof area), "");
+    auth_principal_reset (&two);
     auth_principal_reset (&unit);
     auth_principal_reset (&gateway);
     auth_principal_reset (&worker);

@@ -127,7 +127,7 @@ test_evaluations_are_scored_one_to_five (void **state)
     e.matter_id = "TJ-M20261130-0001";
     e.resident = "居民甲";
     e.score = 6;
-    intake_call_t call = { .area = "" };
+    intake_call_t call = { .area = "", .channels = "RESIDENT_APP,HOTLINE" };
     char reason [256];
     assert_int_equal (intake_matter_evaluate (&s_env, &e.base, "gateway:app", &call, reason,
                                               sizeof reason), GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE);
@@ -135,6 +135,9 @@ test_evaluations_are_scored_one_to_five (void **state)
     assert_int_equal (intake_matter_evaluate (&s_env, &e.base, "gateway:app", &call, reason,
                                               sizeof reason), 0);
     assert_string_equal (call.argv [1], "4");
+    //  the sender's channels go with it: the store checks the matter's
+    assert_int_equal (call.argc, 6);
+    assert_string_equal (call.argv [5], "RESIDENT_APP,HOTLINE");
     e.resident = "";
     assert_int_equal (intake_matter_evaluate (&s_env, &e.base, "gateway:app", &call, reason,
                                               sizeof reason), GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD);

@@ -857,15 +857,14 @@ test_every_state_has_a_label_and_a_funnel_stage (void **state)
     assert_string_equal (report_screen_state_label ("PARKED"), "挂账");
 }
 
-static void
-test_every_event_of_the_library_reads_in_chinese (void **state)
+//  Every what the function library writes with a literal after call
+//  ("log_event(" ... 'what', "matter_log(P, m, " 'what') has its own
+//  Chinese word from label. Returns how many it saw.
+static size_t
+s_whats_in_chinese (const char *call, const char *(*label) (const char *))
 {
-    (void) state;
-    //  every what the function library writes to a timeline
-    //  (log_event (P, c, 'what', ...)) has its own Chinese word
     size_t found = 0;
-    for (const char *at = strstr (gridcall_lua, "log_event("); at;
-         at = strstr (at + 1, "log_event(")) {
+    for (const char *at = strstr (gridcall_lua, call); at; at = strstr (at + 1, call)) {
         const char *eol = strchr (at, '\n');
         const char *quote = strchr (at, '\'');
         if (!quote || (eol && quote > eol))
@@ -876,13 +875,25 @@ test_every_event_of_the_library_reads_in_chinese (void **state)
             continue;
         memcpy (what, quote + 1, n);
         what [n] = 0;
-        const char *label = report_screen_what_label (what);
-        if (!s_not_ascii (label) || strcmp (label, report_screen_what_label ("no_such_what")) == 0)
-            fail_msg ("timeline entry \"%s\" has no Chinese word for the ticker", what);
+        const char *word = label (what);
+        if (!s_not_ascii (word) || strcmp (word, label ("no_such_what")) == 0)
+            fail_msg ("timeline entry \"%s\" (%s) has no Chinese word for the ticker", what, call);
         found++;
     }
+    return found;
+}
+
+static void
+test_every_event_of_the_library_reads_in_chinese (void **state)
+{
+    (void) state;
     //  the scan must see the library's entries, not pass on none
-    assert_true (found >= 25);
+    assert_true (s_whats_in_chinese ("log_event(", report_screen_what_label) >= 25);
+    //  a matter's entries, in the loop's own words
+    assert_true (s_whats_in_chinese ("matter_log(P, m, ", report_screen_matter_label) >= 10);
+    //  the whats passed through a variable (matter_new, matter_task_event)
+    assert_string_equal (report_screen_matter_label ("proposed"), "议题·提出");
+    assert_string_equal (report_screen_matter_label ("task_escalated"), "议题·任务升级");
     assert_string_equal (report_screen_what_label ("reminder"), "黄灯提醒");
     assert_string_equal (report_screen_what_label ("parked"), "挂账");
     //  an entry newer than the table still reads in Chinese

@@ -285,11 +285,15 @@ local function stream_events(P, fields)
   local f = {}
   for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
   if f.event then return { f } end
-  local id, n, k = f.c, tonumber(f.n), tonumber(f.k) or 1
+  -- a matter's entry (09_matter_link matter_log) names m: its timeline is
+  -- read the same way, its template standing for the category
+  local kind = f.m and 'matter' or 'case'
+  local id, n, k = f.c or f.m, tonumber(f.n), tonumber(f.k) or 1
   if not id or not n then return {} end
-  local texts = redis.call('LRANGE', P .. 'case:' .. id .. ':log', n - k, n - 1)
+  local texts = redis.call('LRANGE', P .. kind .. ':' .. id .. ':log', n - k, n - 1)
   if #texts == 0 then return {} end
-  local h = redis.call('HMGET', P .. 'case:' .. id, 'grid', 'category', 'resolve_by')
+  local h = redis.call('HMGET', P .. kind .. ':' .. id, 'grid', kind == 'case' and 'category' or 'template',
+                       'resolve_by')
   local out, prev = {}, nil
   for _, text in ipairs(texts) do
     local ev = event_decode(text, prev)
@@ -297,7 +301,7 @@ local function stream_events(P, fields)
       -- an entry that left its deadline out: the case's (the feed shows now)
       if ev.deadline == nil then ev.deadline = tonumber(h[3]) end
       prev = ev
-      table.insert(out, { case = id, grid = h[1] or '', category = h[2] or '',
+      table.insert(out, { case = id, grid = h[1] or '', category = h[2] or '', kind = kind,
                           event = cjson.encode(ev) })
     end
   end

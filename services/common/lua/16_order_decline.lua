@@ -26,6 +26,7 @@ local function order_decline(keys, a)
   local jobs = {}
   notify(P, c, 'case.declined', 'reporter:' .. c.id, reason, jobs)
   audit(P, who, a[5], 'order.decline', id, reason)
+  if (c.matter or '') ~= '' then matter_task_dropped(P, c, who, reason) end
   return ok(case_reply(c, { jobs = jobs }))
 end
 

@@ -93,6 +93,7 @@ local function merge(keys, a)
             { duplicate = dup_id })
   for _, id in ipairs(d._jobs or {}) do table.insert(jobs, id) end
   audit(P, who, a[6], 'merge', dup_id, 'into ' .. keep_id .. text)
+  if (d.matter or '') ~= '' then matter_task_dropped(P, d, who, 'merged into ' .. keep_id .. text) end
   return ok(case_reply(d, { jobs = jobs, merged_into = keep_id }))
 end
 

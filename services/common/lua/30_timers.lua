@@ -25,6 +25,16 @@ local function unpark_case(P, c, from_ms, who, note, scale, jobs)
   total(P, 'unparked')
   log_event(P, c, 'unparked', who, note)
   notify(P, c, 'case.unparked', 'tier:' .. TIERS[tonumber(c.tier)], note, jobs)
+  if (c.matter or '') ~= '' then matter_task_back(P, c, who, note) end
+end
+
+-- Who answers for case c at its tier: the named person of the liaison
+-- chain for its grid (07_people tier_person) as 'person:<id>', else the
+-- tier; with the words the timeline note adds ('; reminds NAME (title, id)').
+local function tier_audience(P, c, verb)
+  local pid, pname, ptitle = tier_person(P, c.grid, tonumber(c.tier))
+  if not pid then return 'tier:' .. TIERS[tonumber(c.tier)], '' end
+  return 'person:' .. pid, '; ' .. (verb or 'reminds') .. ' ' .. pname .. ' (' .. ptitle .. ', ' .. pid .. ')'
 end
 
 -- The yellow light: a reminder to whoever handles the case, then the
@@ -34,11 +44,14 @@ local function remind(P, c, at, jobs)
   save(P, c, { 'light' })
   total(P, 'reminders')
   local _, working, fraction = clock_rule(P, c.category, tonumber(c.tier))
+  local audience, named = tier_audience(P, c)
   log_event(P, c, 'reminder', 'escalate', string.format('%d%% of the %s limit used (%s time); deadline %d',
             math.floor(fraction * 100 + 0.5), TIERS[tonumber(c.tier)],
-            working and 'working' or 'wall', tonumber(c.resolve_by)),
+            working and 'working' or 'wall', tonumber(c.resolve_by)) .. named,
             { late_ms = c._now - at, due = at, light = 'yellow' })
-  local audience = (c.unit or '') ~= '' and ('unit:' .. c.unit) or ('tier:' .. TIERS[tonumber(c.tier)])
+  -- the unit holding the case is reminded; so is the tier's named person
+  -- (or the tier), who answers for the case in the ledger
+  if (c.unit or '') ~= '' then notify(P, c, 'case.reminder', 'unit:' .. c.unit, nil, jobs) end
   notify(P, c, 'case.reminder', audience, nil, jobs)
   redis.call('ZADD', P .. 'timers', c.resolve_by, c.id .. '|deadline')
 end
@@ -104,9 +117,10 @@ local function overdue_top(P, c, at, repeat_ms, jobs)
   redis.call('ZADD', P .. 'idx:overdue', 'NX', at, c.id)
   total(P, 'overdue_repeats')
   redis.call('ZADD', P .. 'idx:late', c.created, c.id)
+  local audience, named = tier_audience(P, c, 'calls')
   log_event(P, c, 'overdue', 'escalate', 'still overdue at the top tier (notice ' ..
-            c.overdue_notices .. ')', { late_ms = c._now - at, due = at, light = 'red' })
-  notify(P, c, 'case.overdue', 'tier:' .. TIERS[tonumber(c.tier)], nil, jobs)
+            c.overdue_notices .. ')' .. named, { late_ms = c._now - at, due = at, light = 'red' })
+  notify(P, c, 'case.overdue', audience, nil, jobs)
 end
 
 -- A resolved case the grid worker has not verified in time: the grid is

@@ -168,6 +168,7 @@ local function park(keys, a)
   notify(P, c, 'case.parked', 'tier:' .. TIERS[tonumber(c.tier)],
          'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason, jobs)
   audit(P, who, a[7], 'park', id, 'review ' .. fmt_case_time(P, review_c) .. ': ' .. reason)
+  if (c.matter or '') ~= '' then matter_task_dropped(P, c, who, reason) end
   return ok(case_reply(c, { jobs = jobs, review_at = review_at }))
 end
 

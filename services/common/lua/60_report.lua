@@ -286,7 +286,7 @@ local function report_stream_rows(P, e, out, newest_first)
     local f = rows[i]
     local okd, ev = pcall(cjson.decode, f.event or '{}')
     if not okd or type(ev) ~= 'table' then ev = {} end
-    table.insert(out, { sid = e[1], case = f.case or '', grid = f.grid or '',
+    table.insert(out, { sid = e[1], case = f.case or '', kind = f.kind or 'case', grid = f.grid or '',
                         category = f.category or '', at = tonumber(ev.at) or 0,
                         what = ev.what or '', who = ev.who or '', state = ev.state or '',
                         tier = tonumber(ev.tier) or 0, unit = ev.unit or '', note = ev.note or '' })

@@ -688,19 +688,37 @@ local function tasks_open(P, m)
   local made = hgetall(P .. 'matter:' .. m.id .. ':tasks') or {}
   for key, id in pairs(made) do
     local st = redis.call('HGET', P .. 'case:' .. id, 'state')
-    if st ~= 'CLOSED' then table.insert(open, key .. ' (case ' .. id .. ' ' .. tostring(st) .. ')') end
+    if st ~= 'CLOSED' and not TASK_NOT_DONE[st] then table.insert(open, key .. ' (case ' .. id .. ' ' .. tostring(st) .. ')') end
   end
   table.sort(open)
   return open
 end
 
+-- The residents' channels (proto Channel): a matter that came through one
+-- is evaluated through it; one proposed by an operator, grid worker or
+-- unit (OPERATOR, GRID_WORKER, none) through the residents' app, the
+-- 请你来协商 platform.
+local RESIDENT_CHANNELS = { RESIDENT_APP = true, HOTLINE = true, SERVICE_CARD = true, OPEN311 = true }
+
+local function eval_channel(m)
+  return RESIDENT_CHANNELS[m.channel or ''] and m.channel or 'RESIDENT_APP'
+end
+
 do
--- evaluate(P, matter, score, comment, resident, who): 评, one per resident,
--- once every task is done.
+-- evaluate(P, matter, score, comment, resident, who, channels): 评, one
+-- per resident, once every task is done, through a gateway carrying the
+-- matter's evaluation channel (channels: the sender's, auth_channels;
+-- "*" for admin).
 local function matter_evaluate(keys, a)
   local P, score, resident, who = a[1], tonumber(a[3]), a[5] or '', a[6] or ''
   local m = matter_load(P, a[2])
   if not m then return unknown_matter(a[2]) end
+  local chan, have = eval_channel(m), a[7] or ''
+  if have ~= '*' and not string.find(',' .. have .. ',', ',' .. chan .. ',', 1, true) then
+    return fail('NOT_PERMITTED', 'matter ' .. m.id .. ' (community ' .. (m.community or '?')
+                .. ') is evaluated through channel ' .. chan .. ', which ' .. who
+                .. ' does not carry (' .. (have ~= '' and have or 'no channels') .. ')')
+  end
   m._by = resident
   local had = redis.call('HGET', P .. 'matter:' .. m.id .. ':evals', resident)
   if had then
@@ -741,6 +759,7 @@ local function matter_close(keys, a)
                 .. (m.stage ~= 'EVALUATE' and ', and open tasks' or ''))
   end
   m.result = string.format('satisfaction %.1f/5 from %d residents', (tonumber(m.eval_sum) or 0) / n, n)
+  if (m.not_done or '') ~= '' then m.result = m.result .. '; not carried out: ' .. m.not_done end
   m.step = i + 1
   m.stage = 'DONE'
   m.closed = m._now
