@@ -139,6 +139,9 @@ GRIDCALL_CONF=$run/demo.conf setsid build/gridcall simulate reports --rate "$rat
     --directory deploy/tianjiao/directory.json >>"$var/log/simulate.log" 2>&1 &
 echo $! > "$run/pids/simulate.pid"
 names+=(simulate)
+# the three lists as the street office starts them: needs from visits,
+# projects, volunteers' claims (once per data: fixed request keys)
+( sleep 1; GRIDCALL_CONF=$run/demo.conf scripts/demo-community.py ) >>"$var/log/demo-community.log" 2>&1 &
 
 cat <<INFO
 

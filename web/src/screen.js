@@ -328,25 +328,27 @@ function withToken(url) {
     b.className = "progress"; b.style.width = Math.min(100, Math.round((x || 0) * 100)) + "%";
     td.appendChild(b); td.title = pct(x);
   }
+  /* a list the API sent; Redis's JSON writes an empty list as {} */
+  function list(x) { return Array.isArray(x) ? x : []; }
   function renderCommunity(lists, agr) {
     var c = lists.need_counts || {};
     $("cm-needs-count").textContent = (c.open || 0) + "待认领/" + (c.covered || 0) + "已立项/" + (c.met || 0) + "已满足";
     var body = $("cm-needs").tBodies[0]; body.textContent = "";
-    (lists.needs || []).filter(function (n) { return n.status !== "met"; }).slice(0, 6).forEach(function (n) {
+    list(lists.needs).filter(function (n) { return n.status !== "met"; }).slice(0, 3).forEach(function (n) {
       var tr = body.insertRow();
       cell(tr, n.category_name, n.text); cell(tr, n.grid); cell(tr, STATUS[n.source] || n.source);
       cell(tr, STATUS[n.status] || n.status);
     });
     body = $("cm-projects").tBodies[0]; body.textContent = "";
-    (lists.projects || []).slice(0, 6).forEach(function (p) {
+    list(lists.projects).slice(0, 2).forEach(function (p) {
       var tr = body.insertRow();
-      cell(tr, p.name, p.goal); cell(tr, (p.people || []).length + "/" + p.volunteers + (p.refused_full ? " 扎堆" : ""));
+      cell(tr, p.name, p.goal); cell(tr, list(p.people).length + "/" + p.volunteers + (p.refused_full ? " 扎堆" : ""));
       bar(tr, p.progress); cell(tr, STATUS[p.status] || p.status);
     });
     $("cm-quarter").textContent = agr.quarter || "";
     body = $("cm-agreements").tBodies[0]; body.textContent = "";
-    (agr.agreements || []).filter(function (a) { return a.promised > 0; })
-      .sort(function (x, y) { return (y.progress || 0) - (x.progress || 0); }).slice(0, 6).forEach(function (a) {
+    list(agr.agreements).filter(function (a) { return a.promised > 0; })
+      .sort(function (x, y) { return (y.progress || 0) - (x.progress || 0); }).slice(0, 2).forEach(function (a) {
         var tr = body.insertRow();
         cell(tr, a.name, a.promise); cell(tr, a.delivered + "/" + a.promised); bar(tr, a.progress);
       });
