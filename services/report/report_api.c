@@ -235,6 +235,19 @@ s_put_str_opt (json_t *out, const char *key, const json_t *src)
         s_put_str (out, key, src);
 }
 
+//  Set lat and lon to the map point a report was filed with (two decimal
+//  strings), or both to null when it had none.
+static void
+s_put_point (json_t *out, const json_t *lat, const json_t *lon)
+{
+    const char *a = json_string_value (lat), *b = json_string_value (lon);
+    char *end_a = NULL, *end_b = NULL;
+    double y = a ? strtod (a, &end_a) : 0, x = b ? strtod (b, &end_b) : 0;
+    bool have = a && b && end_a != a && !*end_a && end_b != b && !*end_b;
+    json_object_set_new (out, "lat", have ? json_real (y) : json_null ());
+    json_object_set_new (out, "lon", have ? json_real (x) : json_null ());
+}
+
 //  Set key to the name of src's tier number, or to null.
 static void
 s_put_tier (json_t *out, const char *key, const json_t *src)
@@ -354,6 +367,7 @@ report_api_case (const json_t *c)
     s_put_str (out, "reporter", json_object_get (c, "reporter"));
     s_put_str (out, "building", json_object_get (c, "building"));
     s_put_str (out, "location", json_object_get (c, "location"));
+    s_put_point (out, json_object_get (c, "lat"), json_object_get (c, "lon"));
     s_put_str (out, "state", json_object_get (c, "state"));
     s_put_tier (out, "tier", json_object_get (c, "tier"));
     s_put_str (out, "unit", json_object_get (c, "unit"));
