@@ -1217,7 +1217,7 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
     int port = (int) config_int (config, "http_port");
     struct sockaddr_storage addr;
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
-                       | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+                       | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     bool v6 = httpd_sockaddr (bind, port, &addr) == 6;     //  checked numeric above
     if (v6)
         flags |= MHD_USE_IPv6;
@@ -1294,6 +1294,8 @@ intake_http_destroy (intake_http_t **self_p)
         //  the loop has stopped: the requests in hand are answered (a 503
         //  for those it did not take) before the connections are cut
         atomic_store (&self->stopping, true);
+        //  no new connections; the open ones close after their answer
+        MHD_socket listener = MHD_quiesce_daemon (self->daemon);
         int64_t until = s_mono_ms () + DRAIN_MS;
         while (atomic_load (&self->active) > 0 && s_mono_ms () < until)
             usleep (10 * 1000);
@@ -1301,6 +1303,8 @@ intake_http_destroy (intake_http_t **self_p)
             log_notice ("intake: HTTP doors stopping with %d requests unanswered (bodies still "
                         "arriving)", atomic_load (&self->active));
         MHD_stop_daemon (self->daemon);
+        if (listener != MHD_INVALID_SOCKET)
+            close (listener);
     }
     httpd_watch_destroy (&self->watch);
     store_destroy (&self->store);
