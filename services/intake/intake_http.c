@@ -13,11 +13,13 @@
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "httpd.h"
 #include "intake_media.h"
@@ -32,6 +34,8 @@
 #define JSON_TYPE "application/json; charset=utf-8"
 #define LEASE_MAX 32                    //  requests of a key's window taken from Redis at once
 #define LEASES_MAX 10000                //  keys whose taken requests are kept
+#define CALL_SLICE_MS 100               //  a call's wait, in slices that notice a stop
+#define DRAIN_MS 1000                   //  longest wait for the requests in hand at a stop
 
 struct _intake_http_t {
     struct MHD_Daemon *daemon;
@@ -57,6 +61,8 @@ struct _intake_http_t {
     int64_t directory_checked;
     metric_t *requests;
     metric_t *refused;
+    atomic_bool stopping;       //  intake's loop stopped: nothing more is taken
+    atomic_int active;          //  requests begun and not yet answered to the end
 };
 
 //  Requests of one key's rate-limit window taken from Redis ahead.
@@ -351,7 +357,6 @@ intake_http_call (intake_http_t *self, intake_door_req_t *req, const char *type,
         c->dealer = zsock_new_dealer (self->endpoint);
         if (!c->dealer)
             return -1;
-        zsock_set_rcvtimeo (c->dealer, INTAKE_HTTP_CALL_MS);
         zsock_set_linger (c->dealer, 0);
     }
     size_t size = protobuf_c_message_get_packed_size (body);
@@ -365,11 +370,31 @@ intake_http_call (intake_http_t *self, intake_door_req_t *req, const char *type,
         zmsg_destroy (&msg);
         return -1;
     }
-    if (codec_recv (c->dealer, false, codec_reporter, 1 << 20, reply) == 0)
-        return 0;
-    //  no answer in time: a late one must not answer the next request
+    int rc = -1;
+    int64_t until = s_mono_ms () + INTAKE_HTTP_CALL_MS;
+    while (true) {
+        //  read before the wait: the doors stop after the loop did, which
+        //  answered every request it took, so what is not here then never
+        //  comes (and the request was not committed)
+        bool stopping = atomic_load (&self->stopping);
+        int64_t left = until - s_mono_ms ();
+        zmq_pollitem_t item = { zsock_resolve (c->dealer), 0, ZMQ_POLLIN, 0 };
+        int n = zmq_poll (&item, 1, stopping ? 50 : left < CALL_SLICE_MS ? left : CALL_SLICE_MS);
+        if (n > 0) {
+            if (codec_recv (c->dealer, false, codec_reporter, 1 << 20, reply) == 0)
+                return 0;
+            break;
+        }
+        if (stopping) {
+            rc = INTAKE_HTTP_STOPPING;
+            break;
+        }
+        if ((n < 0 && errno != EINTR) || left <= 0)
+            break;
+    }
+    //  no answer: a late one must not answer the next request
     zsock_destroy (&c->dealer);
-    return -1;
+    return rc;
 }
 
 //  ---------------------------------------------------------------------
@@ -395,8 +420,9 @@ static void
 s_answer_reply (intake_door_req_t *req, int rc, codec_msg_t *reply, json_t *extra)
 {
     if (rc) {
-        s_error (req, MHD_HTTP_SERVICE_UNAVAILABLE, "UNAVAILABLE",
-                 "intake did not answer in time; retry with the same Idempotency-Key");
+        s_error (req, MHD_HTTP_SERVICE_UNAVAILABLE, "UNAVAILABLE", "%s",
+                 rc == INTAKE_HTTP_STOPPING ? INTAKE_HTTP_STOPPING_TEXT
+                 : "intake did not answer in time; retry with the same Idempotency-Key");
         snprintf (req->retry_after, sizeof req->retry_after, "1");
         json_decref (extra);
         return;
@@ -676,6 +702,13 @@ s_public_case (json_t *row)
         if (v && *v)
             json_object_set_new (out, optional [i], json_string (v));
     }
+    //  the map point the report was filed with, when it had one
+    const char *lat = json_string_value (json_object_get (row, "lat"));
+    const char *lon = json_string_value (json_object_get (row, "lon"));
+    if (out && lat && *lat && lon && *lon) {
+        json_object_set_new (out, "lat", json_real (atof (lat)));
+        json_object_set_new (out, "lon", json_real (atof (lon)));
+    }
     return out;
 }
 
@@ -912,6 +945,8 @@ s_queue (intake_http_t *self, intake_door_req_t *req)
         MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, req->retry_after);
     if (req->status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, "GET, POST");
+    if (atomic_load (&self->stopping))
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CONNECTION, "close");
     log_debug ("intake: http %s \"%.80s\" %d", req->method, req->url, req->status);
     enum MHD_Result rc = MHD_queue_response (req->conn, (unsigned int) req->status, response);
     MHD_destroy_response (response);
@@ -948,6 +983,14 @@ s_serve (intake_http_t *self, s_request_t *r)
         strncmp (req->url, "/open311/", 9) == 0
             ? intake_open311_error (req, r->refuse, r->refuse_message)
             : s_error (req, r->refuse, r->refuse_code, "%s", r->refuse_message);
+        return;
+    }
+    if (atomic_load (&self->stopping)) {
+        //  the loop takes nothing more: a prompt answer, retried elsewhere
+        snprintf (req->retry_after, sizeof req->retry_after, "1");
+        strncmp (req->url, "/open311/", 9) == 0
+            ? intake_open311_error (req, MHD_HTTP_SERVICE_UNAVAILABLE, INTAKE_HTTP_STOPPING_TEXT)
+            : s_error (req, MHD_HTTP_SERVICE_UNAVAILABLE, "UNAVAILABLE", INTAKE_HTTP_STOPPING_TEXT);
         return;
     }
     if (streq (req->url, "/health")) {
@@ -1026,6 +1069,7 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        atomic_fetch_add (&self->active, 1);
         r->req.conn = conn;
         r->req.method = method;
         r->req.url = url;
@@ -1097,6 +1141,8 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     (void) toe;
     intake_http_t *self = cls;
+    if (*con_cls)
+        atomic_fetch_sub (&self->active, 1);
     s_request_free (*con_cls);
     *con_cls = NULL;
     s_conn_t *c = s_conn_of (conn);
@@ -1171,7 +1217,7 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
     int port = (int) config_int (config, "http_port");
     struct sockaddr_storage addr;
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
-                       | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+                       | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     bool v6 = httpd_sockaddr (bind, port, &addr) == 6;     //  checked numeric above
     if (v6)
         flags |= MHD_USE_IPv6;
@@ -1244,8 +1290,22 @@ intake_http_destroy (intake_http_t **self_p)
     if (!self_p || !*self_p)
         return;
     intake_http_t *self = *self_p;
-    if (self->daemon)
+    if (self->daemon) {
+        //  the loop has stopped: the requests in hand are answered (a 503
+        //  for those it did not take) before the connections are cut
+        atomic_store (&self->stopping, true);
+        //  no new connections; the open ones close after their answer
+        MHD_socket listener = MHD_quiesce_daemon (self->daemon);
+        int64_t until = s_mono_ms () + DRAIN_MS;
+        while (atomic_load (&self->active) > 0 && s_mono_ms () < until)
+            usleep (10 * 1000);
+        if (atomic_load (&self->active) > 0)
+            log_notice ("intake: HTTP doors stopping with %d requests unanswered (bodies still "
+                        "arriving)", atomic_load (&self->active));
         MHD_stop_daemon (self->daemon);
+        if (listener != MHD_INVALID_SOCKET)
+            close (listener);
+    }
     httpd_watch_destroy (&self->watch);
     store_destroy (&self->store);
     zhashx_destroy (&self->leases);

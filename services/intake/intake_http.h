@@ -19,6 +19,9 @@
 #include "metrics.h"
 
 #define INTAKE_HTTP_CALL_MS 10000   //  longest wait for the loop's answer
+#define INTAKE_HTTP_STOPPING (-2)   //  intake_http_call: intake is stopping
+#define INTAKE_HTTP_STOPPING_TEXT "intake is stopping; retry (with the same Idempotency-Key, " \
+                                  "if one was sent)"
 
 typedef struct _intake_http_t intake_http_t;
 
@@ -82,8 +85,9 @@ int intake_http_check_config (const config_t *config, char *err, size_t errlen);
 
 //  For the doors' handlers (intake_open311.c):
 //  Send message type/body to the loop as req's principal and wait for its
-//  answer into reply (the caller resets it). Returns 0, or -1 when the
-//  loop did not answer in time (reply unset).
+//  answer into reply (the caller resets it). Returns 0, -1 when the loop
+//  did not answer in time, or INTAKE_HTTP_STOPPING when intake stopped
+//  without taking it (reply unset; nothing was committed).
 int intake_http_call (intake_http_t *self, intake_door_req_t *req, const char *type,
                       const ProtobufCMessage *body, codec_msg_t *reply);
 //  Call a read function (FCALL_RO) on the doors' Redis connection; the

@@ -525,8 +525,9 @@ s_post_request (intake_http_t *http, intake_door_req_t *req, open311_format_t fo
     if (rc) {
         //  not known to be registered: a token could name nothing; retry
         snprintf (req->retry_after, sizeof req->retry_after, "1");
-        intake_open311_error (req, 503, "intake did not answer in time; retry (with the same "
-                              "Idempotency-Key, if one was sent)");
+        intake_open311_error (req, 503, rc == INTAKE_HTTP_STOPPING ? INTAKE_HTTP_STOPPING_TEXT
+                              : "intake did not answer in time; retry (with the same "
+                                "Idempotency-Key, if one was sent)");
         return;
     }
     if (!reply.body)

@@ -235,6 +235,19 @@ s_put_str_opt (json_t *out, const char *key, const json_t *src)
         s_put_str (out, key, src);
 }
 
+//  Set lat and lon to the map point a report was filed with (two decimal
+//  strings), or both to null when it had none.
+static void
+s_put_point (json_t *out, const json_t *lat, const json_t *lon)
+{
+    const char *a = json_string_value (lat), *b = json_string_value (lon);
+    char *end_a = NULL, *end_b = NULL;
+    double y = a ? strtod (a, &end_a) : 0, x = b ? strtod (b, &end_b) : 0;
+    bool have = a && b && end_a != a && !*end_a && end_b != b && !*end_b;
+    json_object_set_new (out, "lat", have ? json_real (y) : json_null ());
+    json_object_set_new (out, "lon", have ? json_real (x) : json_null ());
+}
+
 //  Set key to the name of src's tier number, or to null.
 static void
 s_put_tier (json_t *out, const char *key, const json_t *src)
@@ -311,26 +324,30 @@ s_timeline (const json_t *src, const char *case_id)
     return out;
 }
 
-//  A case's photos (its media field: a JSON array) as links: a photo
-//  uploaded to intake's doors ("media:<sha256>.<ext>") at this server's
-//  /media/, a URL the reporter gave as it is. [] when none.
-static json_t *
-s_media (const json_t *field)
+json_t *
+report_api_media_link (const char *url)
+{
+    if (!url)
+        return NULL;
+    if (strncmp (url, "media:", 6) == 0)
+        return json_sprintf ("/media/%s", url + 6);
+    if (strncmp (url, "https://", 8) == 0 || strncmp (url, "http://", 7) == 0)
+        return json_string (url);
+    return NULL;
+}
+
+json_t *
+report_api_media (const json_t *field)
 {
     json_t *out = json_array ();
     const char *text = json_string_value (field);
-    json_t *list = text ? json_loads (text, 0, NULL) : NULL;
+    json_t *list = text && *text ? json_loads (text, 0, NULL) : NULL;
     size_t i;
     json_t *item;
     json_array_foreach (list, i, item) {
-        const char *url = json_string_value (item);
-        if (!url)
-            continue;
-        if (strncmp (url, "media:", 6) == 0)
-            json_array_append_new (out, json_sprintf ("/media/%s", url + 6));
-        else
-        if (strncmp (url, "https://", 8) == 0 || strncmp (url, "http://", 7) == 0)
-            json_array_append_new (out, json_string (url));
+        json_t *link = report_api_media_link (json_string_value (item));
+        if (link)
+            json_array_append_new (out, link);
     }
     json_decref (list);
     return out;
@@ -354,6 +371,7 @@ report_api_case (const json_t *c)
     s_put_str (out, "reporter", json_object_get (c, "reporter"));
     s_put_str (out, "building", json_object_get (c, "building"));
     s_put_str (out, "location", json_object_get (c, "location"));
+    s_put_point (out, json_object_get (c, "lat"), json_object_get (c, "lon"));
     s_put_str (out, "state", json_object_get (c, "state"));
     s_put_tier (out, "tier", json_object_get (c, "tier"));
     s_put_str (out, "unit", json_object_get (c, "unit"));
@@ -378,7 +396,7 @@ report_api_case (const json_t *c)
     long long climbs = 0;
     report_api_int (json_object_get (c, "climbs"), &climbs);
     json_object_set_new (out, "climbs", json_integer (climbs));
-    json_object_set_new (out, "media", s_media (json_object_get (c, "media")));
+    json_object_set_new (out, "media", report_api_media (json_object_get (c, "media")));
     const char *id = json_string_value (json_object_get (c, "id"));
     json_object_set_new (out, "timeline", s_timeline (json_object_get (c, "timeline"),
                                                       id ? id : "?"));

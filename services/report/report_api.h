@@ -122,6 +122,13 @@ json_t *report_api_error (const char *code, const char *message);
 //  and a gc_stats reply to the API's stats. NULL when the input is not an
 //  object; the caller decrefs the result.
 json_t *report_api_case (const json_t *store_case);
+
+//  A photo of a case as a link: one uploaded to intake's doors
+//  ("media:<sha256>.<ext>") at this server's /media/, a URL the reporter
+//  gave as it is; NULL for anything else. report_api_media: a case's media
+//  field (a JSON array in a string) as such links, [] when none.
+json_t *report_api_media_link (const char *url);
+json_t *report_api_media (const json_t *field);
 json_t *report_api_stats (const json_t *store_stats);
 
 #endif

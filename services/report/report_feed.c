@@ -94,7 +94,7 @@ s_events (report_feed_t *self, feed_state_t *st, const directory_t *dir)
     size_t i;
     json_t *entry;
     json_array_foreach (json_object_get (reply, "events"), i, entry) {
-        json_t *ev = report_screen_event (entry, dir);
+        json_t *ev = report_screen_ticker_event (entry, dir);
         char *text = ev && report_mask_json (ev) == 0 ? json_dumps (ev, JSON_COMPACT) : NULL;
         if (text) {
             report_hub_push (self->hub, "case", text, false);

@@ -215,6 +215,9 @@ report_screen_row (const json_t *r, const directory_t *dir)
     //  a merged case names the case it follows
     if (row && *s_str (r, "merged_into"))
         json_object_set_new (row, "merged_into", json_string (s_str (r, "merged_into")));
+    //  its photos, as links the screen shows behind its token
+    if (row)
+        json_object_set_new (row, "media", report_api_media (json_object_get (r, "media")));
     return row;
 }
 
@@ -257,6 +260,18 @@ report_screen_event (const json_t *e, const directory_t *dir)
         "state", s_str (e, "state"), "tier", s_tier_name (s_get (e, "tier")), "unit", unit,
         "unit_name", *unit ? report_dir_unit_name (dir, unit) : "", "note", s_str (e, "note"),
         "what_label", matter ? report_screen_matter_label (what) : report_screen_what_label (what));
+}
+
+json_t *
+report_screen_ticker_event (const json_t *e, const directory_t *dir)
+{
+    json_t *out = report_screen_event (e, dir);
+    //  a photo added to a case: the ticker shows it, not its name
+    json_t *photo = out && strcmp (s_str (e, "what"), "media") == 0
+                  ? report_api_media_link (s_str (e, "note")) : NULL;
+    if (photo)
+        json_object_set_new (out, "photo", photo);
+    return out;
 }
 
 //  Rows of a Lua list through fn; an empty list may arrive as {}.
@@ -571,7 +586,7 @@ report_screen_compose (const json_t *reply, const directory_t *dir)
     json_object_set_new (out, "services", s_services (reply, stats, dir));
     json_object_set_new (out, "perf", s_perf (reply, stats, dir));
     json_object_set_new (out, "ticker", s_rows (json_object_get (reply, "ticker"), dir,
-                                                report_screen_event));
+                                                report_screen_ticker_event));
     json_object_set_new (out, "labels", s_labels ());
     json_object_set_new (out, "stats", stats);
     return out;

@@ -14,6 +14,10 @@
 //  successful reply; the caller decrefs.
 json_t *report_screen_compose (const json_t *reply, const directory_t *dir);
 
+//  One event as the ticker and the event stream show it: report_screen_event
+//  with "photo", the link of the photo a "media" entry added.
+json_t *report_screen_ticker_event (const json_t *event, const directory_t *dir);
+
 //  One case row of gc_report_cases as the API shows it (see
 //  docs/report-api.md, GET /api/cases). NULL when row is not an object.
 json_t *report_screen_row (const json_t *row, const directory_t *dir);

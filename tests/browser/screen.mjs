@@ -4,6 +4,9 @@
 //   out {"ready": true}                         page loaded, first snapshot shown
 //   in  {"case": ID, "grid": G}                 a report was just filed
 //   out {"seen_ms": N, "ticker": true, "map": true}   it reached ticker and map
+//   in  {"photo": ID, "grid": G}                a photo was added to case ID
+//   out {"ticker": [src], "drawer": [src]}      shown (loaded) in its ticker entry
+//                                               and in the grid's drawer
 //   in  {"await_red": G}                        wait for the grid to turn red
 //   out {"red_ms": N}
 //   in  {"screenshot": PATH}                    save a screenshot
@@ -58,6 +61,22 @@ try {
         return inTicker && g && g.open > 0 && window.gridcall.gridColor(grid) !== null;
       }, { id: cmd.case, grid: cmd.grid }, { timeout: 5000, polling: 50 });
       say({ seen_ms: Date.now() - t0, ticker: true, map: true });
+    } else if (cmd.photo) {
+      // a photo added to case cmd.photo: its ticker entry shows it, loaded
+      // from report's /media/ with the screen's token; so does the grid's
+      // drawer (a click on the grid) in the case's row
+      const t0 = Date.now();
+      const loaded = (sel) => page.evaluate((s) => [...document.querySelectorAll(s)]
+        .filter((img) => img.complete && img.naturalWidth > 0).map((img) => img.getAttribute("src")), sel);
+      const wait = async (sel) => {
+        await page.waitForFunction((s) => [...document.querySelectorAll(s)]
+          .some((img) => img.complete && img.naturalWidth > 0), sel, { timeout: 5000, polling: 50 });
+        return loaded(sel);
+      };
+      const ticker = await wait(`#ticker li[data-case="${cmd.photo}"] img.thumb`);
+      await page.dispatchEvent(`[data-grid="${cmd.grid}"]`, "click");
+      const drawer = await wait("#drawer-cases td.photos img");
+      say({ photo_ms: Date.now() - t0, ticker, drawer, problems });
     } else if (cmd.await_red) {
       const t0 = Date.now();
       await page.waitForFunction((g) => window.gridcall.gridColor(g) === "#ff4d4f", cmd.await_red,

@@ -70,6 +70,16 @@ def test_upload_is_stored_by_hash_recorded_and_served_by_report(cluster, gc_dire
     view = json.loads(r.read())
     assert view["media"] == ["https://example.org/a.jpg", f"/media/{digest}.jpg",
                              "/media/" + png["media"][6:]], view
+    # the screen's data carries them too: the case's row of its grid (the
+    # drawer) and the ticker's entries for the photos added
+    conn.request("GET", f"/api/cases?grid={view['grid']}&limit=10",
+                 headers={"Authorization": f"Bearer {TOKEN}"})
+    rows = json.loads(conn.getresponse().read())["items"]
+    assert [x["media"] for x in rows if x["case_id"] == case_id] == [view["media"]], rows
+    conn.request("GET", "/api/snapshot", headers={"Authorization": f"Bearer {TOKEN}"})
+    ticker = json.loads(conn.getresponse().read())["ticker"]
+    photos = [e.get("photo") for e in ticker if e["case_id"] == case_id and e["what"] == "media"]
+    assert sorted(photos) == sorted(view["media"]), ticker
     conn.request("GET", f"/media/{digest}.jpg", headers={"Authorization": f"Bearer {TOKEN}"})
     r = conn.getresponse()
     assert r.status == 200 and r.getheader("Content-Type") == "image/jpeg" and r.read() == JPEG

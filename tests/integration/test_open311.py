@@ -149,6 +149,8 @@ def test_post_request_and_read_it_back(doors, gc_directory, fmt):
     assert got["service_request_id"] == rid and got["status"] == "open"
     assert got["service_code"] == code and got["description"] == "路面塌陷，有积水"
     assert got["media_url"] == "https://example.org/p/1.jpg"
+    # the point it was filed with is kept and shown
+    assert abs(float(got["lat"]) - lat) < 1e-9 and abs(float(got["long"]) - lon) < 1e-9, got
     import re
     for f in ("requested_datetime", "updated_datetime", "expected_datetime"):
         assert re.match(ISO, got[f]), (f, got[f])
@@ -164,6 +166,10 @@ def test_post_by_address_id_and_address_string(doors, gc_directory):
     rid = doc[0]["service_request_id"]
     assert c.redis.call("HGET", f"{c.key_prefix}case:{rid}", "building") in (b["id"],
                                                                             b["id"].encode())
+    # no point given, none shown and none stored
+    s, one = get(h, f"requests/{rid}.json?api_key={key}")
+    assert s == 200 and one[0]["lat"] is None and one[0]["long"] is None, one
+    assert c.redis.call("HEXISTS", f"{c.key_prefix}case:{rid}", "lat") == 0
     s, doc = post(h, "json", {"api_key": key, "service_code": code,
                               "address_string": b["address"], "description": "楼道灯坏"})
     assert s == 200, doc

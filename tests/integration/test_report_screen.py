@@ -142,3 +142,58 @@ def test_screen_is_readable_on_a_wall_and_on_a_laptop(cluster, gc_directory):
             assert shot.stat().st_size > 20000
     finally:
         screen.close()
+
+
+def _png(width=8, height=8):
+    """A real PNG (the browser must decode it): a small blue square."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    raw = b"".join(b"\x00" + b"\x40\xa9\xff" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+def test_screen_shows_a_cases_photos(cluster, gc_directory):
+    """A photo uploaded to intake's door for a case shows on the screen:
+    as a thumbnail in the ticker's entry for it and in the case's row of
+    its grid's drawer, loaded from report's /media/ with the screen token
+    (the page makes no request elsewhere and logs no error)."""
+    import hashlib
+    import uuid
+    from doors_helpers import Http, start_doors
+    from gc_keys import GATEWAY
+    token = "wall-screen-token-photos-51"
+    c, port, keys = start_doors(cluster)
+    c.start("report", static_dir=WEB, media_dir=c.folder / "media", screen_token=token,
+            snapshot_min_ms=100, poll_ms=50)
+    host, rport = c["report"].ready_match.groups()
+    grid, category = gc_directory.choose("GRID")
+    h = Http(port, keys[GATEWAY])
+    s, filed = h.json("POST", "/api/v1/reports", {"grid": grid, "category": category,
+                                                  "text": "楼道墙面渗水"})
+    assert s == 201, filed
+    case_id = filed["case_id"]
+    screen = Screen(f"http://{host}:{rport}/?token={token}")
+    try:
+        screen.read()
+        png = _png()
+        boundary = uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; "
+                f"filename=\"p.png\"\r\nContent-Type: image/png\r\n\r\n").encode() + png \
+            + f"\r\n--{boundary}--\r\n".encode()
+        s, _, raw = h.request("POST", f"/api/v1/reports/{case_id}/media", body,
+                              {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert s == 201, raw
+        seen = screen.ask(photo=case_id, grid=grid)
+        want = f"http://{host}:{rport}/media/{hashlib.sha256(png).hexdigest()}.png?token={token}"
+        assert seen["ticker"] == [want], seen
+        assert seen["drawer"] == [want], seen
+        assert not seen["problems"], seen["problems"]
+    finally:
+        screen.close()
+        h.close()

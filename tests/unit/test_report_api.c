@@ -374,6 +374,38 @@ test_case_evaluated_has_satisfaction (void **state)
     json_decref (reply);
 }
 
+//  The map point a report was filed with: numbers when both are kept,
+//  null otherwise (none given, or one unreadable); photos as links.
+static void
+test_case_point_and_media (void **state)
+{
+    (void) state;
+    json_t *reply = s_json ("{\"ok\":true,\"case\":{\"id\":\"X2\",\"state\":\"ACCEPTED\","
+                            "\"lat\":\"39.805358\",\"lon\":\"109.985634\",\"timeline\":[],"
+                            "\"media\":\"[\\\"media:ab.jpg\\\",\\\"https://x.org/p.png\\\","
+                            "\\\"ftp://x\\\"]\"}}");
+    int status = 0;
+    json_t *c = report_api_case_answer (reply, &status);
+    assert_int_equal (status, 200);
+    assert_true (json_real_value (json_object_get (c, "lat")) == 39.805358);
+    assert_true (json_real_value (json_object_get (c, "lon")) == 109.985634);
+    char *media = json_dumps (json_object_get (c, "media"), JSON_COMPACT);
+    assert_string_equal (media, "[\"/media/ab.jpg\",\"https://x.org/p.png\"]");
+    free (media);
+    json_decref (c);
+    json_decref (reply);
+    reply = s_json ("{\"ok\":true,\"case\":{\"id\":\"X3\",\"lat\":\"north\",\"lon\":\"1\"}}");
+    c = report_api_case_answer (reply, &status);
+    assert_true (json_is_null (json_object_get (c, "lat")));
+    assert_true (json_is_null (json_object_get (c, "lon")));
+    json_decref (c);
+    json_decref (reply);
+    json_t *link = report_api_media_link ("media:cd.png");
+    assert_string_equal (json_string_value (link), "/media/cd.png");
+    json_decref (link);
+    assert_null (report_api_media_link ("javascript:alert(1)"));
+}
+
 static void
 test_case_timeline_edge_cases (void **state)
 {
@@ -679,6 +711,7 @@ main (void)
         cmocka_unit_test (test_case_answer_converts_fields),
         cmocka_unit_test (test_case_answer_converts_timeline),
         cmocka_unit_test (test_case_evaluated_has_satisfaction),
+        cmocka_unit_test (test_case_point_and_media),
         cmocka_unit_test (test_case_timeline_edge_cases),
         cmocka_unit_test (test_case_answer_errors),
         cmocka_unit_test (test_matter_routes_and_answers),

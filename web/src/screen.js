@@ -265,6 +265,23 @@ function withToken(url) {
     $("kpi-escalations").textContent = s.perf.escalations;
   }
 
+  /* A case's photo: report's own (/media/…, fetched with the screen's
+     token) as a thumbnail linking to the whole photo; one elsewhere as a
+     plain link (the page loads nothing from other hosts). */
+  function photo(url, cls) {
+    var a = document.createElement("a");
+    a.target = "_blank"; a.rel = "noopener noreferrer";
+    if (url.indexOf("/media/") === 0) {
+      a.href = withToken(url);
+      var img = document.createElement("img");
+      img.className = cls; img.src = a.href; img.alt = "现场照片"; img.loading = "lazy";
+      a.appendChild(img);
+    } else {
+      a.href = url; a.textContent = "照片链接"; a.className = "photo-link";
+    }
+    return a;
+  }
+
   function tickerLine(e, fresh) {
     var li = document.createElement("li");
     li.dataset.case = e.case_id;
@@ -272,7 +289,8 @@ function withToken(url) {
     var t = document.createElement("span"); t.className = "t"; t.textContent = hhmmss(e.at_ms);
     li.appendChild(t);
     li.appendChild(document.createTextNode(e.case_id + " · " + e.grid_name + " · " + e.category_name + " · " +
-      e.what_label + (e.tier ? "（" + tierLabel(e.tier) + "）" : "") + (e.note ? " " + e.note : "")));
+      e.what_label + (e.tier ? "（" + tierLabel(e.tier) + "）" : "") + (e.note && !e.photo ? " " + e.note : "")));
+    if (e.photo) { li.appendChild(document.createTextNode(" ")); li.appendChild(photo(e.photo, "thumb")); }
     return li;
   }
 
@@ -312,6 +330,8 @@ function withToken(url) {
           cell(tr, c.ledger_no); cell(tr, c.category_name); cell(tr, c.state_label);
           cell(tr, tierLabel(c.tier)); cell(tr, c.unit_name || "待派遣"); cell(tr, hhmmss(c.created_ms));
           cell(tr, c.text, c.text);
+          var td = tr.insertCell(); td.className = "photos";
+          (c.media || []).forEach(function (u) { td.appendChild(photo(u, "thumb big")); });
         });
         if (!(d.items || []).length) cell(body.insertRow(), "暂无在办案件");
       })

@@ -67,7 +67,10 @@ local function register(keys, a)
               category = category, text = a[5], channel = a[6], reporter = a[7],
               building = a[8], location = a[9], tier = tier, unit = '',
               created = now, version = 0, _now = now, idem = idem, scale = scale,
-              via = a[12] or '', _known = true }
+              via = a[12] or '', _known = true,
+              -- the map point the reporter gave, kept as given (resolved above)
+              lat = (lat and lon) and string.format('%.14g', lat) or '',
+              lon = (lat and lon) and string.format('%.14g', lon) or '' }
   start_clock(P, c, now, scale)
   -- the deadline the case started with: "on time" is measured against it
   c.due0 = c.resolve_by
@@ -104,7 +107,7 @@ local function register(keys, a)
                    'reporter', 'tier', 'created', 'idem', 'due0' }
   if scale ~= 1 then table.insert(fields, 'scale') end
   -- empty optional fields are not stored: a missing field reads as ''
-  for _, f in ipairs({ 'building', 'location', 'via' }) do
+  for _, f in ipairs({ 'building', 'location', 'via', 'lat', 'lon' }) do
     if c[f] ~= '' then table.insert(fields, f) end
   end
   -- the named person answering for the case at its tier (五级包联)

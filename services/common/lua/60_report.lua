@@ -8,7 +8,7 @@ local REPORT_PAGE_MAX = 1000        -- rows one cases call may return
 local REPORT_FIELDS = { 'state', 'ledger', 'grid', 'community', 'category', 'channel',
                         'reporter', 'tier', 'unit', 'responsible', 'resolve_by',
                         'created', 'resolved', 'closed', 'satisfaction', 'text', 'waiting',
-                        'merged_into', 'liaison' }
+                        'merged_into', 'liaison', 'media' }
 local DAY_MS = 86400000
 
 -- A case's ledger row as a table, or nil when the case hash is gone.
