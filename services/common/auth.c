@@ -215,6 +215,19 @@ s_in (char **list, size_t count, const char *item)
     return false;
 }
 
+//  A gateway acts through the channels its principal names: true when the
+//  scope's channel is one, else false with the reason (what it may not do).
+static bool
+s_gateway_channel (const auth_principal_t *p, const auth_scope_t *scope, const char *verb,
+                   char *reason, size_t reasonlen)
+{
+    if (s_in (p->scope, p->scope_count, scope->channel))
+        return true;
+    snprintf (reason, reasonlen, "%s may not %s through channel %s",
+              p->label, verb, scope->channel ? scope->channel : "(none)");
+    return false;
+}
+
 //  True when an operator's area holds a case of this community.
 static bool
 s_area_holds (const auth_principal_t *p, const auth_scope_t *scope)
@@ -247,13 +260,8 @@ auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *s
         case AUTH_REPORT:
             if (p->role == AUTH_ROLE_ADMIN)
                 return true;
-            if (p->role == AUTH_ROLE_GATEWAY) {
-                if (s_in (p->scope, p->scope_count, scope->channel))
-                    return true;
-                snprintf (reason, reasonlen, "%s may not report through channel %s",
-                          who, scope->channel ? scope->channel : "(none)");
-                return false;
-            }
+            if (p->role == AUTH_ROLE_GATEWAY)
+                return s_gateway_channel (p, scope, "report", reason, reasonlen);
             if (p->role == AUTH_ROLE_GRID_WORKER) {
                 if (!scope->channel || strcmp (scope->channel, "GRID_WORKER") != 0)
                     snprintf (reason, reasonlen, "%s reports through channel GRID_WORKER, not %s",
@@ -324,13 +332,8 @@ auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *s
             if (p->role == AUTH_ROLE_ADMIN || p->role == AUTH_ROLE_UNIT
             ||  p->role == AUTH_ROLE_OPERATOR)
                 return true;
-            if (p->role == AUTH_ROLE_GATEWAY) {
-                if (s_in (p->scope, p->scope_count, scope->channel))
-                    return true;
-                snprintf (reason, reasonlen, "%s may not propose through channel %s",
-                          who, scope->channel ? scope->channel : "(none)");
-                return false;
-            }
+            if (p->role == AUTH_ROLE_GATEWAY)
+                return s_gateway_channel (p, scope, "propose", reason, reasonlen);
             if (p->role == AUTH_ROLE_GRID_WORKER) {
                 if (s_in (p->scope, p->scope_count, scope->grid))
                     return true;
