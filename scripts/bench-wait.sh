@@ -47,6 +47,7 @@ run() {     # run WAIT: intake with wait_replicas WAIT, the intake phase, intake
     build/gridcall-intake --set "redis_socket=$sock" --set "bind=ipc://$dir/intake" \
         --set "dispatch_endpoint=ipc://$dir/work" --set "notify_endpoint=ipc://$dir/notify" \
         --set "wait_replicas=$1" --set wait_timeout_ms=1000 --set log_level=warning \
+        --set curve=no --set anonymous=all \
         2>>"$dir/intake.log" &
     local intake=$!
     for _ in $(seq 100); do [ -S "$dir/intake" ] && break; sleep 0.05; done
