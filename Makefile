@@ -197,8 +197,7 @@ $(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC) $(PROTO_GEN))
 	ar rcs $@ $^
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_INCLUDES) $< $(FUZZ_LIB) \
-	    -lczmq -lzmq -lprotobuf-c -ljansson -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_INCLUDES) $< $(FUZZ_LIB) $(LIBS) -o $@
 
 fuzz: deps $(FUZZ_BINS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -25,7 +25,9 @@ s_check_job (notify_job_t *job)
     const char *id = notify_job_id (job);
     const char *event = notify_job_event (job);
     assert (*id && strlen (id) <= NOTIFY_JOB_ID_MAX && !strpbrk (id, " \r\n"));
-    assert (strncmp (event, "case.", 5) == 0 && strlen (event) < CODEC_TYPE_MAX);
+    //  a case's event or a matter's (docs/matters.md)
+    assert ((strncmp (event, "case.", 5) == 0 || strncmp (event, "matter.", 7) == 0)
+            && strlen (event) < CODEC_TYPE_MAX);
     assert (!strpbrk (event, " \r\n"));
     assert (notify_job_attempts (job) >= 0);
 
