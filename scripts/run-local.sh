@@ -62,6 +62,10 @@ stop() {    # stop [STATUS]: stop what we started, keep the data, exit
     for ((i = ${#names[@]} - 1; i >= 0; i--)); do
         kill -TERM "$(pid_of "${names[i]}")" 2>/dev/null || true
     done
+    # the watch loop's nap, and the community seeding if it is still going
+    [ -n "${nap:-}" ] && kill "$nap" 2>/dev/null || true
+    # the community seeding, if it is still going (its group: sleep, python)
+    [ -n "${seed:-}" ] && { kill -TERM -- "-$seed" 2>/dev/null || true; wait "$seed" 2>/dev/null || true; }
     # wait for each, also those a rolling restart started (not our children)
     for name in "${names[@]}"; do
         pid=$(pid_of "$name")
@@ -141,7 +145,8 @@ echo $! > "$run/pids/simulate.pid"
 names+=(simulate)
 # the three lists as the street office starts them: needs from visits,
 # projects, volunteers' claims (once per data: fixed request keys)
-( sleep 1; GRIDCALL_CONF=$run/demo.conf scripts/demo-community.py ) >>"$var/log/demo-community.log" 2>&1 &
+GRIDCALL_CONF=$run/demo.conf setsid sh -c 'sleep 1; exec scripts/demo-community.py' >>"$var/log/demo-community.log" 2>&1 &
+seed=$!
 
 cat <<INFO
 
@@ -175,7 +180,8 @@ INFO
 # a program is gone when its current process is, unless it is being
 # restarted. The sleep runs in the background so Ctrl-C stops at once.
 while true; do
-    sleep 1 & wait $! || true
+    sleep 1 & nap=$!
+    wait "$nap" || true
     for name in "${names[@]}"; do
         [ -e "$run/pids/$name.restarting" ] && continue
         if ! kill -0 "$(pid_of "$name")" 2>/dev/null; then
