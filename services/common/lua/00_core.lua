@@ -62,7 +62,7 @@ local function dir_forget(P) dir_cache[P] = nil end
 
 local CAT_FIELDS = { 'start_tier', 'kind', 'joint_units', 'joint_1', 'joint_2', 'joint_3',
                      'joint_4', 'limit_1', 'limit_2', 'limit_3', 'limit_4', 'clock', 'remind',
-                     'verify_minutes' }
+                     'verify_minutes', 'team' }
 
 -- A category of the directory as a table of CAT_FIELDS, or nil.
 local function dir_cat(P, code)
@@ -159,6 +159,22 @@ local function job_expand(job, what, grid, case_id)
   return { 'case.' .. what, 'grid:' .. (grid or '') }
 end
 
+-- An offer's "why this unit", kept in the entry as numbers (why, by
+-- offer_why: ranked, spare, capacity, accept and on-time rates in
+-- hundredths, then the runner-up's unit, spare and rates) and told as
+-- text when read: the text is most of an entry's size.
+local function why_text(unit, role, w)
+  local function rate(x) return string.format('%.2f', (tonumber(x) or 0) / 100) end
+  local note = string.format('offered to %s as %s: ranked 1 of %d: spare %d of %d, accept rate %s, on time %s',
+                             tostring(unit), tostring(role), tonumber(w[1]) or 0, tonumber(w[2]) or 0,
+                             tonumber(w[3]) or 0, rate(w[4]), rate(w[5]))
+  if w[6] then
+    note = note .. string.format('; next %s: spare %d, accept rate %s, on time %s', tostring(w[6]),
+                                 tonumber(w[7]) or 0, rate(w[8]), rate(w[9]))
+  end
+  return note
+end
+
 -- Decode one entry. The deadline is written only when it moved since the
 -- entry before (0 otherwise): prev, the decoded entry before, fills it in;
 -- without prev (a single entry read on its own) it stays absent.
@@ -170,7 +186,8 @@ local function event_decode(text, prev)
   for i, k in ipairs(EVENT_KEYS) do ev[k] = v[i] end
   if ev.deadline == 0 then ev.deadline = prev and prev.deadline or nil end
   if type(v[10]) == 'table' then
-    for k, x in pairs(v[10]) do if k ~= 'job' then ev[k] = x end end
+    for k, x in pairs(v[10]) do if k ~= 'job' and k ~= 'why' then ev[k] = x end end
+    if type(v[10].why) == 'table' then ev.note = why_text(v[10].offer_unit, v[10].role, v[10].why) end
   end
   return ev, v[10] and v[10].job
 end

@@ -45,7 +45,15 @@ end
 -- count nothing.
 local function person_count(P, label, field, n)
   if (label or '') == '' then return end
-  local id = redis.call('HGET', P .. 'dir:principal', label)
+  -- which person a label stands for is the directory's (dir_of: a
+  -- reload forgets it)
+  local d = dir_of(P)
+  d.pp = d.pp or {}
+  local id = d.pp[label]
+  if id == nil then
+    id = redis.call('HGET', P .. 'dir:principal', label) or false
+    d.pp[label] = id
+  end
   if id then redis.call('HINCRBY', P .. 'score:person:' .. id, field, I(n or 1)) end
 end
 
@@ -56,10 +64,16 @@ local function community_case_closed(P, c, who)
   local q = quarter_of(P, c._now)
   local units = {}
   if (c.unit or '') ~= '' then units[#units + 1] = c.unit end
-  for _, u in ipairs(redis.call('HKEYS', P .. 'case:' .. c.id .. ':parties')) do
-    if u ~= c.unit then units[#units + 1] = u end
+  -- only a joint case has parties
+  if (tonumber(c.parties_needed) or 0) > 0 or (c._known ~= true and not (c._known or {}).parties_needed) then
+    for _, u in ipairs(redis.call('HKEYS', P .. 'case:' .. c.id .. ':parties')) do
+      if u ~= c.unit then units[#units + 1] = u end
+    end
   end
-  local h = redis.call('HMGET', P .. 'case:' .. c.id, 'resolved', 'due0', 'resolve_by')
+  local h = { c.resolved, c.due0, c.resolve_by }
+  if c.resolved == nil or c.due0 == nil then
+    h = redis.call('HMGET', P .. 'case:' .. c.id, 'resolved', 'due0', 'resolve_by')
+  end
   local resolved = tonumber(h[1]) or c._now
   local ontime = resolved <= (tonumber(h[2]) or tonumber(h[3]) or 0)
   for _, u in ipairs(units) do
@@ -69,7 +83,7 @@ local function community_case_closed(P, c, who)
   end
   person_count(P, who, 'verified')
   if tonumber(h[1]) then person_count(P, who, 'verify_ms', c._now - resolved) end
-  local team = redis.call('HGET', P .. 'dir:cat:' .. c.category, 'team')
+  local team = (dir_cat(P, c.category) or {}).team
   if team and team ~= '' then redis.call('SADD', P .. 'team:' .. team .. ':served', c.id) end
 end
 

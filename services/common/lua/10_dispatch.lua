@@ -45,9 +45,39 @@ local function party_set(P, id, p)
              { offer = p.offer, role = p.role, state = p.state, by = p.by, round = p.round }))
 end
 
+-- Units' standing inputs, kept in the library's memory per key prefix as
+-- the directory's hot parts are (dir_of): capacity and the claim made at
+-- hello, which gc_dir_load and hello forget, and the track record, which
+-- only record moves and keeps from HINCRBY's answer. Ranking a candidate
+-- is then one ZCOUNT.
+local unit_cache = {}
+local UNIT_FIELDS = { 'capacity', 'claim', 'accepts_n', 'declines_n', 'expired_n', 'resolved_n',
+                      'ontime_n' }
+local function unit_rec(P, u)
+  local d = unit_cache[P]
+  if not d then d = {}; unit_cache[P] = d end
+  local r = d[u]
+  if not r then
+    local h = redis.call('HMGET', P .. 'unit:' .. u, unpack(UNIT_FIELDS))
+    r = {}
+    for i, f in ipairs(UNIT_FIELDS) do r[f] = tonumber(h[i]) or 0 end
+    d[u] = r
+  end
+  return r
+end
+-- Forget unit u's (every unit's when u is nil) cached standing inputs.
+local function unit_forget(P, u)
+  local d = unit_cache[P]
+  if d then
+    if u then d[u] = nil else unit_cache[P] = nil end
+  end
+end
+
 -- Count a unit's track record: what is offers_n, accepts_n, ...
 local function record(P, u, what, d)
-  redis.call('HINCRBY', P .. 'unit:' .. u, what, d and I(d) or '1')
+  local n = redis.call('HINCRBY', P .. 'unit:' .. u, what, d and I(d) or '1')
+  local r = unit_cache[P] and unit_cache[P][u]
+  if r then r[what] = n end
 end
 
 -- A unit's standing for ranking: spare capacity (capacity, or the smaller
@@ -55,19 +85,17 @@ end
 -- waiting), then accept rate, then on-time rate (both smoothed so a new
 -- unit starts at 1/2). Offers answered = accepted + declined + expired.
 local function standing(P, u, now)
-  local h = redis.call('HMGET', P .. 'unit:' .. u, 'capacity', 'claim', 'accepts_n',
-                       'declines_n', 'expired_n', 'resolved_n', 'ontime_n')
-  local cap = tonumber(h[1]) or 0
-  local claim = tonumber(h[2]) or 0
+  local r = unit_rec(P, u)
+  local cap, claim = r.capacity, r.claim
   if claim > 0 and claim < cap then cap = claim end
   -- held cases and offers still waiting for an answer, in one count
   local load = redis.call('ZCOUNT', load_key(P, u), I(now), '+inf')
-  local accepts = tonumber(h[3]) or 0
-  local answered = accepts + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0)
+  local accepts = r.accepts_n
+  local answered = accepts + r.declines_n + r.expired_n
   return { unit = u, capacity = cap, load = load,
            spare = cap - load,
            accept = (accepts + 1) / (answered + 2),
-           ontime = ((tonumber(h[7]) or 0) + 1) / ((tonumber(h[6]) or 0) + 2) }
+           ontime = (r.ontime_n + 1) / (r.resolved_n + 2) }
 end
 
 -- True when standing a ranks before b (b may be nil). Equal standings keep
@@ -78,12 +106,6 @@ local function better(a, b)
   if math.abs(a.accept - b.accept) > 1e-9 then return a.accept > b.accept end
   if math.abs(a.ontime - b.ontime) > 1e-9 then return a.ontime > b.ontime end
   return false
-end
-
--- Why this unit: it ranked first of the n that fit and had room.
-local function why(s, n)
-  return string.format('ranked 1 of %d: spare %d of %d, accept rate %.2f, on time %.2f',
-                       n, s.spare, s.capacity, s.accept, s.ontime)
 end
 
 -- Pick the best candidate with spare capacity not in skip; returns its
@@ -154,14 +176,16 @@ local function new_offer(P, c, u, answer_ms)
   return oid, by
 end
 
--- The "why this unit" note of an offer.
-local function offer_note(best, ranked, second, role)
-  local note = string.format('offered to %s as %s: %s', best.unit, role, why(best, ranked))
+-- The "why this unit" of an offer, for its timeline entry (why_text
+-- tells it): the best's rank among the n that fit and had room, its
+-- standing, and the runner-up's.
+local function offer_why(best, n, second)
+  local function pct(x) return math.floor(x * 100 + 0.5) end
+  local w = { n, best.spare, best.capacity, pct(best.accept), pct(best.ontime) }
   if second then
-    note = note .. string.format('; next %s: spare %d, accept rate %.2f, on time %.2f',
-                                 second.unit, second.spare, second.accept, second.ontime)
+    w[6] = second.unit; w[7] = second.spare; w[8] = pct(second.accept); w[9] = pct(second.ontime)
   end
-  return note
+  return w
 end
 
 local function offer_out(c, unit, offer_id, role, by)
@@ -186,7 +210,7 @@ local function offer(keys, a)
   local cands = {}
   for i = 8, #a do cands[#cands + 1] = a[i] end
   local pkey = P .. 'pending:dispatch'
-  local c = load_case(P, id, CASE_REPLY_FIELDS)
+  local c = load_case(P, id)
   if not c then
     redis.call('ZREM', pkey, id)
     return fail('UNKNOWN_CASE', 'no case ' .. id)
@@ -256,9 +280,8 @@ local function offer(keys, a)
     local oid, by = new_offer(P, c, best.unit, answer_ms)
     skip[best.unit] = true
     if not next_due or by < next_due then next_due = by end
-    local note = offer_note(best, pos, second, role)
     table.insert(offers, offer_out(c, best.unit, oid, role, by))
-    return oid, by, note
+    return oid, by, offer_why(best, pos, second)
   end
   -- the lead
   if LEAD_STATES[s] and not lead_live then
@@ -287,14 +310,14 @@ local function offer(keys, a)
       end
     end
     if best then
-      local oid, by, note = make_offer(best, pos, second, 'lead')
+      local oid, by, why = make_offer(best, pos, second, 'lead')
       c.offer_id = oid; c.offer_unit = best.unit; c.offer_by = by; c.waiting = ''
       move_state(P, c, 'DISPATCHED')
       for _, f in ipairs({ 'offer_id', 'offer_unit', 'offer_by', 'waiting' }) do
         table.insert(fields, f)
       end
-      log_event(P, c, 'offered', 'dispatch', note, { offer = oid, offer_unit = best.unit,
-                answer_by = by, role = 'lead' })
+      log_event(P, c, 'offered', 'dispatch', '', { offer = oid, offer_unit = best.unit,
+                answer_by = by, role = 'lead', why = why })
     else
       unmet = true
       why_not = why_not or ((#cands == 0) and 'no connected unit on duty fits' or
@@ -312,12 +335,12 @@ local function offer(keys, a)
       why_not = why_not or string.format('%d of %d assisting units found', have, needed)
       break
     end
-    local oid, by, note = make_offer(best, pos, second, 'assist')
+    local oid, by, why = make_offer(best, pos, second, 'assist')
     party_set(P, id, { unit = best.unit, offer = oid, role = 'assist', state = 'OFFERED', by = by,
                        round = c.round })
     have = have + 1
-    log_event(P, c, 'offered', 'dispatch', note, { offer = oid, offer_unit = best.unit,
-              answer_by = by, role = 'assist' })
+    log_event(P, c, 'offered', 'dispatch', '', { offer = oid, offer_unit = best.unit,
+              answer_by = by, role = 'assist', why = why })
   end
   -- a service order that cannot be served now gets the next rota slot
   if unmet and #offers == 0 and LEAD_STATES[s] and not lead_live and book_at > now then
@@ -360,7 +383,7 @@ end
 -- the unit speaks as the lead or as an assisting unit. Idempotent by offer id.
 local function unit_reply(keys, a)
   local P, kind, unit, offer_id, id, note, reason = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-  local c = load_case(P, id, CASE_REPLY_FIELDS)
+  local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
   local jobs = {}
   local needed = tonumber(c.parties_needed) or 0
@@ -569,6 +592,7 @@ local function unit_hello(keys, a)
   local P, u = a[1], a[2]
   local now = now_ms()
   redis.call('HSET', P .. 'unit:' .. u, 'claim', tonumber(a[3]) or 0, 'hello_at', now)
+  unit_forget(P, u)
   redis.call('HSET', P .. 'units:connected', u, now)
   -- cases that waited for a unit are looked at again now
   local waiting = redis.call('ZRANGE', P .. 'dispatch:waiting', 0, 999)

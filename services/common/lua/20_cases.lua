@@ -27,7 +27,9 @@ local function register(keys, a)
   if seen then
     local hash
     seen, hash = string.match(seen, '^(%S+) ?(%S*)$')
-    if hash ~= (a[13] or '') then
+    -- the content's hash is kept to 16 hex digits (64 bits tell a
+    -- different report from a retry; an older key kept all 40)
+    if string.sub(hash, 1, 16) ~= string.sub(a[13] or '', 1, 16) then
       return fail('CONFLICT', 'idempotency key ' .. idem .. ' was used for other content (case ' .. seen .. ')')
     end
     local h = redis.call('HMGET', P .. 'case:' .. seen, 'state', 'tier', 'version', 'resolve_by',
@@ -66,7 +68,7 @@ local function register(keys, a)
   local c = { id = id, ledger = id, grid = grid, community = community,
               category = category, text = a[5], channel = a[6], reporter = a[7],
               building = a[8], location = a[9], tier = tier, unit = '',
-              created = now, version = 0, _now = now, idem = idem, scale = scale,
+              created = now, version = 0, _now = now, scale = scale,
               via = a[12] or '', _known = true,
               -- the map point the reporter gave, kept as given (resolved above)
               lat = (lat and lon) and string.format('%.14g', lat) or '',
@@ -95,7 +97,6 @@ local function register(keys, a)
     redis.call('ZADD', P .. 'pending:dispatch', I(by), id)
     move_state(P, c, 'DISPATCHED')
     offer = offer_out(c, best.unit, c.offer_id, 'lead', by)
-    offer.note = offer_note(best, ranked, second, 'lead')
   else
     if first == 'REGISTERED' then redis.call('ZADD', P .. 'pending:dispatch', I(now), id) end
     move_state(P, c, first)
@@ -104,7 +105,7 @@ local function register(keys, a)
   -- store ledger); empty fields and the common scale 1 are not stored: a
   -- missing field reads as '' (scale as 1)
   local fields = { 'grid', 'community', 'category', 'text', 'channel',
-                   'reporter', 'tier', 'created', 'idem', 'due0' }
+                   'reporter', 'tier', 'created', 'due0' }
   if scale ~= 1 then table.insert(fields, 'scale') end
   -- empty optional fields are not stored: a missing field reads as ''
   for _, f in ipairs({ 'building', 'location', 'via', 'lat', 'lon' }) do
@@ -115,7 +116,7 @@ local function register(keys, a)
   if pid then c.liaison = pname .. ' (' .. pid .. ')'; table.insert(fields, 'liaison') end
   save(P, c, fields)
   person_count(P, c.via, 'discovered')
-  redis.call('SET', ikey, id .. ' ' .. (a[13] or ''), 'EX', (a[11] and a[11] ~= '') and a[11] or '86400')
+  redis.call('SET', ikey, id .. ' ' .. string.sub(a[13] or '', 1, 16), 'EX', (a[11] and a[11] ~= '') and a[11] or '86400')
   local nows = I(now)
   -- (a community's cases are its grids': no index of their own)
   for _, k in ipairs({ 'idx:created', 'idx:grid:' .. grid, 'idx:category:' .. category }) do
@@ -131,9 +132,8 @@ local function register(keys, a)
   c.state = state
   c._by = nil
   if offer then
-    log_event(P, c, 'offered', 'dispatch', offer.note, { offer = c.offer_id, offer_unit = best.unit,
-              answer_by = c.offer_by, role = 'lead' })
-    offer.note = nil
+    log_event(P, c, 'offered', 'dispatch', '', { offer = c.offer_id, offer_unit = best.unit,
+              answer_by = c.offer_by, role = 'lead', why = offer_why(best, ranked, second) })
   end
   log_flush(P, c)
   return ok(case_reply(c, { duplicate = false, ledger = id, offers = offer and { offer } or nil,
@@ -144,7 +144,7 @@ end
 -- by the name its client gave
 local function verify(keys, a)
   local P, id, pass, note, who = a[1], a[2], a[3] == '1', a[4], a[5]
-  local c = load_case(P, id, CASE_REPLY_FIELDS)
+  local c = load_case(P, id)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. id) end
   c._by = a[7]
   if pass and (c.state == 'VERIFIED' or c.state == 'CLOSED') then

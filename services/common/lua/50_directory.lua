@@ -166,6 +166,7 @@ local function dir_load(keys, a)
   end
   redis.call('SET', P .. 'dir:json', a[2])
   dir_forget(P)
+  unit_forget(P)
   local v = redis.call('INCR', P .. 'dir:version')
   audit(P, a[3], '', 'directory.load', s.id, string.format('version %d: %d grids, %d categories, %d units, sha1 %s',
         v, #d.grids, #d.categories, #d.units, redis.sha1hex(a[2])))
