@@ -277,8 +277,9 @@ local function log_event(P, c, what, who, note, extra, job)
   if job then
     extra = extra or {}
     if job[3] == nil or job[3] == (note or '') then job[3] = nil end
-    local common = job_expand(1, what, c.grid, c.id)
-    if job[3] == nil and job[1] == common[1] and job[2] == common[2] then
+    -- the common job (job_expand's) is written as 1
+    if job[3] == nil and job[1] == 'case.' .. what
+    and job[2] == (what == 'closed' and ('reporter:' .. (c.id or '')) or ('grid:' .. (c.grid or ''))) then
       extra.job = 1
     else
       extra.job = job
