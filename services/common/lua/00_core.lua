@@ -22,7 +22,9 @@ end
 -- "%.17g" and Lua a number with "%.14g", both through the C library's
 -- floating-point printf; integers formatted as integers cost a fraction.
 local function I(x)
-  if type(x) == 'number' and x == math.floor(x) and x > -1e15 and x < 1e15 then
+  local t = type(x)
+  if t == 'string' then return x end
+  if t == 'number' and x == math.floor(x) and x > -1e15 and x < 1e15 then
     return string.format('%d', x)
   end
   return tostring(x)
@@ -488,26 +490,29 @@ local function touch(c, ...)
   for _, f in ipairs({ ... }) do c._dirty[f] = true end
 end
 
+-- Add field f of c to save's HSET arguments (n of them so far) when it
+-- changed since loaded (a smaller AOF): an empty value for a field known
+-- to be absent is no change either, and a field named twice is written
+-- once (was holds what is written). Returns the new count.
+local function save_put(c, was, args, n, f)
+  local v, w = c[f], was[f]
+  if v == nil then v = '' else v = I(v) end
+  if w == v then return n end
+  local known = c._known
+  if w == nil and v == '' and (known == true or (known and known[f])) then return n end
+  args[n + 1] = f; args[n + 2] = v
+  was[f] = v
+  return n + 2
+end
+
 -- Write the case: version + 1, its state, fields and the touched fields,
 -- in one HSET.
 local function save(P, c, fields)
   c.version = tonumber(c.version) + 1
-  local args = { 'version', I(c.version), 'state', c.state }
+  local args, n = { 'version', I(c.version), 'state', c.state }, 4
   local was = c._was or {}
-  local seen = {}
-  local function put(f)
-    if seen[f] then return end
-    seen[f] = true
-    local v = c[f] == nil and '' or I(c[f])
-    -- unchanged since loaded: not written again (a smaller AOF); an
-    -- empty value for a field known to be absent is no change either
-    if was[f] ~= nil and was[f] == v then return end
-    if was[f] == nil and v == '' and (c._known == true or (c._known and c._known[f])) then return end
-    table.insert(args, f); table.insert(args, v)
-    was[f] = v
-  end
-  for _, f in ipairs(fields) do put(f) end
-  for f in pairs(c._dirty or {}) do put(f) end
+  for _, f in ipairs(fields) do n = save_put(c, was, args, n, f) end
+  for f in pairs(c._dirty or {}) do n = save_put(c, was, args, n, f) end
   c._dirty = nil
   redis.call('HSET', P .. 'case:' .. c.id, unpack(args))
   local open = open_field(c)
