@@ -3,14 +3,14 @@
 A Cluster owns a temporary folder with a private redis-server (Unix socket,
 no TCP port; the users of deploy/redis-users.acl with passwords fresh for
 the test run, no login as the default user, maxmemory with noeviction, the
-function library loaded by `gridcall redis setup`), ipc:// endpoints for every daemon and
-each daemon's log. The daemons run with CurveZMQ on, as by default: every
-daemon that others reach has a certificate, every client a key bound to the
-principal it plays (gc_keys.py: the directory's units, the pytest gateway,
-the pytest street operator). The
-daemons are the real binaries in build/; the tests talk to them through the
-wire with pyzmq and the protobuf module protoc generated from proto/, a
-second implementation of the wire independent of the C code.
+function library loaded by `gridcall redis setup`), ipc:// endpoints for
+every daemon and each daemon's log. The daemons run with CurveZMQ on, as by
+default: every daemon that others reach has a certificate, every client a
+key bound to the principal it plays (gc_keys.py: the directory's units, the
+pytest gateway, the pytest street operator). The daemons are the real
+binaries in build/; the tests talk to them through the wire with pyzmq and
+the protobuf module protoc generated from proto/, a second implementation
+of the wire independent of the C code.
 
 Nothing here sleeps to wait: every wait polls a condition with a deadline
 (wait_for), and every process a Cluster starts is killed when it closes.
@@ -1039,8 +1039,9 @@ class Cluster:
                 pass
         #  SIGTERM to all at once, then SIGKILL to any still running after
         #  TEARDOWN_GRACE_S: a daemon holding wake-ups for a peer the test
-        #  never started lingers a second (ZMQ_LINGER) before it exits, and
-        #  nothing of a test is decided by its shutdown any more
+        #  never started lingers a second (ZMQ_LINGER) before it exits; no
+        #  test asserts anything of a shutdown at teardown (test_drain does,
+        #  with its own stop())
         for d in self.daemons.values():
             d.terminate()
         deadline = time.monotonic() + TEARDOWN_GRACE_S
