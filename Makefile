@@ -108,8 +108,8 @@ $(BUILD)/gridcall-bench: $(LIB) tests/bench/gridcall_bench.c
 # Unit tests build their class and the common sources under the sanitizers.
 # tests/unit/test_<daemon>_<class>.c also gets services/<daemon>/<daemon>_<class>.c.
 # Each source is compiled once into build/san and every test links the
-# objects it needs: the common ones all, as before (27 tests compiling the
-# same 25 files again took most of make test's build).
+# objects it needs: the common ones all, as before (26 tests compiling the
+# same 21 files again took most of make test's build).
 TEST_CLASS = $(wildcard services/$(word 1,$(subst _, ,$(1)))/$(1).c)
 # A class that calls other classes of its daemon names them here:
 # TEST_DEPS_<daemon>_<class> is compiled into that class's test too.
