@@ -1,22 +1,24 @@
 """gc_cluster.py — run a throw-away gridcall cluster for the integration tests.
 
 A Cluster owns a temporary folder with a private redis-server (Unix socket,
-no TCP port; the users of deploy/redis-users.acl with fresh passwords, no
-login as the default user, maxmemory with noeviction, the function library
-loaded by `gridcall redis setup`), ipc:// endpoints for every daemon and
-each daemon's log. The daemons run with CurveZMQ on, as by default: every
-daemon that others reach has a certificate, every client a key bound to the
-principal it plays (gc_keys.py: the directory's units, the pytest gateway,
-the pytest street operator). The
-daemons are the real binaries in build/; the tests talk to them through the
-wire with pyzmq and the protobuf module protoc generated from proto/, a
-second implementation of the wire independent of the C code.
+no TCP port; the users of deploy/redis-users.acl with passwords fresh for
+the test run, no login as the default user, maxmemory with noeviction, the
+function library loaded by `gridcall redis setup`), ipc:// endpoints for
+every daemon and each daemon's log. The daemons run with CurveZMQ on, as by
+default: every daemon that others reach has a certificate, every client a
+key bound to the principal it plays (gc_keys.py: the directory's units, the
+pytest gateway, the pytest street operator). The daemons are the real
+binaries in build/; the tests talk to them through the wire with pyzmq and
+the protobuf module protoc generated from proto/, a second implementation
+of the wire independent of the C code.
 
 Nothing here sleeps to wait: every wait polls a condition with a deadline
 (wait_for), and every process a Cluster starts is killed when it closes.
 """
 
+import atexit
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -182,6 +184,22 @@ class Redis:
         return reply
 
 
+_USERS = {}         # key prefix -> a folder with redis-users.sh's output for it
+
+
+def users_template(key_prefix):
+    """scripts/redis-users.sh's users and passwords for key_prefix, made once
+    per test run (the script forks a dozen processes per user: a fifth of a
+    second for every cluster) and copied into each Redis's folder."""
+    folder = _USERS.get(key_prefix)
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="gc-users-", dir="/tmp"))
+        atexit.register(shutil.rmtree, folder, True)
+        subprocess.run([str(REDIS_USERS), str(folder), key_prefix], check=True)
+        _USERS[key_prefix] = folder
+    return folder
+
+
 class RedisServer:
     """A private redis-server on a Unix socket in folder, no TCP port, with
     gridcall's users (scripts/redis-users.sh: passwords in folder/users) and
@@ -194,7 +212,13 @@ class RedisServer:
         self.socket = self.folder / "redis.sock"
         self.log = self.folder / "redis.log"
         self.proc = None
-        subprocess.run([str(REDIS_USERS), str(self.folder), key_prefix], check=True)
+        if (self.folder / "users").exists():
+            #  a new server on the same data keeps the passwords it had
+            subprocess.run([str(REDIS_USERS), str(self.folder), key_prefix], check=True)
+        else:
+            made = users_template(key_prefix)
+            shutil.copytree(made / "users", self.folder / "users")      # modes kept: 0700, 0600
+            shutil.copy2(made / "users.acl", self.folder / "users.acl")
 
     def password(self, user):
         return (self.folder / "users" / f"{user}.password").read_text().strip()
@@ -233,7 +257,7 @@ class RedisServer:
                     r.close()
             except OSError:
                 return False
-        wait_for(up, 10, "redis-server to answer PING")
+        wait_for(up, 10, "redis-server to answer PING", interval=0.01)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -332,7 +356,7 @@ class Daemon:
                 self.ready_match = m
             return True
         wait_for(ready, timeout, f"{self.name} to bind {self.binds or ''} "
-                 f"{self.ready_pattern or ''}".strip())
+                 f"{self.ready_pattern or ''}".strip(), interval=0.01)
         return self
 
     def alive(self):
@@ -450,6 +474,17 @@ class Directory:
         """Every (grid, category) an always-on unit serves at the start tier."""
         return [(g, c) for c in self.single_unit_categories() for g in self.grids
                 if self.fitting(self.start_tier(c), g, c)]
+
+    def spread(self):
+        """servable() reordered so that reports filed in turn go to different
+        units: one pair of each set of fitting units, then the next. (In
+        directory order a hundred reports in a row fall to the same two or
+        three units, which then work through them at their capacity.)"""
+        groups = {}
+        for g, c in self.servable():
+            groups.setdefault(tuple(self.fitting(self.start_tier(c), g, c)), []).append((g, c))
+        rounds = itertools.zip_longest(*groups.values())
+        return [pair for r in rounds for pair in r if pair]
 
 
 # ---------------------------------------------------------------------------
@@ -693,6 +728,7 @@ class TestUnit:
 
 CASE_ID = re.compile(r"^[A-Z]+-\d{8}-\d{6}$")
 
+TEARDOWN_GRACE_S = 0.3  # what a closing cluster gives its daemons to exit on SIGTERM
 LIVE_CLUSTERS = []      # clusters open now; conftest prints their logs on failure
 SUMMARY = []            # lines conftest prints at the end of the run (timings)
 
@@ -1001,10 +1037,16 @@ class Cluster:
                 c.close()
             except Exception:       # a broken client must not leak the processes
                 pass
-        for d in self.daemons.values():     # in parallel: each lingers a moment
-            d.terminate()
+        #  SIGTERM to all at once, then SIGKILL to any still running after
+        #  TEARDOWN_GRACE_S: a daemon holding wake-ups for a peer the test
+        #  never started lingers a second (ZMQ_LINGER) before it exits; no
+        #  test asserts anything of a shutdown at teardown (test_drain does,
+        #  with its own stop())
         for d in self.daemons.values():
-            d.stop()
+            d.terminate()
+        deadline = time.monotonic() + TEARDOWN_GRACE_S
+        for d in self.daemons.values():
+            d.stop(max(0.01, deadline - time.monotonic()))
         self.redis_server.stop()
         if self._redis:
             self._redis.close()

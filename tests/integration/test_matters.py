@@ -422,14 +422,16 @@ def test_simulated_street_walks_a_matter_per_template(cluster):
     walks one matter per template on the Tianjiao directory until a result
     is published, its tasks taken by the simulated units and verified by
     the simulated grid workers; the board shows it."""
-    c = cluster("intake", "dispatch", "notify", "escalate", time_scale=20000)
+    # 100000x: the seven-day notice lasts 6 s of wall time; the walk's
+    # 20 steps, 300 ms apart, take as long again
+    c = cluster("intake", "dispatch", "notify", "escalate", time_scale=100000)
     assert c.cli("matter", "templates", "load", TEMPLATES).returncode == 0
     c.start("unit-sim", units="all", accept_rate=1.0, accept_delay_ms=100, resolve_delay_ms=300)
     options = {**c.cli_options(), **c.redis_server.options("gc-operator")}
     log = open(Path(c.folder) / "simulate.log", "w")
     sim = subprocess.Popen([str(BUILD / "gridcall")] + set_args(options, c.folder)
                            + ["simulate", "reports", "--rate", "0.5", "--matters",
-                              "--matter-step-ms", "700", "--directory", str(c.directory_path)],
+                              "--matter-step-ms", "300", "--directory", str(c.directory_path)],
                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def board():

@@ -10,6 +10,7 @@ import socket
 import uuid
 
 from doors_helpers import Http, api_key, start_doors
+from gc_cluster import wait_for
 from gc_keys import GATEWAY
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 200 \
@@ -129,9 +130,11 @@ def test_another_gateway_may_not_add_photos(cluster, gc_directory):
     h = Http(port, keys[GATEWAY])
     case_id = file_a_case(h, gc_directory)
     other = Http(port, api_key(c, "gateway other channels HOTLINE"))
-    import time
-    time.sleep(1.1)                     # the doors look at the principals file once a second
-    status, e = upload(other, case_id, JPEG)
+
+    def tried():    # 403 (a key nobody holds) until the doors' once-a-second look at the file
+        r = upload(other, case_id, JPEG)
+        return r if r[0] != 403 else None
+    status, e = wait_for(tried, 3, "the doors to know the new key")
     assert status == 404 and e["code"] == "UNKNOWN_CASE", e
     status, e = upload(h, "TJ-00000000-999999", JPEG)
     assert status == 404, e

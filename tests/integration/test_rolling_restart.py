@@ -42,7 +42,7 @@ def test_rolling_restart_of_the_demo_under_load(gc_directory):
         pids_before = {d: (var / "run" / "pids" / f"{d}.pid").read_text().strip()
                        for d in DAEMONS}
         # as the demo's street gateway, with the keys run-local.sh made (var/keys)
-        load = ReportLoad(ctx, [f"ipc://{var}/run/intake"], gc_directory.servable(), rate=50,
+        load = ReportLoad(ctx, [f"ipc://{var}/run/intake"], gc_directory.spread(), rate=50,
                           prefix="rr", cert=demo_cert(var / "keys", "street-gateway"),
                           server_key=demo_cert(var / "keys", "intake").public)
         load.run(1.0)
