@@ -35,7 +35,7 @@ struct _directory_t {
     json_t *grid_index;             //  grid id -> index
     json_t *category_index;         //  category code -> index
     json_t *unit_index;             //  unit id -> index
-    char *json;                     //  compact dump of root
+    char *json;                     //  compact dump of root, on demand
     const char *street_id;          //  e.g. "tianjiao"
     const char *street_code;        //  e.g. "TJ"
     const char *street_name;        //  e.g. "天骄街道"
@@ -1615,11 +1615,6 @@ directory_parse_buffer (const char *text, size_t length, const char *name,
     }
     if (parse_document (&p, self))
         goto failed;
-    self->json = json_dumps (self->root, JSON_COMPACT);
-    if (!self->json) {
-        fail (&p, "out of memory");
-        goto failed;
-    }
     return self;
 failed:
     directory_destroy (&self);
@@ -1716,9 +1711,12 @@ directory_destroy (directory_t **self_p)
 
 //  The normalised compact JSON, units with explicit "grids"; borrowed.
 const char *
-directory_json (const directory_t *self)
+directory_json (directory_t *self)
 {
     assert (self);
+    //  a dump as large as the file: only the CLI's load wants it
+    if (!self->json)
+        self->json = json_dumps (self->root, JSON_COMPACT);
     return self->json;
 }
 

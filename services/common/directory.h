@@ -87,8 +87,9 @@ directory_t *directory_load (const char *path, char *err, size_t errlen);
 void directory_destroy (directory_t **self_p);
 
 //  The validated JSON, normalised (compact); borrowed. This is what the
-//  store loads into Redis.
-const char *directory_json (const directory_t *self);
+//  store loads into Redis. Written on the first call (the daemons never
+//  need it); NULL when out of memory.
+const char *directory_json (directory_t *self);
 
 const char *directory_street_id (const directory_t *self);
 const char *directory_street_code (const directory_t *self);
