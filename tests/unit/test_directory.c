@@ -265,7 +265,7 @@ test_tier_names (void **state)
 static void
 test_normalised_json (void **state)
 {
-    const directory_t *dir = *state;
+    directory_t *dir = *state;
     const char *text = directory_json (dir);
     assert_null (strchr (text, '\n'));                  //  compact
 
