@@ -36,6 +36,7 @@ struct _directory_t {
     json_t *category_index;         //  category code -> index
     json_t *unit_index;             //  unit id -> index
     char *json;                     //  compact dump of root, on demand
+    bool shed;                      //  root no longer whole (directory_shed)
     const char *street_id;          //  e.g. "tianjiao"
     const char *street_code;        //  e.g. "TJ"
     const char *street_name;        //  e.g. "天骄街道"
@@ -1715,9 +1716,21 @@ directory_json (directory_t *self)
 {
     assert (self);
     //  a dump as large as the file: only the CLI's load wants it
-    if (!self->json)
+    if (!self->json && !self->shed)
         self->json = json_dumps (self->root, JSON_COMPACT);
     return self->json;
+}
+
+void
+directory_shed (directory_t *self)
+{
+    assert (self);
+    //  no structure borrows from it: people are checked against the
+    //  chain and counted while parsing, then only dumped
+    json_object_del (self->root, "people");
+    free (self->json);
+    self->json = NULL;
+    self->shed = true;
 }
 
 //  The street's id; borrowed.
