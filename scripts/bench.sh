@@ -379,12 +379,14 @@ echo "durability     appendfsync always: $(r0 always_rate) reports/s;" \
      "everysec (above): $(r0 intake_rate) reports/s"
 
 # 4. Memory: each daemon's RSS now, and its peak over the whole run (the
-#    larger of its peak before the lifecycle phases and its peak since)
+#    largest of its peaks before, through and after the lifecycle phases)
 rss_now=""
 peak_run=""
 for name in "${rss_daemons[@]}"; do
     hwm_late[$name]=$(status_kb "$name" VmHWM)
-    [ "${hwm_early[$name]}" -gt "${hwm_late[$name]}" ] && hwm_late[$name]=${hwm_early[$name]}
+    for kb in "${hwm_early[$name]}" "${hwm_life[$name]}"; do
+        [ "$kb" -le "${hwm_late[$name]}" ] || hwm_late[$name]=$kb
+    done
     rss_now="$rss_now ${name#gridcall-} $(mib "$(status_kb "$name" VmRSS)")"
     peak_run="$peak_run ${name#gridcall-} $(mib "${hwm_late[$name]}")"
 done
