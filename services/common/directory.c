@@ -1725,9 +1725,13 @@ void
 directory_shed (directory_t *self)
 {
     assert (self);
-    //  no structure borrows from it: people are checked against the
-    //  chain and counted while parsing, then only dumped
-    json_object_del (self->root, "people");
+    //  no structure borrows from these: they are checked against the
+    //  rest while parsing, then only dumped
+    static const char *const checked_only [] = {
+        "people", "chain", "teams", "venues", "agreements", NULL
+    };
+    for (size_t i = 0; checked_only [i]; i++)
+        json_object_del (self->root, checked_only [i]);
     free (self->json);
     self->json = NULL;
     self->shed = true;
