@@ -194,10 +194,10 @@ int
 gc_daemon_init_options (int argc, char **argv, const char *name, const cfg_option_t *options,
                         config_t *config)
 {
-    //  glibc gives a thread that meets a locked arena one of its own, up to
-    //  8 per core, and each keeps what it has touched: intake's HTTP door (a
-    //  thread per connection) held 6 MB in 15 arenas at 64 clients on two
-    //  cores, 1.4 MB more than in 2. Set before any thread exists; the
+    //  glibc gives each new thread that allocates an arena of its own, up
+    //  to 8 per core, and each keeps what it has touched: intake's HTTP door
+    //  (a thread per connection) held 6 MB in 15 arenas at 64 clients on two
+    //  cores, 0.7-1.4 MB more than in two. Set before any thread exists; the
     //  operator's MALLOC_ARENA_MAX or GLIBC_TUNABLES still decide.
     const char *tunables = getenv ("GLIBC_TUNABLES");
     if (!getenv ("MALLOC_ARENA_MAX") && !(tunables && strstr (tunables, "arena_max")))
