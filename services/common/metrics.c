@@ -353,6 +353,11 @@ s_answer (metrics_http_t *self, http_client_t *client, bool complete)
     if (s_send_all (client->fd, header, (size_t) hlen, deadline))
         s_send_all (client->fd, text, strlen (text), deadline);
     free (body);
+    //  what the client sent past its request is read and dropped, so that
+    //  closing sends a FIN, not a reset that could destroy the answer
+    char sink [1024];
+    for (int i = 0; i < 64 && recv (client->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ;
     close (client->fd);
     client->fd = -1;
 }
