@@ -145,6 +145,21 @@ s_ask (int port, const char *request, size_t len)
     return out;
 }
 
+//  Send request, check that the answer holds each of the strings that
+//  follow (up to NULL); returns the answer (caller frees).
+static char *
+s_expect (int port, const char *request, size_t len, ...)
+{
+    char *answer = s_ask (port, request, len);
+    va_list args;
+    va_start (args, len);
+    for (const char *want = va_arg (args, const char *); want; want = va_arg (args, const char *))
+        if (!strstr (answer, want))
+            fail_msg ("no \"%s\" in the answer: %s", want, answer);
+    va_end (args);
+    return answer;
+}
+
 //  GET path from 127.0.0.1:port; returns the whole answer (caller frees).
 static char *
 s_get (int port, const char *path)
@@ -178,28 +193,19 @@ test_http_serves_metrics (void **state)
 
     //  HEAD: the headers of GET, no body
     const char head [] = "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-    answer = s_ask (port, head, strlen (head));
-    assert_non_null (strstr (answer, "200 OK"));
-    assert_non_null (strstr (answer, "Content-Length: "));
+    answer = s_expect (port, head, strlen (head), "200 OK", "Content-Length: ", NULL);
     assert_null (strstr (answer, "gc_units_connected"));
     free (answer);
     const char post [] = "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
-    answer = s_ask (port, post, strlen (post));
-    assert_non_null (strstr (answer, "405"));
-    assert_non_null (strstr (answer, "Allow: GET, HEAD"));
-    free (answer);
-    answer = s_ask (port, "nonsense\n\n", 10);
-    assert_non_null (strstr (answer, "400"));
-    free (answer);
+    free (s_expect (port, post, strlen (post), "405", "Allow: GET, HEAD", NULL));
+    free (s_expect (port, "nonsense\n\n", 10, "400", NULL));
 
     //  headers past 4 KB are refused, not buffered
     size_t big = 6000;
     char *huge = malloc (big);
     memset (huge, 'a', big);
     memcpy (huge, "GET /metrics HTTP/1.1\r\nX: ", 26);
-    answer = s_ask (port, huge, big);
-    assert_non_null (strstr (answer, "400"));
-    free (answer);
+    free (s_expect (port, huge, big, "400", NULL));
     free (huge);
 
     //  a client that connects and says nothing holds no one else up,
