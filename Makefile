@@ -5,7 +5,7 @@ WARN     := -std=c11 -Wall -Wextra -Wstrict-prototypes -Werror -D_GNU_SOURCE
 BUILD    := build
 GEN      := $(BUILD)/gen
 INCLUDES := -Iservices/common -Iservices/unitkit -I$(GEN) -I/usr/include/libxml2
-LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd -lcrypto -lxml2 -lm
+LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd -lsodium -lcrypto -lxml2 -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 COMMON_SRC := $(wildcard services/common/*.c)

@@ -123,7 +123,9 @@ start() {            # start NAME ARGS...: a daemon in the background, log in th
 pid_of() {
     for i in "${!names[@]}"; do [ "${names[i]}" = "$1" ] && echo "${pids[i]}"; done
 }
-rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$(pid_of "$1")/status"; }
+# status_kb NAME FIELD: a /proc status figure of a daemon in kB (VmRSS, VmHWM)
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$(pid_of "$1")/status"; }
+mib() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
 notify_done() { [ "$(rcli zcard gc:pending:notify)" = 0 ]; }
 # aof_mark, then aof_per N: AOF bytes written per case since the mark
 # ("?" when a rewrite came between)
@@ -283,6 +285,16 @@ printf " (goal >= 50 %%)\n"
 wait_until 90 "dispatch to look at every case" dispatch_done || true
 
 # 3. Full lifecycles: the bench plays all units and the grid workers.
+#    Each daemon's peak RSS (VmHWM) so far is kept, then its peak is reset
+#    (clear_refs 5, Linux >= 4.0), so the peak read after the fixed-rate
+#    phase is that of the lifecycle phases alone: every unit connected and busy.
+rss_daemons=(gridcall-intake gridcall-dispatch gridcall-notify gridcall-escalate)
+declare -A hwm_early hwm_life hwm_late
+peak_scope="the lifecycle phases"
+for name in "${rss_daemons[@]}"; do
+    hwm_early[$name]=$(status_kb "$name" VmHWM)
+    echo 5 2>/dev/null >"/proc/$(pid_of "$name")/clear_refs" || peak_scope="the run so far (this kernel cannot reset VmHWM)"
+done
 reset_street
 rcli config resetstat >/dev/null
 aof_mark
@@ -334,17 +346,25 @@ single_aof=$(aof_per "$(result single_closed)")
 echo "               AOF written per closed case: $single_aof bytes one at a time," \
      "${lc_aof:-?} bytes in the phase above (102 units' hellos included)"
 
-# Peak memory of each daemon so far (VmHWM): the lifecycle phases are the
-# busiest they get.
-hwm_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$(pid_of "$1")/status"; }
-peak_rss="intake $(hwm_mib gridcall-intake) dispatch $(hwm_mib gridcall-dispatch)"
-peak_rss="$peak_rss notify $(hwm_mib gridcall-notify) escalate $(hwm_mib gridcall-escalate)"
-
 # Fixed rate: reports at BENCH_RATE/s for BENCH_RATE_S s with every unit
 # connected, as a busy city would send them; the latency a unit sees.
 bench lifecycle --set label=fixed --set "count=$((fixed_rate * fixed_s))" --set "rate=$fixed_rate" \
     --set window=100000 --set sockets=4 || status_life=$?
 wait_until 30 "notify to deliver every job" notify_done || true
+
+# Peak RSS through the lifecycle phases, against the goal of 20 MB
+# (20,000,000 bytes) each
+rss_goal_kb=19531
+peak_rss=""
+rss_over=""
+for name in "${rss_daemons[@]}"; do
+    hwm_life[$name]=$(status_kb "$name" VmHWM)
+    peak_rss="$peak_rss ${name#gridcall-} $(mib "${hwm_life[$name]}")"
+    [ "${hwm_life[$name]}" -le $rss_goal_kb ] || rss_over="$rss_over ${name#gridcall-}"
+done
+rss_verdict=$([ -z "$rss_over" ] && echo "all within" || echo "OVER:$rss_over")
+echo "peak RSS       through $peak_scope (VmHWM, MiB):$peak_rss;" \
+     "goal <= 20 MB (19.1 MiB) each: $rss_verdict"
 
 # 5. Durability: the intake phase again with appendfsync always, where every
 #    acknowledged report is on disk before its answer (one fsync covers each
@@ -358,14 +378,20 @@ wait_until 90 "dispatch to look at every case" dispatch_done || true
 echo "durability     appendfsync always: $(r0 always_rate) reports/s;" \
      "everysec (above): $(r0 intake_rate) reports/s"
 
-# 4. Memory.
-intake_rss=$(rss_mib gridcall-intake)
-dispatch_rss=$(rss_mib gridcall-dispatch)
-notify_rss=$(rss_mib gridcall-notify)
-escalate_rss=$(rss_mib gridcall-escalate)
+# 4. Memory: each daemon's RSS now, and its peak over the whole run (the
+#    largest of its peaks before, through and after the lifecycle phases)
+rss_now=""
+peak_run=""
+for name in "${rss_daemons[@]}"; do
+    hwm_late[$name]=$(status_kb "$name" VmHWM)
+    for kb in "${hwm_early[$name]}" "${hwm_life[$name]}"; do
+        [ "$kb" -le "${hwm_late[$name]}" ] || hwm_late[$name]=$kb
+    done
+    rss_now="$rss_now ${name#gridcall-} $(mib "$(status_kb "$name" VmRSS)")"
+    peak_run="$peak_run ${name#gridcall-} $(mib "${hwm_late[$name]}")"
+done
 echo "memory         redis ${lc_bytes:-?} bytes per closed case, ${in_bytes:-?} per registered" \
-     "waiting case; RSS intake $intake_rss MiB, dispatch $dispatch_rss MiB," \
-     "notify $notify_rss MiB, escalate $escalate_rss MiB"
+     "waiting case; RSS (MiB) at the end:$rss_now; peak over the run:$peak_run"
 
 # Anything the daemons complained about (they log warnings and errors only).
 odd=0
@@ -406,10 +432,11 @@ lifecycle       $(r0 lifecycle_rate) closed cases/s = $(ratio "$(result lifecycl
                 per closed case: $(calc "${lc_calls:-0}" | awk '{ printf "%.1f", $1 }') FCALLs, ${lc_usec%.*} us of Redis, ${lc_aof:-?} bytes of AOF (${single_aof:-?} one at a time), ${lc_bytes:-?} bytes of Redis memory
                 one at a time: report->offer p50 $(r2 single_p50_ms) ms p99 $(r2 single_p99_ms) ms ($singles cases, $(r0 single_rate) closed/s)
 fixed rate      $fixed_rate reports/s for $fixed_s s: report->offer p50 $(r2 fixed_p50_ms) ms p99 $(r2 fixed_p99_ms) ms max $(r2 fixed_max_ms) ms ($(r0 fixed_closed) closed, errors $(r0 fixed_errors))
-peak RSS (MiB)  $peak_rss
+peak RSS (MiB) $peak_rss through $peak_scope (goal <= 20 MB = 19.1 MiB each: $rss_verdict)
+                over the whole run:$peak_run; at the end:$rss_now
                 duplicate offers $(r0 lifecycle_duplicate_offers), not closed $(r0 lifecycle_not_closed), errors $(r0 lifecycle_errors)
 durability      appendfsync always $(r0 always_rate) reports/s (everysec $(r0 intake_rate) reports/s)
-memory          redis ${lc_bytes:-?} bytes/case; intake RSS $intake_rss MiB; dispatch RSS $dispatch_rss MiB
+memory          redis ${lc_bytes:-?} bytes/case
                 AOF ${lc_aof:-?} bytes written per closed case under load, ${single_aof:-?} one at a time
 SUMMARY
 if [ -n "${status_register:-}${status_intake:-}${status_life:-}" ]; then

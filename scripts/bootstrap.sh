@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is there.
 set -eu
 PACKAGES="build-essential pkg-config libczmq-dev libzmq3-dev libprotobuf-c-dev
-protobuf-c-compiler protobuf-compiler libhiredis-dev libmicrohttpd-dev libjansson-dev libxml2-dev
+protobuf-c-compiler protobuf-compiler libhiredis-dev libmicrohttpd-dev libjansson-dev libxml2-dev libsodium-dev
 libcurl4-openssl-dev libssl-dev libcmocka-dev redis-server redis-tools python3-zmq python3-protobuf
 python3-pytest python3-yaml"
 # make fuzz: clang and its libFuzzer runtime (libclang_rt.fuzzer, in

@@ -58,7 +58,8 @@ cli_directory (const config_t *config, int argc, char **argv)
             zclock_sleep (200);
         char by [160];
         cli_principal (config, by, sizeof by);
-        json_t *reply = store ? store_directory_load (store, directory_json (directory), by) : NULL;
+        const char *json = directory_json (directory);
+        json_t *reply = store && json ? store_directory_load (store, json, by) : NULL;
         if (!json_is_true (json_object_get (reply, "ok")))
             rc = s_store_fail ("directory load", reply);
         else

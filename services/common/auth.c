@@ -4,7 +4,7 @@
 #include <ctype.h>
 #include <czmq.h>
 #include <jansson.h>
-#include <openssl/evp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +31,7 @@ auth_api_key_id (const char *key, char *id, size_t idlen)
         if (key [i] <= ' ' || key [i] > '~')
             return -1;
     unsigned char md [32];
-    if (!EVP_Digest (key, len, md, NULL, EVP_sha256 (), NULL))
-        return -1;
+    crypto_hash_sha256 (md, (const unsigned char *) key, len);
     char *out = id + snprintf (id, idlen, "%s", AUTH_API_PREFIX);
     for (size_t i = 0; i < sizeof md; i++)
         out += sprintf (out, "%02x", md [i]);

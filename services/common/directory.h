@@ -87,8 +87,15 @@ directory_t *directory_load (const char *path, char *err, size_t errlen);
 void directory_destroy (directory_t **self_p);
 
 //  The validated JSON, normalised (compact); borrowed. This is what the
-//  store loads into Redis.
-const char *directory_json (const directory_t *self);
+//  store loads into Redis. Written on the first call (the daemons never
+//  need it); NULL when out of memory or shed.
+const char *directory_json (directory_t *self);
+//  Drop what no look-up reads once the document is checked: the sections
+//  people, chain, teams, venues and agreements (checked against the rest
+//  and counted, never looked up: two thirds of the parsed tree, 2.3 MB of
+//  the tianjiao directory). For a daemon that holds the directory for its
+//  look-ups; directory_json answers NULL afterwards.
+void directory_shed (directory_t *self);
 
 const char *directory_street_id (const directory_t *self);
 const char *directory_street_code (const directory_t *self);

@@ -14,6 +14,7 @@
 #include "dispatch_server.h"
 
 #include <czmq.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -356,6 +357,7 @@ s_directory_check (dispatch_server_t *self)
     char err [512];
     directory_t *directory = text ? directory_parse (text, "redis dir:json", err, sizeof err) : NULL;
     if (directory) {
+        directory_shed (directory);         //  dispatch only looks up
         directory_destroy (&self->directory);
         self->directory = directory;
         self->dir_version = version;
@@ -368,6 +370,10 @@ s_directory_check (dispatch_server_t *self)
         log_warning ("dispatch: directory not usable: %s",
                      text ? err : json_string_value (json_object_get (reply, "message")));
     json_decref (reply);
+    //  the shed part and the old directory are free chunks among live
+    //  ones, which glibc keeps mapped unless asked: give the pages back
+    if (directory)
+        malloc_trim (0);
 }
 
 //  End a session now; its Redis side (offers move on) follows at the end

@@ -11,8 +11,8 @@
 #include <czmq.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,9 +153,7 @@ void
 intake_http_random_key (char *key, size_t keylen)
 {
     unsigned char raw [16];
-    if (RAND_bytes (raw, sizeof raw) != 1)
-        for (size_t i = 0; i < sizeof raw; i++)
-            raw [i] = (unsigned char) randof (256);     //  unique enough; not a secret
+    randombytes_buf (raw, sizeof raw);
     char *out = key + snprintf (key, keylen, "http-");
     for (size_t i = 0; i < sizeof raw && (size_t) (out - key) + 3 <= keylen; i++)
         out += sprintf (out, "%02x", raw [i]);

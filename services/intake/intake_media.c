@@ -4,7 +4,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,8 +69,9 @@ intake_media_store (const char *dir, const char *data, size_t len, const char *e
                     char *name, size_t namelen)
 {
     unsigned char md [32];
-    if (!EVP_Digest (data, len, md, NULL, EVP_sha256 (), NULL) || namelen < INTAKE_MEDIA_NAME_MAX)
+    if (namelen < INTAKE_MEDIA_NAME_MAX)
         return -1;
+    crypto_hash_sha256 (md, (const unsigned char *) data, len);
     char *out = name;
     for (size_t i = 0; i < sizeof md; i++)
         out += sprintf (out, "%02x", md [i]);

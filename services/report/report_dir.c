@@ -2,6 +2,7 @@
     version (gc_dir_version is one GET; gc_dir_get only when it moved). */
 #include "report_dir.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ s_fetch (report_dir_t *self, store_t *store, long long version)
         char err [256];
         directory_t *dir = directory_parse (text, "redis dir:json", err, sizeof err);
         if (dir) {
+            directory_shed (dir);           //  the report only looks up
             directory_destroy (&self->dir);
             self->dir = dir;
             self->version = version;
@@ -59,6 +61,10 @@ s_fetch (report_dir_t *self, store_t *store, long long version)
             log_warning ("report: directory_parse() \"dir:json\" failed: %s", err);
     }
     json_decref (reply);
+    //  the shed sections and the old directory lie among live chunks,
+    //  which glibc keeps mapped unless asked
+    if (text)
+        malloc_trim (0);
 }
 
 const directory_t *

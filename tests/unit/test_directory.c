@@ -265,7 +265,7 @@ test_tier_names (void **state)
 static void
 test_normalised_json (void **state)
 {
-    const directory_t *dir = *state;
+    directory_t *dir = *state;
     const char *text = directory_json (dir);
     assert_null (strchr (text, '\n'));                  //  compact
 
@@ -564,6 +564,54 @@ test_error_category_not_served (void **state)
 
 //  The demo street's 2026 calendar: office hours, National Day off, the
 //  make-up Saturday on 10 October working Monday's hours.
+//  Shedding the checked-only sections keeps every look-up (ASan reads each
+//  string again) and the people count; only the dump is gone.
+static void
+test_shed_keeps_lookups (void **state)
+{
+    (void) state;
+    char err [512];
+    directory_t *whole = directory_load (s_path, err, sizeof err);
+    directory_t *shed = directory_load (s_path, err, sizeof err);
+    assert_non_null (whole);
+    assert_non_null (shed);
+    assert_non_null (strstr (directory_json (whole), "\"people\":"));
+    directory_shed (shed);
+    assert_null (directory_json (shed));
+    assert_int_equal (directory_person_count (shed), directory_person_count (whole));
+    assert_true (directory_person_count (shed) > 0);
+    assert_int_equal (directory_unit_count (shed), directory_unit_count (whole));
+    for (size_t u = 0; u < directory_unit_count (whole); u++) {
+        const dir_unit_t *a = directory_unit (whole, u), *b = directory_unit (shed, u);
+        assert_string_equal (b->id, a->id);
+        assert_string_equal (b->name, a->name);
+        assert_string_equal (b->kind, a->kind);
+        if (a->responsible)
+            assert_string_equal (b->responsible, a->responsible);
+        assert_int_equal (b->grid_count, a->grid_count);
+        for (size_t g = 0; g < a->grid_count; g++)
+            assert_string_equal (b->grids [g], a->grids [g]);
+        assert_ptr_equal (directory_unit_find (shed, a->id), b);
+    }
+    assert_int_equal (directory_grid_count (shed), directory_grid_count (whole));
+    for (size_t g = 0; g < directory_grid_count (whole); g++) {
+        const dir_grid_t *a = directory_grid (whole, g), *b = directory_grid (shed, g);
+        assert_string_equal (b->id, a->id);
+        assert_string_equal (b->name, a->name);
+        assert_string_equal (b->community, a->community);
+        if (a->worker)
+            assert_string_equal (b->worker, a->worker);
+    }
+    for (size_t c = 0; c < directory_category_count (whole); c++) {
+        const dir_category_t *a = directory_category (whole, c), *b = directory_category (shed, c);
+        assert_string_equal (b->name, a->name);
+        if (a->joint_team)
+            assert_string_equal (b->joint_team, a->joint_team);
+    }
+    directory_destroy (&shed);
+    directory_destroy (&whole);
+}
+
 static void
 test_demo_calendar (void **state)
 {
@@ -760,6 +808,7 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_unit_fits),
         cmocka_unit_test (test_every_case_finds_units),
         cmocka_unit_test (test_normalised_json),
+        cmocka_unit_test (test_shed_keeps_lookups),
         cmocka_unit_test (test_demo_calendar),
     };
     const struct CMUnitTest documents [] = {
