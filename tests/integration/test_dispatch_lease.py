@@ -52,10 +52,12 @@ def test_a_standby_refuses_hello_and_the_fence_refuses_an_old_epoch(cluster, gc_
     def roles():
         s = status()
         r = {n: rec.get("role") for n, rec in s[0].items()}
+        notify = any(n.startswith("notify/") for n in s[0])
         return s if (r.get("dispatch/disp-a"), r.get("dispatch/disp-b")) == ("leader", "standby") \
-            else None
-    # records are written each second: the first may predate the lease
-    records, doc = wait_for(roles, 5, "gridcall status to show A leading and B standing by")
+            and notify else None
+    # records are written each second: the first may predate the lease, and
+    # notify's first may not be written yet
+    records, doc = wait_for(roles, 5, "gridcall status to show A leading, B standing by and notify")
     assert records["dispatch/disp-b"]["leader"] == "disp-a"
     assert records["dispatch/disp-a"]["last_sweep_ms"] > 0
     assert any(n.startswith("notify/") for n in records), records

@@ -49,17 +49,20 @@ end
 -- the directory's hot parts are (dir_of): capacity and the claim made at
 -- hello, which gc_dir_load and hello forget, and the track record, which
 -- only record moves and keeps from HINCRBY's answer. Ranking a candidate
--- is then one ZCOUNT.
+-- is then one ZCOUNT. An entry is read again after UNIT_CACHE_MS: a
+-- Redis that was a replica for a while (its keys moved by replication,
+-- not by this library) and leads again trusts nothing older.
 local unit_cache = {}
+local UNIT_CACHE_MS = 1000
 local UNIT_FIELDS = { 'capacity', 'claim', 'accepts_n', 'declines_n', 'expired_n', 'resolved_n',
                       'ontime_n' }
-local function unit_rec(P, u)
+local function unit_rec(P, u, now)
   local d = unit_cache[P]
   if not d then d = {}; unit_cache[P] = d end
   local r = d[u]
-  if not r then
+  if not r or now - r.at > UNIT_CACHE_MS or now < r.at then
     local h = redis.call('HMGET', P .. 'unit:' .. u, unpack(UNIT_FIELDS))
-    r = {}
+    r = { at = now }
     for i, f in ipairs(UNIT_FIELDS) do r[f] = tonumber(h[i]) or 0 end
     d[u] = r
   end
@@ -85,7 +88,7 @@ end
 -- waiting), then accept rate, then on-time rate (both smoothed so a new
 -- unit starts at 1/2). Offers answered = accepted + declined + expired.
 local function standing(P, u, now)
-  local r = unit_rec(P, u)
+  local r = unit_rec(P, u, now)
   local cap, claim = r.capacity, r.claim
   if claim > 0 and claim < cap then cap = claim end
   -- held cases and offers still waiting for an answer, in one count
