@@ -226,7 +226,6 @@ def test_intake_http_drains_on_sigterm(cluster, gc_directory):
     (201 when the loop took them, else 503 with Retry-After and a JSON
     body), intake exits well within its 10 s call wait, nothing
     acknowledged is lost, and the retries file each report once."""
-    import re
     from doors_helpers import Http, start_doors
     from gc_keys import GATEWAY
     c, port, keys = start_doors(cluster, daemons=("dispatch", "notify"), http_rate_limit=1000000)
@@ -250,9 +249,10 @@ def test_intake_http_drains_on_sigterm(cluster, gc_directory):
     assert registered == set(filers.acked), (
         f"{len(registered - set(filers.acked))} reports committed but never answered")
     # the next instance files the rest once each, the acknowledged ones not again
+    # the new instance's port, from its own start's log (not the old one's)
+    c["intake"].ready_pattern = r"HTTP doors listening on http://127\.0\.0\.1:(\d+)"
     c["intake"].restart()
-    port2 = int(re.findall(r"HTTP doors listening on http://127\.0\.0\.1:(\d+)",
-                           c["intake"].log.read_text(errors="replace"))[-1])
+    port2 = int(c["intake"].ready_match.group(1))
     h = Http(port2, keys[GATEWAY])
     for idem in sorted(filers.sent):
         s, body = h.json("POST", "/api/v1/reports", {"grid": grid, "category": category,
