@@ -104,7 +104,8 @@ reset_street() {     # every phase starts from an empty street
 bench() {            # bench PHASE OPTIONS...: one phase of the load generator
     local phase=$1
     shift
-    timeout 150 build/gridcall-bench -c "$users/gc-admin.conf" --set "redis_socket=$sock" \
+    # a phase's limit: 150 s, and the fixed-rate phase's own length beyond it
+    timeout $((150 + fixed_s)) build/gridcall-bench -c "$users/gc-admin.conf" --set "redis_socket=$sock" \
         --set redis_timeout_ms=10000 \
         --set log_level=warning \
         --set "directory=$directory" --set "results=$results" \

@@ -51,13 +51,23 @@ end
 -- The directory changes only through gc_dir_load, which forgets them (a
 -- library load or a Redis restart starts empty), so a transition reads
 -- none of them from the keyspace once they are known.
+-- Every DIR_CHECK_CALLS uses, the cache is checked against dir:version,
+-- which every load moves: a Redis that was a replica while the directory
+-- was reloaded (its keys moved by replication, not by this library) and
+-- leads again drops what it kept from before.
 local dir_cache = {}
+local DIR_CHECK_CALLS = 100
 local function dir_of(P)
   local d = dir_cache[P]
-  if not d then
-    d = { grid = {}, cat = {}, resp = {} }
-    dir_cache[P] = d
+  if d then
+    d.uses = d.uses + 1
+    if d.uses < DIR_CHECK_CALLS then return d end
+    d.uses = 0
+    if redis.call('GET', P .. 'dir:version') == d.version then return d end
   end
+  d = { grid = {}, cat = {}, resp = {}, uses = 0,
+        version = redis.call('GET', P .. 'dir:version') or false }
+  dir_cache[P] = d
   return d
 end
 local function dir_forget(P) dir_cache[P] = nil end
