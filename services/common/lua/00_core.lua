@@ -165,10 +165,14 @@ local EVENT_KEYS = { 'at', 'what', 'who', 'state', 'tier', 'unit', 'deadline', '
 -- log_event keeps the common job as 1: event 'case.<what>', audience the
 -- case's grid ('reporter:<case id>' when it closes: the reporter, named by
 -- the case, never by a phone number); others spell it out.
+local function common_job(what, grid, case_id)
+  if what == 'closed' then return 'case.closed', 'reporter:' .. (case_id or '') end
+  return 'case.' .. what, 'grid:' .. (grid or '')
+end
 local function job_expand(job, what, grid, case_id)
   if job ~= 1 then return job end
-  if what == 'closed' then return { 'case.closed', 'reporter:' .. (case_id or '') } end
-  return { 'case.' .. what, 'grid:' .. (grid or '') }
+  local event, audience = common_job(what, grid, case_id)
+  return { event, audience }
 end
 
 -- An offer's "why this unit", kept in the entry as numbers (why, by
@@ -289,9 +293,8 @@ local function log_event(P, c, what, who, note, extra, job)
   if job then
     extra = extra or {}
     if job[3] == nil or job[3] == (note or '') then job[3] = nil end
-    -- the common job (job_expand's) is written as 1
-    if job[3] == nil and job[1] == 'case.' .. what
-    and job[2] == (what == 'closed' and ('reporter:' .. (c.id or '')) or ('grid:' .. (c.grid or ''))) then
+    local event, audience = common_job(what, c.grid, c.id)
+    if job[3] == nil and job[1] == event and job[2] == audience then
       extra.job = 1
     else
       extra.job = job
@@ -574,12 +577,6 @@ local function load_case(P, id, fields)
   c._open = open_field(c)
   return c
 end
-
--- The fields the unit transitions use (reply, offer, verify).
-local CASE_REPLY_FIELDS = { 'state', 'tier', 'grid', 'category', 'version', 'created',
-  'resolve_by', 'unit', 'ledger', 'scale', 'offer_id', 'offer_unit', 'offer_by',
-  'lead_resolved', 'parties_needed', 'reporter', 'prev_unit', 'round', 'appointment',
-  'waiting', 'text', 'via', 'followers', 'matter', 'task' }
 
 local function case_reply(c, extra)
   local t = extra or {}

@@ -64,8 +64,10 @@ local function community_case_closed(P, c, who)
   local q = quarter_of(P, c._now)
   local units = {}
   if (c.unit or '') ~= '' then units[#units + 1] = c.unit end
-  -- only a joint case has parties
-  if (tonumber(c.parties_needed) or 0) > 0 or (c._known ~= true and not (c._known or {}).parties_needed) then
+  -- only a joint case has parties (when c was loaded without
+  -- parties_needed, its parties are read to be sure)
+  local known = c._known == true or (c._known and c._known.parties_needed)
+  if (tonumber(c.parties_needed) or 0) > 0 or not known then
     for _, u in ipairs(redis.call('HKEYS', P .. 'case:' .. c.id .. ':parties')) do
       if u ~= c.unit then units[#units + 1] = u end
     end
