@@ -32,9 +32,8 @@ auth_api_key_id (const char *key, char *id, size_t idlen)
             return -1;
     unsigned char md [32];
     crypto_hash_sha256 (md, (const unsigned char *) key, len);
-    char *out = id + snprintf (id, idlen, "%s", AUTH_API_PREFIX);
-    for (size_t i = 0; i < sizeof md; i++)
-        out += sprintf (out, "%02x", md [i]);
+    int at = snprintf (id, idlen, "%s", AUTH_API_PREFIX);
+    sodium_bin2hex (id + at, idlen - (size_t) at, md, sizeof md);
     return 0;
 }
 

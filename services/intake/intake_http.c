@@ -153,10 +153,10 @@ void
 intake_http_random_key (char *key, size_t keylen)
 {
     unsigned char raw [16];
+    char hex [2 * sizeof raw + 1];
     randombytes_buf (raw, sizeof raw);
-    char *out = key + snprintf (key, keylen, "http-");
-    for (size_t i = 0; i < sizeof raw && (size_t) (out - key) + 3 <= keylen; i++)
-        out += sprintf (out, "%02x", raw [i]);
+    sodium_bin2hex (hex, sizeof hex, raw, sizeof raw);
+    snprintf (key, keylen, "http-%s", hex);
 }
 
 //  ---------------------------------------------------------------------

@@ -72,10 +72,8 @@ intake_media_store (const char *dir, const char *data, size_t len, const char *e
     if (namelen < INTAKE_MEDIA_NAME_MAX)
         return -1;
     crypto_hash_sha256 (md, (const unsigned char *) data, len);
-    char *out = name;
-    for (size_t i = 0; i < sizeof md; i++)
-        out += sprintf (out, "%02x", md [i]);
-    sprintf (out, ".%s", ext);
+    sodium_bin2hex (name, namelen, md, sizeof md);
+    snprintf (name + 2 * sizeof md, namelen - 2 * sizeof md, ".%s", ext);
     char path [PATH_MAX], tmp [PATH_MAX];
     snprintf (path, sizeof path, "%s/%s", dir, name);
     if (access (path, F_OK) == 0)
