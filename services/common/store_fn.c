@@ -20,7 +20,7 @@ const store_fn_t store_fns [] = {
     { "gc_case_brief", 1, -1, false },
     { "gc_unit_hello", 2, 2, false },
     { "gc_units_seen", 1, -1, false },
-    { "gc_units_reset", 1, 1, false },
+    { "gc_units_reset", 1, 2, false },
     { "gc_unit_gone", 2, 2, false },
     { "gc_unit_cases", 1, 1, true },
     { "gc_route_rank", 1, -1, true },

@@ -69,6 +69,7 @@ struct _dispatch_server_t {
     long long next_seen;        //  next refresh of units:connected
     char lease_ms [24];         //  arguments for gc_claim
     char answer_ms [24];        //  offer_timeout_ms, for offers made at registration
+    char retry_ms [24];         //  retry_ms, for cases registration found no unit for
     char batch_text [24];
     char instance [64];         //  our name in the lease and gridcall status
     bool leader;                //  we hold the lease: sockets bound, writes fenced
@@ -148,14 +149,14 @@ dispatch_server_new (const config_t *config)
     self->dir_poll_ms = config_int (config, "directory_poll_ms");
     self->rota_offset_ms = config_int (config, "rota_clock_offset_ms");
     self->lead_ms = config_int (config, "leader_lease_ms");
-    char retry_ms [24], scale [32];
+    char scale [32];
     snprintf (self->answer_ms, sizeof self->answer_ms, "%lld", config_int (config, "offer_timeout_ms"));
-    snprintf (retry_ms, sizeof retry_ms, "%lld", config_int (config, "retry_ms"));
+    snprintf (self->retry_ms, sizeof self->retry_ms, "%lld", config_int (config, "retry_ms"));
     snprintf (scale, sizeof scale, "%.17g", config_double (config, "time_scale"));
     snprintf (self->lease_ms, sizeof self->lease_ms, "%lld", config_int (config, "lease_ms"));
     snprintf (self->batch_text, sizeof self->batch_text, "%zu", self->batch_max);
     //  a turn offers what it read: wake-ups, the sweep's batch, redispatches
-    self->round = dispatch_round_new (self->batch_max * 3, self->answer_ms, retry_ms,
+    self->round = dispatch_round_new (self->batch_max * 3, self->answer_ms, self->retry_ms,
                                       self->rota_offset_ms);
     self->replies = dispatch_reply_new (self->batch_max, self->text_max, scale);
     self->gone = zlist_new ();
@@ -241,7 +242,7 @@ s_due_add (dispatch_server_t *self, const char *case_id)
 static void
 s_start (dispatch_server_t *self)
 {
-    json_t *reply = store_callv (self->store, "gc_units_reset", self->answer_ms, NULL);
+    json_t *reply = store_callv (self->store, "gc_units_reset", self->answer_ms, self->retry_ms, NULL);
     if (!reply)
         return;
     json_decref (reply);
@@ -1172,7 +1173,7 @@ dispatch_server_run (dispatch_server_t *self)
     //  for the next dispatch instead of being offered where nobody sends;
     //  the lease goes at once, so a standby need not wait for it to run out
     if (self->leader && self->started)
-        json_decref (store_callv (self->store, "gc_units_reset", self->answer_ms, NULL));
+        json_decref (store_callv (self->store, "gc_units_reset", self->answer_ms, self->retry_ms, NULL));
     if (self->leader)
         json_decref (store_callv (self->store, "gc_resign", self->instance, self->epoch, NULL));
     log_notice ("dispatch: stopping; %llu offers sent, %llu unit replies, %llu refused, "

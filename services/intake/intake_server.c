@@ -695,7 +695,10 @@ s_answer (intake_server_t *self, request_t *req, json_t *reply)
         codec_send (req->from, req->identity, "ack", &out.base);
     }
     self->served++;
-    if (!duplicate && (req->kind == REQ_REPORT || json_is_true (json_object_get (reply, "redispatch"))))
+    //  a report no ready unit could take was recorded as waiting by
+    //  gc_register: dispatch's sweep and the next unit's hello find it
+    if (!duplicate && ((req->kind == REQ_REPORT && !json_is_string (json_object_get (reply, "waiting")))
+                       || json_is_true (json_object_get (reply, "redispatch"))))
         self->wakes_dropped += gc_wake_dispatch (self->dispatch, case_id, reply);
     self->wakes_dropped += gc_wake_notify (self->notify, reply);
 }

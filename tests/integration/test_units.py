@@ -32,6 +32,34 @@ def test_unit_plugs_in_and_gets_waiting_case_within_a_second(street):
     assert time.monotonic() - t0 < 1.0
 
 
+def test_a_report_no_unit_can_take_is_recorded_waiting_in_one_step(street):
+    # no unit connected: gc_register records what dispatch's round would,
+    # in the same write (one version), and dispatch's retry is set from its
+    # own retry_ms; a unit at capacity makes the same case say so
+    c = street("intake", "dispatch", dispatch={"retry_ms": 7000})
+    r = c.reporter()
+    case = r.report("G01", "env.garbage", "bins overflowing").case_id
+    got = c.wait_event(case, "waiting")
+    assert timeline_whats(got) == ["registered", "waiting"]
+    waiting = got["timeline"][1]
+    assert waiting["who"] == "dispatch" and waiting["note"] == "no connected unit on duty fits"
+    assert waiting["version"] == 1 and int(got["version"]) == 1, "waiting took a second write"
+    assert got["state"] == "REGISTERED" and got["waiting"] == "no connected unit on duty fits"
+    due = float(c.redis.call("ZSCORE", f"{c.key_prefix}pending:dispatch", case))
+    assert abs(due - (int(got["created"]) + 7000)) < 50, "the retry is dispatch's retry_ms"
+    assert c.redis.call("ZSCORE", f"{c.key_prefix}dispatch:waiting", case) is not None
+    time.sleep(0.5)                     # dispatch, not woken, writes nothing more
+    assert int(c.case(case)["version"]) == 1
+    # a unit with no room left: ready, but the new case waits and says why
+    u = c.unit("CLEAN2", hello=False)
+    assert u.hello(capacity=1)[0] == "welcome"
+    u.expect_offer(case, timeout=3)
+    full = r.report("G01", "env.garbage", "more bins").case_id
+    got = c.wait_event(full, "waiting")
+    assert got["timeline"][1]["note"] == "every fitting unit is at capacity or declined"
+    assert int(got["version"]) == 1
+
+
 def test_claims_beyond_the_directory_are_refused_with_a_reason(street):
     c = street("dispatch")
     u = c.unit("CLEAN1", hello=False)

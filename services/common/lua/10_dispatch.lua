@@ -589,6 +589,20 @@ local function unit_cases(keys, a)
   return ok({ cases = held, offers = live_offers(P, u, now) })
 end
 
+-- Cases that waited for a unit (dispatch:waiting, the first 1000) are
+-- due for dispatch's round now: never later than they were (LT), so a
+-- second pull in the same moment (hello, then its ready sets) writes
+-- nothing. Returns how many.
+local function waiting_forward(P, now)
+  local waiting = redis.call('ZRANGE', P .. 'dispatch:waiting', 0, 999)
+  if #waiting == 0 then return 0 end
+  local args = {}
+  local at = I(now or now_ms())
+  for _, id in ipairs(waiting) do args[#args + 1] = at; args[#args + 1] = id end
+  redis.call('ZADD', P .. 'pending:dispatch', 'XX', 'LT', unpack(args))
+  return #waiting
+end
+
 -- unit_hello(P, unit, claim): a unit connected; claim is the capacity it
 -- claimed (0 = the directory's).
 local function unit_hello(keys, a)
@@ -598,9 +612,7 @@ local function unit_hello(keys, a)
   unit_forget(P, u)
   redis.call('HSET', P .. 'units:connected', u, now)
   -- cases that waited for a unit are looked at again now
-  local waiting = redis.call('ZRANGE', P .. 'dispatch:waiting', 0, 999)
-  for _, id in ipairs(waiting) do redis.call('ZADD', P .. 'pending:dispatch', 'XX', now, id) end
-  return ok({ now = now, waiting = #waiting })
+  return ok({ now = now, waiting = waiting_forward(P, now) })
 end
 
 -- units_seen(P, unit...): these units are connected now.
@@ -638,6 +650,9 @@ local function ready(keys, a)
     if #a >= 4 then
       redis.call('SADD', P .. 'ready:unit:' .. u, unpack(a, 4))
       redis.call('SADD', P .. 'ready:units', u)
+      -- a unit ready for more (its duty began, the directory changed):
+      -- the cases registration found no unit for are looked at now
+      waiting_forward(P)
     end
   else
     return fail('BAD_VALUE', 'verb must be clear or add')
@@ -645,19 +660,28 @@ local function ready(keys, a)
   return ok({})
 end
 
--- How long a unit has to answer an offer (dispatch's offer_timeout_ms,
--- cfg:offer_answer_ms), read once per library load like the job grace.
-local offer_answer_ms = nil
-local function answer_ms_of(P, set)
-  if set then offer_answer_ms = set end
-  if not offer_answer_ms then
-    offer_answer_ms = tonumber(redis.call('GET', P .. 'cfg:offer_answer_ms')) or 30000
+-- Dispatch's timings that transitions outside dispatch use, which
+-- gc_units_reset writes to cfg:<name>, read once per library load and key
+-- prefix (like the job grace): offer_answer_ms, how long a unit has to
+-- answer an offer (offer_timeout_ms); offer_retry_ms, how long a case no
+-- unit could take waits before dispatch looks again (retry_ms), for the
+-- cases gc_register records waiting itself.
+local DISPATCH_CFG = { offer_answer_ms = 30000, offer_retry_ms = 5000 }
+local dispatch_cfg = {}
+local function dispatch_cfg_of(P, name, set)
+  local k = P .. name
+  if set then dispatch_cfg[k] = set end
+  if not dispatch_cfg[k] then
+    dispatch_cfg[k] = tonumber(redis.call('GET', P .. 'cfg:' .. name)) or DISPATCH_CFG[name]
   end
-  return offer_answer_ms
+  return dispatch_cfg[k]
 end
+local function answer_ms_of(P) return dispatch_cfg_of(P, 'offer_answer_ms') end
+local function retry_ms_of(P) return dispatch_cfg_of(P, 'offer_retry_ms') end
 
--- units_reset(P, answer_ms): dispatch starts with no sessions; no unit is
--- ready; offers made at registration give units answer_ms to answer.
+-- units_reset(P, answer_ms[, retry_ms]): dispatch starts with no sessions;
+-- no unit is ready; offers made at registration give units answer_ms to
+-- answer, and cases registration finds no unit for wait retry_ms.
 local function units_reset(keys, a)
   local P = a[1]
   redis.call('DEL', P .. 'units:connected')
@@ -699,10 +723,12 @@ local function units_reset(keys, a)
     redis.call('DEL', held)
   end
   for _, u in ipairs(redis.call('SMEMBERS', P .. 'ready:units')) do ready_clear(P, u) end
-  local ms = tonumber(a[2])
-  if ms and ms > 0 then
-    redis.call('SET', P .. 'cfg:offer_answer_ms', I(ms))
-    answer_ms_of(P, ms)
+  for i, name in ipairs({ 'offer_answer_ms', 'offer_retry_ms' }) do
+    local ms = tonumber(a[i + 1])
+    if ms and ms > 0 then
+      redis.call('SET', P .. 'cfg:' .. name, I(ms))
+      dispatch_cfg_of(P, name, ms)
+    end
   end
   return ok({})
 end

@@ -79,15 +79,15 @@ local function register(keys, a)
   local first = route_new(P, c, cat.kind)
   -- registered and offered in one step when a ready unit has room: a
   -- single-unit case (joint cases and everything else go to dispatch)
-  local best, ranked, second
+  local best, ranked, second, ready
   if first == 'REGISTERED' then
     local joint = tonumber(cat['joint_' .. tier]) or tonumber(cat.joint_units) or 1
     if joint <= 1 then
-      local ready = redis.call('SMEMBERS', P .. 'ready:' .. tier .. ':' .. grid .. ':' .. category)
+      ready = redis.call('SMEMBERS', P .. 'ready:' .. tier .. ':' .. grid .. ':' .. category)
       if #ready > 0 then best, ranked, second = pick(P, ready, {}, now) end
     end
   end
-  local offer
+  local offer, waiting
   if best then
     c.round = tier .. ':REGISTERED:' .. c.resolve_by
     local oid, by = new_offer(P, c, best.unit, answer_ms_of(P))
@@ -97,6 +97,20 @@ local function register(keys, a)
     redis.call('ZADD', P .. 'pending:dispatch', I(by), id)
     move_state(P, c, 'DISPATCHED')
     offer = offer_out(c, best.unit, c.offer_id, 'lead', by)
+  elseif ready and cat.kind ~= 'service' then
+    -- no ready unit can take it: what dispatch's round would find (the
+    -- ready sets are its candidates), recorded here as gc_offer records it,
+    -- so dispatch is not woken for it (the reply's waiting). A unit's hello
+    -- pulls it forward; the retry sweep looks again. A service category
+    -- may book a rota slot instead: dispatch's to decide.
+    waiting = #ready == 0 and 'no connected unit on duty fits'
+              or 'every fitting unit is at capacity or declined'
+    c.round = tier .. ':REGISTERED:' .. c.resolve_by
+    c.waiting = waiting
+    touch(c, 'round', 'waiting')
+    redis.call('ZADD', P .. 'pending:dispatch', I(now + retry_ms_of(P)), id)
+    redis.call('ZADD', P .. 'dispatch:waiting', I(now), id)
+    move_state(P, c, first)
   else
     if first == 'REGISTERED' then redis.call('ZADD', P .. 'pending:dispatch', I(now), id) end
     move_state(P, c, first)
@@ -134,10 +148,13 @@ local function register(keys, a)
   if offer then
     log_event(P, c, 'offered', 'dispatch', '', { offer = c.offer_id, offer_unit = best.unit,
               answer_by = c.offer_by, role = 'lead', why = offer_why(best, ranked, second) })
+  elseif waiting then
+    log_event(P, c, 'waiting', 'dispatch', waiting)
   end
   log_flush(P, c)
   return ok(case_reply(c, { duplicate = false, ledger = id, offers = offer and { offer } or nil,
-                            building = c.building, possible_duplicates = near }))
+                            waiting = waiting, building = c.building,
+                            possible_duplicates = near }))
 end
 
 -- verify(P, case_id, pass, note, who, scale[, by]): who the principal,
