@@ -428,6 +428,17 @@ store_append (store_t *self, const char *fn, int argc, const char **argv, const 
     return 0;
 }
 
+void
+store_flush (store_t *self)
+{
+    if (!self->redis || self->pending == 0)
+        return;
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite (self->redis, &done) != REDIS_OK)
+            return;
+}
+
 //  The reply for a Redis error: the error itself stays in our log and in
 //  "detail" (for the operator's CLI); a client sees a generic message.
 //  A full Redis (OOM, noeviction) or one that may not write now is

@@ -58,6 +58,10 @@ json_t *store_callv (store_t *self, const char *fn, ...);
 int store_append (store_t *self, const char *fn, int argc, const char **argv,
                   const size_t *lens);
 json_t *store_reply (store_t *self);
+//  Send the appended calls now, so Redis works on them while the caller
+//  does something else before reading their replies (which would send
+//  them first anyway). A failed write shows in the next store_reply.
+void store_flush (store_t *self);
 
 //  Wait until the writes this connection made so far reached replicas
 //  replicas (Redis WAIT), at most timeout_ms (below redis_timeout_ms).

@@ -1119,8 +1119,11 @@ dispatch_server_run (dispatch_server_t *self)
             }
             continue;
         }
-        s_replies_flush (self);
+        //  the units' replies go to Redis first; the offers intake
+        //  committed with new cases go out while Redis works on them
+        store_flush (self->store);
         s_work_messages (self);
+        s_replies_flush (self);
         now = gc_mono_ms ();
         if (now >= self->next_heartbeat) {
             s_heartbeat (self);

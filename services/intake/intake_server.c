@@ -588,13 +588,22 @@ s_answer_matter (intake_server_t *self, request_t *req, json_t *reply)
     self->wakes_dropped += gc_wake_notify (self->notify, reply);
 }
 
-//  A new report's photos (media_urls) recorded on its case before it is
-//  answered. Returns 0, or -1 when Redis did not take them.
+//  How many photos (media_urls) a request carries: a report's.
+static size_t
+s_media_count (const request_t *req)
+{
+    const Gridcall__V1__Report *r = req->kind == REQ_REPORT
+                                  ? (const Gridcall__V1__Report *) req->msg.body : NULL;
+    return r ? r->n_media_urls : 0;
+}
+
+//  A new report's photos recorded on its case before it is answered.
+//  Returns 0, or -1 when Redis did not take them.
 static int
 s_media (intake_server_t *self, request_t *req, const char *case_id)
 {
     const Gridcall__V1__Report *r = (const Gridcall__V1__Report *) req->msg.body;
-    if (!r || r->n_media_urls == 0 || !case_id)
+    if (s_media_count (req) == 0 || !case_id)
         return 0;
     const char *argv [2 + INTAKE_MEDIA_URLS_MAX];
     int argc = 0;
@@ -768,6 +777,21 @@ s_recv (intake_server_t *self, zsock_t *sock, codec_msg_t *msg)
     return rc;
 }
 
+//  Answer request i of the turn from its reply, and let it go.
+static void
+s_finish (intake_server_t *self, size_t i, bool live)
+{
+    request_t *req = &self->batch [i];
+    if (live) {
+        s_answer (self, req, self->replies [i]);
+        json_decref (self->replies [i]);
+        self->replies [i] = NULL;
+        zframe_destroy (&req->identity);
+    }
+    codec_msg_reset (&req->msg);
+    intake_community_reset (&req->community);
+}
+
 //  One loop turn: read what the ROUTER holds (up to batch_max), check
 //  each request and its sender, read the scope of the cases the rules
 //  need, pipeline the admitted transitions, then read the replies and
@@ -823,21 +847,24 @@ s_turn (intake_server_t *self)
         req->identity = req->msg.identity;
         req->msg.identity = NULL;
     }
-    for (size_t i = 0; i < count; i++)
+    //  each request is answered as soon as its reply is read (committed,
+    //  then sent), in order, until one needs a call of its own to answer (a
+    //  report's photos): it and the rest wait until every reply is read.
+    //  With wait_replicas, every answer waits for the turn's WAIT.
+    size_t answered = 0;
+    bool stream = self->wait_replicas == 0;
+    for (size_t i = 0; i < count; i++) {
         self->replies [i] = live [i] ? store_reply (self->store) : NULL;
+        if (stream && live [i] && s_media_count (&self->batch [i]) > 0)
+            stream = false;
+        if (stream)
+            s_finish (self, i, live [i]);
+        answered += stream;
+    }
     if (self->wait_replicas)
         s_confirm (self, count, live);
-    for (size_t i = 0; i < count; i++) {
-        request_t *req = &self->batch [i];
-        if (live [i]) {
-            s_answer (self, req, self->replies [i]);
-            json_decref (self->replies [i]);
-            self->replies [i] = NULL;
-            zframe_destroy (&req->identity);
-        }
-        codec_msg_reset (&req->msg);
-        intake_community_reset (&req->community);
-    }
+    for (size_t i = answered; i < count; i++)
+        s_finish (self, i, live [i]);
 }
 
 //  A principals file taken: one entry in the audit chain (intake writes it
