@@ -47,6 +47,32 @@ def test_feed_and_ticker_show_every_event_of_a_lifecycle(street):
     assert [e["what"] for e in timeline] == LIFECYCLE
     assert all(e["deadline"] == reply.resolve_by_ms for e in timeline)
 
+    # every reader gives each event its time: the feed, the timeline, the
+    # job notify reads; in Redis an entry keeps ms since the case was
+    # created and leaves out the state its event names
+    created = int(c.case(case)["created"])
+    raw = [json.loads(x) for x in c.redis.call("LRANGE", f"{c.key_prefix}case:{case}:log", 0, -1)]
+    assert [e[0] for e in raw] == [e["at"] - created for e in timeline]
+    assert all(0 <= e[0] < 60000 and e[3] == 0 for e in raw), raw
+    assert [e["at"] for e in rows] == [e["at"] for e in timeline]
+    assert timeline[0]["at"] == created and timeline[-1]["at"] == int(c.case(case)["closed"])
+    job = fcall(c, "gc_job_get", f"{case}:{len(raw)}")
+    assert job["event"] == "case.closed" and job["at"] == timeline[-1]["at"]
+
+
+def test_entries_written_before_compact_times_still_read(street):
+    # an entry as the library wrote it before: absolute time, state spelled out
+    c = street("intake")
+    reply = c.reporter().report("G01", "env.garbage", "bins overflowing")
+    case = reply.case_id
+    created = int(c.case(case)["created"])
+    old = [created + 5000, "progress", "U1", "REGISTERED", 1, "", 0, "from an older library", 9]
+    c.redis.call("RPUSH", f"{c.key_prefix}case:{case}:log", json.dumps(old))
+    last = c.case(case)["timeline"][-1]
+    assert (last["at"], last["state"], last["note"]) == (created + 5000, "REGISTERED",
+                                                          "from an older library")
+    assert c.case(case)["timeline"][0]["at"] == created
+
 
 def test_the_stream_is_capped_by_the_sweeps(street):
     c = street("intake", "dispatch")

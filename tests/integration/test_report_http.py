@@ -250,8 +250,10 @@ def test_case_with_its_timeline(street):
     assert c["satisfaction"] is None
     assert is_int(c["created_ms"]) and c["resolve_by_ms"] - c["created_ms"] == 60 * 60000
     whats = [e["what"] for e in c["timeline"]]
-    assert whats == ["registered", "offered", "accepted", "progress"]
-    registered, offered, accepted, progress = c["timeline"]
+    # registered with no unit ready (no dispatch here): waiting, then offered
+    assert whats == ["registered", "waiting", "offered", "accepted", "progress"]
+    registered, waiting, offered, accepted, progress = c["timeline"]
+    assert waiting["note"] == "no connected unit on duty fits" and waiting["version"] == 1
     assert registered["who"] == "bob" and registered["state"] == "REGISTERED"
     assert registered["tier"] == "GRID" and registered["version"] == 1
     assert registered["deadline_ms"] == c["resolve_by_ms"]

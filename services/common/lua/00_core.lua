@@ -159,7 +159,17 @@ end
 -- "job" field, when present, is the notification queued with the entry:
 -- [event, audience, note-if-not-the-entry's]. event_decode turns an entry
 -- back into the keyed object every reader sees.
+-- A case's entries (log_event) keep at as ms since the case was created
+-- (a number below AT_ABSOLUTE: an absolute time is above it, as in a
+-- matter's entries and in entries written before), and state as 0 when
+-- it is the one the event names (STATE_OF): a 13-digit time and a state
+-- name in every entry were a sixth of its size, and cjson formats a
+-- large number through printf.
 local EVENT_KEYS = { 'at', 'what', 'who', 'state', 'tier', 'unit', 'deadline', 'note', 'version' }
+local AT_ABSOLUTE = 1e12
+local STATE_OF = { registered = 'REGISTERED', offered = 'DISPATCHED', accepted = 'ACCEPTED',
+                   resolved = 'RESOLVED', verified = 'VERIFIED', closed = 'CLOSED',
+                   reopened = 'REOPENED', escalated = 'ESCALATED', parked = 'PARKED' }
 
 -- The notification an entry's job stands for. An entry written by
 -- log_event keeps the common job as 1: event 'case.<what>', audience the
@@ -193,13 +203,16 @@ end
 
 -- Decode one entry. The deadline is written only when it moved since the
 -- entry before (0 otherwise): prev, the decoded entry before, fills it in;
--- without prev (a single entry read on its own) it stays absent.
-local function event_decode(text, prev)
+-- without prev (a single entry read on its own) it stays absent. created,
+-- the case's (ms), turns a case entry's at back into a time.
+local function event_decode(text, prev, created)
   local okd, v = pcall(cjson.decode, text)
   if not okd or type(v) ~= 'table' then return nil end
   if v[1] == nil then return v end
   local ev = {}
   for i, k in ipairs(EVENT_KEYS) do ev[k] = v[i] end
+  if type(ev.at) == 'number' and ev.at < AT_ABSOLUTE then ev.at = ev.at + (tonumber(created) or 0) end
+  if ev.state == 0 then ev.state = STATE_OF[ev.what] end
   if ev.deadline == 0 then ev.deadline = prev and prev.deadline or nil end
   if type(v[10]) == 'table' then
     for k, x in pairs(v[10]) do if k ~= 'job' and k ~= 'why' then ev[k] = x end end
@@ -288,7 +301,9 @@ local function log_event(P, c, what, who, note, extra, job)
   local deadline = tonumber(c.resolve_by) or 0
   local last = c._ev_deadline
   if last == nil then last = c._deadline0 end
-  local ev = { c._now, what, who or '', c.state, tonumber(c.tier) or 0, c.unit or '',
+  local created = tonumber(c.created)
+  local ev = { created and c._now - created or c._now, what, who or '',
+               STATE_OF[what] == c.state and 0 or c.state, tonumber(c.tier) or 0, c.unit or '',
                deadline == last and 0 or deadline, note or '', tonumber(c.version) or 0 }
   if job then
     extra = extra or {}
@@ -326,10 +341,10 @@ local function stream_events(P, fields)
   local texts = redis.call('LRANGE', P .. kind .. ':' .. id .. ':log', n - k, n - 1)
   if #texts == 0 then return {} end
   local h = redis.call('HMGET', P .. kind .. ':' .. id, 'grid', kind == 'case' and 'category' or 'template',
-                       'resolve_by')
+                       'resolve_by', 'created')
   local out, prev = {}, nil
   for _, text in ipairs(texts) do
-    local ev = event_decode(text, prev)
+    local ev = event_decode(text, prev, h[4])
     if ev then
       -- an entry that left its deadline out: the case's (the feed shows now)
       if ev.deadline == nil then ev.deadline = tonumber(h[3]) end
