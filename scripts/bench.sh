@@ -166,12 +166,19 @@ echo "redis ceiling  SET $set_p/s LPUSH $lpush_p/s ZADD $zadd_p/s (50 clients, p
 ref_sha=$(rcli script load "redis.call('HSET', KEYS[1], 'a', ARGV[1], 'b', ARGV[1], 'c', ARGV[1], 'd', ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'f', ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[1], KEYS[1]) return 1")
-R=$(rbench -s "$sock" -c 50 -P 16 -n 200000 -r 1000000 --csv \
-      evalsha "$ref_sha" 3 ref:h:__rand_int__ ref:s ref:z 12345 | tr -d '"' | tail -1 |
-    awk -F, '{ printf "%.0f", $2 }')
+# This machine's speed drifts by tens of percent within a minute, so R is
+# measured again just before the intake and lifecycle phases, and each
+# phase's ratio is to the R measured beside it.
+ref_rate() {
+    rbench -s "$sock" -c 50 -P 16 -n 200000 -r 1000000 --csv \
+        evalsha "$ref_sha" 3 ref:h:__rand_int__ ref:s ref:z 12345 | tr -d '"' | tail -1 |
+        awk -F, '{ printf "%.0f", $2 }'
+    rcli flushall >/dev/null
+}
+R=$(ref_rate)
 echo "reference      R = $R transitions/s (EVALSHA: HSET 4 fields + XADD + ZADD; 50 clients, pipeline 16)"
-ratio() { awk -v x="$1" -v r="$R" 'BEGIN { if (x > 0) printf "R/%.1f", r / x; else print "-" }'; }
-rcli flushall >/dev/null
+# ratio X [R]: X as R/x, against the R given (the first one by default)
+ratio() { awk -v x="$1" -v r="${2:-$R}" 'BEGIN { if (x > 0) printf "R/%.1f", r / x; else print "-" }'; }
 
 # Our own transition straight against Redis, under its own key prefix.
 load_directory bench:
@@ -241,8 +248,11 @@ not_seen() {
 }
 dispatch_done() { [ "$(not_seen)" = 0 ]; }
 
-# 2. Reports through intake. No unit is connected: dispatch reads each case,
-#    finds no unit and records "waiting", as it would on a quiet night.
+# 2. Reports through intake. No unit is connected: gc_register records each
+#    case "waiting", as on a night when every unit is away.
+R_intake=$(ref_rate)
+echo "reference      R = $R_intake transitions/s, measured again before the intake phases"
+reset_street
 mem0=$(info memory used_memory)
 read -r calls0 usec0 < <(fcall_stats)
 ticks0=$(cpu_ticks)
@@ -296,6 +306,8 @@ for name in "${rss_daemons[@]}"; do
     hwm_early[$name]=$(status_kb "$name" VmHWM)
     echo 5 2>/dev/null >"/proc/$(pid_of "$name")/clear_refs" || peak_scope="the run so far (this kernel cannot reset VmHWM)"
 done
+R_life=$(ref_rate)
+echo "reference      R = $R_life transitions/s, measured again before the lifecycle phases"
 reset_street
 rcli config resetstat >/dev/null
 aof_mark
@@ -426,10 +438,10 @@ cat <<SUMMARY
 gridcall bench ($(nproc) cores, $(date '+%Y-%m-%d %H:%M'), $(( $(date +%s) - started )) s)
 redis ceiling   SET pipelined $set_p /s   ZADD $zadd_p /s   LPUSH $lpush_p /s   SET 1 client $set_1 /s
 gc_register     pipelined $(r0 register_pipelined) /s   unbatched $(r0 register_unbatched) /s   (depth $(result register_depth))
-reference       R $R /s (the EVALSHA transition above); figures below as R/x
-intake          $(r0 intake_rate) reports/s = $(ratio "$(result intake_rate)")  ($(r0 intake_reports) of $reports, errors $(r0 intake_errors))
+reference       R $R /s at the start, $R_intake /s before the intake phases, $R_life /s before the lifecycle phases (the EVALSHA transition above); each figure below is R/x to the R beside it
+intake          $(r0 intake_rate) reports/s = $(ratio "$(result intake_rate)" "$R_intake")  ($(r0 intake_reports) of $reports, errors $(r0 intake_errors))
 http intake     $(r0 http_rate) reports/s through the HTTP door = $(calc "100 * $(result http_rate) / $(result intake_rate)" | xargs printf %.0f) % of intake's ($(r0 http_reports) of $http_reports, $http_clients keep-alive clients, errors $(r0 http_errors); goal >= 50 %)
-lifecycle       $(r0 lifecycle_rate) closed cases/s = $(ratio "$(result lifecycle_rate)") ($(r0 lifecycle_closed) of $lifecycles, window $window), report->offer p50 $(r2 lifecycle_p50_ms) ms p99 $(r2 lifecycle_p99_ms) ms max $(r2 lifecycle_max_ms) ms
+lifecycle       $(r0 lifecycle_rate) closed cases/s = $(ratio "$(result lifecycle_rate)" "$R_life") ($(r0 lifecycle_closed) of $lifecycles, window $window), report->offer p50 $(r2 lifecycle_p50_ms) ms p99 $(r2 lifecycle_p99_ms) ms max $(r2 lifecycle_max_ms) ms
                 per closed case: $(calc "${lc_calls:-0}" | awk '{ printf "%.1f", $1 }') FCALLs, ${lc_usec%.*} us of Redis, ${lc_aof:-?} bytes of AOF (${single_aof:-?} one at a time), ${lc_bytes:-?} bytes of Redis memory
                 one at a time: report->offer p50 $(r2 single_p50_ms) ms p99 $(r2 single_p99_ms) ms ($singles cases, $(r0 single_rate) closed/s)
 fixed rate      $fixed_rate reports/s for $fixed_s s: report->offer p50 $(r2 fixed_p50_ms) ms p99 $(r2 fixed_p99_ms) ms max $(r2 fixed_max_ms) ms ($(r0 fixed_closed) closed, errors $(r0 fixed_errors))
