@@ -33,16 +33,21 @@ CATEGORY = "env.garbage"
 
 
 # Timeline entries are JSON arrays in fixed positions (docs/wire.md):
-# [at, what, who, state, tier, unit, deadline, note, version, extra?]
+# [at, what, who, state, tier, unit, deadline, note, version, extra?];
+# at is ms since the case was created (an absolute time above 10^12)
 ENTRY_KEYS = ("at", "what", "who", "state", "tier", "unit", "deadline", "note", "version")
+AT_ABSOLUTE = 10 ** 12
 
 
-def entry(text):
-    """A timeline entry as the keyed object readers see."""
+def entry(text, created=0):
+    """A timeline entry as the keyed object readers see (created: the
+    case's, in ms, which a case entry's at counts from)."""
     v = json.loads(text)
     if isinstance(v, dict):
         return v
     out = dict(zip(ENTRY_KEYS, v))
+    if isinstance(out.get("at"), int) and out["at"] < AT_ABSOLUTE:
+        out["at"] += created
     if len(v) > 9 and isinstance(v[9], dict):
         out.update({k: x for k, x in v[9].items() if k != "job"})
     return out
@@ -115,8 +120,11 @@ def steady_lateness(c):
     time.sleep(1.5)
     late = []
     for k in range(0, len(ids), 1000):
-        for log in c.redis.pipeline([("LRANGE", f"{P}case:{i}:log", 0, -1) for i in ids[k:k + 1000]]):
-            ev = [entry(e) for e in log]
+        chunk = ids[k:k + 1000]
+        logs = c.redis.pipeline([("LRANGE", f"{P}case:{i}:log", 0, -1) for i in chunk])
+        born = c.redis.pipeline([("HGET", f"{P}case:{i}", "created") for i in chunk])
+        for log, created in zip(logs, born):
+            ev = [entry(e, int(created)) for e in log]
             ext = [e for e in ev if e["what"] == "extended"][-1]
             climb = [e for e in ev if e["what"] == "escalated" and e["due"] == ext["deadline"]]
             if climb:

@@ -37,6 +37,9 @@ def test_a_report_no_unit_can_take_is_recorded_waiting_in_one_step(street):
     # in the same write (one version), and dispatch's retry is set from its
     # own retry_ms; a unit at capacity makes the same case say so
     c = street("intake", "dispatch", dispatch={"retry_ms": 7000})
+    # dispatch writes its retry_ms for registration once it has started
+    wait_for(lambda: c.redis.call("GET", f"{c.key_prefix}cfg:offer_retry_ms") == "7000", 5,
+             "dispatch's retry_ms in cfg:offer_retry_ms")
     r = c.reporter()
     case = r.report("G01", "env.garbage", "bins overflowing").case_id
     got = c.wait_event(case, "waiting")

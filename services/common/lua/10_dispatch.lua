@@ -661,20 +661,26 @@ local function ready(keys, a)
 end
 
 -- Dispatch's timings that transitions outside dispatch use, which
--- gc_units_reset writes to cfg:<name>, read once per library load and key
--- prefix (like the job grace): offer_answer_ms, how long a unit has to
--- answer an offer (offer_timeout_ms); offer_retry_ms, how long a case no
--- unit could take waits before dispatch looks again (retry_ms), for the
--- cases gc_register records waiting itself.
+-- gc_units_reset writes to cfg:<name>, kept per key prefix and read again
+-- every DIR_CHECK_CALLS uses (a Redis that was a replica while another
+-- dispatch set them, and leads again, catches up): offer_answer_ms, how
+-- long a unit has to answer an offer (offer_timeout_ms); offer_retry_ms,
+-- how long a case no unit could take waits before dispatch looks again
+-- (retry_ms), for the cases gc_register records waiting itself.
 local DISPATCH_CFG = { offer_answer_ms = 30000, offer_retry_ms = 5000 }
 local dispatch_cfg = {}
 local function dispatch_cfg_of(P, name, set)
   local k = P .. name
-  if set then dispatch_cfg[k] = set end
-  if not dispatch_cfg[k] then
-    dispatch_cfg[k] = tonumber(redis.call('GET', P .. 'cfg:' .. name)) or DISPATCH_CFG[name]
+  local e = dispatch_cfg[k]
+  if set then
+    e = { value = set, uses = 0 }
+    dispatch_cfg[k] = e
+  elseif not e or e.uses >= DIR_CHECK_CALLS then
+    e = { value = tonumber(redis.call('GET', P .. 'cfg:' .. name)) or DISPATCH_CFG[name], uses = 0 }
+    dispatch_cfg[k] = e
   end
-  return dispatch_cfg[k]
+  e.uses = e.uses + 1
+  return e.value
 end
 local function answer_ms_of(P) return dispatch_cfg_of(P, 'offer_answer_ms') end
 local function retry_ms_of(P) return dispatch_cfg_of(P, 'offer_retry_ms') end

@@ -79,12 +79,12 @@ local function register(keys, a)
   local first = route_new(P, c, cat.kind)
   -- registered and offered in one step when a ready unit has room: a
   -- single-unit case (joint cases and everything else go to dispatch)
-  local best, ranked, second, ready
+  local best, ranked, second, fits
   if first == 'REGISTERED' then
     local joint = tonumber(cat['joint_' .. tier]) or tonumber(cat.joint_units) or 1
     if joint <= 1 then
-      ready = redis.call('SMEMBERS', P .. 'ready:' .. tier .. ':' .. grid .. ':' .. category)
-      if #ready > 0 then best, ranked, second = pick(P, ready, {}, now) end
+      fits = redis.call('SMEMBERS', P .. 'ready:' .. tier .. ':' .. grid .. ':' .. category)
+      if #fits > 0 then best, ranked, second = pick(P, fits, {}, now) end
     end
   end
   local offer, waiting
@@ -97,13 +97,13 @@ local function register(keys, a)
     redis.call('ZADD', P .. 'pending:dispatch', I(by), id)
     move_state(P, c, 'DISPATCHED')
     offer = offer_out(c, best.unit, c.offer_id, 'lead', by)
-  elseif ready and cat.kind ~= 'service' then
+  elseif fits and cat.kind ~= 'service' then
     -- no ready unit can take it: what dispatch's round would find (the
     -- ready sets are its candidates), recorded here as gc_offer records it,
     -- so dispatch is not woken for it (the reply's waiting). A unit's hello
     -- pulls it forward; the retry sweep looks again. A service category
     -- may book a rota slot instead: dispatch's to decide.
-    waiting = #ready == 0 and 'no connected unit on duty fits'
+    waiting = #fits == 0 and 'no connected unit on duty fits'
               or 'every fitting unit is at capacity or declined'
     c.round = tier .. ':REGISTERED:' .. c.resolve_by
     c.waiting = waiting
