@@ -581,10 +581,12 @@ s_answer_matter (intake_server_t *self, request_t *req, json_t *reply)
     self->served++;
     size_t i;
     json_t *task;
+    //  a task registration recorded waiting needs no dispatch round now
     json_array_foreach (json_object_get (reply, "tasks"), i, task)
-        self->wakes_dropped += gc_wake_dispatch (self->dispatch,
-                                                 json_string_value (json_object_get (task, "case_id")),
-                                                 task);
+        if (!json_is_string (json_object_get (task, "waiting")))
+            self->wakes_dropped += gc_wake_dispatch (self->dispatch,
+                                                     json_string_value (json_object_get (task, "case_id")),
+                                                     task);
     self->wakes_dropped += gc_wake_notify (self->notify, reply);
 }
 

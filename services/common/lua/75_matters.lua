@@ -666,7 +666,7 @@ local function tasks(keys, a)
               { matter = m.id })
     for j, id in ipairs(r.jobs or {}) do table.insert(jobs, id); table.insert(infos, r.job_info[j]) end
     table.insert(out, { case_id = r.case_id, offers = r.offers, grid = r.grid, category = r.category,
-                        version = r.version, state = r.state, tier = r.tier })
+                        version = r.version, state = r.state, tier = r.tier, waiting = r.waiting })
     table.insert(ids, r.case_id)
     table.insert(notes, t[1] .. ' ' .. r.case_id .. ' (' .. t[2] .. ')')
   end
