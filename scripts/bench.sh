@@ -332,6 +332,23 @@ if [ "$lc_n" -gt 0 ]; then
     printf "               per closed case: %.1f FCALLs, %.0f us of Redis (alone it would allow" \
         "$(calc "($calls1 - $calls0) / $lc_n")" "$lc_usec"
     printf " %.0f cases/s), %d bytes of Redis memory\n" "$(calc "1000000 / $lc_usec")" "$lc_bytes"
+    # of it, what does not stay with a case: its idempotency key (expires
+    # after idem_ttl, a day by default) and its share of the event stream
+    # (capped at 10,000 entries)
+    read -r idem_n idem_b < <(rcli eval "local c, t, n = '0', 0, 0
+        repeat
+            local r = redis.call('SCAN', c, 'MATCH', ARGV[1], 'COUNT', 1000)
+            c = r[1]
+            for _, k in ipairs(r[2]) do
+                t = t + (redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0') or 0); n = n + 1
+            end
+        until c == '0'
+        return n .. ' ' .. t" 0 'gc:idem:*')
+    stream_b=$(rcli memory usage gc:events samples 0)
+    lc_kept=$(( lc_bytes - (${idem_b:-0} + ${stream_b:-0}) / lc_n ))
+    echo "               of it, $(( ${idem_b:-0} / lc_n )) bytes of idempotency keys (they expire" \
+         "after a day) and $(( ${stream_b:-0} / lc_n )) of the event stream (capped): a case kept" \
+         "for months costs $lc_kept bytes"
 fi
 
 # Where Redis's time went per closed case: the functions' own commands
@@ -449,7 +466,7 @@ peak RSS (MiB) $peak_rss through $peak_scope (goal <= 20 MB = 19.1 MiB each: $rs
                 over the whole run:$peak_run; at the end:$rss_now
                 duplicate offers $(r0 lifecycle_duplicate_offers), not closed $(r0 lifecycle_not_closed), errors $(r0 lifecycle_errors)
 durability      appendfsync always $(r0 always_rate) reports/s (everysec $(r0 intake_rate) reports/s)
-memory          redis ${lc_bytes:-?} bytes/case
+memory          redis ${lc_bytes:-?} bytes/case (${lc_kept:-?} once its idempotency key expired and the capped event stream turned over)
                 AOF ${lc_aof:-?} bytes written per closed case under load, ${single_aof:-?} one at a time
 SUMMARY
 if [ -n "${status_register:-}${status_intake:-}${status_life:-}" ]; then
