@@ -58,6 +58,7 @@ struct _report_feed_t {
     metric_t *timer_lag;
     metric_t *units_on_duty;
     metric_t *ledger_rows;
+    metric_t *hub_bytes;
 };
 
 //  The thread's own state, on its stack.
@@ -222,6 +223,7 @@ s_run (void *arg)
             if (s_snapshot (self, &st, dir) == 0)
                 st.dirty = false;
         }
+        metric_set (self->hub_bytes, (int64_t) report_hub_bytes (self->hub));
         s_ledger (self, &st, dir);
         if (st.pub)
             report_pub_tick (st.pub);
@@ -275,6 +277,8 @@ report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics, 
     self->units_on_duty = metrics_gauge (metrics, "units_on_duty", "units on duty now by their rota");
     self->ledger_rows = metrics_counter (metrics, "ledger_file_rows_total",
                                          "rows written to daily ledger files");
+    self->hub_bytes = metrics_gauge (metrics, "stream_buffer_bytes",
+                                     "frame text kept for screens: the ring and the latest snapshot");
     if (!self->pub_bind) {
         report_feed_destroy (&self);
         return NULL;
