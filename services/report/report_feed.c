@@ -31,6 +31,7 @@
 struct _report_feed_t {
     const config_t *config;     //  borrowed
     report_hub_t *hub;          //  borrowed: where frames go
+    report_dir_share_t *share;  //  borrowed: the directory the HTTP threads read too
     pthread_t thread;           //  the feed thread
     bool started;               //  thread is running
     atomic_bool stop;           //  asks the thread to end
@@ -205,7 +206,7 @@ s_run (void *arg)
     feed_state_t st;
     memset (&st, 0, sizeof st);
     st.store = store_new (self->config, "report");
-    st.dir = report_dir_new ();
+    st.dir = report_dir_new (self->share);
     st.snapshot_at = -1000000;
     st.ledger_at = -1000000000LL;
     st.pub = self->pub;
@@ -239,13 +240,15 @@ s_run (void *arg)
 }
 
 report_feed_t *
-report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics, curve_t *curve)
+report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics, curve_t *curve,
+                 report_dir_share_t *share)
 {
     report_feed_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->config = config;
     self->hub = hub;
+    self->share = share;
     atomic_init (&self->stop, false);
     self->pub_bind = strdup (config_str (config, "pub_bind"));
     self->poll_ms = (int) config_int (config, "poll_ms");

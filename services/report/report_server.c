@@ -24,6 +24,7 @@
 struct _report_server_t {
     metrics_t *metrics;         //  what /metrics shows
     report_hub_t *hub;          //  live frames for stream connections
+    report_dir_share_t *dirs;   //  the directory the feed and the pool read
     report_feed_t *feed;        //  the feed thread
     report_pool_t *pool;        //  Redis connections for HTTP requests
     report_http_t *http;        //  the HTTP server and its threads
@@ -52,7 +53,9 @@ report_server_new (const config_t *config)
         metrics_set_instance (self->metrics, name);
     }
     self->hub = report_hub_new ((size_t) config_int (config, "stream_buffer"));
-    self->pool = report_pool_new (config, (int) config_int (config, "redis_pool"));
+    self->dirs = report_dir_share_new ();
+    self->pool = self->dirs ? report_pool_new (config, (int) config_int (config, "redis_pool"),
+                                               self->dirs) : NULL;
     if (!self->metrics || !self->hub || !self->pool) {
         log_error ("report: report_server_new() failed: out of memory");
         report_server_destroy (&self);
@@ -69,7 +72,8 @@ report_server_new (const config_t *config)
     }
     self->curve = curve_new (config, "report");
     if (self->curve)
-        self->feed = report_feed_new (config, self->hub, self->metrics, self->curve);
+        self->feed = report_feed_new (config, self->hub, self->metrics, self->curve,
+                                      self->dirs);
     if (self->feed)
         self->http = report_http_new (config, self->pool, self->hub, self->metrics);
     if (!self->http)
@@ -89,6 +93,7 @@ report_server_destroy (report_server_t **self_p)
     report_feed_destroy (&self->feed);
     curve_destroy (&self->curve);
     report_pool_destroy (&self->pool);
+    report_dir_share_destroy (&self->dirs);
     report_hub_destroy (&self->hub);
     metrics_destroy (&self->metrics);
     free (self);
