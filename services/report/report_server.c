@@ -114,7 +114,7 @@ report_server_run (report_server_t *self)
         //  requests (ledger pages, snapshots, replies of 100s of KB) leave
         //  free chunks among live ones in the HTTP threads' arena, which
         //  glibc keeps mapped: 3.8 MB after a few minutes of load on the
-        //  demo street. Give them back while requests come (about 1 ms)
+        //  demo street. Give them back while requests come (0-3 ms a call)
         if (gc_mono_ms () - trimmed_at >= TRIM_MS) {
             trimmed_at = gc_mono_ms ();
             if (report_http_requests (self->http) != served) {
