@@ -122,9 +122,9 @@ s_share_take (report_dir_share_t *share, long long version, unsigned generation)
     return copy;
 }
 
-//  Offer a copy just read to the other caches of the share, unless it
-//  holds that one already (two caches read it at once). The latest read
-//  wins: a version that went back (a flushed Redis loaded again) too.
+//  Hand a copy just read to the other caches of the share from now on,
+//  unless it holds that version of this generation already. The latest
+//  read wins: a version that went back (a flushed Redis loaded again) too.
 static void
 s_share_put (report_dir_share_t *share, dir_copy_t *copy)
 {
@@ -192,7 +192,8 @@ report_dir_get (report_dir_t *self, store_t *store)
     if (version > 0 && (!self->copy || self->copy->version != version || reload)) {
         if (self->share) {
             //  another cache may have read it this generation, or be
-            //  reading it now: wait for that rather than parse it twice
+            //  reading it now: wait for that (at most redis_timeout_ms and
+            //  a parse) rather than parse it twice
             pthread_mutex_lock (&self->share->fetching);
             dir_copy_t *copy = s_share_take (self->share, version, self->generation);
             if (copy)
