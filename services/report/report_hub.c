@@ -88,8 +88,8 @@ report_hub_push (report_hub_t *self, const char *event, const char *data, bool s
     if (snapshot) {
         //  a reader before the older snapshot reads up to head, past this
         //  one, which replaces all the older one showed: only this one is
-        //  kept (a quiet street's ring was all snapshots, 60 KB each on the
-        //  demo street: 60 MB at stream_buffer 1024)
+        //  kept (a quiet street's ring was all snapshots, 46-60 KB each on
+        //  the demo street: 47-60 MB at stream_buffer 1024)
         if (self->snapshot)
             self->bytes -= strlen (self->snapshot);
         free (self->snapshot);
