@@ -646,8 +646,10 @@ curve_bind (curve_t *self, int type, const char *endpoint, curve_peer_t peer,
         curve_close (self, &sock);
         return NULL;
     }
-    const char *last = zsock_last_endpoint (sock);
+    //  the bound address ("tcp://...:*" gets its port); czmq's copy is ours
+    char *last = zsock_last_endpoint (sock);
     bound->endpoint = strdup (last && *last ? last : endpoint);
+    zstr_free (&last);
     zlistx_add_end (self->bound, bound);
     log_info ("%s: bound %s%s", self->who, endpoint,
               secure ? " (CurveZMQ, ZAP)" : " (no security: loopback or ipc)");

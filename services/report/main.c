@@ -45,7 +45,7 @@ static const cfg_option_t s_options [] = {
     { "snapshot_min_ms", CFG_INT, "300", 0, 600000,
       "after changes, send a snapshot at most this often" },
     { "stream_buffer", CFG_INT, "1024", 16, 1000000,
-      "live frames kept for slow screens; one further behind gets a fresh snapshot" },
+      "live frames kept for slow screens (only the latest snapshot among them); one further behind gets a fresh snapshot" },
     { "yellow_fraction", CFG_DOUBLE, "0.25", 0, 1,
       "yellow list: open cases due within this fraction of their tier's time limit" },
     { "list_max", CFG_INT, "50", 1, 1000, "rows of the red and yellow lists" },

@@ -1,8 +1,11 @@
 /*  report_dir.c — a cached copy of the directory Redis holds, keyed by its
-    version (gc_dir_version is one GET; gc_dir_get only when it moved). */
+    version (gc_dir_version is one GET; gc_dir_get only when it moved).
+    Caches made on one share hold one parsed copy of a version between
+    them (1.2 MB for the demo street), counted by its readers. */
 #include "report_dir.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,19 +15,76 @@
 
 #define CHECK_MS 1000               //  how often the version is looked at
 
-struct _report_dir_t {
-    directory_t *dir;           //  parsed directory, or NULL
+//  One parsed directory and the caches (and share) that hold it.
+typedef struct {
+    directory_t *dir;           //  the parsed directory
     long long version;          //  its version in Redis
+    unsigned generation;        //  the reload generation it was read in (SIGHUP)
+    int holders;                //  references; freed at 0
+} dir_copy_t;
+
+struct _report_dir_share_t {
+    pthread_mutex_t lock;       //  guards latest and every copy's holders
+    pthread_mutex_t fetching;   //  one cache reads a new version, the others wait for it
+    dir_copy_t *latest;         //  the newest copy read, or NULL
+};
+
+struct _report_dir_t {
+    report_dir_share_t *share;  //  borrowed: where copies are shared, or NULL
+    dir_copy_t *copy;           //  the copy in use, or NULL
     long long checked_at;       //  monotonic ms of the last version check
     unsigned generation;        //  the reload generation it was read in (SIGHUP)
 };
 
+//  Drop one reference to copy (NULL is fine); the last frees it.
+static void
+s_release (report_dir_share_t *share, dir_copy_t *copy)
+{
+    if (!copy)
+        return;
+    if (share)
+        pthread_mutex_lock (&share->lock);
+    bool last = --copy->holders == 0;
+    if (share)
+        pthread_mutex_unlock (&share->lock);
+    if (last) {
+        directory_destroy (&copy->dir);
+        free (copy);
+    }
+}
+
+report_dir_share_t *
+report_dir_share_new (void)
+{
+    report_dir_share_t *self = calloc (1, sizeof *self);
+    if (self) {
+        pthread_mutex_init (&self->lock, NULL);
+        pthread_mutex_init (&self->fetching, NULL);
+    }
+    return self;
+}
+
+void
+report_dir_share_destroy (report_dir_share_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    report_dir_share_t *self = *self_p;
+    s_release (self, self->latest);
+    pthread_mutex_destroy (&self->fetching);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
 report_dir_t *
-report_dir_new (void)
+report_dir_new (report_dir_share_t *share)
 {
     report_dir_t *self = calloc (1, sizeof *self);
-    if (self)
+    if (self) {
+        self->share = share;
         self->checked_at = -CHECK_MS;
+    }
     return self;
 }
 
@@ -34,9 +94,50 @@ report_dir_destroy (report_dir_t **self_p)
     if (!self_p || !*self_p)
         return;
     report_dir_t *self = *self_p;
-    directory_destroy (&self->dir);
+    s_release (self->share, self->copy);
     free (self);
     *self_p = NULL;
+}
+
+//  Use copy (a reference already taken for us) instead of the one before.
+static void
+s_hold (report_dir_t *self, dir_copy_t *copy)
+{
+    s_release (self->share, self->copy);
+    self->copy = copy;
+}
+
+//  The share's copy of version read in this reload generation, with a
+//  reference taken for the caller; NULL when it has none.
+static dir_copy_t *
+s_share_take (report_dir_share_t *share, long long version, unsigned generation)
+{
+    pthread_mutex_lock (&share->lock);
+    dir_copy_t *copy = share->latest;
+    if (copy && copy->version == version && copy->generation == generation)
+        copy->holders++;
+    else
+        copy = NULL;
+    pthread_mutex_unlock (&share->lock);
+    return copy;
+}
+
+//  Hand a copy just read to the other caches of the share from now on,
+//  unless it holds that version of this generation already. The latest
+//  read wins: a version that went back (a flushed Redis loaded again) too.
+static void
+s_share_put (report_dir_share_t *share, dir_copy_t *copy)
+{
+    dir_copy_t *old = NULL;
+    pthread_mutex_lock (&share->lock);
+    if (!share->latest || share->latest->version != copy->version
+    ||  share->latest->generation != copy->generation) {
+        old = share->latest;
+        share->latest = copy;
+        copy->holders++;
+    }
+    pthread_mutex_unlock (&share->lock);
+    s_release (share, old);
 }
 
 //  Fetch and parse the directory; keeps the old one on failure.
@@ -45,20 +146,26 @@ s_fetch (report_dir_t *self, store_t *store, long long version)
 {
     json_t *reply = store_callv (store, "gc_dir_get", NULL);
     const char *text = json_string_value (json_object_get (reply, "json"));
-    if (text) {
+    dir_copy_t *copy = text ? calloc (1, sizeof *copy) : NULL;
+    if (copy) {
         char err [256];
-        directory_t *dir = directory_parse (text, "redis dir:json", err, sizeof err);
-        if (dir) {
-            directory_shed (dir);           //  the report only looks up
-            directory_destroy (&self->dir);
-            self->dir = dir;
-            self->version = version;
+        copy->dir = directory_parse (text, "redis dir:json", err, sizeof err);
+        if (copy->dir) {
+            directory_shed (copy->dir);     //  the report only looks up
+            copy->version = version;
+            copy->generation = self->generation;
+            copy->holders = 1;
             log_info ("report: directory version %lld: %zu grids, %zu categories, %zu units",
-                      version, directory_grid_count (dir), directory_category_count (dir),
-                      directory_unit_count (dir));
+                      version, directory_grid_count (copy->dir),
+                      directory_category_count (copy->dir), directory_unit_count (copy->dir));
+            s_hold (self, copy);
+            if (self->share)
+                s_share_put (self->share, copy);
         }
-        else
+        else {
             log_warning ("report: directory_parse() \"dir:json\" failed: %s", err);
+            free (copy);
+        }
     }
     json_decref (reply);
     //  the shed sections and the old directory lie among live chunks,
@@ -72,19 +179,34 @@ report_dir_get (report_dir_t *self, store_t *store)
 {
     long long now = gc_mono_ms ();
     //  SIGHUP: read the directory again now, whatever its version says
-    bool reload = gc_daemon_reload_generation () != self->generation;
+    unsigned generation = gc_daemon_reload_generation ();
+    bool reload = generation != self->generation;
     if (now - self->checked_at < CHECK_MS && !reload)
-        return self->dir;
+        return self->copy ? self->copy->dir : NULL;
     self->checked_at = now;
     json_t *reply = store_callv (store, "gc_dir_version", NULL);
     json_t *v = json_object_get (reply, "version");
     if (reply)
-        self->generation = gc_daemon_reload_generation ();
-    if (json_is_integer (v) && (json_integer_value (v) != self->version || !self->dir || reload)
-    &&  json_integer_value (v) > 0)
-        s_fetch (self, store, json_integer_value (v));
+        self->generation = generation;
+    long long version = json_is_integer (v) ? json_integer_value (v) : 0;
+    if (version > 0 && (!self->copy || self->copy->version != version || reload)) {
+        if (self->share) {
+            //  another cache may have read it this generation, or be
+            //  reading it now: wait for that (at most redis_timeout_ms and
+            //  a parse) rather than parse it twice
+            pthread_mutex_lock (&self->share->fetching);
+            dir_copy_t *copy = s_share_take (self->share, version, self->generation);
+            if (copy)
+                s_hold (self, copy);
+            else
+                s_fetch (self, store, version);
+            pthread_mutex_unlock (&self->share->fetching);
+        }
+        else
+            s_fetch (self, store, version);
+    }
     json_decref (reply);
-    return self->dir;
+    return self->copy ? self->copy->dir : NULL;
 }
 
 const char *

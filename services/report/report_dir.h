@@ -9,9 +9,18 @@
 #include "street.h"
 
 typedef struct _report_dir_t report_dir_t;
+typedef struct _report_dir_share_t report_dir_share_t;
 
-//  Create an empty cache. NULL on no memory.
-report_dir_t *report_dir_new (void);
+//  What the caches of one daemon share: the latest directory read, so a
+//  version is fetched and parsed once, not once per Redis connection.
+//  NULL on no memory. Destroy it after its caches.
+report_dir_share_t *report_dir_share_new (void);
+void report_dir_share_destroy (report_dir_share_t **self_p);
+
+//  Create an empty cache, reading through share (borrowed; NULL: a cache
+//  on its own). A cache is used by one thread at a time; caches of one
+//  share may be on different threads. NULL on no memory.
+report_dir_t *report_dir_new (report_dir_share_t *share);
 void report_dir_destroy (report_dir_t **self_p);
 
 //  The directory, refreshed through store when its version has moved (looked

@@ -31,6 +31,7 @@
 struct _report_feed_t {
     const config_t *config;     //  borrowed
     report_hub_t *hub;          //  borrowed: where frames go
+    report_dir_share_t *share;  //  borrowed: the directory the HTTP threads read too
     pthread_t thread;           //  the feed thread
     bool started;               //  thread is running
     atomic_bool stop;           //  asks the thread to end
@@ -58,6 +59,7 @@ struct _report_feed_t {
     metric_t *timer_lag;
     metric_t *units_on_duty;
     metric_t *ledger_rows;
+    metric_t *hub_bytes;
 };
 
 //  The thread's own state, on its stack.
@@ -204,7 +206,7 @@ s_run (void *arg)
     feed_state_t st;
     memset (&st, 0, sizeof st);
     st.store = store_new (self->config, "report");
-    st.dir = report_dir_new ();
+    st.dir = report_dir_new (self->share);
     st.snapshot_at = -1000000;
     st.ledger_at = -1000000000LL;
     st.pub = self->pub;
@@ -222,6 +224,7 @@ s_run (void *arg)
             if (s_snapshot (self, &st, dir) == 0)
                 st.dirty = false;
         }
+        metric_set (self->hub_bytes, (int64_t) report_hub_bytes (self->hub));
         s_ledger (self, &st, dir);
         if (st.pub)
             report_pub_tick (st.pub);
@@ -237,13 +240,15 @@ s_run (void *arg)
 }
 
 report_feed_t *
-report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics, curve_t *curve)
+report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics, curve_t *curve,
+                 report_dir_share_t *share)
 {
     report_feed_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->config = config;
     self->hub = hub;
+    self->share = share;
     atomic_init (&self->stop, false);
     self->pub_bind = strdup (config_str (config, "pub_bind"));
     self->poll_ms = (int) config_int (config, "poll_ms");
@@ -275,6 +280,8 @@ report_feed_new (const config_t *config, report_hub_t *hub, metrics_t *metrics, 
     self->units_on_duty = metrics_gauge (metrics, "units_on_duty", "units on duty now by their rota");
     self->ledger_rows = metrics_counter (metrics, "ledger_file_rows_total",
                                          "rows written to daily ledger files");
+    self->hub_bytes = metrics_gauge (metrics, "stream_buffer_bytes",
+                                     "frame text kept for screens: the ring and the latest snapshot");
     if (!self->pub_bind) {
         report_feed_destroy (&self);
         return NULL;

@@ -1,7 +1,9 @@
 /*  report_hub.c — a ring of SSE frames under one mutex. The writer copies
     a frame in and broadcasts the condition; readers copy frames out and
     write them to their sockets without holding the lock, so a slow screen
-    only falls behind (and then gets a fresh snapshot), never slows others. */
+    only falls behind (and then gets a fresh snapshot), never slows others.
+    Only the latest snapshot is kept: a snapshot's slot stays empty and
+    names it, and an older one leaves the ring when a newer one comes. */
 #include "report_hub.h"
 
 #include <errno.h>
@@ -14,11 +16,12 @@
 struct _report_hub_t {
     pthread_mutex_t lock;       //  guards everything below
     pthread_cond_t changed;     //  broadcast on push and close
-    char **frames;              //  ring of frames; frame seq lives at seq % slots
+    char **frames;              //  ring of frames; frame seq lives at seq % slots, NULL for a snapshot
     size_t slots;               //  ring size
     uint64_t head;              //  sequence number of the next frame
     char *snapshot;             //  latest snapshot frame, or NULL
     uint64_t snapshot_seq;      //  its sequence number
+    size_t bytes;               //  text of the frames held, the snapshot's included
     size_t readers;             //  attached readers
     bool want_snapshot;         //  a reader asked for a fresh snapshot
     bool closed;                //  no more waiting
@@ -75,21 +78,27 @@ report_hub_push (report_hub_t *self, const char *event, const char *data, bool s
         pthread_mutex_unlock (&self->lock);
         return 0;
     }
-    char *copy = snapshot ? strdup (frame) : NULL;
-    if (snapshot && !copy) {
-        free (frame);
-        pthread_mutex_unlock (&self->lock);
-        return 0;
-    }
     size_t slot = seq % self->slots;
-    free (self->frames [slot]);
-    self->frames [slot] = frame;
-    self->head = seq + 1;
+    if (self->frames [slot]) {
+        self->bytes -= strlen (self->frames [slot]);
+        free (self->frames [slot]);
+        self->frames [slot] = NULL;
+    }
+    self->bytes += strlen (frame);
     if (snapshot) {
+        //  a reader before the older snapshot reads up to head, past this
+        //  one, which replaces all the older one showed: only this one is
+        //  kept (a quiet street's ring was all snapshots, 46-60 KB each on
+        //  the demo street: 47-60 MB at stream_buffer 1024)
+        if (self->snapshot)
+            self->bytes -= strlen (self->snapshot);
         free (self->snapshot);
-        self->snapshot = copy;
+        self->snapshot = frame;
         self->snapshot_seq = seq;
     }
+    else
+        self->frames [slot] = frame;
+    self->head = seq + 1;
     pthread_cond_broadcast (&self->changed);
     pthread_mutex_unlock (&self->lock);
     return seq;
@@ -128,21 +137,35 @@ report_hub_start_fresh (report_hub_t *self, int timeout_ms, uint64_t *next)
     return copy;
 }
 
+//  Frame seq of the ring: the latest snapshot for its own empty slot,
+//  NULL for an older snapshot's; the lock is held.
+static const char *
+s_frame (report_hub_t *self, uint64_t seq)
+{
+    const char *frame = self->frames [seq % self->slots];
+    return frame ? frame : seq == self->snapshot_seq ? self->snapshot : NULL;
+}
+
 //  Join frames [from, head) into one string; the lock is held.
 static char *
 s_join (report_hub_t *self, uint64_t from, uint64_t *next)
 {
     size_t len = 0;
-    for (uint64_t s = from; s < self->head; s++)
-        len += strlen (self->frames [s % self->slots]);
+    for (uint64_t s = from; s < self->head; s++) {
+        const char *frame = s_frame (self, s);
+        len += frame ? strlen (frame) : 0;
+    }
     char *out = malloc (len + 1);
     if (!out)
         return NULL;
     size_t at = 0;
     for (uint64_t s = from; s < self->head; s++) {
-        size_t n = strlen (self->frames [s % self->slots]);
-        memcpy (out + at, self->frames [s % self->slots], n);
-        at += n;
+        const char *frame = s_frame (self, s);
+        if (frame) {
+            size_t n = strlen (frame);
+            memcpy (out + at, frame, n);
+            at += n;
+        }
     }
     out [at] = 0;
     *next = self->head;
@@ -225,6 +248,15 @@ report_hub_detach (report_hub_t *self)
     if (self->readers > 0)
         self->readers--;
     pthread_mutex_unlock (&self->lock);
+}
+
+size_t
+report_hub_bytes (report_hub_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t n = self->bytes;
+    pthread_mutex_unlock (&self->lock);
+    return n;
 }
 
 size_t

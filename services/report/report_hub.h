@@ -18,9 +18,10 @@ report_hub_t *report_hub_new (size_t slots);
 void report_hub_destroy (report_hub_t **self_p);
 
 //  Append one frame "event: EVENT\nid: SEQ\ndata: DATA\n\n" and wake the
-//  readers. data must hold no newline (compact JSON). A snapshot frame also
-//  becomes the latest snapshot. Returns the frame's sequence number (from
-//  1), or 0 on no memory.
+//  readers. data must hold no newline (compact JSON). A snapshot frame
+//  becomes the latest snapshot and drops the one before: a reader that had
+//  not read that one gets only the newer. Returns the frame's sequence
+//  number (from 1), or 0 on no memory.
 uint64_t report_hub_push (report_hub_t *self, const char *event, const char *data,
                           bool snapshot);
 
@@ -44,6 +45,9 @@ char *report_hub_wait (report_hub_t *self, uint64_t seq, int timeout_ms, uint64_
 void report_hub_close (report_hub_t *self);
 //  True after report_hub_close.
 bool report_hub_closed (report_hub_t *self);
+
+//  Bytes of frame text the hub holds: the ring and the latest snapshot.
+size_t report_hub_bytes (report_hub_t *self);
 
 //  Readers currently attached (counted by report_hub_attach / detach).
 void report_hub_attach (report_hub_t *self);

@@ -20,7 +20,7 @@ struct _report_pool_t {
 };
 
 report_pool_t *
-report_pool_new (const config_t *config, int size)
+report_pool_new (const config_t *config, int size, report_dir_share_t *share)
 {
     report_pool_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -40,7 +40,7 @@ report_pool_new (const config_t *config, int size)
     }
     for (int i = 0; i < size; i++) {
         self->conns [i].store = store_new (config, "report");
-        self->conns [i].dir = report_dir_new ();
+        self->conns [i].dir = report_dir_new (share);
         if (!self->conns [i].store || !self->conns [i].dir) {
             log_error ("report: store_new() failed: out of memory");
             report_pool_destroy (&self);

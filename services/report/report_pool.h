@@ -16,8 +16,9 @@ typedef struct {
     report_dir_t *dir;          //  directory cache read through that store
 } report_conn_t;
 
-//  Create size connections (they connect lazily). NULL on failure (logged).
-report_pool_t *report_pool_new (const config_t *config, int size);
+//  Create size connections (they connect lazily), their directory caches
+//  reading through share (borrowed). NULL on failure (logged).
+report_pool_t *report_pool_new (const config_t *config, int size, report_dir_share_t *share);
 void report_pool_destroy (report_pool_t **self_p);
 
 //  Borrow a connection, waiting up to timeout_ms for one to come back.

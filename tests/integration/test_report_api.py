@@ -2,6 +2,7 @@
 against a real cluster (intake registers the cases, nothing dispatches):
 filters, paging, time ranges, units, the snapshot, /metrics, and the CSV
 ledger read back with Python's csv module (UTF-8 BOM, Chinese intact)."""
+import concurrent.futures
 import csv
 import io
 import json
@@ -145,6 +146,42 @@ def test_stream_sends_a_snapshot_first(street):
     assert "event: snapshot" in lines
     snap = json.loads([l for l in lines if l.startswith("data: ")][0][6:])
     assert snap["stats"]["open"] == 12
+
+
+def _gauge(base, name):
+    m = re.search(r"gridcall_report_%s\{instance=\"[^\"]+\"\} (\d+)\n" % name,
+                  get(base, "/metrics")[2].decode())
+    return int(m.group(1)) if m else None
+
+
+def test_memory_of_screens_and_directory_stays_flat(cluster, gc_directory):
+    """A quiet street: the feed sends a snapshot every snapshot_ms and
+    nothing else, hundreds more than a small stream_buffer holds. The hub
+    keeps the latest snapshot and the case frames, not every snapshot; the
+    feed and the Redis connections of the HTTP threads hold one directory."""
+    c = cluster("intake", "report", report={"snapshot_ms": 100, "stream_buffer": 64,
+                                            "redis_pool": 4})
+    host, port = c["report"].ready_match.groups()
+    base = f"http://{host}:{port}"
+    grid, category = gc_directory.choose("GRID")
+    reporter = c.reporter()
+    for i in range(3):
+        reporter.report(grid, category, f"路灯不亮 {i}")
+    snapshot = len(get(base, "/api/snapshot")[2])
+    wait_for(lambda: (_gauge(base, "snapshots_total") or 0) >= 80, 30,
+             "80 snapshots, more than the ring's 64 frames")
+    held = _gauge(base, "stream_buffer_bytes")
+    # one snapshot (masked, as screens get it) and three small case frames;
+    # a ring of every snapshot held 64 of them
+    assert snapshot // 2 < held < 2 * snapshot, (held, snapshot)
+
+    # requests at once take every pooled Redis connection: the directory is
+    # read and parsed once, by whichever came first (the feed, at start)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: get(base, "/api/units")[0], range(40)))
+    assert statuses == [200] * 40
+    log = c["report"].log.read_text(errors="replace")
+    assert len(re.findall(r"report: directory version \d+", log)) == 1, log
 
 
 def test_daily_ledger_file_and_pub(cluster, gc_directory, tmp_path):

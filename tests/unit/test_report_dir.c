@@ -241,7 +241,7 @@ test_cache_while_redis_is_away (void **state)
     assert_int_equal (config_set (config, "redis_socket", "/nonexistent/gridcall-test.sock",
                                   err, sizeof err), 0);
     store_t *store = store_new (config, "test");
-    report_dir_t *cache = report_dir_new ();
+    report_dir_t *cache = report_dir_new (NULL);
     assert_non_null (cache);
 
     //  no directory yet and none to be had: NULL, and the screen goes on
@@ -316,7 +316,7 @@ test_cache_reads_the_directory_from_redis (void **state)
     //  Redis up, but no directory loaded yet: NULL, and gc_dir_get is
     //  not even asked
     fake_redis_queue (self->redis, "gc_dir_version", "{'ok': true, 'version': 0}");
-    report_dir_t *cache = report_dir_new ();
+    report_dir_t *cache = report_dir_new (NULL);
     assert_null (report_dir_get (cache, self->store));
     assert_int_equal (fake_redis_count (self->redis, "gc_dir_version"), 1);
     assert_int_equal (fake_redis_count (self->redis, "gc_dir_get"), 0);
@@ -326,14 +326,14 @@ test_cache_reads_the_directory_from_redis (void **state)
     fake_redis_queue (self->redis, "gc_dir_version", "{'ok': true, 'version': 3}");
     fake_redis_queue (self->redis, "gc_dir_get",
                       "{'ok': false, 'code': 'NO_DIRECTORY', 'message': 'no directory'}");
-    cache = report_dir_new ();
+    cache = report_dir_new (NULL);
     assert_null (report_dir_get (cache, self->store));
     report_dir_destroy (&cache);
 
     //  loaded: the street, parsed; asked again within the second, the
     //  same directory without a word to Redis
     s_queue_directory (self->redis, 3, s_street_v3);
-    cache = report_dir_new ();
+    cache = report_dir_new (NULL);
     long long started = gc_mono_ms ();
     const directory_t *dir = report_dir_get (cache, self->store);
     assert_non_null (dir);
@@ -350,12 +350,12 @@ static void
 test_cache_follows_a_reload (void **state)
 {
     fixture_t *self = *state;
-    //  three screens' caches read version 3
+    //  three caches of their own each read version 3
     fake_redis_queue (self->redis, "gc_dir_version", "{'ok': true, 'version': 3}");
     s_queue_directory (self->redis, 3, s_street_v3);
-    report_dir_t *a = report_dir_new ();
-    report_dir_t *b = report_dir_new ();
-    report_dir_t *c = report_dir_new ();
+    report_dir_t *a = report_dir_new (NULL);
+    report_dir_t *b = report_dir_new (NULL);
+    report_dir_t *c = report_dir_new (NULL);
     const directory_t *old_a = report_dir_get (a, self->store);
     const directory_t *old_b = report_dir_get (b, self->store);
     const directory_t *old_c = report_dir_get (c, self->store);
@@ -394,6 +394,55 @@ test_cache_follows_a_reload (void **state)
     report_dir_destroy (&c);
 }
 
+static void
+test_caches_of_a_share_read_a_version_once (void **state)
+{
+    fixture_t *self = *state;
+    //  the feed and three pooled connections: one directory between them
+    report_dir_share_t *share = report_dir_share_new ();
+    assert_non_null (share);
+    fake_redis_queue (self->redis, "gc_dir_version", "{'ok': true, 'version': 3}");
+    s_queue_directory (self->redis, 3, s_street_v3);
+    report_dir_t *caches [4];
+    const directory_t *dirs [4];
+    for (int i = 0; i < 4; i++) {
+        caches [i] = report_dir_new (share);
+        assert_non_null (caches [i]);
+        dirs [i] = report_dir_get (caches [i], self->store);
+        assert_non_null (dirs [i]);
+        assert_ptr_equal (dirs [i], dirs [0]);
+    }
+    assert_int_equal (fake_redis_count (self->redis, "gc_dir_version"), 4);
+    assert_int_equal (fake_redis_count (self->redis, "gc_dir_get"), 1);
+
+    //  version 4: the first cache to look reads it for the others; those
+    //  that have not looked yet keep version 3 whole until they do
+    fake_redis_queue (self->redis, "gc_dir_version", "{'ok': true, 'version': 4}");
+    s_queue_directory (self->redis, 4, s_street_v4);
+    long long deadline = gc_mono_ms () + 3000;
+    const directory_t *fresh = dirs [0];
+    while (fresh == dirs [0] && gc_mono_ms () < deadline) {
+        usleep (10 * 1000);
+        fresh = report_dir_get (caches [0], self->store);
+    }
+    assert_int_equal (directory_utc_offset_minutes (fresh), 540);
+    assert_int_equal (fake_redis_count (self->redis, "gc_dir_get"), 2);
+    assert_int_equal (directory_utc_offset_minutes (dirs [3]), 480);
+    for (int i = 1; i < 4; i++) {
+        const directory_t *dir;
+        while ((dir = report_dir_get (caches [i], self->store)) == dirs [i]
+           &&  gc_mono_ms () < deadline)
+            usleep (10 * 1000);
+        assert_ptr_equal (dir, fresh);
+    }
+    assert_int_equal (fake_redis_count (self->redis, "gc_dir_get"), 2);
+
+    for (int i = 0; i < 4; i++)
+        report_dir_destroy (&caches [i]);
+    report_dir_share_destroy (&share);
+    assert_null (share);
+}
+
 int
 main (void)
 {
@@ -410,6 +459,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_cache_reads_the_directory_from_redis, setup_redis,
                                          teardown_redis),
         cmocka_unit_test_setup_teardown (test_cache_follows_a_reload, setup_redis,
+                                         teardown_redis),
+        cmocka_unit_test_setup_teardown (test_caches_of_a_share_read_a_version_once, setup_redis,
                                          teardown_redis),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -246,6 +246,74 @@ test_slow_reader_without_snapshot_skips_ahead (void **state)
     report_hub_destroy (&hub);
 }
 
+//  ---------------------------------------------------------------------
+//  What the hub holds: every case frame of the ring, one snapshot
+
+static void
+test_a_newer_snapshot_replaces_the_older (void **state)
+{
+    (void) state;
+    report_hub_t *hub = report_hub_new (16);
+    report_hub_push (hub, "snapshot", "{\"v\":1}", true);     //  1
+    report_hub_push (hub, "case", "{\"n\":2}", false);        //  2
+    report_hub_push (hub, "snapshot", "{\"v\":2}", true);     //  3
+    report_hub_push (hub, "case", "{\"n\":4}", false);        //  4
+
+    //  a screen still at frame 1 is in the ring, and gets what follows
+    //  with the newer snapshot only: it shows all the older one did
+    uint64_t next = 1;
+    bool lost = true;
+    char *frames = report_hub_wait (hub, next, 0, &next, &lost);
+    assert_false (lost);
+    assert_string_equal (frames, "event: case\nid: 2\ndata: {\"n\":2}\n\n"
+                                 "event: snapshot\nid: 3\ndata: {\"v\":2}\n\n"
+                                 "event: case\nid: 4\ndata: {\"n\":4}\n\n");
+    assert_int_equal (next, 5);
+    //  and the hub holds exactly those three frames
+    assert_int_equal (report_hub_bytes (hub), strlen (frames));
+    free (frames);
+    report_hub_destroy (&hub);
+}
+
+static void
+test_a_quiet_street_holds_one_snapshot (void **state)
+{
+    (void) state;
+    //  nothing happens for hours: the feed pushes a snapshot every
+    //  snapshot_ms and nothing else, far more than the ring's slots
+    report_hub_t *hub = report_hub_new (1024);
+    size_t size = 8192;
+    char *data = malloc (size + 1);
+    assert_non_null (data);
+    memset (data, 'x', size);
+    data [size] = 0;
+    for (int n = 1; n <= 2000; n++)
+        report_hub_push (hub, "snapshot", data, true);
+    size_t one = strlen ("event: snapshot\nid: 2000\ndata: \n\n") + size;
+    assert_int_equal (report_hub_bytes (hub), one);
+    //  case frames add their own text, each once
+    report_hub_push (hub, "case", "{\"n\":2001}", false);
+    assert_int_equal (report_hub_bytes (hub),
+                      one + strlen ("event: case\nid: 2001\ndata: {\"n\":2001}\n\n"));
+    //  a screen that had read up to frame 1500 gets the latest snapshot
+    //  and the case, once each
+    uint64_t next = 1500;
+    bool lost = true;
+    char *frames = report_hub_wait (hub, next, 0, &next, &lost);
+    assert_false (lost);
+    assert_int_equal (s_frames_in (frames), 2);
+    assert_non_null (strstr (frames, "id: 2000\n"));
+    assert_int_equal (next, 2002);
+    free (frames);
+    //  the ring turns over: old case frames leave, and their bytes
+    for (int n = 0; n < 1024; n++)
+        report_hub_push (hub, "case", "{}", false);
+    assert_int_equal (report_hub_bytes (hub),
+                      one + 1024 * strlen ("event: case\nid: 3025\ndata: {}\n\n"));
+    free (data);
+    report_hub_destroy (&hub);
+}
+
 static void
 test_ring_has_at_least_two_slots (void **state)
 {
@@ -494,6 +562,8 @@ main (void)
         cmocka_unit_test (test_slow_reader_when_the_snapshot_left_the_ring_too),
         cmocka_unit_test (test_slow_reader_without_snapshot_skips_ahead),
         cmocka_unit_test (test_ring_has_at_least_two_slots),
+        cmocka_unit_test (test_a_newer_snapshot_replaces_the_older),
+        cmocka_unit_test (test_a_quiet_street_holds_one_snapshot),
         cmocka_unit_test (test_push_wakes_a_waiting_reader),
         cmocka_unit_test (test_close_ends_every_wait),
         cmocka_unit_test (test_fresh_start_waits_for_the_feed),
