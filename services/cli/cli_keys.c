@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/rand.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -215,14 +215,15 @@ s_api_key (int argc, char **argv)
     }
     unsigned char raw [32];
     char key [4 + 2 * sizeof raw + 1], id [AUTH_API_ID_MAX];
-    if (RAND_bytes (raw, sizeof raw) != 1) {
-        fprintf (stderr, "gridcall: keys: no random bytes from OpenSSL\n");
+    //  the key's random bytes from libsodium, as the daemons' are
+    if (sodium_init () < 0) {
+        fprintf (stderr, "gridcall: keys: libsodium cannot start\n");
         auth_principal_reset (&p);
         return 1;
     }
-    char *at = key + sprintf (key, "gck_");
-    for (size_t i = 0; i < sizeof raw; i++)
-        at += sprintf (at, "%02x", raw [i]);
+    randombytes_buf (raw, sizeof raw);
+    memcpy (key, "gck_", 4);
+    sodium_bin2hex (key + 4, sizeof key - 4, raw, sizeof raw);
     auth_api_key_id (key, id, sizeof id);
     json_t *root = s_file_read (path);
     int rc = root ? 0 : 1;
