@@ -107,17 +107,22 @@ s_hold (report_dir_t *self, dir_copy_t *copy)
     self->copy = copy;
 }
 
+//  Whether copy (NULL is fine) is version as read in reload generation.
+static bool
+s_is (const dir_copy_t *copy, long long version, unsigned generation)
+{
+    return copy && copy->version == version && copy->generation == generation;
+}
+
 //  The share's copy of version read in this reload generation, with a
 //  reference taken for the caller; NULL when it has none.
 static dir_copy_t *
 s_share_take (report_dir_share_t *share, long long version, unsigned generation)
 {
     pthread_mutex_lock (&share->lock);
-    dir_copy_t *copy = share->latest;
-    if (copy && copy->version == version && copy->generation == generation)
+    dir_copy_t *copy = s_is (share->latest, version, generation) ? share->latest : NULL;
+    if (copy)
         copy->holders++;
-    else
-        copy = NULL;
     pthread_mutex_unlock (&share->lock);
     return copy;
 }
@@ -130,8 +135,7 @@ s_share_put (report_dir_share_t *share, dir_copy_t *copy)
 {
     dir_copy_t *old = NULL;
     pthread_mutex_lock (&share->lock);
-    if (!share->latest || share->latest->version != copy->version
-    ||  share->latest->generation != copy->generation) {
+    if (!s_is (share->latest, copy->version, copy->generation)) {
         old = share->latest;
         share->latest = copy;
         copy->holders++;

@@ -88,8 +88,10 @@ local function register(keys, a)
     end
   end
   local offer, waiting
+  -- the round registration opens (gc_offer opens the same one)
+  local round = tier .. ':REGISTERED:' .. c.resolve_by
   if best then
-    c.round = tier .. ':REGISTERED:' .. c.resolve_by
+    c.round = round
     local oid, by = new_offer(P, c, best.unit, answer_ms_of(P))
     c.offer_id = oid; c.offer_unit = best.unit; c.offer_by = by
     touch(c, 'round', 'offer_id', 'offer_unit', 'offer_by')
@@ -97,22 +99,23 @@ local function register(keys, a)
     redis.call('ZADD', P .. 'pending:dispatch', I(by), id)
     move_state(P, c, 'DISPATCHED')
     offer = offer_out(c, best.unit, c.offer_id, 'lead', by)
-  elseif fits and cat.kind ~= 'service' then
-    -- no ready unit can take it: what dispatch's round would find (the
-    -- ready sets are its candidates), recorded here as gc_offer records it,
-    -- so dispatch is not woken for it (the reply's waiting). A unit's hello
-    -- pulls it forward; the retry sweep looks again. A service category
-    -- may book a rota slot instead: dispatch's to decide.
-    waiting = #fits == 0 and 'no connected unit on duty fits'
-              or 'every fitting unit is at capacity or declined'
-    c.round = tier .. ':REGISTERED:' .. c.resolve_by
-    c.waiting = waiting
-    touch(c, 'round', 'waiting')
-    redis.call('ZADD', P .. 'pending:dispatch', I(now + retry_ms_of(P)), id)
-    redis.call('ZADD', P .. 'dispatch:waiting', I(now), id)
-    move_state(P, c, first)
   else
-    if first == 'REGISTERED' then redis.call('ZADD', P .. 'pending:dispatch', I(now), id) end
+    if fits and cat.kind ~= 'service' then
+      -- no ready unit can take it: what dispatch's round would find (the
+      -- ready sets are its candidates), recorded here as gc_offer records
+      -- it, so dispatch is not woken for it (the reply's waiting). A
+      -- unit's hello pulls it forward; the retry sweep looks again. A
+      -- service category may book a rota slot instead: dispatch's to decide.
+      waiting = #fits == 0 and 'no connected unit on duty fits'
+                or 'every fitting unit is at capacity or declined'
+      c.round = round
+      c.waiting = waiting
+      touch(c, 'round', 'waiting')
+      redis.call('ZADD', P .. 'pending:dispatch', I(now + retry_ms_of(P)), id)
+      redis.call('ZADD', P .. 'dispatch:waiting', I(now), id)
+    elseif first == 'REGISTERED' then
+      redis.call('ZADD', P .. 'pending:dispatch', I(now), id)
+    end
     move_state(P, c, first)
   end
   -- the id and ledger number are the key's (a renumbered archive would
