@@ -25,6 +25,10 @@
 #include "directory.h"
 #include "store.h"
 
+//  A report's text as residents write them (the demo's are as long): past
+//  the 64 bytes after which Redis's default stores a case's hash as a
+//  hash table (deploy/redis.conf). The offer gives it back: t= is the send time.
+#define BENCH_TEXT "居民反映楼下垃圾桶已满两天未清运，气味很大，请尽快处理（bench t=%lld）"
 #define ERRORS_SHOWN 5          //  error replies printed in full per phase
 #define HWM 100000              //  socket queues never drop or block a window
 #define IDLE_POLL_MS 50         //  units that get no offers are read this often
@@ -215,9 +219,9 @@ s_register_run (bench_t *self, store_t *store, size_t calls, size_t depth, const
         size_t round = calls - done < depth ? calls - done : depth;
         size_t appended = 0;
         for (size_t i = 0; i < round; i++) {
-            char key [96], text [64];
+            char key [96], text [160];
             snprintf (key, sizeof key, "bench-%s-%s-%zu", kind, self->tag, done + i);
-            snprintf (text, sizeof text, "bench t=%lld", s_now_us ());
+            snprintf (text, sizeof text, BENCH_TEXT, s_now_us ());
             //  intake's arguments: the principal and the content hash (any
             //  fixed text: each key is used once)
             const char *argv [] = { key, self->grids [(done + i) % self->grid_count],
@@ -326,9 +330,9 @@ s_dealer (const char *endpoint, const char *cert_file, const char *server_key)
 static int
 s_send_report (bench_t *self, zsock_t *sock, const char *kind, size_t seq)
 {
-    char key [96], text [64];
+    char key [96], text [160];
     snprintf (key, sizeof key, "bench-%s-%s-%zu", kind, self->tag, seq);
-    snprintf (text, sizeof text, "bench t=%lld", s_now_us ());
+    snprintf (text, sizeof text, BENCH_TEXT, s_now_us ());
     Gridcall__V1__Report report = GRIDCALL__V1__REPORT__INIT;
     report.idempotency_key = key;
     report.grid = (char *) self->grids [seq % self->grid_count];
@@ -392,10 +396,10 @@ s_http_client (void *arg)
         return NULL;
     }
     bench_t *bench = self->bench;
-    char body [256], request [1024], response [4096];
+    char body [384], request [1024], response [4096];
     for (size_t seq = self->first; seq < bench->count && !zsys_interrupted; seq += self->step) {
         int blen = snprintf (body, sizeof body, "{\"grid\":\"%s\",\"category\":\"%s\","
-                             "\"text\":\"bench t=%lld\",\"reporter\":\"bench\"}",
+                             "\"text\":\"" BENCH_TEXT "\",\"reporter\":\"bench\"}",
                              bench->grids [seq % bench->grid_count], bench->category->code,
                              s_now_us ());
         int rlen = snprintf (request, sizeof request, "POST /api/v1/reports HTTP/1.1\r\n"

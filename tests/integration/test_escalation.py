@@ -170,3 +170,30 @@ def test_offers_sent_again_after_welcome_are_flagged(cluster, gc_directory):
     assert offers[held.case_id].resent and offers[held.case_id].answer_by_ms == 0
     assert offers[waiting.case_id].resent
     assert offers[waiting.case_id].answer_by_ms == second.answer_by_ms
+
+
+def test_a_case_that_climbed_leaves_the_overdue_and_red_lists_as_it_ends(cluster, gc_directory):
+    """A case that passed its deadline is in idx:overdue (the overdue
+    figure) and idx:late (the red list) until it is resolved and closed:
+    the transitions that end it take it out, though they skip both sets
+    for a case that never climbed."""
+    grid, category = gc_directory.choose("GRID", min_units=1, next_tier_units=1)
+    limit_grid = gc_directory.limit_minutes(category, "GRID")
+    scale = limit_grid * 60 * 1000 / 1500          # the GRID limit passes in ~1.5 s
+    up = gc_directory.fitting("COMMUNITY", grid, category)[0]
+    c = cluster("intake", "dispatch", "escalate", time_scale=scale)
+    unit = c.unit(up)
+    reporter = c.reporter()
+    cid = reporter.report(grid, category, "streetlight dark for days").case_id
+    offer = unit.expect_offer(cid, tier=pb.TIER_COMMUNITY, timeout=15)
+    assert c.redis.call("ZSCORE", "gc:idx:overdue", cid) is not None
+    assert c.redis.call("ZSCORE", "gc:idx:late", cid) is not None
+    assert unit.accept(offer)[0] == "ok"
+    kind, ack = unit.resolve(offer, "lamp replaced")
+    assert kind == "ok" and ack.state == pb.STATE_RESOLVED, ack
+    assert c.redis.call("ZSCORE", "gc:idx:overdue", cid) is None
+    assert c.redis.call("ZSCORE", "gc:idx:late", cid) is not None   # red until it closes
+    kind, ack = reporter.verify(cid, True, "lamp lit")
+    assert kind == "ack" and ack.state == pb.STATE_CLOSED, (kind, ack)
+    assert c.redis.call("ZSCORE", "gc:idx:late", cid) is None
+    assert c.case(cid)["state"] == "CLOSED"

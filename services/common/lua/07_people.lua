@@ -80,8 +80,7 @@ local function community_case_closed(P, c, who)
   local ontime = resolved <= (tonumber(h[2]) or tonumber(h[3]) or 0)
   for _, u in ipairs(units) do
     local k = P .. 'score:unit:' .. u .. ':' .. q
-    redis.call('HINCRBY', k, 'cases', 1)
-    if ontime then redis.call('HINCRBY', k, 'ontime', 1) end
+    if ontime then hincr(k, 'cases', 1, 'ontime', 1) else redis.call('HINCRBY', k, 'cases', 1) end
   end
   person_count(P, who, 'verified')
   if tonumber(h[1]) then person_count(P, who, 'verify_ms', c._now - resolved) end
@@ -93,8 +92,7 @@ end
 local function community_case_rated(P, c, score)
   if (c.unit or '') == '' then return end
   local k = P .. 'score:unit:' .. c.unit .. ':' .. quarter_of(P, now_ms())
-  redis.call('HINCRBY', k, 'rated', 1)
-  redis.call('HINCRBY', k, 'rating_sum', I(score))
+  hincr(k, 'rated', 1, 'rating_sum', score)
 end
 
 -- A unit declined an offer: one more decline this quarter.
