@@ -41,9 +41,9 @@ local function tier_person(P, g, tier)
 end
 
 -- Count what the person a principal label stands for did (discovered,
--- verified ...): score:person:<id> field += n. Labels no person carries
--- count nothing.
-local function person_count(P, label, field, n)
+-- verified ...): score:person:<id> field += n (and field2 += n2 in the
+-- same write, hincr). Labels no person carries count nothing.
+local function person_count(P, label, field, n, field2, n2)
   if (label or '') == '' then return end
   -- which person a label stands for is the directory's (dir_of: a
   -- reload forgets it)
@@ -54,7 +54,8 @@ local function person_count(P, label, field, n)
     id = redis.call('HGET', P .. 'dir:principal', label) or false
     d.pp[label] = id
   end
-  if id then redis.call('HINCRBY', P .. 'score:person:' .. id, field, I(n or 1)) end
+  if id and field2 then hincr(P .. 'score:person:' .. id, field, n or 1, field2, n2)
+  elseif id then redis.call('HINCRBY', P .. 'score:person:' .. id, field, I(n or 1)) end
 end
 
 -- A case closed: the units that handled it delivered one service this
@@ -82,8 +83,8 @@ local function community_case_closed(P, c, who)
     local k = P .. 'score:unit:' .. u .. ':' .. q
     if ontime then hincr(k, 'cases', 1, 'ontime', 1) else redis.call('HINCRBY', k, 'cases', 1) end
   end
-  person_count(P, who, 'verified')
-  if tonumber(h[1]) then person_count(P, who, 'verify_ms', c._now - resolved) end
+  if tonumber(h[1]) then person_count(P, who, 'verified', 1, 'verify_ms', c._now - resolved)
+  else person_count(P, who, 'verified') end
   local team = (dir_cat(P, c.category) or {}).team
   if team and team ~= '' then redis.call('SADD', P .. 'team:' .. team .. ':served', c.id) end
 end
