@@ -347,35 +347,55 @@ s_text (const json_t *object, const char *name)
     return text ? text : "";
 }
 
+//  Item i of a JSON array as text, "" when missing.
+static const char *
+s_item (const json_t *array, size_t i)
+{
+    const char *text = json_string_value (json_array_get (array, i));
+    return text ? text : "";
+}
+
 int
 gc_wake_notify (void *push, const json_t *reply)
 {
     int dropped = 0;
     size_t i;
     json_t *job;
+    //  job_info [i] is [id, event, audience, note, state, tier, unit, at];
+    //  job_cases names each case's [ledger, grid, category, via, followers]
+    //  once (the Lua library's queue_job and job_cases_of)
     json_t *infos = json_object_get (reply, "job_info");
+    json_t *cases = json_object_get (reply, "job_cases");
     json_array_foreach (json_object_get (reply, "jobs"), i, job) {
         Gridcall__V1__JobRef ref = GRIDCALL__V1__JOB_REF__INIT;
         Gridcall__V1__Notification note = GRIDCALL__V1__NOTIFICATION__INIT;
         ref.job_id = (char *) json_string_value (job);
         const json_t *info = json_array_get (infos, i);
-        const char *id = json_string_value (json_object_get (info, "id"));
-        if (id && ref.job_id && strcmp (id, ref.job_id) == 0) {
+        const char *id = json_string_value (json_array_get (info, 0));
+        //  a job's id is "<case>:<entry number>"
+        const char *colon = ref.job_id ? strrchr (ref.job_id, ':') : NULL;
+        char case_id [128];
+        const json_t *kase = NULL;
+        if (colon && (size_t) (colon - ref.job_id) < sizeof case_id) {
+            snprintf (case_id, sizeof case_id, "%.*s", (int) (colon - ref.job_id), ref.job_id);
+            kase = json_object_get (cases, case_id);
+        }
+        if (id && kase && strcmp (id, ref.job_id) == 0) {
             //  the job as committed: notify delivers it without a read
             note.job_id = ref.job_id;
-            note.event = (char *) s_text (info, "event");
-            note.case_id = (char *) s_text (info, "case");
-            note.ledger_no = (char *) s_text (info, "ledger");
-            note.grid = (char *) s_text (info, "grid");
-            note.category = (char *) s_text (info, "category");
-            note.tier = (Gridcall__V1__Tier) json_integer_value (json_object_get (info, "tier"));
-            note.state = codec_state_parse (s_text (info, "state"));
-            note.unit = (char *) s_text (info, "unit");
-            note.at_ms = json_integer_value (json_object_get (info, "at"));
-            note.audience = (char *) s_text (info, "audience");
-            note.note = (char *) s_text (info, "note");
-            note.via = (char *) s_text (info, "via");
-            note.followers = (char *) s_text (info, "followers");
+            note.event = (char *) s_item (info, 1);
+            note.audience = (char *) s_item (info, 2);
+            note.note = (char *) s_item (info, 3);
+            note.state = codec_state_parse (s_item (info, 4));
+            note.tier = (Gridcall__V1__Tier) json_integer_value (json_array_get (info, 5));
+            note.unit = (char *) s_item (info, 6);
+            note.at_ms = json_integer_value (json_array_get (info, 7));
+            note.case_id = case_id;
+            note.ledger_no = (char *) s_item (kase, 0);
+            note.grid = (char *) s_item (kase, 1);
+            note.category = (char *) s_item (kase, 2);
+            note.via = (char *) s_item (kase, 3);
+            note.followers = (char *) s_item (kase, 4);
             ref.job = &note;
         }
         if (ref.job_id && codec_send (push, NULL, "notify.job", &ref.base))

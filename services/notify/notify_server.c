@@ -60,6 +60,7 @@ struct _notify_server_t {
     zlistx_t *woken;            //  ids of jobs woken this turn (owned strings)
     uint64_t rng;               //  xorshift state for the retry jitter
     uint64_t woken_n;           //  counters, logged at exit
+    uint64_t woken_read;        //  wake-ups without their job, read from Redis
     uint64_t malformed;
     uint64_t published;
     uint64_t posts_ok;
@@ -69,7 +70,7 @@ struct _notify_server_t {
     uint64_t dead;
     metrics_t *metrics;         //  counters for GET /metrics
     metrics_http_t *metrics_http;   //  the endpoint, when metrics_port is set
-    metric_t *m [9];            //  see s_metrics_update
+    metric_t *m [10];           //  see s_metrics_update
     instance_t *beat;           //  our record for gridcall status
     long long last_sweep;       //  wall ms of the last claim of due jobs
 };
@@ -264,6 +265,8 @@ notify_server_new (const config_t *config)
     self->m [6] = metrics_counter (self->metrics, "malformed_total", "wake-up messages refused");
     self->m [7] = metrics_gauge (self->metrics, "inflight", "jobs being delivered now");
     self->m [8] = metrics_counter (self->metrics, "redis_failures_total", "Redis connection or call failures");
+    self->m [9] = metrics_counter (self->metrics, "wakes_read_total",
+                                   "wake-ups that named a job without its content, read from Redis");
     self->metrics_http = gc_metrics_serve (config, self->metrics);
     self->inflight = zhashx_new ();
     self->finished = zlistx_new ();
@@ -668,6 +671,8 @@ s_read_wakeups (notify_server_t *self)
         if (self->woken) {
             log_debug ("notify: wake-up for job %s", ref->job_id);
             self->woken_n++;
+            if (!ref->job || !ref->job->event || !*ref->job->event)
+                self->woken_read++;
             zlistx_add_end (self->woken, ref->job_id);
         }
         codec_msg_reset (&msg);
@@ -744,6 +749,7 @@ s_metrics_update (notify_server_t *self)
     metric_set (self->m [6], (int64_t) self->malformed);
     metric_set (self->m [7], (int64_t) (self->inflight ? zhashx_size (self->inflight) : 0));
     metric_set (self->m [8], (int64_t) store_failures (self->store));
+    metric_set (self->m [9], (int64_t) self->woken_read);
 }
 
 int

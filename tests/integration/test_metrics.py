@@ -5,7 +5,7 @@ import re
 import socket
 import urllib.request
 
-from gc_cluster import wait_for
+from gc_cluster import pb, wait_for
 
 
 def free_port():
@@ -65,11 +65,20 @@ def test_every_daemon_serves_metrics(cluster, gc_directory):
     assert dispatch["gridcall_dispatch_offers_sent_total"] >= 1
     assert dispatch["gridcall_dispatch_leader"] == 1
 
+    kind, ack = unit.resolve(offer, "done")
+    assert kind == "ok", ack
+    kind, ack = reporter.verify(reply.case_id, True, "checked")
+    assert kind == "ack" and ack.state == pb.STATE_CLOSED, (kind, ack)
+
     def notified():
         _, n = scrape(ports["notify"])
-        return n if n["gridcall_notify_published_total"] >= 2 else None
-    notify = wait_for(notified, 5, "notify metrics to count the registered and accepted notices")
+        return n if n["gridcall_notify_published_total"] >= 4 else None
+    notify = wait_for(notified, 5, "notify metrics to count the registered, accepted, resolved "
+                                   "and closed notices")
     assert notify['gridcall_notify_webhook_posts_total{result="failed"}'] == 0
+    # intake and dispatch woke notify with each job as committed: notify
+    # delivered all four without reading one from Redis
+    assert notify["gridcall_notify_wakes_read_total"] == 0, notify
 
     _, escalate = scrape(ports["escalate"])
     assert "gridcall_escalate_timers_fired_total" in escalate

@@ -251,13 +251,24 @@ local function queue_job(P, c, n, job, entry_note)
   c._jobs = c._jobs or {}
   c._job_info = c._job_info or {}
   table.insert(c._jobs, id)
-  table.insert(c._job_info, { id = id, event = job[1], audience = job[2] or '',
-                              note = job[3] or entry_note or '', case = c.id,
-                              ledger = c.ledger or c.id, grid = c.grid or '',
-                              category = c.category or '', tier = tonumber(c.tier) or 0,
-                              state = c.state, unit = c.unit or '', at = c._now,
-                              via = c.via or '', followers = c.followers or '' })
+  -- the notification in fixed positions (daemon.c gc_wake_notify reads
+  -- them): [id, event, audience, note, state, tier, unit, at]; what is the
+  -- case's own goes once per case in the reply's job_cases (job_cases_of)
+  table.insert(c._job_info, { id, job[1], job[2] or '', job[3] or entry_note or '', c.state,
+                              tonumber(c.tier) or 0, c.unit or '', c._now })
+  c._job_case = c._job_case or {}
+  c._job_case[c.id] = c
   return id
+end
+
+-- The reply's job_cases: case id -> [ledger, grid, category, via,
+-- followers] of each case (or matter) a job of this call notifies of.
+local function job_cases_of(cases)
+  local out = {}
+  for id, x in pairs(cases or {}) do
+    out[id] = { x.ledger or id, x.grid or '', x.category or '', x.via or '', x.followers or '' }
+  end
+  return out
 end
 
 -- Hold the entries of this call (two events of one step: registered and
@@ -636,7 +647,7 @@ local function case_reply(c, extra)
   t.grid = c.grid; t.category = c.category
   t.version = tonumber(c.version); t.resolve_by = tonumber(c.resolve_by) or 0
   if t.jobs == nil or (type(t.jobs) == 'table' and #t.jobs == 0) then t.jobs = jobs_of(c) end
-  if t.jobs and c._job_info then t.job_info = c._job_info end
+  if t.jobs and c._job_info then t.job_info = c._job_info; t.job_cases = job_cases_of(c._job_case) end
   return t
 end
 

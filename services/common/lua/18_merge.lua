@@ -116,6 +116,8 @@ local function merged_close(P, c, who)
         table.insert(c._jobs, j)
         table.insert(c._job_info, d._job_info[i])
       end
+      c._job_case = c._job_case or {}
+      c._job_case[id] = d
     end
   end
 end

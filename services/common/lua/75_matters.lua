@@ -182,9 +182,11 @@ local function matter_reply(P, m, extra)
   if m._q and m._q._jobs and #m._q._jobs > 0 then
     t.jobs = t.jobs or {}
     t.job_info = t.job_info or {}
+    t.job_cases = t.job_cases or {}
     for i, id in ipairs(m._q._jobs) do
       table.insert(t.jobs, id); table.insert(t.job_info, m._q._job_info[i])
     end
+    for id, x in pairs(job_cases_of(m._q._job_case)) do t.job_cases[id] = x end
   end
   return ok(t)
 end
@@ -651,7 +653,7 @@ local function tasks(keys, a)
     t[4] = grid
     list[n] = t
   end
-  local out, ids, jobs, infos, notes = {}, {}, {}, {}, {}
+  local out, ids, jobs, infos, notes, cases = {}, {}, {}, {}, {}, {}
   for _, t in ipairs(list) do
     local r = cjson.decode(register(keys, { P, m.id .. '.' .. t[1], t[4], t[2], t[3], 'OPERATOR', m.id,
                                             '', '', scale, a[8] or '86400', who, '' }))
@@ -665,6 +667,7 @@ local function tasks(keys, a)
     log_event(P, c, 'task_of', who, 'task ' .. t[1] .. ' of matter ' .. m.id .. ' (' .. m.title .. ')',
               { matter = m.id })
     for j, id in ipairs(r.jobs or {}) do table.insert(jobs, id); table.insert(infos, r.job_info[j]) end
+    for id, x in pairs(r.job_cases or {}) do cases[id] = x end
     table.insert(out, { case_id = r.case_id, offers = r.offers, grid = r.grid, category = r.category,
                         version = r.version, state = r.state, tier = r.tier, waiting = r.waiting })
     table.insert(ids, r.case_id)
@@ -677,7 +680,8 @@ local function tasks(keys, a)
   matter_log(P, m, 'tasks', who, #list .. ' tasks: ' .. table.concat(notes, ', '), { cases = ids },
              { 'matter.carrying_out', 'grid:' .. m.grid })
   matter_save(P, m, { 'tasks_n', 'tasks_done' })
-  return matter_reply(P, m, { duplicate = false, case_ids = ids, tasks = out, jobs = jobs, job_info = infos })
+  return matter_reply(P, m, { duplicate = false, case_ids = ids, tasks = out, jobs = jobs, job_info = infos,
+                              job_cases = cases })
 end
 redis.register_function('gc_matter_tasks', tasks)
 end
