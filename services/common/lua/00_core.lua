@@ -499,26 +499,6 @@ local function move_state(P, c, new)
   c.state = new
 end
 
--- Add to counters of one hash: hincr(key, field, delta[, field, delta
--- ...]), the fields distinct. Two or more are read and written back in one
--- HSET: every write goes to the AOF as a command of its own (a fifth of a
--- transition's time is that propagation), a read does not. Returns the
--- new values in order.
-local function hincr(key, ...)
-  local fd = { ... }
-  if #fd == 2 then return { redis.call('HINCRBY', key, fd[1], I(fd[2])) } end
-  local fields = {}
-  for i = 1, #fd, 2 do fields[#fields + 1] = fd[i] end
-  local cur = redis.call('HMGET', key, unpack(fields))
-  local args, out = {}, {}
-  for i, f in ipairs(fields) do
-    out[i] = (tonumber(cur[i]) or 0) + fd[2 * i]
-    args[2 * i - 1] = f; args[2 * i] = I(out[i])
-  end
-  redis.call('HSET', key, unpack(args))
-  return out
-end
-
 local function total(P, what, d)
   redis.call('HINCRBY', P .. 'stats:total', what, d and I(d) or '1')
 end
@@ -588,13 +568,8 @@ local function save(P, c, fields)
   redis.call('HSET', P .. 'case:' .. c.id, unpack(args))
   local open = open_field(c)
   if open ~= c._open then
-    if c._open and open then
-      hincr(P .. 'stats:open', c._open, -1, open, 1)
-    elseif c._open then
-      redis.call('HINCRBY', P .. 'stats:open', c._open, '-1')
-    else
-      redis.call('HINCRBY', P .. 'stats:open', open, '1')
-    end
+    if c._open then redis.call('HINCRBY', P .. 'stats:open', c._open, '-1') end
+    if open then redis.call('HINCRBY', P .. 'stats:open', open, '1') end
     -- idx:near:<grid>:<category>, the open cases a new report may repeat
     -- (register's possible duplicates), by created: written only when
     -- the case opens or closes

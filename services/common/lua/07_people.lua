@@ -41,9 +41,9 @@ local function tier_person(P, g, tier)
 end
 
 -- Count what the person a principal label stands for did (discovered,
--- verified ...): score:person:<id> field += n (and field2 += n2 in the
--- same write, hincr). Labels no person carries count nothing.
-local function person_count(P, label, field, n, field2, n2)
+-- verified ...): score:person:<id> field += n. Labels no person carries
+-- count nothing.
+local function person_count(P, label, field, n)
   if (label or '') == '' then return end
   -- which person a label stands for is the directory's (dir_of: a
   -- reload forgets it)
@@ -54,8 +54,7 @@ local function person_count(P, label, field, n, field2, n2)
     id = redis.call('HGET', P .. 'dir:principal', label) or false
     d.pp[label] = id
   end
-  if id and field2 then hincr(P .. 'score:person:' .. id, field, n or 1, field2, n2)
-  elseif id then redis.call('HINCRBY', P .. 'score:person:' .. id, field, I(n or 1)) end
+  if id then redis.call('HINCRBY', P .. 'score:person:' .. id, field, I(n or 1)) end
 end
 
 -- A case closed: the units that handled it delivered one service this
@@ -81,10 +80,11 @@ local function community_case_closed(P, c, who)
   local ontime = resolved <= (tonumber(h[2]) or tonumber(h[3]) or 0)
   for _, u in ipairs(units) do
     local k = P .. 'score:unit:' .. u .. ':' .. q
-    if ontime then hincr(k, 'cases', 1, 'ontime', 1) else redis.call('HINCRBY', k, 'cases', 1) end
+    redis.call('HINCRBY', k, 'cases', 1)
+    if ontime then redis.call('HINCRBY', k, 'ontime', 1) end
   end
-  if tonumber(h[1]) then person_count(P, who, 'verified', 1, 'verify_ms', c._now - resolved)
-  else person_count(P, who, 'verified') end
+  person_count(P, who, 'verified')
+  if tonumber(h[1]) then person_count(P, who, 'verify_ms', c._now - resolved) end
   local team = (dir_cat(P, c.category) or {}).team
   if team and team ~= '' then redis.call('SADD', P .. 'team:' .. team .. ':served', c.id) end
 end
@@ -93,7 +93,8 @@ end
 local function community_case_rated(P, c, score)
   if (c.unit or '') == '' then return end
   local k = P .. 'score:unit:' .. c.unit .. ':' .. quarter_of(P, now_ms())
-  hincr(k, 'rated', 1, 'rating_sum', score)
+  redis.call('HINCRBY', k, 'rated', 1)
+  redis.call('HINCRBY', k, 'rating_sum', I(score))
 end
 
 -- A unit declined an offer: one more decline this quarter.

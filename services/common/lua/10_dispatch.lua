@@ -76,13 +76,11 @@ local function unit_forget(P, u)
   end
 end
 
--- Count a unit's track record: what is offers_n, accepts_n, ... (one each,
--- two at once when also is given: hincr)
-local function record(P, u, what, also)
-  local n = also and hincr(P .. 'unit:' .. u, what, 1, also, 1)
-            or { redis.call('HINCRBY', P .. 'unit:' .. u, what, '1') }
+-- Count a unit's track record: what is offers_n, accepts_n, ...
+local function record(P, u, what, d)
+  local n = redis.call('HINCRBY', P .. 'unit:' .. u, what, d and I(d) or '1')
   local r = unit_cache[P] and unit_cache[P][u]
-  if r then r[what] = n[1]; if also then r[also] = n[2] end end
+  if r then r[what] = n end
 end
 
 -- A unit's standing for ranking: spare capacity (capacity, or the smaller
@@ -166,11 +164,8 @@ local function resolve_case(P, c, who, note, jobs)
   -- (one put back since: its sweep finds it resolved and drops it)
   if (tonumber(c.parties_needed) or 0) > 0 then redis.call('ZREM', P .. 'pending:dispatch', c.id) end
   if ever_late(c) then redis.call('ZREM', P .. 'idx:overdue', c.id) end
-  if c._now <= (tonumber(c.resolve_by) or 0) then
-    hincr(P .. 'stats:total', 'resolved', 1, 'resolved_on_time', 1)
-  else
-    total(P, 'resolved')
-  end
+  total(P, 'resolved')
+  if c._now <= (tonumber(c.resolve_by) or 0) then total(P, 'resolved_on_time') end
   if kind == 'service' then redis.call('HINCRBY', P .. 'stats:services', c.category, '1') end
   log_event(P, c, 'resolved', who, note, nil, { 'case.resolved', 'grid:' .. c.grid })
   if (c.matter or '') ~= '' then matter_task_event(P, c, 'task_resolved', who, note) end
@@ -435,7 +430,8 @@ local function unit_reply(keys, a)
       party.state = 'REPORTED'
       party_set(P, id, party)
       unit_drop(P, unit, id)
-      record(P, unit, 'resolved_n', c._now <= (tonumber(c.resolve_by) or 0) and 'ontime_n' or nil)
+      record(P, unit, 'resolved_n')
+      if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
       log_event(P, c, 'assist_reported', unit, note, { role = 'assist' })
       local left = 0
       for _, p in pairs(party_all(P, id)) do if p.state ~= 'REPORTED' then left = left + 1 end end
@@ -516,7 +512,8 @@ local function unit_reply(keys, a)
     end
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
     unit_drop(P, unit, id)
-    record(P, unit, 'resolved_n', c._now <= (tonumber(c.resolve_by) or 0) and 'ontime_n' or nil)
+    record(P, unit, 'resolved_n')
+    if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
     local left, count = 0, 0
     if needed > 0 then
       for _, p in pairs(party_all(P, id)) do
