@@ -251,7 +251,7 @@ metrics_render (metrics_t *self)
 //  escalate and notify need them only for /metrics, off by default
 //  (metrics_port 0), so they are loaded when a server starts. Intake and
 //  report link them for their own doors: dlopen finds them loaded.
-#define MHD_SONAME "libmicrohttpd.so.12"
+#define MHD_SONAME "libmicrohttpd.so.12"     //  Debian's libmicrohttpd12 (libmicrohttpd-dev)
 
 static struct {
     __typeof__ (MHD_start_daemon) *start_daemon;
