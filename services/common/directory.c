@@ -1732,6 +1732,14 @@ directory_shed (directory_t *self)
     };
     for (size_t i = 0; checked_only [i]; i++)
         json_object_del (self->root, checked_only [i]);
+    //  nor from a grid's geometry: its polygon is copied into a C ring and
+    //  its buildings are counted (their points checked inside the ring)
+    json_t *grid;
+    size_t i;
+    json_array_foreach (json_object_get (self->root, "grids"), i, grid) {
+        json_object_del (grid, "polygon");
+        json_object_del (grid, "buildings");
+    }
     free (self->json);
     self->json = NULL;
     self->shed = true;

@@ -4,6 +4,7 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -245,6 +246,51 @@ metrics_render (metrics_t *self)
     return text;
 }
 
+//  libmicrohttpd and the TLS stack it brings (GnuTLS, p11-kit, nettle, gmp...)
+//  cost 2.4 MB of RSS once loaded, whether or not a server runs; dispatch,
+//  escalate and notify need them only for /metrics, off by default
+//  (metrics_port 0), so they are loaded when a server starts. Intake and
+//  report link them for their own doors: dlopen finds them loaded.
+#define MHD_SONAME "libmicrohttpd.so.12"     //  Debian's libmicrohttpd12 (libmicrohttpd-dev)
+
+static struct {
+    __typeof__ (MHD_start_daemon) *start_daemon;
+    __typeof__ (MHD_stop_daemon) *stop_daemon;
+    __typeof__ (MHD_get_daemon_info) *get_daemon_info;
+    __typeof__ (MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__ (MHD_add_response_header) *add_response_header;
+    __typeof__ (MHD_queue_response) *queue_response;
+    __typeof__ (MHD_destroy_response) *destroy_response;
+} s_mhd;
+static char s_mhd_error [256];
+static pthread_once_t s_mhd_once = PTHREAD_ONCE_INIT;
+
+static void
+s_mhd_load (void)
+{
+    //  never closed: its server threads may outlive any one metrics_http_t
+    void *lib = dlopen (MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    void **fn [] = {
+        (void **) &s_mhd.start_daemon, (void **) &s_mhd.stop_daemon,
+        (void **) &s_mhd.get_daemon_info, (void **) &s_mhd.create_response_from_buffer,
+        (void **) &s_mhd.add_response_header, (void **) &s_mhd.queue_response,
+        (void **) &s_mhd.destroy_response
+    };
+    static const char *const name [] = {
+        "MHD_start_daemon", "MHD_stop_daemon", "MHD_get_daemon_info",
+        "MHD_create_response_from_buffer", "MHD_add_response_header", "MHD_queue_response",
+        "MHD_destroy_response"
+    };
+    for (size_t i = 0; lib && i < sizeof fn / sizeof fn [0]; i++)
+        if (!(*fn [i] = dlsym (lib, name [i]))) {
+            snprintf (s_mhd_error, sizeof s_mhd_error, "%s: no %s", MHD_SONAME, name [i]);
+            s_mhd.start_daemon = NULL;
+            return;
+        }
+    if (!lib)
+        snprintf (s_mhd_error, sizeof s_mhd_error, "%s", dlerror ());
+}
+
 //  Answer GET /metrics with the registry, anything else with 404 or 405.
 static enum MHD_Result
 s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -271,15 +317,15 @@ s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     const char *text = body ? body : status == MHD_HTTP_METHOD_NOT_ALLOWED ? not_allowed
                                                                            : not_found;
-    struct MHD_Response *response = MHD_create_response_from_buffer (
+    struct MHD_Response *response = s_mhd.create_response_from_buffer (
         strlen (text), (void *) text, body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!response) {
         free (body);
         return MHD_NO;
     }
-    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_TYPE);
-    enum MHD_Result rc = MHD_queue_response (conn, status, response);
-    MHD_destroy_response (response);
+    s_mhd.add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_TYPE);
+    enum MHD_Result rc = s_mhd.queue_response (conn, status, response);
+    s_mhd.destroy_response (response);
     return rc;
 }
 
@@ -296,11 +342,16 @@ metrics_http_start (metrics_t *metrics, const char *bind, int port)
                    bind ? bind : "(null)", port);
         return NULL;
     }
+    pthread_once (&s_mhd_once, s_mhd_load);
+    if (!s_mhd.start_daemon) {
+        log_error ("metrics: cannot load libmicrohttpd: %s", s_mhd_error);
+        return NULL;
+    }
     metrics_http_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->metrics = metrics;
-    self->daemon = MHD_start_daemon (
+    self->daemon = s_mhd.start_daemon (
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, (uint16_t) port, NULL, NULL,
         s_answer, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
@@ -309,8 +360,8 @@ metrics_http_start (metrics_t *metrics, const char *bind, int port)
         free (self);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
-                                                            MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = s_mhd.get_daemon_info (self->daemon,
+                                                              MHD_DAEMON_INFO_BIND_PORT);
     self->port = info && info->port ? info->port : port;
     log_notice ("metrics: serving http://%s:%d/metrics", bind ? bind : "127.0.0.1", self->port);
     return self;
@@ -329,7 +380,7 @@ metrics_http_stop (metrics_http_t **self_p)
         return;
     metrics_http_t *self = *self_p;
     if (self->daemon)
-        MHD_stop_daemon (self->daemon);
+        s_mhd.stop_daemon (self->daemon);
     free (self);
     *self_p = NULL;
 }

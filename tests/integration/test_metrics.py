@@ -83,3 +83,25 @@ def test_every_daemon_serves_metrics(cluster, gc_directory):
     _, escalate = scrape(ports["escalate"])
     assert "gridcall_escalate_timers_fired_total" in escalate
     unit.close()
+
+
+def test_http_library_loaded_only_for_metrics(cluster):
+    """libmicrohttpd and the TLS stack it brings (2.4 MB of RSS) are in a
+    daemon that serves /metrics, not in one without metrics_port."""
+    port = free_port()
+    c = cluster("dispatch", "escalate", escalate={"metrics_port": str(port)})
+
+    def served():
+        try:
+            return scrape(port)
+        except OSError:
+            return None
+    wait_for(served, 5, "escalate to serve /metrics")
+
+    def mapped(name):
+        with open(f"/proc/{c[name].proc.pid}/maps") as f:
+            return f.read()
+    serving = mapped("escalate")
+    assert "libmicrohttpd" in serving and "libgnutls" in serving
+    quiet = mapped("dispatch")      # bound its endpoints: past its metrics start
+    assert "libmicrohttpd" not in quiet and "libgnutls" not in quiet

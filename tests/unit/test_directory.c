@@ -564,8 +564,9 @@ test_error_category_not_served (void **state)
 
 //  The demo street's 2026 calendar: office hours, National Day off, the
 //  make-up Saturday on 10 October working Monday's hours.
-//  Shedding the checked-only sections keeps every look-up (ASan reads each
-//  string again) and the people count; only the dump is gone.
+//  Shedding the checked-only sections and the grids' geometry keeps every
+//  look-up (ASan reads each string again), the grids' rings and building
+//  counts and the people count; only the dump is gone.
 static void
 test_shed_keeps_lookups (void **state)
 {
@@ -594,6 +595,7 @@ test_shed_keeps_lookups (void **state)
         assert_ptr_equal (directory_unit_find (shed, a->id), b);
     }
     assert_int_equal (directory_grid_count (shed), directory_grid_count (whole));
+    size_t geometry = 0;                //  grids with a polygon and buildings
     for (size_t g = 0; g < directory_grid_count (whole); g++) {
         const dir_grid_t *a = directory_grid (whole, g), *b = directory_grid (shed, g);
         assert_string_equal (b->id, a->id);
@@ -601,7 +603,13 @@ test_shed_keeps_lookups (void **state)
         assert_string_equal (b->community, a->community);
         if (a->worker)
             assert_string_equal (b->worker, a->worker);
+        assert_int_equal (b->building_count, a->building_count);
+        assert_int_equal (b->polygon_points, a->polygon_points);
+        if (a->polygon)
+            assert_memory_equal (b->polygon, a->polygon, 2 * a->polygon_points * sizeof (double));
+        geometry += a->polygon && a->building_count;
     }
+    assert_true (geometry > 0);
     for (size_t c = 0; c < directory_category_count (whole); c++) {
         const dir_category_t *a = directory_category (whole, c), *b = directory_category (shed, c);
         assert_string_equal (b->name, a->name);
