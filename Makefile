@@ -5,7 +5,9 @@ WARN     := -std=c11 -Wall -Wextra -Wstrict-prototypes -Werror -D_GNU_SOURCE
 BUILD    := build
 GEN      := $(BUILD)/gen
 INCLUDES := -Iservices/common -Iservices/unitkit -I$(GEN) -I/usr/include/libxml2
-LIBS     := -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd -lsodium -lcrypto -lxml2 -lm
+# --as-needed: a daemon carries only the libraries it calls (dispatch, escalate
+# and notify load libmicrohttpd only to serve /metrics: metrics.c)
+LIBS     := -Wl,--as-needed -lczmq -lzmq -lprotobuf-c -lhiredis -ljansson -lmicrohttpd -lsodium -lcrypto -lxml2 -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 COMMON_SRC := $(wildcard services/common/*.c)
