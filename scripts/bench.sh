@@ -102,8 +102,12 @@ load_directory() {   # load_directory PREFIX (as gc-admin: the bench: prefix is 
 # connection's cost, not a case's. The generator makes $dir/units-ready
 # then and files no report until it is gone; the marks are taken
 # meanwhile (the commands' counts start again: INFO commandstats reset).
+# Without the mark (the generator stopped first) they are those of the
+# start, hellos included.
 lifecycle_marked() {
     local mark=$dir/units-ready pid
+    aof_units=$(info persistence aof_current_size)
+    mem_units=$(info memory used_memory)
     rm -f "$mark"
     bench lifecycle --set "ready_file=$mark" "$@" &
     pid=$!
@@ -147,15 +151,15 @@ pid_of() {
 status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$(pid_of "$1")/status"; }
 mib() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
 notify_done() { [ "$(rcli zcard gc:pending:notify)" = 0 ]; }
-# aof_mark, then aof_per N: AOF bytes written per case since the mark
-# ("?" when a rewrite came between)
+# aof_mark, then aof_per N [FROM]: AOF bytes written per case since the
+# mark, or since size FROM taken after it ("?" when a rewrite came between)
 aof_mark() {
     aof_at=$(info persistence aof_current_size)
     aof_rw=$(info persistence aof_rewrites)
 }
 aof_per() {
     if [ "$(info persistence aof_rewrites)" = "$aof_rw" ] && [ "${1:-0}" -gt 0 ]; then
-        echo $(( ($(info persistence aof_current_size) - aof_at) / $1 ))
+        echo $(( ($(info persistence aof_current_size) - ${2:-$aof_at}) / $1 ))
     else
         echo "?"
     fi
@@ -330,16 +334,14 @@ echo "reference      R = $R_life transitions/s, measured again before the lifecy
 reset_street
 rcli config resetstat >/dev/null
 aof_mark
-aof_units=$aof_at
-mem_units=$(info memory used_memory)
 ticks0=$(cpu_ticks)
 t0=$(now_ms)
 lifecycle_marked --set "count=$lifecycles" --set "window=$window" --set sockets=4 || status_life=$?
 t1=$(now_ms)
 ticks1=$(cpu_ticks)
 wait_until 30 "notify to deliver every job" notify_done || true
-read -r calls1 usec1 < <(fcall_stats)
-calls0=0 usec0=0
+# the commands' counts since the units' welcome (lifecycle_marked reset them)
+read -r lc_fcalls lc_fusec < <(fcall_stats)
 mem1=$(info memory used_memory)
 lc_n=$(result lifecycle_closed)
 lc_n=${lc_n:-0}
@@ -348,13 +350,12 @@ if [ "$lc_n" -gt 0 ]; then
     # a case's own figures: from the units' welcome on (lifecycle_marked)
     lc_bytes=$(( (mem1 - mem_units) / lc_n ))
     lc_aof_all=$(aof_per "$lc_n")
-    aof_at=$aof_units
-    lc_aof=$(aof_per "$lc_n")
-    lc_usec=$(calc "($usec1 - $usec0) / $lc_n")
+    lc_aof=$(aof_per "$lc_n" "$aof_units")
+    lc_usec=$(calc "$lc_fusec / $lc_n")
     lc_usec_r=$(printf %.0f "$lc_usec")
-    lc_calls=$(calc "($calls1 - $calls0) / $lc_n")
+    lc_calls=$(calc "$lc_fcalls / $lc_n")
     printf "               per closed case: %.1f FCALLs, %.0f us of Redis (alone it would allow" \
-        "$(calc "($calls1 - $calls0) / $lc_n")" "$lc_usec"
+        "$lc_calls" "$lc_usec"
     printf " %.0f cases/s), %d bytes of Redis memory\n" "$(calc "1000000 / $lc_usec")" "$lc_bytes"
     # of it, what does not stay with a case: its idempotency key (expires
     # after idem_ttl, a day by default) and its share of the event stream
@@ -397,8 +398,7 @@ lifecycle_marked --set label=single --set "count=$singles" --set window=1 --set 
     || status_life=$?
 wait_until 30 "notify to deliver every job" notify_done || true
 single_aof_all=$(aof_per "$(result single_closed)")
-aof_at=$aof_units
-single_aof=$(aof_per "$(result single_closed)")
+single_aof=$(aof_per "$(result single_closed)" "$aof_units")
 echo "               AOF written per closed case: $single_aof bytes one at a time," \
      "${lc_aof:-?} bytes in the phase above (with the 102 units' hellos and ready sets:" \
      "${single_aof_all:-?} and ${lc_aof_all:-?})"
