@@ -703,6 +703,9 @@ local function units_reset(keys, a)
     end
   end
   redis.call('DEL', P .. 'stats:open_tier', P .. 'stats:open_grid', P .. 'stats:open_category')
+  -- ... and the closed cases' index it kept goes (closed_count counts them
+  -- now), freed in the background
+  redis.call('UNLINK', P .. 'idx:state:CLOSED')
   -- ... and its open figures are counted once into stats:open
   if redis.call('EXISTS', P .. 'stats:open') == 0 then
     for _, id in ipairs(redis.call('ZRANGE', P .. 'idx:open', 0, -1)) do

@@ -243,7 +243,7 @@ local function case_get(keys, a)
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. a[2]) end
   local timeline, prev = {}, nil
   for i, text in ipairs(redis.call('LRANGE', a[1] .. 'case:' .. a[2] .. ':log', 0, -1)) do
-    local ev = event_decode(text, prev, c.created)
+    local ev = event_decode(text, prev, c.created, c.channel)
     if ev then prev = ev end
     timeline[i] = ev and cjson.encode(ev) or text
   end

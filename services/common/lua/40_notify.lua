@@ -23,8 +23,8 @@ local function job_read(P, id)
   local text = redis.call('LINDEX', base .. ':log', n - 1)
   if not text then return nil end
   local h = redis.call('HMGET', base, 'grid', matter and 'template' or 'category', 'via', 'followers',
-                       'created')
-  local ev, job = event_decode(text, nil, h[5])
+                       'created', 'channel')
+  local ev, job = event_decode(text, nil, h[5], h[6])
   if not ev or not job then return nil end
   job = job_expand(job, ev.what, h[1], case_id)
   if type(job) ~= 'table' or not job[1] then return nil end

@@ -63,18 +63,21 @@ local function report_cases(keys, a)
   elseif type(f.grid) == 'string' and f.grid ~= '' then key, checked = 'idx:grid:' .. f.grid, 'grid'
   elseif type(f.category) == 'string' and f.category ~= '' then
     key, checked = 'idx:category:' .. f.category, 'category'
-  elseif states and #f.states == 1 and not open and not OPEN[f.states[1]] then
+  elseif states and #f.states == 1 and not open and state_index(f.states[1])
+         and not OPEN[f.states[1]] then
     key, checked = 'idx:state:' .. f.states[1], 'states'
-  elseif open or (states and #f.states == 1) then
+  elseif open or (states and #f.states == 1 and OPEN[f.states[1]]) then
     -- open cases, or one open state: idx:open (the state checked per case)
     key, checked = 'idx:open', ''
   else key, checked = 'idx:created', '' end
   key = P .. key
-  local exact = true
+  local exact, alone = true, true
   for _, name in ipairs({ 'unit', 'grid', 'category', 'community' }) do
-    if name ~= checked and type(f[name]) == 'string' and f[name] ~= '' then exact = false end
+    if name ~= checked and type(f[name]) == 'string' and f[name] ~= '' then exact = false; alone = false end
   end
   if (states and checked ~= 'states') or open then exact = false end
+  -- closed cases alone, looked for in idx:created, are counted exactly too
+  local closed_total = alone and not open and states and #f.states == 1 and f.states[1] == 'CLOSED'
   local items, scanned, pos, done = {}, 0, cursor, false
   while #items < limit and scanned < REPORT_SCAN_MAX do
     local want = exact and (limit - #items) or math.min(REPORT_SCAN_MAX - scanned, 500)
@@ -98,7 +101,8 @@ local function report_cases(keys, a)
     if #ids < want and #items < limit then done = true; break end
   end
   local out = { items = items, scanned = scanned, now = now_ms() }
-  if exact then out.total = redis.call('ZCOUNT', key, lo, hi) end
+  if exact then out.total = redis.call('ZCOUNT', key, lo, hi)
+  elseif closed_total then out.total = closed_count(P, lo, hi) end
   if not done and not (exact and pos >= out.total) then out.next = pos end
   return ok(out)
 end
@@ -115,6 +119,7 @@ local function report_range(keys, a)
   local open = open_counts(P, lo, hi)
   for i = 4, #a do
     out.by_state[a[i]] = OPEN[a[i]] and (open.state[a[i]] or 0)
+                         or (a[i] == 'CLOSED' and closed_count(P, lo, hi))
                          or redis.call('ZCOUNT', P .. 'idx:state:' .. a[i], lo, hi)
   end
   -- a community's figure is the sum of its grids' (no index of its own:
@@ -217,6 +222,7 @@ end
 -- due0 was kept, counts when it never climbed and met resolve_by), and
 -- on_time_now against its deadline at the end (after climbs and
 -- extensions). sample bounds the work.
+local PERF_SCAN_FACTOR = 4
 local function report_perf(P, sample)
   local by_tier, by_unit, start = {}, {}, {}
   local function fresh()
@@ -228,12 +234,17 @@ local function report_perf(P, sample)
     t[k] = t[k] or fresh()
     return t[k]
   end
-  for _, id in ipairs(redis.call('ZREVRANGE', P .. 'idx:state:CLOSED', 0, sample - 1)) do
+  -- the newest closed cases: idx:created newest first, the closed ones
+  -- (nearly all but the open), looking at PERF_SCAN_FACTOR x sample at most
+  local ids, got = redis.call('ZREVRANGE', P .. 'idx:created', 0, sample * PERF_SCAN_FACTOR - 1), 0
+  for _, id in ipairs(ids) do
+    if got >= sample then break end
     local h = redis.call('HMGET', P .. 'case:' .. id, 'created', 'resolved', 'closed',
                          'resolve_by', 'tier', 'unit', 'category', 'satisfaction', 'scale',
-                         'due0', 'climbs')
+                         'due0', 'climbs', 'state')
     local created, resolved, closed = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
-    if created and closed then
+    if created and closed and h[12] == 'CLOSED' then
+      got = got + 1
       local tier = tonumber(h[5]) or 1
       if start[h[7]] == nil then
         start[h[7]] = tonumber(redis.call('HGET', P .. 'dir:cat:' .. (h[7] or ''), 'start_tier')) or tier
@@ -269,7 +280,7 @@ local function report_services(P)
     if redis.call('HGET', P .. 'dir:cat:' .. c, 'kind') == 'service' then
       local idx = P .. 'idx:category:' .. c
       out[c] = { waiting = redis.call('ZINTERCARD', 2, P .. 'idx:state:ORDERED', idx),
-                 delivered = redis.call('ZINTERCARD', 2, P .. 'idx:state:CLOSED', idx) }
+                 delivered = closed_in(P, idx) }
     end
   end
   return out
