@@ -59,7 +59,9 @@ cli_redis (const config_t *config, int argc, char **argv)
 
 //  Check entry number n (1-based) of the chain against the hash of the one
 //  before (prev, updated to this entry's hash). Returns 0, or -1 with why
-//  the link breaks in problem.
+//  the link breaks in problem. An entry of an earlier gridcall repeats
+//  prev in its text, which tells a replaced entry before it from an
+//  altered one; a newer one links by its hash alone.
 static int
 s_check_entry (const char *entry, long long n, char *prev, char *problem, size_t size)
 {
@@ -73,21 +75,26 @@ s_check_entry (const char *entry, long long n, char *prev, char *problem, size_t
     const char *linked = json_string_value (json_object_get (json, "prev"));
     long long number = json_integer_value (json_object_get (json, "n"));
     int rc = -1;
-    if (!json || !linked)
+    if (!json || !json_is_integer (json_object_get (json, "n")))
         snprintf (problem, size, "its text is not an audit entry");
     else
     if (number != n)
         snprintf (problem, size, "it says it is entry %lld: entries were removed or inserted", number);
     else
-    if (strcasecmp (linked, prev) != 0)
+    if (linked && strcasecmp (linked, prev) != 0)
         snprintf (problem, size, "it does not link to entry %lld (entry %lld was altered or "
                   "replaced, or this one was)", n - 1, n - 1);
     else {
         zdigest_t *digest = zdigest_new ();
         zdigest_update (digest, (const byte *) prev, strlen (prev));
         zdigest_update (digest, (const byte *) text, strlen (text));
-        if (strncasecmp (zdigest_string (digest), entry, HASH_LEN) != 0)
-            snprintf (problem, size, "its content does not match its hash: it was altered");
+        if (strncasecmp (zdigest_string (digest), entry, HASH_LEN) != 0) {
+            if (linked)
+                snprintf (problem, size, "its content does not match its hash: it was altered");
+            else
+                snprintf (problem, size, "its hash does not follow from its content and entry "
+                          "%lld's hash: it was altered, or entry %lld was replaced", n - 1, n - 1);
+        }
         else
             rc = 0;
         zdigest_destroy (&digest);

@@ -69,6 +69,9 @@ def test_orders_and_parked_cases_are_listed_counted_and_delivered(street):
     assert status == 200 and ids(page) == {waiting.case_id, parked.case_id}
     status, page = get_json(base, "/api/cases", state="PARKED", grid="G01")
     assert status == 200 and page["items"] == []
+    # closed cases have no index of their own: found among all, counted exactly
+    status, page = get_json(base, "/api/cases", state="CLOSED")
+    assert status == 200 and ids(page) == {delivered.case_id} and page["total"] == 1, page
 
     # counted in a time range and live
     status, rng = get_json(base, "/api/stats", **{"from": "1"})

@@ -2,8 +2,9 @@
 working: open cases indexed by state (idx:state:<open state>), open
 counters (stats:open_*) and a unit's held cases and waiting offers in
 unit:<u>:cases / unit:<u>:offers move to idx:open and unit:<u>:load when
-dispatch starts, open cases without idx:near entries get them, and the
-held case is still the unit's to resolve."""
+dispatch starts, open cases without idx:near entries get them, the closed
+cases' index (idx:state:CLOSED, now counted from idx:created) goes, and
+the held case is still the unit's to resolve."""
 
 from gc_cluster import state_name, wait_for
 from units_fixture import street  # noqa: F401  (fixture)
@@ -29,6 +30,8 @@ def test_dispatch_start_moves_an_old_store_to_the_new_indexes(street):
     c.redis.call("HSET", f"{P}stats:open_tier", "GRID", "7")
     # ... from before idx:near (a new report's possible duplicates)
     c.redis.call("DEL", f"{P}idx:near:G01:env.garbage", f"{P}cfg:idx_near")
+    # ... and with an index of closed cases, here naming the open one
+    c.redis.call("ZADD", f"{P}idx:state:CLOSED", created, held)
     u.close()
 
     c["dispatch"].restart()
@@ -41,6 +44,8 @@ def test_dispatch_start_moves_an_old_store_to_the_new_indexes(street):
     assert c.redis.call("ZSCORE", f"{P}idx:near:G01:env.garbage", held) == created
     stats = c.stats()
     assert stats["state"].get("ACCEPTED") == 1 and int(stats["open_tier"]["GRID"]) == 1
+    assert c.redis.call("EXISTS", f"{P}idx:state:CLOSED") == 0
+    assert "CLOSED" not in stats["state"] and int(stats["total"]["closed"]) == 0, stats
 
     # the unit comes back, is told it holds the case, and resolves it
     u = c.unit("CLEAN1", hello=False)

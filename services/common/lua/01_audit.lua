@@ -1,10 +1,11 @@
 -- The audit chain (docs/security-input.md): operator actions (verify,
 -- extension decisions, parking, order decisions, directory loads, clock
 -- moves) each append one entry to the list P..'audit'. An entry is
--- '<hash> <text>': text is the entry as JSON, holding the hash of the
--- entry before it ("prev", 40 zeros for the first), and hash is
--- sha1hex(prev .. text). `gridcall audit verify` recomputes every link and
--- names the first that does not hold.
+-- '<hash> <text>': text is the entry as JSON, and hash is sha1hex(prev ..
+-- text), prev the hash of the entry before (40 zeros for the first): the
+-- hash links it to the entry before, whose hash the text need not repeat
+-- (entries written before did, as "prev"). `gridcall audit verify`
+-- recomputes every link and names the first that does not hold.
 
 local AUDIT_GENESIS = '0000000000000000000000000000000000000000'
 
@@ -18,7 +19,7 @@ local function audit(P, by, who, what, subject, note)
   local prev = last and string.sub(last, 1, 40) or AUDIT_GENESIS
   local n = redis.call('LLEN', key) + 1
   local text = cjson.encode({ n = n, at = now_ms(), by = by or '', who = who or '', what = what,
-                              subject = subject or '', note = note or '', prev = prev })
+                              subject = subject or '', note = note or '' })
   redis.call('RPUSH', key, redis.sha1hex(prev .. text) .. ' ' .. text)
   return n
 end

@@ -88,13 +88,15 @@ local function register(keys, a)
     end
   end
   local offer, waiting
-  -- the round registration opens (gc_offer opens the same one)
+  -- the round registration opens (gc_offer opens the same one), kept
+  -- when the case waits in it: an offered case leaves REGISTERED for good,
+  -- and gc_offer looks at the round only in REGISTERED, ESCALATED and
+  -- REOPENED, each with a round of its own
   local round = tier .. ':REGISTERED:' .. c.resolve_by
   if best then
-    c.round = round
     local oid, by = new_offer(P, c, best.unit, answer_ms_of(P))
     c.offer_id = oid; c.offer_unit = best.unit; c.offer_by = by
-    touch(c, 'round', 'offer_id', 'offer_unit', 'offer_by')
+    touch(c, 'offer_id', 'offer_unit', 'offer_by')
     -- the offer expires by the sweep if it is not answered
     redis.call('ZADD', P .. 'pending:dispatch', I(by), id)
     move_state(P, c, 'DISPATCHED')
