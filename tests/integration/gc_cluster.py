@@ -1092,3 +1092,11 @@ def raw_string_field(field_number, raw):
     refuse to put in a string (invalid UTF-8). Appended to a serialized
     message it replaces that field (the last occurrence wins)."""
     return encode_varint(field_number << 3 | 2) + encode_varint(len(raw)) + raw
+
+
+def timeline_entries(c, case):
+    """A case's timeline entries as stored (the hash case:<id>:tl, entry
+    number -> entry), oldest first."""
+    flat = c.redis.call("HGETALL", f"{c.key_prefix}case:{case}:tl")
+    pairs = sorted(zip(flat[::2], flat[1::2]), key=lambda p: int(p[0]))
+    return [json.loads(v) for _, v in pairs]

@@ -6,7 +6,7 @@ in order, each with its deadline; the stream stays capped."""
 
 import json
 
-from gc_cluster import pb
+from gc_cluster import pb, timeline_entries
 from units_fixture import street  # noqa: F401  (fixture)
 
 LIFECYCLE = ["registered", "offered", "accepted", "resolved", "verified", "closed"]
@@ -51,7 +51,7 @@ def test_feed_and_ticker_show_every_event_of_a_lifecycle(street):
     # job notify reads; in Redis an entry keeps ms since the case was
     # created and leaves out the state its event names
     created = int(c.case(case)["created"])
-    raw = [json.loads(x) for x in c.redis.call("LRANGE", f"{c.key_prefix}case:{case}:log", 0, -1)]
+    raw = timeline_entries(c, case)
     assert [e[0] for e in raw] == [e["at"] - created for e in timeline]
     assert all(0 <= e[0] < 60000 and e[3] == 0 for e in raw), raw
     assert [e["at"] for e in rows] == [e["at"] for e in timeline]
@@ -61,13 +61,18 @@ def test_feed_and_ticker_show_every_event_of_a_lifecycle(street):
 
 
 def test_entries_written_before_compact_times_still_read(street):
-    # an entry as the library wrote it before: absolute time, state spelled out
+    # a timeline an earlier library kept, in a list, with an entry as it
+    # wrote them: absolute time, state spelled out
     c = street("intake")
     reply = c.reporter().report("G01", "env.garbage", "bins overflowing")
     case = reply.case_id
     created = int(c.case(case)["created"])
+    P = c.key_prefix
+    entries = [json.dumps(e) for e in timeline_entries(c, case)]
+    c.redis.call("DEL", f"{P}case:{case}:tl")
+    c.redis.call("RPUSH", f"{P}case:{case}:log", *entries)
     old = [created + 5000, "progress", "U1", "REGISTERED", 1, "", 0, "from an older library", 9]
-    c.redis.call("RPUSH", f"{c.key_prefix}case:{case}:log", json.dumps(old))
+    c.redis.call("RPUSH", f"{P}case:{case}:log", json.dumps(old))
     last = c.case(case)["timeline"][-1]
     assert (last["at"], last["state"], last["note"]) == (created + 5000, "REGISTERED",
                                                           "from an older library")

@@ -10,7 +10,7 @@ import socket
 import uuid
 
 from doors_helpers import Http, api_key, start_doors
-from gc_cluster import wait_for
+from gc_cluster import timeline_entries, wait_for
 from gc_keys import GATEWAY
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 200 \
@@ -61,8 +61,7 @@ def test_upload_is_stored_by_hash_recorded_and_served_by_report(cluster, gc_dire
     assert case["media"] == ["https://example.org/a.jpg", f"media:{digest}.jpg",
                              png["media"]], case
     # the timeline tells it
-    log = [json.loads(x) for x in c.redis.call("LRANGE", f"{c.key_prefix}case:{case_id}:log",
-                                                0, -1)]
+    log = timeline_entries(c, case_id)
     assert sum(1 for e in log if e[1] == "media") == 3, log
     # report's case view links them; it serves them to the screen token, not to anyone
     conn = http.client.HTTPConnection(host, int(rport), timeout=10)

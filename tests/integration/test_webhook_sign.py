@@ -17,7 +17,7 @@ import time
 
 import zmq
 
-from gc_cluster import BUILD, ROOT, pb, wait_for
+from gc_cluster import BUILD, ROOT, pb, timeline_entries, wait_for
 
 SECRET = "whsec-1f2e3d4c5b6a79880f1e2d3c"
 PHONE = "13800000000"
@@ -173,8 +173,7 @@ def test_pub_names_the_reporter_by_case_never_by_phone(cluster, gc_directory):
     # no message on the PUB carries the phone number, in any field
     assert not [b for b in seen if PHONE.encode() in b]
     # and the job the function library queued names the case already
-    entries = [json.loads(e) for e in
-               c.redis.call("LRANGE", f"{c.key_prefix}case:{reply.case_id}:log", 0, -1)]
+    entries = timeline_entries(c, reply.case_id)
     n = next(i for i, e in enumerate(entries, 1) if e[1] == "closed")
     job = json.loads(c.redis.call("FCALL", "gc_job_get", "0", c.key_prefix, f"{reply.case_id}:{n}"))
     assert job["event"] == "case.closed" and job["audience"] == f"reporter:{reply.case_id}", job

@@ -148,8 +148,63 @@ end
 -- What a unit may add to one timeline by messages (progress notes,
 -- extension requests): the ledger stays readable and memory bounded.
 local TIMELINE_UNIT_MAX = 2000
+
+-- A case's timeline is the hash case:<id>:tl of entry number ("1", "2",
+-- ...) -> entry: a small hash is one listpack, where a list is a
+-- quicklist with a node of its own, some 80 bytes more a case. A case
+-- registered by an earlier gridcall keeps its entries in the list
+-- case:<id>:log, read and appended to as before.
+local function tl_key(P, id) return P .. 'case:' .. id .. ':tl' end
+local function tl_list(P, id) return P .. 'case:' .. id .. ':log' end
+
+-- How many entries case id's timeline holds, and whether it is the list.
+local function tl_len(P, id)
+  local n = redis.call('HLEN', tl_key(P, id))
+  if n > 0 then return n, false end
+  n = redis.call('LLEN', tl_list(P, id))
+  return n, n > 0
+end
+
+-- Entries from..to of case id's timeline (1-based, both included; a
+-- negative number counts from the end, -1 the last), oldest first.
+local function tl_get(P, id, from, to)
+  local n, list
+  if from < 0 or to < 0 then
+    n, list = tl_len(P, id)
+    if from < 0 then from = n + from + 1 end
+    if to < 0 then to = n + to + 1 end
+  end
+  if from < 1 then from = 1 end
+  if n and to > n then to = n end
+  if from > to then return {} end
+  if not list then
+    local f = {}
+    for i = from, to do f[#f + 1] = I(i) end
+    local got = redis.call('HMGET', tl_key(P, id), unpack(f))
+    local out = {}
+    for _, t in ipairs(got) do if t then out[#out + 1] = t end end
+    -- nothing in the hash, and not known to be a hash: the list's
+    if #out > 0 or list == false then return out end
+  end
+  return redis.call('LRANGE', tl_list(P, id), from - 1, to - 1)
+end
+
+-- Append texts to case c's timeline (a new case's is a hash at once).
+-- Returns the last entry's number and whether the timeline is the list.
+local function tl_append(P, c, texts)
+  local key = tl_key(P, c.id)
+  local n = c._fresh and 0 or redis.call('HLEN', key)
+  if n == 0 and not c._fresh and redis.call('EXISTS', tl_list(P, c.id)) == 1 then
+    return redis.call('RPUSH', tl_list(P, c.id), unpack(texts)), true
+  end
+  local args = {}
+  for i, t in ipairs(texts) do args[2 * i - 1] = I(n + i); args[2 * i] = t end
+  redis.call('HSET', key, unpack(args))
+  return n + #texts, false
+end
+
 local function timeline_full(P, id)
-  return redis.call('LLEN', P .. 'case:' .. id .. ':log') >= TIMELINE_UNIT_MAX
+  return tl_len(P, id) >= TIMELINE_UNIT_MAX
 end
 
 -- A timeline entry is a JSON array in fixed positions (the same nine keys
@@ -168,7 +223,8 @@ end
 -- kept the same way, from the case's creation. What an entry can be told
 -- from the case or the entry before is left out too (entry_pack, undone
 -- by event_decode): a registration's note (its tier and the case's
--- channel), the lead role of an offer or acceptance, "responsible: "
+-- channel), the lead role of an offer or acceptance, an offer's field
+-- names (o: [offer, offer_unit, answer_by, why]), "responsible: "
 -- before an acceptance's note, and the client's name (by) of a closing
 -- that its verification gave. A closed case's timeline is then under
 -- 512 bytes, one allocation size smaller.
@@ -234,6 +290,10 @@ local function event_decode(text, prev, created, channel)
   end
   local what, x = ev.what, v[10]
   if type(x) == 'table' then
+    local o = x.o
+    if type(o) == 'table' then
+      x.offer, x.offer_unit, x.answer_by, x.why, x.o = o[1], o[2], o[3], o[4], nil
+    end
     for k, y in pairs(x) do if k ~= 'job' and k ~= 'why' then ev[k] = y end end
     if type(ev.answer_by) == 'number' and ev.answer_by < AT_ABSOLUTE then
       ev.answer_by = ev.answer_by + created
@@ -307,7 +367,7 @@ end
 -- offered, verified and closed) for one log_flush.
 local function log_begin(c) c._held = {} end
 
--- Write the held entries in one RPUSH and announce them in one stream
+-- Write the held entries in one HSET and announce them in one stream
 -- entry, c <case> n <last entry number> k <how many> (k left out when
 -- 1); then queue their jobs. Returns the last entry's number.
 local function log_flush(P, c)
@@ -316,7 +376,8 @@ local function log_flush(P, c)
   if not held or #held == 0 then return c._evn end
   local texts = {}
   for i, x in ipairs(held) do texts[i] = cjson.encode(x[1]) end
-  local n = redis.call('RPUSH', P .. 'case:' .. c.id .. ':log', unpack(texts))
+  local n, list = tl_append(P, c, texts)
+  c._fresh, c._tl_list = nil, list
   -- the stream is trimmed by the pending-set claims (gc_claim), not by
   -- every XADD: an XADD with MAXLEN goes to the AOF with its exact length
   if #held == 1 then
@@ -356,6 +417,12 @@ local function log_event(P, c, what, who, note, extra, job)
     if extra.role == 'lead' and (what == 'offered' or what == 'accepted') then extra.role = nil end
     local by = tonumber(extra.answer_by)
     if by and by > created then extra.answer_by = by - created end
+    -- an offer's four fields in fixed positions: their names were a third
+    -- of the entry
+    if what == 'offered' and extra.offer and extra.offer_unit and extra.answer_by and extra.why then
+      extra.o = { extra.offer, extra.offer_unit, extra.answer_by, extra.why }
+      extra.offer, extra.offer_unit, extra.answer_by, extra.why = nil, nil, nil, nil
+    end
   end
   local deadline = tonumber(c.resolve_by) or 0
   local last = c._ev_deadline
@@ -399,7 +466,9 @@ local function stream_events(P, fields)
   local kind = f.m and 'matter' or 'case'
   local id, n, k = f.c or f.m, tonumber(f.n), tonumber(f.k) or 1
   if not id or not n then return {} end
-  local texts = redis.call('LRANGE', P .. kind .. ':' .. id .. ':log', n - k, n - 1)
+  local texts
+  if kind == 'case' then texts = tl_get(P, id, n - k + 1, n)
+  else texts = redis.call('LRANGE', P .. kind .. ':' .. id .. ':log', n - k, n - 1) end
   if #texts == 0 then return {} end
   local h = redis.call('HMGET', P .. kind .. ':' .. id, 'grid', kind == 'case' and 'category' or 'template',
                        'resolve_by', 'created', 'channel')
@@ -608,7 +677,11 @@ local function notify(P, c, event, audience, note, jobs)
     local told = c._ev_note or ev[8]
     if (note or '') ~= told then extra.job[3] = note or '' end
     ev[10] = extra
-    redis.call('LSET', P .. 'case:' .. c.id .. ':log', I(c._evn - 1), cjson.encode(ev))
+    if c._tl_list then
+      redis.call('LSET', tl_list(P, c.id), I(c._evn - 1), cjson.encode(ev))
+    else
+      redis.call('HSET', tl_key(P, c.id), I(c._evn), cjson.encode(ev))
+    end
     queue_job(P, c, c._evn, extra.job, told)
   end
   local ids = c._jobs

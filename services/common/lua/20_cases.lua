@@ -69,7 +69,7 @@ local function register(keys, a)
               category = category, text = a[5], channel = a[6], reporter = a[7],
               building = a[8], location = a[9], tier = tier, unit = '',
               created = now, version = 0, _now = now, scale = scale,
-              via = a[12] or '', _known = true,
+              via = a[12] or '', _known = true, _fresh = true,
               -- the map point the reporter gave, kept as given (resolved above)
               lat = (lat and lon) and string.format('%.14g', lat) or '',
               lon = (lat and lon) and string.format('%.14g', lon) or '' }
@@ -244,7 +244,7 @@ local function case_get(keys, a)
   local c = case_hash(a[1], a[2])
   if not c then return fail('UNKNOWN_CASE', 'no case ' .. a[2]) end
   local timeline, prev = {}, nil
-  for i, text in ipairs(redis.call('LRANGE', a[1] .. 'case:' .. a[2] .. ':log', 0, -1)) do
+  for i, text in ipairs(tl_get(a[1], a[2], 1, -1)) do
     local ev = event_decode(text, prev, c.created, c.channel)
     if ev then prev = ev end
     timeline[i] = ev and cjson.encode(ev) or text

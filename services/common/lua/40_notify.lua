@@ -20,7 +20,9 @@ local function job_read(P, id)
   -- in the category's place
   local matter = matter_id_p(case_id)
   local base = P .. (matter and 'matter:' or 'case:') .. case_id
-  local text = redis.call('LINDEX', base .. ':log', n - 1)
+  local text
+  if matter then text = redis.call('LINDEX', base .. ':log', n - 1)
+  else text = tl_get(P, case_id, n, n)[1] end
   if not text then return nil end
   local h = redis.call('HMGET', base, 'grid', matter and 'template' or 'category', 'via', 'followers',
                        'created', 'channel')

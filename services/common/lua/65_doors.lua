@@ -81,7 +81,7 @@ local function doors_row(P, id)
   end
   r.media = r.media ~= '' and cjson.decode(r.media) or {}
   if r.unit ~= '' then r.responsible = dir_responsible(P, r.unit) end
-  local last = redis.call('LINDEX', P .. 'case:' .. id .. ':log', -1)
+  local last = tl_get(P, id, -1, -1)[1]
   local ev = last and event_decode(last, nil, r.created, r.channel)
   r.updated = ev and tonumber(ev.at) or r.created
   r.last_what = ev and ev.what or ''
