@@ -155,6 +155,14 @@ local TIMELINE_UNIT_MAX = 2000
 -- registered by an earlier gridcall keeps its entries in the list
 -- case:<id>:log, read and appended to as before.
 local function tl_key(P, id) return P .. 'case:' .. id .. ':tl' end
+-- Entry numbers as field names, each formatted once per library load
+-- (formatting a number costs about as much as a small write's Lua side).
+local TL_FIELDS = {}
+local function tl_field(i)
+  local f = TL_FIELDS[i]
+  if not f then f = string.format('%d', i); TL_FIELDS[i] = f end
+  return f
+end
 local function tl_list(P, id) return P .. 'case:' .. id .. ':log' end
 
 -- How many entries case id's timeline holds, and whether it is the list.
@@ -179,7 +187,7 @@ local function tl_get(P, id, from, to)
   if from > to then return {} end
   if not list then
     local f = {}
-    for i = from, to do f[#f + 1] = I(i) end
+    for i = from, to do f[#f + 1] = tl_field(i) end
     local got = redis.call('HMGET', tl_key(P, id), unpack(f))
     local out = {}
     for _, t in ipairs(got) do if t then out[#out + 1] = t end end
@@ -198,7 +206,7 @@ local function tl_append(P, c, texts)
     return redis.call('RPUSH', tl_list(P, c.id), unpack(texts)), true
   end
   local args = {}
-  for i, t in ipairs(texts) do args[2 * i - 1] = I(n + i); args[2 * i] = t end
+  for i, t in ipairs(texts) do args[2 * i - 1] = tl_field(n + i); args[2 * i] = t end
   redis.call('HSET', key, unpack(args))
   return n + #texts, false
 end
@@ -680,7 +688,7 @@ local function notify(P, c, event, audience, note, jobs)
     if c._tl_list then
       redis.call('LSET', tl_list(P, c.id), I(c._evn - 1), cjson.encode(ev))
     else
-      redis.call('HSET', tl_key(P, c.id), I(c._evn), cjson.encode(ev))
+      redis.call('HSET', tl_key(P, c.id), tl_field(c._evn), cjson.encode(ev))
     end
     queue_job(P, c, c._evn, extra.job, told)
   end
