@@ -48,9 +48,17 @@ def entry(text, created=0):
     out = dict(zip(ENTRY_KEYS, v))
     if isinstance(out.get("at"), int) and out["at"] < AT_ABSOLUTE:
         out["at"] += created
+    # a deadline that moved is kept from the case's creation too (0: not moved)
+    if isinstance(out.get("deadline"), int) and 0 < out["deadline"] < AT_ABSOLUTE:
+        out["deadline"] += created
     if len(v) > 9 and isinstance(v[9], dict):
         out.update({k: x for k, x in v[9].items() if k != "job"})
     return out
+
+
+def ordered(flat):
+    """A timeline hash's HGETALL (entry number, entry, ...) as entries, oldest first."""
+    return [v for _, v in sorted(zip(flat[::2], flat[1::2]), key=lambda p: int(p[0]))]
 
 
 def what_of(text):
@@ -115,13 +123,13 @@ def steady_lateness(c):
     c.start("escalate", top_repeat_minutes=525600, log_level="notice")
     target = int(c.stats()["total"].get("escalations", 0))
     wait_for(lambda: all(
-        any(what_of(e) == "escalated" for e in c.redis.call("LRANGE", f"{P}case:{i}:log", -12, -1))
+        any(what_of(e) == "escalated" for e in ordered(c.redis.call("HGETALL", f"{P}case:{i}:tl"))[-12:])
         for i in ids[-50:]), 60, "the steady cases to climb", interval=0.2)
     time.sleep(1.5)
     late = []
     for k in range(0, len(ids), 1000):
         chunk = ids[k:k + 1000]
-        logs = c.redis.pipeline([("LRANGE", f"{P}case:{i}:log", 0, -1) for i in chunk])
+        logs = [ordered(x) for x in c.redis.pipeline([("HGETALL", f"{P}case:{i}:tl") for i in chunk])]
         born = c.redis.pipeline([("HGET", f"{P}case:{i}", "created") for i in chunk])
         for log, created in zip(logs, born):
             ev = [entry(e, int(created)) for e in log]

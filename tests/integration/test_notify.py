@@ -290,7 +290,9 @@ def start_notify(tmp_path, redis, request):
 def make_job(redis, prefix, event="case.resolved", case="TJ-20260101-000001", note="清理完毕",
              **fields):
     """Queue a job the way the transitions do (services/common/lua/00_core.lua):
-    a timeline entry whose extra names the job, and its id in pending:notify."""
+    a timeline entry whose extra names the job, and its id in pending:notify.
+    The entry goes in a timeline as an earlier gridcall kept it, a list,
+    which notify still reads."""
     now = redis.now_ms()
     values = {"grid": "G01", "category": "env.garbage", "tier": 2, "state": "RESOLVED",
               "unit": "U01", "audience": "grid:G01"}

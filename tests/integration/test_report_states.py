@@ -72,6 +72,8 @@ def test_orders_and_parked_cases_are_listed_counted_and_delivered(street):
     # closed cases have no index of their own: found among all, counted exactly
     status, page = get_json(base, "/api/cases", state="CLOSED")
     assert status == 200 and ids(page) == {delivered.case_id} and page["total"] == 1, page
+    status, page = get_json(base, "/api/cases", state="CLOSED", grid="G02")
+    assert status == 200 and page["items"] == [] and page["total"] is None, page
 
     # counted in a time range and live
     status, rng = get_json(base, "/api/stats", **{"from": "1"})

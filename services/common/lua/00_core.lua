@@ -155,8 +155,9 @@ local TIMELINE_UNIT_MAX = 2000
 -- registered by an earlier gridcall keeps its entries in the list
 -- case:<id>:log, read and appended to as before.
 local function tl_key(P, id) return P .. 'case:' .. id .. ':tl' end
--- Entry numbers as field names, each formatted once per library load
--- (formatting a number costs about as much as a small write's Lua side).
+-- Entry numbers as text (field names, job ids, the stream's n), each
+-- formatted once per library load: formatting a number costs about as
+-- much as a small write's Lua side.
 local TL_FIELDS = {}
 local function tl_field(i)
   local f = TL_FIELDS[i]
@@ -173,6 +174,8 @@ local function tl_len(P, id)
   return n, n > 0
 end
 
+local TL_PAGE = 1000
+
 -- Entries from..to of case id's timeline (1-based, both included; a
 -- negative number counts from the end, -1 the last), oldest first.
 local function tl_get(P, id, from, to)
@@ -186,11 +189,15 @@ local function tl_get(P, id, from, to)
   if n and to > n then to = n end
   if from > to then return {} end
   if not list then
-    local f = {}
-    for i = from, to do f[#f + 1] = tl_field(i) end
-    local got = redis.call('HMGET', tl_key(P, id), unpack(f))
+    -- (a page of fields at a time: unpack has a limit, a timeline none)
     local out = {}
-    for _, t in ipairs(got) do if t then out[#out + 1] = t end end
+    for lo = from, to, TL_PAGE do
+      local f = {}
+      for i = lo, math.min(lo + TL_PAGE - 1, to) do f[#f + 1] = tl_field(i) end
+      for _, t in ipairs(redis.call('HMGET', tl_key(P, id), unpack(f))) do
+        if t then out[#out + 1] = t end
+      end
+    end
     -- nothing in the hash, and not known to be a hash: the list's
     if #out > 0 or list == false then return out end
   end
@@ -344,7 +351,7 @@ end
 -- the call returns). A job is the timeline entry it notifies of: id
 -- '<case>:<entry number>'.
 local function queue_job(P, c, n, job, entry_note)
-  local id = c.id .. ':' .. n
+  local id = c.id .. ':' .. tl_field(n)
   -- due for a sweep after notify's grace: the wake-up normally gets there
   -- first and carries the job, so notify need not read it
   redis.call('ZADD', P .. 'pending:notify', I(c._now + job_grace(P)), id)
@@ -389,9 +396,9 @@ local function log_flush(P, c)
   -- the stream is trimmed by the pending-set claims (gc_claim), not by
   -- every XADD: an XADD with MAXLEN goes to the AOF with its exact length
   if #held == 1 then
-    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n))
+    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', tl_field(n))
   else
-    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', I(n), 'k', I(#held))
+    redis.call('XADD', P .. 'events', '*', 'c', c.id, 'n', tl_field(n), 'k', tl_field(#held))
   end
   c._ev, c._evn, c._ev_note = held[#held][1], n, held[#held][3] or ''
   local first = n - #held + 1

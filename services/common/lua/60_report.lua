@@ -77,7 +77,8 @@ local function report_cases(keys, a)
   end
   if (states and checked ~= 'states') or open then exact = false end
   -- closed cases alone, looked for in idx:created, are counted exactly too
-  local closed_total = alone and not open and states and #f.states == 1 and f.states[1] == 'CLOSED'
+  local closed_total = checked == '' and alone and not open and states and #f.states == 1
+                       and f.states[1] == 'CLOSED'
   local items, scanned, pos, done = {}, 0, cursor, false
   while #items < limit and scanned < REPORT_SCAN_MAX do
     local want = exact and (limit - #items) or math.min(REPORT_SCAN_MAX - scanned, 500)
@@ -222,7 +223,7 @@ end
 -- due0 was kept, counts when it never climbed and met resolve_by), and
 -- on_time_now against its deadline at the end (after climbs and
 -- extensions). sample bounds the work.
-local PERF_SCAN_FACTOR = 4
+local PERF_PAGE = 500
 local function report_perf(P, sample)
   local by_tier, by_unit, start = {}, {}, {}
   local function fresh()
@@ -235,10 +236,19 @@ local function report_perf(P, sample)
     return t[k]
   end
   -- the newest closed cases: idx:created newest first, the closed ones
-  -- (nearly all but the open), looking at PERF_SCAN_FACTOR x sample at most
-  local ids, got = redis.call('ZREVRANGE', P .. 'idx:created', 0, sample * PERF_SCAN_FACTOR - 1), 0
-  for _, id in ipairs(ids) do
-    if got >= sample then break end
+  -- (nearly all but the open), looking at REPORT_SCAN_MAX entries at most
+  local ids, k, got, pos = {}, 1, 0, 0
+  -- the next case of idx:created, newest first, read a page at a time
+  local function more()
+    if got >= sample or pos >= REPORT_SCAN_MAX then return nil end
+    if k > #ids then
+      ids, k = redis.call('ZREVRANGE', P .. 'idx:created', pos, pos + PERF_PAGE - 1), 1
+      if #ids == 0 then return nil end
+    end
+    pos, k = pos + 1, k + 1
+    return ids[k - 1]
+  end
+  for id in more do
     local h = redis.call('HMGET', P .. 'case:' .. id, 'created', 'resolved', 'closed',
                          'resolve_by', 'tier', 'unit', 'category', 'satisfaction', 'scale',
                          'due0', 'climbs', 'state')
