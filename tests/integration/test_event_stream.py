@@ -61,8 +61,13 @@ def test_feed_and_ticker_show_every_event_of_a_lifecycle(street):
     assert all(0 <= e[0] < 60000 and e[3] == 0 for e in raw), raw
     assert [e["at"] for e in rows] == [e["at"] for e in timeline]
     assert timeline[0]["at"] == created and timeline[-1]["at"] == int(c.case(case)["closed"])
+    # ... and what its reading tells: the closing keeps only "1", its
+    # common job (the notice to the reporter), which notify reads back
+    assert raw[-1][1] == "closed" and raw[-1][9] == 1, raw[-1]
+    assert timeline[-1].get("by") == timeline[-2].get("by") and timeline[2]["role"] == "lead"
     job = fcall(c, "gc_job_get", f"{case}:{len(raw)}")
     assert job["event"] == "case.closed" and job["at"] == timeline[-1]["at"]
+    assert job["audience"] == f"reporter:{case}"
 
 
 def test_entries_written_before_compact_times_still_read(street):

@@ -225,9 +225,10 @@ end
 -- A timeline entry is a JSON array in fixed positions (the same nine keys
 -- in every entry cost more than the data, in memory and in the AOF):
 --   [at, what, who, state, tier, unit, deadline, note, version, extra]
--- extra is an object of event-specific fields, absent when none; its
--- "job" field, when present, is the notification queued with the entry:
--- [event, audience, note-if-not-the-entry's]. event_decode turns an entry
+-- extra is an object of event-specific fields, absent when none (1 when
+-- its only field would be the common job, below); its "job" field, when
+-- present, is the notification queued with the entry: 1 for the common
+-- one, else [event, audience, note-if-not-the-entry's]. event_decode turns an entry
 -- back into the keyed object every reader sees.
 -- A case's entries (log_event) keep at as ms since the case was created
 -- (a number below AT_ABSOLUTE: an absolute time is above it, as in a
@@ -304,6 +305,7 @@ local function event_decode(text, prev, created, channel)
     ev.deadline = ev.deadline + created
   end
   local what, x = ev.what, v[10]
+  if x == 1 then x = { job = 1 } end       -- the common job and nothing else
   if type(x) == 'table' then
     local o = x.o
     if type(o) == 'table' then
@@ -458,7 +460,10 @@ local function log_event(P, c, what, who, note, extra, job)
       extra.job = job
     end
   end
-  if extra then ev[10] = extra end
+  if extra then
+    -- an entry whose only extra is the common job keeps 1 for the object
+    if extra.job == 1 and next(extra, next(extra)) == nil then ev[10] = 1 else ev[10] = extra end
+  end
   c._ev_deadline = deadline
   local held = c._held
   if held then
@@ -681,7 +686,7 @@ end
 -- the job to log_event instead, which saves rewriting the entry here.
 local function notify(P, c, event, audience, note, jobs)
   local ev = c._ev
-  if not ev or (ev[10] and ev[10].job) then
+  if not ev or ev[10] == 1 or (ev[10] and ev[10].job) then
     -- nothing logged yet, or the entry already carries a job (one job an
     -- entry: its id is the entry's): a notice entry of its own
     log_event(P, c, 'notified', '', note, nil, { event, audience })
