@@ -587,10 +587,13 @@ local function closed_count(P, lo, hi)
   return n
 end
 
--- The closed cases of index idx (a category's, a unit's ...): its size
--- less its cases in every other state's index.
-local function closed_in(P, idx)
-  local n = redis.call('ZCARD', idx) - redis.call('ZINTERCARD', 2, P .. 'idx:open', idx)
+-- The closed cases of category code: its index's size less its open
+-- cases (open: an open_counts result, counted without a read per case)
+-- and its cases in each other state's index (intersections that cost
+-- what the smaller index holds: those states' are small).
+local function closed_in_category(P, code, open)
+  local idx = P .. 'idx:category:' .. code
+  local n = redis.call('ZCARD', idx) - (open.category[code] or 0)
   for _, s in ipairs(STATES) do
     if not OPEN[s] and s ~= 'CLOSED' then
       n = n - redis.call('ZINTERCARD', 2, P .. 'idx:state:' .. s, idx)

@@ -224,6 +224,7 @@ end
 -- on_time_now against its deadline at the end (after climbs and
 -- extensions). sample bounds the work.
 local PERF_PAGE = 500
+local PERF_SCAN_MAX = 4000
 local function report_perf(P, sample)
   local by_tier, by_unit, start = {}, {}, {}
   local function fresh()
@@ -236,17 +237,29 @@ local function report_perf(P, sample)
     return t[k]
   end
   -- the newest closed cases: idx:created newest first, the closed ones
-  -- (nearly all but the open), looking at REPORT_SCAN_MAX entries at most
+  -- (nearly all but the open), looking at PERF_SCAN_MAX entries at most
+  -- (no more than there are: a street of open cases reads nothing)
+  sample = math.min(sample, closed_count(P))
   local ids, k, got, pos = {}, 1, 0, 0
-  -- the next case of idx:created, newest first, read a page at a time
+  -- the next case of idx:created, newest first, that is not open: a page
+  -- at a time, the open ones told by one ZMSCORE of idx:open a page (a
+  -- backlog of open cases costs no read of each)
   local function more()
-    if got >= sample or pos >= REPORT_SCAN_MAX then return nil end
-    if k > #ids then
-      ids, k = redis.call('ZREVRANGE', P .. 'idx:created', pos, pos + PERF_PAGE - 1), 1
-      if #ids == 0 then return nil end
+    while got < sample do
+      if k > #ids then
+        if pos >= PERF_SCAN_MAX then return nil end
+        local page = redis.call('ZREVRANGE', P .. 'idx:created', pos, pos + PERF_PAGE - 1)
+        if #page == 0 then return nil end
+        pos = pos + #page
+        local open = redis.call('ZMSCORE', P .. 'idx:open', unpack(page))
+        ids, k = {}, 1
+        for i, id in ipairs(page) do if not open[i] then ids[#ids + 1] = id end end
+      else
+        k = k + 1
+        return ids[k - 1]
+      end
     end
-    pos, k = pos + 1, k + 1
-    return ids[k - 1]
+    return nil
   end
   for id in more do
     local h = redis.call('HMGET', P .. 'case:' .. id, 'created', 'resolved', 'closed',
@@ -282,15 +295,17 @@ local function report_perf(P, sample)
 end
 
 -- Service-card orders per service category of the directory: waiting to
--- be placed (ORDERED) and delivered (placed, handled and CLOSED). Each is
--- an intersection of two indexes, its cost bounded by the smaller one.
+-- be placed (ORDERED) and delivered (placed, handled and CLOSED): an
+-- intersection of two indexes, its cost bounded by the smaller one, and
+-- the category's cases less its open ones and those in other states.
 local function report_services(P)
-  local out = {}
+  local out, open = {}, nil
   for _, c in ipairs(redis.call('SMEMBERS', P .. 'dir:cats')) do
     if redis.call('HGET', P .. 'dir:cat:' .. c, 'kind') == 'service' then
       local idx = P .. 'idx:category:' .. c
+      open = open or open_counts(P)
       out[c] = { waiting = redis.call('ZINTERCARD', 2, P .. 'idx:state:ORDERED', idx),
-                 delivered = closed_in(P, idx) }
+                 delivered = closed_in_category(P, c, open) }
     end
   end
   return out
