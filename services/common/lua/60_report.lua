@@ -76,17 +76,21 @@ local function report_cases(keys, a)
     if name ~= checked and type(f[name]) == 'string' and f[name] ~= '' then exact = false; alone = false end
   end
   if (states and checked ~= 'states') or open then exact = false end
-  -- closed cases alone, looked for in idx:created, are counted exactly too
-  local closed_total = checked == '' and alone and not open and states and #f.states == 1
-                       and f.states[1] == 'CLOSED'
+  -- closed cases are looked for in idx:created; alone, counted exactly too
+  local only_closed = key == P .. 'idx:created' and not open and states and #f.states == 1
+                      and f.states[1] == 'CLOSED'
+  local closed_total = only_closed and checked == '' and alone
   local items, scanned, pos, done = {}, 0, cursor, false
   while #items < limit and scanned < REPORT_SCAN_MAX do
     local want = exact and (limit - #items) or math.min(REPORT_SCAN_MAX - scanned, 500)
     local ids = redis.call('ZREVRANGEBYSCORE', key, hi, lo, 'LIMIT', pos, want)
     if #ids == 0 then done = true; break end
-    for _, id in ipairs(ids) do
+    -- closed cases looked for in idx:created: the open ones (a backlog at
+    -- the top) told by one ZMSCORE of idx:open, not a read of each
+    local opened = only_closed and redis.call('ZMSCORE', P .. 'idx:open', unpack(ids)) or {}
+    for i, id in ipairs(ids) do
       pos = pos + 1; scanned = scanned + 1
-      local r = report_row(P, id)
+      local r = not opened[i] and report_row(P, id) or nil
       local keep = r ~= nil
       if keep and checked ~= 'unit' and f.unit and f.unit ~= '' and r.unit ~= f.unit then keep = false end
       if keep and checked ~= 'grid' and f.grid and f.grid ~= '' and r.grid ~= f.grid then keep = false end
