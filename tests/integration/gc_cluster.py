@@ -200,10 +200,27 @@ def users_template(key_prefix):
     return folder
 
 
+# The settings of deploy/redis.conf that shape how Redis keeps gridcall's
+# keys (a case's hash and timeline as listpacks, stats:open as a hash
+# table): the tests' Redis keeps them the same way a deployment's does.
+DATA_SETTINGS = ("hash-max-listpack-value", "hash-max-listpack-entries",
+                 "stream-node-max-entries")
+
+
+def data_settings():
+    out = []
+    for line in (ROOT / "deploy" / "redis.conf").read_text().splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in DATA_SETTINGS:
+            out += ["--" + words[0], words[1]]
+    assert len(out) == 2 * len(DATA_SETTINGS), f"deploy/redis.conf lacks one of {DATA_SETTINGS}"
+    return out
+
+
 class RedisServer:
     """A private redis-server on a Unix socket in folder, no TCP port, with
     gridcall's users (scripts/redis-users.sh: passwords in folder/users) and
-    the memory policy of deploy/redis.conf."""
+    the memory policy and data settings of deploy/redis.conf."""
 
     MAXMEMORY = "1gb"
 
@@ -238,7 +255,7 @@ class RedisServer:
                 "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
                 "--dir", str(self.folder), "--logfile", str(self.log),
                 "--aclfile", str(self.folder / "users.acl"),
-                "--maxmemory", self.MAXMEMORY, "--maxmemory-policy", "noeviction"]
+                "--maxmemory", self.MAXMEMORY, "--maxmemory-policy", "noeviction"] + data_settings()
 
     def start(self):
         self.proc = subprocess.Popen(
