@@ -207,10 +207,12 @@ end
 -- Append texts to case c's timeline (a new case's is a hash at once).
 -- Returns the last entry's number and whether the timeline is the list.
 local function tl_append(P, c, texts)
-  local key = tl_key(P, c.id)
-  local n = c._fresh and 0 or redis.call('HLEN', key)
-  if n == 0 and not c._fresh and redis.call('EXISTS', tl_list(P, c.id)) == 1 then
-    return redis.call('RPUSH', tl_list(P, c.id), unpack(texts)), true
+  local key, n = tl_key(P, c.id), 0
+  if not c._fresh then
+    n = redis.call('HLEN', key)
+    if n == 0 and redis.call('EXISTS', tl_list(P, c.id)) == 1 then
+      return redis.call('RPUSH', tl_list(P, c.id), unpack(texts)), true
+    end
   end
   local args = {}
   for i, t in ipairs(texts) do args[2 * i - 1] = tl_field(n + i); args[2 * i] = t end
@@ -330,6 +332,31 @@ local function event_decode(text, prev, created, channel)
   return ev, x and x.job
 end
 
+-- What event_decode restores, left out of the entry of case c: returns
+-- the note and extra as stored (extra nil when none, 1 when its only
+-- field is the common job). created is the case's (ms), when loaded.
+local function entry_pack(c, what, note, extra, created)
+  local stored = note or ''
+  if what == 'registered' and stored == registered_note(c.tier, c.channel) then stored = ''
+  elseif what == 'accepted' and string.sub(stored, 1, #RESPONSIBLE) == RESPONSIBLE then
+    stored = string.sub(stored, #RESPONSIBLE + 1)
+  end
+  if not extra then return stored, nil end
+  if created then
+    if extra.role == 'lead' and (what == 'offered' or what == 'accepted') then extra.role = nil end
+    local by = tonumber(extra.answer_by)
+    if by and by > created then extra.answer_by = by - created end
+    -- an offer's four fields in fixed positions: their names were a third
+    -- of the entry
+    if what == 'offered' and extra.offer and extra.offer_unit and extra.answer_by and extra.why then
+      extra.o = { extra.offer, extra.offer_unit, extra.answer_by, extra.why }
+      extra.offer, extra.offer_unit, extra.answer_by, extra.why = nil, nil, nil, nil
+    end
+  end
+  if extra.job == 1 and next(extra, next(extra)) == nil then return stored, 1 end
+  return stored, extra
+end
+
 -- The jobs a call queued, for its reply (nil when none: cjson would write
 -- an empty table as {}).
 local function jobs_of(c)
@@ -424,32 +451,6 @@ local function log_event(P, c, what, who, note, extra, job)
     extra = extra or {}; extra.by = c._by
   end
   c._by_logged = what == 'verified' and c._by or nil
-  -- (the entry packed: what its decoding tells is left out)
-  local stored = note or ''
-  if what == 'registered' and stored == registered_note(c.tier, c.channel) then stored = ''
-  elseif what == 'accepted' and string.sub(stored, 1, #RESPONSIBLE) == RESPONSIBLE then
-    stored = string.sub(stored, #RESPONSIBLE + 1)
-  end
-  if extra and created then
-    if extra.role == 'lead' and (what == 'offered' or what == 'accepted') then extra.role = nil end
-    local by = tonumber(extra.answer_by)
-    if by and by > created then extra.answer_by = by - created end
-    -- an offer's four fields in fixed positions: their names were a third
-    -- of the entry
-    if what == 'offered' and extra.offer and extra.offer_unit and extra.answer_by and extra.why then
-      extra.o = { extra.offer, extra.offer_unit, extra.answer_by, extra.why }
-      extra.offer, extra.offer_unit, extra.answer_by, extra.why = nil, nil, nil, nil
-    end
-  end
-  local deadline = tonumber(c.resolve_by) or 0
-  local last = c._ev_deadline
-  if last == nil then last = c._deadline0 end
-  local written = deadline
-  if deadline == last then written = 0
-  elseif created and deadline > created then written = deadline - created end
-  local ev = { created and c._now - created or c._now, what, who or '',
-               STATE_OF[what] == c.state and 0 or c.state, tonumber(c.tier) or 0, c.unit or '',
-               written, stored, tonumber(c.version) or 0 }
   if job then
     extra = extra or {}
     if job[3] == nil or job[3] == (note or '') then job[3] = nil end
@@ -460,10 +461,16 @@ local function log_event(P, c, what, who, note, extra, job)
       extra.job = job
     end
   end
-  if extra then
-    -- an entry whose only extra is the common job keeps 1 for the object
-    if extra.job == 1 and next(extra, next(extra)) == nil then ev[10] = 1 else ev[10] = extra end
-  end
+  local stored, packed = entry_pack(c, what, note, extra, created)
+  local deadline = tonumber(c.resolve_by) or 0
+  local last = c._ev_deadline
+  if last == nil then last = c._deadline0 end
+  local written = deadline
+  if deadline == last then written = 0
+  elseif created and deadline > created then written = deadline - created end
+  local ev = { created and c._now - created or c._now, what, who or '',
+               STATE_OF[what] == c.state and 0 or c.state, tonumber(c.tier) or 0, c.unit or '',
+               written, stored, tonumber(c.version) or 0, packed }
   c._ev_deadline = deadline
   local held = c._held
   if held then
@@ -575,15 +582,21 @@ local function open_counts(P, lo, hi)
   return t
 end
 
+-- The states a case ends its lifecycle in, or waits in, but CLOSED: each
+-- has an index of its own (state_index).
+local SETTLED = {}
+for i = 1, #STATES do   -- (ipairs is not reachable while the library loads)
+  local s = STATES[i]
+  if not OPEN[s] and s ~= 'CLOSED' then SETTLED[#SETTLED + 1] = s end
+end
+
 -- Closed cases created in [lo, hi] (ZCOUNT bounds; every case when
 -- absent): the cases of idx:created less those of every other state's
 -- index (a store from before kept idx:state:CLOSED too: it is not read).
 local function closed_count(P, lo, hi)
   lo, hi = lo or '-inf', hi or '+inf'
   local n = redis.call('ZCOUNT', P .. 'idx:created', lo, hi) - redis.call('ZCOUNT', P .. 'idx:open', lo, hi)
-  for _, s in ipairs(STATES) do
-    if not OPEN[s] and s ~= 'CLOSED' then n = n - redis.call('ZCOUNT', P .. 'idx:state:' .. s, lo, hi) end
-  end
+  for _, s in ipairs(SETTLED) do n = n - redis.call('ZCOUNT', P .. 'idx:state:' .. s, lo, hi) end
   return n
 end
 
@@ -594,11 +607,7 @@ end
 local function closed_in_category(P, code, open)
   local idx = P .. 'idx:category:' .. code
   local n = redis.call('ZCARD', idx) - (open.category[code] or 0)
-  for _, s in ipairs(STATES) do
-    if not OPEN[s] and s ~= 'CLOSED' then
-      n = n - redis.call('ZINTERCARD', 2, P .. 'idx:state:' .. s, idx)
-    end
-  end
+  for _, s in ipairs(SETTLED) do n = n - redis.call('ZINTERCARD', 2, P .. 'idx:state:' .. s, idx) end
   return n
 end
 
