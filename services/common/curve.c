@@ -458,11 +458,39 @@ s_watcher (zsock_t *pipe, void *args)
 //  ---------------------------------------------------------------------
 //  zauth and its certificate store
 
+//  zauth binds its handler to this endpoint and asserts the bind.
+#define CURVE_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+
+//  Wait until no socket holds the ZAP endpoint. A stopped zauth closes its
+//  handler, but libzmq lets go of a closed socket's inproc endpoints later,
+//  in its reaper thread; a new zauth binding before that would abort the
+//  daemon. A probe binds and unbinds (an inproc unbind is immediate).
+//  Returns true once free, false after a second.
+static bool
+s_zap_endpoint_free (void)
+{
+    zsock_t *probe = zsock_new (ZMQ_REP);
+    if (!probe)
+        return false;
+    bool free_now = false;
+    for (int tries = 0; tries < 1000 && !free_now; tries++) {
+        if (zsock_bind (probe, "%s", CURVE_ZAP_ENDPOINT) == 0) {
+            zsock_unbind (probe, "%s", CURVE_ZAP_ENDPOINT);
+            free_now = true;
+        }
+        else
+            zclock_sleep (1);
+    }
+    zsock_destroy (&probe);
+    return free_now;
+}
+
 //  Start zauth on a certificate store in memory holding the keys in force
 //  (a look-up is a hash look-up: a flood of bogus handshakes costs no disk
 //  reads), in place of the one running. zauth owns its store, so a reload
-//  starts a new zauth; between the two no ZAP handler answers, and the
-//  sockets' ZMQ_ZAP_ENFORCE_DOMAIN makes a handshake then fail, never pass.
+//  starts a new zauth once the old one's endpoint is free; between the two
+//  no ZAP handler answers, and the sockets' ZMQ_ZAP_ENFORCE_DOMAIN makes a
+//  handshake then fail, never pass.
 //  Returns 0 or -1 (logged).
 static int
 s_zap_publish (curve_t *self)
@@ -481,6 +509,12 @@ s_zap_publish (curve_t *self)
         zcertstore_insert (store, &cert);
     }
     zactor_destroy (&self->zauth);
+    if (!s_zap_endpoint_free ()) {
+        log_error ("%s: cannot start zauth: %s stays bound; no handshake will pass",
+                   self->who, CURVE_ZAP_ENDPOINT);
+        zcertstore_destroy (&store);
+        return -1;
+    }
     self->zauth = zactor_new (zauth, store);
     if (!self->zauth) {
         log_error ("%s: cannot start zauth: no handshake will pass", self->who);

@@ -12,6 +12,7 @@ the client's own socket reports) and leaves a line in the server's log.
 
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -338,3 +339,34 @@ def test_an_evaluation_comes_from_the_reporting_gateway_only(c, gc_directory):
     assert "satisfaction" not in c.case(case_id)
     kind, ack = c.reporter().evaluate(case_id, 4)
     assert kind == "ack", (kind, ack)
+
+
+# ---------------------------------------------------------------------------
+# Reloads: every SIGHUP rereads the principals and puts a new ZAP handler in
+# force; reloads one straight after another must neither crash a daemon nor
+# leave it without one
+
+def test_reloads_one_after_another_keep_every_handshake(c, gc_directory):
+    servers = ("intake", "dispatch", "notify", "report")
+
+    def reloads(name):
+        return len(re.findall(r"principals \S+ reloaded", c[name].log.read_text(errors="replace")))
+    for _ in range(20):
+        before = {name: reloads(name) for name in servers}
+        for name in servers:
+            c[name].proc.send_signal(signal.SIGHUP)
+        for name in servers:
+            wait_for(lambda: reloads(name) > before[name] or not c[name].alive(), 10,
+                     f"{name} to reload its principals")
+            assert c[name].alive(), f"{name} exited {c[name].proc.returncode} on a reload"
+    # a key made now is in force everywhere, and a stranger is still refused
+    cert = c.principal_cert("gw-after-reloads", "gateway after-reloads channels GRID_WORKER")
+    for name in ("intake", "units", "events", "screen"):
+        kind = zmq.SUB if name in ("events", "screen") else zmq.DEALER
+        sock, monitor = client(c, name, "key", kind, cert=cert)
+        assert handshake_event(monitor) == zmq.EVENT_HANDSHAKE_SUCCEEDED, name
+        sock, monitor = client(c, name, "unknown", kind)
+        assert handshake_event(monitor) == zmq.EVENT_HANDSHAKE_FAILED_AUTH, name
+    grid, category = gc_directory.choose("GRID")
+    assert c.reporter(cert).report(grid, category, "after many reloads").case_id
+    assert not c.crashed()
