@@ -61,6 +61,7 @@ const store_fn_t store_fns [] = {
     //  report reads (60_report.lua)
     { "gc_report_cases", 1, 1, true },
     { "gc_report_range", 2, -1, true },
+    { "gc_report_range_open", 5, 5, true },
     { "gc_report_screen", 5, 5, true },
     { "gc_report_events", 2, 2, true },
     { "gc_report_units", 0, 0, true },

@@ -176,3 +176,54 @@ def test_climb_details_and_on_time_against_the_first_deadline(tmp_path, request)
         assert community_row["escalations"] == 1
     finally:
         c.close(keep=False)
+
+
+def test_a_range_of_open_cases_is_counted_a_page_at_a_time(cluster, gc_directory):
+    """/api/stats?from=..&to=.. reads each open case's state: the report
+    takes them a page a call (gc_report_range_open), so Redis is never held
+    for the whole range, and every case is counted once however the pages
+    fall, cases created in the same ms included."""
+    c = cluster("intake", "report")
+    base = base_of(c)
+    grid, category = gc_directory.choose("GRID")
+    cases = [c.reporter().report(grid, category, f"第{i}件").case_id for i in range(9)]
+    P = c.key_prefix
+    # three cases to a ms: pages of 2 end in the middle of each group
+    t0 = int(c.redis.call("ZSCORE", f"{P}idx:open", cases[0]))
+    for i, case_id in enumerate(cases):
+        c.redis.call("ZADD", f"{P}idx:open", "XX", t0 + i // 3, case_id)
+
+    def count(frm, to, page):
+        total, state, after, calls = 0, {}, ("", ""), 0
+        while True:
+            reply = json.loads(c.redis.call("FCALL_RO", "gc_report_range_open", 0, P,
+                                            frm, to, after[0], after[1], page))
+            assert reply["ok"], reply
+            calls += 1
+            total += reply["counted"]
+            for s, n in reply["state"].items():
+                state[s] = state.get(s, 0) + n
+            if "next" not in reply:
+                return total, state, calls
+            after = tuple(reply["next"])
+
+    for page in (1, 2, 3, 4, 9, 100):
+        total, state, calls = count("", "", page)
+        assert total == 9 and sum(state.values()) == 9, (page, total, state)
+        # a page ends on a full count; the rest of its ms comes first in the next
+        assert (calls > 1) == (page <= 9), (page, calls)
+    # the bounds: from is taken in, to is left out
+    assert count(str(t0 + 1), "", 2)[0] == 6
+    assert count(str(t0 + 1), str(t0 + 2), 2)[0] == 3
+    assert count("", str(t0), 1)[0] == 0
+    # a page size out of bounds is refused with a reason
+    reply = json.loads(c.redis.call("FCALL_RO", "gc_report_range_open", 0, P, "", "", "", "", 0))
+    assert reply["code"] == "BAD_VALUE" and "1..5000" in reply["message"]
+
+    # the API's figures are the pages' sum, beside the indexes' own
+    state = c.state(cases[0])
+    status, rng = get_json(base, "/api/stats", **{"from": str(t0)})
+    assert status == 200, rng
+    assert rng["created"] == 9 and rng["by_state"][state] == 9, rng
+    status, rng = get_json(base, "/api/stats", **{"from": str(t0 + 1), "to": str(t0 + 2)})
+    assert status == 200 and rng["by_state"][state] == 3, rng

@@ -551,32 +551,20 @@ local function open_field(c)
          .. (c.category or '')
 end
 
--- Open cases counted by state, tier (its name), grid and category: all of
--- them from stats:open, or those created in [lo, hi] (created ms) by
--- reading each (at most OPEN_SCAN_MAX).
+-- Open cases counted by state, tier (its name), grid and category, from
+-- stats:open (the open cases of a range of created times are counted a
+-- page at a time: 60_report.lua's report_range_open).
 local OPEN_SCAN_MAX = 100000
-local function open_counts(P, lo, hi)
+local function open_counts(P)
   local t = { state = {}, tier = {}, grid = {}, category = {} }
   local function inc(m, k, n) if k and n ~= 0 then m[k] = (m[k] or 0) + n end end
-  if not lo and not hi then
-    local flat = redis.call('HGETALL', P .. 'stats:open')
-    for i = 1, #flat, 2 do
-      local n = tonumber(flat[i + 1]) or 0
-      local s, tier, g, cat = string.match(flat[i], '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-      if s and n > 0 then
-        inc(t.state, s, n); inc(t.tier, TIERS[tonumber(tier)], n); inc(t.grid, g, n)
-        inc(t.category, cat, n)
-      end
-    end
-    return t
-  end
-  local ids = redis.call('ZRANGEBYSCORE', P .. 'idx:open', lo or '-inf', hi or '+inf',
-                         'LIMIT', 0, OPEN_SCAN_MAX)
-  for _, id in ipairs(ids) do
-    local h = redis.call('HMGET', P .. 'case:' .. id, 'state', 'tier', 'grid', 'category')
-    if h[1] then
-      inc(t.state, h[1], 1); inc(t.tier, TIERS[tonumber(h[2])], 1); inc(t.grid, h[3], 1)
-      inc(t.category, h[4], 1)
+  local flat = redis.call('HGETALL', P .. 'stats:open')
+  for i = 1, #flat, 2 do
+    local n = tonumber(flat[i + 1]) or 0
+    local s, tier, g, cat = string.match(flat[i], '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+    if s and n > 0 then
+      inc(t.state, s, n); inc(t.tier, TIERS[tonumber(tier)], n); inc(t.grid, g, n)
+      inc(t.category, cat, n)
     end
   end
   return t

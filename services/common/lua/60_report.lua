@@ -112,18 +112,24 @@ local function report_cases(keys, a)
   return ok(out)
 end
 
+-- The ZCOUNT bounds of [from, to) (ms; '' for open-ended).
+local function report_bounds(from, to)
+  return tonumber(from) and tostring(tonumber(from)) or '-inf',
+         tonumber(to) and ('(' .. tostring(tonumber(to))) or '+inf'
+end
+
 -- range(P, from, to, state...): cases created in [from, to) per state
 -- (the states the caller names: the report passes the wire contract's),
--- grid, community, category and unit: one ZCOUNT per directory entry.
+-- grid, community, category and unit: one ZCOUNT per directory entry. An
+-- open state's figure is 0 here: the open cases share one index, so each
+-- one's state is read, a page at a time by report_range_open.
 local function report_range(keys, a)
   local P = a[1]
-  local lo = tonumber(a[2]) and tostring(tonumber(a[2])) or '-inf'
-  local hi = tonumber(a[3]) and ('(' .. tostring(tonumber(a[3]))) or '+inf'
+  local lo, hi = report_bounds(a[2], a[3])
   local out = { created = redis.call('ZCOUNT', P .. 'idx:created', lo, hi),
                 by_state = {}, by_grid = {}, by_community = {}, by_category = {}, by_unit = {} }
-  local open = open_counts(P, lo, hi)
   for i = 4, #a do
-    out.by_state[a[i]] = OPEN[a[i]] and (open.state[a[i]] or 0)
+    out.by_state[a[i]] = OPEN[a[i]] and 0
                          or (a[i] == 'CLOSED' and closed_count(P, lo, hi))
                          or redis.call('ZCOUNT', P .. 'idx:state:' .. a[i], lo, hi)
   end
@@ -143,6 +149,43 @@ local function report_range(keys, a)
   end
   out.now = now_ms()
   return ok(out)
+end
+
+-- range_open(P, from, to, after_score, after_id, count): the open cases
+-- created in [from, to) counted by state, at most count (1..5000) of
+-- them, the first after the case (after_score, after_id) ('' '' to
+-- start). Reading each case's state is a read a case: a range over a
+-- million open cases takes seconds of Redis, so it is taken in calls of
+-- a few ms, between which Redis serves everyone else. next, [score, id]
+-- of the last case counted, is there when more may follow. A case counts
+-- at its state when its page is read; none is counted twice, as a case's
+-- place in idx:open (its created time) does not move.
+local function report_range_open(keys, a)
+  local P, key = a[1], a[1] .. 'idx:open'
+  local lo, hi = report_bounds(a[2], a[3])
+  local after_score, after_id, count = tonumber(a[4]), a[5] or '', tonumber(a[6])
+  if not count or count < 1 or count > 5000 then
+    return fail('BAD_VALUE', 'count must be 1..5000')
+  end
+  local state, n, last = {}, 0, nil
+  local function add(id, score)
+    local s = redis.call('HGET', P .. 'case:' .. id, 'state')
+    if s then state[s] = (state[s] or 0) + 1 end
+    n = n + 1
+    last = { score, id }
+  end
+  if after_score then
+    -- the rest of the cases created in the same ms as the last one
+    -- counted (in id order, as Redis keeps equal scores)
+    local at = string.format('%d', after_score)
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, at, at)) do
+      if id > after_id then add(id, at) end
+    end
+    if lo == '-inf' or after_score >= tonumber(lo) then lo = '(' .. at end
+  end
+  local page = redis.call('ZRANGEBYSCORE', key, lo, hi, 'WITHSCORES', 'LIMIT', 0, count)
+  for i = 1, #page, 2 do add(page[i], page[i + 1]) end
+  return ok({ state = state, counted = n, next = (#page == 2 * count) and last or nil })
 end
 
 -- A red or yellow list row: the case's ledger fields and its time left.
@@ -421,6 +464,8 @@ end
 
 redis.register_function{ function_name = 'gc_report_cases', callback = report_cases, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_report_range', callback = report_range, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'gc_report_range_open', callback = report_range_open,
+                         flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_report_screen', callback = report_screen, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_report_events', callback = report_events, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'gc_report_units', callback = report_units, flags = { 'no-writes' } }
