@@ -227,3 +227,37 @@ def test_a_range_of_open_cases_is_counted_a_page_at_a_time(cluster, gc_directory
     assert rng["created"] == 9 and rng["by_state"][state] == 9, rng
     status, rng = get_json(base, "/api/stats", **{"from": str(t0 + 1), "to": str(t0 + 2)})
     assert status == 200 and rng["by_state"][state] == 3, rng
+
+
+def test_the_red_list_finds_an_escalated_case_behind_newer_late_ones(cluster, gc_directory):
+    """A climb puts a case in idx:late and makes it ESCALATED: the screen's
+    red list looks for escalated cases among the late ones (not by reading
+    every open case), also when newer late cases fill its first rows."""
+    c = cluster("intake", "report")
+    grid, category = gc_directory.choose("GRID")
+    P = c.key_prefix
+    cases = [c.reporter().report(grid, category, f"第{i}件").case_id for i in range(6)]
+    old, newer = cases[0], cases[1:4]
+    # the oldest climbed (as escalate's climb leaves it); three newer are late
+    # at the top tier without having climbed; two are not late at all
+    fields = {}
+    for case_id in cases:
+        h = c.redis.call("HMGET", f"{P}case:{case_id}", "state", "tier", "grid", "category")
+        fields[case_id] = "|".join(h)
+    c.redis.call("HSET", f"{P}case:{old}", "state", "ESCALATED")
+    c.redis.call("HINCRBY", f"{P}stats:open", fields[old], -1)
+    c.redis.call("HINCRBY", f"{P}stats:open", "ESCALATED|" + fields[old].split("|", 1)[1], 1)
+    for case_id in [old] + newer:
+        created = c.redis.call("HGET", f"{P}case:{case_id}", "created")
+        c.redis.call("ZADD", f"{P}idx:late", created, case_id)
+
+    def red(max_rows):
+        reply = json.loads(c.redis.call("FCALL_RO", "gc_report_screen", 0, P,
+                                        "0.25", "1", max_rows, "50", "10"))
+        assert reply["ok"], reply
+        return [r["id"] for r in reply["red"]]
+    rows = red(2)
+    assert old in rows, rows                    # found beyond the two newest late
+    assert set(rows) <= {old, *newer} and len(rows) == 3, rows
+    assert set(red(10)) == {old, *newer}
+    assert not set(cases[4:]) & set(red(10))

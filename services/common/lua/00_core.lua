@@ -554,7 +554,6 @@ end
 -- Open cases counted by state, tier (its name), grid and category, from
 -- stats:open (the open cases of a range of created times are counted a
 -- page at a time: 60_report.lua's report_range_open).
-local OPEN_SCAN_MAX = 100000
 local function open_counts(P)
   local t = { state = {}, tier = {}, grid = {}, category = {} }
   local function inc(m, k, n) if k and n ~= 0 then m[k] = (m[k] or 0) + n end end
