@@ -17,6 +17,7 @@
 #include "log.h"
 
 #define CURVE_POLL_MS 500           //  how often the principals file is looked at
+#define CURVE_ZAP_RETRY_MS 10000    //  how often a lost zauth is started again
 #define CURVE_ZAP_DOMAIN "gridcall"
 #define CURVE_LOG_PER_SECOND 10     //  refused-handshake lines per socket per second
 #define CURVE_FRAME_SLACK 4096      //  frame bytes beyond message_max (type frame, CURVE box)
@@ -42,6 +43,8 @@ struct _curve_t {
     long long next_check;       //  monotonic ms of the next look at the file
     unsigned hup;               //  the SIGHUP generation last acted on
     zactor_t *zauth;            //  the ZAP handler, started before the first CURVE bind
+    bool zap_wanted;            //  a CURVE bind needs zauth: restarted if a reload lost it
+    long long zap_retry_at;     //  when to try that again (a try may wait a second)
     zactor_t *watcher;          //  reads the monitors, logs refused handshakes
     zlistx_t *bound;            //  s_bound_t of the sockets bound here
     atomic_uint revocations;    //  keys revoked or changed since start
@@ -464,25 +467,24 @@ s_watcher (zsock_t *pipe, void *args)
 //  Wait until no socket holds the ZAP endpoint. A stopped zauth closes its
 //  handler, but libzmq lets go of a closed socket's inproc endpoints later,
 //  in its reaper thread; a new zauth binding before that would abort the
-//  daemon. A probe binds and unbinds (an inproc unbind is immediate).
-//  Returns true once free, false after a second.
+//  daemon. A probe binds and unbinds (an inproc unbind is immediate; a
+//  probe whose unbind failed is left to the reaper and another tried). A
+//  handshake that asks the probe meanwhile gets no answer and is dropped
+//  at its handshake timeout: it never passes. Returns true once free,
+//  false after a second.
 static bool
 s_zap_endpoint_free (void)
 {
-    zsock_t *probe = zsock_new (ZMQ_REP);
-    if (!probe)
-        return false;
-    bool free_now = false;
-    for (int tries = 0; tries < 1000 && !free_now; tries++) {
-        if (zsock_bind (probe, "%s", CURVE_ZAP_ENDPOINT) == 0) {
-            zsock_unbind (probe, "%s", CURVE_ZAP_ENDPOINT);
-            free_now = true;
-        }
-        else
-            zclock_sleep (1);
+    for (int tries = 0; tries < 1000; tries++) {
+        zsock_t *probe = zsock_new (ZMQ_REP);
+        bool free_now = probe && zsock_bind (probe, "%s", CURVE_ZAP_ENDPOINT) == 0
+                     && zsock_unbind (probe, "%s", CURVE_ZAP_ENDPOINT) == 0;
+        zsock_destroy (&probe);
+        if (free_now)
+            return true;
+        zclock_sleep (1);
     }
-    zsock_destroy (&probe);
-    return free_now;
+    return false;
 }
 
 //  Start zauth on a certificate store in memory holding the keys in force
@@ -535,6 +537,7 @@ s_zauth_start (curve_t *self)
                    self->who);
         return -1;
     }
+    self->zap_wanted = true;
     return s_zap_publish (self);
 }
 
@@ -798,6 +801,13 @@ curve_tick (curve_t *self)
     if (hup == self->hup && now < self->next_check)
         return 0;
     self->next_check = now + CURVE_POLL_MS;
+    //  a reload that could not start the new zauth left no ZAP handler
+    //  (every handshake is refused): try again
+    if (self->zap_wanted && !self->zauth && now >= self->zap_retry_at) {
+        self->zap_retry_at = now + CURVE_ZAP_RETRY_MS;
+        if (s_zap_publish (self) == 0)
+            log_notice ("%s: zauth started again: handshakes are checked", self->who);
+    }
     bool asked = hup != self->hup;
     self->hup = hup;
     struct stat st;
@@ -822,7 +832,7 @@ curve_tick (curve_t *self)
     size_t revoked = auth_principals_revoked (self->principals, fresh);
     auth_principals_destroy (&self->principals);
     self->principals = fresh;
-    if (self->zauth)
+    if (self->zap_wanted)
         s_zap_publish (self);
     atomic_fetch_add (&self->revocations, (unsigned) revoked);
     self->reloads++;

@@ -151,6 +151,16 @@ local function report_range(keys, a)
   return ok(out)
 end
 
+-- True when text a sorts before text b byte by byte, as Redis sorts
+-- members of equal score.
+local function bytes_before(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
 -- range_open(P, from, to, after_score, after_id, count): the open cases
 -- created in [from, to) counted by state, at most count (1..5000) of
 -- them, the first after the case (after_score, after_id) ('' '' to
@@ -167,6 +177,10 @@ local function report_range_open(keys, a)
   if not count or count < 1 or count > 5000 then
     return fail('BAD_VALUE', 'count must be 1..5000')
   end
+  if after_score and (after_score < (tonumber(a[2]) or -math.huge)
+                      or after_score >= (tonumber(a[3]) or math.huge)) then
+    return fail('BAD_VALUE', 'the cursor is outside the range')
+  end
   local state, n, last = {}, 0, nil
   local function add(id, score)
     local s = redis.call('HGET', P .. 'case:' .. id, 'state')
@@ -176,12 +190,13 @@ local function report_range_open(keys, a)
   end
   if after_score then
     -- the rest of the cases created in the same ms as the last one
-    -- counted (in id order, as Redis keeps equal scores)
-    local at = string.format('%d', after_score)
+    -- counted, in the byte order Redis keeps equal scores in (Lua's
+    -- string comparison follows the locale)
+    local at = a[4]
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, at, at)) do
-      if id > after_id then add(id, at) end
+      if bytes_before(after_id, id) then add(id, at) end
     end
-    if lo == '-inf' or after_score >= tonumber(lo) then lo = '(' .. at end
+    lo = '(' .. at
   end
   local page = redis.call('ZRANGEBYSCORE', key, lo, hi, 'WITHSCORES', 'LIMIT', 0, count)
   for i = 1, #page, 2 do add(page[i], page[i + 1]) end
@@ -236,12 +251,17 @@ local function report_red(P, now, max, late_grids, escalated)
   -- a climb puts each in idx:late, so they are looked for among the late
   -- cases beyond those above, not among every open case (a read each:
   -- 100,000 of them held Redis for 400 ms)
-  local late = (escalated or 0) > 0
-               and redis.call('ZREVRANGE', P .. 'idx:late', max, max + LATE_SCAN_MAX - 1) or {}
-  for _, id in ipairs(late) do
-    if shown >= math.min(max, escalated) then break end
-    local h = redis.call('HMGET', P .. 'case:' .. id, 'state', 'resolve_by')
-    if h[1] == 'ESCALATED' then add(id, tonumber(h[2]) or now) end
+  local want = math.min(max, escalated or 0)
+  local from = max
+  while shown < want and from < max + LATE_SCAN_MAX do
+    local late = redis.call('ZREVRANGE', P .. 'idx:late', from, from + max - 1)
+    for _, id in ipairs(late) do
+      if shown >= want then break end
+      local h = redis.call('HMGET', P .. 'case:' .. id, 'state', 'resolve_by')
+      if h[1] == 'ESCALATED' then add(id, tonumber(h[2]) or now) end
+    end
+    if #late < max then break end
+    from = from + max
   end
   return rows
 end
