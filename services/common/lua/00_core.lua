@@ -599,13 +599,15 @@ local function closed_in_category(P, code, open)
 end
 
 -- Cases per state: the size of each closed-state index, and the open
--- states counted from idx:open (open: an open_counts result, or nil).
-local function state_counts(P, open)
+-- states counted from idx:open (open: an open_counts result, or nil;
+-- closed: a closed_count result, or nil).
+local function state_counts(P, open, closed)
   open = open or open_counts(P)
   local t = {}
   for _, s in ipairs(STATES) do
     local n = OPEN[s] and (open.state[s] or 0)
-              or (s == 'CLOSED' and closed_count(P) or redis.call('ZCARD', P .. 'idx:state:' .. s))
+              or (s == 'CLOSED' and (closed or closed_count(P))
+                  or redis.call('ZCARD', P .. 'idx:state:' .. s))
     if n > 0 then t[s] = n end
   end
   return t
@@ -672,10 +674,11 @@ end
 
 -- The running totals: stats:total, and the three an index or a sequence
 -- already holds (counting them again would cost a write per case).
-local function totals(P)
+-- closed: a closed_count result, or nil.
+local function totals(P, closed)
   local t = hgetall(P .. 'stats:total') or {}
   t.reported = I(redis.call('ZCARD', P .. 'idx:created'))
-  t.closed = I(closed_count(P))
+  t.closed = I(closed or closed_count(P))
   t.offers = I(tonumber(redis.call('GET', P .. 'seq:offer')) or 0)
   return t
 end

@@ -258,10 +258,10 @@ end
 local function stats(keys, a)
   local P = a[1]
   local t = { now = now_ms() }
-  local open = open_counts(P)
+  local open, closed = open_counts(P), closed_count(P)
   t.open_tier, t.open_grid, t.open_category = open.tier, open.grid, open.category
-  t.total = totals(P)
-  t.state = state_counts(P, open)
+  t.total = totals(P, closed)
+  t.state = state_counts(P, open, closed)
   t.reported_category = category_counts(P)
   t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
                 notify = redis.call('ZCARD', P .. 'pending:notify') }

@@ -292,10 +292,11 @@ end
 -- deadline the case started with (due0; a case without it, from before
 -- due0 was kept, counts when it never climbed and met resolve_by), and
 -- on_time_now against its deadline at the end (after climbs and
--- extensions). sample bounds the work.
+-- extensions). sample bounds the work; closed is the closed count
+-- (closed_count), which the screen has read already.
 local PERF_PAGE = 500
 local PERF_SCAN_MAX = 4000
-local function report_perf(P, sample)
+local function report_perf(P, sample, closed)
   local by_tier, by_unit, start = {}, {}, {}
   local function fresh()
     return { n = 0, on_time = 0, on_time_now = 0, handling_ms = 0, sat_sum = 0, sat_n = 0,
@@ -309,7 +310,7 @@ local function report_perf(P, sample)
   -- the newest closed cases: idx:created newest first, the closed ones
   -- (nearly all but the open), looking at PERF_SCAN_MAX entries at most
   -- (no more than there are: a street of open cases reads nothing)
-  sample = math.min(sample, closed_count(P))
+  sample = math.min(sample, closed)
   local ids, k, got, pos = {}, 1, 0, 0
   -- the next case of idx:created, newest first, that is not open: a page
   -- at a time, the open ones told by one ZMSCORE of idx:open a page (a
@@ -367,13 +368,13 @@ end
 -- Service-card orders per service category of the directory: waiting to
 -- be placed (ORDERED) and delivered (placed, handled and CLOSED): an
 -- intersection of two indexes, its cost bounded by the smaller one, and
--- the category's cases less its open ones and those in other states.
-local function report_services(P)
-  local out, open = {}, nil
+-- the category's cases less its open ones (open: an open_counts result)
+-- and those in other states.
+local function report_services(P, open)
+  local out = {}
   for _, c in ipairs(redis.call('SMEMBERS', P .. 'dir:cats')) do
     if redis.call('HGET', P .. 'dir:cat:' .. c, 'kind') == 'service' then
       local idx = P .. 'idx:category:' .. c
-      open = open or open_counts(P)
       out[c] = { waiting = redis.call('ZINTERCARD', 2, P .. 'idx:state:ORDERED', idx),
                  delivered = closed_in_category(P, c, open) }
     end
@@ -411,10 +412,11 @@ local function report_screen(keys, a)
   local off, week = report_week(P, now)
   local last = week - 7 * DAY_MS
   local t = { now = now, week_start = week, utc_offset_ms = off }
-  local open = open_counts(P)
+  -- the open figures and the closed count, read once for every part
+  local open, closed = open_counts(P), closed_count(P)
   t.open_tier, t.open_grid, t.open_category = open.tier, open.grid, open.category
-  t.total = totals(P)
-  t.state = state_counts(P, open)
+  t.total = totals(P, closed)
+  t.state = state_counts(P, open, closed)
   t.reported_category = category_counts(P)
   t.pending = { dispatch = redis.call('ZCARD', P .. 'pending:dispatch'),
                 notify = redis.call('ZCARD', P .. 'pending:notify') }
@@ -444,8 +446,8 @@ local function report_screen(keys, a)
     units[u] = { tonumber(cap) or 0, unit_held_count(P, u) }
   end
   t.units = units
-  t.perf = report_perf(P, sample)
-  t.services = report_services(P)
+  t.perf = report_perf(P, sample, closed)
+  t.services = report_services(P, open)
   local ev = redis.call('XREVRANGE', P .. 'events', '+', '-', 'COUNT', ticker)
   t.ticker = {}
   for _, e in ipairs(ev) do
