@@ -301,9 +301,8 @@ auth_may (const auth_principal_t *p, auth_action_t action, const auth_scope_t *s
             if ((scope->via && *scope->via) ? strcmp (scope->via, p->label) == 0
                                             : s_in (p->scope, p->scope_count, scope->channel))
                 return true;
-            snprintf (reason, reasonlen, "the case was reported through %s, not %s",
-                      scope->via && *scope->via ? scope->via
-                      : scope->channel ? scope->channel : "another gateway", who);
+            //  naming the other gateway would tell one gateway of another's cases
+            snprintf (reason, reasonlen, "the case was not reported through %s", who);
             return false;
         case AUTH_DECIDE:
             if (p->role == AUTH_ROLE_ADMIN || (p->role == AUTH_ROLE_OPERATOR && s_area_holds (p, scope)))

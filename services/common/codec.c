@@ -437,6 +437,15 @@ codec_check_text (const char *field, const char *text, size_t max,
         snprintf (reason, reasonlen, "%s is not valid UTF-8", field);
         return GRIDCALL__V1__ERROR_CODE__ERROR_INVALID_UTF8;
     }
+    //  line breaks and tabs are text; other C0 controls are not, and XML
+    //  (Open311's .xml answers) cannot carry them at all
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) text [i];
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+            snprintf (reason, reasonlen, "%s holds a control character (byte %zu)", field, i);
+            return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+        }
+    }
     return 0;
 }
 

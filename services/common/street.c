@@ -31,6 +31,16 @@ street_local (const directory_t *directory, long long unix_ms, street_time_t *at
 }
 
 int
+street_month_days (int year, int month)
+{
+    static const int days [] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (month < 1 || month > 12)
+        return 0;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return days [month - 1] + (month == 2 && leap);
+}
+
+int
 street_parse (int utc_offset_minutes, const char *text, long long *unix_ms)
 {
     int y, mo, d, h = 0, mi = 0, used = 0;
@@ -42,7 +52,8 @@ street_parse (int utc_offset_minutes, const char *text, long long *unix_ms)
         ||  sscanf (text + 11, "%2d:%2d%n", &h, &mi, &more) != 2 || more != 5 || text [16])
             return -1;
     }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59)
+    //  a day the month does not have is refused, not moved into the next
+    if (y < 1970 || d < 1 || d > street_month_days (y, mo) || h < 0 || h > 23 || mi < 0 || mi > 59)
         return -1;
     struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
                      .tm_hour = h, .tm_min = mi };

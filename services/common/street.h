@@ -34,6 +34,9 @@ void street_time (int utc_offset_minutes, long long unix_ms, street_time_t *at);
 //  The same in the directory's street (UTC when directory is NULL).
 void street_local (const directory_t *directory, long long unix_ms, street_time_t *at);
 //  Parse a local "YYYY-MM-DD", "YYYY-MM-DD HH:MM" or "YYYY-MM-DDTHH:MM"
+//  Days in month (1..12) of year, leap years counted; 0 for another month.
+int street_month_days (int year, int month);
+
 //  (a date alone is 00:00) into Unix ms. Returns 0, or -1 when malformed.
 int street_parse (int utc_offset_minutes, const char *text, long long *unix_ms);
 //  Write at as "YYYY-MM-DD HH:MM" into buf (at least 17 bytes).

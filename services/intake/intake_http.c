@@ -83,6 +83,7 @@ typedef struct {
     struct MHD_PostProcessor *pp;
     char *body;
     size_t len, cap, max;
+    size_t read;                //  body bytes that arrived, form bodies included
     char *file;                 //  a multipart file part
     size_t file_len, file_cap;
     int refuse;                 //  an HTTP status found while the body arrived, or 0
@@ -609,6 +610,11 @@ s_api_case_verb (intake_http_t *self, intake_door_req_t *req, const char *id, co
             s_error (req, MHD_HTTP_BAD_REQUEST, "BAD_VALUE", "score (an integer) is required");
             return;
         }
+        //  another gateway's case answers as a missing one, as reads do
+        json_t *row = intake_http_case (self, req, id, false);
+        if (!row)
+            return;
+        json_decref (row);
         e.case_id = (char *) id;
         e.score = (uint32_t) json_integer_value (score);
         e.comment = (char *) comment;
@@ -729,7 +735,8 @@ intake_http_case (intake_http_t *self, intake_door_req_t *req, const char *id, b
     else
     if (!row) {
         open311 ? intake_open311_error (req, MHD_HTTP_NOT_FOUND, "service_request_id not found")
-                : s_error (req, MHD_HTTP_NOT_FOUND, "UNKNOWN_CASE", "no case with this id");
+                : s_error (req, MHD_HTTP_NOT_FOUND, "UNKNOWN_CASE", "no case with this id "
+                           "reported through %s", req->label);
     }
     else {
         auth_scope_t scope = { json_string_value (json_object_get (row, "grid")),
@@ -820,8 +827,9 @@ s_api (intake_http_t *self, intake_door_req_t *req)
         return;
     }
     if (!post || (!streq (req->path, "reports") && !(verb && *verb))) {
-        s_error (req, post || streq (req->method, "GET") ? MHD_HTTP_NOT_FOUND
-                 : MHD_HTTP_METHOD_NOT_ALLOWED, post ? "NOT_FOUND" : "METHOD_NOT_ALLOWED",
+        bool found = post || streq (req->method, "GET");
+        s_error (req, found ? MHD_HTTP_NOT_FOUND : MHD_HTTP_METHOD_NOT_ALLOWED,
+                 found ? "NOT_FOUND" : "METHOD_NOT_ALLOWED",
                  "no route %.8s /api/v1/%.64s (docs/http-api.md)", req->method, req->path);
         return;
     }
@@ -888,6 +896,14 @@ s_post_field (void *cls, enum MHD_ValueKind kind, const char *key, const char *f
                   FORM_FIELDS_MAX);
         return MHD_NO;
     }
+    if (memchr (data, 0, size)) {
+        //  refused, not cut short at the NUL (docs/security.md)
+        r->refuse = MHD_HTTP_BAD_REQUEST;
+        r->refuse_code = "BAD_VALUE";
+        snprintf (r->refuse_message, sizeof r->refuse_message, "form field %.40s holds a NUL "
+                  "byte", key);
+        return MHD_NO;
+    }
     //  a value may come in pieces: append to what came
     const char *prev = was && off > 0 ? json_string_value (was) : "";
     size_t prev_len = prev ? strlen (prev) : 0;
@@ -911,14 +927,24 @@ s_post_field (void *cls, enum MHD_ValueKind kind, const char *key, const char *f
 }
 
 static enum MHD_Result
-s_query_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+s_query_arg (void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+             const char *value, size_t value_size)
 {
     (void) kind;
-    json_t *form = cls;
+    (void) key_size;
+    s_request_t *r = cls;
+    if (value && memchr (value, 0, value_size) && !r->refuse) {
+        r->refuse = MHD_HTTP_BAD_REQUEST;
+        r->refuse_code = "BAD_VALUE";
+        snprintf (r->refuse_message, sizeof r->refuse_message, "argument %.40s holds a NUL "
+                  "byte", key);
+        return MHD_NO;
+    }
     //  a field of the body wins over an argument of the same name
-    if (json_object_size (form) < FORM_FIELDS_MAX && value && strlen (value) <= FORM_VALUE_MAX
+    json_t *form = r->req.form;
+    if (json_object_size (form) < FORM_FIELDS_MAX && value && value_size <= FORM_VALUE_MAX
     &&  !json_object_get (form, key))
-        json_object_set_new (form, key, json_stringn_nocheck (value, strlen (value)));
+        json_object_set_new (form, key, json_stringn_nocheck (value, value_size));
     return MHD_YES;
 }
 
@@ -976,7 +1002,7 @@ s_serve (intake_http_t *self, s_request_t *r)
     req->body_len = r->len;
     req->file = r->file;
     req->file_len = r->file_len;
-    MHD_get_connection_values (req->conn, MHD_GET_ARGUMENT_KIND, s_query_arg, req->form);
+    MHD_get_connection_values_n (req->conn, MHD_GET_ARGUMENT_KIND, s_query_arg, r);
     if (r->refuse) {
         strncmp (req->url, "/open311/", 9) == 0
             ? intake_open311_error (req, r->refuse, r->refuse_message)
@@ -1096,8 +1122,18 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     if (*upload_data_size) {
         size_t size = *upload_data_size;
         *upload_data_size = 0;
+        r->read += size;
         if (r->refuse)
-            return MHD_YES;     //  read and dropped: the answer is the refusal
+            //  read and dropped: the answer is the refusal; a sender that
+            //  goes on far past the limit is cut off
+            return r->read > 4 * r->max + (1 << 20) ? MHD_NO : MHD_YES;
+        if (r->pp && r->read > r->max + (r->max == self->media_max ? 65536 : 0)) {
+            r->refuse = MHD_HTTP_CONTENT_TOO_LARGE;
+            r->refuse_code = "TOO_LARGE";
+            snprintf (r->refuse_message, sizeof r->refuse_message, "the body is over the limit "
+                      "of %zu bytes", r->max);
+            return MHD_YES;
+        }
         if (r->pp) {
             if (MHD_post_process (r->pp, upload_data, size) != MHD_YES && !r->refuse) {
                 r->refuse = MHD_HTTP_BAD_REQUEST;

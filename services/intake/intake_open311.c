@@ -4,6 +4,7 @@
     through the intake loop like any other report. */
 #include "intake_open311.h"
 
+#include <ctype.h>
 #include <czmq.h>
 #include <libxml/xmlwriter.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 
 #include "codec.h"
 #include "intake_media.h"
+#include "street.h"
 #include "log.h"
 
 #define SPEC_URL "http://wiki.open311.org/GeoReport_v2"
@@ -88,7 +90,7 @@ intake_open311_parse_time (const char *text, int offset_minutes, int64_t *ms)
         if (*rest)
             return -1;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 1970
+    if (d < 1 || d > street_month_days (y, mo) || h > 23 || mi > 59 || s > 60 || y < 1970
     ||  y > 9999)
         return -1;
     //  days from civil (H. Hinnant)
@@ -126,6 +128,42 @@ s_item_of (const char *array)
 
 static void s_xml_value (xmlTextWriterPtr w, const char *name, json_t *value);
 
+//  Write text that XML 1.0 can carry: a character it forbids (a C0
+//  control other than tab and line breaks, U+FFFE, U+FFFF), as a case
+//  stored before such text was refused could hold, becomes U+FFFD.
+static void
+s_xml_text (xmlTextWriterPtr w, const char *text)
+{
+    const unsigned char *s = (const unsigned char *) text;
+    size_t len = strlen (text), bad = 0;
+    for (size_t i = 0; i < len; i++)
+        bad += (s [i] < 0x20 && s [i] != '\t' && s [i] != '\n' && s [i] != '\r')
+            || (s [i] == 0xEF && i + 2 < len && s [i + 1] == 0xBF && (s [i + 2] & 0xFE) == 0xBE);
+    if (!bad) {
+        xmlTextWriterWriteString (w, BAD_CAST text);
+        return;
+    }
+    char *clean = malloc (len + bad * 3 + 1);
+    if (!clean)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        bool control = s [i] < 0x20 && s [i] != '\t' && s [i] != '\n' && s [i] != '\r';
+        bool nonchar = s [i] == 0xEF && i + 2 < len && s [i + 1] == 0xBF
+                    && (s [i + 2] & 0xFE) == 0xBE;
+        if (control || nonchar) {
+            memcpy (clean + n, "\xEF\xBF\xBD", 3);
+            n += 3;
+            i += nonchar ? 2 : 0;
+        }
+        else
+            clean [n++] = (char) s [i];
+    }
+    clean [n] = 0;
+    xmlTextWriterWriteString (w, BAD_CAST clean);
+    free (clean);
+}
+
 static void
 s_xml_members (xmlTextWriterPtr w, json_t *object)
 {
@@ -150,7 +188,7 @@ s_xml_value (xmlTextWriterPtr w, const char *name, json_t *value)
     }
     else
     if (json_is_string (value))
-        xmlTextWriterWriteString (w, BAD_CAST json_string_value (value));
+        s_xml_text (w, json_string_value (value));
     else
     if (json_is_true (value) || json_is_false (value))
         xmlTextWriterWriteString (w, BAD_CAST (json_is_true (value) ? "true" : "false"));
@@ -208,6 +246,16 @@ s_answer (intake_door_req_t *req, int status, open311_format_t format, json_t *d
 {
     free (req->answer);
     req->answer = NULL;
+    if (!doc) {
+        //  a value json_pack refused (not UTF-8): said in the format asked for
+        log_warning ("intake: open311 %s \"%.80s\": the answer could not be built",
+                     req->method, req->url);
+        status = 500;
+        doc = json_pack ("[{s:i, s:s}]", "code", status, "description",
+                         "the answer could not be built");
+        root = "errors";
+        item = "error";
+    }
     if (format == OPEN311_XML) {
         req->answer = doc ? intake_open311_xml (doc, root, item, &req->answer_len) : NULL;
         req->answer_type = "text/xml; charset=utf-8";
@@ -329,6 +377,11 @@ static void
 s_discovery (intake_door_req_t *req, open311_format_t format)
 {
     const char *host = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "Host");
+    //  a host name, an address and a port; anything else is not echoed
+    if (host && (!*host || strlen (host) > 200
+             ||  host [strspn (host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789.-:[]")]))
+        host = NULL;
     char url [300];
     snprintf (url, sizeof url, "http://%.200s/open311/v2/", host ? host : "localhost");
     json_t *doc = json_pack ("{s:s, s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:[s, s]}]}",
@@ -478,7 +531,12 @@ s_post_request (intake_http_t *http, intake_door_req_t *req, open311_format_t fo
     }
     char key [CODEC_KEY_MAX + 1];
     const char *given = MHD_lookup_connection_value (req->conn, MHD_HEADER_KIND, "Idempotency-Key");
-    if (given && strlen (given) <= CODEC_KEY_MAX)
+    if (given && strlen (given) > CODEC_KEY_MAX) {
+        //  a key dropped would make the client's retry a second case
+        intake_open311_error (req, 400, "Idempotency-Key is longer than 128 bytes");
+        return;
+    }
+    if (given)
         snprintf (key, sizeof key, "%s", given);
     else
         intake_http_random_key (key, sizeof key);
@@ -508,10 +566,27 @@ s_post_request (intake_http_t *http, intake_door_req_t *req, open311_format_t fo
     //  the reporter: name (family name first), phone, else e-mail or device
     const char *first = s_field (req, "first_name"), *last = s_field (req, "last_name");
     const char *phone = s_field (req, "phone"), *email = s_field (req, "email");
-    char reporter [CODEC_NAME_MAX + 1];
-    snprintf (reporter, sizeof reporter, "%s%s%s%s", last ? last : "", first ? first : "",
-              (last || first) && (phone || email) ? " " : "",
-              phone ? phone : email ? email : "");
+    //  "欧阳娜", but "Smith Alexandra": a space only between Latin names
+    bool latin = last && first && isalnum ((unsigned char) last [strlen (last) - 1])
+              && isalnum ((unsigned char) first [0]);
+    char *reporter = NULL;
+    if (asprintf (&reporter, "%s%s%s%s%s", last ? last : "", latin ? " " : "",
+                  first ? first : "", (last || first) && (phone || email) ? " " : "",
+                  phone ? phone : email ? email : "") < 0) {
+        free (text);
+        intake_open311_error (req, 500, "out of memory");
+        return;
+    }
+    if (strlen (reporter) > CODEC_NAME_MAX) {
+        //  cut, it would lose the phone or split a character
+        char reason [160];
+        snprintf (reason, sizeof reason, "last_name, first_name and phone (or email) are %zu "
+                  "bytes together, more than %d", strlen (reporter), CODEC_NAME_MAX);
+        free (reporter);
+        free (text);
+        intake_open311_error (req, 400, reason);
+        return;
+    }
     r.reporter = reporter;
     char *urls [1] = { (char *) s_field (req, "media_url") };
     if (urls [0]) {
@@ -522,6 +597,7 @@ s_post_request (intake_http_t *http, intake_door_req_t *req, open311_format_t fo
     memset (&reply, 0, sizeof reply);
     int rc = intake_http_call (http, req, "report", &r.base, &reply);
     free (text);
+    free (reporter);
     if (rc) {
         //  not known to be registered: a token could name nothing; retry
         snprintf (req->retry_after, sizeof req->retry_after, "1");

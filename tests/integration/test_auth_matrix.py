@@ -332,7 +332,9 @@ def test_an_evaluation_comes_from_the_reporting_gateway_only(c, gc_directory):
     other = c.reporter(c.principal_cert("gw-other", "gateway other channels GRID_WORKER"))
     kind, err = other.evaluate(case_id, 5)
     assert kind == "error" and err.code == pb.ERROR_NOT_PERMITTED, (kind, err)
-    assert "reported through gateway:pytest" in err.message, err.message
+    # refused without naming the gateway the case came through
+    assert "not reported through gateway:other" in err.message, err.message
+    assert "gateway:pytest" not in err.message, err.message
     unit_key = c.reporter(c.unit_cert(next(iter(c.directory.units))))
     kind, err = unit_key.evaluate(case_id, 5)
     assert kind == "error" and err.code == pb.ERROR_NOT_PERMITTED, (kind, err)

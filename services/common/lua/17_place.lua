@@ -145,8 +145,10 @@ end
 -- it names. Returns grid, building, or nil, code, message.
 local function place_resolve(P, grid, building, lat, lon, address_id, address)
   local g, b, msg
+  local fallback = false         -- a point or an address that places nothing: the grid given
   if lat and lon then
     g, b, msg = locate_point(P, lat, lon)
+    fallback = true
   elseif address_id ~= '' or (grid == '' and building ~= '') then
     local id = address_id ~= '' and address_id or building
     local rec = dir_geo(P).by_id[id]
@@ -156,11 +158,13 @@ local function place_resolve(P, grid, building, lat, lon, address_id, address)
     g, b = rec.grid, rec.id
   elseif address ~= '' then
     g, b, msg = locate_address(P, address)
+    fallback = true
   elseif grid == '' then
     return nil, 'MISSING_FIELD', 'a report needs a grid, or a place: lat/lon, address_id or address_string'
   else
     return grid, building
   end
+  if not g and fallback and grid ~= '' then return grid, building end
   if not g then return nil, b, msg end
   if grid ~= '' and grid ~= g then
     return nil, 'BAD_VALUE', 'the place given lies in grid ' .. g .. ', not in grid ' .. grid
