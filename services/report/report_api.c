@@ -13,6 +13,7 @@
 
 #include "gridcall.pb-c.h"
 #include "log.h"
+#include "street.h"
 
 #define CASES_PREFIX "/api/cases/"
 #define MATTERS_PREFIX "/api/matters/"
@@ -620,8 +621,10 @@ s_time_arg (const char *text, int utc_offset_min, long long *ms)
     size_t len = strlen (text);
     int y, m, d;
     char tail;
-    if (len == 10 && sscanf (text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3
-    &&  y >= 1970 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+    if (len == 10 && text [4] == '-' && text [7] == '-' && strspn (text, "0123456789") == 4
+    &&  strspn (text + 5, "0123456789") == 2 && strspn (text + 8, "0123456789") == 2
+    &&  sscanf (text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3
+    &&  y >= 1970 && y <= 9999 && d >= 1 && d <= street_month_days (y, m)) {
         struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
         time_t t = timegm (&tm);
         *ms = (long long) t * 1000 - (long long) utc_offset_min * 60000;
@@ -653,7 +656,10 @@ s_states_arg (const char *text, char *out, size_t size, bool *open)
         out [0] = 0;
         return 0;
     }
-    if (strlen (text) >= size)
+    size_t len = strlen (text);
+    //  no empty state: "", ",", "A,", "A,,B" are mistakes, not "any"
+    if (len == 0 || len >= size || text [0] == ',' || text [len - 1] == ','
+    ||  strstr (text, ",,"))
         return -1;
     char copy [160];
     snprintf (copy, sizeof copy, "%s", text);
@@ -677,11 +683,13 @@ report_api_filter_parse (report_filter_t *f, const char *(*get) (void *ctx, cons
         snprintf (err, errlen, "from: Unix milliseconds or a date YYYY-MM-DD");
         return -1;
     }
+    f->has_from = v != NULL;
     if ((v = get (ctx, "to")) && s_time_arg (v, utc_offset_min, &f->to_ms)) {
         snprintf (err, errlen, "to: Unix milliseconds or a date YYYY-MM-DD");
         return -1;
     }
-    if (f->from_ms && f->to_ms && f->to_ms <= f->from_ms) {
+    f->has_to = v != NULL;
+    if (f->has_from && f->has_to && f->to_ms <= f->from_ms) {
         snprintf (err, errlen, "to must be after from");
         return -1;
     }
@@ -698,12 +706,14 @@ report_api_filter_parse (report_filter_t *f, const char *(*get) (void *ctx, cons
         return -1;
     }
     if ((v = get (ctx, "cursor"))) {
-        size_t len = strlen (v);
-        if (len == 0 || len > 12 || strspn (v, "0123456789") != len) {
+        //  "<created ms>:<case id>", as next_cursor gave it
+        size_t len = strlen (v), ms = strspn (v, "0123456789");
+        if (len > REPORT_CURSOR_MAX || ms == 0 || ms > 16 || v [ms] != ':'
+        ||  !report_api_case_id_valid (v + ms + 1, len - ms - 1)) {
             snprintf (err, errlen, "cursor: the next_cursor of the previous page");
             return -1;
         }
-        f->cursor = strtoll (v, NULL, 10);
+        memcpy (f->cursor, v, len + 1);
     }
     if ((v = get (ctx, "limit"))) {
         size_t len = strlen (v);
@@ -718,15 +728,15 @@ report_api_filter_parse (report_filter_t *f, const char *(*get) (void *ctx, cons
 }
 
 char *
-report_api_filter_json (const report_filter_t *f, long long cursor, int limit)
+report_api_filter_json (const report_filter_t *f, const char *cursor, int limit)
 {
-    json_t *doc = json_pack ("{s:I, s:i, s:b}", "cursor", (json_int_t) cursor, "limit", limit,
+    json_t *doc = json_pack ("{s:s, s:i, s:b}", "cursor", cursor ? cursor : "", "limit", limit,
                              "open", f->open);
     if (!doc)
         return NULL;
-    if (f->from_ms)
+    if (f->has_from)
         json_object_set_new (doc, "from", json_integer (f->from_ms));
-    if (f->to_ms)
+    if (f->has_to)
         json_object_set_new (doc, "to", json_integer (f->to_ms));
     static const char *names [] = { "grid", "community", "category", "unit" };
     const char *values [] = { f->grid, f->community, f->category, f->unit };

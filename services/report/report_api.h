@@ -12,6 +12,7 @@
 #define REPORT_URL_MAX 512          //  longest URL path we route
 
 #define REPORT_ID_MAX 64            //  longest grid, unit, community or category id
+#define REPORT_CURSOR_MAX 96        //  a page cursor: created ms, ':', a case id
 #define REPORT_LIMIT_MAX 1000       //  most rows one page of /api/cases holds
 #define REPORT_STATES_MAX 32        //  states of the lifecycle the report can list
 
@@ -45,15 +46,16 @@ report_route_t report_api_route (const char *path, char *id);
 
 //  Filters of /api/cases, /api/stats and /api/ledger.csv.
 typedef struct {
-    long long from_ms;              //  created at or after; 0 = no bound
-    long long to_ms;                //  created before; 0 = no bound
+    long long from_ms;              //  created at or after, when has_from
+    long long to_ms;                //  created before, when has_to
+    bool has_from, has_to;          //  from and to were given (0 is a time too)
     char grid [REPORT_ID_MAX + 1];  //  "" = any
     char community [REPORT_ID_MAX + 1];
     char category [REPORT_ID_MAX + 1];
     char unit [REPORT_ID_MAX + 1];
     char states [160];              //  comma-separated states, "" = any
     bool open;                      //  only open cases
-    long long cursor;               //  paging: where the last page stopped
+    char cursor [REPORT_CURSOR_MAX + 1]; //  paging: "<ms>:<case id>", "" = the top
     int limit;                      //  rows per page, 1..REPORT_LIMIT_MAX
 } report_filter_t;
 
@@ -71,7 +73,7 @@ int report_api_arg_decode (const char *raw, char *out, size_t size);
 
 //  The filters as the JSON argument of gc_report_cases, with this cursor
 //  and limit. Caller frees; NULL on no memory.
-char *report_api_filter_json (const report_filter_t *filter, long long cursor, int limit);
+char *report_api_filter_json (const report_filter_t *filter, const char *cursor, int limit);
 
 //  True when the method is one the API serves (GET, and HEAD alike).
 bool report_api_method_ok (const char *method);

@@ -62,6 +62,9 @@ struct _report_http_t {
     char *static_dir;           //  page files (index.html, screen.js, echarts.min.js, ...)
     char *media_dir;            //  photos the doors took (intake's media_dir)
     long long ledger_max_rows;  //  most rows one CSV export holds
+    //  the screen's options as gc_report_screen takes them, as the stream's
+    //  feed passes them: /api/snapshot is the same document
+    char fraction [32], scale [32], list_max [16], sample [16];
     int stream_max;             //  most event streams at once
     atomic_int streams_open;    //  event streams now
     int keepalive_ms;           //  stream comment when nothing else was sent this long
@@ -251,6 +254,16 @@ s_role_needed (report_route_t route)
 //  Refuse a request from its request line and headers alone: a Host not
 //  ours, an unknown path, a wrong method, an announced body or a missing
 //  or wrong token. Returns the error body and sets *status, or NULL when
+//  Add an argument's bytes as sent ("&key=value"; values are not
+//  unescaped) to the query length at cls.
+static enum MHD_Result
+s_query_len (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    *(size_t *) cls += 1 + strlen (key) + (value ? 1 + strlen (value) : 0);
+    return MHD_YES;
+}
+
 //  the request is one we serve, with *roles the roles it holds.
 static json_t *
 s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, const char *method,
@@ -267,6 +280,10 @@ s_refuse (report_http_t *self, struct MHD_Connection *conn, const char *url, con
     }
     char id [REPORT_CASE_ID_MAX + 1];
     report_route_t route = s_media_name (url) ? REPORT_ROUTE_MEDIA : report_api_route (url, id);
+    size_t query = 0;
+    MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_query_len, &query);
+    if (strlen (url) + query > REPORT_URL_MAX)
+        route = REPORT_ROUTE_TOO_LONG;      //  the query counts: the whole URL is bounded
     if (route == REPORT_ROUTE_TOO_LONG) {
         *status = MHD_HTTP_URI_TOO_LONG;
         return report_api_error ("TOO_LARGE", "the URL is too long");
@@ -349,7 +366,22 @@ s_filters (struct MHD_Connection *conn, report_conn_t *rc, report_filter_t *filt
     free (args);
     if (bad)
         return report_api_error ("BAD_VALUE", "a query argument is too long or badly escaped");
-    return parsed ? report_api_error ("BAD_VALUE", err) : NULL;
+    if (parsed)
+        return report_api_error ("BAD_VALUE", err);
+    //  an id the directory does not hold is a mistake ("g01"), not an
+    //  empty list; without a directory loaded yet, ids are taken as given
+    bool community = !*filter->community || !dir;
+    for (size_t i = 0; !community && i < directory_community_count (dir); i++)
+        community = strcmp (directory_community (dir, i)->id, filter->community) == 0;
+    const char *unknown = !community ? "community"
+        : dir && *filter->grid && !directory_grid_find (dir, filter->grid) ? "grid"
+        : dir && *filter->category && !directory_category_find (dir, filter->category) ? "category"
+        : dir && *filter->unit && !directory_unit_find (dir, filter->unit) ? "unit" : NULL;
+    if (unknown) {
+        snprintf (err, sizeof err, "%s: not in the street's directory", unknown);
+        return report_api_error ("BAD_VALUE", err);
+    }
+    return NULL;
 }
 
 //  The answer when Redis was not reachable or refused.
@@ -398,7 +430,7 @@ s_cases (struct MHD_Connection *conn, report_conn_t *rc, int *status)
         json_t *next = json_object_get (reply, "next");
         json_t *total = json_object_get (reply, "total");
         body = json_pack ("{s:o, s:O, s:O, s:I, s:I}", "items", items,
-                          "next_cursor", json_is_integer (next) ? next : json_null (),
+                          "next_cursor", json_is_string (next) ? next : json_null (),
                           "total", json_is_integer (total) ? total : json_null (),
                           "scanned", (json_int_t) json_integer_value (json_object_get (reply, "scanned")),
                           "at_ms", (json_int_t) json_integer_value (json_object_get (reply, "now")));
@@ -459,16 +491,16 @@ s_stats (struct MHD_Connection *conn, report_conn_t *rc, int *status)
         *status = MHD_HTTP_BAD_REQUEST;
         return body;
     }
-    if (!filter.from_ms && !filter.to_ms) {
+    if (!filter.has_from && !filter.has_to) {
         json_t *reply = store_callv (rc->store, "gc_stats", NULL);
         body = report_api_stats_answer (reply, status);
         json_decref (reply);
         return body;
     }
     char from [24] = "", to [24] = "";
-    if (filter.from_ms)
+    if (filter.has_from)
         snprintf (from, sizeof from, "%lld", filter.from_ms);
-    if (filter.to_ms)
+    if (filter.has_to)
         snprintf (to, sizeof to, "%lld", filter.to_ms);
     //  the states to count are the wire contract's, not a list in the Lua
     const char *argv [2 + REPORT_STATES_MAX] = { from, to };
@@ -480,8 +512,8 @@ s_stats (struct MHD_Connection *conn, report_conn_t *rc, int *status)
     &&  s_range_open (rc, from, to, json_object_get (reply, "by_state"), status, &body)) {
         body = json_pack ("{s:I, s:o, s:o, s:I, s:O, s:O, s:O, s:O, s:O}",
             "at_ms", (json_int_t) json_integer_value (json_object_get (reply, "now")),
-            "from_ms", filter.from_ms ? json_integer (filter.from_ms) : json_null (),
-            "to_ms", filter.to_ms ? json_integer (filter.to_ms) : json_null (),
+            "from_ms", filter.has_from ? json_integer (filter.from_ms) : json_null (),
+            "to_ms", filter.has_to ? json_integer (filter.to_ms) : json_null (),
             "created", (json_int_t) json_integer_value (json_object_get (reply, "created")),
             "by_state", json_object_get (reply, "by_state"),
             "by_grid", json_object_get (reply, "by_grid"),
@@ -539,11 +571,11 @@ s_case_joint (json_t *body, const directory_t *dir)
 
 //  GET /api/snapshot: what the screen shows, read now.
 static json_t *
-s_snapshot (report_conn_t *rc, int *status)
+s_snapshot (report_http_t *self, report_conn_t *rc, int *status)
 {
     json_t *body = NULL;
-    json_t *reply = store_callv (rc->store, "gc_report_screen", "0.25", "1", "50", "500", "30",
-                                 NULL);
+    json_t *reply = store_callv (rc->store, "gc_report_screen", self->fraction, self->scale,
+                                 self->list_max, self->sample, "30", NULL);
     if (s_reply_ok (reply, status, &body)) {
         body = report_screen_compose (reply, report_dir_get (rc->dir, rc->store));
         *status = body ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -603,7 +635,7 @@ s_serve_json (report_http_t *self, struct MHD_Connection *conn, report_route_t r
             body = s_units (rc, status);
             break;
         case REPORT_ROUTE_SNAPSHOT:
-            body = s_snapshot (rc, status);
+            body = s_snapshot (self, rc, status);
             break;
         case REPORT_ROUTE_COMMUNITY:
             body = s_community_query (conn, id, rc->store, status);
@@ -1081,6 +1113,10 @@ report_http_new (const config_t *config, report_pool_t *pool, report_hub_t *hub,
     self->media_dir = strdup (config_str (config, "media_dir"));
     self->guard = report_guard_new (config, metrics);
     self->ledger_max_rows = config_int (config, "ledger_max_rows");
+    snprintf (self->fraction, sizeof self->fraction, "%g", config_double (config, "yellow_fraction"));
+    snprintf (self->scale, sizeof self->scale, "%g", config_double (config, "time_scale"));
+    snprintf (self->list_max, sizeof self->list_max, "%lld", config_int (config, "list_max"));
+    snprintf (self->sample, sizeof self->sample, "%lld", config_int (config, "perf_sample"));
     self->stream_max = (int) config_int (config, "stream_max");
     atomic_init (&self->streams_open, 0);
     int timeout_s = (int) config_int (config, "connection_timeout_s");

@@ -21,7 +21,7 @@ static const char *s_header =
 
 struct _report_ledger_t {
     report_filter_t filter;     //  which cases
-    long long cursor;           //  where the next page starts
+    char cursor [REPORT_CURSOR_MAX + 1];    //  where the next page starts
     long long rows;             //  rows written
     long long max_rows;         //  stop after this many
     bool header_sent;           //  BOM and header are out
@@ -181,8 +181,8 @@ report_ledger_next (report_ledger_t *self, store_t *store, const directory_t *di
             return NULL;
         }
         json_t *next = json_object_get (reply, "next");
-        if (json_is_integer (next))
-            self->cursor = json_integer_value (next);
+        if (json_is_string (next) && strlen (json_string_value (next)) <= REPORT_CURSOR_MAX)
+            snprintf (self->cursor, sizeof self->cursor, "%s", json_string_value (next));
         else
             self->done = true;
         char *text = NULL;
@@ -232,6 +232,7 @@ report_ledger_write_day (const char *dir_path, long long at_ms, store_t *store,
     memset (&filter, 0, sizeof filter);
     filter.from_ms = start;
     filter.to_ms = start + 86400000LL;
+    filter.has_from = filter.has_to = true;
     char path [4096], temp [4100];
     snprintf (path, sizeof path, "%s/ledger-%.4s%.2s%.2s.csv", dir_path, day, day + 5, day + 8);
     snprintf (temp, sizeof temp, "%s.tmp", path);

@@ -208,6 +208,52 @@ s_query (void *ctx, const char *name)
     return NULL;
 }
 
+//  0 is a time like any other; impossible dates, empty state lists and
+//  cursors not made by a page are refused, each with its argument named.
+static void
+test_filter_bounds_dates_states_and_cursors (void **state)
+{
+    (void) state;
+    report_filter_t f;
+    char err [160];
+    const char *zero [] = { "to", "0", NULL };
+    assert_int_equal (report_api_filter_parse (&f, s_query, zero, 480, err, sizeof err), 0);
+    assert_true (f.has_to);
+    assert_false (f.has_from);
+    char *text = report_api_filter_json (&f, f.cursor, 50);
+    assert_non_null (strstr (text, "\"to\":0"));
+    free (text);
+    const char *after [] = { "from", "5", "to", "0", NULL };
+    assert_int_equal (report_api_filter_parse (&f, s_query, after, 480, err, sizeof err), -1);
+    assert_non_null (strstr (err, "after from"));
+    const char *good [] = { "from", "2024-02-29", "to", "2026-12-31", NULL };
+    assert_int_equal (report_api_filter_parse (&f, s_query, good, 0, err, sizeof err), 0);
+    assert_int_equal (f.from_ms, 1709164800000LL);
+    static const char *dates [] = { "2026-02-31", "2026-02-29", "2026-11-31", "2026-01-+1",
+                                    " 2026-1-01", "2026-1-001", "2026-13-01" };
+    for (size_t i = 0; i < sizeof dates / sizeof dates [0]; i++) {
+        const char *q [] = { "from", dates [i], NULL };
+        assert_int_equal (report_api_filter_parse (&f, s_query, q, 0, err, sizeof err), -1);
+        assert_non_null (strstr (err, "from"));
+    }
+    static const char *lists [] = { "", ",", "ACCEPTED,", ",ACCEPTED", "CLOSED,,ACCEPTED" };
+    for (size_t i = 0; i < sizeof lists / sizeof lists [0]; i++) {
+        const char *q [] = { "state", lists [i], NULL };
+        assert_int_equal (report_api_filter_parse (&f, s_query, q, 0, err, sizeof err), -1);
+        assert_non_null (strstr (err, "state"));
+    }
+    const char *cursor [] = { "cursor", "1795714398420:TJ-20261127-000012", NULL };
+    assert_int_equal (report_api_filter_parse (&f, s_query, cursor, 0, err, sizeof err), 0);
+    assert_string_equal (f.cursor, "1795714398420:TJ-20261127-000012");
+    static const char *cursors [] = { "5", ":TJ-1", "12:", "12:TJ 1", "x:TJ-1",
+                                      "12345678901234567:TJ-1" };
+    for (size_t i = 0; i < sizeof cursors / sizeof cursors [0]; i++) {
+        const char *q [] = { "cursor", cursors [i], NULL };
+        assert_int_equal (report_api_filter_parse (&f, s_query, q, 0, err, sizeof err), -1);
+        assert_non_null (strstr (err, "cursor"));
+    }
+}
+
 static void
 test_filter_lists_orders_and_parked_cases (void **state)
 {
@@ -220,7 +266,7 @@ test_filter_lists_orders_and_parked_cases (void **state)
     assert_false (f.open);
     const char *both [] = { "state", "ORDERED,PARKED,CLOSED", "grid", "G01", NULL };
     assert_int_equal (report_api_filter_parse (&f, s_query, both, 480, err, sizeof err), 0);
-    char *text = report_api_filter_json (&f, 0, 50);
+    char *text = report_api_filter_json (&f, "", 50);
     json_t *doc = s_json (text);
     json_t *states = json_object_get (doc, "states");
     assert_int_equal (json_array_size (states), 3);
@@ -708,6 +754,7 @@ main (void)
         cmocka_unit_test (test_states_are_the_wire_contracts),
         cmocka_unit_test (test_arg_decode),
         cmocka_unit_test (test_filter_lists_orders_and_parked_cases),
+        cmocka_unit_test (test_filter_bounds_dates_states_and_cursors),
         cmocka_unit_test (test_case_answer_converts_fields),
         cmocka_unit_test (test_case_answer_converts_timeline),
         cmocka_unit_test (test_case_evaluated_has_satisfaction),

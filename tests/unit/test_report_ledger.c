@@ -372,7 +372,8 @@ test_line_without_directory (void **state)
 //  ---------------------------------------------------------------------
 //  An export, page by page
 
-//  A page of n copies of s_row, with next when more > 0 (single quotes).
+//  A page of n copies of s_row, with next ("<next>:C<next>") when next > 0
+//  (single quotes).
 static char *
 s_page (int n, long long next)
 {
@@ -384,7 +385,7 @@ s_page (int n, long long next)
         fprintf (out, "%s%s", i ? "," : "", s_row);
     fprintf (out, "%s, 'scanned': %d, 'now': 1716172200000", n ? "]" : "", n);
     if (next > 0)
-        fprintf (out, ", 'next': %lld", next);
+        fprintf (out, ", 'next': '%lld:C%lld'", next, next);
     fprintf (out, "}");
     fclose (out);
     return page;
@@ -417,7 +418,7 @@ test_export_reads_page_after_page (void **state)
     report_filter_t filter;
     memset (&filter, 0, sizeof filter);
     strcpy (filter.community, "C01");
-    filter.cursor = 99;             //  ignored: an export starts at the top
+    strcpy (filter.cursor, "99:C99");   //  ignored: an export starts at the top
     filter.limit = 3;
     report_ledger_t *ledger = report_ledger_new (&filter, 1000000);
     assert_non_null (ledger);
@@ -444,11 +445,11 @@ test_export_reads_page_after_page (void **state)
     assert_int_equal (fake_redis_calls (self->redis), 2);
     json_t *args = fake_redis_arg (self->redis, 0);
     assert_string_equal (json_string_value (json_object_get (args, "community")), "C01");
-    assert_int_equal (json_integer_value (json_object_get (args, "cursor")), 0);
+    assert_string_equal (json_string_value (json_object_get (args, "cursor")), "");
     assert_int_equal (json_integer_value (json_object_get (args, "limit")), REPORT_LEDGER_PAGE);
     json_decref (args);
     args = fake_redis_arg (self->redis, 1);
-    assert_int_equal (json_integer_value (json_object_get (args, "cursor")), 7);
+    assert_string_equal (json_string_value (json_object_get (args, "cursor")), "7:C7");
     json_decref (args);
     report_ledger_destroy (&ledger);
     assert_null (ledger);
@@ -493,7 +494,7 @@ test_export_stops_at_max_rows (void **state)
     assert_int_equal (report_ledger_rows (ledger), REPORT_LEDGER_PAGE + 20);
     assert_int_equal (fake_redis_calls (self->redis), 3);
     args = fake_redis_arg (self->redis, 2);
-    assert_int_equal (json_integer_value (json_object_get (args, "cursor")), 900);
+    assert_string_equal (json_string_value (json_object_get (args, "cursor")), "900:C900");
     assert_int_equal (json_integer_value (json_object_get (args, "limit")), 20);
     json_decref (args);
     report_ledger_destroy (&ledger);
@@ -519,7 +520,7 @@ test_export_reads_past_empty_pages (void **state)
     free (piece);
     assert_int_equal (fake_redis_calls (self->redis), 3);
     json_t *args = fake_redis_arg (self->redis, 2);
-    assert_int_equal (json_integer_value (json_object_get (args, "cursor")), 10000);
+    assert_string_equal (json_string_value (json_object_get (args, "cursor")), "10000:C10000");
     json_t *states = json_object_get (args, "states");
     assert_int_equal (json_array_size (states), 2);
     assert_string_equal (json_string_value (json_array_get (states, 1)), "VERIFIED");

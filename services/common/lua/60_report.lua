@@ -36,21 +36,43 @@ local function report_week(P, now)
   return off, (days - dow) * DAY_MS - off
 end
 
+-- True when text a sorts before text b byte by byte, as Redis sorts
+-- members of equal score.
+local function bytes_before(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
 -- cases(P, filters_json): one page of cases, newest first. Filters: from,
 -- to (created ms, to exclusive), grid, community, category, unit, states
--- (array), open (bool), cursor (entries of the chosen index consumed so
--- far), limit. The most selective filter picks the index; the others are
--- checked per case, looking at REPORT_SCAN_MAX entries at most per call.
--- Returns items, next (cursor, or null at the end), total (exact when the
--- index alone decides, else null) and scanned.
+-- (array), open (bool), cursor ('<created ms>:<case id>' of the last
+-- entry the previous page looked at, '' to start), limit. The most
+-- selective filter picks the index; the others are checked per case,
+-- looking at REPORT_SCAN_MAX entries at most per call. Returns items,
+-- next (cursor, or null at the end), total (exact when the index alone
+-- decides, else null) and scanned. A page starts after the entry the
+-- cursor names, not at a position: cases filed, or leaving the index,
+-- between two pages shift nothing, so no case is listed twice or skipped.
 local function report_cases(keys, a)
   local P = a[1]
   local ok_, f = pcall(cjson.decode, a[2] or '{}')
   if not ok_ or type(f) ~= 'table' then return fail('BAD_VALUE', 'filters are not a JSON object') end
   local limit = math.min(math.max(tonumber(f.limit) or 50, 1), REPORT_PAGE_MAX)
-  local cursor = math.max(tonumber(f.cursor) or 0, 0)
   local lo = tonumber(f.from) and tostring(tonumber(f.from)) or '-inf'
   local hi = tonumber(f.to) and ('(' .. tostring(tonumber(f.to))) or '+inf'
+  local after_s, after_id
+  if type(f.cursor) == 'string' and f.cursor ~= '' then
+    local s, id = string.match(f.cursor, '^(%d+):([%w%._%-]+)$')
+    if not s then return fail('BAD_VALUE', 'cursor: the next_cursor of the previous page') end
+    after_s, after_id = s, id
+    if (tonumber(f.from) and tonumber(s) < tonumber(f.from))
+       or (tonumber(f.to) and tonumber(s) >= tonumber(f.to)) then
+      return fail('BAD_VALUE', 'cursor: outside the range from..to')
+    end
+  end
   local states = nil
   if type(f.states) == 'table' and #f.states > 0 then
     states = {}
@@ -80,16 +102,16 @@ local function report_cases(keys, a)
   local only_closed = key == P .. 'idx:created' and not open and states and #f.states == 1
                       and f.states[1] == 'CLOSED'
   local closed_total = only_closed and checked == '' and alone
-  local items, scanned, pos, done = {}, 0, cursor, false
-  while #items < limit and scanned < REPORT_SCAN_MAX do
-    local want = exact and (limit - #items) or math.min(REPORT_SCAN_MAX - scanned, 500)
-    local ids = redis.call('ZREVRANGEBYSCORE', key, hi, lo, 'LIMIT', pos, want)
-    if #ids == 0 then done = true; break end
+  local items, scanned = {}, 0
+  local last_s, last_id = after_s, after_id
+  -- look at ids (all created at scores[i]) in order; true once the page is full
+  local function take(ids, scores)
     -- closed cases looked for in idx:created: the open ones (a backlog at
     -- the top) told by one ZMSCORE of idx:open, not a read of each
-    local opened = only_closed and redis.call('ZMSCORE', P .. 'idx:open', unpack(ids)) or {}
+    local opened = (only_closed and #ids > 0) and redis.call('ZMSCORE', P .. 'idx:open', unpack(ids)) or {}
     for i, id in ipairs(ids) do
-      pos = pos + 1; scanned = scanned + 1
+      scanned = scanned + 1
+      last_s, last_id = scores[i], id
       local r = not opened[i] and report_row(P, id) or nil
       local keep = r ~= nil
       if keep and checked ~= 'unit' and f.unit and f.unit ~= '' and r.unit ~= f.unit then keep = false end
@@ -101,14 +123,46 @@ local function report_cases(keys, a)
       if keep and states and not states[r.state] then keep = false end
       if keep and open and not OPEN[r.state] then keep = false end
       if keep then table.insert(items, r) end
-      if #items >= limit then break end
+      if #items >= limit then return true end
     end
-    if #ids < want and #items < limit then done = true; break end
+    return false
+  end
+  -- the entries created in the same ms as the cursor's, after it
+  -- (newest first: byte order descending)
+  local full = false
+  if after_s then
+    local ties, later = redis.call('ZRANGEBYSCORE', key, after_s, after_s), {}
+    for i = #ties, 1, -1 do
+      if bytes_before(ties[i], after_id) then table.insert(later, ties[i]) end
+    end
+    local scores = {}
+    for i = 1, #later do scores[i] = after_s end
+    full = take(later, scores)
+    hi = '(' .. after_s
+  end
+  local done, pos = false, 0
+  while not full and scanned < REPORT_SCAN_MAX do
+    local want = exact and (limit - #items) or math.min(REPORT_SCAN_MAX - scanned, 500)
+    local got = redis.call('ZREVRANGEBYSCORE', key, hi, lo, 'WITHSCORES', 'LIMIT', pos, want)
+    local ids, scores = {}, {}
+    for i = 1, #got, 2 do ids[#ids + 1] = got[i]; scores[#scores + 1] = got[i + 1] end
+    pos = pos + #ids
+    full = take(ids, scores)
+    if not full and #ids < want then done = true end
+    if done then break end
+  end
+  -- a full page at the very end of the index says so: no empty last page
+  if not done and last_s then
+    local ties = redis.call('ZRANGEBYSCORE', key, last_s, last_s, 'LIMIT', 0, 1)
+    if ties[1] == last_id
+       and #redis.call('ZREVRANGEBYSCORE', key, '(' .. last_s, lo, 'LIMIT', 0, 1) == 0 then
+      done = true
+    end
   end
   local out = { items = items, scanned = scanned, now = now_ms() }
-  if exact then out.total = redis.call('ZCOUNT', key, lo, hi)
-  elseif closed_total then out.total = closed_count(P, lo, hi) end
-  if not done and not (exact and pos >= out.total) then out.next = pos end
+  if exact then out.total = redis.call('ZCOUNT', key, lo, tonumber(f.to) and ('(' .. tostring(tonumber(f.to))) or '+inf')
+  elseif closed_total then out.total = closed_count(P, lo, tonumber(f.to) and ('(' .. tostring(tonumber(f.to))) or '+inf') end
+  if not done and last_s then out.next = last_s .. ':' .. last_id end
   return ok(out)
 end
 
@@ -149,16 +203,6 @@ local function report_range(keys, a)
   end
   out.now = now_ms()
   return ok(out)
-end
-
--- True when text a sorts before text b byte by byte, as Redis sorts
--- members of equal score.
-local function bytes_before(a, b)
-  for i = 1, math.min(#a, #b) do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
 end
 
 -- range_open(P, from, to, after_score, after_id, count): the open cases
