@@ -17,6 +17,8 @@ typedef struct {
     char type [CODEC_TYPE_MAX];
     char offer_id [ID_MAX + 1];
     char case_id [ID_MAX + 1];
+    int code;                   //  refused before Redis: the error, answered in its turn
+    char problem [256];
 } s_pending_t;
 
 struct _dispatch_reply_t {
@@ -85,6 +87,9 @@ dispatch_reply_append (dispatch_reply_t *self, store_t *store, void *router,
         Gridcall__V1__Decline *m = (Gridcall__V1__Decline *) msg->body;
         offer_id = m->offer_id; case_id = m->case_id; note = m->note;
         reason = s_decline_reason (m->reason);
+        if (!protobuf_c_enum_descriptor_get_value (&gridcall__v1__decline_reason__descriptor,
+                                                   (int) m->reason))
+            reason = NULL;
     }
     else
     if (strcmp (msg->type, "progress") == 0) {
@@ -108,6 +113,17 @@ dispatch_reply_append (dispatch_reply_t *self, store_t *store, void *router,
         snprintf (problem, sizeof problem, "offer_id and case_id are required");
     }
     else
+    if (!reason) {
+        code = GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
+        snprintf (problem, sizeof problem, "reason %d is not a DeclineReason",
+                  (int) ((Gridcall__V1__Decline *) msg->body)->reason);
+    }
+    else
+    if (strcmp (msg->type, "extend") == 0 && !*note) {
+        code = GRIDCALL__V1__ERROR_CODE__ERROR_MISSING_FIELD;
+        snprintf (problem, sizeof problem, "an extension needs a reason");
+    }
+    else
     if ((code = codec_check_id ("offer_id", offer_id, ID_MAX, problem, sizeof problem)) == 0
     &&  (code = codec_check_id ("case_id", case_id, ID_MAX, problem, sizeof problem)) == 0
     &&  (code = codec_check_text ("note", note, self->text_max, problem, sizeof problem)) == 0
@@ -119,30 +135,36 @@ dispatch_reply_append (dispatch_reply_t *self, store_t *store, void *router,
     if (code) {
         self->refused++;
         log_warning ("dispatch: %s from unit \"%s\" refused: %s", msg->type, unit_id, problem);
-        codec_send_error (router, msg->identity, code,
-                          codec_id_valid (offer_id, ID_MAX) ? offer_id : "", "%s", problem);
-        return -1;
     }
-    int rc = -1;
-    if (self->count < self->max) {
-        //  an extension request is the unit asking the tier for more time
-        const char *argv [6] = { case_id, unit_id, offer_id, until, note, self->scale };
-        const char *args [6] = { msg->type, unit_id, offer_id, case_id, note, reason };
-        rc = *until ? store_append (store, "gc_extend_request", 6, argv, NULL)
-                    : store_append (store, "gc_unit_reply", 6, args, NULL);
-    }
-    if (rc) {
+    if (self->count >= self->max) {
+        //  the turn is full (the loop reads at most max): answered now
         codec_send_error (router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE,
                           offer_id, "the case store is unavailable; send the same reply again");
         return -1;
     }
+    if (!code) {
+        //  an extension request is the unit asking the tier for more time
+        const char *argv [6] = { case_id, unit_id, offer_id, until, note, self->scale };
+        const char *args [6] = { msg->type, unit_id, offer_id, case_id, note, reason };
+        if (*until ? store_append (store, "gc_extend_request", 6, argv, NULL)
+                   : store_append (store, "gc_unit_reply", 6, args, NULL)) {
+            code = GRIDCALL__V1__ERROR_CODE__ERROR_UNAVAILABLE;
+            snprintf (problem, sizeof problem, "the case store is unavailable; send the same "
+                      "reply again");
+        }
+    }
+    //  a refusal waits for the answers before it: a unit pairs each answer
+    //  with its replies in the order it sent them (docs/unit-protocol.md)
     s_pending_t *p = &self->pending [self->count++];
     p->identity = zframe_dup (msg->identity);
     snprintf (p->unit_id, sizeof p->unit_id, "%s", unit_id);
     snprintf (p->type, sizeof p->type, "%s", msg->type);
-    snprintf (p->offer_id, sizeof p->offer_id, "%s", offer_id);
-    snprintf (p->case_id, sizeof p->case_id, "%s", case_id);
-    return 0;
+    snprintf (p->offer_id, sizeof p->offer_id, "%s",
+              codec_id_valid (offer_id, ID_MAX) ? offer_id : "");
+    snprintf (p->case_id, sizeof p->case_id, "%s", codec_id_valid (case_id, ID_MAX) ? case_id : "");
+    p->code = code;
+    snprintf (p->problem, sizeof p->problem, "%s", code ? problem : "");
+    return code ? -1 : 0;
 }
 
 size_t
@@ -199,6 +221,11 @@ dispatch_reply_flush (dispatch_reply_t *self, store_t *store, void *router,
 {
     for (size_t i = 0; i < self->count; i++) {
         s_pending_t *p = &self->pending [i];
+        if (p->code) {
+            codec_send_error (router, p->identity, p->code, p->offer_id, "%s", p->problem);
+            zframe_destroy (&p->identity);
+            continue;
+        }
         json_t *reply = store_reply (store);
         bool answered = s_answer (self, router, p, reply);
         if (json_is_true (json_object_get (reply, "ok"))) {

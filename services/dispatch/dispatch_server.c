@@ -574,6 +574,8 @@ s_do_hello (dispatch_server_t *self, unit_session_t *known, codec_msg_t *msg)
                            ? directory_unit_find (self->directory, ref) : NULL;
     if (hello->protocol != 1) {
         self->refused++;
+        log_warning ("dispatch: hello from \"%.64s\" refused: protocol %u, not 1", ref,
+                     hello->protocol);
         codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL,
                           "", "protocol %u is not supported; this dispatch speaks 1", hello->protocol);
         return;
@@ -731,8 +733,9 @@ s_do_refuse (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
 static void
 s_do_say_hello (dispatch_server_t *self, unit_session_t *session, codec_msg_t *msg)
 {
-    (void) self;
     (void) session;
+    log_info ("dispatch: \"%s\" from a peer without a session refused: say hello first",
+              msg->type);
     codec_send_error (self->router, msg->identity, GRIDCALL__V1__ERROR_CODE__ERROR_PROTOCOL, "",
                       "say hello first (or again: your session expired)");
 }

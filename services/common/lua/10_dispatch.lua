@@ -138,6 +138,26 @@ local function summon_parties(P, c, n)
   redis.call('ZADD', P .. 'pending:dispatch', I(c._now), c.id)
 end
 
+-- A progress note sent again (a unit resends its outbox after a
+-- reconnect) is answered as a duplicate, not logged twice: the last note
+-- of each case is kept as a digest of offer, unit and text.
+local function progress_again(P, c, unit, offer_id, note)
+  local digest = redis.sha1hex(offer_id .. '\0' .. unit .. '\0' .. (note or ''))
+  if c.last_progress == digest then return true end
+  redis.call('HSET', P .. 'case:' .. c.id, 'last_progress', digest)
+  return false
+end
+
+-- Tell the assisting units of case c that still have its work (offered,
+-- or accepted and not yet reported) that a climb, parking or merging
+-- takes it back: "withdrawn", as the lead is told. Their load is given
+-- back by release_parties.
+local function withdraw_parties(P, c, reason, note)
+  for u, p in pairs(party_all(P, c.id)) do
+    if p.state == 'OFFERED' or p.state == 'ACCEPTED' then withdraw(P, c, u, p.offer, reason, note) end
+  end
+end
+
 -- Forget the parties of an earlier round (the case escalated or reopened):
 -- assisting units that accepted give the case back. The caller saves.
 local function release_parties(P, c, note)
@@ -422,6 +442,9 @@ local function unit_reply(keys, a)
     elseif kind == 'progress' then
       if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
       if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
+      if progress_again(P, c, unit, offer_id, note) then
+        return ok(case_reply(c, { duplicate = true, role = 'assist' }))
+      end
       log_event(P, c, 'progress', unit, note, { role = 'assist' })
       return ok(case_reply(c, { role = 'assist' }))
     elseif kind == 'resolve' then
@@ -497,12 +520,18 @@ local function unit_reply(keys, a)
     return ok(case_reply(c, { redispatch = true }))
   end
   -- progress and resolve belong to the unit that holds the case
-  if c.unit ~= unit or c.offer_id ~= offer_id then
+  if c.offer_id ~= offer_id then
+    -- an offer taken back (withdrawn), or ended: its replies are stale
+    return fail('STALE', 'offer ' .. offer_id .. ' of case ' .. id .. ' is no longer open (the case is '
+                .. c.state .. ')')
+  end
+  if c.unit ~= unit then
     return fail('NOT_PERMITTED', 'case ' .. id .. ' is not held by ' .. unit .. ' under offer ' .. offer_id)
   end
   if kind == 'progress' then
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
     if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
+    if progress_again(P, c, unit, offer_id, note) then return ok(case_reply(c, { duplicate = true })) end
     log_event(P, c, 'progress', unit, note)
     return ok(case_reply(c, {}))
   elseif kind == 'resolve' then

@@ -17,10 +17,12 @@ local MERGE_INTO = { REGISTERED = true, DISPATCHED = true, ACCEPTED = true, REOP
 -- caller clears the case's unit and offer fields and saves.
 local function take_back(P, c, reason, note)
   local held = c.unit or ''
-  if c.state == 'ACCEPTED' and held ~= '' and (c.lead_resolved or '') == '' then
-    unit_drop(P, held, c.id)
+  if c.state == 'ACCEPTED' and held ~= '' then
+    -- a lead that already resolved its part gave its load back then
+    if (c.lead_resolved or '') == '' then unit_drop(P, held, c.id) end
     withdraw(P, c, held, c.offer_id, reason, note)
   end
+  withdraw_parties(P, c, reason, note)
   redis.call('ZREM', P .. 'dispatch:waiting', c.id)
   if (c.offer_unit or '') ~= '' then
     unit_drop(P, c.offer_unit, c.id)

@@ -63,13 +63,17 @@ local function climb(P, c, at, scale, jobs)
   local id, tier = c.id, tonumber(c.tier)
   local from = TIERS[tier]
   local held = ''
-  -- a lead that already resolved its part gave its load back then
-  if c.state == 'ACCEPTED' and (c.unit or '') ~= '' and (c.lead_resolved or '') == '' then
-    -- the holding unit gives the case back (docs/escalation.md)
+  if c.state == 'ACCEPTED' and (c.unit or '') ~= '' then
+    -- the holding unit gives the case back (docs/escalation.md); a lead
+    -- that already resolved its part gave its load back then
     held = c.unit
     withdraw(P, c, held, c.offer_id, 'ESCALATED', 'deadline passed at ' .. from)
-    unit_drop(P, c.unit, id)
+    if (c.lead_resolved or '') == '' then unit_drop(P, c.unit, id) end
   end
+  withdraw_parties(P, c, 'ESCALATED', 'deadline passed at ' .. from)
+  -- released now, not at the next offer round: a part reported in between
+  -- would count for a case that has moved on
+  release_parties(P, c, 'deadline passed at ' .. from)
   c.tier = tier + 1
   c.prev_unit = held
   -- a waiting offer stops counting against its unit's spare capacity
@@ -89,7 +93,7 @@ local function climb(P, c, at, scale, jobs)
   local pid, pname, ptitle = tier_person(P, c.grid, tier + 1)
   c.liaison = pid and (pname .. ' (' .. pid .. ')') or ''
   save(P, c, { 'tier', 'unit', 'prev_unit', 'offer_id', 'offer_unit', 'offer_by', 'waiting',
-               'resolve_by', 'joint', 'climbs', 'liaison' })
+               'resolve_by', 'joint', 'climbs', 'liaison', 'lead_resolved' })
   redis.call('DEL', P .. 'case:' .. id .. ':tried')
   redis.call('ZADD', P .. 'pending:dispatch', c._now, id)
   redis.call('ZADD', P .. 'idx:overdue', 'NX', at, id)
