@@ -1,8 +1,10 @@
 /*  cli_args.c — command words and the store for the gridcall commands. */
 #include "cli_args.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,6 +15,21 @@ cli_opt (int argc, char **argv, const char *name, const char *fallback)
         if (strcmp (argv [i], name) == 0)
             return argv [i + 1];
     return fallback;
+}
+
+int
+cli_number (const char *what, const char *text, long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = text && *text ? strtoll (text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || v < min || v > max) {
+        fprintf (stderr, "gridcall: %s: \"%s\" is not a whole number in %lld..%lld\n", what,
+                 text ? text : "", min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 bool

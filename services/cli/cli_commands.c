@@ -183,7 +183,10 @@ cli_evaluate (const config_t *config, int argc, char **argv)
     }
     Gridcall__V1__Evaluate evaluate = GRIDCALL__V1__EVALUATE__INIT;
     evaluate.case_id = (char *) id;
-    evaluate.score = (uint32_t) atoi (score);
+    long long value;
+    if (cli_number ("SCORE", score, 0, UINT32_MAX, &value))
+        return 2;
+    evaluate.score = (uint32_t) value;
     evaluate.comment = (char *) cli_opt (argc, argv, "--comment", "");
     evaluate.resident = (char *) cli_opt (argc, argv, "--resident", "resident");
     return s_intake (config, "evaluate", &evaluate.base);

@@ -2,6 +2,8 @@
     operator's (or grid worker's) key, and its views read from Redis. */
 #include "cli_community.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,14 +164,22 @@ cli_community (const config_t *config, int argc, char **argv)
         m.text = (char *) arg;
         m.source = GRIDCALL__V1__NEED_SOURCE__NEED_SOURCE_VISIT;
         m.person = (char *) cli_opt (argc, argv, "--person", "");
-        m.residents = (uint32_t) atoi (cli_opt (argc, argv, "--residents", "0"));
+        long long residents;
+        if (cli_number ("--residents", cli_opt (argc, argv, "--residents", "0"), 0, UINT32_MAX,
+                        &residents))
+            return 2;
+        m.residents = (uint32_t) residents;
         return s_send (config, "need.record", &m.base);
     }
     if (strcmp (verb, "detect") == 0) {
         Gridcall__V1__NeedsDetect m = GRIDCALL__V1__NEEDS_DETECT__INIT;
         m.grid = (char *) cli_opt (argc, argv, "--grid", "");
-        m.window_days = (uint32_t) atoi (cli_opt (argc, argv, "--days", "30"));
-        m.min_reports = (uint32_t) atoi (cli_opt (argc, argv, "--min", "3"));
+        long long days, min;
+        if (cli_number ("--days", cli_opt (argc, argv, "--days", "30"), 0, UINT32_MAX, &days)
+        ||  cli_number ("--min", cli_opt (argc, argv, "--min", "3"), 0, UINT32_MAX, &min))
+            return 2;
+        m.window_days = (uint32_t) days;
+        m.min_reports = (uint32_t) min;
         return s_send (config, "needs.detect", &m.base);
     }
     if (strcmp (verb, "answer") == 0 && arg)
@@ -187,8 +197,12 @@ cli_community (const config_t *config, int argc, char **argv)
         m.skills = skills;
         m.n_units = s_split (cli_opt (argc, argv, "--units", ""), &copies [2], units);
         m.units = units;
-        m.volunteers = (uint32_t) atoi (cli_opt (argc, argv, "--volunteers", "0"));
-        int rc = s_send (config, "project.design", &m.base);
+        long long volunteers;
+        int rc = cli_number ("--volunteers", cli_opt (argc, argv, "--volunteers", "0"), 0,
+                             UINT32_MAX, &volunteers) ? 2 : 0;
+        m.volunteers = (uint32_t) volunteers;
+        if (!rc)
+            rc = s_send (config, "project.design", &m.base);
         for (int i = 0; i < 3; i++)
             free (copies [i]);
         return rc;
@@ -214,7 +228,11 @@ cli_community (const config_t *config, int argc, char **argv)
         m.key = (char *) s_key (argc, argv, buf, sizeof buf);
         m.person = (char *) cli_opt (argc, argv, "--person", "");
         m.unit = (char *) cli_opt (argc, argv, "--unit", "");
-        m.minutes = (uint32_t) atoi (cli_opt (argc, argv, "--minutes", "0"));
+        long long minutes;
+        if (cli_number ("--minutes", cli_opt (argc, argv, "--minutes", "0"), 0, UINT32_MAX,
+                        &minutes))
+            return 2;
+        m.minutes = (uint32_t) minutes;
         m.project = (char *) cli_opt (argc, argv, "--project", "");
         m.note = (char *) cli_opt (argc, argv, "--note", "");
         return s_send (config, "service.log", &m.base);
@@ -223,9 +241,14 @@ cli_community (const config_t *config, int argc, char **argv)
         Gridcall__V1__VenueBooking m = GRIDCALL__V1__VENUE_BOOKING__INIT;
         m.key = (char *) s_key (argc, argv, buf, sizeof buf);
         m.venue = (char *) arg;
-        m.from_ms = atoll (cli_opt (argc, argv, "--from", "0"));
-        m.to_ms = atoll (cli_opt (argc, argv, "--to", "0"));
-        m.people = (uint32_t) atoi (cli_opt (argc, argv, "--people", "0"));
+        long long from, to, people;
+        if (cli_number ("--from (Unix ms)", cli_opt (argc, argv, "--from", ""), 1, LLONG_MAX, &from)
+        ||  cli_number ("--to (Unix ms)", cli_opt (argc, argv, "--to", ""), 1, LLONG_MAX, &to)
+        ||  cli_number ("--people", cli_opt (argc, argv, "--people", "0"), 0, UINT32_MAX, &people))
+            return 2;
+        m.from_ms = from;
+        m.to_ms = to;
+        m.people = (uint32_t) people;
         m.purpose = (char *) cli_opt (argc, argv, "--purpose", "");
         m.project = (char *) cli_opt (argc, argv, "--project", "");
         return s_send (config, "venue.book", &m.base);
@@ -236,7 +259,10 @@ cli_community (const config_t *config, int argc, char **argv)
         Gridcall__V1__UnitRating m = GRIDCALL__V1__UNIT_RATING__INIT;
         m.unit = (char *) arg;
         m.quarter = (char *) quarter;
-        m.score = (uint32_t) atoi (score);
+        long long value;
+        if (cli_number ("score", score, 0, UINT32_MAX, &value))
+            return 2;
+        m.score = (uint32_t) value;
         m.comment = (char *) cli_opt (argc, argv, "--comment", "");
         return s_send (config, "unit.rate", &m.base);
     }

@@ -5,6 +5,7 @@
 
 #include <czmq.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,16 +156,17 @@ s_show_matter (const json_t *reply)
                 s_str (e, "what"), s_str (e, "who"), s_str (e, "note"));
 }
 
-//  --at: "now", "+MIN" (minutes from now) or Unix ms.
+//  --at: "now", "+MIN" (minutes from now) or Unix ms; -1 (with the
+//  line printed) for anything else.
 static long long
 s_at (const char *text)
 {
-    long long now = zclock_time ();
+    long long now = zclock_time (), n;
     if (!text || streq (text, "now"))
         return now;
     if (*text == '+')
-        return now + atoll (text + 1) * 60000LL;
-    return atoll (text);
+        return cli_number ("--at +MIN", text + 1, 0, 5256000, &n) ? -1 : now + n * 60000LL;
+    return cli_number ("--at (now, +MIN or Unix ms)", text, 1, LLONG_MAX, &n) ? -1 : n;
 }
 
 static int
@@ -252,7 +254,10 @@ cli_matter (const config_t *config, int argc, char **argv)
         m.community = (char *) cli_opt (argc, argv, "--community", "");
         m.grid = (char *) cli_opt (argc, argv, "--grid", "");
         m.venue = (char *) cli_opt (argc, argv, "--venue", "");
-        m.at_ms = s_at (cli_opt (argc, argv, "--at", "now"));
+        long long at = s_at (cli_opt (argc, argv, "--at", "now"));
+        if (at < 0)
+            return 2;
+        m.at_ms = at;
         m.operator_ = (char *) who;
         m.n_agenda = s_split (cli_opt (argc, argv, "--agenda", ""), &buf, agenda);
         m.agenda = agenda;
@@ -330,17 +335,30 @@ cli_matter (const config_t *config, int argc, char **argv)
         Gridcall__V1__Tally tallies [LIST_MAX], *tp [LIST_MAX];
         m.matter_id = (char *) id;
         m.meeting_id = (char *) cli_opt (argc, argv, "--meeting", "");
-        m.eligible = (uint32_t) atol (cli_opt (argc, argv, "--eligible", "0"));
-        m.abstained = (uint32_t) atol (cli_opt (argc, argv, "--abstained", "0"));
+        long long eligible, abstained;
+        if (cli_number ("--eligible", cli_opt (argc, argv, "--eligible", "0"), 0, UINT32_MAX,
+                        &eligible)
+        ||  cli_number ("--abstained", cli_opt (argc, argv, "--abstained", "0"), 0, UINT32_MAX,
+                        &abstained))
+            return 2;
+        m.eligible = (uint32_t) eligible;
+        m.abstained = (uint32_t) abstained;
         m.note = (char *) cli_opt (argc, argv, "--note", "");
         m.operator_ = (char *) who;
         m.n_tallies = s_split (cli_opt (argc, argv, "--tally", ""), &buf, words);
         for (size_t i = 0; i < m.n_tallies; i++) {
             gridcall__v1__tally__init (&tallies [i]);
+            //  a vote is taken once a meeting: a typo must not become it
             char *eq = strrchr (words [i], '=');
-            tallies [i].votes = eq ? (uint32_t) atol (eq + 1) : 0;
-            if (eq)
-                *eq = '\0';
+            long long votes = 0;
+            if (!eq || cli_number ("--tally", eq + 1, 0, UINT32_MAX, &votes)) {
+                if (!eq)
+                    fprintf (stderr, "gridcall: --tally: \"%s\" is not OPTION=VOTES\n", words [i]);
+                free (buf);
+                return 2;
+            }
+            tallies [i].votes = (uint32_t) votes;
+            *eq = '\0';
             tallies [i].option = words [i];
             tp [i] = &tallies [i];
         }
@@ -377,7 +395,10 @@ cli_matter (const config_t *config, int argc, char **argv)
         Gridcall__V1__MatterEvaluate m = GRIDCALL__V1__MATTER_EVALUATE__INIT;
         const char *score = cli_positional (argc, argv, 2, s_flags);
         m.matter_id = (char *) id;
-        m.score = score ? (uint32_t) atol (score) : 0;
+        long long value = 0;
+        if (score && cli_number ("score", score, 0, UINT32_MAX, &value))
+            return 2;
+        m.score = (uint32_t) value;
         m.comment = (char *) cli_opt (argc, argv, "--comment", "");
         m.resident = (char *) cli_opt (argc, argv, "--resident", "");
         return s_ask (config, "matter.evaluate", &m.base, "evaluated");

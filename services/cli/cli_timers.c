@@ -51,6 +51,10 @@ s_format_time (long long case_ms, int offset_minutes, char *buf, size_t size)
     street_format (&at, buf, size);
 }
 
+//  The scale the case clock runs at, as the last read found it (a read
+//  keeps the cluster's scale; this CLI's time_scale only starts a clock).
+static double s_running = 0;
+
 //  The case clock now: case ms and the street's offset. Returns 0 or -1.
 static int
 s_case_now (store_t *store, const char *scale, long long *case_now, int *offset)
@@ -62,6 +66,7 @@ s_case_now (store_t *store, const char *scale, long long *case_now, int *offset)
     }
     *case_now = (long long) json_number_value (json_object_get (reply, "case_now"));
     *offset = (int) json_integer_value (json_object_get (reply, "utc_offset_minutes"));
+    s_running = json_number_value (json_object_get (reply, "scale"));
     json_decref (reply);
     return 0;
 }
@@ -240,6 +245,9 @@ cli_clock (const config_t *config, int argc, char **argv)
         json_decref (reply);
         case_now = at;
     }
+    else
+    if (s_running > 0)
+        snprintf (scale, sizeof scale, "%.17g", s_running);
     s_format_time (case_now, offset, shown, sizeof shown);
     if (cli_flag (argc, argv, "--json"))
         printf ("{\"case_now\": %lld, \"local\": \"%s\", \"scale\": %s}\n", case_now, shown, scale);

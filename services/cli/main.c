@@ -51,7 +51,8 @@ static const command_t s_commands [] = {
     { "merge", cli_merge, "merge KEEP DUP [--note TEXT] close DUP as merged into KEEP" },
     { "clock", cli_clock, "clock [--set TIME]            the case clock (demos and tests)" },
     { "route", cli_route, "route --grid G --category C [--tier T] [--at TIME] [--all]  who would get it" },
-    { "order", cli_order, "order place ID [--who NAME] | order list   service-card orders" },
+    { "order", cli_order, "order place ID [--who NAME] | order decline ID --reason TEXT [--who NAME]"
+                          " | order list   service-card orders" },
     { "matter", cli_matter, "matter board|show|propose|meeting|deliberate|notice|vote|tasks|evaluate|close ...   matters (议题)" },
     { "keys", cli_keys, "keys new|show|bind|revoke|check ...   CurveZMQ certificates and principals" },
     { "simulate", cli_simulate, "simulate reports [--rate N] [--count N] [--directory FILE]" },
@@ -108,6 +109,8 @@ main (int argc, char **argv)
     for (const command_t *c = s_commands; i < argc && c->name; c++)
         if (strcmp (argv [i], c->name) == 0)
             rc = c->run (config, argc - i - 1, argv + i + 1);
+    if (rc < 0 && i < argc)
+        fprintf (stderr, "gridcall: unknown command \"%s\"\n", argv [i]);
     if (rc < 0)
         rc = s_usage (config);
     config_destroy (&config);

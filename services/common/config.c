@@ -317,6 +317,11 @@ config_load_file (config_t *self, const char *path, char *err, size_t errlen)
             break;
         }
     }
+    //  a directory opens but does not read: not an empty file of defaults
+    if (!rc && ferror (file)) {
+        snprintf (err, errlen, "%s: cannot read: %s", path, strerror (errno));
+        rc = -1;
+    }
     fclose (file);
     return rc;
 }

@@ -98,6 +98,9 @@ test_file_errors_name_the_line (void **state)
     assert_non_null (strstr (err, expect));
     assert_int_equal (config_load_file (config, "/nonexistent/gc.conf", err, sizeof err), -1);
     assert_non_null (strstr (err, "cannot open"));
+    //  a directory given for the file is refused, not read as empty
+    assert_int_equal (config_load_file (config, "/tmp", err, sizeof err), -1);
+    assert_non_null (strstr (err, "cannot read"));
     config_destroy (&config);
     unlink (path);
     free (path);

@@ -152,11 +152,15 @@ local function rebase_clock(P, c, now, rb)
   arm(P, c)
 end
 
--- clock_get(P, scale): Redis time, case time and the anchor.
+-- clock_get(P, scale): Redis time, case time and the anchor. A read: the
+-- clock keeps the scale the cluster runs at (a transition sets it); scale
+-- only starts a clock that has no anchor yet.
 local function clock_get(keys, a)
   local P, scale = a[1], tonumber(a[2]) or 1
   local now = now_ms()
-  local wall, cs, sc = clock_anchor(P, now, scale)
+  local h = redis.call('HMGET', P .. 'clock', 'wall', 'case', 'scale')
+  local wall, cs, sc = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+  if not (wall and cs and sc) then wall, cs, sc = clock_anchor(P, now, scale) end
   local off = tonumber(redis.call('HGET', P .. 'dir:street', 'utc_offset_minutes')) or 0
   return ok({ now = now, case_now = cs + (now - wall) * sc, anchor_wall = wall,
               anchor_case = cs, scale = sc, utc_offset_minutes = off })
