@@ -105,7 +105,9 @@ class PyUnit:
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "py_unit.py"), cluster.endpoints["units"], unit_id, mode,
              "--cert", str(cluster.unit_cert(unit_id).secret_path),
-             "--server-key", cluster.server_key("dispatch").decode(), *extra], stdout=subprocess.PIPE, stderr=self.err.open("w"), text=True,
+             # one word: a Z85 key may begin with "-", which argparse
+             # would take for an option
+             "--server-key=" + cluster.server_key("dispatch").decode(), *extra], stdout=subprocess.PIPE, stderr=self.err.open("w"), text=True,
             start_new_session=True)
         self.lines = []
         self.thread = threading.Thread(target=self._read, daemon=True)
