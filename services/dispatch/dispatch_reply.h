@@ -27,7 +27,8 @@ dispatch_reply_t *dispatch_reply_new (size_t max, size_t text_max, const char *s
 void dispatch_reply_destroy (dispatch_reply_t **self_p);
 
 //  Check msg (a decoded reply from unit_id) and append its transition.
-//  A bad reply is answered with an error at once. Returns 0 when appended,
+//  A bad reply is answered with an error in its turn, after the answers
+//  to the replies read before it (a unit pairs answers in order). Returns 0 when appended,
 //  -1 when answered (refused) or when the turn is full (answered
 //  UNAVAILABLE: send it again).
 int dispatch_reply_append (dispatch_reply_t *self, store_t *store, void *router,

@@ -744,8 +744,11 @@ intake_http_case (intake_http_t *self, intake_door_req_t *req, const char *id, b
             json_string_value (json_object_get (row, "channel")),
             json_string_value (json_object_get (row, "via")), NULL };
         bool mine = scope.via && streq (scope.via, req->label);
+        //  (a case from before cases named their gateway: the gateways of
+        //  its channel, as they may evaluate it)
         if (!mine && !intake_http_may (self, req, AUTH_VERIFY, &scope, reason, sizeof reason)
-        &&  !intake_http_may (self, req, AUTH_DECIDE, &scope, reason, sizeof reason)) {
+        &&  !intake_http_may (self, req, AUTH_DECIDE, &scope, reason, sizeof reason)
+        &&  !intake_http_may (self, req, AUTH_EVALUATE, &scope, reason, sizeof reason)) {
             //  another gateway's case: as if it did not exist
             open311 ? intake_open311_error (req, MHD_HTTP_NOT_FOUND, "service_request_id not found")
                     : s_error (req, MHD_HTTP_NOT_FOUND, "UNKNOWN_CASE", "no case with this id "
@@ -901,7 +904,7 @@ s_post_field (void *cls, enum MHD_ValueKind kind, const char *key, const char *f
         r->refuse = MHD_HTTP_BAD_REQUEST;
         r->refuse_code = "BAD_VALUE";
         snprintf (r->refuse_message, sizeof r->refuse_message, "form field %.40s holds a NUL "
-                  "byte", key);
+                  "byte", codec_id_valid (key, 40) ? key : "(unnamed)");
         return MHD_NO;
     }
     //  a value may come in pieces: append to what came
@@ -911,7 +914,7 @@ s_post_field (void *cls, enum MHD_ValueKind kind, const char *key, const char *f
         r->refuse = MHD_HTTP_BAD_REQUEST;
         r->refuse_code = "BAD_VALUE";
         snprintf (r->refuse_message, sizeof r->refuse_message, "form field %.40s is longer than "
-                  "%d bytes", key, FORM_VALUE_MAX);
+                  "%d bytes", codec_id_valid (key, 40) ? key : "(unnamed)", FORM_VALUE_MAX);
         return MHD_NO;
     }
     char *value = malloc (prev_len + size + 1);
@@ -937,7 +940,7 @@ s_query_arg (void *cls, enum MHD_ValueKind kind, const char *key, size_t key_siz
         r->refuse = MHD_HTTP_BAD_REQUEST;
         r->refuse_code = "BAD_VALUE";
         snprintf (r->refuse_message, sizeof r->refuse_message, "argument %.40s holds a NUL "
-                  "byte", key);
+                  "byte", codec_id_valid (key, 40) ? key : "(unnamed)");
         return MHD_NO;
     }
     //  a field of the body wins over an argument of the same name

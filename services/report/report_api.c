@@ -714,6 +714,12 @@ report_api_filter_parse (report_filter_t *f, const char *(*get) (void *ctx, cons
             return -1;
         }
         memcpy (f->cursor, v, len + 1);
+        long long at = strtoll (v, NULL, 10);
+        if ((f->has_from && at < f->from_ms) || (f->has_to && at >= f->to_ms)) {
+            snprintf (err, errlen, "cursor: outside the range from..to (a cursor of another "
+                      "query)");
+            return -1;
+        }
     }
     if ((v = get (ctx, "limit"))) {
         size_t len = strlen (v);

@@ -221,3 +221,32 @@ def test_cli_reports_a_place(street):
     assert r.returncode == 0 and f"grid {g['id']}" in r.stdout, r.stdout + r.stderr
     r = c.cli("report", "--category", category, "--lat", "39.8", "CLI 缺经度")
     assert r.returncode == 2 and "--lon" in r.stderr
+
+
+def test_a_point_in_overlapping_grids_goes_to_the_named_one_only_if_it_holds_it(
+        cluster, gc_directory, tmp_path):
+    # grid 1's polygon made the box around grids 0 and 1: a point of grid 0
+    # then lies in both
+    c = cluster("intake", load_directory=False)
+    doc = json.loads(json.dumps(gc_directory.doc))
+    g0, g1, g2 = doc["grids"][0], doc["grids"][1], doc["grids"][2]
+    pts = g0["polygon"] + g1["polygon"]
+    w, e = min(p[0] for p in pts), max(p[0] for p in pts)
+    s, n = min(p[1] for p in pts), max(p[1] for p in pts)
+    g1["polygon"] = [[w, s], [e, s], [e, n], [w, n], [w, s]]
+    path = tmp_path / "overlap.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    r = c.cli("directory", "load", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    reporter = c.reporter()
+    category = gc_directory.choose("GRID")[1]
+    lon, lat = interior_point(gc_directory.doc["grids"][0]["polygon"])
+    at = pb.GeoPoint(lat=lat, lon=lon)
+    code, text = refused(report(reporter, category, point=at))
+    assert code == "ERROR_BAD_VALUE" and "more than one grid" in text, text
+    for named in (g0["id"], g1["id"]):
+        kind, msg = report(reporter, category, point=at, grid=named)
+        assert kind == "report.ok" and msg.grid == named, (named, kind, msg)
+    # a grid that does not hold the point does not take it
+    code, text = refused(report(reporter, category, point=at, grid=g2["id"]))
+    assert code == "ERROR_BAD_VALUE" and "more than one grid" in text, text

@@ -227,6 +227,13 @@ def test_a_cursor_no_page_gave_is_refused_naming_the_cursor(cluster, gc_director
     status, page = get_json(base, "/api/cases", limit=2)
     status, rest = get_json(base, "/api/cases", limit=2, cursor=page["next_cursor"])
     assert status == 200 and len(rest["items"]) == 1
+    # a cursor of another query (outside its from..to) is the client's
+    # mistake, not a store fault: 400, not 502
+    at = int(page["next_cursor"].split(":")[0])
+    for bounds in ({"from": str(at + 1)}, {"to": str(at)}):
+        status, body = get_json(base, "/api/cases", cursor=page["next_cursor"], **bounds)
+        assert status == 400 and body["code"] == "BAD_VALUE", (bounds, body)
+        assert "cursor" in body["message"], (bounds, body)
 
 
 def test_zero_is_a_time_like_any_other(cluster, gc_directory):

@@ -189,6 +189,11 @@ def test_a_reply_to_another_units_case_is_not_permitted_and_to_a_withdrawn_offer
     for kind, err in (clean2.progress(offer, "not ours to say"), clean2.resolve(offer, "mine!")):
         assert kind == "error" and error_name(err.code) == "ERROR_NOT_PERMITTED", answer(kind, err)
     park(c, case)
+    # CLEAN1's offer, taken back, is still not CLEAN2's: not permitted, and
+    # the answer does not tell CLEAN2 the case's state
+    kind, err = clean2.progress(offer, "not ours to say")
+    assert kind == "error" and error_name(err.code) == "ERROR_NOT_PERMITTED", answer(kind, err)
+    assert "PARKED" not in err.message, err.message
     withdrawn(clean1, case, offer, "WITHDRAW_PARKED")
     assert_stale(*clean1.progress(offer, "crew on site"), offer)
     assert_stale(*clean1.resolve(offer, "bins emptied"), offer)
@@ -251,6 +256,11 @@ def test_the_same_progress_sent_twice_is_logged_once(street):
     assert kind == "ok" and ack.duplicate, answer(kind, ack)
     kind, ack = u.progress(offer, "half the bins emptied")
     assert kind == "ok" and not ack.duplicate, answer(kind, ack)
+    # the outbox resends every unanswered reply in order: both notes again,
+    # the older one first, are duplicates too
+    for note in ("crew on site", "half the bins emptied"):
+        kind, ack = u.progress(offer, note)
+        assert kind == "ok" and ack.duplicate, (note, answer(kind, ack))
     notes = [e["note"] for e in c.case(case)["timeline"] if e["what"] == "progress"]
     assert notes == ["crew on site", "half the bins emptied"]
 
@@ -262,10 +272,18 @@ def test_an_assisting_units_repeated_progress_is_logged_once(street):
     assert fam2.accept(offers["FAM2"])[0] == "ok"
     kind, ack = fam2.progress(offers["FAM2"], "counselling held")
     assert kind == "ok" and not ack.duplicate and ack.role == "assist", answer(kind, ack)
+    # the lead's note in between does not make the assist's resend new
+    assert units["FAM1"].accept(offers["FAM1"])[0] == "ok"
+    assert units["FAM1"].progress(offers["FAM1"], "parties met")[0] == "ok"
     kind, ack = fam2.progress(offers["FAM2"], "counselling held")
     assert kind == "ok" and ack.duplicate, answer(kind, ack)
     notes = [e["note"] for e in c.case(case)["timeline"] if e["what"] == "progress"]
-    assert notes == ["counselling held"]
+    assert notes == ["counselling held", "parties met"]
+    # an assist asking for more time under its own live offer is not the
+    # lead: not permitted (its offer is open, not stale)
+    until = int(c.case(case)["resolve_by"]) + DAY_MS
+    kind, err = extend(fam2, offers["FAM2"], until)
+    assert kind == "error" and error_name(err.code) == "ERROR_NOT_PERMITTED", answer(kind, err)
 
 
 def test_a_decline_reason_outside_the_enum_is_a_bad_value(street):

@@ -139,12 +139,19 @@ local function summon_parties(P, c, n)
 end
 
 -- A progress note sent again (a unit resends its outbox after a
--- reconnect) is answered as a duplicate, not logged twice: the last note
--- of each case is kept as a digest of offer, unit and text.
+-- reconnect, every unanswered reply in order) is answered as a duplicate,
+-- not logged twice: the case keeps a digest of offer, unit and text for
+-- each of its last PROGRESS_KEPT notes, whoever sent them.
+local PROGRESS_KEPT = 8
 local function progress_again(P, c, unit, offer_id, note)
-  local digest = redis.sha1hex(offer_id .. '\0' .. unit .. '\0' .. (note or ''))
-  if c.last_progress == digest then return true end
-  redis.call('HSET', P .. 'case:' .. c.id, 'last_progress', digest)
+  local digest = string.sub(redis.sha1hex(offer_id .. '\0' .. unit .. '\0' .. (note or '')), 1, 16)
+  local kept = c.progress_seen or ''
+  if string.find(',' .. kept .. ',', ',' .. digest .. ',', 1, true) then return true end
+  local list = {}
+  for d in string.gmatch(kept, '[^,]+') do list[#list + 1] = d end
+  list[#list + 1] = digest
+  while #list > PROGRESS_KEPT do table.remove(list, 1) end
+  redis.call('HSET', P .. 'case:' .. c.id, 'progress_seen', table.concat(list, ','))
   return false
 end
 
@@ -520,12 +527,12 @@ local function unit_reply(keys, a)
     return ok(case_reply(c, { redispatch = true }))
   end
   -- progress and resolve belong to the unit that holds the case
-  if c.offer_id ~= offer_id then
-    -- an offer taken back (withdrawn), or ended: its replies are stale
-    return fail('STALE', 'offer ' .. offer_id .. ' of case ' .. id .. ' is no longer open (the case is '
+  if c.offer_id ~= offer_id and offer_void(P, id, unit, offer_id) then
+    -- this unit's offer, taken back (withdrawn): its replies are stale
+    return fail('STALE', 'offer ' .. offer_id .. ' of case ' .. id .. ' was withdrawn (the case is '
                 .. c.state .. ')')
   end
-  if c.unit ~= unit then
+  if c.unit ~= unit or c.offer_id ~= offer_id then
     return fail('NOT_PERMITTED', 'case ' .. id .. ' is not held by ' .. unit .. ' under offer ' .. offer_id)
   end
   if kind == 'progress' then

@@ -70,7 +70,7 @@ end
 -- A point to a grid: the grid whose polygon holds it, else the grid of
 -- the nearest building within nearest_m. Returns grid, building ('' when
 -- none within the bound), or nil, code, message.
-local function locate_point(P, lat, lon)
+local function locate_point(P, lat, lon, named)
   local geo = dir_geo(P)
   local at = string.format('point %.6f, %.6f (lat, lon)', lat, lon)
   local hits = {}
@@ -80,6 +80,10 @@ local function locate_point(P, lat, lon)
        and ring_contains(g.ring, lon, lat) then
       table.insert(hits, g.id)
     end
+  end
+  -- overlapping polygons: the grid the reporter named, when it holds the point
+  for _, g in ipairs(#hits > 1 and hits or {}) do
+    if g == named then hits = { g }; break end
   end
   if #hits > 1 then
     return nil, 'BAD_VALUE', at .. ' lies in more than one grid (' .. table.concat(hits, ', ')
@@ -145,10 +149,13 @@ end
 -- it names. Returns grid, building, or nil, code, message.
 local function place_resolve(P, grid, building, lat, lon, address_id, address)
   local g, b, msg
-  local fallback = false         -- a point or an address that places nothing: the grid given
+  -- a point no grid holds, or an address matching no building or several:
+  -- the grid the reporter named (a point in overlapping grids is placed
+  -- by locate_point, in the named one only when it holds the point)
+  local fallback = false
   if lat and lon then
-    g, b, msg = locate_point(P, lat, lon)
-    fallback = true
+    g, b, msg = locate_point(P, lat, lon, grid)
+    fallback = b == 'UNKNOWN_GRID'
   elseif address_id ~= '' or (grid == '' and building ~= '') then
     local id = address_id ~= '' and address_id or building
     local rec = dir_geo(P).by_id[id]
@@ -158,7 +165,7 @@ local function place_resolve(P, grid, building, lat, lon, address_id, address)
     g, b = rec.grid, rec.id
   elseif address ~= '' then
     g, b, msg = locate_address(P, address)
-    fallback = true
+    fallback = not g
   elseif grid == '' then
     return nil, 'MISSING_FIELD', 'a report needs a grid, or a place: lat/lon, address_id or address_string'
   else

@@ -33,12 +33,12 @@ local function extend_request(keys, a)
     return fail('BAD_VALUE', 'an extension needs a new deadline and a reason')
   end
   if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
-  if offer_id ~= '' and c.offer_id ~= offer_id then
-    -- an offer taken back (withdrawn), or ended: as unit_reply answers
-    return fail('STALE', 'offer ' .. offer_id .. ' of case ' .. id .. ' is no longer open (the case is '
+  if offer_id ~= '' and c.offer_id ~= offer_id and offer_void(P, id, unit, offer_id) then
+    -- this unit's offer, taken back (withdrawn): as unit_reply answers
+    return fail('STALE', 'offer ' .. offer_id .. ' of case ' .. id .. ' was withdrawn (the case is '
                 .. c.state .. ')')
   end
-  if c.state ~= 'ACCEPTED' or c.unit ~= unit then
+  if c.state ~= 'ACCEPTED' or c.unit ~= unit or (offer_id ~= '' and c.offer_id ~= offer_id) then
     return fail('NOT_PERMITTED', 'case ' .. id .. ' is not held by ' .. unit ..
                 (offer_id ~= '' and (' under offer ' .. offer_id) or ''))
   end

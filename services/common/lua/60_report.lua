@@ -64,7 +64,10 @@ local function report_cases(keys, a)
   local lo = tonumber(f.from) and tostring(tonumber(f.from)) or '-inf'
   local hi = tonumber(f.to) and ('(' .. tostring(tonumber(f.to))) or '+inf'
   local after_s, after_id
-  if type(f.cursor) == 'string' and f.cursor ~= '' then
+  if f.cursor ~= nil and type(f.cursor) ~= 'string' then
+    return fail('BAD_VALUE', 'cursor: the next_cursor of the previous page')
+  end
+  if f.cursor ~= nil and f.cursor ~= '' then
     local s, id = string.match(f.cursor, '^(%d+):([%w%._%-]+)$')
     if not s then return fail('BAD_VALUE', 'cursor: the next_cursor of the previous page') end
     after_s, after_id = s, id
@@ -102,15 +105,21 @@ local function report_cases(keys, a)
   local only_closed = key == P .. 'idx:created' and not open and states and #f.states == 1
                       and f.states[1] == 'CLOSED'
   local closed_total = only_closed and checked == '' and alone
-  local items, scanned = {}, 0
+  local items, scanned, took = {}, 0, 0
   local last_s, last_id = after_s, after_id
   -- look at ids (all created at scores[i]) in order; true once the page is full
   local function take(ids, scores)
     -- closed cases looked for in idx:created: the open ones (a backlog at
     -- the top) told by one ZMSCORE of idx:open, not a read of each
-    local opened = (only_closed and #ids > 0) and redis.call('ZMSCORE', P .. 'idx:open', unpack(ids)) or {}
+    local opened = {}
+    for from = 1, only_closed and #ids or 0, 500 do
+      local part = redis.call('ZMSCORE', P .. 'idx:open', unpack(ids, from, math.min(from + 499, #ids)))
+      for k = 1, #part do opened[from + k - 1] = part[k] end
+    end
+    took = 0
     for i, id in ipairs(ids) do
-      scanned = scanned + 1
+      if scanned >= REPORT_SCAN_MAX then return false end
+      scanned = scanned + 1; took = i
       last_s, last_id = scores[i], id
       local r = not opened[i] and report_row(P, id) or nil
       local keep = r ~= nil
@@ -148,7 +157,7 @@ local function report_cases(keys, a)
     for i = 1, #got, 2 do ids[#ids + 1] = got[i]; scores[#scores + 1] = got[i + 1] end
     pos = pos + #ids
     full = take(ids, scores)
-    if not full and #ids < want then done = true end
+    if not full and took == #ids and #ids < want then done = true end
     if done then break end
   end
   -- a full page at the very end of the index says so: no empty last page
