@@ -73,6 +73,8 @@ s_log_write (const unitkit_t *self, unitkit_log_level_t level, const char *fmt, 
 {
     char line [1024];
     int n = snprintf (line, sizeof line, "unitkit %s: ", self->unit_id);
+    if (n < 0 || (size_t) n >= sizeof line)
+        n = (int) sizeof line - 1;      //  the prefix filled the line
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (line + n, sizeof line - n, fmt, ap);
@@ -258,7 +260,8 @@ s_endpoints_split (unitkit_t *self)
 static unitkit_t *
 s_new (const char *endpoint, const char *unit_id, const char *server_key, const char *cert_file)
 {
-    if (!endpoint || !*endpoint || !unit_id || !*unit_id)
+    //  dispatch takes ids of at most UNITKIT_ID_MAX bytes
+    if (!endpoint || !*endpoint || !unit_id || !*unit_id || strlen (unit_id) > UNITKIT_ID_MAX)
         return NULL;
     //  a peer that goes away must not kill the unit's process with SIGPIPE
     signal (SIGPIPE, SIG_IGN);
@@ -326,6 +329,8 @@ int
 unitkit_set_claims (unitkit_t *self, const char **categories, const char **grids,
                     unsigned capacity)
 {
+    if (!self)
+        return -1;
     self->claim_capacity = capacity;
     if (s_strings_set (&self->claim_categories, &self->claim_category_count, categories)
     ||  s_strings_set (&self->claim_grids, &self->claim_grid_count, grids))
@@ -336,6 +341,8 @@ unitkit_set_claims (unitkit_t *self, const char **categories, const char **grids
 void
 unitkit_set_offer_handler (unitkit_t *self, unitkit_offer_fn *fn, void *arg)
 {
+    if (!self)
+        return;
     self->offer_fn = fn;
     self->offer_arg = arg;
 }
@@ -343,6 +350,8 @@ unitkit_set_offer_handler (unitkit_t *self, unitkit_offer_fn *fn, void *arg)
 void
 unitkit_set_event_handler (unitkit_t *self, unitkit_event_fn *fn, void *arg)
 {
+    if (!self)
+        return;
     self->event_fn = fn;
     self->event_arg = arg;
 }
@@ -351,6 +360,8 @@ void
 unitkit_set_log_handler (unitkit_t *self, unitkit_log_level_t level, unitkit_log_fn *fn,
                          void *arg)
 {
+    if (!self)
+        return;
     self->log_fn = fn;
     self->log_arg = arg;
     self->log_level = level;
@@ -359,7 +370,7 @@ unitkit_set_log_handler (unitkit_t *self, unitkit_log_level_t level, unitkit_log
 void
 unitkit_set_heartbeat (unitkit_t *self, int heartbeat_ms)
 {
-    if (heartbeat_ms > 0)
+    if (self && heartbeat_ms > 0)
         self->heartbeat_ms = heartbeat_ms;
 }
 
@@ -411,6 +422,8 @@ s_reply_send (unitkit_t *self, s_reply_t *r)
     if (rc == 0) {
         r->sent = true;
         self->last_send = now;
+        s_log (self, UNITKIT_LOG_DEBUG, "-> %s %s (case %s)", s_kind_names [r->kind], r->offer_id,
+               r->case_id);
     }
     else
         r->send_at = now + self->heartbeat_ms;
@@ -443,6 +456,8 @@ static int
 s_reply (unitkit_t *self, s_kind_t kind, const char *offer_id, const char *case_id,
          int reason, int64_t until_ms, const char *text)
 {
+    if (!self)
+        return -1;
     const char *why = !offer_id || !*offer_id || !case_id || !*case_id ? "empty offer or case id"
                     : strlen (offer_id) > UNITKIT_ID_MAX || strlen (case_id) > UNITKIT_ID_MAX
                     ? "offer or case id too long"
@@ -630,6 +645,8 @@ s_on_message (unitkit_t *self, unitkit_wire_msg_t *msg)
         return;
     }
     const char *type = msg->type;
+    if (!streq (type, "heartbeat"))
+        s_log (self, UNITKIT_LOG_DEBUG, "<- %s", type);
     if (self->state == S_HELLO && streq (type, "welcome")) {
         Gridcall__V1__Welcome *welcome = (Gridcall__V1__Welcome *) msg->body;
         self->state = S_READY;
@@ -675,6 +692,8 @@ s_on_message (unitkit_t *self, unitkit_wire_msg_t *msg)
 int
 unitkit_handle (unitkit_t *self)
 {
+    if (!self)
+        return -1;
     for (int i = 0; i < UNITKIT_DRAIN_MAX && self->sock
                     && (zsock_events (self->sock) & ZMQ_POLLIN); i++) {
         unitkit_wire_msg_t msg;
@@ -691,6 +710,12 @@ unitkit_handle (unitkit_t *self)
 int
 unitkit_tick (unitkit_t *self)
 {
+    if (!self)
+        return -1;
+    //  what waits in the socket counts before silence is declared: an
+    //  application busy for a while has answers waiting, not a dead peer
+    if (self->sock && (zsock_events (self->sock) & ZMQ_POLLIN))
+        unitkit_handle (self);
     int64_t now = zclock_mono ();
     if (self->state == S_DISCONNECTED) {
         if (now >= self->reconnect_at && s_connect (self))
@@ -727,6 +752,8 @@ unitkit_tick (unitkit_t *self)
 int
 unitkit_poll (unitkit_t *self, int timeout_ms)
 {
+    if (!self)
+        return -1;
     int wait = unitkit_tick (self);
     if (timeout_ms >= 0 && timeout_ms < wait)
         wait = timeout_ms;
@@ -742,12 +769,14 @@ unitkit_poll (unitkit_t *self, int timeout_ms)
 zsock_t *
 unitkit_socket (unitkit_t *self)
 {
-    return self->sock;
+    return self ? self->sock : NULL;
 }
 
 bool
 unitkit_socket_changed (unitkit_t *self)
 {
+    if (!self)
+        return false;
     bool changed = self->sock_changed;
     self->sock_changed = false;
     return changed;
@@ -756,17 +785,17 @@ unitkit_socket_changed (unitkit_t *self)
 bool
 unitkit_connected (const unitkit_t *self)
 {
-    return self->state == S_READY;
+    return self && self->state == S_READY;
 }
 
 const char *
 unitkit_id (const unitkit_t *self)
 {
-    return self->unit_id;
+    return self ? self->unit_id : NULL;
 }
 
 size_t
 unitkit_outbox_size (const unitkit_t *self)
 {
-    return zlistx_size (self->outbox);
+    return self ? zlistx_size (self->outbox) : 0;
 }

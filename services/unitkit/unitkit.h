@@ -26,8 +26,10 @@
     A kit is not thread-safe; callbacks must not destroy the kit.
 
     The kit is a client library: it needs the generated code of proto/,
-    libczmq and libprotobuf-c, nothing of the cluster. Link
-    build/libgridcall-unitkit.a. It logs through a hook the application
+    libczmq, libzmq and libprotobuf-c, nothing of the cluster. Link
+    build/libgridcall-unitkit.a -lczmq -lzmq -lprotobuf-c. Every function
+    taking the kit returns -1, NULL, 0 or false (or does nothing) when it
+    is NULL. It logs through a hook the application
     sets (unitkit_set_log_handler); until then warnings and errors go to
     stderr, one line each, "unitkit U01: ...". */
 #ifndef GC_UNITKIT_H
@@ -78,7 +80,7 @@ typedef struct {
 
 //  How much a log line matters; a handler gets lines at or above its level.
 typedef enum {
-    UNITKIT_LOG_DEBUG = 0,      //  every message in and out
+    UNITKIT_LOG_DEBUG = 0,      //  every reply sent and message received (not heartbeats)
     UNITKIT_LOG_INFO,           //  sessions starting
     UNITKIT_LOG_NOTICE,         //  sessions lost and retried
     UNITKIT_LOG_WARNING,        //  refusals, bad input from dispatch

@@ -122,6 +122,9 @@ def test_merging_a_joint_case_withdraws_open_parts_but_not_a_reported_one(street
     # FAM2 reports its part: nothing of the case is left with it
     kind, ack = fam2.resolve(offers["FAM2"], "counselling done")
     assert kind == "ok" and ack.role == "assist", answer(kind, ack)
+    # the case still waits for FAM3's part (and the lead's): an assist is
+    # told whom the case waits for, as the lead is
+    assert ack.waiting_for == 1 and ack.state == pb.STATE_ACCEPTED, answer(kind, ack)
     reporter = c.reporter()
     keep = reporter.report("G01", "dispute.family", "the same quarrel, reported again").case_id
     kind, ack = reporter.request("merge", pb.Merge(keep_case_id=keep, duplicate_case_id=case,
@@ -263,6 +266,11 @@ def test_the_same_progress_sent_twice_is_logged_once(street):
         assert kind == "ok" and ack.duplicate, (note, answer(kind, ack))
     notes = [e["note"] for e in c.case(case)["timeline"] if e["what"] == "progress"]
     assert notes == ["crew on site", "half the bins emptied"]
+    # resent after the resolve that followed it: still the note it was, not
+    # a refusal the unit would raise to its operator
+    assert u.resolve(offer, "bins emptied")[0] == "ok"
+    kind, ack = u.progress(offer, "half the bins emptied")
+    assert kind == "ok" and ack.duplicate, answer(kind, ack)
 
 
 def test_an_assisting_units_repeated_progress_is_logged_once(street):

@@ -414,6 +414,58 @@ test_unavailable_is_retried_in_order (void **state)
     assert_int_equal (fx->events [UNITKIT_ACKED], 2);
 }
 
+//  An application busy for longer than three heartbeat intervals: the
+//  answers that came meanwhile wait in the socket, and are read before
+//  silence is declared, not thrown away with it (each reply resent would
+//  be applied again).
+static void
+test_a_busy_application_keeps_the_answers_that_came (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 50);
+    s_send_offer (fx, "O12", "C12");
+    assert_int_equal (s_expect (fx, "accept", &msg), 0);
+    codec_msg_reset (&msg);
+    s_send_ack (fx, "O12", "C12", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    zclock_sleep (300);                 //  the kit not turned: 6 intervals
+    unitkit_tick (fx->unit);
+    assert_int_equal (fx->events [UNITKIT_LOST], 0);
+    assert_true (unitkit_connected (fx->unit));
+    assert_int_equal (unitkit_outbox_size (fx->unit), 0);
+    assert_int_equal (fx->events [UNITKIT_ACKED], 1);
+}
+
+//  A unit id dispatch would refuse is refused at once; every call on no
+//  kit (a constructor that failed) answers an error, never a crash.
+static void
+test_bad_ids_and_no_kit (void **state)
+{
+    (void) state;
+    char id [1100];
+    memset (id, 'U', sizeof id - 1);
+    id [sizeof id - 1] = 0;
+    assert_null (unitkit_new ("inproc://test-unitkit-none", id));
+    id [UNITKIT_ID_MAX + 1] = 0;
+    assert_null (unitkit_new ("inproc://test-unitkit-none", id));
+    assert_int_equal (unitkit_accept (NULL, "O1", "C1"), -1);
+    assert_int_equal (unitkit_progress (NULL, "O1", "C1", "note"), -1);
+    assert_int_equal (unitkit_set_claims (NULL, NULL, NULL, 1), -1);
+    assert_int_equal (unitkit_poll (NULL, 0), -1);
+    assert_int_equal (unitkit_tick (NULL), -1);
+    assert_int_equal (unitkit_handle (NULL), -1);
+    assert_int_equal (unitkit_outbox_size (NULL), 0);
+    assert_false (unitkit_connected (NULL));
+    assert_false (unitkit_socket_changed (NULL));
+    assert_null (unitkit_socket (NULL));
+    assert_null (unitkit_id (NULL));
+    unitkit_set_heartbeat (NULL, 100);
+    unitkit_set_offer_handler (NULL, NULL, NULL);
+    unitkit_set_event_handler (NULL, NULL, NULL);
+    unitkit_set_log_handler (NULL, UNITKIT_LOG_DEBUG, NULL, NULL);
+    unitkit_destroy (NULL);
+}
+
 static void
 test_reconnect_when_dispatch_goes_silent (void **state)
 {
@@ -879,6 +931,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_error_without_ref_refuses_oldest_reply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unavailable_is_retried_in_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reconnect_when_dispatch_goes_silent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_a_busy_application_keeps_the_answers_that_came, s_setup, s_teardown),
+        cmocka_unit_test (test_bad_ids_and_no_kit),
         cmocka_unit_test_setup_teardown (test_no_answer_to_hello, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_refused_hello_backs_off, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_dispatch_forgot_us, s_setup, s_teardown),

@@ -140,19 +140,24 @@ end
 
 -- A progress note sent again (a unit resends its outbox after a
 -- reconnect, every unanswered reply in order) is answered as a duplicate,
--- not logged twice: the case keeps a digest of offer, unit and text for
--- each of its last PROGRESS_KEPT notes, whoever sent them.
-local PROGRESS_KEPT = 8
-local function progress_again(P, c, unit, offer_id, note)
-  local digest = string.sub(redis.sha1hex(offer_id .. '\0' .. unit .. '\0' .. (note or '')), 1, 16)
-  local kept = c.progress_seen or ''
-  if string.find(',' .. kept .. ',', ',' .. digest .. ',', 1, true) then return true end
+-- not logged twice, in any state the case has reached since: the case
+-- keeps a digest of offer, unit and text for each of its last
+-- PROGRESS_KEPT notes, whoever sent them.
+local PROGRESS_KEPT = 32
+local function progress_digest(unit, offer_id, note)
+  return string.sub(redis.sha1hex(offer_id .. '\0' .. unit .. '\0' .. (note or '')), 1, 12)
+end
+
+local function progress_seen(c, digest)
+  return string.find(',' .. (c.progress_seen or '') .. ',', ',' .. digest .. ',', 1, true) ~= nil
+end
+
+local function progress_keep(P, c, digest)
   local list = {}
-  for d in string.gmatch(kept, '[^,]+') do list[#list + 1] = d end
+  for d in string.gmatch(c.progress_seen or '', '[^,]+') do list[#list + 1] = d end
   list[#list + 1] = digest
   while #list > PROGRESS_KEPT do table.remove(list, 1) end
   redis.call('HSET', P .. 'case:' .. c.id, 'progress_seen', table.concat(list, ','))
-  return false
 end
 
 -- Tell the assisting units of case c that still have its work (offered,
@@ -447,11 +452,11 @@ local function unit_reply(keys, a)
                 { offer = offer_id, role = 'assist' })
       return ok(case_reply(c, { redispatch = true, role = 'assist' }))
     elseif kind == 'progress' then
+      local digest = progress_digest(unit, offer_id, note)
+      if progress_seen(c, digest) then return ok(case_reply(c, { duplicate = true, role = 'assist' })) end
       if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
       if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
-      if progress_again(P, c, unit, offer_id, note) then
-        return ok(case_reply(c, { duplicate = true, role = 'assist' }))
-      end
+      progress_keep(P, c, digest)
       log_event(P, c, 'progress', unit, note, { role = 'assist' })
       return ok(case_reply(c, { role = 'assist' }))
     elseif kind == 'resolve' then
@@ -463,15 +468,19 @@ local function unit_reply(keys, a)
       record(P, unit, 'resolved_n')
       if c._now <= (tonumber(c.resolve_by) or 0) then record(P, unit, 'ontime_n') end
       log_event(P, c, 'assist_reported', unit, note, { role = 'assist' })
-      local left = 0
-      for _, p in pairs(party_all(P, id)) do if p.state ~= 'REPORTED' then left = left + 1 end end
+      local left, count = 0, 0
+      for _, p in pairs(party_all(P, id)) do
+        count = count + 1
+        if p.state ~= 'REPORTED' then left = left + 1 end
+      end
       local needed = tonumber(c.parties_needed) or 0
-      local count = 0
-      for _ in pairs(party_all(P, id)) do count = count + 1 end
       if c.state == 'ACCEPTED' and (c.lead_resolved or '') ~= '' and left == 0 and count >= needed then
         resolve_case(P, c, unit, 'every party has reported', jobs)
       end
-      return ok(case_reply(c, { jobs = jobs, role = 'assist' }))
+      -- the assisting units the case still waits for, as the lead is told
+      local waiting = left + math.max(needed - count, 0)
+      return ok(case_reply(c, { jobs = jobs, role = 'assist',
+                                waiting_for = waiting > 0 and waiting or nil }))
     end
     return fail('PROTOCOL', 'unknown reply kind ' .. kind)
   end
@@ -536,9 +545,11 @@ local function unit_reply(keys, a)
     return fail('NOT_PERMITTED', 'case ' .. id .. ' is not held by ' .. unit .. ' under offer ' .. offer_id)
   end
   if kind == 'progress' then
+    local digest = progress_digest(unit, offer_id, note)
+    if progress_seen(c, digest) then return ok(case_reply(c, { duplicate = true })) end
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
     if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
-    if progress_again(P, c, unit, offer_id, note) then return ok(case_reply(c, { duplicate = true })) end
+    progress_keep(P, c, digest)
     log_event(P, c, 'progress', unit, note)
     return ok(case_reply(c, {}))
   elseif kind == 'resolve' then
