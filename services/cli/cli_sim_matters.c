@@ -132,7 +132,12 @@ s_meeting (sim_matters_t *self, sim_walk_t *w, int level)
     m.community = (char *) w->community;
     m.grid = level == 1 ? (char *) w->grid : "";
     m.venue = venues [level];
-    m.at_ms = zclock_time ();
+    //  a meeting's time is case time (docs/matters.md): now on the case
+    //  clock, which runs time_scale times wall time in the demo
+    json_t *clock = store_callv (self->store, "gc_clock_get", "1", NULL);
+    long long case_now = (long long) json_number_value (json_object_get (clock, "case_now"));
+    json_decref (clock);
+    m.at_ms = case_now > 0 ? case_now : zclock_time ();
     m.agenda = agenda;
     m.n_agenda = 1;
     m.operator_ = "社区书记";

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "codec.h"
 
@@ -481,6 +482,14 @@ s_bind_all (auth_principals_t *self, const char *path, json_t *map, bool api,
 auth_principals_t *
 auth_principals_load (const char *path, char *err, size_t errlen)
 {
+    //  who holds which role: a file anyone may write would let anyone
+    //  bind a key of theirs as admin
+    struct stat st;
+    if (path && stat (path, &st) == 0 && (st.st_mode & S_IWOTH)) {
+        snprintf (err, errlen, "%s: other users can write it (mode %03o): chmod 644 or 600 it",
+                  path, (unsigned) (st.st_mode & 0777));
+        return NULL;
+    }
     json_error_t jerr;
     json_t *root = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {

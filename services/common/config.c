@@ -149,6 +149,15 @@ s_read_secret (const char *option, const char *path, char *err, size_t errlen)
         snprintf (err, errlen, "%s_file: cannot open \"%s\": %s", option, path, strerror (errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat (fileno (file), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+        //  other users of the machine would read it (a group, as a
+        //  mounted Kubernetes secret's, may)
+        snprintf (err, errlen, "%s_file: \"%s\" can be read or written by other users (mode "
+                  "%03o): chmod 600 it", option, path, (unsigned) (st.st_mode & 0777));
+        fclose (file);
+        return NULL;
+    }
     char *text = calloc (1, CONFIG_SECRET_MAX + 2);
     size_t len = text ? fread (text, 1, CONFIG_SECRET_MAX + 1, file) : 0;
     bool failed = !text || ferror (file);
@@ -291,6 +300,8 @@ config_load_file (config_t *self, const char *path, char *err, size_t errlen)
     char problem [512];
     int lineno = 0;
     int rc = 0;
+    struct stat st;
+    bool open_to_others = fstat (fileno (file), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH));
     while (fgets (line, sizeof line, file)) {
         lineno++;
         if (!strchr (line, '\n') && !feof (file)) {
@@ -311,6 +322,14 @@ config_load_file (config_t *self, const char *path, char *err, size_t errlen)
         if (*value)
             *value++ = 0;
         value = s_trim (value);
+        if (open_to_others && config_is_secret (self, text)) {
+            //  a secret written in the file makes the file a secret
+            snprintf (err, errlen, "%s:%d: %s is a secret, and other users can read this file "
+                      "(mode %03o): chmod 600 it, or give %s_file", path, lineno, text,
+                      (unsigned) (st.st_mode & 0777), text);
+            rc = -1;
+            break;
+        }
         if (config_set (self, text, value, problem, sizeof problem)) {
             snprintf (err, errlen, "%s:%d: %s", path, lineno, problem);
             rc = -1;

@@ -100,8 +100,8 @@ s_watchdog (void *arg)
         unsigned long cut = atomic_load (&self->cut);
         if (cut != logged && now - logged_at >= CUT_LOG_MS) {
             log_warning ("%s: cut %lu connection%s that did not send a request's headers "
-                         "within %lld ms", self->who, cut - logged, cut - logged == 1 ? "" : "s",
-                         self->header_ms);
+                         "within %lld ms, or its body in time", self->who, cut - logged,
+                         cut - logged == 1 ? "" : "s", self->header_ms);
             logged = cut;
             logged_at = now;
         }
@@ -143,6 +143,17 @@ httpd_arm (httpd_watch_t *self, void *handle)
         return;
     pthread_mutex_lock (&self->lock);
     w->deadline = s_now_ms () + self->header_ms;
+    pthread_mutex_unlock (&self->lock);
+}
+
+void
+httpd_arm_for (httpd_watch_t *self, void *handle, long long ms)
+{
+    watch_t *w = handle;
+    if (!w)
+        return;
+    pthread_mutex_lock (&self->lock);
+    w->deadline = s_now_ms () + ms;
     pthread_mutex_unlock (&self->lock);
 }
 

@@ -38,6 +38,10 @@ void httpd_watch_destroy (httpd_watch_t **self_p);
 void *httpd_watch (httpd_watch_t *self, int fd);
 void httpd_arm (httpd_watch_t *self, void *handle);
 void httpd_disarm (httpd_watch_t *self, void *handle);
+//  Once the headers are in: the rest of the request (its body) is due
+//  within ms, else the socket is shut down as for late headers (a client
+//  sending a body byte now and then holds its connection too).
+void httpd_arm_for (httpd_watch_t *self, void *handle, long long ms);
 void httpd_unwatch (httpd_watch_t *self, void *handle);
 //  Connections cut so far.
 unsigned long httpd_cut (const httpd_watch_t *self);

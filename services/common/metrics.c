@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpd.h"
 #include "log.h"
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -39,8 +40,15 @@ struct _metrics_t {
 struct _metrics_http_t {
     struct MHD_Daemon *daemon;  //  the server, on its own thread
     metrics_t *metrics;         //  borrowed
+    httpd_watch_t *watch;       //  cuts a connection whose headers come too slowly
     int port;                   //  port bound
 };
+
+//  A scrape's headers are due within this; one address holds at most
+//  METRICS_PER_IP connections: a few slow clients must not starve the
+//  endpoint a liveness probe reads (deploy/k8s).
+#define METRICS_HEADER_MS 10000
+#define METRICS_PER_IP 8
 
 metrics_t *
 metrics_new (const char *prefix)
@@ -261,6 +269,7 @@ static struct {
     __typeof__ (MHD_add_response_header) *add_response_header;
     __typeof__ (MHD_queue_response) *queue_response;
     __typeof__ (MHD_destroy_response) *destroy_response;
+    __typeof__ (MHD_get_connection_info) *get_connection_info;
 } s_mhd;
 static char s_mhd_error [256];
 static pthread_once_t s_mhd_once = PTHREAD_ONCE_INIT;
@@ -274,12 +283,12 @@ s_mhd_load (void)
         (void **) &s_mhd.start_daemon, (void **) &s_mhd.stop_daemon,
         (void **) &s_mhd.get_daemon_info, (void **) &s_mhd.create_response_from_buffer,
         (void **) &s_mhd.add_response_header, (void **) &s_mhd.queue_response,
-        (void **) &s_mhd.destroy_response
+        (void **) &s_mhd.destroy_response, (void **) &s_mhd.get_connection_info
     };
     static const char *const name [] = {
         "MHD_start_daemon", "MHD_stop_daemon", "MHD_get_daemon_info",
         "MHD_create_response_from_buffer", "MHD_add_response_header", "MHD_queue_response",
-        "MHD_destroy_response"
+        "MHD_destroy_response", "MHD_get_connection_info"
     };
     for (size_t i = 0; lib && i < sizeof fn / sizeof fn [0]; i++)
         if (!(*fn [i] = dlsym (lib, name [i]))) {
@@ -302,6 +311,10 @@ s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     (void) upload_data;
     (void) upload_data_size;
     (void) con_cls;
+    const union MHD_ConnectionInfo *info = s_mhd.get_connection_info (
+        conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (info)
+        httpd_disarm (self->watch, info->socket_context);
     static char not_found [] = "not found: try /metrics\n";
     static char not_allowed [] = "use GET\n";
     char *body = NULL;
@@ -329,6 +342,37 @@ s_answer (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     return rc;
 }
 
+//  A connection opened (watched: its headers are due) or closed.
+static void
+s_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+    metrics_http_t *self = (metrics_http_t *) cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = s_mhd.get_connection_info (
+            conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? httpd_watch (self->watch, info->connect_fd) : NULL;
+    }
+    else {
+        httpd_unwatch (self->watch, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+//  A scrape answered: the next one on the connection has its deadline.
+static void
+s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    (void) con_cls;
+    (void) toe;
+    metrics_http_t *self = (metrics_http_t *) cls;
+    const union MHD_ConnectionInfo *info = s_mhd.get_connection_info (
+        conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (info)
+        httpd_arm (self->watch, info->socket_context);
+}
+
 metrics_http_t *
 metrics_http_start (metrics_t *metrics, const char *bind, int port)
 {
@@ -351,12 +395,17 @@ metrics_http_start (metrics_t *metrics, const char *bind, int port)
     if (!self)
         return NULL;
     self->metrics = metrics;
-    self->daemon = s_mhd.start_daemon (
+    self->watch = httpd_watch_new ("metrics", METRICS_HEADER_MS, NULL);
+    self->daemon = self->watch ? s_mhd.start_daemon (
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, (uint16_t) port, NULL, NULL,
         s_answer, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-        MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) METRICS_PER_IP,
+        MHD_OPTION_NOTIFY_CONNECTION, s_connection, self,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_END) : NULL;
     if (!self->daemon) {
         log_error ("metrics: MHD_start_daemon() \"%s:%d\" failed", bind ? bind : "", port);
+        httpd_watch_destroy (&self->watch);
         free (self);
         return NULL;
     }
@@ -381,6 +430,7 @@ metrics_http_stop (metrics_http_t **self_p)
     metrics_http_t *self = *self_p;
     if (self->daemon)
         s_mhd.stop_daemon (self->daemon);
+    httpd_watch_destroy (&self->watch);
     free (self);
     *self_p = NULL;
 }

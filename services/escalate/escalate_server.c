@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "curve.h"
 #include "daemon.h"
 #include "instance.h"
@@ -132,8 +133,9 @@ s_fire (escalate_server_t *self)
         }
         else {
             self->climbs++;
-            log_info ("escalate: case \"%s\" overdue, now at tier %lld (%lld ms late)", id,
-                      json_integer_value (json_object_get (item, "tier")), late);
+            int tier = (int) json_integer_value (json_object_get (item, "tier"));
+            log_info ("escalate: case \"%s\" overdue, now at %s (%lld ms late)", id,
+                      *codec_tier_name (tier) ? codec_tier_name (tier) : "?", late);
         }
     }
     //  climbs and returns go back to dispatch (commit, then send)

@@ -42,6 +42,7 @@ struct _intake_http_t {
     httpd_watch_t *watch;       //  the header deadline
     char *endpoint;             //  the loop's inproc ROUTER
     size_t body_max;
+    long long body_ms;          //  a body is due this long after its headers
     size_t media_max;
     char *media_dir;
     char *media_base;
@@ -129,7 +130,8 @@ intake_http_status (int code)
 static void
 s_json (intake_door_req_t *req, int status, json_t *body)
 {
-    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    //  15 digits: a point filed as 39.805358 reads back so, not 39.805357999999998
+    char *text = body ? json_dumps (body, JSON_COMPACT | JSON_REAL_PRECISION (15)) : NULL;
     json_decref (body);
     free (req->answer);
     req->answer = text;
@@ -1090,8 +1092,11 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     s_request_t *r = *con_cls;
     if (!r) {
         s_conn_t *c = s_conn_of (conn);
+        //  the headers are in; a body, if one comes, is due in full within
+        //  http_body_timeout_s (a key in it, Open311's api_key, is only
+        //  checked then: a slow body must not hold the door meanwhile)
         if (c)
-            httpd_disarm (self->watch, c->watch);
+            httpd_arm_for (self->watch, c->watch, self->body_ms);
         r = calloc (1, sizeof *r);
         if (!r)
             return MHD_NO;
@@ -1168,6 +1173,10 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         r->body [r->len] = 0;
         return MHD_YES;
     }
+    //  the request is all in: answering it has no deadline of the watchdog
+    s_conn_t *c = s_conn_of (conn);
+    if (c)
+        httpd_disarm (self->watch, c->watch);
     s_serve (self, r);
     return s_queue (self, &r->req);
 }
@@ -1267,6 +1276,7 @@ intake_http_new (const config_t *config, const char *endpoint, metrics_t *metric
     self->media_base = strdup (config_str (config, "media_url_base"));
     self->principals_path = strdup (config_str (config, "principals"));
     self->body_max = (size_t) config_int (config, "http_body_max");
+    self->body_ms = config_int (config, "http_body_timeout_s") * 1000;
     self->media_max = (size_t) config_int (config, "media_max");
     snprintf (self->rate_limit, sizeof self->rate_limit, "%lld",
               config_int (config, "http_rate_limit"));

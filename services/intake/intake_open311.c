@@ -261,7 +261,7 @@ s_answer (intake_door_req_t *req, int status, open311_format_t format, json_t *d
         req->answer_type = "text/xml; charset=utf-8";
     }
     else {
-        req->answer = doc ? json_dumps (doc, JSON_COMPACT) : NULL;
+        req->answer = doc ? json_dumps (doc, JSON_COMPACT | JSON_REAL_PRECISION (15)) : NULL;
         req->answer_len = req->answer ? strlen (req->answer) : 0;
         req->answer_type = "application/json; charset=utf-8";
     }

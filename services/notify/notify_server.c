@@ -24,6 +24,7 @@
 #include "store.h"
 
 #define WAKE_BYTES_MAX  1024    //  a JobRef is a few bytes; more is malformed
+#define RETRY_DUES_MAX  1024    //  retry times kept; beyond, the sweep finds them
 #define WAKE_TURN_MAX   1000    //  wake-ups read per loop turn
 #define DRAIN_MS        1000    //  grace for running transfers at shutdown
 #define JOBS_GET_MAX    200     //  job ids per gc_jobs_get call (store argument limit)
@@ -47,6 +48,7 @@ struct _notify_server_t {
     zmq_pollitem_t *items;      //  poll set: the PULL then curl's sockets
     size_t items_max;           //  entries allocated in items
     char lease [24];            //  lease_ms as text for gc_claim
+    int64_t lease_ms;           //  the grace a new job waits for its wake-up
     char max_attempts [24];     //  max_attempts as text for gc_job_done
     long long retry_base_ms;    //  first retry delay
     long long retry_max_ms;     //  cap on the retry delay
@@ -55,6 +57,10 @@ struct _notify_server_t {
     size_t inflight_max;        //  jobs delivered at once
     bool log_channel;           //  write one notice line per notification
     long long next_sweep;       //  monotonic ms of the next sweep
+    //  the retries this instance scheduled (monotonic ms, sorted): each
+    //  sweep is due at the earliest of them, not up to sweep_ms later
+    long long dues [RETRY_DUES_MAX];
+    size_t due_count;
     bool claim_now;             //  a full batch: claim again next turn
     bool started;               //  the job grace is written to Redis
     zlistx_t *woken;            //  ids of jobs woken this turn (owned strings)
@@ -221,10 +227,18 @@ notify_server_new (const config_t *config)
     }
     self->targets += gateways;
     for (int i = 0; i < self->targets; i++) {
-        notify_webhook_token (self->urls [i], self->tokens [i], sizeof self->tokens [i]);
+        //  a gateway's target is its own: two sharing a URL, or a gateway
+        //  sharing one with webhooks, keep apart in the done mask
+        char *named = NULL;
+        if (self->via [i] && asprintf (&named, "%s %s", self->via [i], self->urls [i]) < 0)
+            goto fail;
+        notify_webhook_token (named ? named : self->urls [i], self->tokens [i],
+                              sizeof self->tokens [i]);
+        free (named);
         self->token_of [i] = self->tokens [i];
     }
     snprintf (self->lease, sizeof self->lease, "%lld", config_int (config, "lease_ms"));
+    self->lease_ms = config_int (config, "lease_ms");
     self->woken = zlistx_new ();
     if (self->woken) {
         zlistx_set_destructor (self->woken, (zlistx_destructor_fn *) zstr_free);
@@ -456,6 +470,40 @@ s_start_woken (notify_server_t *self)
     zlistx_purge (self->woken);
 }
 
+//  Keep a retry's due time (sorted; the latest dropped when full).
+static void
+s_due_add (notify_server_t *self, long long due)
+{
+    size_t i = self->due_count;
+    if (i == RETRY_DUES_MAX) {
+        if (due >= self->dues [i - 1])
+            return;
+        i--;
+    }
+    else
+        self->due_count++;
+    while (i > 0 && self->dues [i - 1] > due) {
+        self->dues [i] = self->dues [i - 1];
+        i--;
+    }
+    self->dues [i] = due;
+}
+
+//  Forget the retry times that came, and sweep at the next one if it comes
+//  before next_sweep.
+static void
+s_due_next (notify_server_t *self)
+{
+    long long now = gc_mono_ms ();
+    size_t past = 0;
+    while (past < self->due_count && self->dues [past] <= now)
+        past++;
+    memmove (self->dues, self->dues + past, (self->due_count - past) * sizeof self->dues [0]);
+    self->due_count -= past;
+    if (self->due_count && self->dues [0] < self->next_sweep)
+        self->next_sweep = self->dues [0];
+}
+
 //  Lease due jobs up to the room left in flight and start them; one
 //  gc_job_claim call leases and reads the whole batch.
 static void
@@ -463,6 +511,7 @@ s_claim (notify_server_t *self)
 {
     self->claim_now = false;
     self->next_sweep = gc_mono_ms () + self->sweep_ms;
+    s_due_next (self);
     self->last_sweep = zclock_time ();
     size_t room = self->inflight_max - zhashx_size (self->inflight);
     size_t max = room < self->batch_max ? room : self->batch_max;
@@ -572,6 +621,7 @@ s_flush (notify_server_t *self)
             long long due = gc_mono_ms () + delays [i];
             if (due < self->next_sweep)
                 self->next_sweep = due;
+            s_due_add (self, due);
         }
         json_decref (reply);
     }
@@ -659,8 +709,12 @@ s_read_wakeups (notify_server_t *self)
             log_debug ("notify: wake-up for job %s, already in flight", ref->job_id);
         else
         if (ref->job && ref->job->event && *ref->job->event
-        &&  zhashx_size (self->inflight) < self->inflight_max) {
-            //  the wake-up carries the job as committed: deliver it now
+        &&  zhashx_size (self->inflight) < self->inflight_max
+        &&  (int64_t) zclock_time () - ref->job->at_ms < self->lease_ms / 2) {
+            //  the wake-up carries the job as committed: deliver it now. A
+            //  sweep cannot have claimed it yet (it waits the grace); an
+            //  older one, queued while notify was down, is read from Redis
+            //  below, and dropped there if a sweep delivered it meanwhile
             log_debug ("notify: wake-up with job %s", ref->job_id);
             self->woken_n++;
             json_t *job = s_job_json (ref);

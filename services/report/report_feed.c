@@ -97,7 +97,7 @@ s_events (report_feed_t *self, feed_state_t *st, const directory_t *dir)
     json_t *entry;
     json_array_foreach (json_object_get (reply, "events"), i, entry) {
         json_t *ev = report_screen_ticker_event (entry, dir);
-        char *text = ev && report_mask_json (ev) == 0 ? json_dumps (ev, JSON_COMPACT) : NULL;
+        char *text = ev && report_mask_json (ev) == 0 ? json_dumps (ev, JSON_COMPACT | JSON_REAL_PRECISION (15)) : NULL;
         if (text) {
             report_hub_push (self->hub, "case", text, false);
             if (st->pub && report_pub_event (st->pub, ev))
@@ -149,7 +149,7 @@ s_snapshot (report_feed_t *self, feed_state_t *st, const directory_t *dir)
         report_hub_push (self->hub, "status", "{\"ok\":false,\"redis\":\"down\"}", false);
         return -1;
     }
-    char *text = json_dumps (snap, JSON_COMPACT);
+    char *text = json_dumps (snap, JSON_COMPACT | JSON_REAL_PRECISION (15));
     if (text) {
         report_hub_push (self->hub, "snapshot", text, true);
         if (st->pub && report_pub_snapshot (st->pub, s_json_int (snap, "at_ms"), text))

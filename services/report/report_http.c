@@ -165,7 +165,8 @@ static enum MHD_Result
 s_send_json (struct MHD_Connection *conn, int status, json_t *body)
 {
     static char oom [] = "{\"ok\":false,\"code\":\"INTERNAL\",\"message\":\"out of memory\"}";
-    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    //  15 digits: a point filed as 39.8053 reads back so, not 39.805300000000003
+    char *text = body ? json_dumps (body, JSON_COMPACT | JSON_REAL_PRECISION (15)) : NULL;
     json_decref (body);
     if (!text)
         return s_send (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, JSON_TYPE, oom, strlen (oom), false,

@@ -76,8 +76,10 @@ def check_config(daemon, options):
             if name in keys and value:
                 value = keys[name]
             elif name.endswith("_file") and value:
+                # private, as deployed: the daemons refuse a secret others can read
                 value = Path(folder) / name
                 value.write_text("stand-in-secret-0123456789\n")
+                value.chmod(0o600)
             argv += ["--set", f"{name}={value}"]
         return subprocess.run(argv + ["--check-config"], capture_output=True, text=True,
                               timeout=10)
@@ -562,6 +564,7 @@ def test_compose_redis_sentinel_and_admin_step_run(tmp_path):
         if not src.exists():                    # webhook_secret, screen_token
             src.write_text("stand-in\n")
         shutil.copy(src, secrets / name)
+        (secrets / name).chmod(0o600)
     ports = {n: free_port() for n in ("redis-primary", "redis-replica", "sentinel-1")}
     (tmp_path / "etc").mkdir()
     for f in ("redis.conf", "sentinel.conf"):       # the aclfile is a secret's path

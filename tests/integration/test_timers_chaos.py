@@ -142,4 +142,4 @@ def test_two_escalate_instances_never_double_climb(cluster, gc_directory):
     # both took part (each logs the climbs it fired)
     for d in (first, second):
         with open(d.log, encoding="utf-8") as f:
-            assert "now at tier" in f.read(), f"{d.name} fired nothing"
+            assert "overdue, now at " in f.read(), f"{d.name} fired nothing"

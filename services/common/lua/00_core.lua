@@ -379,7 +379,7 @@ end
 -- caller wakes notify with jobs_of and the job's content, job_info, after
 -- the call returns). A job is the timeline entry it notifies of: id
 -- '<case>:<entry number>'.
-local function queue_job(P, c, n, job, entry_note)
+local function queue_job(P, c, n, job, entry_note, was)
   local id = c.id .. ':' .. tl_field(n)
   -- due for a sweep after notify's grace: the wake-up normally gets there
   -- first and carries the job, so notify need not read it
@@ -390,8 +390,12 @@ local function queue_job(P, c, n, job, entry_note)
   -- the notification in fixed positions (daemon.c gc_wake_notify reads
   -- them): [id, event, audience, note, state, tier, unit, at]; what is the
   -- case's own goes once per case in the reply's job_cases (job_cases_of)
-  table.insert(c._job_info, { id, job[1], job[2] or '', job[3] or entry_note or '', c.state,
-                              tonumber(c.tier) or 0, c.unit or '', c._now })
+  -- the case as its entry was logged (was, for a held entry: a register
+  -- that offers at once flushes its "registered" entry once DISPATCHED),
+  -- so the wake-up says what a read of the job from Redis says
+  was = was or c
+  table.insert(c._job_info, { id, job[1], job[2] or '', job[3] or entry_note or '', was.state,
+                              tonumber(was.tier) or 0, was.unit or '', c._now })
   c._job_case = c._job_case or {}
   c._job_case[c.id] = c
   return id
@@ -432,7 +436,7 @@ local function log_flush(P, c)
   c._ev, c._evn, c._ev_note = held[#held][1], n, held[#held][3] or ''
   local first = n - #held + 1
   for i, x in ipairs(held) do
-    if x[2] then queue_job(P, c, first + i - 1, x[2], x[3]) end
+    if x[2] then queue_job(P, c, first + i - 1, x[2], x[3], x[4]) end
   end
   return n
 end
@@ -474,7 +478,7 @@ local function log_event(P, c, what, who, note, extra, job)
   c._ev_deadline = deadline
   local held = c._held
   if held then
-    table.insert(held, { ev, job, note })
+    table.insert(held, { ev, job, note, job and { state = c.state, tier = c.tier, unit = c.unit } })
     return nil
   end
   c._held = { { ev, job, note } }
