@@ -14,6 +14,7 @@
 #include "cli_client.h"
 #include "codec.h"
 #include "store.h"
+#include "street.h"
 
 #define LIST_MAX 20                 //  entries of a "|"-separated list option
 
@@ -126,10 +127,15 @@ s_show_board (const json_t *reply)
                     s_str (m, "grid"), s_str (m, "title"), s_str (m, "next_step"));
     }
     printf ("meetings:\n");
+    int offset = (int) json_integer_value (json_object_get (reply, "utc_offset_minutes"));
     json_array_foreach (json_object_get (reply, "meetings"), i, m) {
-        printf ("  %s  %s  %s %s  at %s (%lld)\n", s_str (m, "meeting_id"), s_str (m, "level_name"),
-                s_str (m, "community"), s_str (m, "grid"), s_str (m, "venue"),
-                json_integer_value (json_object_get (m, "at")));
+        //  a meeting's time is case time, shown as the street's local time
+        street_time_t at;
+        char when [32];
+        street_time (offset, json_integer_value (json_object_get (m, "at")), &at);
+        street_format (&at, when, sizeof when);
+        printf ("  %s  %s  %s %s  at %s, %s\n", s_str (m, "meeting_id"), s_str (m, "level_name"),
+                s_str (m, "community"), s_str (m, "grid"), s_str (m, "venue"), when);
         size_t j;
         json_t *item;
         json_array_foreach (json_object_get (m, "agenda"), j, item)

@@ -39,7 +39,8 @@ typedef struct {
 
 static const command_t s_commands [] = {
     { "directory", cli_directory, "directory load|check FILE   validate (and load) a street directory" },
-    { "report", cli_report, "report --grid G --category C [--reporter R] [--key K] TEXT" },
+    { "report", cli_report, "report --category C (--grid G | --lat LAT --lon LON | --address-id B"
+                            " | --address TEXT | --building B) [--reporter R] [--channel CH] [--key K] TEXT" },
     { "case", cli_case, "case ID [--json]             a case with its full timeline" },
     { "stats", cli_stats, "stats [--json]                live counts" },
     { "status", cli_status, "status [--json]               every daemon instance: role, last beat, last sweep, lag" },

@@ -585,7 +585,8 @@ s_flush (notify_server_t *self)
             appended++;
         else
             delays [n] = -1;    //  not recorded: its lease expires, a sweep retries
-        if (delays [n] >= 0)
+        //  the last round says so when its reply moves the job to the dead letters
+        if (delays [n] >= 0 && notify_job_attempts (job) + 1 < atoll (self->max_attempts))
             log_info ("notify: job %s round %d incomplete; retry in %lld ms",
                       notify_job_id (job), notify_job_attempts (job) + 1, delays [n]);
     }

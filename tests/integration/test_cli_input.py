@@ -9,6 +9,7 @@ docs/escalation.md, docs/operations.md)"""
 
 import json
 import os
+import re
 import subprocess
 
 from gc_cluster import BUILD
@@ -49,6 +50,10 @@ def test_a_mistyped_tally_is_refused_and_the_right_vote_then_counts(cluster):
     ok(c.cli("clock", "--set", "+169h"))        # past the notice's week
     vm = ok(c.cli("matter", "meeting", "--level", "COMMUNITY", "--community", "C01",
                   "--venue", "议事之家", "--agenda", mid)).split()[0]
+    # the board shows a meeting's time as the street's local time, not ms
+    board = ok(c.cli("matter", "board"))
+    line = next(x for x in board.splitlines() if x.strip().startswith(vm))
+    assert re.search(r"at 议事之家, \d{4}-\d\d-\d\d \d\d:\d\d$", line), line
     before = matter(c, mid)
     held = meetings(c)
 
@@ -182,3 +187,5 @@ def test_an_unknown_command_is_named_and_the_usage_lists_order_decline():
     assert 'unknown command "frobnicate"' in r.stderr, r.stderr
     usage = run("--help").stderr
     assert "order decline ID --reason TEXT" in usage, usage
+    # every form of report the README shows, not the grid alone
+    assert "--lat LAT --lon LON" in usage and "--address TEXT" in usage, usage

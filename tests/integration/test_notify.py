@@ -439,7 +439,11 @@ def test_dead_letter_after_max_attempts(redis, receiver, start_notify, zctx, pb)
     assert attempts == "3"
     assert "p" in done.split(",")
     assert len(receiver.posts(jid)) == 3
-    assert f"job {jid} failed 3 times; moved to dead:notify" in notify.log()
+    log = notify.log()
+    assert f"job {jid} failed 3 times; moved to dead:notify" in log
+    # rounds 1 and 2 promise a retry; the third does not, it is the last
+    assert f"job {jid} round 2 incomplete; retry in" in log
+    assert f"job {jid} round 3 incomplete" not in log
     assert notify.stop() == 0
 
 

@@ -308,6 +308,27 @@ def test_a_decline_reason_outside_the_enum_is_a_bad_value(street):
     assert u.accept(offer)[0] == "ok"
 
 
+def test_a_decline_sent_again_is_a_duplicate_and_one_after_expiry_is_stale(street):
+    c = street("intake", "dispatch", dispatch={"offer_timeout_ms": 1500})
+    clean1, clean2 = c.unit("CLEAN1"), c.unit("CLEAN2")
+    reporter = c.reporter()
+    case = reporter.report("G01", "env.garbage", "bins overflowing").case_id
+    offer = clean1.expect_offer(case)
+    assert clean1.decline(offer, note="crew busy")[0] == "ok"
+    # the outbox resends it: a duplicate, and declined once
+    kind, ack = clean1.decline(offer, note="crew busy")
+    assert kind == "ok" and ack.duplicate, answer(kind, ack)
+    assert timeline_whats(c.case(case)).count("declined") == 1
+    # another case's offer left to expire, then declined: CLEAN1 never
+    # declined it, and its answer says the offer is gone, not "done"
+    other = reporter.report("G01", "env.garbage", "more bins").case_id
+    late = clean1.expect_offer(other)
+    clean2.expect_offer(other, timeout=15)      # it moved on when CLEAN1's time ran out
+    kind, err = clean1.decline(late, note="too late")
+    assert kind == "error" and error_name(err.code) == "ERROR_STALE", answer(kind, err)
+    assert "declined" not in timeline_whats(c.case(other))
+
+
 def new_log(c, since):
     """What dispatch logged after byte offset since."""
     with open(c["dispatch"].log, "rb") as f:

@@ -144,6 +144,7 @@ end
 -- keeps a digest of offer, unit and text for each of its last
 -- PROGRESS_KEPT notes, whoever sent them.
 local PROGRESS_KEPT = 32
+local DECLINES_KEPT = 16
 local function progress_digest(unit, offer_id, note)
   return string.sub(redis.sha1hex(offer_id .. '\0' .. unit .. '\0' .. (note or '')), 1, 12)
 end
@@ -520,10 +521,22 @@ local function unit_reply(keys, a)
               { offer = offer_id, role = 'lead' }, { 'case.accepted', 'grid:' .. c.grid })
     return ok(case_reply(c, {}))
   elseif kind == 'decline' then
-    if redis.call('SISMEMBER', P .. 'case:' .. id .. ':tried', unit) == 1 and not live then
-      return ok(case_reply(c, { duplicate = true }))
+    -- a decline sent again is a duplicate; one of an offer that expired
+    -- (its unit tried too, but never declined it) is stale: the case keeps
+    -- its last DECLINES_KEPT declines as unit:offer
+    local mark = unit .. ':' .. offer_id
+    if not live then
+      if string.find(',' .. (c.unit_declines or '') .. ',', ',' .. mark .. ',', 1, true) then
+        return ok(case_reply(c, { duplicate = true }))
+      end
+      return fail('STALE', 'offer ' .. offer_id .. ' is not open for ' .. unit)
     end
-    if not live then return fail('STALE', 'offer ' .. offer_id .. ' is not open for ' .. unit) end
+    local list = {}
+    for d in string.gmatch(c.unit_declines or '', '[^,]+') do list[#list + 1] = d end
+    list[#list + 1] = mark
+    while #list > DECLINES_KEPT do table.remove(list, 1) end
+    c.unit_declines = table.concat(list, ',')
+    redis.call('HSET', P .. 'case:' .. id, 'unit_declines', c.unit_declines)
     redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
     unit_drop(P, unit, id)
     record(P, unit, 'declines_n'); community_unit_declined(P, unit)

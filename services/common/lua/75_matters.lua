@@ -862,7 +862,9 @@ local function matters(keys, a)
   local tpls = redis.call('SMEMBERS', P .. 'mtpls')
   table.sort(tpls)
   return ok({ stages = MT.MATTER_STAGES, board = board, meetings = meetings, templates = tpls,
-              levels = MT.LEVEL_ORDER, count = redis.call('ZCARD', P .. 'idx:matters') })
+              levels = MT.LEVEL_ORDER, count = redis.call('ZCARD', P .. 'idx:matters'),
+              utc_offset_minutes = tonumber(redis.call('HGET', P .. 'dir:street',
+                                                       'utc_offset_minutes')) or 0 })
 end
 redis.register_function{ function_name = 'gc_matters', callback = matters, flags = { 'no-writes' } }
 end
