@@ -44,7 +44,9 @@ struct _metrics_http_t {
     int port;                   //  port bound
 };
 
-//  A scrape's headers are due within this; one address holds at most
+//  A connection's first scrape's headers are due within this (a scraper
+//  keeping its connection between scrapes is left to the idle timeout, not
+//  cut and logged each time); one address holds at most
 //  METRICS_PER_IP connections: a few slow clients must not starve the
 //  endpoint a liveness probe reads (deploy/k8s).
 #define METRICS_HEADER_MS 10000
@@ -359,20 +361,6 @@ s_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
     }
 }
 
-//  A scrape answered: the next one on the connection has its deadline.
-static void
-s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
-             enum MHD_RequestTerminationCode toe)
-{
-    (void) con_cls;
-    (void) toe;
-    metrics_http_t *self = (metrics_http_t *) cls;
-    const union MHD_ConnectionInfo *info = s_mhd.get_connection_info (
-        conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    if (info)
-        httpd_arm (self->watch, info->socket_context);
-}
-
 metrics_http_t *
 metrics_http_start (metrics_t *metrics, const char *bind, int port)
 {
@@ -401,8 +389,7 @@ metrics_http_start (metrics_t *metrics, const char *bind, int port)
         s_answer, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) METRICS_PER_IP,
-        MHD_OPTION_NOTIFY_CONNECTION, s_connection, self,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_END) : NULL;
+        MHD_OPTION_NOTIFY_CONNECTION, s_connection, self, MHD_OPTION_END) : NULL;
     if (!self->daemon) {
         log_error ("metrics: MHD_start_daemon() \"%s:%d\" failed", bind ? bind : "", port);
         httpd_watch_destroy (&self->watch);

@@ -30,6 +30,7 @@
 #define HTTP_MEMORY_LIMIT (32 * 1024)   //  per-connection pool: request line and headers
 #define FORM_FIELDS_MAX 64              //  form fields one request may send
 #define FORM_VALUE_MAX 8192             //  bytes of one form value
+#define BODY_RATE_MIN 16384             //  bytes/s a body's deadline allows beyond its base
 #define PRINCIPALS_CHECK_MS 1000        //  the principals file is looked at this often
 #define JSON_TYPE "application/json; charset=utf-8"
 #define LEASE_MAX 32                    //  requests of a key's window taken from Redis at once
@@ -1092,11 +1093,6 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
     s_request_t *r = *con_cls;
     if (!r) {
         s_conn_t *c = s_conn_of (conn);
-        //  the headers are in; a body, if one comes, is due in full within
-        //  http_body_timeout_s (a key in it, Open311's api_key, is only
-        //  checked then: a slow body must not hold the door meanwhile)
-        if (c)
-            httpd_arm_for (self->watch, c->watch, self->body_ms);
         r = calloc (1, sizeof *r);
         if (!r)
             return MHD_NO;
@@ -1110,6 +1106,17 @@ s_access (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         r->max = media ? self->media_max : self->body_max;
         const char *length = MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
+        //  the headers are in; a body, if one comes, is due in full within
+        //  http_body_timeout_s, plus a second for each BODY_RATE_MIN bytes
+        //  announced (or, chunked, allowed): a photo over a slow link gets
+        //  through, a body sent a byte now and then does not hold the door
+        //  (a key in it, Open311's api_key, is only checked at its end)
+        unsigned long long size = length ? strtoull (length, NULL, 10) : r->max;
+        if (size > r->max)
+            size = r->max;
+        if (c)
+            httpd_arm_for (self->watch, c->watch,
+                           self->body_ms + (long long) (size * 1000 / BODY_RATE_MIN));
         //  an announced body over the limit is refused before it is read
         //  (libmicrohttpd then closes the connection)
         if (length && strtoull (length, NULL, 10) > r->max + (media ? 65536 : 0)) {

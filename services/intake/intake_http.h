@@ -39,7 +39,7 @@ typedef struct _intake_http_t intake_http_t;
     { "http_header_timeout_s", CFG_INT, "10", 1, 300, \
       "a request's line and headers must arrive within this many seconds; else the connection is cut" }, \
     { "http_body_timeout_s", CFG_INT, "60", 1, 3600, \
-      "a request's body must have arrived this many seconds after its headers; else the connection is cut" }, \
+      "a request's body must have arrived this many seconds after its headers (plus a second a 16 KiB); else the connection is cut" }, \
     { "http_connection_timeout_s", CFG_INT, "30", 1, 3600, \
       "close an HTTP connection idle for this many seconds" }, \
     { "http_rate_limit", CFG_INT, "600", 1, 1000000, \

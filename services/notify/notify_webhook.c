@@ -39,6 +39,7 @@ struct _transfer_t {
 struct _notify_webhook_t {
     CURLM *multi;               //  the multi handle
     char *secret;               //  HMAC key, "" for unsigned
+    char *noproxy;              //  this machine, and the environment's no_proxy
     long timeout_ms;            //  bound on each transfer
     notify_webhook_done_fn *done;   //  completion callback
     void *done_arg;             //  its argument
@@ -116,12 +117,21 @@ notify_webhook_new (const char *secret, long timeout_ms, notify_webhook_done_fn 
     if (!self)
         return NULL;
     self->secret = strdup (secret ? secret : "");
+    //  this machine is never reached through a proxy (an unsigned target is
+    //  allowed because it is local, and must stay so); CURLOPT_NOPROXY
+    //  replaces the environment's no_proxy, so that list is kept too
+    const char *env = getenv ("no_proxy");
+    if (!env || !*env)
+        env = getenv ("NO_PROXY");
+    if (asprintf (&self->noproxy, "localhost,127.0.0.0/8,::1%s%s", env && *env ? "," : "",
+                  env && *env ? env : "") < 0)
+        self->noproxy = NULL;
     self->timeout_ms = timeout_ms;
     self->done = done;
     self->done_arg = arg;
     self->timer_at = -1;
     self->multi = curl_multi_init ();
-    if (!self->secret || !self->multi) {
+    if (!self->secret || !self->noproxy || !self->multi) {
         log_error ("notify: curl_multi_init() failed");
         notify_webhook_destroy (&self);
         return NULL;
@@ -169,6 +179,7 @@ notify_webhook_destroy (notify_webhook_t **self_p)
         curl_multi_cleanup (self->multi);
     free (self->socks);
     free (self->secret);
+    free (self->noproxy);
     free (self);
     *self_p = NULL;
 }
@@ -228,9 +239,7 @@ notify_webhook_post (notify_webhook_t *self, const char *url, const char *event,
     transfer->easy = easy;
     curl_easy_setopt (easy, CURLOPT_URL, url);
     curl_easy_setopt (easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    //  this machine is never reached through a proxy: an unsigned target
-    //  is allowed because it is local, and must stay so
-    curl_easy_setopt (easy, CURLOPT_NOPROXY, "localhost,127.0.0.0/8,::1");
+    curl_easy_setopt (easy, CURLOPT_NOPROXY, self->noproxy);
     curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS, self->timeout_ms);
     curl_easy_setopt (easy, CURLOPT_USERAGENT, "gridcall-notify/1");

@@ -37,6 +37,7 @@ struct _unitkit_t {
     char *unit_id;              //  our id in the directory
     zsock_t *sock;              //  DEALER, or NULL while disconnected
     bool sock_changed;          //  sock replaced since the caller last asked
+    bool handling;              //  inside unitkit_handle: a callback's tick does not re-enter
     s_state_t state;            //  where the conversation is
     int heartbeat_ms;           //  interval, from Welcome
     int backoff_ms;             //  next reconnect delay
@@ -694,6 +695,9 @@ unitkit_handle (unitkit_t *self)
 {
     if (!self)
         return -1;
+    if (self->handling)
+        return 0;               //  called from a callback: the outer call reads on
+    self->handling = true;
     for (int i = 0; i < UNITKIT_DRAIN_MAX && self->sock
                     && (zsock_events (self->sock) & ZMQ_POLLIN); i++) {
         unitkit_wire_msg_t msg;
@@ -704,6 +708,7 @@ unitkit_handle (unitkit_t *self)
         if (self->sock != sock)
             break;              //  the session ended inside the handler
     }
+    self->handling = false;
     return 0;
 }
 

@@ -329,6 +329,16 @@ def test_a_decline_sent_again_is_a_duplicate_and_one_after_expiry_is_stale(stree
     assert "declined" not in timeline_whats(c.case(other))
 
 
+def test_an_assisting_units_decline_sent_again_is_a_duplicate(street):
+    c = street("intake", "dispatch")
+    units, case, offers = joint_case(c)
+    fam3 = units["FAM3"]
+    assert fam3.decline(offers["FAM3"], note="no one free")[0] == "ok"
+    kind, ack = fam3.decline(offers["FAM3"], note="no one free")
+    assert kind == "ok" and ack.duplicate, answer(kind, ack)
+    assert timeline_whats(c.case(case)).count("declined") == 1
+
+
 def new_log(c, since):
     """What dispatch logged after byte offset since."""
     with open(c["dispatch"].log, "rb") as f:

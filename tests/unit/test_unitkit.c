@@ -33,6 +33,7 @@ typedef struct {
     long long offer_answer_by;  //  last offer's answer_by_ms
     int events [UNITKIT_WITHDRAWN + 1]; //  events seen, by type
     int64_t event_at [UNITKIT_WITHDRAWN + 1];  //  when the last of each came (mono ms)
+    bool tick_on_ack;           //  the ACKED handler turns the kit (as an application may)
     char kind [16];             //  last ACKED/REFUSED kind
     char event_offer [64];      //  last ACKED/REFUSED offer id
     int code;                   //  last REJECTED/REFUSED code
@@ -86,6 +87,8 @@ s_on_event (unitkit_t *unit, const unitkit_event_t *event, void *arg)
     fixture_t *fx = (fixture_t *) arg;
     fx->events [event->type]++;
     fx->event_at [event->type] = zclock_mono ();
+    if (fx->tick_on_ack && event->type == UNITKIT_ACKED)
+        unitkit_tick (unit);
     if (event->kind)
         snprintf (fx->kind, sizeof fx->kind, "%s", event->kind);
     if (event->offer_id)
@@ -436,6 +439,28 @@ test_a_busy_application_keeps_the_answers_that_came (void **state)
     assert_true (unitkit_connected (fx->unit));
     assert_int_equal (unitkit_outbox_size (fx->unit), 0);
     assert_int_equal (fx->events [UNITKIT_ACKED], 1);
+}
+
+//  An ACKED handler that turns the kit while the next answer waits in the
+//  socket: the answer is taken once, by the outer call (a nested read
+//  deleted the same outbox entry twice).
+static void
+test_a_handler_may_tick_the_kit (void **state)
+{
+    fixture_t *fx = (fixture_t *) *state;
+    codec_msg_t msg;
+    s_handshake (fx, 1000);
+    s_send_offer (fx, "O13", "C13");
+    assert_int_equal (s_expect (fx, "accept", &msg), 0);
+    codec_msg_reset (&msg);
+    assert_int_equal (unitkit_progress (fx->unit, "O13", "C13", "crew on site"), 0);
+    assert_int_equal (s_expect (fx, "progress", &msg), 0);
+    codec_msg_reset (&msg);
+    fx->tick_on_ack = true;
+    s_send_ack (fx, "O13", "C13", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    s_send_ack (fx, "O13", "C13", GRIDCALL__V1__CASE_STATE__STATE_ACCEPTED);
+    UNTIL (unitkit_outbox_size (fx->unit) == 0);
+    assert_int_equal (fx->events [UNITKIT_ACKED], 2);
 }
 
 //  A unit id dispatch would refuse is refused at once; every call on no
@@ -936,6 +961,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reconnect_when_dispatch_goes_silent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_busy_application_keeps_the_answers_that_came, s_setup, s_teardown),
         cmocka_unit_test (test_bad_ids_and_no_kit),
+        cmocka_unit_test_setup_teardown (test_a_handler_may_tick_the_kit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_no_answer_to_hello, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_refused_hello_backs_off, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_dispatch_forgot_us, s_setup, s_teardown),

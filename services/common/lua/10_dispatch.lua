@@ -145,6 +145,18 @@ end
 -- PROGRESS_KEPT notes, whoever sent them.
 local PROGRESS_KEPT = 32
 local DECLINES_KEPT = 16
+
+-- Remember that a unit declined an offer ("unit:offer", the case's last
+-- DECLINES_KEPT): the same decline again is a duplicate, a decline of an
+-- offer that expired is stale.
+local function decline_mark(P, c, mark)
+  local list = {}
+  for d in string.gmatch(c.unit_declines or '', '[^,]+') do list[#list + 1] = d end
+  list[#list + 1] = mark
+  while #list > DECLINES_KEPT do table.remove(list, 1) end
+  c.unit_declines = table.concat(list, ',')
+  redis.call('HSET', P .. 'case:' .. c.id, 'unit_declines', c.unit_declines)
+end
 local function progress_digest(unit, offer_id, note)
   return string.sub(redis.sha1hex(offer_id .. '\0' .. unit .. '\0' .. (note or '')), 1, 12)
 end
@@ -444,6 +456,7 @@ local function unit_reply(keys, a)
     elseif kind == 'decline' then
       if party.state ~= 'OFFERED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' was accepted') end
       redis.call('HDEL', P .. 'case:' .. id .. ':parties', unit)
+      decline_mark(P, c, unit .. ':' .. offer_id)
       redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
       unit_drop(P, unit, id)
       redis.call('ZADD', P .. 'pending:dispatch', I(c._now), id)
@@ -531,12 +544,7 @@ local function unit_reply(keys, a)
       end
       return fail('STALE', 'offer ' .. offer_id .. ' is not open for ' .. unit)
     end
-    local list = {}
-    for d in string.gmatch(c.unit_declines or '', '[^,]+') do list[#list + 1] = d end
-    list[#list + 1] = mark
-    while #list > DECLINES_KEPT do table.remove(list, 1) end
-    c.unit_declines = table.concat(list, ',')
-    redis.call('HSET', P .. 'case:' .. id, 'unit_declines', c.unit_declines)
+    decline_mark(P, c, mark)
     redis.call('SADD', P .. 'case:' .. id .. ':tried', unit)
     unit_drop(P, unit, id)
     record(P, unit, 'declines_n'); community_unit_declined(P, unit)
