@@ -268,6 +268,12 @@ codec_send_error (void *sock, zframe_t *identity, int code, const char *ref,
 }
 
 bool
+codec_text_control (unsigned char c)
+{
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F;
+}
+
+bool
 codec_utf8_valid (const char *text, size_t len)
 {
     const unsigned char *s = (const unsigned char *) text;
@@ -439,13 +445,11 @@ codec_check_text (const char *field, const char *text, size_t max,
     }
     //  line breaks and tabs are text; other C0 controls are not, and XML
     //  (Open311's .xml answers) cannot carry them at all
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) text [i];
-        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+    for (size_t i = 0; i < len; i++)
+        if (codec_text_control ((unsigned char) text [i])) {
             snprintf (reason, reasonlen, "%s holds a control character (byte %zu)", field, i);
             return GRIDCALL__V1__ERROR_CODE__ERROR_BAD_VALUE;
         }
-    }
     return 0;
 }
 

@@ -79,6 +79,9 @@ int codec_digest (const ProtobufCMessage *body, char *hex, size_t hexlen);
 int codec_check_text (const char *field, const char *text, size_t max,
                       char *reason, size_t reasonlen);
 bool codec_utf8_valid (const char *text, size_t len);
+//  True for a byte text may not hold: a C0 control other than tab and line
+//  breaks, or DEL (XML, which Open311 answers in, cannot carry the former).
+bool codec_text_control (unsigned char c);
 //  True for a byte of the id charset: A-Z a-z 0-9 . _ -
 bool codec_id_char (int c);
 //  True when text is 1..max bytes of the id charset.

@@ -128,16 +128,16 @@ s_item_of (const char *array)
 
 static void s_xml_value (xmlTextWriterPtr w, const char *name, json_t *value);
 
-//  Write text that XML 1.0 can carry: a character it forbids (a C0
-//  control other than tab and line breaks, U+FFFE, U+FFFF), as a case
-//  stored before such text was refused could hold, becomes U+FFFD.
+//  Write text that XML 1.0 can carry: a control character text may not
+//  hold (codec_text_control) or U+FFFE, U+FFFF, as a case stored before
+//  such text was refused could hold, becomes U+FFFD.
 static void
 s_xml_text (xmlTextWriterPtr w, const char *text)
 {
     const unsigned char *s = (const unsigned char *) text;
     size_t len = strlen (text), bad = 0;
     for (size_t i = 0; i < len; i++)
-        bad += (s [i] < 0x20 && s [i] != '\t' && s [i] != '\n' && s [i] != '\r')
+        bad += codec_text_control (s [i])
             || (s [i] == 0xEF && i + 2 < len && s [i + 1] == 0xBF && (s [i + 2] & 0xFE) == 0xBE);
     if (!bad) {
         xmlTextWriterWriteString (w, BAD_CAST text);
@@ -148,7 +148,7 @@ s_xml_text (xmlTextWriterPtr w, const char *text)
         return;
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        bool control = s [i] < 0x20 && s [i] != '\t' && s [i] != '\n' && s [i] != '\r';
+        bool control = codec_text_control (s [i]);
         bool nonchar = s [i] == 0xEF && i + 2 < len && s [i + 1] == 0xBF
                     && (s [i + 2] & 0xFE) == 0xBE;
         if (control || nonchar) {

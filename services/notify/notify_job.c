@@ -66,7 +66,7 @@ s_text (const json_t *reply, const char *name, char *reason, size_t reasonlen)
     //  before reports refused them could hold, goes out as a blank: every
     //  receiver's text check passes, and nothing of the job is lost
     for (char *c = copy; c && *c; c++)
-        if (((unsigned char) *c < 0x20 && *c != '\t' && *c != '\n' && *c != '\r') || *c == 0x7F)
+        if (codec_text_control ((unsigned char) *c))
             *c = ' ';
     return copy;
 }

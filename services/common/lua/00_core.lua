@@ -522,24 +522,34 @@ end
 -- without its prefix (ESCALATED, PARKED, REOPENED). Dispatch takes the
 -- notices after the commit (gc_withdrawals) and tells the units: advisory,
 -- a unit that misses one is refused on its next reply for that offer.
+-- A case field holding its last few marks ("a,b,c"): whether item is
+-- among them, and adding one (the oldest dropped past max). The field is
+-- read from c when c was loaded whole, else from Redis.
+local function marks_of(P, c, field)
+  if c._known == true or (type(c._known) == 'table' and c._known[field]) then return c[field] or '' end
+  return redis.call('HGET', P .. 'case:' .. c.id, field) or ''
+end
+
+local function marks_has(P, c, field, item)
+  return string.find(',' .. marks_of(P, c, field) .. ',', ',' .. item .. ',', 1, true) ~= nil
+end
+
+local function marks_add(P, c, field, item, max)
+  local list = {}
+  for v in string.gmatch(marks_of(P, c, field), '[^,]+') do list[#list + 1] = v end
+  list[#list + 1] = item
+  while #list > max do table.remove(list, 1) end
+  c[field] = table.concat(list, ',')
+  redis.call('HSET', P .. 'case:' .. c.id, field, c[field])
+end
+
 local VOID_KEPT = 16
 local function withdraw(P, c, u, offer, reason, note)
   if (u or '') == '' or (offer or '') == '' then return end
   redis.call('RPUSH', P .. 'withdrawals', cjson.encode({ u, c.id, offer, reason, note or '' }))
   -- the case remembers whose offers it took back (the last VOID_KEPT):
   -- a reply under one is STALE, under another unit's offer NOT_PERMITTED
-  local key = P .. 'case:' .. c.id
-  local list = {}
-  for v in string.gmatch(redis.call('HGET', key, 'void_offers') or '', '[^,]+') do list[#list + 1] = v end
-  list[#list + 1] = u .. ':' .. offer
-  while #list > VOID_KEPT do table.remove(list, 1) end
-  redis.call('HSET', key, 'void_offers', table.concat(list, ','))
-end
-
--- True when offer of unit u on case id was taken back (withdraw).
-local function offer_void(P, id, u, offer)
-  local kept = redis.call('HGET', P .. 'case:' .. id, 'void_offers') or ''
-  return string.find(',' .. kept .. ',', ',' .. u .. ':' .. offer .. ',', 1, true) ~= nil
+  marks_add(P, c, 'void_offers', u .. ':' .. offer, VOID_KEPT)
 end
 
 -- Every state, as proto/gridcall.proto's CaseState names them (a test

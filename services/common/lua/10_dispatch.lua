@@ -149,29 +149,14 @@ local DECLINES_KEPT = 16
 -- Remember that a unit declined an offer ("unit:offer", the case's last
 -- DECLINES_KEPT): the same decline again is a duplicate, a decline of an
 -- offer that expired is stale.
-local function decline_mark(P, c, mark)
-  local list = {}
-  for d in string.gmatch(c.unit_declines or '', '[^,]+') do list[#list + 1] = d end
-  list[#list + 1] = mark
-  while #list > DECLINES_KEPT do table.remove(list, 1) end
-  c.unit_declines = table.concat(list, ',')
-  redis.call('HSET', P .. 'case:' .. c.id, 'unit_declines', c.unit_declines)
-end
+local function decline_mark(P, c, mark) marks_add(P, c, 'unit_declines', mark, DECLINES_KEPT) end
+
 local function progress_digest(unit, offer_id, note)
   return string.sub(redis.sha1hex(offer_id .. '\0' .. unit .. '\0' .. (note or '')), 1, 12)
 end
 
-local function progress_seen(c, digest)
-  return string.find(',' .. (c.progress_seen or '') .. ',', ',' .. digest .. ',', 1, true) ~= nil
-end
-
-local function progress_keep(P, c, digest)
-  local list = {}
-  for d in string.gmatch(c.progress_seen or '', '[^,]+') do list[#list + 1] = d end
-  list[#list + 1] = digest
-  while #list > PROGRESS_KEPT do table.remove(list, 1) end
-  redis.call('HSET', P .. 'case:' .. c.id, 'progress_seen', table.concat(list, ','))
-end
+local function progress_seen(P, c, digest) return marks_has(P, c, 'progress_seen', digest) end
+local function progress_keep(P, c, digest) marks_add(P, c, 'progress_seen', digest, PROGRESS_KEPT) end
 
 -- Tell the assisting units of case c that still have its work (offered,
 -- or accepted and not yet reported) that a climb, parking or merging
@@ -467,7 +452,7 @@ local function unit_reply(keys, a)
       return ok(case_reply(c, { redispatch = true, role = 'assist' }))
     elseif kind == 'progress' then
       local digest = progress_digest(unit, offer_id, note)
-      if progress_seen(c, digest) then return ok(case_reply(c, { duplicate = true, role = 'assist' })) end
+      if progress_seen(P, c, digest) then return ok(case_reply(c, { duplicate = true, role = 'assist' })) end
       if party.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'offer ' .. offer_id .. ' is ' .. party.state) end
       if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
       progress_keep(P, c, digest)
@@ -539,7 +524,7 @@ local function unit_reply(keys, a)
     -- its last DECLINES_KEPT declines as unit:offer
     local mark = unit .. ':' .. offer_id
     if not live then
-      if string.find(',' .. (c.unit_declines or '') .. ',', ',' .. mark .. ',', 1, true) then
+      if marks_has(P, c, 'unit_declines', mark) then
         return ok(case_reply(c, { duplicate = true }))
       end
       return fail('STALE', 'offer ' .. offer_id .. ' is not open for ' .. unit)
@@ -557,7 +542,7 @@ local function unit_reply(keys, a)
     return ok(case_reply(c, { redispatch = true }))
   end
   -- progress and resolve belong to the unit that holds the case
-  if c.offer_id ~= offer_id and offer_void(P, id, unit, offer_id) then
+  if c.offer_id ~= offer_id and marks_has(P, c, 'void_offers', unit .. ':' .. offer_id) then
     -- this unit's offer, taken back (withdrawn): its replies are stale
     return fail('STALE', 'offer ' .. offer_id .. ' of case ' .. id .. ' was withdrawn (the case is '
                 .. c.state .. ')')
@@ -567,7 +552,7 @@ local function unit_reply(keys, a)
   end
   if kind == 'progress' then
     local digest = progress_digest(unit, offer_id, note)
-    if progress_seen(c, digest) then return ok(case_reply(c, { duplicate = true })) end
+    if progress_seen(P, c, digest) then return ok(case_reply(c, { duplicate = true })) end
     if c.state ~= 'ACCEPTED' then return fail('WRONG_STATE', 'case ' .. id .. ' is ' .. c.state) end
     if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
     progress_keep(P, c, digest)

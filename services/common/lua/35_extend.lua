@@ -33,7 +33,7 @@ local function extend_request(keys, a)
     return fail('BAD_VALUE', 'an extension needs a new deadline and a reason')
   end
   if timeline_full(P, id) then return fail('BAD_VALUE', 'the timeline of ' .. id .. ' is full') end
-  if offer_id ~= '' and c.offer_id ~= offer_id and offer_void(P, id, unit, offer_id) then
+  if offer_id ~= '' and c.offer_id ~= offer_id and marks_has(P, c, 'void_offers', unit .. ':' .. offer_id) then
     -- this unit's offer, taken back (withdrawn): as unit_reply answers
     return fail('STALE', 'offer ' .. offer_id .. ' of case ' .. id .. ' was withdrawn (the case is '
                 .. c.state .. ')')

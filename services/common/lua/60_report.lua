@@ -46,6 +46,12 @@ local function bytes_before(a, b)
   return #a < #b
 end
 
+-- The ZCOUNT bounds of [from, to) (ms; '' for open-ended).
+local function report_bounds(from, to)
+  return tonumber(from) and tostring(tonumber(from)) or '-inf',
+         tonumber(to) and ('(' .. tostring(tonumber(to))) or '+inf'
+end
+
 -- cases(P, filters_json): one page of cases, newest first. Filters: from,
 -- to (created ms, to exclusive), grid, community, category, unit, states
 -- (array), open (bool), cursor ('<created ms>:<case id>' of the last
@@ -61,8 +67,8 @@ local function report_cases(keys, a)
   local ok_, f = pcall(cjson.decode, a[2] or '{}')
   if not ok_ or type(f) ~= 'table' then return fail('BAD_VALUE', 'filters are not a JSON object') end
   local limit = math.min(math.max(tonumber(f.limit) or 50, 1), REPORT_PAGE_MAX)
-  local lo = tonumber(f.from) and tostring(tonumber(f.from)) or '-inf'
-  local hi = tonumber(f.to) and ('(' .. tostring(tonumber(f.to))) or '+inf'
+  local lo, top = report_bounds(f.from, f.to)
+  local hi = top                      -- narrowed to before the cursor below
   local after_s, after_id
   if f.cursor ~= nil and type(f.cursor) ~= 'string' then
     return fail('BAD_VALUE', 'cursor: the next_cursor of the previous page')
@@ -169,16 +175,10 @@ local function report_cases(keys, a)
     end
   end
   local out = { items = items, scanned = scanned, now = now_ms() }
-  if exact then out.total = redis.call('ZCOUNT', key, lo, tonumber(f.to) and ('(' .. tostring(tonumber(f.to))) or '+inf')
-  elseif closed_total then out.total = closed_count(P, lo, tonumber(f.to) and ('(' .. tostring(tonumber(f.to))) or '+inf') end
+  if exact then out.total = redis.call('ZCOUNT', key, lo, top)
+  elseif closed_total then out.total = closed_count(P, lo, top) end
   if not done and last_s then out.next = last_s .. ':' .. last_id end
   return ok(out)
-end
-
--- The ZCOUNT bounds of [from, to) (ms; '' for open-ended).
-local function report_bounds(from, to)
-  return tonumber(from) and tostring(tonumber(from)) or '-inf',
-         tonumber(to) and ('(' .. tostring(tonumber(to))) or '+inf'
 end
 
 -- range(P, from, to, state...): cases created in [from, to) per state
